@@ -1,0 +1,214 @@
+"""Typed configuration of one environment of the storage estate.
+
+One frozen ``EnvironmentConfig`` per environment, validated when it is built
+(``__post_init__``), so a bad value fails before any construct exists and the
+message names the field. ``app.py`` reads it once and passes it down as props;
+nothing below ``app.py`` reads context or environment variables.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+MB = 1024 * 1024
+GB = 1024 * MB
+
+# The prefix layout of the assets bucket (see README, "Bucket layout").
+ORIGINALS = "products/images/original/"
+PROCESSED = "products/images/processed/"
+THUMBNAILS = "products/images/thumbnails/"
+CERTIFICATES = "products/documents/certificates/"
+REPORTS = "products/documents/reports/"
+DOCUMENTS = "products/documents/"
+BRAND_LOGOS = "brands/logos/"
+BRAND_MEDIA = "brands/media/"
+USER_UPLOADS = "user-content/uploads/"
+USER_EXPORTS = "user-content/exports/"
+
+# The upload hasher tags duplicates with this (key, value); a lifecycle rule expires them.
+# Must match lambda/estate_handlers/dedup_index.py (a test checks it).
+DUPLICATE_TAG = ("dedup-status", "duplicate")
+
+ASSET_PREFIXES = (
+    ORIGINALS, PROCESSED, THUMBNAILS, CERTIFICATES, REPORTS,
+    BRAND_LOGOS, BRAND_MEDIA, USER_UPLOADS, USER_EXPORTS,
+)
+
+_ACCOUNT = re.compile(r"\d{12}")
+_REGION = re.compile(r"[a-z]{2}(-gov)?-[a-z]+-\d")
+# S3 general purpose bucket naming rules, minus the forms S3 reserves.
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_ORG = re.compile(r"[a-z0-9][a-z0-9-]{0,20}[a-z0-9]")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_DOMAIN = re.compile(r"([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,}")
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid; the message names the field."""
+
+
+def _fail(env: str, field_name: str, problem: str) -> None:
+    raise ConfigError(f"config '{env}': {field_name} {problem}")
+
+
+def _check_bucket_name(env: str, field_name: str, name: str) -> None:
+    if not _BUCKET.fullmatch(name) or ".." in name or name.startswith("xn--") \
+            or name.endswith("-s3alias") or re.fullmatch(r"\d+\.\d+\.\d+\.\d+", name):
+        _fail(env, field_name, f"'{name}' is not a valid S3 bucket name "
+              "(3-63 lowercase letters, digits, dots or hyphens)")
+
+
+@dataclass(frozen=True)
+class UploadKind:
+    """What one `kind` of upload may be: where it lands, which types, how big."""
+
+    prefix: str
+    content_types: tuple[str, ...]
+    max_bytes: int
+    per_caller: bool = False  # key gets the caller's id as a sub-prefix
+
+
+def default_upload_kinds() -> dict[str, UploadKind]:
+    images = ("image/jpeg", "image/png", "image/webp", "image/avif")
+    return {
+        "product-image": UploadKind(ORIGINALS, images, 50 * MB),
+        "certificate": UploadKind(CERTIFICATES, ("application/pdf",), 20 * MB),
+        "report": UploadKind(REPORTS, ("application/pdf",), 20 * MB),
+        "brand-logo": UploadKind(BRAND_LOGOS, ("image/svg+xml", "image/png"), 5 * MB),
+        "brand-media": UploadKind(BRAND_MEDIA, images + ("video/mp4",), 5 * GB),
+        "user-upload": UploadKind(USER_UPLOADS, images + ("application/pdf",), 50 * MB,
+                                  per_caller=True),
+    }
+
+
+@dataclass(frozen=True)
+class UploadApiConfig:
+    kinds: dict[str, UploadKind] = field(default_factory=default_upload_kinds)
+    url_expiry_seconds: int = 900
+    multipart_threshold_bytes: int = 100 * MB
+    multipart_part_bytes: int = 64 * MB
+    throttle_rate_per_second: int = 200
+    throttle_burst: int = 400
+    jwt_issuer: str | None = None  # None: IAM authorization on every route
+    jwt_audience: tuple[str, ...] = ()
+
+    def policy_json(self) -> str:
+        """The upload policy as the presign handler reads it (env var UPLOAD_POLICY)."""
+        return json.dumps({
+            "kinds": {
+                name: {"prefix": k.prefix, "content_types": list(k.content_types),
+                       "max_bytes": k.max_bytes, "per_caller": k.per_caller}
+                for name, k in sorted(self.kinds.items())
+            },
+            "url_expiry_seconds": self.url_expiry_seconds,
+            "multipart_threshold_bytes": self.multipart_threshold_bytes,
+            "multipart_part_bytes": self.multipart_part_bytes,
+        }, sort_keys=True)
+
+
+@dataclass(frozen=True)
+class CdnConfig:
+    domain_name: str | None = None       # e.g. "cdn.example.com"; None: default certificate
+    hosted_zone_name: str | None = None  # the Route 53 zone that holds domain_name
+    hosted_zone_id: str | None = None
+    storefront_origins: tuple[str, ...] = ()
+    waf_rate_limit_per_5min: int = 2000
+    geo_allow: tuple[str, ...] = ()  # ISO country codes; empty: no restriction
+
+
+@dataclass(frozen=True)
+class AlarmConfig:
+    email: str
+    chat_webhook_url: str | None = None
+
+
+@dataclass(frozen=True)
+class EnvironmentConfig:
+    """Everything that differs between environments. Regions, names and days only:
+    the rules (encryption, TLS, replication shape) are the constructs' business."""
+
+    name: str
+    account: str
+    org: str
+    alarm_email: str
+    primary_region: str = "us-east-1"
+    replica_region: str = "us-west-2"
+    backups_region: str = "us-west-2"
+    noncurrent_version_expiration_days: int = 90
+    noncurrent_glacier_ir_after_days: int = 30
+    exports_expiration_days: int = 7
+    access_log_retention_days: int = 365
+    backups_retention_days: int = 35
+    backups_deep_archive_after_days: int = 30
+    backups_compliance_mode: bool = False
+    duplicate_expiration_days: int = 30
+    termination_protection: bool = True
+    domain: str | None = None
+    upload_api: UploadApiConfig = field(default_factory=UploadApiConfig)
+    cdn: CdnConfig = field(default_factory=CdnConfig)
+    chat_webhook_url: str | None = None
+
+    def __post_init__(self) -> None:
+        env = self.name or "<unnamed>"
+        if not re.fullmatch(r"[a-z][a-z0-9]{1,9}", self.name or ""):
+            _fail(env, "name", "must be 2-10 lowercase letters or digits")
+        if not self.account:
+            _fail(env, "account", "is missing (a 12-digit AWS account id)")
+        if not _ACCOUNT.fullmatch(self.account):
+            _fail(env, "account", f"'{self.account}' is not a 12-digit AWS account id")
+        if not _ORG.fullmatch(self.org or ""):
+            _fail(env, "org", f"'{self.org}' must be lowercase letters, digits or hyphens")
+        for region_field in ("primary_region", "replica_region", "backups_region"):
+            value = getattr(self, region_field)
+            if not _REGION.fullmatch(value or ""):
+                _fail(env, region_field, f"'{value}' is not an AWS region name")
+        if self.primary_region != "us-east-1":
+            # CloudFront certificates, WAF (CLOUDFRONT scope) and their metrics live there.
+            _fail(env, "primary_region", "must be us-east-1 (CloudFront, ACM and WAF scope)")
+        if self.replica_region == self.primary_region:
+            _fail(env, "replica_region",
+                  f"must differ from primary_region ({self.primary_region}): "
+                  "cross-region replication needs a second region")
+        for days_field in ("noncurrent_version_expiration_days", "noncurrent_glacier_ir_after_days",
+                           "exports_expiration_days", "access_log_retention_days",
+                           "backups_retention_days", "backups_deep_archive_after_days",
+                           "duplicate_expiration_days"):
+            value = getattr(self, days_field)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                _fail(env, days_field, f"must be a whole number of days >= 1 (got {value!r})")
+        if self.noncurrent_version_expiration_days <= self.noncurrent_glacier_ir_after_days:
+            _fail(env, "noncurrent_version_expiration_days",
+                  "must be greater than noncurrent_glacier_ir_after_days")
+        if not _EMAIL.fullmatch(self.alarm_email or ""):
+            _fail(env, "alarm_email", f"'{self.alarm_email}' is not an email address")
+        if self.domain is not None and not _DOMAIN.fullmatch(self.domain):
+            _fail(env, "domain", f"'{self.domain}' is not a DNS domain name")
+        for bucket_field in ("assets_bucket_name", "replica_bucket_name", "backups_bucket_name"):
+            _check_bucket_name(env, "org", getattr(self, bucket_field))
+
+    # Physical names: stable, derived, never typed twice.
+    @property
+    def assets_bucket_name(self) -> str:
+        return f"{self.org}-assets-{self.name}"
+
+    @property
+    def replica_bucket_name(self) -> str:
+        return f"{self.assets_bucket_name}-replica"
+
+    @property
+    def backups_bucket_name(self) -> str:
+        return f"{self.org}-backups-{self.name}"
+
+    @property
+    def replication_role_name(self) -> str:
+        return f"{self.assets_bucket_name}-replication"
+
+    def access_log_bucket_name(self, region: str) -> str:
+        return f"{self.org}-access-logs-{self.name}-{region}"
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        """Every region the estate uses, primary first, without repeats."""
+        return tuple(dict.fromkeys((self.primary_region, self.replica_region,
+                                    self.backups_region)))

@@ -1,0 +1,180 @@
+"""Cross-region replication of the assets bucket into its replica.
+
+Dependency direction (why there is no cycle and no cross-region reference):
+the replica stack deploys first and owns the replica bucket, the replica key and the
+replication role; the role has a physical name, so the assets stack names it as a
+string. The assets stack then (1) sets the replication rule on the assets bucket,
+pointing at the replica bucket by name and the replica key by alias ARN, and
+(2) lets the role decrypt with the assets key through the assets key's policy.
+Nothing in the replica stack refers to the assets stack; only names flow backwards.
+
+What the role may do, and nothing else:
+- read the assets bucket's replication configuration and object versions/ACLs/tags;
+- replicate objects and tags into the replica bucket (no ReplicateDelete: delete markers
+  are not replicated);
+- decrypt with the assets key and encrypt with the replica key, only via S3 in the
+  key's region and only for the bucket in question.
+"""
+from __future__ import annotations
+
+from aws_cdk import Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+RTC_MINUTES = 15
+REPLICA_STORAGE_CLASS = "STANDARD_IA"
+RULE_ID = "assets-to-replica"
+
+
+def _bucket_arn(name: str) -> str:
+    return f"arn:aws:s3:::{name}"
+
+
+def _s3_context(bucket_name: str) -> list[str]:
+    # With S3 Bucket Keys the KMS encryption context is the bucket ARN; without, the object ARN.
+    return [_bucket_arn(bucket_name), f"{_bucket_arn(bucket_name)}/*"]
+
+
+def role_arn(account: str, role_name: str) -> str:
+    return f"arn:aws:iam::{account}:role/{role_name}"
+
+
+def alias_arn(region: str, account: str, alias_name: str) -> str:
+    return f"arn:aws:kms:{region}:{account}:{alias_name}"
+
+
+class ReplicationRole(Construct):
+    """The role S3 assumes to replicate ``source_bucket_name`` into ``destination``."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        role_name: str,
+        source_bucket_name: str,
+        destination: s3.IBucket,
+        destination_key: kms.IKey,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        source_arn = _bucket_arn(source_bucket_name)
+        self.role = iam.Role(
+            self,
+            "Role",
+            role_name=role_name,
+            description=f"S3 replication of {source_bucket_name} into {destination.bucket_name}",
+            assumed_by=iam.ServicePrincipal(
+                "s3.amazonaws.com",
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnEquals": {"aws:SourceArn": source_arn},
+                },
+            ),
+        )
+        # A customer-managed policy (not inline) so it is versioned and reviewable on its own.
+        self.policy = iam.ManagedPolicy(
+            self,
+            "Policy",
+            description=f"Exactly what S3 needs to replicate {source_bucket_name}",
+            roles=[self.role],
+            statements=[
+                iam.PolicyStatement(
+                    sid="ReadSourceConfiguration",
+                    actions=["s3:GetReplicationConfiguration", "s3:ListBucket"],
+                    resources=[source_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="ReadSourceVersions",
+                    actions=[
+                        "s3:GetObjectVersionForReplication",
+                        "s3:GetObjectVersionAcl",
+                        "s3:GetObjectVersionTagging",
+                    ],
+                    resources=[f"{source_arn}/*"],
+                ),
+                iam.PolicyStatement(
+                    sid="WriteReplicas",
+                    actions=["s3:ReplicateObject", "s3:ReplicateTags"],
+                    resources=[destination.arn_for_objects("*")],
+                ),
+                iam.PolicyStatement(
+                    sid="EncryptReplicas",
+                    actions=["kms:Encrypt", "kms:GenerateDataKey"],
+                    resources=[destination_key.key_arn],
+                    conditions={
+                        "StringEquals": {
+                            "kms:ViaService": f"s3.{stack.region}.amazonaws.com"
+                        },
+                        "StringLike": {
+                            "kms:EncryptionContext:aws:s3:arn": _s3_context(
+                                destination.bucket_name
+                            )
+                        },
+                    },
+                ),
+            ],
+        )
+
+
+def grant_source_decrypt(source_key: kms.Key, *, role_arn_: str, source_bucket_name: str) -> None:
+    """Key-policy statement letting the replication role read source objects.
+
+    In a key policy, naming the role is enough (same account): no IAM statement on
+    the role has to mention a key ARN that the replica stack cannot know.
+    """
+    region = Stack.of(source_key).region
+    source_key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="ReplicationRoleDecryptsSourceObjects",
+            principals=[iam.ArnPrincipal(role_arn_)],
+            actions=["kms:Decrypt"],
+            resources=["*"],  # in a key policy, "*" means this key
+            conditions={
+                "StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"},
+                "StringLike": {"kms:EncryptionContext:aws:s3:arn": _s3_context(source_bucket_name)},
+            },
+        )
+    )
+
+
+def replication_configuration(
+    *,
+    role_arn_: str,
+    destination_bucket_name: str,
+    destination_key_alias_arn: str,
+) -> s3.CfnBucket.ReplicationConfigurationProperty:
+    """One rule, whole bucket, RTC 15 min with metrics, STANDARD_IA, no delete markers."""
+    fifteen = s3.CfnBucket.ReplicationTimeValueProperty(minutes=RTC_MINUTES)
+    return s3.CfnBucket.ReplicationConfigurationProperty(
+        role=role_arn_,
+        rules=[
+            s3.CfnBucket.ReplicationRuleProperty(
+                id=RULE_ID,
+                status="Enabled",
+                priority=1,
+                filter=s3.CfnBucket.ReplicationRuleFilterProperty(prefix=""),
+                delete_marker_replication=s3.CfnBucket.DeleteMarkerReplicationProperty(
+                    status="Disabled"
+                ),
+                source_selection_criteria=s3.CfnBucket.SourceSelectionCriteriaProperty(
+                    sse_kms_encrypted_objects=s3.CfnBucket.SseKmsEncryptedObjectsProperty(
+                        status="Enabled"
+                    )
+                ),
+                destination=s3.CfnBucket.ReplicationDestinationProperty(
+                    bucket=_bucket_arn(destination_bucket_name),
+                    storage_class=REPLICA_STORAGE_CLASS,
+                    encryption_configuration=s3.CfnBucket.EncryptionConfigurationProperty(
+                        replica_kms_key_id=destination_key_alias_arn
+                    ),
+                    replication_time=s3.CfnBucket.ReplicationTimeProperty(
+                        status="Enabled", time=fifteen
+                    ),
+                    metrics=s3.CfnBucket.MetricsProperty(status="Enabled", event_threshold=fifteen),
+                ),
+            )
+        ],
+    )

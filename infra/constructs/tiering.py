@@ -1,0 +1,116 @@
+"""Cost tiers of the estate: which prefix goes where, and when data expires.
+
+Assets bucket:
+- originals, documents, brand media and user uploads move to INTELLIGENT_TIERING on day 0;
+  processed renditions, thumbnails and logos stay STANDARD (hot CDN reads, small objects).
+- the opt-in archive tiers (archive >= 90 d, deep archive >= 180 d) apply to originals,
+  documents and uploads only: those tiers need an asynchronous restore, and brand media is
+  served by the CDN, which cannot wait for one.
+- user-content/exports/ expires; noncurrent versions go to GLACIER_IR then expire;
+  incomplete multipart uploads are aborted after 7 days; objects the upload hasher tagged as
+  duplicates expire after the configured days (no code path deletes data).
+"""
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_s3 as s3
+
+from infra.config import (
+    BRAND_MEDIA,
+    DOCUMENTS,
+    DUPLICATE_TAG,
+    ORIGINALS,
+    USER_EXPORTS,
+    USER_UPLOADS,
+    EnvironmentConfig,
+)
+
+INTELLIGENT_TIERING_PREFIXES = {
+    "originals": ORIGINALS,
+    "documents": DOCUMENTS,
+    "brand-media": BRAND_MEDIA,
+    "uploads": USER_UPLOADS,
+}
+ARCHIVE_TIER_PREFIXES = {"originals": ORIGINALS, "documents": DOCUMENTS, "uploads": USER_UPLOADS}
+ARCHIVE_AFTER_DAYS = 90
+DEEP_ARCHIVE_AFTER_DAYS = 180
+ABORT_MULTIPART_AFTER_DAYS = 7
+
+
+def _versions_rule(cfg: EnvironmentConfig, *, glacier_ir: bool) -> s3.LifecycleRule:
+    return s3.LifecycleRule(
+        id="noncurrent-versions",
+        noncurrent_version_transitions=[
+            s3.NoncurrentVersionTransition(
+                storage_class=s3.StorageClass.GLACIER_INSTANT_RETRIEVAL,
+                transition_after=Duration.days(cfg.noncurrent_glacier_ir_after_days),
+            )
+        ] if glacier_ir else None,
+        noncurrent_version_expiration=Duration.days(cfg.noncurrent_version_expiration_days),
+        abort_incomplete_multipart_upload_after=Duration.days(ABORT_MULTIPART_AFTER_DAYS),
+    )
+
+
+def assets_lifecycle_rules(cfg: EnvironmentConfig) -> list[s3.LifecycleRule]:
+    rules = [
+        s3.LifecycleRule(
+            id=f"{name}-to-intelligent-tiering",
+            prefix=prefix,
+            transitions=[
+                s3.Transition(
+                    storage_class=s3.StorageClass.INTELLIGENT_TIERING,
+                    transition_after=Duration.days(0),
+                )
+            ],
+        )
+        for name, prefix in INTELLIGENT_TIERING_PREFIXES.items()
+    ]
+    rules.append(
+        s3.LifecycleRule(
+            id="expire-exports",
+            prefix=USER_EXPORTS,
+            expiration=Duration.days(cfg.exports_expiration_days),
+        )
+    )
+    rules.append(
+        s3.LifecycleRule(
+            id="expire-duplicates",
+            tag_filters={DUPLICATE_TAG[0]: DUPLICATE_TAG[1]},
+            expiration=Duration.days(cfg.duplicate_expiration_days),
+        )
+    )
+    rules.append(_versions_rule(cfg, glacier_ir=True))
+    return rules
+
+
+def assets_intelligent_tiering() -> list[s3.IntelligentTieringConfiguration]:
+    return [
+        s3.IntelligentTieringConfiguration(
+            name=f"{name}-archive",
+            prefix=prefix,
+            archive_access_tier_time=Duration.days(ARCHIVE_AFTER_DAYS),
+            deep_archive_access_tier_time=Duration.days(DEEP_ARCHIVE_AFTER_DAYS),
+        )
+        for name, prefix in ARCHIVE_TIER_PREFIXES.items()
+    ]
+
+
+def replica_lifecycle_rules(cfg: EnvironmentConfig) -> list[s3.LifecycleRule]:
+    # Replicas arrive as STANDARD_IA (replication rule); old versions need no second tier.
+    return [_versions_rule(cfg, glacier_ir=False)]
+
+
+def backups_lifecycle_rules(cfg: EnvironmentConfig) -> list[s3.LifecycleRule]:
+    return [
+        s3.LifecycleRule(
+            id="backups-to-deep-archive",
+            transitions=[
+                s3.Transition(
+                    storage_class=s3.StorageClass.DEEP_ARCHIVE,
+                    transition_after=Duration.days(cfg.backups_deep_archive_after_days),
+                )
+            ],
+            noncurrent_version_expiration=Duration.days(cfg.noncurrent_version_expiration_days),
+            abort_incomplete_multipart_upload_after=Duration.days(ABORT_MULTIPART_AFTER_DAYS),
+        )
+    ]

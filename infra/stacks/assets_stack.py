@@ -1,0 +1,45 @@
+"""Assets: the primary assets bucket, its key, tiering and replication (us-east-1)."""
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Environment, Stack
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from infra.config import EnvironmentConfig
+from infra.constructs.encrypted_bucket import EncryptedBucket
+from infra.constructs.replication import (
+    alias_arn,
+    grant_source_decrypt,
+    replication_configuration,
+    role_arn,
+)
+from infra.constructs.tiering import assets_intelligent_tiering, assets_lifecycle_rules
+
+
+class AssetsStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, cfg: EnvironmentConfig) -> None:
+        super().__init__(scope, construct_id,
+                         env=Environment(account=cfg.account, region=cfg.primary_region),
+                         description=f"Assets bucket of the {cfg.name} storage estate",
+                         termination_protection=cfg.termination_protection)
+        access_logs = s3.Bucket.from_bucket_name(
+            self, "AccessLogs", cfg.access_log_bucket_name(cfg.primary_region))
+        self.assets = EncryptedBucket(
+            self, "Assets",
+            bucket_name=cfg.assets_bucket_name,
+            purpose="product images, brand media, documents and user uploads",
+            access_logs=access_logs,
+            lifecycle_rules=assets_lifecycle_rules(cfg),
+            intelligent_tiering=assets_intelligent_tiering(),
+        )
+        replication_role = role_arn(cfg.account, cfg.replication_role_name)
+        self.assets.cfn_bucket.replication_configuration = replication_configuration(
+            role_arn_=replication_role,
+            destination_bucket_name=cfg.replica_bucket_name,
+            destination_key_alias_arn=alias_arn(
+                cfg.replica_region, cfg.account, f"alias/{cfg.replica_bucket_name}"),
+        )
+        grant_source_decrypt(self.assets.key, role_arn_=replication_role,
+                             source_bucket_name=cfg.assets_bucket_name)
+        CfnOutput(self, "AssetsBucketName", value=self.assets.bucket.bucket_name)
+        CfnOutput(self, "AssetsKeyArn", value=self.assets.key.key_arn)

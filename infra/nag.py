@@ -15,9 +15,30 @@ def apply_policy_packs(scope: Stage) -> None:
     Validations.of(scope).add_plugins(AwsSolutionsChecks(scope), NIST80053R5Checks(scope))
 
 
+PACKS = ("AwsSolutions", "NIST.800.53.R5")
+
+
 def acknowledge(construct: IConstruct, reasons: dict[str, str]) -> None:
-    """Acknowledge findings on one construct: ``{"AwsSolutions-S1": "why", ...}``."""
+    """Acknowledge findings on one construct: ``{"AwsSolutions-S1": "why", ...}``.
+
+    Ids are scoped to their pack (``AwsSolutions::AwsSolutions-S1``), the form cdk-nag
+    prints, so an acknowledgement can never silence another plugin's rule of that name.
+    """
     for rule_id, reason in reasons.items():
+        pack = next((p for p in PACKS if rule_id.startswith(f"{p}-")), None)
+        if pack is None:
+            raise ValueError(f"{rule_id!r} is not a rule of the packs {PACKS}")
         if len(reason) < 20:
             raise ValueError(f"acknowledgement of {rule_id} needs a real reason, got {reason!r}")
-        Validations.of(construct).acknowledge(Acknowledgment(id=rule_id, reason=reason))
+        Validations.of(construct).acknowledge(Acknowledgment(id=f"{pack}::{rule_id}", reason=reason))
+
+
+def acknowledgements(scope: IConstruct) -> list[tuple[str, str, str]]:
+    """Every acknowledgement below ``scope``: (construct path, pack::rule, reason)."""
+    found = []
+    for construct in scope.node.find_all():
+        for entry in construct.node.metadata:
+            if entry.type == Validations.ACKNOWLEDGED_RULES_METADATA_KEY:
+                found.extend((construct.node.path, rule, reason)
+                             for rule, reason in entry.data.items())
+    return found

@@ -32,12 +32,12 @@ class EstateStage(Stage):
             for region, names in sources.items()
         }
         self.replica = ReplicaStack(self, "Replica", cfg=cfg)
-        self.replica.add_dependency(self.access_logs[cfg.replica_region])
+        self.replica.add_stack_dependency(self.access_logs[cfg.replica_region])
         self.assets = AssetsStack(self, "Assets", cfg=cfg)
-        self.assets.add_dependency(self.access_logs[cfg.primary_region])
-        self.assets.add_dependency(self.replica, "replication needs the replica bucket and role")
+        self.assets.add_stack_dependency(self.access_logs[cfg.primary_region])
+        self.assets.add_stack_dependency(self.replica, "replication needs the replica bucket and role")
         self.backups = BackupsStack(self, "Backups", cfg=cfg)
-        self.backups.add_dependency(self.access_logs[cfg.backups_region])
+        self.backups.add_stack_dependency(self.access_logs[cfg.backups_region])
 
         Tags.of(self).add("project", "storage-estate")
         Tags.of(self).add("environment", cfg.name)

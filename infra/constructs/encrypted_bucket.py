@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Annotations, Duration, RemovalPolicy
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -61,6 +61,12 @@ class EncryptedBucket(Construct):
             object_lock_default_retention=object_lock_retention,
             removal_policy=RemovalPolicy.RETAIN,
         )
+
+        if not isinstance(access_logs, s3.Bucket):
+            Annotations.of(self.bucket).acknowledge_warning(
+                "@aws-cdk/aws-s3:accessLogsPolicyNotAdded",
+                "The region's AccessLogBucket grants the S3 logging service this bucket by name.",
+            )
 
     @property
     def cfn_bucket(self) -> s3.CfnBucket:

@@ -1,0 +1,21 @@
+"""Turn the app's context into validated environment configs (the only place context is read)."""
+from __future__ import annotations
+
+from aws_cdk import App
+
+from infra.config import ConfigError, EnvironmentConfig
+from infra.environments import ENVIRONMENTS
+
+
+def configs_from_context(app: App) -> list[EnvironmentConfig]:
+    """`-c env=<name>` selects one environment (default: all);
+    `-c account_<name>=<12 digits>` replaces that environment's placeholder account."""
+    selected = app.node.try_get_context("env")
+    if selected is not None and selected not in ENVIRONMENTS:
+        raise ConfigError(f"context env='{selected}' is not one of: {', '.join(ENVIRONMENTS)}")
+    configs = []
+    for name in [selected] if selected else list(ENVIRONMENTS):
+        account = app.node.try_get_context(f"account_{name}")
+        configs.append(ENVIRONMENTS[name](str(account)) if account is not None
+                       else ENVIRONMENTS[name]())
+    return configs

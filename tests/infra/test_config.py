@@ -1,0 +1,88 @@
+"""Invalid configuration fails before any construct exists, naming the field."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from aws_cdk import App
+
+from infra.app_builder import configs_from_context
+from infra.config import ConfigError, EnvironmentConfig
+from infra.environments import dev, prod
+
+
+def _dev(**changes) -> EnvironmentConfig:
+    return dataclasses.replace(dev(), **changes)
+
+
+def test_shipped_environments_are_valid():
+    assert dev().name == "dev" and prod().name == "prod"
+
+
+def test_missing_account_is_rejected_naming_the_field():
+    with pytest.raises(ConfigError, match=r"config 'dev': account is missing"):
+        _dev(account="")
+
+
+def test_malformed_account_is_rejected_naming_the_field():
+    with pytest.raises(ConfigError, match=r"account '12345' is not a 12-digit"):
+        _dev(account="12345")
+
+
+def test_replica_in_the_primary_region_is_rejected():
+    with pytest.raises(ConfigError, match=r"replica_region must differ from primary_region"):
+        _dev(replica_region="us-east-1")
+
+
+@pytest.mark.parametrize("field", [
+    "noncurrent_version_expiration_days", "exports_expiration_days",
+    "access_log_retention_days", "backups_retention_days", "duplicate_expiration_days",
+])
+def test_retention_days_below_one_are_rejected(field):
+    with pytest.raises(ConfigError, match=rf"{field} must be a whole number of days >= 1"):
+        _dev(**{field: 0})
+
+
+def test_glacier_transition_after_expiration_is_rejected():
+    with pytest.raises(ConfigError, match="noncurrent_version_expiration_days must be greater"):
+        _dev(noncurrent_glacier_ir_after_days=90, noncurrent_version_expiration_days=60)
+
+
+@pytest.mark.parametrize("org", ["JustKalm", "just_kalm", "-jk", "a" * 40])
+def test_org_that_makes_an_invalid_bucket_name_is_rejected(org):
+    with pytest.raises(ConfigError, match=r"config 'dev': org"):
+        _dev(org=org)
+
+
+def test_unknown_region_name_is_rejected():
+    with pytest.raises(ConfigError, match=r"backups_region 'west' is not an AWS region"):
+        _dev(backups_region="west")
+
+
+def test_bad_alarm_email_is_rejected():
+    with pytest.raises(ConfigError, match=r"alarm_email 'ops' is not an email"):
+        _dev(alarm_email="ops")
+
+
+def test_bucket_names_follow_the_seed_layout():
+    cfg = prod()
+    assert (cfg.assets_bucket_name, cfg.replica_bucket_name, cfg.backups_bucket_name) == (
+        "justkalm-assets-prod", "justkalm-assets-prod-replica", "justkalm-backups-prod")
+
+
+def test_context_account_override_is_validated_before_any_construct_exists():
+    app = App(context={"account_dev": "not-an-account"})
+    with pytest.raises(ConfigError, match=r"config 'dev': account 'not-an-account'"):
+        configs_from_context(app)
+    assert app.node.children == []
+
+
+def test_context_selects_one_environment():
+    app = App(context={"env": "prod", "account_prod": "123456789012"})
+    [cfg] = configs_from_context(app)
+    assert (cfg.name, cfg.account) == ("prod", "123456789012")
+
+
+def test_unknown_environment_in_context_is_rejected():
+    with pytest.raises(ConfigError, match=r"context env='staging' is not one of: dev, prod"):
+        configs_from_context(App(context={"env": "staging"}))

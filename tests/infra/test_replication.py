@@ -1,0 +1,159 @@
+"""Assets → replica replication: one whole-bucket rule with RTC, through a least-privilege role,
+wired so the replica deploys first and nothing refers across regions."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from helpers import as_list, bucket_named, key_of_bucket, only, resources
+
+ENVS = ["dev", "prod"]
+
+
+@pytest.fixture(params=ENVS)
+def env(request):
+    return request.param
+
+
+def _rule(estate, env):
+    cfg = estate.stages[env].cfg
+    _, bucket = bucket_named(estate.template_json(env, "Assets"), cfg.assets_bucket_name)
+    config = bucket["Properties"]["ReplicationConfiguration"]
+    [rule] = config["Rules"]
+    return cfg, config, rule
+
+
+def _replication_policy(estate, env) -> list[dict]:
+    _, policy = only(estate.template_json(env, "Replica"), "AWS::IAM::ManagedPolicy")
+    return policy["Properties"]["PolicyDocument"]["Statement"]
+
+
+def test_one_rule_with_priority_1_over_the_whole_bucket(estate, env):
+    _, _, rule = _rule(estate, env)
+    assert (rule["Status"], rule["Priority"], rule["Filter"]) == ("Enabled", 1, {"Prefix": ""})
+
+
+def test_replication_time_control_is_15_minutes_with_metrics(estate, env):
+    _, _, rule = _rule(estate, env)
+    destination = rule["Destination"]
+    assert destination["ReplicationTime"] == {"Status": "Enabled", "Time": {"Minutes": 15}}
+    assert destination["Metrics"] == {"Status": "Enabled", "EventThreshold": {"Minutes": 15}}
+
+
+def test_replicas_are_stored_as_standard_ia(estate, env):
+    _, _, rule = _rule(estate, env)
+    assert rule["Destination"]["StorageClass"] == "STANDARD_IA"
+
+
+def test_delete_markers_are_not_replicated(estate, env):
+    _, _, rule = _rule(estate, env)
+    assert rule["DeleteMarkerReplication"] == {"Status": "Disabled"}
+
+
+def test_kms_encrypted_objects_are_replicated_with_the_replica_key(estate, env):
+    cfg, _, rule = _rule(estate, env)
+    assert rule["SourceSelectionCriteria"] == {"SseKmsEncryptedObjects": {"Status": "Enabled"}}
+    assert rule["Destination"]["Bucket"] == f"arn:aws:s3:::{cfg.replica_bucket_name}"
+    assert rule["Destination"]["EncryptionConfiguration"]["ReplicaKmsKeyID"] == (
+        f"arn:aws:kms:{cfg.replica_region}:{cfg.account}:alias/{cfg.replica_bucket_name}")
+
+
+def test_replica_key_alias_is_the_one_the_rule_names(estate, env):
+    cfg = estate.stages[env].cfg
+    _, alias = only(estate.template_json(env, "Replica"), "AWS::KMS::Alias")
+    assert alias["Properties"]["AliasName"] == f"alias/{cfg.replica_bucket_name}"
+
+
+def test_rule_uses_the_named_replication_role(estate, env):
+    cfg, config, _ = _rule(estate, env)
+    _, role = only(estate.template_json(env, "Replica"), "AWS::IAM::Role")
+    assert role["Properties"]["RoleName"] == cfg.replication_role_name
+    assert config["Role"] == f"arn:aws:iam::{cfg.account}:role/{cfg.replication_role_name}"
+
+
+def test_only_s3_replicating_the_assets_bucket_may_assume_the_role(estate, env):
+    cfg = estate.stages[env].cfg
+    _, role = only(estate.template_json(env, "Replica"), "AWS::IAM::Role")
+    [statement] = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "s3.amazonaws.com"}
+    assert statement["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": cfg.account},
+        "ArnEquals": {"aws:SourceArn": f"arn:aws:s3:::{cfg.assets_bucket_name}"}}
+
+
+def test_role_has_exactly_the_replication_actions(estate, env):
+    actions = sorted(a for s in _replication_policy(estate, env) for a in as_list(s["Action"]))
+    assert actions == sorted([
+        "s3:GetReplicationConfiguration", "s3:ListBucket",
+        "s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl",
+        "s3:GetObjectVersionTagging",
+        "s3:ReplicateObject", "s3:ReplicateTags",
+        "kms:Encrypt", "kms:GenerateDataKey"])
+
+
+def test_role_has_no_wildcard_action_or_resource(estate, env):
+    for statement in _replication_policy(estate, env):
+        assert statement["Effect"] == "Allow"
+        assert not any("*" in a for a in as_list(statement["Action"]))
+        assert "*" not in as_list(statement["Resource"])
+
+
+def test_role_writes_replicas_only_into_the_replica_bucket(estate, env):
+    cfg = estate.stages[env].cfg
+    template = estate.template_json(env, "Replica")
+    replica_id, _ = bucket_named(template, cfg.replica_bucket_name)
+    [write] = [s for s in _replication_policy(estate, env) if s["Sid"] == "WriteReplicas"]
+    assert write["Resource"] == {"Fn::Join": ["", [{"Fn::GetAtt": [replica_id, "Arn"]}, "/*"]]}
+
+
+def test_role_encrypts_only_with_the_replica_key_via_s3(estate, env):
+    cfg = estate.stages[env].cfg
+    template = estate.template_json(env, "Replica")
+    _, replica = bucket_named(template, cfg.replica_bucket_name)
+    key_id, _ = key_of_bucket(template, replica)
+    [encrypt] = [s for s in _replication_policy(estate, env) if s["Sid"] == "EncryptReplicas"]
+    assert encrypt["Resource"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    assert encrypt["Condition"]["StringEquals"] == {
+        "kms:ViaService": f"s3.{cfg.replica_region}.amazonaws.com"}
+
+
+def test_assets_key_lets_the_role_decrypt_only_via_s3(estate, env):
+    cfg = estate.stages[env].cfg
+    template = estate.template_json(env, "Assets")
+    _, assets = bucket_named(template, cfg.assets_bucket_name)
+    _, key = key_of_bucket(template, assets)
+    role = f"arn:aws:iam::{cfg.account}:role/{cfg.replication_role_name}"
+    [grant] = [s for s in key["Properties"]["KeyPolicy"]["Statement"]
+               if s.get("Principal") == {"AWS": role}]
+    assert grant["Action"] == "kms:Decrypt"
+    assert grant["Condition"]["StringEquals"] == {
+        "kms:ViaService": f"s3.{cfg.primary_region}.amazonaws.com"}
+    assert grant["Condition"]["StringLike"]["kms:EncryptionContext:aws:s3:arn"] == [
+        f"arn:aws:s3:::{cfg.assets_bucket_name}", f"arn:aws:s3:::{cfg.assets_bucket_name}/*"]
+
+
+def test_replica_stack_deploys_before_assets(estate, env):
+    assets, replica = estate.stack(env, "Assets"), estate.stack(env, "Replica")
+    assert replica in assets.dependencies
+    assert assets not in replica.dependencies
+
+
+def test_replica_stack_takes_nothing_from_the_assets_stack(estate, env):
+    # Only names flow from Assets to Replica: no export, no key ARN of the primary region.
+    text = json.dumps(estate.template_json(env, "Replica"))
+    assert "Fn::ImportValue" not in text
+    assert "arn:aws:kms:us-east-1" not in text
+
+
+def test_replica_bucket_expires_noncurrent_versions(estate, env):
+    cfg = estate.stages[env].cfg
+    _, replica = bucket_named(estate.template_json(env, "Replica"), cfg.replica_bucket_name)
+    [rule] = replica["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert rule["NoncurrentVersionExpiration"] == {
+        "NoncurrentDays": cfg.noncurrent_version_expiration_days}
+
+
+def test_replica_has_no_replication_of_its_own(estate, env):
+    for bucket in resources(estate.template_json(env, "Replica"), "AWS::S3::Bucket").values():
+        assert "ReplicationConfiguration" not in bucket["Properties"]

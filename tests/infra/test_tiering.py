@@ -1,0 +1,105 @@
+"""Cost tiers: which prefixes tier, archive or expire, and when."""
+from __future__ import annotations
+
+import pytest
+
+from helpers import bucket_named, lifecycle_rules
+from infra.config import DUPLICATE_TAG
+
+ENVS = ["dev", "prod"]
+
+
+@pytest.fixture(params=ENVS)
+def assets(request, estate):
+    cfg = estate.stages[request.param].cfg
+    _, bucket = bucket_named(estate.template_json(request.param, "Assets"), cfg.assets_bucket_name)
+    return cfg, bucket
+
+
+@pytest.mark.parametrize("rule_id,prefix", [
+    ("originals-to-intelligent-tiering", "products/images/original/"),
+    ("documents-to-intelligent-tiering", "products/documents/"),
+    ("brand-media-to-intelligent-tiering", "brands/media/"),
+    ("uploads-to-intelligent-tiering", "user-content/uploads/"),
+])
+def test_cold_prefixes_move_to_intelligent_tiering_on_day_zero(assets, rule_id, prefix):
+    _, bucket = assets
+    rule = lifecycle_rules(bucket)[rule_id]
+    assert rule["Prefix"] == prefix
+    assert rule["Transitions"] == [{"StorageClass": "INTELLIGENT_TIERING", "TransitionInDays": 0}]
+
+
+@pytest.mark.parametrize("hot_prefix", ["products/images/processed/",
+                                        "products/images/thumbnails/", "brands/logos/"])
+def test_cdn_renditions_and_logos_stay_standard(assets, hot_prefix):
+    _, bucket = assets
+    for rule in lifecycle_rules(bucket).values():
+        if "Transitions" in rule:
+            prefix = rule.get("Prefix", "")
+            assert prefix and not hot_prefix.startswith(prefix), rule["Id"]
+
+
+def test_archive_tiers_cover_originals_documents_and_uploads(assets):
+    _, bucket = assets
+    configs = {c["Prefix"]: c for c in bucket["Properties"]["IntelligentTieringConfigurations"]}
+    assert set(configs) == {"products/images/original/", "products/documents/",
+                            "user-content/uploads/"}
+    for config in configs.values():
+        assert config["Status"] == "Enabled"
+        assert sorted(config["Tierings"], key=lambda t: t["Days"]) == [
+            {"AccessTier": "ARCHIVE_ACCESS", "Days": 90},
+            {"AccessTier": "DEEP_ARCHIVE_ACCESS", "Days": 180}]
+
+
+def test_brand_media_is_never_in_an_asynchronous_archive_tier(assets):
+    # The CDN serves brands/media/; an archived object would answer 403 until restored.
+    _, bucket = assets
+    prefixes = [c["Prefix"] for c in bucket["Properties"]["IntelligentTieringConfigurations"]]
+    assert not any("brands/".startswith(p) or p.startswith("brands/") for p in prefixes)
+
+
+def test_exports_expire_after_the_configured_days(assets):
+    cfg, bucket = assets
+    rule = lifecycle_rules(bucket)["expire-exports"]
+    assert (rule["Prefix"], rule["ExpirationInDays"]) == (
+        "user-content/exports/", cfg.exports_expiration_days)
+
+
+def test_noncurrent_versions_go_to_glacier_ir_then_expire(assets):
+    cfg, bucket = assets
+    rule = lifecycle_rules(bucket)["noncurrent-versions"]
+    assert "Prefix" not in rule
+    assert rule["NoncurrentVersionTransitions"] == [{
+        "StorageClass": "GLACIER_IR",
+        "TransitionInDays": cfg.noncurrent_glacier_ir_after_days}]
+    assert rule["NoncurrentVersionExpiration"] == {
+        "NoncurrentDays": cfg.noncurrent_version_expiration_days}
+
+
+def test_incomplete_multipart_uploads_are_aborted_after_7_days(assets):
+    _, bucket = assets
+    rule = lifecycle_rules(bucket)["noncurrent-versions"]
+    assert rule["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 7}
+
+
+def test_duplicates_tagged_by_the_hasher_expire_after_the_configured_days(assets):
+    cfg, bucket = assets
+    rule = lifecycle_rules(bucket)["expire-duplicates"]
+    assert rule["TagFilters"] == [{"Key": DUPLICATE_TAG[0], "Value": DUPLICATE_TAG[1]}]
+    assert rule["ExpirationInDays"] == cfg.duplicate_expiration_days
+    assert "Prefix" not in rule
+
+
+def test_prod_keeps_noncurrent_versions_longer_than_dev(estate):
+    assert (estate.stages["prod"].cfg.noncurrent_version_expiration_days
+            > estate.stages["dev"].cfg.noncurrent_version_expiration_days)
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_backups_move_to_deep_archive(estate, env):
+    cfg = estate.stages[env].cfg
+    _, bucket = bucket_named(estate.template_json(env, "Backups"), cfg.backups_bucket_name)
+    rule = lifecycle_rules(bucket)["backups-to-deep-archive"]
+    assert rule["Transitions"] == [{"StorageClass": "DEEP_ARCHIVE",
+                                    "TransitionInDays": cfg.backups_deep_archive_after_days}]
+    assert rule["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 7}

@@ -10,7 +10,7 @@ from pathlib import Path
 def _lint_errors(paths: list[Path]) -> list[str]:
     # parseable format: file:line:col:end_line:end_col:RULE:message; E-rules are errors.
     result = subprocess.run(
-        [sys.executable, "-m", "cfnlint", "--format", "parseable", "--",
+        [str(Path(sys.executable).parent / "cfn-lint"), "--format", "parseable", "--",
          *map(str, paths)], capture_output=True, text=True, check=False)
     assert result.returncode in (0, 2, 4, 6, 8, 10, 12, 14), result.stderr
     return [line for line in result.stdout.splitlines()

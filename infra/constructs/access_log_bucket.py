@@ -72,3 +72,23 @@ class AccessLogBucket(Construct):
             "NIST.800.53.R5-S3DefaultEncryptionKMS": "S3 server access logging only delivers to "
                                                      "SSE-S3 buckets; SSE-KMS would drop every log.",
         })
+
+    def allow_log_delivery(self, *, prefix: str, delivery_source_name: str) -> None:
+        """Let CloudWatch Logs vended delivery (e.g. CloudFront standard logging v2) write
+        under ``prefix`` for one named delivery source of this account and region. The
+        bucket-owner-full-control ACL is the only one a BucketOwnerEnforced bucket accepts."""
+        stack = self.bucket.stack
+        self.bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=f"LogDeliveryFrom{''.join(p.title() for p in delivery_source_name.split('-'))}",
+                principals=[iam.ServicePrincipal("delivery.logs.amazonaws.com")],
+                actions=["s3:PutObject"],
+                resources=[self.bucket.arn_for_objects(f"{prefix}*")],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account,
+                                     "s3:x-amz-acl": "bucket-owner-full-control"},
+                    "ArnEquals": {"aws:SourceArn": f"arn:aws:logs:{stack.region}:{stack.account}"
+                                                   f":delivery-source:{delivery_source_name}"},
+                },
+            )
+        )

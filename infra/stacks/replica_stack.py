@@ -6,6 +6,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
+from infra.constructs.cdn import grant_distribution_read
 from infra.constructs.encrypted_bucket import EncryptedBucket
 from infra.constructs.replication import ReplicationRole
 from infra.constructs.tiering import replica_lifecycle_rules
@@ -13,11 +14,13 @@ from infra.nag import acknowledge
 
 
 class ReplicaStack(Stack):
-    def __init__(self, scope: Construct, construct_id: str, *, cfg: EnvironmentConfig) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, cfg: EnvironmentConfig,
+                 distribution_arn: str | None = None) -> None:
         super().__init__(scope, construct_id,
                          env=Environment(account=cfg.account, region=cfg.replica_region),
                          description=f"Replica of the {cfg.name} assets bucket",
-                         termination_protection=cfg.termination_protection)
+                         termination_protection=cfg.termination_protection,
+                         cross_region_references=True)  # the distribution ARN, from us-east-1
         access_logs = s3.Bucket.from_bucket_name(
             self, "AccessLogs", cfg.access_log_bucket_name(cfg.replica_region))
         self.replica = EncryptedBucket(
@@ -34,6 +37,8 @@ class ReplicaStack(Stack):
             destination=self.replica.bucket,
             destination_key=self.replica.key,
         )
+        if distribution_arn is not None:  # CloudFront fails over to this bucket
+            grant_distribution_read(self.replica.bucket, self.replica.key, distribution_arn)
         acknowledge(self.replica.bucket, {
             "NIST.800.53.R5-S3BucketReplicationEnabled":
                 "This bucket is the replication destination of the assets bucket; replicating "

@@ -1,0 +1,192 @@
+"""EdgeSecurity: what stands between a viewer and the assets CDN (us-east-1, CLOUDFRONT scope).
+
+- a WAFv2 web ACL: Amazon IP reputation list, a per-IP rate limit (config), the AWS common
+  rule set and known bad inputs; every rule emits CloudWatch metrics and sampled requests;
+- WAF logging of the requests a rule BLOCKed or COUNTed, into a KMS-encrypted log group
+  named ``aws-waf-logs-…`` (the prefix WAF requires), retained like the access logs;
+- a response headers policy: HSTS (2 years, subdomains, preload), nosniff, frames DENY,
+  strict-origin-when-cross-origin, and CORS for the storefront origins, GET/HEAD only.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudfront as cloudfront
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_wafv2 as wafv2
+from constructs import Construct
+
+HSTS_MAX_AGE_SECONDS = 63_072_000  # two years: the HSTS preload list's minimum is one
+CORS_MAX_AGE_SECONDS = 600
+CORS_METHODS = ("GET", "HEAD")
+MANAGED_RULE_GROUPS = (
+    # (priority, name): IP reputation first, so known-bad sources never reach the rest.
+    (0, "AWSManagedRulesAmazonIpReputationList"),
+    (2, "AWSManagedRulesCommonRuleSet"),
+    (3, "AWSManagedRulesKnownBadInputsRuleSet"),
+)
+RATE_RULE_PRIORITY = 1
+RATE_RULE_NAME = "rate-limit-per-ip"
+
+
+def _visibility(metric_name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
+    return wafv2.CfnWebACL.VisibilityConfigProperty(
+        cloud_watch_metrics_enabled=True,
+        metric_name=metric_name,
+        sampled_requests_enabled=True,
+    )
+
+
+# The retention periods CloudWatch Logs accepts, in days.
+_LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
+                       1827, 2192, 2557, 2922, 3288, 3653)
+
+
+def log_retention_days(days: int) -> int:
+    """The shortest CloudWatch Logs retention that keeps logs at least ``days``."""
+    return next((d for d in _LOG_RETENTION_DAYS if d >= days), _LOG_RETENTION_DAYS[-1])
+
+
+class EdgeSecurity(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        name: str,
+        rate_limit_per_5min: int,
+        storefront_origins: Sequence[str],
+        log_retention_days_min: int,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        self.web_acl = wafv2.CfnWebACL(
+            self,
+            "WebAcl",
+            name=name,
+            description=f"Edge protection of the {name} distribution",
+            scope="CLOUDFRONT",
+            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
+            visibility_config=_visibility(name),
+            rules=[
+                wafv2.CfnWebACL.RuleProperty(
+                    name=RATE_RULE_NAME,
+                    priority=RATE_RULE_PRIORITY,
+                    action=wafv2.CfnWebACL.RuleActionProperty(block={}),
+                    statement=wafv2.CfnWebACL.StatementProperty(
+                        rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                            limit=rate_limit_per_5min,
+                            aggregate_key_type="IP",
+                            evaluation_window_sec=300,
+                        )
+                    ),
+                    visibility_config=_visibility(f"{name}-{RATE_RULE_NAME}"),
+                ),
+                *(
+                    wafv2.CfnWebACL.RuleProperty(
+                        name=group,
+                        priority=priority,
+                        override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
+                        statement=wafv2.CfnWebACL.StatementProperty(
+                            managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
+                                vendor_name="AWS", name=group
+                            )
+                        ),
+                        visibility_config=_visibility(f"{name}-{group}"),
+                    )
+                    for priority, group in MANAGED_RULE_GROUPS
+                ),
+            ],
+        )
+
+        # WAF logs: only what a rule blocked or counted (allowed CDN reads are in the access
+        # logs already), into a log group whose name WAF requires to start with aws-waf-logs-.
+        log_group_name = f"aws-waf-logs-{name}"
+        log_group_arn = stack.format_arn(
+            service="logs", resource="log-group", resource_name=log_group_name,
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        self.log_key = kms.Key(
+            self,
+            "LogKey",
+            alias=f"alias/{log_group_name}",
+            description=f"Encrypts the WAF log group {log_group_name}",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.RETAIN,
+            pending_window=Duration.days(30),
+        )
+        self.log_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchLogsEncryptsTheWafLogGroup",
+                principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*",
+                         "kms:GenerateDataKey*", "kms:Describe*"],
+                resources=["*"],  # in a key policy, "*" means this key
+                conditions={"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": log_group_arn}},
+            )
+        )
+        self.log_group = logs.LogGroup(
+            self,
+            "WafLogs",
+            log_group_name=log_group_name,
+            encryption_key=self.log_key,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        cfn_log_group: logs.CfnLogGroup = self.log_group.node.default_child  # type: ignore[assignment]
+        cfn_log_group.retention_in_days = log_retention_days(log_retention_days_min)
+        self.logging = wafv2.CfnLoggingConfiguration(
+            self,
+            "Logging",
+            resource_arn=self.web_acl.attr_arn,
+            log_destination_configs=[log_group_arn],  # WAF wants the ARN without ":*"
+            logging_filter={
+                "DefaultBehavior": "DROP",
+                "Filters": [
+                    {
+                        "Behavior": "KEEP",
+                        "Requirement": "MEETS_ANY",
+                        "Conditions": [
+                            {"ActionCondition": {"Action": "BLOCK"}},
+                            {"ActionCondition": {"Action": "COUNT"}},
+                        ],
+                    }
+                ],
+            },
+        )
+        self.logging.node.add_dependency(self.log_group)
+
+        self.response_headers = cloudfront.ResponseHeadersPolicy(
+            self,
+            "ResponseHeaders",
+            response_headers_policy_name=f"{name}-security-headers",
+            comment="HSTS preload, nosniff, no framing, strict referrer; CORS for the storefront",
+            security_headers_behavior=cloudfront.ResponseSecurityHeadersBehavior(
+                strict_transport_security=cloudfront.ResponseHeadersStrictTransportSecurity(
+                    access_control_max_age=Duration.seconds(HSTS_MAX_AGE_SECONDS),
+                    include_subdomains=True,
+                    preload=True,
+                    override=True,
+                ),
+                content_type_options=cloudfront.ResponseHeadersContentTypeOptions(override=True),
+                frame_options=cloudfront.ResponseHeadersFrameOptions(
+                    frame_option=cloudfront.HeadersFrameOption.DENY, override=True
+                ),
+                referrer_policy=cloudfront.ResponseHeadersReferrerPolicy(
+                    referrer_policy=cloudfront.HeadersReferrerPolicy.STRICT_ORIGIN_WHEN_CROSS_ORIGIN,
+                    override=True,
+                ),
+            ),
+            cors_behavior=cloudfront.ResponseHeadersCorsBehavior(
+                access_control_allow_credentials=False,
+                # Media elements seek with Range; nothing else the storefront sends needs listing.
+                access_control_allow_headers=["Range"],
+                access_control_allow_methods=list(CORS_METHODS),
+                access_control_allow_origins=list(storefront_origins),
+                access_control_expose_headers=["ETag", "Content-Length", "Content-Range"],
+                access_control_max_age=Duration.seconds(CORS_MAX_AGE_SECONDS),
+                origin_override=True,
+            ) if storefront_origins else None,
+        )

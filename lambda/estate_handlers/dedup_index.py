@@ -10,16 +10,41 @@ Item shape (partition key ``sha256``, no sort key)::
     first_seen  S  ISO-8601 UTC timestamp of the first upload
 
 The table name reaches every handler as the ``DEDUP_TABLE_NAME`` environment variable.
+
+The hasher also tags every hashed object version; the tag keys and values below are the
+contract with the CDK lifecycle rule that expires duplicates (it imports them).
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
+from botocore.exceptions import ClientError
+
 PARTITION_KEY = "sha256"
 TABLE_ENV = "DEDUP_TABLE_NAME"
 
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+# Object tags written by the hasher (S3 tag keys/values; exact strings are a contract).
+CONTENT_SHA256_TAG = "content-sha256"
+DEDUP_STATUS_TAG = "dedup-status"
+DUPLICATE_OF_TAG = "duplicate-of"
+CANONICAL = "canonical"
+DUPLICATE = "duplicate"
+# ``duplicate-of`` when the canonical key is not a valid tag value (over 256 characters or
+# outside S3's tag charset): points at the index item instead, i.e. "dedup-index:<sha256>".
+DUPLICATE_OF_INDEX_PREFIX = "dedup-index:"
+
+# The prefixes whose new objects are hashed (the S3 notification filters on them too).
+# Never generated renditions: identical thumbnails of identical images are not duplicates
+# anyone should expire.
+UPLOAD_PREFIXES = (
+    "products/images/original/",
+    "products/documents/",
+    "brands/",
+    "user-content/uploads/",
+)
 
 
 @dataclass(frozen=True)
@@ -60,3 +85,61 @@ def get_canonical(dynamodb, table_name: str, sha256: str) -> CanonicalObject | N
     )
     item = resp.get("Item")
     return CanonicalObject.from_item(item) if item else None
+
+
+def put_canonical_if_absent(dynamodb, table_name: str, candidate: CanonicalObject) -> CanonicalObject | None:
+    """Record ``candidate`` as the canonical object of its hash unless one exists.
+
+    Returns None when written, else the item that was already there. The condition makes
+    the first writer win when two uploads of the same bytes are hashed concurrently.
+    """
+    try:
+        dynamodb.put_item(
+            TableName=table_name,
+            Item=candidate.to_item(),
+            ConditionExpression="attribute_not_exists(#pk)",
+            ExpressionAttributeNames={"#pk": PARTITION_KEY},
+        )
+        return None
+    except ClientError as exc:
+        if not _condition_failed(exc):
+            raise
+    existing = get_canonical(dynamodb, table_name, candidate.sha256)
+    if existing is None:  # removed by hand between the two calls: nothing to compare with
+        raise ConcurrentIndexChange(candidate.sha256)
+    return existing
+
+
+def replace_canonical(dynamodb, table_name: str, old: CanonicalObject, key: str, version_id: str) -> bool:
+    """Point the hash at (key, version_id) if it still points at ``old``'s version.
+
+    False when another writer moved it first: the caller re-reads and decides again.
+    ``first_seen`` and ``size`` stay: they describe the bytes, not the object holding them.
+    """
+    try:
+        dynamodb.update_item(
+            TableName=table_name,
+            Key={PARTITION_KEY: {"S": old.sha256}},
+            UpdateExpression="SET #key = :key, #version = :version",
+            ConditionExpression="#key = :old_key AND #version = :old_version",
+            ExpressionAttributeNames={"#key": "key", "#version": "version_id"},
+            ExpressionAttributeValues={
+                ":key": {"S": key},
+                ":version": {"S": version_id},
+                ":old_key": {"S": old.key},
+                ":old_version": {"S": old.version_id},
+            },
+        )
+        return True
+    except ClientError as exc:
+        if not _condition_failed(exc):
+            raise
+        return False
+
+
+def _condition_failed(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+class ConcurrentIndexChange(RuntimeError):
+    """The index item changed under us more often than a retry should allow."""

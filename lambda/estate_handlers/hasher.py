@@ -1,0 +1,351 @@
+"""Upload hasher: hash each new upload once and record it in the content-hash index.
+
+Invoked by an SQS event source (ReportBatchItemFailures) whose messages are S3
+ObjectCreated notifications for the upload prefixes. Per object version named in an event:
+
+1. SHA-256 of that version (never "latest"): S3's stored full-object checksum when there is
+   one, else the body streamed through hashlib in fixed-size chunks (constant memory).
+2. Claim the hash in the dedup index with a conditional put; the first writer is canonical.
+   A losing writer is a redelivery (same key+version), a duplicate, or, when the indexed
+   canonical version is gone or no longer current, the new canonical (conditional update on
+   the old key+version, so only one taker wins).
+3. Tag the version (merging existing tags): ``content-sha256`` and ``dedup-status``, plus
+   ``duplicate-of`` for duplicates. Nothing here deletes data: a lifecycle rule expires
+   versions tagged ``dedup-status=duplicate``.
+
+A version that no longer exists is skipped (success). Throttling is retried by botocore's
+"standard" retry mode; a record still failing is reported in ``batchItemFailures`` so SQS
+redelivers it and, after maxReceiveCount, moves it to the DLQ.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import logging
+import os
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from urllib.parse import unquote_plus
+
+from botocore.exceptions import ClientError
+
+from estate_handlers import _jsonlog, dedup_index
+from estate_handlers.dedup_index import (
+    CANONICAL,
+    CONTENT_SHA256_TAG,
+    DEDUP_STATUS_TAG,
+    DUPLICATE,
+    DUPLICATE_OF_INDEX_PREFIX,
+    DUPLICATE_OF_TAG,
+    UPLOAD_PREFIXES,
+    CanonicalObject,
+)
+
+CHUNK_ENV = "HASH_CHUNK_BYTES"
+DEFAULT_CHUNK_BYTES = 1024 * 1024
+MAX_CHUNK_BYTES = 16 * 1024 * 1024  # the memory budget is 64 MB above baseline
+MAX_ATTEMPTS = 5  # per AWS call, first try included; botocore "standard" mode: exponential backoff, jitter, ≤20 s
+MAX_CLAIM_ROUNDS = 5  # index claim/take-over rounds before giving the record back to SQS
+MAX_TAG_VALUE_CHARS = 256
+MAX_TAGS_PER_OBJECT = 10
+# S3 tag values: Unicode letters, digits and whitespace, plus these (the documented
+# pattern ^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$).
+_TAG_PUNCTUATION = frozenset("_.:/=+-@")
+
+MISSING_CODES = frozenset({"NoSuchKey", "NoSuchVersion", "404", "NotFound"})
+THROTTLING_CODES = frozenset({
+    "SlowDown", "503", "ServiceUnavailable", "Throttling", "ThrottlingException",
+    "ProvisionedThroughputExceededException", "RequestLimitExceeded", "RequestThrottled",
+    "TooManyRequestsException",
+})
+
+
+logger = _jsonlog.get_logger(__name__)  # JSON lines, shared with the other handlers
+
+
+def log(level: int, message: str, **fields) -> None:
+    logger.log(level, message, extra={"fields": fields})
+
+
+# ---------------------------------------------------------------------------- events
+
+@dataclass(frozen=True)
+class ObjectVersion:
+    bucket: str
+    key: str
+    version_id: str | None  # None: unversioned bucket (the estate's buckets are versioned)
+
+
+def objects_in_message(body: str) -> list[ObjectVersion]:
+    """The object versions an S3 notification (an SQS message body) announces.
+
+    The one-off ``s3:TestEvent`` and non-ObjectCreated records announce none. Keys arrive
+    form-encoded (space as ``+``, the rest percent-encoded UTF-8).
+    """
+    message = json.loads(body)
+    if message.get("Event") == "s3:TestEvent":
+        return []
+    objects = []
+    for record in message.get("Records", []):
+        if not record.get("eventName", "").startswith("ObjectCreated:"):
+            continue
+        s3 = record["s3"]
+        objects.append(ObjectVersion(
+            bucket=s3["bucket"]["name"],
+            key=unquote_plus(s3["object"]["key"]),
+            version_id=s3["object"].get("versionId") or None,
+        ))
+    return objects
+
+
+def is_hashed_key(key: str) -> bool:
+    """Uploads only; folder placeholders ("prefix/") are not assets."""
+    return key.startswith(UPLOAD_PREFIXES) and not key.endswith("/")
+
+
+# ---------------------------------------------------------------------------- hashing
+
+def sha256_stream(body, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> tuple[str, int]:
+    """(hex digest, byte count) of a file-like ``body``, read ``chunk_bytes`` at a time.
+
+    Memory is one chunk whatever the size. botocore's StreamingBody raises if the stream
+    ends before its Content-Length, so a truncated download cannot yield a digest.
+    """
+    digest = hashlib.sha256()
+    total = 0
+    read = body.read
+    while True:
+        chunk = read(chunk_bytes)
+        if not chunk:
+            return digest.hexdigest(), total
+        digest.update(chunk)
+        total += len(chunk)
+        del chunk  # drop it before the next read allocates one: one chunk alive, not two
+
+
+def full_object_sha256(head: dict) -> str | None:
+    """Hex SHA-256 from a HeadObject response, only when it is the whole object's.
+
+    A COMPOSITE checksum (multipart: a hash of the part hashes, value ending in ``-<parts>``)
+    is not; neither is a response without ``ChecksumType: FULL_OBJECT``.
+    """
+    value = head.get("ChecksumSHA256")
+    if not value or head.get("ChecksumType") != "FULL_OBJECT":
+        return None
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return raw.hex() if len(raw) == 32 else None
+
+
+def _version_args(obj: ObjectVersion) -> dict:
+    return {"Bucket": obj.bucket, "Key": obj.key, **({"VersionId": obj.version_id} if obj.version_id else {})}
+
+
+def hash_version(s3, obj: ObjectVersion, chunk_bytes: int) -> tuple[str, int, str]:
+    """(hex SHA-256, size, source) of exactly the version in the event; source says how."""
+    head = s3.head_object(**_version_args(obj), ChecksumMode="ENABLED")
+    stored = full_object_sha256(head)
+    if stored is not None:
+        return stored, head["ContentLength"], "stored-checksum"
+    body = s3.get_object(**_version_args(obj))["Body"]
+    try:
+        digest, size = sha256_stream(body, chunk_bytes)
+    finally:
+        body.close()
+    return digest, size, "streamed"
+
+
+# ---------------------------------------------------------------------------- index
+
+def canonical_is_live(s3, bucket: str, canonical: CanonicalObject) -> bool:
+    """Is the indexed version still its key's current version?
+
+    Deleted, overwritten or hidden behind a delete marker all answer no: a noncurrent version
+    is on its way out (the noncurrent-versions lifecycle rule), so it cannot anchor duplicates.
+    """
+    try:
+        head = s3.head_object(Bucket=bucket, Key=canonical.key)
+    except ClientError as exc:
+        if is_missing(exc):
+            return False
+        raise
+    return head.get("VersionId", "null") == canonical.version_id
+
+
+def claim(dynamodb, table_name: str, s3, obj: ObjectVersion, candidate: CanonicalObject) -> CanonicalObject:
+    """Record ``candidate`` in the index; return the canonical object for its hash.
+
+    The result is ``candidate`` (same key+version) when this version is canonical.
+    """
+    for _ in range(MAX_CLAIM_ROUNDS):
+        existing = dedup_index.put_canonical_if_absent(dynamodb, table_name, candidate)
+        if existing is None:
+            return candidate
+        if (existing.key, existing.version_id) == (candidate.key, candidate.version_id):
+            return existing  # redelivery: already ours
+        if canonical_is_live(s3, obj.bucket, existing):
+            return existing
+        if dedup_index.replace_canonical(dynamodb, table_name, existing, candidate.key, candidate.version_id):
+            log(logging.INFO, "canonical taken over", sha256=candidate.sha256,
+                previous_key=existing.key, previous_version_id=existing.version_id)
+            return CanonicalObject(existing.sha256, candidate.key, candidate.version_id,
+                                   existing.size, existing.first_seen)
+        # another taker moved the item first: read it again and decide again
+    raise dedup_index.ConcurrentIndexChange(candidate.sha256)
+
+
+# ---------------------------------------------------------------------------- tags
+
+def is_valid_tag_value(value: str) -> bool:
+    return len(value) <= MAX_TAG_VALUE_CHARS and all(
+        c in _TAG_PUNCTUATION or unicodedata.category(c)[0] in "LNZ" for c in value
+    )
+
+
+def dedup_tags(sha256: str, canonical: CanonicalObject, obj: ObjectVersion) -> dict[str, str]:
+    """The hasher's tags for ``obj`` given the canonical object of its hash."""
+    if (canonical.key, canonical.version_id) == (obj.key, obj.version_id or "null"):
+        return {CONTENT_SHA256_TAG: sha256, DEDUP_STATUS_TAG: CANONICAL}
+    duplicate_of = canonical.key if is_valid_tag_value(canonical.key) else DUPLICATE_OF_INDEX_PREFIX + sha256
+    return {CONTENT_SHA256_TAG: sha256, DEDUP_STATUS_TAG: DUPLICATE, DUPLICATE_OF_TAG: duplicate_of}
+
+
+def merge_tags(existing: list[dict], ours: dict[str, str]) -> list[dict]:
+    """Other writers' tags kept in order, ours replaced (a stale duplicate-of dropped)."""
+    mine = {CONTENT_SHA256_TAG, DEDUP_STATUS_TAG, DUPLICATE_OF_TAG}
+    kept = [tag for tag in existing if tag["Key"] not in mine]
+    return kept + [{"Key": k, "Value": v} for k, v in ours.items()]
+
+
+class TooManyTags(ValueError):
+    """S3 allows 10 tags per object; ours would push it over and we never drop others'."""
+
+
+def apply_tags(s3, obj: ObjectVersion, ours: dict[str, str]) -> bool:
+    """Merge ``ours`` into the version's tag set; False when it already had them (no write)."""
+    existing = s3.get_object_tagging(**_version_args(obj))["TagSet"]
+    merged = merge_tags(existing, ours)
+    if _as_dict(merged) == _as_dict(existing):
+        return False
+    if len(merged) > MAX_TAGS_PER_OBJECT:
+        raise TooManyTags(f"{obj.key}: {len(existing)} tags already, cannot add {sorted(ours)}")
+    s3.put_object_tagging(**_version_args(obj), Tagging={"TagSet": merged})
+    return True
+
+
+def _as_dict(tags: list[dict]) -> dict[str, str]:
+    return {tag["Key"]: tag["Value"] for tag in tags}
+
+
+# ---------------------------------------------------------------------------- one object
+
+def is_missing(exc: ClientError) -> bool:
+    """404 for the object/version (HEAD answers a bare "404"). Needs s3:ListBucket: without
+    it S3 answers 403 for a missing key, which would then fail the record instead."""
+    return exc.response.get("Error", {}).get("Code") in MISSING_CODES
+
+
+def is_throttling(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") in THROTTLING_CODES
+
+
+@dataclass(frozen=True)
+class Deps:
+    s3: object
+    dynamodb: object
+    table_name: str
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES
+
+
+def process_object(obj: ObjectVersion, deps: Deps) -> str:
+    """Hash, claim and tag one version. Returns its outcome: canonical, duplicate or skipped."""
+    where = {"bucket": obj.bucket, "key": obj.key, "version_id": obj.version_id}
+    if not is_hashed_key(obj.key):
+        log(logging.INFO, "skipped: not an upload prefix", **where)
+        return "skipped"
+    try:
+        sha256, size, source = hash_version(deps.s3, obj, deps.chunk_bytes)
+        candidate = CanonicalObject(
+            sha256=sha256, key=obj.key, version_id=obj.version_id or "null", size=size,
+            first_seen=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        )
+        canonical = claim(deps.dynamodb, deps.table_name, deps.s3, obj, candidate)
+        tags = dedup_tags(sha256, canonical, obj)
+        tagged = apply_tags(deps.s3, obj, tags)
+    except ClientError as exc:
+        if is_missing(exc):
+            log(logging.WARNING, "skipped: object version no longer exists", **where,
+                error=exc.response.get("Error", {}).get("Code"))
+            return "skipped"
+        raise
+    status = tags[DEDUP_STATUS_TAG]
+    log(logging.INFO, f"hashed: {status}", **where, sha256=sha256, size=size, source=source,
+        tags_written=tagged, canonical_key=canonical.key, canonical_version_id=canonical.version_id)
+    return status
+
+
+# ---------------------------------------------------------------------------- batch
+
+def process_batch(event: dict, deps: Deps) -> dict:
+    """SQS batch → partial batch response. A failing record never stops the others."""
+    failures = []
+    for record in event.get("Records", []):
+        message_id = record["messageId"]
+        try:
+            for obj in objects_in_message(record["body"]):
+                process_object(obj, deps)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            level, message = ((logging.WARNING, "record failed: throttled after retries")
+                              if is_throttling(exc) else (logging.ERROR, "record failed"))
+            log(level, message, message_id=message_id, error=code, detail=str(exc))
+            failures.append({"itemIdentifier": message_id})
+        except Exception as exc:  # noqa: BLE001 - one bad record must not fail the batch
+            logger.error("record failed", exc_info=True,
+                         extra={"fields": {"message_id": message_id, "error": type(exc).__name__}})
+            failures.append({"itemIdentifier": message_id})
+    return {"batchItemFailures": failures}
+
+
+def chunk_bytes_from_env(environ=os.environ) -> int:
+    raw = environ.get(CHUNK_ENV)
+    if not raw:
+        return DEFAULT_CHUNK_BYTES
+    value = int(raw)
+    if not 64 * 1024 <= value <= MAX_CHUNK_BYTES:
+        raise ValueError(f"{CHUNK_ENV} must be between 65536 and {MAX_CHUNK_BYTES}, got {value}")
+    return value
+
+
+def client_config():
+    from botocore.config import Config
+
+    return Config(retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
+                  connect_timeout=5, read_timeout=60)
+
+
+_deps: Deps | None = None
+
+
+def _default_deps() -> Deps:
+    global _deps
+    if _deps is None:
+        import boto3
+
+        config = client_config()
+        _deps = Deps(
+            s3=boto3.client("s3", config=config),
+            dynamodb=boto3.client("dynamodb", config=config),
+            table_name=os.environ[dedup_index.TABLE_ENV],
+            chunk_bytes=chunk_bytes_from_env(),
+        )
+    return _deps
+
+
+def handler(event, context):
+    return process_batch(event, _default_deps())

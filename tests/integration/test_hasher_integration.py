@@ -1,0 +1,366 @@
+"""The upload hasher in-process against real local servers: SeaweedFS S3 and DynamoDB Local.
+
+What SeaweedFS 4.48 does (checked against it, and relied on below):
+- versioning, GetObject/HeadObject/Get/PutObjectTagging with VersionId: like S3;
+- HeadObject ChecksumMode=ENABLED returns the SHA-256 stored at a single PUT but WITHOUT the
+  ``x-amz-checksum-type: FULL_OBJECT`` header AWS sends, so the hasher (which requires it)
+  streams such objects there. ``test_stored_checksum_with_aws_header_is_used_without_download``
+  adds the one header AWS would send to SeaweedFS's real response; the rule itself is also
+  proven in tests/unit/test_hasher.py;
+- multipart with ChecksumAlgorithm=SHA256: COMPOSITE type and a ``-<parts>`` value, like S3;
+- HeadObject of a missing version: bare 404; GetObject: NoSuchVersion / NoSuchKey.
+
+Servers, a fresh versioned bucket and a fresh index table per test come from the shared
+harness (tests/integration/conftest.py). Events are built in the exact shape S3 sends to SQS
+and Lambda receives from SQS (``s3_notification``, ``sqs_record``).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+from urllib.parse import quote_plus
+
+import boto3
+import pytest
+
+from estate_handlers import dedup_index, hasher
+from estate_handlers.hasher import Deps
+
+MB = 1024 * 1024
+
+
+# ------------------------------------------------------------------ AWS event shapes
+
+def aws_event_key(key: str) -> str:
+    """S3's encoding of keys in notifications: form-encoded UTF-8, "/" kept, space as "+"."""
+    return quote_plus(key, safe="/")
+
+
+def s3_notification(bucket: str, key: str, version_id: str, size: int, etag: str,
+                    event_name: str = "ObjectCreated:Put") -> dict:
+    now = datetime.now(timezone.utc)
+    return {"Records": [{
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "awsRegion": "eu-west-1",
+        "eventTime": now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z",
+        "eventName": event_name,
+        "userIdentity": {"principalId": "AWS:AIDAEXAMPLE"},
+        "requestParameters": {"sourceIPAddress": "203.0.113.10"},
+        "responseElements": {"x-amz-request-id": uuid.uuid4().hex[:16].upper(),
+                             "x-amz-id-2": "EXAMPLE/id2"},
+        "s3": {
+            "s3SchemaVersion": "1.0",
+            "configurationId": "upload-hasher",
+            "bucket": {"name": bucket, "ownerIdentity": {"principalId": "A3EXAMPLE"},
+                       "arn": f"arn:aws:s3:::{bucket}"},
+            "object": {"key": aws_event_key(key), "size": size, "eTag": etag.strip('"'),
+                       "versionId": version_id, "sequencer": f"{time.time_ns():X}"},
+        },
+    }]}
+
+
+def sqs_record(body: dict | str) -> dict:
+    text = body if isinstance(body, str) else json.dumps(body)
+    now_ms = str(int(time.time() * 1000))
+    return {
+        "messageId": str(uuid.uuid4()),
+        "receiptHandle": "AQEB" + uuid.uuid4().hex,
+        "body": text,
+        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": now_ms,
+                       "SenderId": "AIDAEXAMPLE", "ApproximateFirstReceiveTimestamp": now_ms},
+        "messageAttributes": {},
+        "md5OfBody": hashlib.md5(text.encode()).hexdigest(),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:upload-hasher",
+        "awsRegion": "eu-west-1",
+    }
+
+
+def sqs_event(*records: dict) -> dict:
+    return {"Records": list(records)}
+
+
+# ------------------------------------------------------------------ fixtures
+# Servers, bucket and table come from the shared harness (tests/integration/conftest.py).
+
+@pytest.fixture
+def s3(s3_client):
+    return s3_client
+
+
+@pytest.fixture
+def dynamodb(dynamodb_client):
+    return dynamodb_client
+
+
+@pytest.fixture
+def bucket(fresh_bucket):
+    return fresh_bucket
+
+
+@pytest.fixture
+def table(dedup_table):
+    return dedup_table
+
+
+@pytest.fixture
+def deps(s3_endpoint, dynamodb_endpoint, table):
+    """The hasher's own clients, configured as in Lambda (standard retries, timeouts)."""
+    config = hasher.client_config()
+    return Deps(s3=boto3.client("s3", endpoint_url=s3_endpoint, config=config),
+                dynamodb=boto3.client("dynamodb", endpoint_url=dynamodb_endpoint, config=config),
+                table_name=table, chunk_bytes=256 * 1024)
+
+
+@pytest.fixture
+def get_object_calls(deps):
+    """Keys of the GetObject calls the hasher makes."""
+    calls = []
+
+    def count(params, **_):
+        calls.append(params.get("Key"))
+
+    deps.s3.meta.events.register("before-parameter-build.s3.GetObject", count)
+    return calls
+
+
+# ------------------------------------------------------------------ helpers
+
+def upload(s3, bucket: str, key: str, body: bytes, **extra) -> dict:
+    resp = s3.put_object(Bucket=bucket, Key=key, Body=body, **extra)
+    return {"key": key, "version_id": resp["VersionId"], "size": len(body), "etag": resp["ETag"]}
+
+
+def event_for(bucket: str, obj: dict, event_name: str = "ObjectCreated:Put") -> dict:
+    return sqs_event(sqs_record(s3_notification(bucket, obj["key"], obj["version_id"], obj["size"],
+                                                obj["etag"], event_name)))
+
+
+def deliver(deps: Deps, bucket: str, *objs: dict) -> dict:
+    return hasher.process_batch(sqs_event(*[event_for(bucket, o)["Records"][0] for o in objs]), deps)
+
+
+def tags_of(s3, bucket: str, obj: dict) -> list[dict]:
+    return s3.get_object_tagging(Bucket=bucket, Key=obj["key"], VersionId=obj["version_id"])["TagSet"]
+
+
+def tag_dict(s3, bucket: str, obj: dict) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in tags_of(s3, bucket, obj)}
+
+
+def index_item(dynamodb, table: str, data: bytes) -> dict | None:
+    return dynamodb.get_item(TableName=table, Key={"sha256": {"S": hashlib.sha256(data).hexdigest()}},
+                             ConsistentRead=True).get("Item")
+
+
+def unique(label: str) -> bytes:
+    return f"{label}-{uuid.uuid4()}".encode()
+
+
+# ------------------------------------------------------------------ tests
+
+def test_new_upload_becomes_canonical_in_index_and_tags(s3, dynamodb, bucket, table, deps):
+    data = unique("small")
+    obj = upload(s3, bucket, "products/images/original/look.jpg", data)
+    assert deliver(deps, bucket, obj) == {"batchItemFailures": []}
+    canonical = dedup_index.get_canonical(dynamodb, table, hashlib.sha256(data).hexdigest())
+    assert (canonical.key, canonical.version_id, canonical.size) == (obj["key"], obj["version_id"], len(data))
+    assert tag_dict(s3, bucket, obj) == {"content-sha256": hashlib.sha256(data).hexdigest(),
+                                         "dedup-status": "canonical"}
+
+
+def test_empty_object_hashes_to_sha256_of_nothing(s3, dynamodb, bucket, table, deps):
+    obj = upload(s3, bucket, f"user-content/uploads/{uuid.uuid4().hex}/empty.txt", b"")
+    deliver(deps, bucket, obj)
+    assert tag_dict(s3, bucket, obj)["content-sha256"] == hashlib.sha256(b"").hexdigest()
+
+
+def test_multipart_object_is_hashed_over_all_its_bytes(s3, dynamodb, bucket, table, deps, get_object_calls):
+    # SHA-256 multipart checksums are COMPOSITE (a hash of part hashes): must be streamed.
+    key = "products/documents/catalogue.pdf"
+    parts = [os.urandom(5 * MB), os.urandom(MB + 123)]
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key, ChecksumAlgorithm="SHA256")["UploadId"]
+    done = [{"PartNumber": n, **{k: v for k, v in s3.upload_part(
+        Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=n, Body=part,
+        ChecksumAlgorithm="SHA256").items() if k in ("ETag", "ChecksumSHA256")}}
+        for n, part in enumerate(parts, 1)]
+    resp = s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id,
+                                        MultipartUpload={"Parts": done})
+    obj = {"key": key, "version_id": resp["VersionId"], "size": 6 * MB + 123, "etag": resp["ETag"]}
+    result = hasher.process_batch(event_for(bucket, obj, "ObjectCreated:CompleteMultipartUpload"), deps)
+    assert result == {"batchItemFailures": []}
+    assert tag_dict(s3, bucket, obj)["content-sha256"] == hashlib.sha256(b"".join(parts)).hexdigest()
+    assert get_object_calls == [key]
+
+
+@pytest.mark.parametrize("key", [
+    "brands/media/summer campaign/hero shot 1.jpg",
+    "products/images/original/café crème/ß-übergröße 日本.png",
+    "user-content/uploads/u1/a+b=c&d%20e.pdf",
+])
+def test_event_keys_with_spaces_unicode_and_reserved_characters_are_found(s3, dynamodb, bucket, table, deps, key):
+    data = unique("keys")
+    obj = upload(s3, bucket, key, data)
+    assert deliver(deps, bucket, obj) == {"batchItemFailures": []}
+    assert index_item(dynamodb, table, data)["key"]["S"] == key
+
+
+def test_the_events_version_is_hashed_not_the_latest(s3, dynamodb, bucket, table, deps):
+    first, second = unique("v1"), unique("v2")
+    old = upload(s3, bucket, "brands/logos/mark.svg", first)
+    upload(s3, bucket, "brands/logos/mark.svg", second)
+    deliver(deps, bucket, old)
+    assert index_item(dynamodb, table, first)["version_id"]["S"] == old["version_id"]
+    assert index_item(dynamodb, table, second) is None
+
+
+def test_same_bytes_under_another_key_are_tagged_duplicate_of_the_canonical(s3, dynamodb, bucket, table, deps):
+    data = unique("dup")
+    canonical = upload(s3, bucket, "products/images/original/a.jpg", data)
+    copy = upload(s3, bucket, "user-content/uploads/u7/a copy.jpg", data)
+    deliver(deps, bucket, canonical)
+    deliver(deps, bucket, copy)
+    assert tag_dict(s3, bucket, copy) == {"content-sha256": hashlib.sha256(data).hexdigest(),
+                                          "dedup-status": "duplicate", "duplicate-of": canonical["key"]}
+    assert index_item(dynamodb, table, data)["version_id"]["S"] == canonical["version_id"]
+
+
+def test_existing_tags_are_kept_when_ours_are_added(s3, dynamodb, bucket, table, deps):
+    obj = upload(s3, bucket, "brands/media/tagged.png", unique("tags"), Tagging="owner=studio&season=ss26")
+    deliver(deps, bucket, obj)
+    tags = tag_dict(s3, bucket, obj)
+    assert (tags["owner"], tags["season"], tags["dedup-status"]) == ("studio", "ss26", "canonical")
+
+
+def test_redelivery_leaves_index_and_tags_byte_identical(s3, dynamodb, bucket, table, deps):
+    data = unique("redeliver")
+    canonical = upload(s3, bucket, "products/images/original/r.jpg", data, Tagging="owner=studio")
+    copy = upload(s3, bucket, "brands/media/r.jpg", data)
+    events = [event_for(bucket, canonical), event_for(bucket, copy)]
+    for event in events:
+        hasher.process_batch(event, deps)
+    before = (index_item(dynamodb, table, data), tags_of(s3, bucket, canonical), tags_of(s3, bucket, copy))
+    for event in events:
+        assert hasher.process_batch(event, deps) == {"batchItemFailures": []}
+    after = (index_item(dynamodb, table, data), tags_of(s3, bucket, canonical), tags_of(s3, bucket, copy))
+    assert json.dumps(after, sort_keys=True) == json.dumps(before, sort_keys=True)
+
+
+def test_concurrent_uploads_of_the_same_bytes_make_exactly_one_canonical(s3, dynamodb, bucket, table, deps):
+    data = unique("race") * 1000
+    objs = [upload(s3, bucket, f"user-content/uploads/racer-{n}/same.bin", data) for n in range(2)]
+    start = threading.Barrier(len(objs))
+    results = [None] * len(objs)
+
+    def run(n):
+        start.wait()
+        results[n] = deliver(deps, bucket, objs[n])
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(len(objs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    statuses = sorted(tag_dict(s3, bucket, o)["dedup-status"] for o in objs)
+    winner = next(o for o in objs if tag_dict(s3, bucket, o)["dedup-status"] == "canonical")
+    assert results == [{"batchItemFailures": []}] * 2
+    assert statuses == ["canonical", "duplicate"]
+    assert index_item(dynamodb, table, data)["version_id"]["S"] == winner["version_id"]
+
+
+def test_deleted_version_is_skipped_as_success(s3, dynamodb, bucket, table, deps):
+    data = unique("gone")
+    obj = upload(s3, bucket, "brands/media/gone.png", data)
+    s3.delete_object(Bucket=bucket, Key=obj["key"], VersionId=obj["version_id"])
+    assert deliver(deps, bucket, obj) == {"batchItemFailures": []}
+    assert index_item(dynamodb, table, data) is None
+
+
+def test_duplicate_of_a_deleted_canonical_takes_over(s3, dynamodb, bucket, table, deps):
+    data = unique("takeover")
+    first = upload(s3, bucket, "products/images/original/first.jpg", data)
+    deliver(deps, bucket, first)
+    s3.delete_object(Bucket=bucket, Key=first["key"], VersionId=first["version_id"])
+    second = upload(s3, bucket, "products/images/original/second.jpg", data)
+    deliver(deps, bucket, second)
+    item = index_item(dynamodb, table, data)
+    assert (item["key"]["S"], item["version_id"]["S"]) == (second["key"], second["version_id"])
+    assert tag_dict(s3, bucket, second)["dedup-status"] == "canonical"
+
+
+def test_duplicate_of_an_overwritten_canonical_takes_over(s3, dynamodb, bucket, table, deps):
+    # The old version is noncurrent: the noncurrent-versions lifecycle rule will expire it.
+    data = unique("overwritten")
+    first = upload(s3, bucket, "brands/media/first.png", data)
+    deliver(deps, bucket, first)
+    upload(s3, bucket, first["key"], unique("new content"))
+    second = upload(s3, bucket, "brands/media/second.png", data)
+    deliver(deps, bucket, second)
+    assert index_item(dynamodb, table, data)["key"]["S"] == second["key"]
+
+
+def test_same_bytes_reuploaded_to_the_same_key_move_canonical_to_the_new_version(s3, dynamodb, bucket, table, deps):
+    # Tagging the new current version "duplicate" would, once expired, hide the key.
+    data = unique("reupload")
+    first = upload(s3, bucket, "brands/media/again.png", data)
+    deliver(deps, bucket, first)
+    again = upload(s3, bucket, first["key"], data)
+    deliver(deps, bucket, again)
+    assert index_item(dynamodb, table, data)["version_id"]["S"] == again["version_id"]
+    assert tag_dict(s3, bucket, again)["dedup-status"] == "canonical"
+
+
+def test_duplicate_of_a_live_canonical_does_not_take_over(s3, dynamodb, bucket, table, deps):
+    data = unique("live")
+    first = upload(s3, bucket, "brands/media/live.png", data)
+    deliver(deps, bucket, first)  # its tag write must not count as a newer version
+    second = upload(s3, bucket, "brands/media/live copy.png", data)
+    deliver(deps, bucket, second)
+    assert index_item(dynamodb, table, data)["key"]["S"] == first["key"]
+
+
+def test_seaweedfs_single_put_checksum_lacks_full_object_type_so_it_is_streamed(
+        s3, bucket, deps, get_object_calls):
+    obj = upload(s3, bucket, "products/documents/with-checksum.pdf", unique("cs"), ChecksumAlgorithm="SHA256")
+    head = s3.head_object(Bucket=bucket, Key=obj["key"], VersionId=obj["version_id"], ChecksumMode="ENABLED")
+    deliver(deps, bucket, obj)
+    assert head.get("ChecksumSHA256") and "ChecksumType" not in head
+    assert get_object_calls == [obj["key"]]
+
+
+def test_stored_checksum_with_aws_header_is_used_without_download(s3, bucket, deps, get_object_calls):
+    data = unique("cs-aws")
+    obj = upload(s3, bucket, "products/documents/aws-style.pdf", data, ChecksumAlgorithm="SHA256")
+
+    def as_aws_sends_it(parsed, **_):  # AWS answers a single-PUT checksum with this type
+        if parsed.get("ChecksumSHA256") and "-" not in parsed["ChecksumSHA256"]:
+            parsed.setdefault("ChecksumType", "FULL_OBJECT")
+
+    deps.s3.meta.events.register("after-call.s3.HeadObject", as_aws_sends_it)
+    deliver(deps, bucket, obj)
+    assert get_object_calls == []
+    assert tag_dict(s3, bucket, obj)["content-sha256"] == hashlib.sha256(data).hexdigest()
+
+
+def test_s3_test_event_is_ignored(deps):
+    body = {"Service": "Amazon S3", "Event": "s3:TestEvent", "Time": "2025-01-01T00:00:00.000Z",
+            "Bucket": "assets", "RequestId": "R", "HostId": "H"}
+    assert hasher.process_batch(sqs_event(sqs_record(body)), deps) == {"batchItemFailures": []}
+
+
+def test_entry_point_builds_its_clients_from_the_environment(s3, dynamodb, bucket, table, monkeypatch,
+                                                             s3_endpoint, dynamodb_endpoint):
+    # The harness exports AWS_ENDPOINT_URL_S3/_DYNAMODB: the Lambda code path, unchanged.
+    monkeypatch.setenv("DEDUP_TABLE_NAME", table)
+    monkeypatch.setattr(hasher, "_deps", None)
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # its cached credentials die with the test
+    data = unique("entry")
+    obj = upload(s3, bucket, "products/images/original/entry.jpg", data)
+    assert hasher.handler(event_for(bucket, obj), None) == {"batchItemFailures": []}
+    assert index_item(dynamodb, table, data)["key"]["S"] == obj["key"]

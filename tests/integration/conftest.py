@@ -1,0 +1,188 @@
+"""Fixtures for handler tests against real local servers (see local_services.py).
+
+Session-scoped: one SeaweedFS and one DynamoDB Local per test session (per xdist worker),
+each started on first use and killed at the end. Function-scoped: a fresh versioned
+bucket and a fresh dedup table per test, so tests never see each other's objects.
+
+While a server runs, the session's environment points boto3 at it
+(``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL_DYNAMODB``), with throw-away credentials,
+``AWS_REGION=us-east-1`` and no shared config files: a handler that builds its clients
+from the environment talks to the local servers, never to AWS. Restored afterwards.
+"""
+from __future__ import annotations
+
+import secrets
+import uuid
+
+import boto3
+import pytest
+from botocore.config import Config
+from local_services import (
+    REGION,
+    LocalServiceError,
+    empty_and_delete_bucket,
+    start_dynamodb_local,
+    start_seaweedfs,
+)
+
+from estate_handlers import dedup_index
+
+
+@pytest.fixture(scope="session")
+def aws_test_credentials(tmp_path_factory):
+    """Dummy credentials and region for the session; hides any real AWS configuration.
+    Yields ``{"access_key", "secret_key", "region"}`` (the S3 server's only identity)."""
+    creds = {"access_key": "AKIALOCALTEST" + secrets.token_hex(4).upper(),
+             "secret_key": secrets.token_urlsafe(30), "region": REGION}
+    nowhere = tmp_path_factory.mktemp("aws-config") / "absent"
+    with pytest.MonkeyPatch.context() as mp:
+        for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN",
+                     "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                     "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_WEB_IDENTITY_TOKEN_FILE"):
+            mp.delenv(name, raising=False)
+        mp.setenv("AWS_ACCESS_KEY_ID", creds["access_key"])
+        mp.setenv("AWS_SECRET_ACCESS_KEY", creds["secret_key"])
+        mp.setenv("AWS_REGION", REGION)
+        mp.setenv("AWS_DEFAULT_REGION", REGION)
+        mp.setenv("AWS_CONFIG_FILE", str(nowhere))
+        mp.setenv("AWS_SHARED_CREDENTIALS_FILE", str(nowhere))
+        mp.setenv("AWS_EC2_METADATA_DISABLED", "true")
+        # boto3's default session caches the first credentials it resolves: start afresh so
+        # boto3.client() (the handlers' way) sees these, whatever ran earlier in the process.
+        mp.setattr(boto3, "DEFAULT_SESSION", None)
+        yield creds
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(aws_test_credentials, tmp_path_factory):
+    """URL of a running SeaweedFS S3 gateway that enforces SigV4 (checked at start-up);
+    also exported as ``AWS_ENDPOINT_URL_S3`` for the session."""
+    try:
+        server = start_seaweedfs(tmp_path_factory.mktemp("seaweedfs"),
+                                 aws_test_credentials["access_key"],
+                                 aws_test_credentials["secret_key"])
+    except LocalServiceError as exc:
+        pytest.fail(f"cannot start SeaweedFS: {exc}", pytrace=False)
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("AWS_ENDPOINT_URL_S3", server.endpoint)
+            mp.setattr(boto3, "DEFAULT_SESSION", None)
+            yield server.endpoint
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def dynamodb_endpoint(aws_test_credentials, tmp_path_factory):
+    """URL of a running DynamoDB Local (in memory); also exported as
+    ``AWS_ENDPOINT_URL_DYNAMODB`` for the session."""
+    try:
+        server = start_dynamodb_local(tmp_path_factory.mktemp("dynamodb-local"))
+    except LocalServiceError as exc:
+        pytest.fail(f"cannot start DynamoDB Local: {exc}", pytrace=False)
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("AWS_ENDPOINT_URL_DYNAMODB", server.endpoint)
+            mp.setattr(boto3, "DEFAULT_SESSION", None)
+            yield server.endpoint
+    finally:
+        server.stop()
+
+
+def _session(creds) -> boto3.session.Session:
+    return boto3.session.Session(aws_access_key_id=creds["access_key"],
+                                 aws_secret_access_key=creds["secret_key"],
+                                 region_name=creds["region"])
+
+
+@pytest.fixture(scope="session")
+def s3_client(s3_endpoint, aws_test_credentials):
+    """A boto3 S3 client (SigV4, the session's test credentials) for the local SeaweedFS."""
+    return _session(aws_test_credentials).client(
+        "s3", endpoint_url=s3_endpoint, config=Config(signature_version="s3v4"))
+
+
+@pytest.fixture(scope="session")
+def dynamodb_client(dynamodb_endpoint, aws_test_credentials):
+    """A boto3 DynamoDB client for the local DynamoDB."""
+    return _session(aws_test_credentials).client("dynamodb", endpoint_url=dynamodb_endpoint)
+
+
+@pytest.fixture
+def fresh_bucket(s3_client):
+    """Name of a new, empty bucket with versioning enabled (like the assets bucket);
+    emptied (all versions, delete markers, multipart uploads) and deleted afterwards."""
+    name = f"test-{uuid.uuid4().hex[:16]}"
+    s3_client.create_bucket(Bucket=name)
+    s3_client.put_bucket_versioning(Bucket=name,
+                                    VersioningConfiguration={"Status": "Enabled"})
+    yield name
+    empty_and_delete_bucket(s3_client, name)
+
+
+@pytest.fixture
+def dedup_table(dynamodb_client):
+    """Name of a new, empty dedup-index table with the schema of ``dedup_index.py``
+    (partition key ``sha256`` of type S, no sort key, on-demand); deleted afterwards."""
+    name = f"dedup-{uuid.uuid4().hex[:16]}"
+    dynamodb_client.create_table(
+        TableName=name,
+        AttributeDefinitions=[{"AttributeName": dedup_index.PARTITION_KEY, "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": dedup_index.PARTITION_KEY, "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb_client.get_waiter("table_exists").wait(
+        TableName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 50})
+    yield name
+    dynamodb_client.delete_table(TableName=name)
+
+
+# --------------------------------------------------------------------------- presign handler
+
+class PresignApi:
+    """Drives ``estate_handlers.presign.handler`` in-process, wired from the environment
+    (ASSETS_BUCKET_NAME, DEDUP_TABLE_NAME, UPLOAD_POLICY) to the local servers."""
+
+    def __init__(self, monkeypatch, bucket: str, table: str):
+        from estate_handlers import presign
+        self._presign = presign
+        self._mp = monkeypatch
+        self.bucket, self.table = bucket, table
+        self.configure()
+
+    def configure(self, **policy_overrides) -> None:
+        """(Re)build the handler's clients and policy; overrides replace top-level
+        UploadApiConfig fields, e.g. ``multipart_threshold_bytes=5 * MB``."""
+        from infra.config import UploadApiConfig
+        self._mp.setenv("ASSETS_BUCKET_NAME", self.bucket)
+        self._mp.setenv("DEDUP_TABLE_NAME", self.table)
+        self._mp.setenv("UPLOAD_POLICY", UploadApiConfig(**policy_overrides).policy_json())
+        self._mp.setattr(self._presign, "_DEPS", self._presign.Deps.from_env())
+
+    def call(self, method: str, path: str, *, body=None, query: str | None = None,
+             caller: str | None = "arn:aws:iam::123456789012:user/alice") -> tuple[int, dict]:
+        """(status, JSON body) for one payload-2.0 request with IAM authorizer context."""
+        import json
+        event = {
+            "version": "2.0", "routeKey": f"{method} {path}", "rawPath": path,
+            "rawQueryString": query or "", "headers": {"content-type": "application/json"},
+            "requestContext": {"http": {"method": method, "path": path},
+                               "requestId": uuid.uuid4().hex},
+            "isBase64Encoded": False,
+        }
+        if caller is not None:
+            event["requestContext"]["authorizer"] = {"iam": {"userArn": caller}}
+        if body is not None:
+            event["body"] = body if isinstance(body, str) else json.dumps(body)
+        response = self._presign.handler(event, None)
+        return response["statusCode"], json.loads(response["body"])
+
+    def upload(self, caller: str | None = "arn:aws:iam::123456789012:user/alice",
+               **fields) -> tuple[int, dict]:
+        return self.call("POST", "/uploads", body=fields, caller=caller)
+
+
+@pytest.fixture
+def presign_api(monkeypatch, fresh_bucket, dedup_table):
+    """The presign handler bound to a fresh bucket and dedup table (default policy)."""
+    return PresignApi(monkeypatch, fresh_bucket, dedup_table)

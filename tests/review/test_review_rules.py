@@ -1,0 +1,24 @@
+"""The curated replacement table stays honest against CloudFormation's registry schemas."""
+from __future__ import annotations
+
+import pytest
+
+from tools.review.rules import DOCUMENTED_ONLY, REPLACES, UPDATE_FAILS
+
+cfnlint_schema = pytest.importorskip("cfnlint.schema")
+
+
+def _create_only(rtype: str) -> set[str]:
+    schema = cfnlint_schema.PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", rtype)
+    return {p.removeprefix("/properties/") for p in schema.schema.get("createOnlyProperties", [])}
+
+
+@pytest.mark.parametrize("rtype", sorted(REPLACES))
+def test_replacement_properties_are_create_only_in_the_registry_or_documented(rtype):
+    undocumented = REPLACES[rtype] - _create_only(rtype) - DOCUMENTED_ONLY.get(rtype, set())
+    assert not undocumented, f"{rtype}: not create-only in the registry schema: {undocumented}"
+
+
+@pytest.mark.parametrize("rtype", sorted(UPDATE_FAILS))
+def test_properties_that_fail_the_update_are_not_also_listed_as_replacing(rtype):
+    assert not UPDATE_FAILS[rtype] & REPLACES.get(rtype, frozenset())

@@ -1,0 +1,111 @@
+"""End to end on a throwaway git repository: a git ref is synthesized in a temporary
+worktree with this venv's python, compared with the working tree, and the worktree removed."""
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tools.review.__main__ import main
+from tools.review.assembly import default_base
+
+APP = """\
+from aws_cdk import App, RemovalPolicy, Stack, Stage
+from aws_cdk import aws_s3 as s3
+
+app = App()
+stack = Stack(Stage(app, "dev"), "Store")
+s3.Bucket(stack, "Data", bucket_name="{name}", removal_policy=RemovalPolicy.RETAIN)
+app.synth()
+"""
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True,
+                          text=True).stdout
+
+
+def make_repo(repo: Path) -> Path:
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "config", "user.email", "review@example.invalid")
+    git(repo, "config", "user.name", "review test")
+    (repo / "app.py").write_text(APP.format(name="throwaway-v1"))
+    git(repo, "add", "app.py")
+    git(repo, "commit", "-q", "-m", "v1")
+    return repo
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    repo = make_repo(tmp_path_factory.mktemp("git") / "repo")
+    git(repo, "checkout", "-q", "-b", "broken")
+    (repo / "app.py").write_text("raise RuntimeError('boom: app does not synthesize')\n")
+    git(repo, "commit", "-q", "-am", "broken")
+    git(repo, "checkout", "-q", "--orphan", "empty")
+    git(repo, "rm", "-q", "-rf", ".")
+    git(repo, "commit", "-q", "--allow-empty", "-m", "before the app existed")
+    git(repo, "checkout", "-q", "main")
+    (repo / "app.py").write_text(APP.format(name="throwaway-v2"))  # uncommitted head change
+    return repo
+
+
+def review_in(repo: Path, scratch: Path, argv: list[str]) -> tuple[int, str]:
+    """Run the CLI from inside repo with temporary folders created under scratch."""
+    report = scratch / "report.md"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(repo)
+        mp.setattr(tempfile, "tempdir", str(scratch))  # so leftovers would be visible here
+        code = main([*argv, "--output", str(report)])
+    return code, report.read_text() if report.exists() else ""
+
+
+@pytest.fixture(scope="module")
+def default_run(repo: Path, tmp_path_factory: pytest.TempPathFactory):
+    scratch = tmp_path_factory.mktemp("scratch")
+    code, report = review_in(repo, scratch, [])
+    return code, report, scratch
+
+
+def test_default_review_compares_main_with_the_working_tree(default_run):
+    _, report, _ = default_run
+    assert report.startswith("## Infrastructure review: `main` (") and "→ working tree" in report
+
+
+def test_bucket_renamed_in_the_working_tree_is_reported_and_exits_2(default_run):
+    code, report, _ = default_run
+    assert code == 2 and "**yes** (`BucketName`)" in report
+
+
+def test_worktree_is_removed_after_the_review(repo, default_run):
+    _, _, scratch = default_run
+    assert git(repo, "worktree", "list", "--porcelain").count("worktree ") == 1
+    assert [p.name for p in scratch.iterdir()] == ["report.md"]
+
+
+def test_failed_synthesis_exits_1_and_still_removes_the_worktree(repo, tmp_path, capsys):
+    code, _ = review_in(repo, tmp_path, ["--base", "broken", "--head", "main"])
+    assert code == 1 and "boom: app does not synthesize" in capsys.readouterr().err
+    assert git(repo, "worktree", "list", "--porcelain").count("worktree ") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_revision_without_app_py_counts_as_an_empty_estate(repo, tmp_path):
+    code, report = review_in(repo, tmp_path, ["--base", "empty", "--head", "main"])
+    assert code == 0 and "#### `dev/Store` — added" in report
+
+
+def test_unknown_revision_exits_1(repo, tmp_path):
+    assert review_in(repo, tmp_path, ["--base", "no-such-branch"])[0] == 1
+
+
+def test_default_base_prefers_origin_main_over_main(tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    git(repo, "update-ref", "refs/remotes/origin/main", "HEAD")
+    assert default_base(repo) == "origin/main"
+
+
+def test_default_base_falls_back_to_main(repo):
+    assert default_base(repo) == "main"

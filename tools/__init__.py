@@ -1,0 +1,1 @@
+"""Developer tooling for the estate (not imported by app.py or the Lambda handlers)."""

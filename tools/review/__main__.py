@@ -1,0 +1,109 @@
+"""CLI: `python -m tools.review [--base REF] [--head REF|--worktree] [--base-dir D --head-dir D]`.
+
+Exit codes: 0 no risky change; 2 a stateful resource is replaced, deleted or no longer
+retained; 1 usage or synthesis error.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import NoReturn
+
+from tools.review.assembly import (ReviewError, StackTemplate, default_base, load_assembly,
+                                   repo_root, resolve_commit, synthesize, synthesize_ref)
+from tools.review.diff import diff_assemblies
+from tools.review.report import render_markdown
+
+Side = tuple[str, Callable[[Path], dict[str, StackTemplate]]]  # label, loader(scratch dir)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # argparse would exit 2, which means "risky"
+        self.print_usage(sys.stderr)
+        self.exit(1, f"{self.prog}: error: {message}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m tools.review",
+                description="Markdown review of what a change does to the synthesized estate.")
+    p.add_argument("--base", metavar="REF", help="git revision to compare against "
+                   "(default: origin/main if it exists, else main, else HEAD)")
+    head = p.add_mutually_exclusive_group()
+    head.add_argument("--head", metavar="REF", help="git revision to review")
+    head.add_argument("--worktree", action="store_true",
+                      help="review the working tree, uncommitted changes included (default)")
+    p.add_argument("--base-dir", type=Path, metavar="DIR",
+                   help="an existing cloud assembly (cdk.out) to use as base instead of --base")
+    p.add_argument("--head-dir", type=Path, metavar="DIR",
+                   help="an existing cloud assembly (cdk.out) to use as head")
+    p.add_argument("--format", choices=["markdown"], default="markdown")
+    p.add_argument("--output", type=Path, metavar="FILE", help="write the report here, not stdout")
+    return p
+
+
+def _progress(message: str) -> None:
+    print(f"review: {message}", file=sys.stderr, flush=True)
+
+
+def _from_dir(directory: Path) -> Side:
+    return f"`{directory}`", lambda _scratch: load_assembly(directory)
+
+
+def _from_ref(ref: str) -> Side:
+    repo = repo_root(Path.cwd())
+    commit = resolve_commit(repo, ref)
+    if commit is None:
+        raise ReviewError(f"unknown git revision: {ref}")
+    label = f"`{ref}` ({commit[:8]})"
+
+    def load(scratch: Path) -> dict[str, StackTemplate]:
+        _progress(f"synthesizing {ref} ({commit[:8]}) in a temporary worktree")
+        outdir = synthesize_ref(repo, commit, scratch)
+        if outdir is None:
+            _progress(f"{ref} has no app.py: treating it as an empty estate")
+            return {}
+        return load_assembly(outdir)
+    return label, load
+
+
+def _from_working_tree() -> Side:
+    repo = repo_root(Path.cwd())
+
+    def load(scratch: Path) -> dict[str, StackTemplate]:
+        _progress(f"synthesizing the working tree {repo}")
+        return load_assembly(synthesize(repo, scratch))
+    return "working tree", load
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        base = _from_dir(args.base_dir) if args.base_dir else _from_ref(
+            args.base or default_base(repo_root(Path.cwd())))
+        head = (_from_dir(args.head_dir) if args.head_dir
+                else _from_ref(args.head) if args.head else _from_working_tree())
+        with tempfile.TemporaryDirectory(prefix="review-") as tmp:
+            # Both sides synthesize in their own process and folder: run them side by side.
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                futures = [pool.submit(side[1], Path(tmp) / name)
+                           for name, side in (("base", base), ("head", head))]
+                base_stacks, head_stacks = (f.result() for f in futures)
+    except ReviewError as error:
+        _progress(str(error))
+        return 1
+    review = diff_assemblies(base_stacks, head_stacks)
+    text = render_markdown(review, base[0], head[0])
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+        _progress(f"report written to {args.output}")
+    else:
+        sys.stdout.write(text)
+    return review.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

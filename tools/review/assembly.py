@@ -1,0 +1,131 @@
+"""Read cloud assemblies (cdk.out folders) and synthesize revisions into them."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+class ReviewError(Exception):
+    """A usage or synthesis problem: the CLI prints it and exits 1."""
+
+
+@dataclass(frozen=True)
+class StackTemplate:
+    name: str  # display name such as "dev/Assets": what pairs a stack across revisions
+    artifact_id: str
+    template: dict[str, Any]
+
+
+def load_assembly(outdir: Path) -> dict[str, StackTemplate]:
+    """Every stack of an assembly, nested (one per Stage) assemblies included, by display name."""
+    manifest_path = outdir / "manifest.json"
+    if not manifest_path.is_file():
+        raise ReviewError(f"{outdir} is not a cloud assembly (no manifest.json)")
+    manifest = json.loads(manifest_path.read_text())
+    stacks: dict[str, StackTemplate] = {}
+    for artifact_id, artifact in manifest.get("artifacts", {}).items():
+        props = artifact.get("properties", {})
+        if artifact.get("type") == "aws:cloudformation:stack":
+            # Artifact ids carry a hash of the construct path; the display name is the readable path.
+            name = artifact.get("displayName") or artifact_id
+            template = json.loads((outdir / props["templateFile"]).read_text())
+            stacks[name] = StackTemplate(name, artifact_id, template)
+        elif artifact.get("type") == "cdk:cloud-assembly":
+            stacks.update(load_assembly(outdir / props["directoryName"]))
+    return stacks
+
+
+def _cli_context(app_dir: Path) -> dict[str, Any]:
+    """The context `cdk synth` would pass: cdk.context.json overlaid by cdk.json's "context".
+
+    Running app.py directly skips the CLI, so without this the feature flags in cdk.json
+    would be missing and the templates would differ from what `cdk deploy` ships.
+    """
+    context: dict[str, Any] = {}
+    for name, key in (("cdk.context.json", None), ("cdk.json", "context")):
+        path = app_dir / name
+        if path.is_file():
+            data = json.loads(path.read_text())
+            context.update(data.get(key, {}) if key else data)
+    return context
+
+
+def synthesize(app_dir: Path, outdir: Path, python: str = sys.executable) -> Path:
+    """Run `<python> app.py` in app_dir with CDK_OUTDIR=outdir; return outdir."""
+    if not (app_dir / "app.py").is_file():
+        raise ReviewError(f"no app.py in {app_dir}")
+    env = {
+        **os.environ,
+        "CDK_OUTDIR": str(outdir),
+        "CDK_CONTEXT_JSON": json.dumps(_cli_context(app_dir)),
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+    }
+    proc = subprocess.run([python, "app.py"], cwd=app_dir, env=env,
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-25:])
+        raise ReviewError(f"synthesis failed in {app_dir} (exit {proc.returncode}):\n{tail}")
+    if not (outdir / "manifest.json").is_file():
+        raise ReviewError(f"app.py in {app_dir} wrote no cloud assembly (does it call app.synth()?)")
+    return outdir
+
+
+def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=False)
+
+
+def repo_root(start: Path) -> Path:
+    proc = _git(start, "rev-parse", "--show-toplevel")
+    if proc.returncode != 0:
+        raise ReviewError(f"{start} is not inside a git repository")
+    return Path(proc.stdout.strip())
+
+
+def resolve_commit(repo: Path, ref: str) -> str | None:
+    proc = _git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def default_base(repo: Path) -> str:
+    """origin/main when the remote branch is known, else main, else HEAD."""
+    return next((ref for ref in ("origin/main", "main") if resolve_commit(repo, ref)), "HEAD")
+
+
+@contextmanager
+def worktree(repo: Path, ref: str) -> Iterator[Path]:
+    """A detached worktree of ref in a temporary folder, removed afterwards whatever happens."""
+    commit = resolve_commit(repo, ref)
+    if commit is None:
+        raise ReviewError(f"unknown git revision: {ref}")
+    holder = Path(tempfile.mkdtemp(prefix="review-worktree-"))
+    path = holder / "src"
+    added = _git(repo, "worktree", "add", "--detach", str(path), commit)
+    if added.returncode != 0:
+        shutil.rmtree(holder, ignore_errors=True)
+        raise ReviewError(f"git worktree add failed for {ref}: {added.stderr.strip()}")
+    try:
+        yield path
+    finally:
+        # --force: synthesis leaves untracked files (__pycache__) that would block a plain remove.
+        if _git(repo, "worktree", "remove", "--force", str(path)).returncode != 0:
+            shutil.rmtree(holder, ignore_errors=True)
+            _git(repo, "worktree", "prune")  # drop the bookkeeping of the folder just deleted
+        shutil.rmtree(holder, ignore_errors=True)
+
+
+def synthesize_ref(repo: Path, ref: str, outdir: Path,
+                   python: str = sys.executable) -> Path | None:
+    """Synthesize ref in a temporary worktree; None when that revision has no app.py yet."""
+    with worktree(repo, ref) as path:
+        if not (path / "app.py").is_file():
+            return None  # e.g. the base of the change that introduces the app
+        return synthesize(path, outdir, python)

@@ -1,0 +1,105 @@
+"""Render a Review as Markdown for a pull-request comment."""
+from __future__ import annotations
+
+from tools.review.diff import Finding, ResourceChange, Review, StackDiff
+
+ICONS = {"danger": "⛔", "warn": "⚠️", "info": "ℹ️"}
+HEADINGS = {"danger": "Data at risk (stateful resource replaced, deleted or no longer retained)",
+            "warn": "Widened or weakened", "info": "Other security-relevant changes"}
+KIND = {"added": "➕ added", "removed": "➖ removed", "modified": "✏️ modified"}
+COLLAPSE_AFTER = 12  # longer lists and tables go inside <details> to keep the comment scannable
+
+
+def _details(summary: str, body: str) -> str:
+    return f"<details><summary>{summary}</summary>\n\n{body}\n\n</details>"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _finding(f: Finding) -> str:
+    line = f"- {ICONS[f.level]} **{f.stack}** `{f.logical_id}` ({f.rtype}): {f.message}"
+    if f.details:
+        block = "```diff\n" + "\n".join(f.details) + "\n```"
+        line += "\n\n  " + _details("diff", block).replace("\n", "\n  ")
+    return line
+
+
+def _security(review: Review) -> list[str]:
+    out = ["### ⚠️ Security & data", ""]
+    if not review.findings:
+        return out + ["No security- or data-relevant changes.", ""]
+    for level in ("danger", "warn", "info"):
+        items = [_finding(f) for f in review.findings if f.level == level]
+        if not items:
+            continue
+        body = "\n".join(items)
+        out.append(f"**{ICONS[level]} {HEADINGS[level]}** ({len(items)})")
+        out.append("")
+        # Danger is never folded away: it is the reason for a non-zero exit.
+        out.append(body if level == "danger" or len(items) <= COLLAPSE_AFTER
+                   else _details(f"{len(items)} items", body))
+        out.append("")
+    return out
+
+
+def _replacement(c: ResourceChange) -> str:
+    if c.rename:
+        return f"**probable rename** {'from' if c.kind == 'added' else 'to'} `{c.rename}`"
+    if c.replacement == "yes":
+        return "**yes** (" + ", ".join(f"`{p}`" for p in c.forced_by) + ")"
+    if c.replacement == "update fails":
+        return "**update fails** (" + ", ".join(f"`{p}`" for p in c.forced_by) + ")"
+    if c.replacement == "unknown":
+        return "may replace: unknown"
+    return c.replacement
+
+
+def _stack(stack: StackDiff) -> list[str]:
+    out = [f"#### `{stack.name}` — {stack.status}", ""]
+    rows = ["| Change | Logical ID | Type | Replacement | Changed |", "|---|---|---|---|---|"]
+    rows += [f"| {KIND[c.kind]} | `{c.logical_id}` | {_cell(c.rtype)} | {_replacement(c)} | "
+             + _cell(", ".join(c.changed)) + " |" for c in stack.resources]
+    table = "\n".join(rows)
+    out.append(table if len(stack.resources) <= COLLAPSE_AFTER
+               else _details(f"{len(stack.resources)} resource changes", table))
+    diffs = [f"# {c.logical_id}\n" + "\n".join(c.lines) for c in stack.resources if c.lines]
+    if diffs:
+        out += ["", _details("Property changes", "```diff\n" + "\n\n".join(diffs) + "\n```")]
+    return out + [""]
+
+
+def _headline(review: Review) -> str:
+    changed = [s for s in review.stacks if s.status != "unchanged"]
+    resources = [c for s in review.stacks for c in s.resources]
+    count = {k: sum(1 for c in resources if c.kind == k) for k in ("added", "removed", "modified")}
+    replacements = sum(1 for c in resources if c.replacement == "yes" or
+                       (c.rename and c.kind == "removed"))
+    levels = {lvl: sum(1 for f in review.findings if f.level == lvl) for lvl in ICONS}
+    parts = [f"{len(changed)} stack(s) changed"
+             + "".join(f", {n} {k}" for k in ("added", "removed")
+                       if (n := sum(1 for s in changed if s.status == k)))
+             + f" · resources +{count['added']} −{count['removed']} ~{count['modified']}"
+             + f" · {replacements} replacement(s)"]
+    if levels["danger"]:
+        parts.insert(0, f"⛔ **{levels['danger']} stateful resource change(s) put data at risk**")
+    if levels["warn"]:
+        parts.append(f"⚠️ {levels['warn']} widened/weakened")
+    return " · ".join(parts)
+
+
+def render_markdown(review: Review, base_label: str, head_label: str) -> str:
+    out = [f"## Infrastructure review: {base_label} → {head_label}", ""]
+    changed = [s for s in review.stacks if s.status != "unchanged"]
+    if not changed:
+        return "\n".join(out + ["No infrastructure changes.", ""])
+    out += [_headline(review), ""]
+    out += _security(review)
+    out += ["### Stacks", ""]
+    for stack in changed:
+        out += _stack(stack)
+    unchanged = [s.name for s in review.stacks if s.status == "unchanged"]
+    if unchanged:
+        out += ["Unchanged: " + ", ".join(f"`{n}`" for n in unchanged), ""]
+    return "\n".join(out)

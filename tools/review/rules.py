@@ -1,0 +1,234 @@
+"""What the review knows about CloudFormation: replacement, statefulness, security relevance.
+
+REPLACES is a curated subset, not the whole registry: the resource types this estate uses (and
+close neighbours), with the properties whose change makes CloudFormation *replace* the resource
+(property reference: "Update requires: Replacement"; registry schema: `createOnlyProperties`).
+`tests/review/test_rules.py` cross-checks it against the registry schemas that ship with cfn-lint;
+the few entries taken from the property reference alone are listed in DOCUMENTED_ONLY.
+A modified resource of a type not listed reports replacement "unknown" with its changed
+properties, so the reviewer checks it rather than the tool guessing "no".
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tools.review.cfn import MISSING
+
+REPLACES: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in {
+    "AWS::S3::Bucket": {"BucketName", "BucketNamePrefix"},
+    "AWS::S3::BucketPolicy": {"Bucket"},
+    "AWS::S3::AccessPoint": {"Name", "Bucket", "VpcConfiguration"},
+    "AWS::KMS::Key": set(),  # immutable properties fail the update instead: see UPDATE_FAILS
+    "AWS::KMS::Alias": {"AliasName"},
+    "AWS::DynamoDB::Table": {"TableName", "KeySchema", "LocalSecondaryIndexes",
+                             "ImportSourceSpecification"},  # + key AttributeDefinitions, see diff
+    "AWS::DynamoDB::GlobalTable": {"TableName", "KeySchema", "LocalSecondaryIndexes"},
+    "AWS::Lambda::Function": {"FunctionName", "PackageType"},
+    "AWS::Lambda::Permission": {"Action", "FunctionName", "Principal", "SourceArn",
+                                "SourceAccount", "PrincipalOrgID", "FunctionUrlAuthType"},
+    "AWS::Lambda::Version": {"FunctionName", "Description", "CodeSha256"},
+    "AWS::Lambda::Alias": {"Name", "FunctionName"},
+    "AWS::IAM::Role": {"RoleName", "Path"},
+    "AWS::IAM::Policy": set(),
+    "AWS::IAM::ManagedPolicy": {"ManagedPolicyName", "Path", "Description"},
+    "AWS::SQS::Queue": {"QueueName", "FifoQueue"},
+    "AWS::SQS::QueuePolicy": set(),
+    "AWS::SNS::Topic": {"TopicName", "FifoTopic"},
+    "AWS::Logs::LogGroup": {"LogGroupName"},
+    "AWS::Logs::SubscriptionFilter": {"FilterName", "LogGroupName"},
+    # CloudFront distributions, OAC and policies update in place; only name-keyed ones replace.
+    "AWS::CloudFront::Distribution": set(),
+    "AWS::CloudFront::OriginAccessControl": set(),
+    "AWS::CloudFront::CloudFrontOriginAccessIdentity": set(),
+    "AWS::CloudFront::ResponseHeadersPolicy": set(),
+    "AWS::CloudFront::CachePolicy": set(),
+    "AWS::CloudFront::Function": {"Name"},
+    "AWS::CloudFront::KeyValueStore": {"Name"},
+    "AWS::Route53::RecordSet": {"HostedZoneId", "HostedZoneName", "Name", "Type"},
+    "AWS::Route53::HostedZone": {"Name"},
+    "AWS::CertificateManager::Certificate": {"DomainName", "SubjectAlternativeNames",
+                                             "DomainValidationOptions", "ValidationMethod",
+                                             "KeyAlgorithm", "CertificateAuthorityArn"},
+    "AWS::WAFv2::WebACL": {"Name", "Scope"},
+    "AWS::WAFv2::IPSet": {"Name", "Scope"},
+    "AWS::WAFv2::WebACLAssociation": {"ResourceArn", "WebACLArn"},
+    "AWS::Backup::BackupVault": {"BackupVaultName", "EncryptionKeyArn"},
+    "AWS::Backup::BackupPlan": set(),
+    "AWS::Backup::BackupSelection": {"BackupPlanId", "BackupSelection"},
+    "AWS::Events::Rule": {"Name"},
+    "AWS::SSM::Parameter": {"Name"},
+    "AWS::CloudWatch::Alarm": {"AlarmName"},
+}.items()}
+
+# Entries from the property reference that the registry schemas do not list as create-only:
+# a DynamoDB key or LSI cannot change in place; a DNS record is identified by its name and type,
+# so changing either deletes the old record and creates a new one; ACM cannot re-validate.
+DOCUMENTED_ONLY: dict[str, frozenset[str]] = {
+    "AWS::DynamoDB::Table": frozenset({"KeySchema", "LocalSecondaryIndexes"}),
+    "AWS::DynamoDB::GlobalTable": frozenset({"KeySchema", "LocalSecondaryIndexes"}),
+    "AWS::Route53::RecordSet": frozenset({"Name", "Type"}),
+    "AWS::CertificateManager::Certificate": frozenset({"ValidationMethod"}),
+}
+
+# Changing these makes the update FAIL, whatever UpdateReplacePolicy says (KMS guards its keys).
+UPDATE_FAILS: dict[str, frozenset[str]] = {
+    "AWS::KMS::Key": frozenset({"KeySpec", "KeyUsage", "Origin", "MultiRegion"}),
+}
+
+# Resources that hold data (or, for keys, make data readable): replacing or deleting them loses it.
+STATEFUL: frozenset[str] = frozenset({
+    "AWS::S3::Bucket", "AWS::KMS::Key", "AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable",
+    "AWS::Logs::LogGroup", "AWS::SQS::Queue", "AWS::Cognito::UserPool", "AWS::Backup::BackupVault",
+    "AWS::RDS::DBInstance", "AWS::RDS::DBCluster", "AWS::EFS::FileSystem", "AWS::Kinesis::Stream",
+    "AWS::SecretsManager::Secret", "AWS::OpenSearchService::Domain", "AWS::EC2::Volume",
+})
+
+# Deletion/UpdateReplace policies that keep the data; an absent policy means Delete.
+RETAINING: frozenset[str] = frozenset({"Retain", "RetainExceptOnCreate", "Snapshot"})
+
+# Properties holding IAM-style policy documents (IAM::Role inline Policies are handled in diff).
+POLICY_PROPERTIES: dict[str, tuple[str, ...]] = {
+    "AWS::S3::BucketPolicy": ("PolicyDocument",),
+    "AWS::IAM::Policy": ("PolicyDocument",),
+    "AWS::IAM::ManagedPolicy": ("PolicyDocument",),
+    "AWS::IAM::Role": ("AssumeRolePolicyDocument",),
+    "AWS::KMS::Key": ("KeyPolicy",),
+    "AWS::SQS::QueuePolicy": ("PolicyDocument",),
+    "AWS::SNS::TopicPolicy": ("PolicyDocument",),
+}
+
+# Other security- or data-relevant properties: any change is listed in the security section.
+SECURITY_PROPERTIES: dict[str, tuple[str, ...]] = {
+    "AWS::S3::Bucket": ("PublicAccessBlockConfiguration", "BucketEncryption", "AccessControl",
+                        "VersioningConfiguration", "ReplicationConfiguration",
+                        "LifecycleConfiguration", "ObjectLockEnabled", "ObjectLockConfiguration",
+                        "OwnershipControls"),
+    "AWS::KMS::Key": ("EnableKeyRotation", "Enabled", "PendingWindowInDays"),
+    "AWS::IAM::Role": ("ManagedPolicyArns", "PermissionsBoundary"),
+    "AWS::IAM::Policy": ("Roles", "Users", "Groups"),
+    "AWS::IAM::ManagedPolicy": ("Roles", "Users", "Groups"),
+    "AWS::DynamoDB::Table": ("SSESpecification", "PointInTimeRecoverySpecification",
+                             "DeletionProtectionEnabled"),
+    "AWS::Logs::LogGroup": ("RetentionInDays", "KmsKeyId"),
+    "AWS::SQS::Queue": ("KmsMasterKeyId", "SqsManagedSseEnabled", "MessageRetentionPeriod"),
+    "AWS::WAFv2::WebACL": ("Rules", "DefaultAction"),
+    "AWS::CloudFront::Distribution": ("DistributionConfig",),  # narrowed by CLOUDFRONT_WORDS
+    "AWS::CloudFront::OriginAccessControl": ("OriginAccessControlConfig",),
+    "AWS::Lambda::Permission": ("Principal", "SourceArn", "SourceAccount", "FunctionUrlAuthType"),
+    "AWS::Lambda::Url": ("AuthType", "Cors"),
+}
+
+# Of a distribution's config, only these settings are security-relevant (origin access, TLS, WAF).
+CLOUDFRONT_WORDS = ("ViewerProtocolPolicy", "OriginAccessControlId", "OriginAccessIdentity",
+                    "WebACLId", "MinimumProtocolVersion", "TrustedKeyGroups", "Logging")
+
+
+def _shorter(old: Any, new: Any) -> bool:
+    return isinstance(new, int | float) and (old is MISSING or (isinstance(old, int | float)
+                                                                 and new < old))
+
+
+def _days(old: Any, new: Any, what: str) -> str:
+    return (f"{what} shortened {old} → {new} days" if old is not MISSING
+            else f"{what} now after {new} days")
+
+
+def _rule_id(path: str) -> str:
+    return path.split("[", 1)[1].split("]", 1)[0]
+
+
+@dataclass(frozen=True)
+class Weakening:
+    """A changed leaf that weakens protection: (type, path test, old/new test, message)."""
+    rtype: str
+    matches: Callable[[str], bool]
+    weakens: Callable[[Any, Any], bool]
+    message: Callable[[str, Any, Any], str]
+
+
+def _leaf(path: str) -> str:
+    return path.rsplit(".", 1)[-1]
+
+
+S3 = "AWS::S3::Bucket"
+KMS_SSE = ("aws:kms", "aws:kms:dsse")
+WEAKENINGS: tuple[Weakening, ...] = (
+    Weakening(S3, lambda p: p.startswith("PublicAccessBlockConfiguration."),
+              lambda o, n: o is True and n is not True,
+              lambda p, o, n: f"public access block: {_leaf(p)} {o} → {n}"),
+    Weakening(S3, lambda p: p.endswith("SSEAlgorithm"),
+              lambda o, n: o in KMS_SSE and n not in KMS_SSE,
+              lambda p, o, n: f"bucket encryption {o} → {n}"),
+    Weakening(S3, lambda p: p == "AccessControl",
+              lambda o, n: isinstance(n, str) and n.startswith(("Public", "AuthenticatedRead")),
+              lambda p, o, n: f"canned ACL {o} → {n}"),
+    Weakening(S3, lambda p: p == "VersioningConfiguration.Status",
+              lambda o, n: o == "Enabled" and n != "Enabled",
+              lambda p, o, n: f"versioning {o} → {n}"),
+    Weakening(S3, lambda p: p.startswith("ReplicationConfiguration.Rules[") and p.endswith(".Status"),
+              lambda o, n: o == "Enabled" and n != "Enabled",
+              lambda p, o, n: f"replication rule `{_rule_id(p)}` "
+              + ("removed" if n is MISSING else f"{o} → {n}")),
+    Weakening(S3, lambda p: p.startswith("LifecycleConfiguration.Rules[")
+              and p.endswith((".ExpirationInDays", ".NoncurrentVersionExpirationInDays",
+                              "NoncurrentVersionExpiration.NoncurrentDays")),
+              _shorter,
+              lambda p, o, n: f"lifecycle rule `{_rule_id(p)}`: "
+              + _days(o, n, "noncurrent-version expiration" if "Noncurrent" in p else "expiration")),
+    Weakening(S3, lambda p: p.startswith("LifecycleConfiguration.Rules[") and p.endswith(".Status"),
+              lambda o, n: o == "Disabled" and n == "Enabled",
+              lambda p, o, n: f"lifecycle rule `{_rule_id(p)}` enabled"),
+    Weakening(S3, lambda p: p == "ObjectLockEnabled",
+              lambda o, n: o is True and n is not True,
+              lambda p, o, n: f"Object Lock {o} → {n}"),
+    Weakening(S3, lambda p: p == "ObjectLockConfiguration.Rule.DefaultRetention.Mode",
+              lambda o, n: o == "COMPLIANCE" and n != "COMPLIANCE",
+              lambda p, o, n: f"Object Lock mode {o} → {n}"),
+    Weakening("AWS::KMS::Key", lambda p: p == "EnableKeyRotation",
+              lambda o, n: o is True and n is not True,
+              lambda p, o, n: f"key rotation {o} → {n}"),
+    Weakening("AWS::Logs::LogGroup", lambda p: p == "RetentionInDays",
+              lambda o, n: _shorter(o, n),
+              lambda p, o, n: _days(o, n, "log retention")),
+    Weakening("AWS::DynamoDB::Table", lambda p: p.endswith(("PointInTimeRecoveryEnabled",
+                                                             "DeletionProtectionEnabled")),
+              lambda o, n: o is True and n is not True,
+              lambda p, o, n: f"{_leaf(p)} {o} → {n}"),
+    Weakening("AWS::WAFv2::WebACL", lambda p: p.startswith("Rules[") and p.endswith(".Priority"),
+              lambda o, n: o is not MISSING and n is MISSING,
+              lambda p, o, n: f"WAF rule `{_rule_id(p)}` removed"),
+    Weakening("AWS::WAFv2::WebACL",
+              lambda p: p.startswith("Rules[") and p.endswith(("Action.Count", "Action.Allow")),
+              lambda o, n: o is MISSING and n is not MISSING,
+              lambda p, o, n: f"WAF rule `{_rule_id(p)}` now {_leaf(p)}s matching requests"),
+    Weakening("AWS::WAFv2::WebACL", lambda p: p == "DefaultAction.Allow",
+              lambda o, n: o is MISSING and n is not MISSING,
+              lambda p, o, n: "WAF default action is now Allow"),
+    Weakening("AWS::CloudFront::Distribution", lambda p: p.endswith("ViewerProtocolPolicy"),
+              lambda o, n: n == "allow-all",
+              lambda p, o, n: f"viewer protocol {o} → {n} (plain HTTP served)"),
+    Weakening("AWS::CloudFront::Distribution",
+              lambda p: p.endswith(("OriginAccessControlId", "OriginAccessIdentity", "WebACLId")),
+              lambda o, n: o not in (MISSING, "") and n in (MISSING, ""),
+              lambda p, o, n: f"{_leaf(p)} removed"),
+    Weakening("AWS::CloudFront::OriginAccessControl", lambda p: p.endswith("SigningBehavior"),
+              lambda o, n: n == "never",
+              lambda p, o, n: f"origin access control signing {o} → {n}"),
+    Weakening("AWS::Lambda::Url", lambda p: p == "AuthType",
+              lambda o, n: n == "NONE", lambda p, o, n: "function URL is now unauthenticated"),
+    Weakening("AWS::Lambda::Permission", lambda p: p == "Principal",
+              lambda o, n: n == "*", lambda p, o, n: "invoke permission granted to `*`"),
+)
+
+
+def object_lock_days(props: dict[str, Any]) -> int | None:
+    """Default Object Lock retention in days (Years count 365), None without a default rule."""
+    retention = (props.get("ObjectLockConfiguration") or {}).get("Rule", {}).get(
+        "DefaultRetention", {})
+    if isinstance(retention.get("Days"), int):
+        return int(retention["Days"])
+    if isinstance(retention.get("Years"), int):
+        return int(retention["Years"]) * 365
+    return None

@@ -92,6 +92,11 @@ class UploadApiConfig:
     throttle_burst: int = 400
     jwt_issuer: str | None = None  # None: IAM authorization on every route
     jwt_audience: tuple[str, ...] = ()
+    # The functions of the upload pipeline (presign API, issue 4; upload hasher, issue 5).
+    presign_reserved_concurrency: int = 50  # ~ peak rate x latency (200/s x 0.25 s)
+    hasher_reserved_concurrency: int = 50   # also the SQS event source's maximum concurrency
+    log_retention_days: int = 365           # function and API access logs (rounded up to a
+                                            # retention CloudWatch Logs offers)
 
     def policy_json(self) -> str:
         """The upload policy as the presign handler reads it (env var UPLOAD_POLICY)."""
@@ -106,6 +111,30 @@ class UploadApiConfig:
             "multipart_part_bytes": self.multipart_part_bytes,
         }, sort_keys=True)
 
+    def __post_init__(self) -> None:
+        def fail(name: str, problem: str) -> None:
+            raise ConfigError(f"upload_api: {name} {problem}")
+
+        for name, minimum, maximum in (("throttle_rate_per_second", 1, None),
+                                       ("throttle_burst", 1, None),
+                                       ("presign_reserved_concurrency", 1, None),
+                                       # an SQS event source's maximum concurrency: 2..1000
+                                       ("hasher_reserved_concurrency", 2, 1000),
+                                       ("log_retention_days", 1, None)):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < minimum \
+                    or (maximum is not None and value > maximum):
+                bounds = f">= {minimum}" if maximum is None else f"in {minimum}..{maximum}"
+                fail(name, f"must be a whole number {bounds} (got {value!r})")
+        if self.jwt_issuer is not None:
+            if not self.jwt_issuer.startswith("https://") or len(self.jwt_issuer) <= 8:
+                fail("jwt_issuer", f"must be an https:// URL (got {self.jwt_issuer!r})")
+            if not self.jwt_audience or not all(isinstance(a, str) and a
+                                                for a in self.jwt_audience):
+                fail("jwt_audience", "must name at least one audience when jwt_issuer is set")
+        elif self.jwt_audience:
+            fail("jwt_audience", "is set but jwt_issuer is not (IAM authorization has none)")
+
 
 @dataclass(frozen=True)
 class CdnConfig:
@@ -115,6 +144,62 @@ class CdnConfig:
     storefront_origins: tuple[str, ...] = ()
     waf_rate_limit_per_5min: int = 2000
     geo_allow: tuple[str, ...] = ()  # ISO country codes; empty: no restriction
+
+
+@dataclass(frozen=True)
+class MonitoringConfig:
+    """Alarm thresholds of one environment (see README, "Alarms"). Every alarm evaluates
+    ``alarm_period_minutes`` datapoints; "sustained" alarms need ``sustained_periods`` of them
+    in a row, "any occurrence" alarms (failed replication, DLQ, throttles, errors) need one."""
+
+    alarm_period_minutes: int = 5
+    sustained_periods: int = 3
+    replication_latency_seconds: int = 900  # the S3 RTC window (replication.RTC_MINUTES)
+    pending_replication_floor: int = 1000   # backlog below which growth is normal churn
+    pending_replication_growth_periods: int = 6  # periods in a row of a growing backlog
+    api_5xx_rate_percent: float = 1.0
+    api_p99_latency_ms: int = 1000
+    function_errors_per_period: int = 5
+    function_throttles_per_period: int = 0
+    duration_near_timeout_ratio: float = 0.8
+    queue_age_seconds: int = 900
+    cloudfront_5xx_rate_percent: float = 1.0
+    cloudfront_4xx_spike_percent: float = 15.0
+    origin_latency_ms: int = 2000
+    waf_blocked_spike: int = 1000  # blocked requests per period
+
+    def __post_init__(self) -> None:
+        def fail(name: str, problem: str) -> None:
+            raise ConfigError(f"monitoring: {name} {problem}")
+
+        def whole(name: str, minimum: int) -> int:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+                fail(name, f"must be a whole number >= {minimum} (got {value!r})")
+            return value
+
+        for name in ("alarm_period_minutes", "sustained_periods",
+                     "pending_replication_growth_periods", "replication_latency_seconds",
+                     "api_p99_latency_ms", "queue_age_seconds", "origin_latency_ms",
+                     "waf_blocked_spike", "pending_replication_floor"):
+            whole(name, 1)
+        for name in ("function_errors_per_period", "function_throttles_per_period"):
+            whole(name, 0)
+        for name in ("api_5xx_rate_percent", "cloudfront_5xx_rate_percent",
+                     "cloudfront_4xx_spike_percent"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not 0 < value <= 100:
+                fail(name, f"must be a percentage in (0, 100] (got {value!r})")
+        ratio = self.duration_near_timeout_ratio
+        if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 < ratio < 1:
+            fail("duration_near_timeout_ratio",
+                 f"must be between 0 and 1, exclusive (got {ratio!r})")
+        # CloudWatch evaluates at most one day of datapoints (period x evaluation periods).
+        longest = max(self.sustained_periods, self.pending_replication_growth_periods)
+        if self.alarm_period_minutes * longest > 24 * 60:
+            fail("alarm_period_minutes", f"({self.alarm_period_minutes}) x {longest} periods "
+                 "exceeds the one-day evaluation range CloudWatch allows")
 
 
 @dataclass(frozen=True)
@@ -148,6 +233,7 @@ class EnvironmentConfig:
     upload_api: UploadApiConfig = field(default_factory=UploadApiConfig)
     cdn: CdnConfig = field(default_factory=CdnConfig)
     chat_webhook_url: str | None = None
+    monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
 
     def __post_init__(self) -> None:
         env = self.name or "<unnamed>"

@@ -8,14 +8,17 @@ from infra.config import EnvironmentConfig
 from infra.stacks.access_logs_stack import AccessLogsStack
 from infra.stacks.assets_stack import AssetsStack
 from infra.stacks.backups_stack import BackupsStack
+from infra.stacks.cdn_stack import CdnStack
 from infra.stacks.replica_stack import ReplicaStack
+from infra.stacks.upload_api_stack import UploadApiStack
 
 
 class EstateStage(Stage):
     """The storage estate of one environment.
 
     Deploy order (CloudFormation dependencies, not references, across regions):
-    AccessLogs-<region> → Replica → Assets; AccessLogs-<backups region> → Backups.
+    AccessLogs-<region> → Cdn → Replica → Assets → UploadApi; AccessLogs-<backups region> → Backups.
+    Cdn names the buckets; Replica (cross-region, via SSM) and Assets take its ARN.
     """
 
     def __init__(self, scope: Construct, cfg: EnvironmentConfig) -> None:
@@ -31,11 +34,23 @@ class EstateStage(Stage):
                                     source_bucket_names=names)
             for region, names in sources.items()
         }
-        self.replica = ReplicaStack(self, "Replica", cfg=cfg)
+        self.cdn = CdnStack(self, "Cdn", cfg=cfg)
+        self.access_logs[cfg.primary_region].logs.allow_log_delivery(
+            prefix=self.cdn.log_prefix, delivery_source_name=self.cdn.log_delivery_source_name)
+        self.cdn.add_stack_dependency(self.access_logs[cfg.primary_region],
+                                      "CloudFront access logs go to the log bucket")
+        self.replica = ReplicaStack(self, "Replica", cfg=cfg,
+                                    distribution_arn=self.cdn.distribution_arn)
         self.replica.add_stack_dependency(self.access_logs[cfg.replica_region])
-        self.assets = AssetsStack(self, "Assets", cfg=cfg)
+        self.assets = AssetsStack(self, "Assets", cfg=cfg,
+                                  distribution_arn=self.cdn.distribution_arn)
         self.assets.add_stack_dependency(self.access_logs[cfg.primary_region])
         self.assets.add_stack_dependency(self.replica, "replication needs the replica bucket and role")
+        hasher = self.assets.upload_hasher  # issue 4: the upload API uses Assets' pieces
+        self.upload_api = UploadApiStack(self, "UploadApi", cfg=cfg,
+                                         bucket_key=self.assets.assets.key,
+                                         table=hasher.table, table_key=hasher.table_key)
+        self.upload_api.add_stack_dependency(self.assets, "the API signs for the assets bucket")
         self.backups = BackupsStack(self, "Backups", cfg=cfg)
         self.backups.add_stack_dependency(self.access_logs[cfg.backups_region])
 

@@ -289,6 +289,15 @@ class AssetsCdn(Construct):
             "(grant_distribution_read), scoped to its ARN.",
         )
         self.distribution_arn = self.distribution.distribution_arn
+        # Additional metrics (billed per distribution): OriginLatency, which the origin-latency
+        # alarm reads, and the cache-hit rate the P95 target depends on.
+        cloudfront.CfnMonitoringSubscription(
+            self, "AdditionalMetrics",
+            distribution_id=self.distribution.distribution_id,
+            monitoring_subscription=cloudfront.CfnMonitoringSubscription.MonitoringSubscriptionProperty(
+                realtime_metrics_subscription_config=cloudfront.CfnMonitoringSubscription
+                .RealtimeMetricsSubscriptionConfigProperty(realtime_metrics_subscription_status="Enabled")),
+        )
 
         reasons = {
             "AwsSolutions-CFR3":

@@ -6,6 +6,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
+from infra.constructs.cdn import grant_distribution_read
 from infra.constructs.encrypted_bucket import EncryptedBucket
 from infra.constructs.replication import (
     alias_arn,
@@ -14,10 +15,12 @@ from infra.constructs.replication import (
     role_arn,
 )
 from infra.constructs.tiering import assets_intelligent_tiering, assets_lifecycle_rules
+from infra.constructs.upload_hasher import UploadHasher
 
 
 class AssetsStack(Stack):
-    def __init__(self, scope: Construct, construct_id: str, *, cfg: EnvironmentConfig) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, cfg: EnvironmentConfig,
+                 distribution_arn: str | None = None) -> None:
         super().__init__(scope, construct_id,
                          env=Environment(account=cfg.account, region=cfg.primary_region),
                          description=f"Assets bucket of the {cfg.name} storage estate",
@@ -41,5 +44,11 @@ class AssetsStack(Stack):
         )
         grant_source_decrypt(self.assets.key, role_arn_=replication_role,
                              source_bucket_name=cfg.assets_bucket_name)
+        # Issue 5: new uploads -> queue -> hasher -> dedup index (here: S3 notifications
+        # are a property of the bucket).
+        self.upload_hasher = UploadHasher(self, "UploadHasher", cfg=cfg,
+                                          bucket=self.assets.bucket, bucket_key=self.assets.key)
+        if distribution_arn is not None:  # the CDN serves the public prefixes
+            grant_distribution_read(self.assets.bucket, self.assets.key, distribution_arn)
         CfnOutput(self, "AssetsBucketName", value=self.assets.bucket.bucket_name)
         CfnOutput(self, "AssetsKeyArn", value=self.assets.key.key_arn)

@@ -18,9 +18,17 @@ from infra.nag import apply_policy_packs
 from infra.stage import EstateStage
 
 
+CDK_JSON = Path(__file__).resolve().parents[2] / "cdk.json"
+
+
+def cdk_json_context() -> dict:
+    """The feature flags `cdk synth` passes: tests synthesize what the CLI synthesizes."""
+    return json.loads(CDK_JSON.read_text())["context"]
+
+
 class SynthesizedEstate:
     def __init__(self, outdir: Path) -> None:
-        self.app = App(outdir=str(outdir))
+        self.app = App(outdir=str(outdir), context=cdk_json_context())
         self.stages = {name: EstateStage(self.app, make()) for name, make in ENVIRONMENTS.items()}
         apply_policy_packs(self.app)
         self.assembly = self.app.synth()  # raises on any unacknowledged policy finding

@@ -82,8 +82,8 @@ def _distribution_arn_seen_from(estate, env, stack_id) -> dict:
                        if value == {"Ref": dist_id}]
         reader_id, _ = only(estate.template_json(env, "Replica"), "Custom::CrossRegionExportReader")
         imported = {"Fn::GetAtt": [reader_id, parameter]}
-    return {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"},
-                              f":cloudfront::{cfg.account}:distribution/", imported]]}
+    # cdk.json's feature flags make the partition a literal for a stack with a known region.
+    return {"Fn::Join": ["", [f"arn:aws:cloudfront::{cfg.account}:distribution/", imported]]}
 
 
 def _data_bucket(estate, env, stack_id) -> tuple[dict, str, dict]:
@@ -442,7 +442,7 @@ def test_waf_logs_blocked_and_counted_requests_to_an_encrypted_log_group(estate,
     assert name.startswith("aws-waf-logs-")
     assert logging["Properties"]["ResourceArn"] == {"Fn::GetAtt": [acl_id, "Arn"]}
     [destination] = logging["Properties"]["LogDestinationConfigs"]
-    assert json.dumps(destination).endswith(f':log-group:{name}"]]}}')  # no ":*" suffix
+    assert json.dumps(destination).endswith(f':log-group:{name}"')  # no ":*" suffix
     assert logging["Properties"]["LoggingFilter"]["DefaultBehavior"] == "DROP"
     assert "KmsKeyId" in group["Properties"]
 
@@ -546,3 +546,13 @@ def test_a_custom_domain_without_its_hosted_zone_is_refused():
     cfg = type(cfg)(**{**cfg.__dict__, "cdn": CdnConfig(domain_name="cdn.example.com")})
     with pytest.raises(ValueError, match="needs hosted_zone_id and hosted_zone_name"):
         CdnStack(App(), "Cdn", cfg=cfg)
+
+
+def test_additional_metrics_are_on_so_origin_latency_is_published(estate, env):
+    template = _cdn(estate, env)
+    dist_id, _ = _distribution(estate, env)
+    _, subscription = only(template, "AWS::CloudFront::MonitoringSubscription")
+    assert subscription["Properties"] == {
+        "DistributionId": {"Ref": dist_id},
+        "MonitoringSubscription": {"RealtimeMetricsSubscriptionConfig": {
+            "RealtimeMetricsSubscriptionStatus": "Enabled"}}}

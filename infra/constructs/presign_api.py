@@ -1,0 +1,224 @@
+"""PresignApi (issue 4): an HTTP API that hands out presigned upload and download URLs.
+
+    POST /uploads           presigned POST / PUT / multipart plan for one upload kind
+    POST /uploads/complete  complete or abort a multipart upload
+    GET  /downloads         presigned GET of one object version
+
+Every route is authorized: IAM (SigV4) by default, a JWT authorizer when the config names
+an issuer. There is no unauthenticated route. The ``$default`` stage is throttled (rate
+and burst from config) and writes one JSON access-log line per request to a KMS-encrypted
+log group. HTTP APIs cannot be associated with AWS WAF (only REST APIs, ALBs, AppSync,
+CloudFront can); the throttle and the authorizer are the edge controls here.
+
+What the presign function can do, all of it (``presign_statements`` below, plus
+``WriteOwnLogs`` and ``XRayTraces`` that every estate function has, see ``function.py``).
+A presigned URL carries the signer's permissions, so these are also the ceiling of every
+URL it issues:
+- s3:PutObject, AbortMultipartUpload under each upload kind's
+  prefix (presigned POST/PUT/UploadPart, Create/CompleteMultipartUpload);
+- s3:GetObject(Version) under the estate's asset prefixes (downloads; the handler narrows
+  user content to the caller's own segment, and reads HeadObject for dedup hits);
+- s3:ListBucket (HeadObject of a missing key: 404, not 403; an ``s3:prefix`` condition
+  would never match a HeadObject, which carries no prefix);
+- kms:GenerateDataKey/Decrypt with the assets key, through S3 only (SSE-KMS uploads,
+  multipart completion, downloads);
+- dynamodb:GetItem on the dedup index, and kms:Decrypt with its key through DynamoDB only.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_apigatewayv2 as apigwv2
+from aws_cdk import aws_apigatewayv2_authorizers as authorizers
+from aws_cdk import aws_apigatewayv2_integrations as integrations
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+from infra.config import ASSET_PREFIXES, EnvironmentConfig
+from infra.constructs.function import EncryptedLogGroup, EstateFunction
+from infra.constructs.upload_hasher import TABLE_ENV, bucket_arn, object_arns
+from infra.nag import acknowledge
+
+HANDLER = "estate_handlers.presign.handler"
+# Cold start is dominated by importing boto3/botocore; Lambda's CPU share scales with
+# memory, so 512 MB initializes markedly faster than 128 MB for a fraction of a cent. The
+# work itself (signing URLs, one HeadObject, one GetItem) is light.
+MEMORY_MB = 512
+# Well under the HTTP API's 30 s integration limit: a stuck S3/DynamoDB call (the handler's
+# clients time out after 2 s connect / 5 s read) ends as a clean Lambda error, not a 503
+# from the gateway while the function still runs.
+TIMEOUT = Duration.seconds(10)
+
+ROUTES = (
+    ("/uploads", apigwv2.HttpMethod.POST),
+    ("/uploads/complete", apigwv2.HttpMethod.POST),
+    ("/downloads", apigwv2.HttpMethod.GET),
+)
+
+# One JSON object per request. Who called: the SigV4 principal under IAM authorization,
+# the token's subject under JWT.
+ACCESS_LOG_FIELDS = {
+    "requestId": "$context.requestId",
+    "requestTime": "$context.requestTime",
+    "ip": "$context.identity.sourceIp",
+    "userAgent": "$context.identity.userAgent",
+    "caller": "$context.identity.caller",
+    "principal": "$context.identity.userArn",
+    "jwtSubject": "$context.authorizer.claims.sub",
+    "routeKey": "$context.routeKey",
+    "status": "$context.status",
+    "responseLength": "$context.responseLength",
+    "latency": "$context.responseLatency",
+    "integrationLatency": "$context.integrationLatency",
+    "integrationStatus": "$context.integrationStatus",
+    "integrationError": "$context.integrationErrorMessage",
+    "authorizerError": "$context.authorizer.error",
+}
+
+
+def access_log_format() -> str:
+    return json.dumps(ACCESS_LOG_FIELDS, separators=(",", ":"))
+
+
+def upload_prefixes(cfg: EnvironmentConfig) -> list[str]:
+    """Every upload kind's prefix, once each, in config order."""
+    return list(dict.fromkeys(kind.prefix for kind in cfg.upload_api.kinds.values()))
+
+
+def presign_statements(*, region: str, bucket_name: str, bucket_key: kms.IKey,
+                       table: dynamodb.ITable, table_key: kms.IKey,
+                       upload_prefixes: Sequence[str],
+                       download_prefixes: Sequence[str]) -> list[iam.PolicyStatement]:
+    """Everything the presign function may do, besides its own logs and X-Ray."""
+    return [
+        iam.PolicyStatement(
+            sid="UploadUnderUploadKindPrefixes",
+            actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+            resources=object_arns(bucket_name, upload_prefixes),
+        ),
+        iam.PolicyStatement(
+            sid="ReadUnderAssetPrefixes",
+            actions=["s3:GetObject", "s3:GetObjectVersion"],
+            resources=object_arns(bucket_name, download_prefixes),
+        ),
+        iam.PolicyStatement(
+            sid="ListBucketFor404s",  # HeadObject of a missing key: 404, not 403
+            actions=["s3:ListBucket"],
+            resources=[bucket_arn(bucket_name)],
+        ),
+        iam.PolicyStatement(
+            sid="UseAssetsKeyViaS3",
+            actions=["kms:GenerateDataKey", "kms:Decrypt"],
+            resources=[bucket_key.key_arn],
+            conditions={"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
+        ),
+        iam.PolicyStatement(
+            sid="ReadDedupIndex",
+            actions=["dynamodb:GetItem"],
+            resources=[table.table_arn],
+        ),
+        iam.PolicyStatement(
+            sid="DecryptDedupIndexViaDynamoDB",
+            actions=["kms:Decrypt"],
+            resources=[table_key.key_arn],
+            conditions={"StringEquals": {
+                "kms:ViaService": f"dynamodb.{region}.amazonaws.com"}},
+        ),
+    ]
+
+
+class PresignApi(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, cfg: EnvironmentConfig,
+                 bucket_name: str, bucket_key: kms.IKey, table: dynamodb.ITable,
+                 table_key: kms.IKey) -> None:
+        """``bucket_name`` is the assets bucket's physical name (ARNs are written from it);
+        ``bucket_key``, ``table`` and ``table_key`` come from the Assets stack."""
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        api_cfg = cfg.upload_api
+        name = f"{cfg.org}-{cfg.name}-presign"
+        uploads = upload_prefixes(cfg)
+        downloads = list(ASSET_PREFIXES)
+
+        self.function = EstateFunction(
+            self,
+            "Presign",
+            name=name,
+            description="Issues presigned upload/download URLs for the assets bucket",
+            handler=HANDLER,
+            memory_size=MEMORY_MB,
+            timeout=TIMEOUT,
+            environment={
+                "ASSETS_BUCKET_NAME": bucket_name,
+                TABLE_ENV: table.table_name,
+                "UPLOAD_POLICY": api_cfg.policy_json(),
+            },
+            reserved_concurrency=api_cfg.presign_reserved_concurrency,
+            log_retention_days=api_cfg.log_retention_days,
+            statements=presign_statements(
+                region=stack.region, bucket_name=bucket_name, bucket_key=bucket_key,
+                table=table, table_key=table_key, upload_prefixes=uploads,
+                download_prefixes=downloads),
+        )
+        acknowledge(self.function.function, {
+            "NIST.800.53.R5-LambdaDLQ":
+                "Invoked only synchronously by the HTTP API: an error goes back to the caller "
+                "as a 5xx; a function DLQ only applies to asynchronous invocations.",
+        })
+        reasons = {}
+        for prefix in dict.fromkeys([*uploads, *downloads]):
+            can = []
+            if prefix in uploads:
+                can.append("upload (PutObject, multipart abort/list parts)")
+            if prefix in downloads:
+                can.append("read (GetObject, GetObjectVersion)")
+            reasons[f"AwsSolutions-IAM5[Resource::{bucket_arn(bucket_name)}/{prefix}*]"] = (
+                f"Presigned URLs {' and '.join(can)} under {prefix} only; the server picks a "
+                "new random key per upload and the handler checks every download key, so "
+                "only a prefix wildcard can name them.")
+        acknowledge(self.function.policy, reasons)
+
+        # --- the API: every route authorized, IAM unless a JWT issuer is configured
+        if api_cfg.jwt_issuer:
+            self.authorizer: apigwv2.IHttpRouteAuthorizer = authorizers.HttpJwtAuthorizer(
+                "Jwt", api_cfg.jwt_issuer, jwt_audience=list(api_cfg.jwt_audience),
+                authorizer_name=f"{name}-jwt")
+        else:
+            self.authorizer = authorizers.HttpIamAuthorizer()
+        self.api = apigwv2.HttpApi(
+            self,
+            "Api",
+            api_name=f"{cfg.org}-{cfg.name}-uploads",
+            description=f"Presigned uploads and downloads of {bucket_name}",
+            create_default_stage=False,  # the stage below: throttled, access-logged
+        )
+        integration = integrations.HttpLambdaIntegration("Presign", self.function.function)
+        self.routes = []
+        for path, method in ROUTES:
+            self.routes += self.api.add_routes(path=path, methods=[method],
+                                               integration=integration,
+                                               authorizer=self.authorizer)
+
+        self.access_logs = EncryptedLogGroup(
+            self, "AccessLogs", log_group_name=f"/estate/apigateway/{cfg.org}-{cfg.name}-uploads",
+            retention_days=api_cfg.log_retention_days,
+            purpose="access logs of the upload API")
+        self.stage = apigwv2.HttpStage(
+            self,
+            "DefaultStage",
+            http_api=self.api,
+            stage_name="$default",
+            auto_deploy=True,
+            throttle=apigwv2.ThrottleSettings(rate_limit=api_cfg.throttle_rate_per_second,
+                                              burst_limit=api_cfg.throttle_burst),
+        )
+        cfn_stage: apigwv2.CfnStage = self.stage.node.default_child  # type: ignore[assignment]
+        cfn_stage.access_log_settings = apigwv2.CfnStage.AccessLogSettingsProperty(
+            destination_arn=self.access_logs.log_group.log_group_arn,
+            format=access_log_format(),
+        )
+        self.url = self.stage.url

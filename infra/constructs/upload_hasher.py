@@ -1,0 +1,269 @@
+"""UploadHasher (issue 5): hash every new upload once, index it, tag duplicates.
+
+    assets bucket --s3:ObjectCreated:* (4 prefixes)--> SQS queue --(batch 4)--> hasher
+        --> dedup index (DynamoDB) + object tags      queue --(5 receives)--> DLQ
+
+Built inside the Assets stack, because an S3 notification is a property of the bucket.
+
+No CDK ``BucketNotifications`` custom resource (a Lambda that rewrites the bucket's whole
+notification configuration): the queue configurations are set on the ``CfnBucket`` itself.
+No cycle: the queue policy and the queue key policy name the bucket by its literal ARN
+(``arn:aws:s3:::<name>``, plus ``aws:SourceAccount``), the bucket refers to the queue, and
+the bucket depends on the queue policy (S3 sends a test message when the configuration is
+set, which needs the policy and the key policy in place). Consequence: nothing may call
+``bucket.add_event_notification`` on the assets bucket; CDK's custom resource would
+overwrite this configuration.
+
+What the hasher can do, all of it (``hasher_statements`` below, plus ``WriteOwnLogs`` and
+``XRayTraces`` that every estate function has, see ``function.py``):
+- read, and read/write the tags of, object versions under the four hashed prefixes only;
+- list the bucket: without s3:ListBucket a HeadObject of a key that no longer exists answers
+  403, not 404, and the handler could not tell "deleted" (skip, success) from "denied" (fail,
+  retry). It cannot be narrowed by ``s3:prefix``: a HeadObject request carries no prefix, so
+  such a condition never matches. Key names are server-generated; listing reveals no content;
+- decrypt with the assets key, through S3 only;
+- get/put/update items of the dedup index, and use its key through DynamoDB only;
+- consume the hashing queue, and decrypt with the queue key through SQS only.
+Nothing deletes data: a lifecycle rule expires versions tagged as duplicates.
+"""
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.config import DOCUMENTS, ORIGINALS, USER_UPLOADS, EnvironmentConfig
+from infra.constructs.function import EstateFunction
+from infra.nag import acknowledge
+
+# New objects under these prefixes are hashed. Never generated renditions (identical
+# thumbnails of identical images are not duplicates anyone should expire). Must equal
+# estate_handlers.dedup_index.UPLOAD_PREFIXES (a test checks it).
+BRANDS = "brands/"
+HASHED_PREFIXES = (ORIGINALS, DOCUMENTS, BRANDS, USER_UPLOADS)
+EVENT = "s3:ObjectCreated:*"
+HANDLER = "estate_handlers.hasher.handler"
+PARTITION_KEY = "sha256"  # estate_handlers.dedup_index.PARTITION_KEY
+TABLE_ENV = "DEDUP_TABLE_NAME"
+
+# Hashing is CPU-bound (SHA-256 over the body when S3 has no stored full-object checksum),
+# and Lambda's CPU share scales with memory: 1024 MB buys ~0.6 vCPU, enough that S3's
+# per-connection throughput (~100 MB/s), not the hash, is the bottleneck. The largest
+# object the upload API admits is 5 GB (brand media): ~50 s to stream. A batch of 4 such
+# objects is ~200 s, under the 300 s timeout with room for retries of the S3/DynamoDB calls.
+MEMORY_MB = 1024
+TIMEOUT = Duration.seconds(300)
+BATCH_SIZE = 4
+# Wait up to 5 s to fill a batch: fewer, fuller invocations; a few seconds of latency on
+# an asynchronous index nobody waits on.
+MAX_BATCHING_WINDOW = Duration.seconds(5)
+# AWS's guidance for SQS event sources: visibility timeout >= 6 x the function timeout, so
+# a message is not redelivered while a (retried, throttled) invocation still holds it.
+VISIBILITY_TIMEOUT = Duration.seconds(6 * TIMEOUT.to_seconds())
+MAX_RECEIVE_COUNT = 5
+DLQ_RETENTION = Duration.days(14)  # SQS's maximum: two weeks to fix and redrive
+
+
+def bucket_arn(bucket_name: str) -> str:
+    return f"arn:aws:s3:::{bucket_name}"
+
+
+def object_arns(bucket_name: str, prefixes) -> list[str]:
+    return [f"{bucket_arn(bucket_name)}/{prefix}*" for prefix in prefixes]
+
+
+def hasher_statements(*, region: str, bucket_name: str, bucket_key: kms.IKey,
+                      table: dynamodb.ITable, table_key: kms.IKey, queue: sqs.IQueue,
+                      queue_key: kms.IKey) -> list[iam.PolicyStatement]:
+    """Everything the hasher may do, besides its own logs and X-Ray (see module docstring)."""
+    return [
+        iam.PolicyStatement(
+            sid="ReadAndTagUploads",
+            actions=["s3:GetObject", "s3:GetObjectVersion",
+                     "s3:GetObjectTagging", "s3:GetObjectVersionTagging",
+                     "s3:PutObjectTagging", "s3:PutObjectVersionTagging"],
+            resources=object_arns(bucket_name, HASHED_PREFIXES),
+        ),
+        iam.PolicyStatement(
+            sid="ListBucketFor404s",  # HeadObject of a missing key: 404, not 403
+            actions=["s3:ListBucket"],
+            resources=[bucket_arn(bucket_name)],
+        ),
+        iam.PolicyStatement(
+            sid="DecryptUploadsViaS3",
+            actions=["kms:Decrypt"],
+            resources=[bucket_key.key_arn],
+            conditions={"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
+        ),
+        iam.PolicyStatement(
+            sid="WriteDedupIndex",
+            actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+            resources=[table.table_arn],
+        ),
+        iam.PolicyStatement(
+            sid="UseDedupIndexKeyViaDynamoDB",
+            actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+            resources=[table_key.key_arn],
+            conditions={"StringEquals": {
+                "kms:ViaService": f"dynamodb.{region}.amazonaws.com"}},
+        ),
+        iam.PolicyStatement(
+            sid="ConsumeHashQueue",
+            actions=["sqs:ReceiveMessage", "sqs:DeleteMessage",
+                     "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"],
+            resources=[queue.queue_arn],
+        ),
+        iam.PolicyStatement(
+            sid="DecryptHashQueueViaSqs",
+            actions=["kms:Decrypt"],
+            resources=[queue_key.key_arn],
+            conditions={"StringEquals": {"kms:ViaService": f"sqs.{region}.amazonaws.com"}},
+        ),
+    ]
+
+
+def _rotating_key(scope: Construct, construct_id: str, description: str) -> kms.Key:
+    return kms.Key(scope, construct_id, description=description, enable_key_rotation=True,
+                   removal_policy=RemovalPolicy.RETAIN, pending_window=Duration.days(30))
+
+
+class UploadHasher(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, cfg: EnvironmentConfig,
+                 bucket: s3.Bucket, bucket_key: kms.IKey) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        name = f"{cfg.org}-{cfg.name}-upload-hasher"
+        bucket_name = cfg.assets_bucket_name  # the physical name: literal ARNs, no cycle
+        from_this_bucket = {
+            "ArnEquals": {"aws:SourceArn": bucket_arn(bucket_name)},
+            "StringEquals": {"aws:SourceAccount": stack.account},
+        }
+
+        # --- the dedup index: one item per distinct SHA-256 (read by the presign API)
+        self.table_key = _rotating_key(
+            self, "DedupIndexKey", f"Encrypts the dedup index of {bucket_name}")
+        self.table = dynamodb.Table(
+            self,
+            "DedupIndex",
+            partition_key=dynamodb.Attribute(name=PARTITION_KEY,
+                                             type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
+            encryption_key=self.table_key,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True),
+            deletion_protection=True,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        acknowledge(self.table, {
+            "NIST.800.53.R5-DynamoDBInBackupPlan":
+                "The dedup index is derived data: point-in-time recovery (35 days) restores "
+                "it, and re-hashing the bucket rebuilds it; the objects themselves are "
+                "versioned, replicated and backed up.",
+        })
+
+        # --- the queue: S3 notifications in, hasher batches out; the DLQ after 5 receives
+        self.queue_key = _rotating_key(
+            self, "QueueKey", f"Encrypts the upload hashing queues of {bucket_name}")
+        self.queue_key.add_to_resource_policy(iam.PolicyStatement(
+            sid="S3NotifiesFromTheAssetsBucket",
+            principals=[iam.ServicePrincipal("s3.amazonaws.com")],
+            actions=["kms:GenerateDataKey", "kms:Decrypt"],
+            resources=["*"],  # in a key policy, "*" means this key
+            conditions=from_this_bucket,
+        ))
+        self.dlq = sqs.Queue(
+            self,
+            "DeadLetters",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=self.queue_key,
+            enforce_ssl=True,
+            retention_period=DLQ_RETENTION,
+        )
+        self.queue = sqs.Queue(
+            self,
+            "Queue",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=self.queue_key,
+            enforce_ssl=True,
+            visibility_timeout=VISIBILITY_TIMEOUT,
+            dead_letter_queue=sqs.DeadLetterQueue(queue=self.dlq,
+                                                  max_receive_count=MAX_RECEIVE_COUNT),
+        )
+        self.queue.add_to_resource_policy(iam.PolicyStatement(
+            sid="S3NotifiesFromTheAssetsBucket",
+            principals=[iam.ServicePrincipal("s3.amazonaws.com")],
+            actions=["sqs:SendMessage"],
+            resources=[self.queue.queue_arn],
+            conditions=from_this_bucket,
+        ))
+
+        # --- the notification, on the bucket itself (one queue configuration per prefix)
+        cfn_bucket: s3.CfnBucket = bucket.node.default_child  # type: ignore[assignment]
+        cfn_bucket.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
+            queue_configurations=[
+                s3.CfnBucket.QueueConfigurationProperty(
+                    event=EVENT,
+                    queue=self.queue.queue_arn,
+                    filter=s3.CfnBucket.NotificationFilterProperty(
+                        s3_key=s3.CfnBucket.S3KeyFilterProperty(rules=[
+                            s3.CfnBucket.FilterRuleProperty(name="prefix", value=prefix)])),
+                )
+                for prefix in HASHED_PREFIXES
+            ])
+        # The queue's policy (TLS-only + the statement above), created by add_to_resource_policy.
+        self.queue_policy: sqs.QueuePolicy = self.queue.node.find_child("Policy")  # type: ignore[assignment]
+        cfn_bucket.add_resource_dependency(
+            self.queue_policy.node.default_child,  # type: ignore[arg-type]
+            "S3 tests the queue configuration by sending a message when it is set")
+
+        # --- the function
+        upload_api = cfg.upload_api
+        self.function = EstateFunction(
+            self,
+            "Hasher",
+            name=name,
+            description="Hashes new uploads (SHA-256), indexes them, tags duplicates",
+            handler=HANDLER,
+            memory_size=MEMORY_MB,
+            timeout=TIMEOUT,
+            environment={TABLE_ENV: self.table.table_name},
+            reserved_concurrency=upload_api.hasher_reserved_concurrency,
+            log_retention_days=upload_api.log_retention_days,
+            statements=hasher_statements(
+                region=stack.region, bucket_name=bucket_name, bucket_key=bucket_key,
+                table=self.table, table_key=self.table_key, queue=self.queue,
+                queue_key=self.queue_key),
+        )
+        self.event_source = lambda_.EventSourceMapping(
+            self,
+            "FromQueue",
+            target=self.function.function,
+            event_source_arn=self.queue.queue_arn,
+            batch_size=BATCH_SIZE,
+            max_batching_window=MAX_BATCHING_WINDOW,
+            report_batch_item_failures=True,
+            # At most as many concurrent batches as the function may run: SQS never
+            # delivers to a throttled function (throttled batches would burn receives).
+            max_concurrency=upload_api.hasher_reserved_concurrency,
+        )
+        self.event_source.node.add_dependency(self.function.policy)
+
+        acknowledge(self.function.function, {
+            "NIST.800.53.R5-LambdaDLQ":
+                "Invoked only by its SQS event source, synchronously: failed records go "
+                "back to the queue and, after 5 receives, to the queue's dead-letter queue. "
+                "A function DLQ only applies to asynchronous invocations.",
+        })
+        acknowledge(self.function.policy, {
+            f"AwsSolutions-IAM5[Resource::{arn}]":
+                f"The hasher reads and tags new object versions under {prefix} only; "
+                "upload keys are server-generated per upload, so only a prefix wildcard "
+                "can name them."
+            for prefix, arn in zip(HASHED_PREFIXES, object_arns(bucket_name, HASHED_PREFIXES))
+        })

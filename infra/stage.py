@@ -8,7 +8,9 @@ from infra.config import EnvironmentConfig
 from infra.stacks.access_logs_stack import AccessLogsStack
 from infra.stacks.assets_stack import AssetsStack
 from infra.stacks.backups_stack import BackupsStack
+from infra.constructs.monitoring import MonitoredFunction, MonitoringTargets
 from infra.stacks.cdn_stack import CdnStack
+from infra.stacks.monitoring_stack import MonitoringStack
 from infra.stacks.replica_stack import ReplicaStack
 from infra.stacks.upload_api_stack import UploadApiStack
 
@@ -17,7 +19,8 @@ class EstateStage(Stage):
     """The storage estate of one environment.
 
     Deploy order (CloudFormation dependencies, not references, across regions):
-    AccessLogs-<region> → Cdn → Replica → Assets → UploadApi; AccessLogs-<backups region> → Backups.
+    AccessLogs-<region> → Cdn → Replica → Assets → UploadApi → Monitoring;
+    AccessLogs-<backups region> → Backups.
     Cdn names the buckets; Replica (cross-region, via SSM) and Assets take its ARN.
     """
 
@@ -53,6 +56,20 @@ class EstateStage(Stage):
         self.upload_api.add_stack_dependency(self.assets, "the API signs for the assets bucket")
         self.backups = BackupsStack(self, "Backups", cfg=cfg)
         self.backups.add_stack_dependency(self.access_logs[cfg.backups_region])
+        self.monitoring = MonitoringStack(self, "Monitoring", cfg=cfg, targets=MonitoringTargets(
+            assets_bucket_name=cfg.assets_bucket_name,
+            replica_bucket_name=cfg.replica_bucket_name,
+            http_api=self.upload_api.api,
+            functions=[
+                MonitoredFunction(f.function, f.timeout, name)
+                for name, f in (("Presign", self.upload_api.presign.function),
+                                ("Hasher", hasher.function))
+            ],
+            hash_queue=hasher.queue,
+            hash_dlq=hasher.dlq,
+            distribution_id=self.cdn.distribution_id,
+            web_acl_name=self.cdn.edge.web_acl.name,
+        ))
 
         Tags.of(self).add("project", "storage-estate")
         Tags.of(self).add("environment", cfg.name)

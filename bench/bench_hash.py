@@ -29,7 +29,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lambda"))
 
 from botocore.response import StreamingBody  # noqa: E402
-
 from estate_handlers import hasher  # noqa: E402
 
 MB = 1024 * 1024
@@ -96,7 +95,7 @@ def throughput(size: int, chunk: int) -> dict:
     t_mem, expected = hash_in_memory(size, chunk, repeat)
     result = {"memory_mb_s": size / MB / t_mem}
     for name, copy in (("", False), ("_copy", True)):
-        t, (digest, count) = best_of(lambda: hasher.sha256_stream(body(size, block, copy), chunk), repeat)
+        t, (digest, count) = best_of(lambda copy=copy: hasher.sha256_stream(body(size, block, copy), chunk), repeat)
         if (digest, count) != (expected, size):
             raise SystemExit(f"digest mismatch at {size} bytes: the benchmark is not hashing the same bytes")
         result[f"stream{name}_mb_s"] = size / MB / t

@@ -5,10 +5,10 @@ from aws_cdk import Environment, Stage, Tags
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
+from infra.constructs.monitoring import MonitoredFunction, MonitoringTargets
 from infra.stacks.access_logs_stack import AccessLogsStack
 from infra.stacks.assets_stack import AssetsStack
 from infra.stacks.backups_stack import BackupsStack
-from infra.constructs.monitoring import MonitoredFunction, MonitoringTargets
 from infra.stacks.cdn_stack import CdnStack
 from infra.stacks.monitoring_stack import MonitoringStack
 from infra.stacks.replica_stack import ReplicaStack

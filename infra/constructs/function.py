@@ -1,6 +1,7 @@
 """EstateFunction: what every Lambda function of the estate has in common, written once.
 
-- Python 3.14 (the newest Lambda runtime) on arm64 (Graviton: cheaper per GB-second, and SHA-256/TLS are fast on it);
+- Python 3.14 (the newest Lambda runtime) on arm64 (Graviton: cheaper per GB-second;
+  SHA-256 and TLS are fast on it);
 - code is the ``lambda/`` folder as a plain folder asset (no Docker bundling: the handlers
   use only the standard library and the boto3 the runtime ships);
 - X-Ray tracing active;

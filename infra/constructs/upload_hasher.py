@@ -265,5 +265,5 @@ class UploadHasher(Construct):
                 f"The hasher reads and tags new object versions under {prefix} only; "
                 "upload keys are server-generated per upload, so only a prefix wildcard "
                 "can name them."
-            for prefix, arn in zip(HASHED_PREFIXES, object_arns(bucket_name, HASHED_PREFIXES))
+            for prefix, arn in zip(HASHED_PREFIXES, object_arns(bucket_name, HASHED_PREFIXES), strict=True)
         })

@@ -56,7 +56,7 @@ class CanonicalObject:
     first_seen: str
 
     @classmethod
-    def from_item(cls, item: dict) -> "CanonicalObject":
+    def from_item(cls, item: dict) -> CanonicalObject:
         return cls(
             sha256=item["sha256"]["S"],
             key=item["key"]["S"],

@@ -27,7 +27,7 @@ import logging
 import os
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import unquote_plus
 
 from botocore.exceptions import ClientError
@@ -272,7 +272,7 @@ def process_object(obj: ObjectVersion, deps: Deps) -> str:
         sha256, size, source = hash_version(deps.s3, obj, deps.chunk_bytes)
         candidate = CanonicalObject(
             sha256=sha256, key=obj.key, version_id=obj.version_id or "null", size=size,
-            first_seen=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            first_seen=datetime.now(UTC).isoformat(timespec="seconds"),
         )
         canonical = claim(deps.dynamodb, deps.table_name, deps.s3, obj, candidate)
         tags = dedup_tags(sha256, canonical, obj)

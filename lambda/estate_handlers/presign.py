@@ -117,7 +117,7 @@ class UploadPolicy:
     multipart_part_bytes: int
 
     @classmethod
-    def from_json(cls, text: str) -> "UploadPolicy":
+    def from_json(cls, text: str) -> UploadPolicy:
         """Parse UPLOAD_POLICY (``infra.config.UploadApiConfig.policy_json``)."""
         try:
             raw = json.loads(text)
@@ -372,7 +372,7 @@ class Deps:
     policy: UploadPolicy
 
     @classmethod
-    def from_env(cls, environ: Any = None) -> "Deps":
+    def from_env(cls, environ: Any = None) -> Deps:
         env = os.environ if environ is None else environ
         missing = [n for n in ("ASSETS_BUCKET_NAME", dedup_index.TABLE_ENV, "UPLOAD_POLICY")
                    if not env.get(n)]

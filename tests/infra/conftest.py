@@ -17,7 +17,6 @@ from infra.environments import ENVIRONMENTS
 from infra.nag import apply_policy_packs
 from infra.stage import EstateStage
 
-
 CDK_JSON = Path(__file__).resolve().parents[2] / "cdk.json"
 
 

@@ -3,7 +3,6 @@ access-logged into its region's log bucket, retained on stack deletion."""
 from __future__ import annotations
 
 import pytest
-
 from helpers import bucket_named, key_of_bucket, policy_of_bucket, resources
 
 DATA_BUCKETS = [

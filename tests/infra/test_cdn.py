@@ -8,13 +8,12 @@ import shutil
 import subprocess
 
 import pytest
-from aws_cdk import App
+from aws_cdk import App, Stack
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
-from aws_cdk import Stack
 from aws_cdk.assertions import Match, Template
-
 from helpers import as_list, bucket_named, only, policy_of_bucket, resources
+
 from infra.config import (
     BRAND_LOGOS,
     BRAND_MEDIA,

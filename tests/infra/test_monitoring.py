@@ -18,6 +18,8 @@ from aws_cdk import App, Duration, Environment, Stack
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
+from helpers import resources
+from test_cfn_lint import _lint_errors
 
 from infra.config import ConfigError, MonitoringConfig
 from infra.constructs.monitoring import (
@@ -33,9 +35,6 @@ from infra.constructs.replication import RTC_MINUTES, RULE_ID
 from infra.environments import dev
 from infra.nag import acknowledge, acknowledgements, apply_policy_packs
 from infra.stacks.monitoring_stack import MonitoringStack
-
-from helpers import resources
-from test_cfn_lint import _lint_errors
 
 THRESHOLDS = MonitoringConfig(
     sustained_periods=4,

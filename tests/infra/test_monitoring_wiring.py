@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from helpers import resources
+
 from infra.constructs.replication import RULE_ID
 
 EXPECTED_ALARMS = {

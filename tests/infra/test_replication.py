@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from helpers import as_list, bucket_named, key_of_bucket, only, resources
 
 ENVS = ["dev", "prod"]

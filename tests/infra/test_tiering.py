@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import pytest
-
 from helpers import bucket_named, lifecycle_rules
+
 from infra.config import DUPLICATE_TAG
 
 ENVS = ["dev", "prod"]

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 from aws_cdk import App
-
 from helpers import as_list, bucket_named, key_of_bucket, only, resources
+
 from infra.config import ASSET_PREFIXES, ConfigError, UploadApiConfig
 from infra.environments import ENVIRONMENTS, dev
 from infra.nag import apply_policy_packs

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 from estate_handlers import dedup_index
-
 from helpers import as_list, bucket_named, key_of_bucket, only, resources
+
 from infra.config import DOCUMENTS, ORIGINALS, USER_UPLOADS, ConfigError, UploadApiConfig
 from infra.constructs.upload_hasher import HASHED_PREFIXES
 from infra.environments import ENVIRONMENTS
@@ -124,7 +124,7 @@ def test_each_upload_prefix_notifies_the_queue_of_every_created_object(estate, e
                   for c in configs) == sorted(
         ("s3:ObjectCreated:*", prefix, f"<{queue_id}.Arn>") for prefix in PREFIXES)
     assert all(c["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": v}]
-               for c, v in zip(configs, PREFIXES))
+               for c, v in zip(configs, PREFIXES, strict=True))
 
 
 def test_no_bucket_notifications_custom_resource_or_other_function_exists(estate, env):

@@ -17,6 +17,7 @@ import uuid
 import boto3
 import pytest
 from botocore.config import Config
+from estate_handlers import dedup_index
 from local_services import (
     REGION,
     LocalServiceError,
@@ -24,8 +25,6 @@ from local_services import (
     start_dynamodb_local,
     start_seaweedfs,
 )
-
-from estate_handlers import dedup_index
 
 
 @pytest.fixture(scope="session")

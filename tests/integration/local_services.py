@@ -35,7 +35,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 REPO = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
-_RUNNING: list["LocalServer"] = []
+_RUNNING: list[LocalServer] = []
 
 
 class LocalServiceError(RuntimeError):
@@ -197,7 +197,7 @@ def start_seaweedfs(workdir: Path, access_key: str, secret_key: str,
         _RUNNING.append(server)
         try:
             client = _client("s3", server.endpoint, access_key, secret_key)
-            _wait(server, lambda: _seaweed_write_probe(client), timeout)
+            _wait(server, lambda client=client: _seaweed_write_probe(client), timeout)
             check_s3_enforces_sigv4(server.endpoint, access_key)
             return server
         except LocalServiceError as exc:

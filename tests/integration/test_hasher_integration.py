@@ -22,12 +22,11 @@ import os
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import quote_plus
 
 import boto3
 import pytest
-
 from estate_handlers import dedup_index, hasher
 from estate_handlers.hasher import Deps
 
@@ -43,7 +42,7 @@ def aws_event_key(key: str) -> str:
 
 def s3_notification(bucket: str, key: str, version_id: str, size: int, etag: str,
                     event_name: str = "ObjectCreated:Put") -> dict:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return {"Records": [{
         "eventVersion": "2.1",
         "eventSource": "aws:s3",

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from local_services import http
-
 from estate_handlers.presign import caller_segment
+from local_services import http
 
 ALICE = "arn:aws:iam::123456789012:user/alice"
 BOB = "arn:aws:iam::123456789012:user/bob"

@@ -15,7 +15,10 @@ from local_services import post_form, s3_error_code, signing_clock
 BODY = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 
 
-def issue_post(api, size=len(BODY), kind="product-image", content_type="image/png"):
+BODY_SIZE = len(BODY)
+
+
+def issue_post(api, size=BODY_SIZE, kind="product-image", content_type="image/png"):
     status, resp = api.upload(kind=kind, filename="look 01.png", content_type=content_type,
                               size=size)
     assert status == 200, resp

@@ -11,9 +11,8 @@ import datetime
 import hashlib
 from urllib.parse import parse_qs, urlsplit
 
-from local_services import http, s3_error_code, signing_clock
-
 from estate_handlers.dedup_index import CanonicalObject
+from local_services import http, s3_error_code, signing_clock
 
 ALICE = "arn:aws:iam::123456789012:user/alice"
 BOB = "arn:aws:iam::123456789012:user/bob"

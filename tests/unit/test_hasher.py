@@ -12,7 +12,6 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.stub import Stubber
-
 from estate_handlers import dedup_index, hasher
 from estate_handlers.dedup_index import CanonicalObject
 from estate_handlers.hasher import Deps, ObjectVersion

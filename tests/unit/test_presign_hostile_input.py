@@ -12,10 +12,10 @@ import re
 
 import boto3
 from botocore.config import Config
+from estate_handlers import presign
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from estate_handlers import presign
 from infra.config import UploadApiConfig
 
 POLICY = presign.UploadPolicy.from_json(UploadApiConfig().policy_json())

@@ -12,12 +12,12 @@ from urllib.parse import parse_qs, urlsplit
 import boto3
 import pytest
 from botocore.config import Config
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from estate_handlers import presign
 from estate_handlers._jsonlog import JsonFormatter
 from estate_handlers.dedup_index import CanonicalObject
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from infra import config as infra_config
 from infra.config import MB, UploadApiConfig
 

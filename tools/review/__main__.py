@@ -13,8 +13,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import NoReturn
 
-from tools.review.assembly import (ReviewError, StackTemplate, default_base, load_assembly,
-                                   repo_root, resolve_commit, synthesize, synthesize_ref)
+from tools.review.assembly import (
+    ReviewError,
+    StackTemplate,
+    default_base,
+    load_assembly,
+    repo_root,
+    resolve_commit,
+    synthesize,
+    synthesize_ref,
+)
 from tools.review.diff import diff_assemblies
 from tools.review.report import render_markdown
 

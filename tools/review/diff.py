@@ -7,9 +7,17 @@ from typing import Any, Literal
 from tools.review.assembly import StackTemplate
 from tools.review.cfn import MISSING, leaf_changes, render
 from tools.review.policy import diff_documents
-from tools.review.rules import (CLOUDFRONT_WORDS, POLICY_PROPERTIES, REPLACES, RETAINING,
-                                SECURITY_PROPERTIES, STATEFUL, UPDATE_FAILS, WEAKENINGS,
-                                object_lock_days)
+from tools.review.rules import (
+    CLOUDFRONT_WORDS,
+    POLICY_PROPERTIES,
+    REPLACES,
+    RETAINING,
+    SECURITY_PROPERTIES,
+    STATEFUL,
+    UPDATE_FAILS,
+    WEAKENINGS,
+    object_lock_days,
+)
 
 Level = Literal["danger", "warn", "info"]
 # Resource attributes compared besides Type and Properties. Metadata is ignored on purpose:
@@ -136,8 +144,8 @@ def _similarity(a: dict[str, Any], b: dict[str, Any]) -> int:
 def _renames(old: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]],
              removed: list[str], added: list[str]) -> dict[str, str]:
     """Pair removed and added resources of one type: a logical-id change is remove + add."""
-    candidates = sorted(((-_similarity(old[r], new[a]), r, a) for r in removed for a in added
-                         if old[r]["Type"] == new[a]["Type"]))
+    candidates = sorted((-_similarity(old[r], new[a]), r, a) for r in removed for a in added
+                         if old[r]["Type"] == new[a]["Type"])
     pairs: dict[str, str] = {}
     for _, r, a in candidates:
         if r not in pairs and a not in pairs.values():

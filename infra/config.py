@@ -145,6 +145,31 @@ class CdnConfig:
     waf_rate_limit_per_5min: int = 2000
     geo_allow: tuple[str, ...] = ()  # ISO country codes; empty: no restriction
 
+    def __post_init__(self) -> None:
+        def fail(name: str, problem: str) -> None:
+            raise ConfigError(f"cdn: {name} {problem}")
+
+        if self.domain_name is not None:
+            if not _DOMAIN.fullmatch(self.domain_name):
+                fail("domain_name", f"'{self.domain_name}' is not a DNS domain name")
+            if not (self.hosted_zone_name and self.hosted_zone_id):
+                fail("hosted_zone_name", "and hosted_zone_id are required with a domain_name "
+                     "(DNS validation and the alias records go there)")
+            if not (self.domain_name == self.hosted_zone_name
+                    or self.domain_name.endswith(f".{self.hosted_zone_name}")):
+                fail("domain_name", f"'{self.domain_name}' is not inside the hosted zone "
+                     f"'{self.hosted_zone_name}'")
+        if not isinstance(self.waf_rate_limit_per_5min, int) or not (
+                10 <= self.waf_rate_limit_per_5min <= 2_000_000_000):
+            fail("waf_rate_limit_per_5min", "must be a whole number from 10 to 2,000,000,000 "
+                 f"(WAF's range), got {self.waf_rate_limit_per_5min!r}")
+        for origin in self.storefront_origins:
+            if not re.fullmatch(r"https?://[a-z0-9.-]+(:\d+)?", origin):
+                fail("storefront_origins", f"'{origin}' is not an origin like https://shop.example")
+        for country in self.geo_allow:
+            if not re.fullmatch(r"[A-Z]{2}", country):
+                fail("geo_allow", f"'{country}' is not an ISO 3166-1 alpha-2 country code")
+
 
 @dataclass(frozen=True)
 class MonitoringConfig:
@@ -203,12 +228,6 @@ class MonitoringConfig:
 
 
 @dataclass(frozen=True)
-class AlarmConfig:
-    email: str
-    chat_webhook_url: str | None = None
-
-
-@dataclass(frozen=True)
 class EnvironmentConfig:
     """Everything that differs between environments. Regions, names and days only:
     the rules (encryption, TLS, replication shape) are the constructs' business."""
@@ -229,7 +248,6 @@ class EnvironmentConfig:
     backups_compliance_mode: bool = False
     duplicate_expiration_days: int = 30
     termination_protection: bool = True
-    domain: str | None = None
     upload_api: UploadApiConfig = field(default_factory=UploadApiConfig)
     cdn: CdnConfig = field(default_factory=CdnConfig)
     chat_webhook_url: str | None = None
@@ -268,8 +286,6 @@ class EnvironmentConfig:
                   "must be greater than noncurrent_glacier_ir_after_days")
         if not _EMAIL.fullmatch(self.alarm_email or ""):
             _fail(env, "alarm_email", f"'{self.alarm_email}' is not an email address")
-        if self.domain is not None and not _DOMAIN.fullmatch(self.domain):
-            _fail(env, "domain", f"'{self.domain}' is not a DNS domain name")
         for bucket_field in ("assets_bucket_name", "replica_bucket_name", "backups_bucket_name"):
             _check_bucket_name(env, "org", getattr(self, bucket_field))
 

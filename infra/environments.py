@@ -34,7 +34,6 @@ def prod(account: str = "222222222222") -> EnvironmentConfig:
         exports_expiration_days=7,
         backups_retention_days=35,
         backups_compliance_mode=True,
-        domain="justkalm.example",
         cdn=CdnConfig(
             domain_name="cdn.justkalm.example",
             hosted_zone_name="justkalm.example",

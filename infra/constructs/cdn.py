@@ -240,9 +240,6 @@ class AssetsCdn(Construct):
             )
 
         certificate = None
-        if cdn.domain_name and not (cdn.hosted_zone_id and cdn.hosted_zone_name):
-            raise ValueError(f"{name}: CdnConfig.domain_name needs hosted_zone_id and "
-                             "hosted_zone_name (the zone that validates and aliases it)")
         if cdn.domain_name:
             zone = route53.HostedZone.from_hosted_zone_attributes(
                 self, "Zone", hosted_zone_id=cdn.hosted_zone_id, zone_name=cdn.hosted_zone_name)

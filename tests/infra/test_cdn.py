@@ -540,13 +540,6 @@ def test_default_certificate_finding_is_acknowledged_on_devs_distribution_only(e
     assert cfr4 == ["dev/Cdn/Cdn/Distribution"]
 
 
-def test_a_custom_domain_without_its_hosted_zone_is_refused():
-    cfg = dev()
-    cfg = type(cfg)(**{**cfg.__dict__, "cdn": CdnConfig(domain_name="cdn.example.com")})
-    with pytest.raises(ValueError, match="needs hosted_zone_id and hosted_zone_name"):
-        CdnStack(App(), "Cdn", cfg=cfg)
-
-
 def test_additional_metrics_are_on_so_origin_latency_is_published(estate, env):
     template = _cdn(estate, env)
     dist_id, _ = _distribution(estate, env)

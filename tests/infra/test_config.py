@@ -7,7 +7,7 @@ import pytest
 from aws_cdk import App
 
 from infra.app_builder import configs_from_context
-from infra.config import ConfigError, EnvironmentConfig
+from infra.config import CdnConfig, ConfigError, EnvironmentConfig
 from infra.environments import dev, prod
 
 
@@ -86,3 +86,24 @@ def test_context_selects_one_environment():
 def test_unknown_environment_in_context_is_rejected():
     with pytest.raises(ConfigError, match=r"context env='staging' is not one of: dev, prod"):
         configs_from_context(App(context={"env": "staging"}))
+
+
+def test_cdn_domain_without_a_hosted_zone_is_rejected():
+    with pytest.raises(ConfigError, match=r"cdn: hosted_zone_name and hosted_zone_id are required"):
+        CdnConfig(domain_name="cdn.justkalm.example")
+
+
+def test_cdn_domain_outside_its_hosted_zone_is_rejected():
+    with pytest.raises(ConfigError, match=r"cdn: domain_name 'cdn.other.example' is not inside"):
+        CdnConfig(domain_name="cdn.other.example", hosted_zone_name="justkalm.example",
+                  hosted_zone_id="Z123")
+
+
+def test_waf_rate_limit_outside_wafs_range_is_rejected():
+    with pytest.raises(ConfigError, match=r"cdn: waf_rate_limit_per_5min must be"):
+        CdnConfig(waf_rate_limit_per_5min=5)
+
+
+def test_storefront_origin_with_a_path_is_rejected():
+    with pytest.raises(ConfigError, match=r"cdn: storefront_origins 'https://shop.example/x'"):
+        CdnConfig(storefront_origins=("https://shop.example/x",))

@@ -1,0 +1,61 @@
+"""The exact event shapes AWS delivers: an S3 event notification inside an SQS record."""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from datetime import UTC, datetime
+from urllib.parse import quote_plus
+
+
+def aws_event_key(key: str) -> str:
+    """S3's encoding of keys in notifications: form-encoded UTF-8, "/" kept, space as "+"."""
+    return quote_plus(key, safe="/")
+
+
+def s3_notification(bucket: str, key: str, version_id: str, size: int, etag: str,
+                    event_name: str = "ObjectCreated:Put") -> dict:
+    now = datetime.now(UTC)
+    return {"Records": [{
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "awsRegion": "eu-west-1",
+        "eventTime": now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z",
+        "eventName": event_name,
+        "userIdentity": {"principalId": "AWS:AIDAEXAMPLE"},
+        "requestParameters": {"sourceIPAddress": "203.0.113.10"},
+        "responseElements": {"x-amz-request-id": uuid.uuid4().hex[:16].upper(),
+                             "x-amz-id-2": "EXAMPLE/id2"},
+        "s3": {
+            "s3SchemaVersion": "1.0",
+            "configurationId": "upload-hasher",
+            "bucket": {"name": bucket, "ownerIdentity": {"principalId": "A3EXAMPLE"},
+                       "arn": f"arn:aws:s3:::{bucket}"},
+            "object": {"key": aws_event_key(key), "size": size, "eTag": etag.strip('"'),
+                       "versionId": version_id, "sequencer": f"{time.time_ns():X}"},
+        },
+    }]}
+
+
+def sqs_record(body: dict | str) -> dict:
+    text = body if isinstance(body, str) else json.dumps(body)
+    now_ms = str(int(time.time() * 1000))
+    return {
+        "messageId": str(uuid.uuid4()),
+        "receiptHandle": "AQEB" + uuid.uuid4().hex,
+        "body": text,
+        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": now_ms,
+                       "SenderId": "AIDAEXAMPLE", "ApproximateFirstReceiveTimestamp": now_ms},
+        "messageAttributes": {},
+        "md5OfBody": hashlib.md5(text.encode()).hexdigest(),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:upload-hasher",
+        "awsRegion": "eu-west-1",
+    }
+
+
+def sqs_event(*records: dict) -> dict:
+    return {"Records": list(records)}
+
+

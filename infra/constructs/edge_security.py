@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import Duration
 from aws_cdk import aws_cloudfront as cloudfront
-from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
+
+from infra.constructs.encryption import EncryptedLogGroup
 
 HSTS_MAX_AGE_SECONDS = 63_072_000  # two years: the HSTS preload list's minimum is one
 CORS_MAX_AGE_SECONDS = 600
@@ -40,16 +39,6 @@ def _visibility(metric_name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
     )
 
 
-# The retention periods CloudWatch Logs accepts, in days.
-_LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
-                       1827, 2192, 2557, 2922, 3288, 3653)
-
-
-def log_retention_days(days: int) -> int:
-    """The shortest CloudWatch Logs retention that keeps logs at least ``days``."""
-    return next((d for d in _LOG_RETENTION_DAYS if d >= days), _LOG_RETENTION_DAYS[-1])
-
-
 class EdgeSecurity(Construct):
     def __init__(
         self,
@@ -62,7 +51,6 @@ class EdgeSecurity(Construct):
         log_retention_days_min: int,
     ) -> None:
         super().__init__(scope, construct_id)
-        stack = Stack.of(self)
         self.web_acl = wafv2.CfnWebACL(
             self,
             "WebAcl",
@@ -104,39 +92,11 @@ class EdgeSecurity(Construct):
 
         # WAF logs: only what a rule blocked or counted (allowed CDN reads are in the access
         # logs already), into a log group whose name WAF requires to start with aws-waf-logs-.
-        log_group_name = f"aws-waf-logs-{name}"
-        log_group_arn = stack.format_arn(
-            service="logs", resource="log-group", resource_name=log_group_name,
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
-        self.log_key = kms.Key(
-            self,
-            "LogKey",
-            alias=f"alias/{log_group_name}",
-            description=f"Encrypts the WAF log group {log_group_name}",
-            enable_key_rotation=True,
-            removal_policy=RemovalPolicy.RETAIN,
-            pending_window=Duration.days(30),
-        )
-        self.log_key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="CloudWatchLogsEncryptsTheWafLogGroup",
-                principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
-                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*",
-                         "kms:GenerateDataKey*", "kms:Describe*"],
-                resources=["*"],  # in a key policy, "*" means this key
-                conditions={"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": log_group_arn}},
-            )
-        )
-        self.log_group = logs.LogGroup(
-            self,
-            "WafLogs",
-            log_group_name=log_group_name,
-            encryption_key=self.log_key,
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        cfn_log_group: logs.CfnLogGroup = self.log_group.node.default_child  # type: ignore[assignment]
-        cfn_log_group.retention_in_days = log_retention_days(log_retention_days_min)
+        self.logs = EncryptedLogGroup(self, "WafLogs", log_group_name=f"aws-waf-logs-{name}",
+                                      retention_days=log_retention_days_min,
+                                      purpose="WAF blocked and counted requests")
+        self.log_group = self.logs.log_group
+        log_group_arn = self.logs.log_group_arn_literal
         self.logging = wafv2.CfnLoggingConfiguration(
             self,
             "Logging",

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Annotations, Duration, RemovalPolicy
-from aws_cdk import aws_kms as kms
+from aws_cdk import Annotations, RemovalPolicy
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
+
+from infra.constructs.encryption import rotating_key
 
 
 class EncryptedBucket(Construct):
@@ -32,15 +33,8 @@ class EncryptedBucket(Construct):
         object_lock_retention: s3.ObjectLockRetention | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.key = kms.Key(
-            self,
-            "Key",
-            alias=f"alias/{bucket_name}",
-            description=f"Encrypts the {bucket_name} bucket ({purpose})",
-            enable_key_rotation=True,
-            removal_policy=RemovalPolicy.RETAIN,
-            pending_window=Duration.days(30),
-        )
+        self.key = rotating_key(self, "Key", alias=f"alias/{bucket_name}",
+                                description=f"Encrypts the {bucket_name} bucket ({purpose})")
         self.bucket = s3.Bucket(
             self,
             "Bucket",

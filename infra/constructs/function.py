@@ -19,14 +19,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from infra.constructs.edge_security import log_retention_days
+from infra.constructs.encryption import EncryptedLogGroup
 from infra.nag import acknowledge
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14
@@ -49,47 +47,6 @@ NO_VPC_REASON = (
 
 def code_asset() -> lambda_.Code:
     return lambda_.Code.from_asset(str(ASSET_ROOT), exclude=ASSET_EXCLUDE)
-
-
-class EncryptedLogGroup(Construct):
-    """A named log group, retained, encrypted with its own rotating key that CloudWatch Logs
-    of this region may use for this log group only."""
-
-    def __init__(self, scope: Construct, construct_id: str, *, log_group_name: str,
-                 retention_days: int, purpose: str) -> None:
-        super().__init__(scope, construct_id)
-        stack = Stack.of(self)
-        self.log_group_name = log_group_name
-        # Named, so the key policy can name it without a reference (no key <-> group cycle).
-        self.log_group_arn_literal = stack.format_arn(
-            service="logs", resource="log-group", resource_name=log_group_name,
-            arn_format=ArnFormat.COLON_RESOURCE_NAME)
-        self.key = kms.Key(
-            self,
-            "Key",
-            description=f"Encrypts the log group {log_group_name} ({purpose})",
-            enable_key_rotation=True,
-            removal_policy=RemovalPolicy.RETAIN,
-            pending_window=Duration.days(30),
-        )
-        self.key.add_to_resource_policy(iam.PolicyStatement(
-            sid="CloudWatchLogsEncryptsThisLogGroup",
-            principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
-            actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*",
-                     "kms:GenerateDataKey*", "kms:Describe*"],
-            resources=["*"],  # in a key policy, "*" means this key
-            conditions={"ArnEquals": {
-                "kms:EncryptionContext:aws:logs:arn": self.log_group_arn_literal}},
-        ))
-        self.log_group = logs.LogGroup(
-            self,
-            "LogGroup",
-            log_group_name=log_group_name,
-            encryption_key=self.key,
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        cfn: logs.CfnLogGroup = self.log_group.node.default_child  # type: ignore[assignment]
-        cfn.retention_in_days = log_retention_days(retention_days)
 
 
 class EstateFunction(Construct):

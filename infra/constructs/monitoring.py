@@ -42,7 +42,6 @@ from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subs
@@ -65,6 +64,7 @@ from cdk_monitoring_constructs import (
 from constructs import Construct
 
 from infra.config import ConfigError, EnvironmentConfig, MonitoringConfig
+from infra.constructs.encryption import rotating_key
 from infra.constructs.replication import RULE_ID
 
 # The one severity this estate has: every alarm notifies the topic. Appended to alarm names.
@@ -188,16 +188,11 @@ class EstateMonitoring(Construct):
                                       arn_format=ArnFormat.COLON_RESOURCE_NAME)
 
         # The topic's key: CloudWatch may use it only for this account's alarms of this estate.
-        self.key = kms.Key(
-            self,
-            "TopicKey",
-            alias=f"alias/{self.alarm_name_prefix}-alarms",
+        self.key = rotating_key(
+            self, "TopicKey", alias=f"alias/{self.alarm_name_prefix}-alarms",
             description=f"Encrypts the {self.alarm_name_prefix} alarm topic",
-            enable_key_rotation=True,
             # Holds no data at rest: notifications are delivered within seconds.
-            removal_policy=RemovalPolicy.DESTROY,
-            pending_window=Duration.days(30),
-        )
+            removal_policy=RemovalPolicy.DESTROY)
         source = {"StringEquals": {"aws:SourceAccount": stack.account},
                   "ArnLike": {"aws:SourceArn": alarm_arns}}
         self.key.add_to_resource_policy(iam.PolicyStatement(

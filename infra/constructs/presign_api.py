@@ -39,7 +39,8 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from infra.config import ASSET_PREFIXES, EnvironmentConfig
-from infra.constructs.function import EncryptedLogGroup, EstateFunction
+from infra.constructs.encryption import EncryptedLogGroup
+from infra.constructs.function import EstateFunction
 from infra.constructs.upload_hasher import TABLE_ENV, bucket_arn, object_arns
 from infra.nag import acknowledge
 

@@ -38,6 +38,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import DOCUMENTS, ORIGINALS, USER_UPLOADS, EnvironmentConfig
+from infra.constructs.encryption import rotating_key
 from infra.constructs.function import EstateFunction
 from infra.nag import acknowledge
 
@@ -127,11 +128,6 @@ def hasher_statements(*, region: str, bucket_name: str, bucket_key: kms.IKey,
     ]
 
 
-def _rotating_key(scope: Construct, construct_id: str, description: str) -> kms.Key:
-    return kms.Key(scope, construct_id, description=description, enable_key_rotation=True,
-                   removal_policy=RemovalPolicy.RETAIN, pending_window=Duration.days(30))
-
-
 class UploadHasher(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, cfg: EnvironmentConfig,
                  bucket: s3.Bucket, bucket_key: kms.IKey) -> None:
@@ -145,8 +141,8 @@ class UploadHasher(Construct):
         }
 
         # --- the dedup index: one item per distinct SHA-256 (read by the presign API)
-        self.table_key = _rotating_key(
-            self, "DedupIndexKey", f"Encrypts the dedup index of {bucket_name}")
+        self.table_key = rotating_key(
+            self, "DedupIndexKey", description=f"Encrypts the dedup index of {bucket_name}")
         self.table = dynamodb.Table(
             self,
             "DedupIndex",
@@ -168,8 +164,8 @@ class UploadHasher(Construct):
         })
 
         # --- the queue: S3 notifications in, hasher batches out; the DLQ after 5 receives
-        self.queue_key = _rotating_key(
-            self, "QueueKey", f"Encrypts the upload hashing queues of {bucket_name}")
+        self.queue_key = rotating_key(
+            self, "QueueKey", description=f"Encrypts the upload hashing queues of {bucket_name}")
         self.queue_key.add_to_resource_policy(iam.PolicyStatement(
             sid="S3NotifiesFromTheAssetsBucket",
             principals=[iam.ServicePrincipal("s3.amazonaws.com")],

@@ -4,7 +4,6 @@ headers, logged, and — where a domain is configured — on its own certificate
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 
 import pytest
@@ -228,7 +227,6 @@ def _run_deny_function(code: str, uri: str) -> dict:
     return json.loads(out.stdout)
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="needs node to run the function")
 @pytest.mark.parametrize("uri, served", [
     (f"/{PROCESSED}sku-1/800.webp", True),
     (f"/{THUMBNAILS}sku-1/200.webp", True),

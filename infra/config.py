@@ -52,6 +52,18 @@ def _fail(env: str, field_name: str, problem: str) -> None:
     raise ConfigError(f"config '{env}': {field_name} {problem}")
 
 
+def _check_whole(where: str, obj: object, names: tuple[str, ...], minimum: int,
+                 maximum: int | None = None, unit: str = "") -> None:
+    """Every field in ``names`` is an int (not a bool) within bounds; the error names it."""
+    for name in names:
+        value = getattr(obj, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < minimum \
+                or (maximum is not None and value > maximum):
+            bounds = f">= {minimum}" if maximum is None else f"in {minimum}..{maximum}"
+            raise ConfigError(f"{where}: {name} must be a whole number {unit}{bounds} "
+                              f"(got {value!r})")
+
+
 def _check_bucket_name(env: str, field_name: str, name: str) -> None:
     if not _BUCKET.fullmatch(name) or ".." in name or name.startswith("xn--") \
             or name.endswith("-s3alias") or re.fullmatch(r"\d+\.\d+\.\d+\.\d+", name):
@@ -115,17 +127,10 @@ class UploadApiConfig:
         def fail(name: str, problem: str) -> None:
             raise ConfigError(f"upload_api: {name} {problem}")
 
-        for name, minimum, maximum in (("throttle_rate_per_second", 1, None),
-                                       ("throttle_burst", 1, None),
-                                       ("presign_reserved_concurrency", 1, None),
-                                       # an SQS event source's maximum concurrency: 2..1000
-                                       ("hasher_reserved_concurrency", 2, 1000),
-                                       ("log_retention_days", 1, None)):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < minimum \
-                    or (maximum is not None and value > maximum):
-                bounds = f">= {minimum}" if maximum is None else f"in {minimum}..{maximum}"
-                fail(name, f"must be a whole number {bounds} (got {value!r})")
+        _check_whole("upload_api", self, ("throttle_rate_per_second", "throttle_burst",
+                                          "presign_reserved_concurrency", "log_retention_days"), 1)
+        # An SQS event source's maximum concurrency is 2..1000.
+        _check_whole("upload_api", self, ("hasher_reserved_concurrency",), 2, 1000)
         if self.jwt_issuer is not None:
             if not self.jwt_issuer.startswith("https://") or len(self.jwt_issuer) <= 8:
                 fail("jwt_issuer", f"must be an https:// URL (got {self.jwt_issuer!r})")
@@ -197,19 +202,12 @@ class MonitoringConfig:
         def fail(name: str, problem: str) -> None:
             raise ConfigError(f"monitoring: {name} {problem}")
 
-        def whole(name: str, minimum: int) -> int:
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-                fail(name, f"must be a whole number >= {minimum} (got {value!r})")
-            return value
-
-        for name in ("alarm_period_minutes", "sustained_periods",
-                     "pending_replication_growth_periods", "replication_latency_seconds",
-                     "api_p99_latency_ms", "queue_age_seconds", "origin_latency_ms",
-                     "waf_blocked_spike", "pending_replication_floor"):
-            whole(name, 1)
-        for name in ("function_errors_per_period", "function_throttles_per_period"):
-            whole(name, 0)
+        _check_whole("monitoring", self, (
+            "alarm_period_minutes", "sustained_periods", "pending_replication_growth_periods",
+            "replication_latency_seconds", "api_p99_latency_ms", "queue_age_seconds",
+            "origin_latency_ms", "waf_blocked_spike", "pending_replication_floor"), 1)
+        _check_whole("monitoring", self,
+                     ("function_errors_per_period", "function_throttles_per_period"), 0)
         for name in ("api_5xx_rate_percent", "cloudfront_5xx_rate_percent",
                      "cloudfront_4xx_spike_percent"):
             value = getattr(self, name)
@@ -274,13 +272,10 @@ class EnvironmentConfig:
             _fail(env, "replica_region",
                   f"must differ from primary_region ({self.primary_region}): "
                   "cross-region replication needs a second region")
-        for days_field in ("noncurrent_version_expiration_days", "noncurrent_glacier_ir_after_days",
-                           "exports_expiration_days", "access_log_retention_days",
-                           "backups_retention_days", "backups_deep_archive_after_days",
-                           "duplicate_expiration_days"):
-            value = getattr(self, days_field)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                _fail(env, days_field, f"must be a whole number of days >= 1 (got {value!r})")
+        _check_whole(f"config '{env}'", self, (
+            "noncurrent_version_expiration_days", "noncurrent_glacier_ir_after_days",
+            "exports_expiration_days", "access_log_retention_days", "backups_retention_days",
+            "backups_deep_archive_after_days", "duplicate_expiration_days"), 1, unit="of days ")
         if self.noncurrent_version_expiration_days <= self.noncurrent_glacier_ir_after_days:
             _fail(env, "noncurrent_version_expiration_days",
                   "must be greater than noncurrent_glacier_ir_after_days")

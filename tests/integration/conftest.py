@@ -52,6 +52,17 @@ def aws_test_credentials(tmp_path_factory):
         yield creds
 
 
+def _serve(server, endpoint_variable: str):
+    """Export the server's endpoint to boto3 for the session, and stop the server after it."""
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv(endpoint_variable, server.endpoint)
+            mp.setattr(boto3, "DEFAULT_SESSION", None)  # no credentials cached from before
+            yield server.endpoint
+    finally:
+        server.stop()
+
+
 @pytest.fixture(scope="session")
 def s3_endpoint(aws_test_credentials, tmp_path_factory):
     """URL of a running SeaweedFS S3 gateway that enforces SigV4 (checked at start-up);
@@ -62,13 +73,7 @@ def s3_endpoint(aws_test_credentials, tmp_path_factory):
                                  aws_test_credentials["secret_key"])
     except LocalServiceError as exc:
         pytest.fail(f"cannot start SeaweedFS: {exc}", pytrace=False)
-    try:
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setenv("AWS_ENDPOINT_URL_S3", server.endpoint)
-            mp.setattr(boto3, "DEFAULT_SESSION", None)
-            yield server.endpoint
-    finally:
-        server.stop()
+    yield from _serve(server, "AWS_ENDPOINT_URL_S3")
 
 
 @pytest.fixture(scope="session")
@@ -79,13 +84,7 @@ def dynamodb_endpoint(aws_test_credentials, tmp_path_factory):
         server = start_dynamodb_local(tmp_path_factory.mktemp("dynamodb-local"))
     except LocalServiceError as exc:
         pytest.fail(f"cannot start DynamoDB Local: {exc}", pytrace=False)
-    try:
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setenv("AWS_ENDPOINT_URL_DYNAMODB", server.endpoint)
-            mp.setattr(boto3, "DEFAULT_SESSION", None)
-            yield server.endpoint
-    finally:
-        server.stop()
+    yield from _serve(server, "AWS_ENDPOINT_URL_DYNAMODB")
 
 
 def _session(creds) -> boto3.session.Session:

@@ -22,13 +22,11 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import json
 import logging
 import os
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import unquote_plus
 
 from botocore.exceptions import ClientError
 
@@ -43,6 +41,7 @@ from estate_handlers.dedup_index import (
     UPLOAD_PREFIXES,
     CanonicalObject,
 )
+from estate_handlers.object_events import ObjectVersion, objects_in_message  # noqa: F401
 
 CHUNK_ENV = "HASH_CHUNK_BYTES"
 DEFAULT_CHUNK_BYTES = 1024 * 1024
@@ -71,35 +70,6 @@ def log(level: int, message: str, **fields) -> None:
 
 
 # ---------------------------------------------------------------------------- events
-
-@dataclass(frozen=True)
-class ObjectVersion:
-    bucket: str
-    key: str
-    version_id: str | None  # None: unversioned bucket (the estate's buckets are versioned)
-
-
-def objects_in_message(body: str) -> list[ObjectVersion]:
-    """The object versions an S3 notification (an SQS message body) announces.
-
-    The one-off ``s3:TestEvent`` and non-ObjectCreated records announce none. Keys arrive
-    form-encoded (space as ``+``, the rest percent-encoded UTF-8).
-    """
-    message = json.loads(body)
-    if message.get("Event") == "s3:TestEvent":
-        return []
-    objects = []
-    for record in message.get("Records", []):
-        if not record.get("eventName", "").startswith("ObjectCreated:"):
-            continue
-        s3 = record["s3"]
-        objects.append(ObjectVersion(
-            bucket=s3["bucket"]["name"],
-            key=unquote_plus(s3["object"]["key"]),
-            version_id=s3["object"].get("versionId") or None,
-        ))
-    return objects
-
 
 def is_hashed_key(key: str) -> bool:
     """Uploads only; folder placeholders ("prefix/") are not assets."""

@@ -30,6 +30,15 @@ USER_EXPORTS = "user-content/exports/"
 # Must match lambda/estate_handlers/dedup_index.py (a test checks it).
 DUPLICATE_TAG = ("dedup-status", "duplicate")
 
+# GuardDuty Malware Protection for S3 writes this object tag (key) with the scan result
+# (value); the bucket policy releases reads only when it is NO_THREATS_FOUND.
+SCAN_STATUS_TAG = "GuardDutyMalwareScanStatus"
+CLEAN = "NO_THREATS_FOUND"
+# The verdict handler tags infected versions with this (key, value); a lifecycle rule
+# expires them. Must match lambda/estate_handlers/scan_verdict.py (a test checks it).
+QUARANTINE_TAG = ("quarantine", "true")
+BRANDS = "brands/"
+
 ASSET_PREFIXES = (
     ORIGINALS, PROCESSED, THUMBNAILS, CERTIFICATES, REPORTS,
     BRAND_LOGOS, BRAND_MEDIA, USER_UPLOADS, USER_EXPORTS,
@@ -141,6 +150,59 @@ class UploadApiConfig:
             fail("jwt_audience", "is set but jwt_issuer is not (IAM authorization has none)")
 
 
+# Scanned before anyone may read them: every prefix whose bytes come from outside the team.
+# User uploads (end users), product originals (sellers), documents (certificates and reports
+# from sellers and labs), brands/ (brand logos and media, uploaded by brands; one prefix
+# covers both and leaves GuardDuty's fifth slot free). Renditions (processed, thumbnails) are
+# made by the pipeline from clean originals and stay ungated, so the CDN reads them as now.
+DEFAULT_GATED_PREFIXES = (USER_UPLOADS, ORIGINALS, DOCUMENTS, BRANDS)
+MAX_GATED_PREFIXES = 5  # GuardDuty Malware Protection for S3: object prefixes per bucket
+NEVER_GATED = (PROCESSED, THUMBNAILS, USER_EXPORTS)
+
+
+@dataclass(frozen=True)
+class UploadGateConfig:
+    """The upload safety gate: GuardDuty scans every new object under ``prefixes``; only a
+    clean verdict makes it readable (bucket policy) and starts the pipeline (EventBridge)."""
+
+    enabled: bool = False
+    prefixes: tuple[str, ...] = DEFAULT_GATED_PREFIXES
+    quarantine_expiration_days: int = 30   # infected versions kept this long for forensics
+    unscanned_backlog_threshold: int = 100  # uploads without a verdict per alarm period
+    verdict_reserved_concurrency: int = 5
+
+    @property
+    def gated_prefixes(self) -> tuple[str, ...]:
+        """What the store and the pipeline treat as gated: none when the gate is off."""
+        return self.prefixes if self.enabled else ()
+
+    def __post_init__(self) -> None:
+        def fail(name: str, problem: str) -> None:
+            raise ConfigError(f"upload_gate: {name} {problem}")
+
+        if not isinstance(self.enabled, bool):
+            fail("enabled", f"must be true or false (got {self.enabled!r})")
+        _check_whole("upload_gate", self, ("quarantine_expiration_days",
+                                           "unscanned_backlog_threshold"), 1)
+        _check_whole("upload_gate", self, ("verdict_reserved_concurrency",), 2, 1000)
+        prefixes = self.prefixes
+        if not isinstance(prefixes, tuple) or not 1 <= len(prefixes) <= MAX_GATED_PREFIXES:
+            fail("prefixes", f"must be a tuple of 1 to {MAX_GATED_PREFIXES} prefixes "
+                 f"(GuardDuty's limit per bucket), got {prefixes!r}")
+        if len(set(prefixes)) != len(prefixes):
+            fail("prefixes", f"has duplicates: {prefixes!r}")
+        for prefix in prefixes:
+            if not isinstance(prefix, str) or not re.fullmatch(r"[a-z0-9-]+(/[a-z0-9-]+)*/",
+                                                               prefix):
+                fail("prefixes", f"{prefix!r} is not a folder prefix like 'user-content/uploads/'")
+            if any(p != prefix and prefix.startswith(p) for p in prefixes):
+                fail("prefixes", f"{prefix!r} lies inside another gated prefix")
+            for served in NEVER_GATED:
+                if served.startswith(prefix) or prefix.startswith(served):
+                    fail("prefixes", f"{prefix!r} overlaps {served!r}, which the pipeline "
+                         "writes itself (renditions and exports are never gated)")
+
+
 @dataclass(frozen=True)
 class CdnConfig:
     domain_name: str | None = None       # e.g. "cdn.example.com"; None: default certificate
@@ -250,6 +312,7 @@ class EnvironmentConfig:
     cdn: CdnConfig = field(default_factory=CdnConfig)
     chat_webhook_url: str | None = None
     monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
+    upload_gate: UploadGateConfig = field(default_factory=UploadGateConfig)
 
     def __post_init__(self) -> None:
         env = self.name or "<unnamed>"
@@ -300,6 +363,20 @@ class EnvironmentConfig:
     @property
     def replication_role_name(self) -> str:
         return f"{self.assets_bucket_name}-replication"
+
+    @property
+    def alarm_topic_name(self) -> str:
+        """The alarm topic (Monitoring stack); also its key's alias, ``alias/<name>``."""
+        return f"{self.org}-{self.name}-alarms"
+
+    @property
+    def upload_gate_name(self) -> str:
+        """Prefix of the upload gate's rules and function."""
+        return f"{self.org}-{self.name}-upload-gate"
+
+    @property
+    def malware_scan_role_name(self) -> str:
+        return f"{self.assets_bucket_name}-malware-scan"
 
     def access_log_bucket_name(self, region: str) -> str:
         return f"{self.org}-access-logs-{self.name}-{region}"

@@ -2,7 +2,7 @@
 (or pass `-c account_<env>=123456789012`, see README "Configuration")."""
 from __future__ import annotations
 
-from infra.config import CdnConfig, EnvironmentConfig, UploadApiConfig
+from infra.config import CdnConfig, EnvironmentConfig, UploadApiConfig, UploadGateConfig
 
 ORG = "justkalm"
 
@@ -41,6 +41,7 @@ def prod(account: str = "222222222222") -> EnvironmentConfig:
             storefront_origins=("https://www.justkalm.example", "https://justkalm.example"),
             waf_rate_limit_per_5min=5000,
         ),
+        upload_gate=UploadGateConfig(enabled=True),
     )
 
 

@@ -189,7 +189,7 @@ class EstateMonitoring(Construct):
 
         # The topic's key: CloudWatch may use it only for this account's alarms of this estate.
         self.key = rotating_key(
-            self, "TopicKey", alias=f"alias/{self.alarm_name_prefix}-alarms",
+            self, "TopicKey", alias=f"alias/{cfg.alarm_topic_name}",
             description=f"Encrypts the {self.alarm_name_prefix} alarm topic",
             # Holds no data at rest: notifications are delivered within seconds.
             removal_policy=RemovalPolicy.DESTROY)
@@ -205,7 +205,7 @@ class EstateMonitoring(Construct):
         self.topic = sns.Topic(
             self,
             "AlarmTopic",
-            topic_name=f"{self.alarm_name_prefix}-alarms",
+            topic_name=cfg.alarm_topic_name,
             display_name=f"{cfg.org} {cfg.name} storage estate alarms",
             master_key=self.key,
             enforce_ssl=True,  # topic policy denies every request without TLS

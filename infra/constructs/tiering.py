@@ -8,7 +8,8 @@ Assets bucket:
   served by the CDN, which cannot wait for one.
 - user-content/exports/ expires; noncurrent versions go to GLACIER_IR then expire;
   incomplete multipart uploads are aborted after 7 days; objects the upload hasher tagged as
-  duplicates expire after the configured days (no code path deletes data).
+  duplicates expire after the configured days, and so do versions the upload gate
+  quarantined (no code path deletes data).
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from infra.config import (
     DOCUMENTS,
     DUPLICATE_TAG,
     ORIGINALS,
+    QUARANTINE_TAG,
     USER_EXPORTS,
     USER_UPLOADS,
     EnvironmentConfig,
@@ -79,6 +81,15 @@ def assets_lifecycle_rules(cfg: EnvironmentConfig) -> list[s3.LifecycleRule]:
             expiration=Duration.days(cfg.duplicate_expiration_days),
         )
     )
+    if cfg.upload_gate.enabled:
+        # Infected versions (tagged by the upload gate's verdict function), current or not.
+        rules.append(s3.LifecycleRule(
+            id="expire-quarantined",
+            tag_filters={QUARANTINE_TAG[0]: QUARANTINE_TAG[1]},
+            expiration=Duration.days(cfg.upload_gate.quarantine_expiration_days),
+            noncurrent_version_expiration=Duration.days(
+                cfg.upload_gate.quarantine_expiration_days),
+        ))
     rules.append(_versions_rule(cfg, glacier_ir=True))
     return rules
 

@@ -130,7 +130,10 @@ def hasher_statements(*, region: str, bucket_name: str, bucket_key: kms.IKey,
 
 class UploadHasher(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, cfg: EnvironmentConfig,
-                 bucket: s3.Bucket, bucket_key: kms.IKey) -> None:
+                 bucket: s3.Bucket, bucket_key: kms.IKey,
+                 notify_prefixes: tuple[str, ...] = HASHED_PREFIXES) -> None:
+        """``notify_prefixes``: the hashed prefixes S3 notifies on ObjectCreated; the rest
+        wait for the upload gate's clean verdict (``MalwareGate.release_to``)."""
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         name = f"{cfg.org}-{cfg.name}-upload-hasher"
@@ -166,13 +169,6 @@ class UploadHasher(Construct):
         # --- the queue: S3 notifications in, hasher batches out; the DLQ after 5 receives
         self.queue_key = rotating_key(
             self, "QueueKey", description=f"Encrypts the upload hashing queues of {bucket_name}")
-        self.queue_key.add_to_resource_policy(iam.PolicyStatement(
-            sid="S3NotifiesFromTheAssetsBucket",
-            principals=[iam.ServicePrincipal("s3.amazonaws.com")],
-            actions=["kms:GenerateDataKey", "kms:Decrypt"],
-            resources=["*"],  # in a key policy, "*" means this key
-            conditions=from_this_bucket,
-        ))
         self.dlq = sqs.Queue(
             self,
             "DeadLetters",
@@ -191,32 +187,40 @@ class UploadHasher(Construct):
             dead_letter_queue=sqs.DeadLetterQueue(queue=self.dlq,
                                                   max_receive_count=MAX_RECEIVE_COUNT),
         )
-        self.queue.add_to_resource_policy(iam.PolicyStatement(
-            sid="S3NotifiesFromTheAssetsBucket",
-            principals=[iam.ServicePrincipal("s3.amazonaws.com")],
-            actions=["sqs:SendMessage"],
-            resources=[self.queue.queue_arn],
-            conditions=from_this_bucket,
-        ))
+        if notify_prefixes:  # else every hashed prefix waits for the upload gate
+            self.queue_key.add_to_resource_policy(iam.PolicyStatement(
+                sid="S3NotifiesFromTheAssetsBucket",
+                principals=[iam.ServicePrincipal("s3.amazonaws.com")],
+                actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                resources=["*"],  # in a key policy, "*" means this key
+                conditions=from_this_bucket,
+            ))
+            self.queue.add_to_resource_policy(iam.PolicyStatement(
+                sid="S3NotifiesFromTheAssetsBucket",
+                principals=[iam.ServicePrincipal("s3.amazonaws.com")],
+                actions=["sqs:SendMessage"],
+                resources=[self.queue.queue_arn],
+                conditions=from_this_bucket,
+            ))
 
-        # --- the notification, on the bucket itself (one queue configuration per prefix)
-        cfn_bucket: s3.CfnBucket = bucket.node.default_child  # type: ignore[assignment]
-        cfn_bucket.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
-            queue_configurations=[
-                s3.CfnBucket.QueueConfigurationProperty(
-                    event=EVENT,
-                    queue=self.queue.queue_arn,
-                    filter=s3.CfnBucket.NotificationFilterProperty(
-                        s3_key=s3.CfnBucket.S3KeyFilterProperty(rules=[
-                            s3.CfnBucket.FilterRuleProperty(name="prefix", value=prefix)])),
-                )
-                for prefix in HASHED_PREFIXES
-            ])
-        # The queue's policy (TLS-only + the statement above), created by add_to_resource_policy.
-        self.queue_policy: sqs.QueuePolicy = self.queue.node.find_child("Policy")  # type: ignore[assignment]
-        cfn_bucket.add_resource_dependency(
-            self.queue_policy.node.default_child,  # type: ignore[arg-type]
-            "S3 tests the queue configuration by sending a message when it is set")
+            # --- the notification, on the bucket itself (one queue configuration per prefix)
+            cfn_bucket: s3.CfnBucket = bucket.node.default_child  # type: ignore[assignment]
+            cfn_bucket.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
+                queue_configurations=[
+                    s3.CfnBucket.QueueConfigurationProperty(
+                        event=EVENT,
+                        queue=self.queue.queue_arn,
+                        filter=s3.CfnBucket.NotificationFilterProperty(
+                            s3_key=s3.CfnBucket.S3KeyFilterProperty(rules=[
+                                s3.CfnBucket.FilterRuleProperty(name="prefix", value=prefix)])),
+                    )
+                    for prefix in notify_prefixes
+                ])
+            # The queue's policy (TLS-only + the statement above), created by add_to_resource_policy.
+            self.queue_policy: sqs.QueuePolicy = self.queue.node.find_child("Policy")  # type: ignore[assignment]
+            cfn_bucket.add_resource_dependency(
+                self.queue_policy.node.default_child,  # type: ignore[arg-type]
+                "S3 tests the queue configuration by sending a message when it is set")
 
         # --- the function
         upload_api = cfg.upload_api

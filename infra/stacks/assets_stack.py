@@ -8,6 +8,7 @@ from constructs import Construct
 from infra.config import EnvironmentConfig
 from infra.constructs.cdn import grant_distribution_read
 from infra.constructs.encrypted_bucket import EncryptedBucket
+from infra.constructs.malware_gate import MalwareGate, split_by_gate
 from infra.constructs.replication import (
     alias_arn,
     grant_source_decrypt,
@@ -15,7 +16,7 @@ from infra.constructs.replication import (
     role_arn,
 )
 from infra.constructs.tiering import assets_intelligent_tiering, assets_lifecycle_rules
-from infra.constructs.upload_hasher import UploadHasher
+from infra.constructs.upload_hasher import HASHED_PREFIXES, UploadHasher
 
 
 class AssetsStack(Stack):
@@ -44,10 +45,31 @@ class AssetsStack(Stack):
         )
         grant_source_decrypt(self.assets.key, role_arn_=replication_role,
                              source_bucket_name=cfg.assets_bucket_name)
-        # Issue 5: new uploads -> queue -> hasher -> dedup index (here: S3 notifications
-        # are a property of the bucket).
+        # New uploads -> queue -> hasher -> dedup index (here: S3 notifications are a property
+        # of the bucket). With the upload gate on, gated prefixes reach the queue only through
+        # the gate's clean verdict; S3 notifies the rest.
+        gated = cfg.upload_gate.gated_prefixes
+        hashed_released, hashed_notified = split_by_gate(HASHED_PREFIXES, gated)
         self.upload_hasher = UploadHasher(self, "UploadHasher", cfg=cfg,
-                                          bucket=self.assets.bucket, bucket_key=self.assets.key)
+                                          bucket=self.assets.bucket, bucket_key=self.assets.key,
+                                          notify_prefixes=hashed_notified)
+        self.gate: MalwareGate | None = None
+        if gated:
+            gate_cfg = cfg.upload_gate
+            self.gate = MalwareGate(
+                self, "UploadGate",
+                name=cfg.upload_gate_name,
+                bucket=self.assets.bucket,
+                bucket_name=cfg.assets_bucket_name,
+                bucket_key=self.assets.key,
+                prefixes=gated,
+                scanner_role_name=cfg.malware_scan_role_name,
+                alarm_topic_name=cfg.alarm_topic_name,
+                reserved_concurrency=gate_cfg.verdict_reserved_concurrency,
+                log_retention_days=cfg.upload_api.log_retention_days,
+            )
+            self.gate.release_to("Hasher", self.upload_hasher.queue,
+                                 self.upload_hasher.queue_key, hashed_released)
         if distribution_arn is not None:  # the CDN serves the public prefixes
             grant_distribution_read(self.assets.bucket, self.assets.key, distribution_arn)
         CfnOutput(self, "AssetsBucketName", value=self.assets.bucket.bucket_name)

@@ -1,9 +1,14 @@
 """Object events: the one place that turns a queue message into the object versions it names.
 
 Every queue-driven consumer of the estate (upload hasher, renditions, ...) reads its work
-through ``objects_in_message``, so the trigger in the infrastructure can change (an S3
-``ObjectCreated`` notification today, a "scan passed" event when the upload gate is on)
-without touching the code that reads the bytes.
+through ``objects_in_message``, so the trigger in the infrastructure can change without
+touching the code that reads the bytes. Two triggers exist:
+
+- an S3 ``ObjectCreated`` notification (the upload gate is off, or the prefix is not gated);
+- GuardDuty's "GuardDuty Malware Protection Object Scan Result" EventBridge event, delivered
+  to the same queue by a rule (the upload gate is on). Only a ``NO_THREATS_FOUND`` result
+  names a version to process; every other result names none (the verdict handler,
+  ``scan_verdict``, deals with those).
 """
 from __future__ import annotations
 
@@ -19,13 +24,61 @@ class ObjectVersion:
     version_id: str | None  # None: unversioned bucket (the estate's buckets are versioned)
 
 
-def objects_in_message(body: str) -> list[ObjectVersion]:
-    """The object versions an S3 notification (an SQS message body) announces.
+SCAN_RESULT = "GuardDuty Malware Protection Object Scan Result"
+GUARDDUTY = "aws.guardduty"
+CLEAN = "NO_THREATS_FOUND"
 
-    The one-off ``s3:TestEvent`` and non-ObjectCreated records announce none. Keys arrive
-    form-encoded (space as ``+``, the rest percent-encoded UTF-8).
+
+@dataclass(frozen=True)
+class ScanResult:
+    """One GuardDuty Malware Protection for S3 verdict on one object version."""
+
+    obj: ObjectVersion
+    status: str                # detail.scanResultDetails.scanResultStatus
+    scan_status: str           # detail.scanStatus: COMPLETED, SKIPPED, FAILED
+    threats: tuple[str, ...]   # threat names, THREATS_FOUND only
+    time: str                  # the event's time (ISO 8601)
+
+    @property
+    def clean(self) -> bool:
+        return self.status == CLEAN
+
+
+def is_scan_result(message: dict) -> bool:
+    return message.get("detail-type") == SCAN_RESULT and message.get("source") == GUARDDUTY
+
+
+def scan_result(message: dict) -> ScanResult:
+    """The verdict in a scan-result event (raises KeyError/TypeError on another shape).
+
+    Unlike S3 notifications, the event carries the key as is (not form-encoded).
+    """
+    detail = message["detail"]
+    where = detail["s3ObjectDetails"]
+    result = detail.get("scanResultDetails") or {}
+    threats = result.get("threats") or []
+    return ScanResult(
+        obj=ObjectVersion(bucket=where["bucketName"], key=where["objectKey"],
+                          version_id=where.get("versionId") or None),
+        status=str(result.get("scanResultStatus") or detail.get("scanStatus") or "UNKNOWN"),
+        scan_status=str(detail.get("scanStatus", "")),
+        threats=tuple(str(t.get("name", "?")) for t in threats if isinstance(t, dict)),
+        time=str(message.get("time", "")),
+    )
+
+
+def objects_in_message(body: str) -> list[ObjectVersion]:
+    """The object versions a queue message announces: an S3 notification's ObjectCreated
+    records, or the version a GuardDuty scan result found clean.
+
+    The one-off ``s3:TestEvent``, non-ObjectCreated records and scan results other than
+    NO_THREATS_FOUND announce none. S3 notification keys arrive form-encoded (space as
+    ``+``, the rest percent-encoded UTF-8).
     """
     message = json.loads(body)
+    if is_scan_result(message):
+        verdict = scan_result(message)
+        return [verdict.obj] if verdict.clean else []
     if message.get("Event") == "s3:TestEvent":
         return []
     objects = []

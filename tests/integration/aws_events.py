@@ -59,3 +59,40 @@ def sqs_event(*records: dict) -> dict:
     return {"Records": list(records)}
 
 
+
+
+# GuardDuty Malware Protection for S3: the scan-result event on the default event bus, in the
+# shape of AWS's samples ("Monitoring S3 object scans with Amazon EventBridge"); an
+# EventBridge rule delivers it to SQS as the message body, unchanged.
+SCAN_STATUS_OF = {"NO_THREATS_FOUND": "COMPLETED", "THREATS_FOUND": "COMPLETED",
+                  "UNSUPPORTED": "SKIPPED", "ACCESS_DENIED": "SKIPPED", "FAILED": "FAILED"}
+
+
+def scan_result_event(bucket: str, key: str, version_id: str | None,
+                      status: str = "NO_THREATS_FOUND", account: str = "123456789012",
+                      region: str = "us-east-1") -> dict:
+    threats = [{"name": "EICAR-Test-File (not a virus)"}] if status == "THREATS_FOUND" else None
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "GuardDuty Malware Protection Object Scan Result",
+        "source": "aws.guardduty",
+        "account": account,
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [f"arn:aws:guardduty:{region}:{account}:malware-protection-plan/"
+                      "b4c7f464ab3a4EXAMPLE"],
+        "detail": {
+            "schemaVersion": "1.0",
+            "scanStatus": SCAN_STATUS_OF[status],
+            "resourceType": "S3_OBJECT",
+            "s3ObjectDetails": {
+                "bucketName": bucket,
+                "objectKey": key,
+                "eTag": "ASIAI44QH8DHBEXAMPLE",
+                "versionId": version_id,
+                "s3Throttled": False,
+            },
+            "scanResultDetails": {"scanResultStatus": status, "threats": threats},
+        },
+    }

@@ -1,0 +1,173 @@
+"""Scan verdicts that are not clean: contain and report, never delete.
+
+Invoked by an SQS event source (ReportBatchItemFailures) on the verdict queue, which an
+EventBridge rule fills with GuardDuty's "GuardDuty Malware Protection Object Scan Result"
+events whose result is anything but NO_THREATS_FOUND. Per event (``handle_verdict``):
+
+- THREATS_FOUND: the version stays unreadable (the bucket policy denies reads of anything not
+  tagged clean); it is tagged ``quarantine=true`` (a lifecycle rule expires it after the
+  configured days) and the alarm topic is told the key, the version and the uploader (the
+  caller segment of ``user-content/uploads/<caller>/...``, else "unknown").
+- UNSUPPORTED, ACCESS_DENIED, FAILED (or any other result GuardDuty may add): an object that
+  can never be released is an operational fault: the alarm topic is told, nothing is tagged
+  for expiry (an operator re-scans or removes it).
+
+Idempotent: the version is tagged ``scan-alerted=<result>`` after the notification, and a
+version already carrying that tag for that result is not reported again (a redelivered or
+duplicated event). Out of order: when GuardDuty's own tag on the version says another result
+than the event (a later scan of the same version answered), the event is stale and ignored.
+A version that no longer exists is skipped. Anything else raises, so the record returns to
+the queue and, after 5 receives, to its dead-letter queue (alarmed).
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from botocore.exceptions import ClientError
+
+from estate_handlers.object_events import ScanResult, is_scan_result, scan_result
+
+TOPIC_ENV = "ALARM_TOPIC_ARN"
+# Contracts with the infrastructure (infra/config.py; a test checks they agree).
+SCAN_STATUS_TAG = "GuardDutyMalwareScanStatus"
+QUARANTINE_TAG = ("quarantine", "true")
+ALERTED_TAG = "scan-alerted"
+THREATS_FOUND = "THREATS_FOUND"
+USER_UPLOADS = "user-content/uploads/"
+MAX_TAGS_PER_OBJECT = 10
+MISSING_CODES = frozenset({"NoSuchKey", "NoSuchVersion", "404", "NotFound"})
+MAX_SUBJECT = 100  # SNS
+
+logger = Logger(service="scan-verdict")
+
+
+@dataclass(frozen=True)
+class Deps:
+    s3: object
+    sns: object
+    topic_arn: str
+
+
+def uploader_of(key: str) -> str:
+    """The caller segment of a user upload key, or "unknown" (other prefixes carry none)."""
+    if key.startswith(USER_UPLOADS):
+        caller, sep, rest = key[len(USER_UPLOADS):].partition("/")
+        if caller and sep and rest:
+            return caller
+    return "unknown"
+
+
+def notification(verdict: ScanResult) -> tuple[str, str]:
+    """(subject, message) for the alarm topic."""
+    obj = verdict.obj
+    if verdict.status == THREATS_FOUND:
+        subject = f"Upload gate: malware quarantined in {obj.bucket}"
+        action = ("The version is unreadable (bucket policy) and tagged quarantine=true; "
+                  "a lifecycle rule expires it. Check the uploader's other uploads.")
+    else:
+        subject = f"Upload gate: scan {verdict.status} in {obj.bucket}"
+        action = ("The version cannot be released (it stays unreadable). Fix the cause, "
+                  "then re-scan it on demand or remove it.")
+    message = {
+        "verdict": verdict.status,
+        "scan_status": verdict.scan_status,
+        "bucket": obj.bucket,
+        "key": obj.key,
+        "version_id": obj.version_id,
+        "uploader": uploader_of(obj.key),
+        "threats": list(verdict.threats),
+        "scanned_at": verdict.time,
+        "action": action,
+    }
+    return subject[:MAX_SUBJECT], json.dumps(message, indent=2)
+
+
+def _version_args(verdict: ScanResult) -> dict:
+    obj = verdict.obj
+    return {"Bucket": obj.bucket, "Key": obj.key,
+            **({"VersionId": obj.version_id} if obj.version_id else {})}
+
+
+def handle_verdict(verdict: ScanResult, deps: Deps) -> str:
+    """Contain and report one verdict. Returns the outcome (logged, asserted by tests)."""
+    if verdict.clean:
+        return "clean"  # the rule never routes these here; nothing to contain
+    args = _version_args(verdict)
+    try:
+        tag_set = deps.s3.get_object_tagging(**args)["TagSet"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in MISSING_CODES:
+            return "missing"
+        raise
+    tags = {t["Key"]: t["Value"] for t in tag_set}
+    current = tags.get(SCAN_STATUS_TAG)
+    if current is not None and current != verdict.status:
+        return "stale"
+    if tags.get(ALERTED_TAG) == verdict.status:
+        return "already-reported"
+    ours = {ALERTED_TAG: verdict.status}
+    if verdict.status == THREATS_FOUND:
+        ours[QUARANTINE_TAG[0]] = QUARANTINE_TAG[1]
+    merged = [t for t in tag_set if t["Key"] not in ours] + [
+        {"Key": k, "Value": v} for k, v in ours.items()]
+    if len(merged) > MAX_TAGS_PER_OBJECT:
+        raise ValueError(f"{verdict.obj.key}: {len(tag_set)} tags already, cannot add "
+                         f"{sorted(ours)}")
+    subject, message = notification(verdict)
+    # Report first, then mark: a crash in between reports twice, never zero times.
+    deps.sns.publish(TopicArn=deps.topic_arn, Subject=subject, Message=message)
+    deps.s3.put_object_tagging(**args, Tagging={"TagSet": merged})
+    return "quarantined" if verdict.status == THREATS_FOUND else "reported"
+
+
+def verdict_in(body: str) -> ScanResult:
+    message = json.loads(body)
+    if not is_scan_result(message):
+        raise ValueError("not a GuardDuty Malware Protection scan result")
+    return scan_result(message)
+
+
+def process_batch(event: dict, deps: Deps, context=None) -> dict:
+    """SQS batch -> partial batch response; one failing record never fails the others."""
+    def record_handler(record: SQSRecord) -> str:
+        verdict = verdict_in(record.body)
+        outcome = handle_verdict(verdict, deps)
+        logger.info("verdict handled", extra={
+            "outcome": outcome, "verdict": verdict.status, "bucket": verdict.obj.bucket,
+            "key": verdict.obj.key, "version_id": verdict.obj.version_id,
+            "uploader": uploader_of(verdict.obj.key)})
+        return outcome
+
+    return process_partial_response(event=event, record_handler=record_handler,
+                                    processor=BatchProcessor(event_type=EventType.SQS),
+                                    context=context)
+
+
+_deps: Deps | None = None
+
+
+def _default_deps() -> Deps:
+    global _deps
+    if _deps is None:
+        import boto3
+        from botocore.config import Config
+
+        config = Config(retries={"mode": "standard", "total_max_attempts": 5})
+        _deps = Deps(s3=boto3.client("s3", config=config),
+                     sns=boto3.client("sns", config=config),
+                     topic_arn=os.environ[TOPIC_ENV])
+    return _deps
+
+
+@logger.inject_lambda_context
+def handler(event, context):
+    return process_batch(event, _default_deps(), context)

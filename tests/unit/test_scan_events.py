@@ -1,0 +1,73 @@
+"""Scan results through the one parser every queue consumer uses, and the verdict rules
+that need no store (uploader, notification text, the contracts with the infrastructure)."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from estate_handlers import object_events, scan_verdict
+from estate_handlers.object_events import ObjectVersion, objects_in_message
+
+from infra import config
+from infra.constructs import malware_gate
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
+from aws_events import s3_notification, scan_result_event  # noqa: E402
+
+NOT_CLEAN = ("THREATS_FOUND", "UNSUPPORTED", "ACCESS_DENIED", "FAILED")
+
+
+def test_clean_scan_result_names_the_scanned_version():
+    event = scan_result_event("assets", "user-content/uploads/alice/x/a b+c.jpg", "v7")
+    assert objects_in_message(json.dumps(event)) == [
+        ObjectVersion("assets", "user-content/uploads/alice/x/a b+c.jpg", "v7")]
+
+
+@pytest.mark.parametrize("status", NOT_CLEAN)
+def test_scan_results_other_than_clean_name_nothing_to_process(status):
+    event = scan_result_event("assets", "brands/media/x/a.mp4", "v1", status)
+    assert objects_in_message(json.dumps(event)) == []
+
+
+def test_s3_notifications_still_name_their_versions():
+    body = json.dumps(s3_notification("assets", "brands/media/a b.mp4", "v2", 5, '"e"'))
+    assert objects_in_message(body) == [ObjectVersion("assets", "brands/media/a b.mp4", "v2")]
+
+
+def test_scan_result_reads_status_threats_and_time():
+    event = scan_result_event("assets", "products/documents/x/c.pdf", "v3", "THREATS_FOUND")
+    result = object_events.scan_result(event)
+    assert (result.status, result.scan_status, result.threats, result.time) == (
+        "THREATS_FOUND", "COMPLETED", ("EICAR-Test-File (not a virus)",), event["time"])
+
+
+@pytest.mark.parametrize(("key", "uploader"), [
+    ("user-content/uploads/alice/r4nd0m/photo.jpg", "alice"),
+    ("user-content/uploads/photo.jpg", "unknown"),
+    ("user-content/uploads//x/photo.jpg", "unknown"),
+    ("products/images/original/r4nd0m/photo.jpg", "unknown"),
+])
+def test_uploader_is_the_caller_segment_of_user_upload_keys(key, uploader):
+    assert scan_verdict.uploader_of(key) == uploader
+
+
+def test_notification_names_key_version_and_uploader():
+    event = scan_result_event("assets", "user-content/uploads/bob/z/evil.pdf", "v9",
+                              "THREATS_FOUND")
+    subject, message = scan_verdict.notification(object_events.scan_result(event))
+    body = json.loads(message)
+    assert (body["key"], body["version_id"], body["uploader"], body["verdict"]) == (
+        "user-content/uploads/bob/z/evil.pdf", "v9", "bob", "THREATS_FOUND")
+    assert "malware" in subject and len(subject) <= 100
+
+
+def test_verdict_handler_and_infrastructure_agree_on_tags_and_names():
+    assert scan_verdict.QUARANTINE_TAG == config.QUARANTINE_TAG
+    assert scan_verdict.SCAN_STATUS_TAG == config.SCAN_STATUS_TAG
+    assert object_events.CLEAN == config.CLEAN
+    assert object_events.SCAN_RESULT == malware_gate.SCAN_RESULT
+    assert object_events.GUARDDUTY == malware_gate.GUARDDUTY
+    assert scan_verdict.TOPIC_ENV == malware_gate.TOPIC_ENV
+    assert scan_verdict.USER_UPLOADS == config.USER_UPLOADS

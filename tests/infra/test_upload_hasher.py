@@ -25,6 +25,13 @@ def env(request):
     return request.param
 
 
+# S3 notifies the hasher's queue only where the upload gate is off (dev); with the gate on
+# (prod) the gate's clean verdicts feed it instead (tests/infra/test_upload_gate.py).
+@pytest.fixture(params=[e for e in ENVS if not ENVIRONMENTS[e]().upload_gate.enabled])
+def ungated_env(request):
+    return request.param
+
+
 # ------------------------------------------------------------------- template readers
 
 def _assets(estate, env) -> dict:
@@ -36,12 +43,16 @@ def _cfg(env):
 
 
 def _function(template: dict) -> tuple[str, dict]:
-    return only(template, "AWS::Lambda::Function")
+    found = [(k, v) for k, v in resources(template, "AWS::Lambda::Function").items()
+             if v["Properties"]["Handler"] == HANDLER]
+    assert len(found) == 1, found
+    return found[0]
 
 
 def _queues(template: dict) -> tuple[tuple[str, dict], tuple[str, dict]]:
-    """(queue, dlq): the queue is the one with a redrive policy."""
-    queues = resources(template, "AWS::SQS::Queue")
+    """(queue, dlq) of the hasher: the queue is the one with a redrive policy."""
+    queues = {k: v for k, v in resources(template, "AWS::SQS::Queue").items()
+              if k.startswith("UploadHasher")}
     assert len(queues) == 2, sorted(queues)
     main = next((k, v) for k, v in queues.items() if "RedrivePolicy" in v["Properties"])
     dlq = next((k, v) for k, v in queues.items() if k != main[0])
@@ -67,6 +78,13 @@ def _joined(value) -> str:
         return f"<{value['Ref']}>"
     sep, parts = value["Fn::Join"]
     return sep.join(_joined(p) for p in parts)
+
+
+def _mapping(template: dict) -> tuple[str, dict]:
+    found = [(k, v) for k, v in resources(template, "AWS::Lambda::EventSourceMapping").items()
+             if k.startswith("UploadHasher")]
+    assert len(found) == 1, found
+    return found[0]
 
 
 def _table(template: dict) -> tuple[str, dict]:
@@ -115,7 +133,8 @@ def test_hashed_prefixes_are_the_ones_the_handler_expects():
     assert HASHED_PREFIXES == PREFIXES == dedup_index.UPLOAD_PREFIXES
 
 
-def test_each_upload_prefix_notifies_the_queue_of_every_created_object(estate, env):
+def test_each_upload_prefix_notifies_the_queue_of_every_created_object(estate, ungated_env):
+    env = ungated_env
     template = _assets(estate, env)
     _, bucket = bucket_named(template, _cfg(env).assets_bucket_name)
     (queue_id, _), _ = _queues(template)
@@ -130,10 +149,15 @@ def test_each_upload_prefix_notifies_the_queue_of_every_created_object(estate, e
 def test_no_bucket_notifications_custom_resource_or_other_function_exists(estate, env):
     template = _assets(estate, env)
     assert not resources(template, "Custom::S3BucketNotifications")
-    assert len(resources(template, "AWS::Lambda::Function")) == 1  # the hasher only
+    handlers = sorted(f["Properties"]["Handler"]
+                      for f in resources(template, "AWS::Lambda::Function").values())
+    # The hasher, and the upload gate's verdict function where the gate is on.
+    gate = ["estate_handlers.scan_verdict.handler"] if _cfg(env).upload_gate.enabled else []
+    assert handlers == sorted([HANDLER, *gate])
 
 
-def test_bucket_is_created_after_the_queue_policy_that_lets_s3_send(estate, env):
+def test_bucket_is_created_after_the_queue_policy_that_lets_s3_send(estate, ungated_env):
+    env = ungated_env
     template = _assets(estate, env)
     _, bucket = bucket_named(template, _cfg(env).assets_bucket_name)
     (queue_id, _), _ = _queues(template)
@@ -141,7 +165,8 @@ def test_bucket_is_created_after_the_queue_policy_that_lets_s3_send(estate, env)
     assert policy_id in as_list(bucket.get("DependsOn", []))
 
 
-def test_only_s3_for_the_assets_bucket_of_this_account_may_send_to_the_queue(estate, env):
+def test_only_s3_for_the_assets_bucket_of_this_account_may_send_to_the_queue(estate, ungated_env):
+    env = ungated_env
     template = _assets(estate, env)
     cfg = _cfg(env)
     (queue_id, _), _ = _queues(template)
@@ -158,7 +183,8 @@ def test_only_s3_for_the_assets_bucket_of_this_account_may_send_to_the_queue(est
     }]
 
 
-def test_queue_key_lets_only_s3_for_the_assets_bucket_encrypt_messages(estate, env):
+def test_queue_key_lets_only_s3_for_the_assets_bucket_encrypt_messages(estate, ungated_env):
+    env = ungated_env
     template = _assets(estate, env)
     cfg = _cfg(env)
     (_, queue), _ = _queues(template)
@@ -221,7 +247,7 @@ def test_event_source_reads_the_queue_in_batches_of_4_reporting_item_failures(es
     template = _assets(estate, env)
     fn_id, _ = _function(template)
     (queue_id, _), _ = _queues(template)
-    _, mapping = only(template, "AWS::Lambda::EventSourceMapping")
+    _, mapping = _mapping(template)
     props = mapping["Properties"]
     assert props["EventSourceArn"] == {"Fn::GetAtt": [queue_id, "Arn"]}
     assert props["FunctionName"] == {"Ref": fn_id}
@@ -232,14 +258,14 @@ def test_event_source_reads_the_queue_in_batches_of_4_reporting_item_failures(es
 
 def test_event_source_concurrency_does_not_exceed_the_functions_reservation(estate, env):
     template = _assets(estate, env)
-    _, mapping = only(template, "AWS::Lambda::EventSourceMapping")
+    _, mapping = _mapping(template)
     reserved = _function(template)[1]["Properties"]["ReservedConcurrentExecutions"]
     assert mapping["Properties"]["ScalingConfig"]["MaximumConcurrency"] == reserved
 
 
 def test_event_source_waits_for_the_role_policy(estate, env):
     template = _assets(estate, env)
-    _, mapping = only(template, "AWS::Lambda::EventSourceMapping")
+    _, mapping = _mapping(template)
     (policy_id,) = _policies_of_role(template, _role_id(template))
     assert policy_id in as_list(mapping.get("DependsOn", []))
 

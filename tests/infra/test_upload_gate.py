@@ -1,0 +1,385 @@
+"""The upload gate in the Assets stack: GuardDuty Malware Protection for S3 on the untrusted
+prefixes (prod), S3 enforcing the verdict, the pipeline started by the clean verdict, the
+verdict function for everything else; and none of it where the gate is off (dev)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from aws_cdk import App, Stack
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
+from helpers import as_list, bucket_named, lifecycle_rules, only, policy_of_bucket, resources
+
+from infra.config import (
+    BRANDS,
+    DOCUMENTS,
+    ORIGINALS,
+    PROCESSED,
+    THUMBNAILS,
+    USER_UPLOADS,
+    ConfigError,
+    UploadGateConfig,
+)
+from infra.constructs.cdn import PUBLIC_PREFIXES
+from infra.constructs.malware_gate import MalwareGate, split_by_gate
+from infra.constructs.upload_hasher import HASHED_PREFIXES
+from infra.environments import ENVIRONMENTS
+
+SCAN_RESULT = "GuardDuty Malware Protection Object Scan Result"
+PLAN_PRINCIPAL = "malware-protection-plan.guardduty.amazonaws.com"
+TAG = "GuardDutyMalwareScanStatus"
+VERDICT_HANDLER = "estate_handlers.scan_verdict.handler"
+
+
+@pytest.fixture(scope="module")
+def prod():
+    return ENVIRONMENTS["prod"]()
+
+
+@pytest.fixture(scope="module")
+def assets(estate):
+    return estate.template_json("prod", "Assets")
+
+
+@pytest.fixture(scope="module")
+def dev_assets(estate):
+    return estate.template_json("dev", "Assets")
+
+
+def _by_name(template: dict, cfn_type: str, name_key: str, name: str) -> tuple[str, dict]:
+    found = [(k, v) for k, v in resources(template, cfn_type).items()
+             if v["Properties"].get(name_key) == name]
+    assert len(found) == 1, (name, found)
+    return found[0]
+
+
+def _scanner_role(template: dict, prod) -> tuple[str, dict]:
+    return _by_name(template, "AWS::IAM::Role", "RoleName", prod.malware_scan_role_name)
+
+
+def _rule(template: dict, name: str) -> dict:
+    return _by_name(template, "AWS::Events::Rule", "Name", name)[1]["Properties"]
+
+
+def _hasher_queue_id(template: dict) -> str:
+    return next(k for k, v in resources(template, "AWS::SQS::Queue").items()
+                if k.startswith("UploadHasher") and "RedrivePolicy" in v["Properties"])
+
+
+def _normal(value):
+    """Statements compared as IAM reads them: Action/Resource lists are unordered sets
+    (CDK sorts them when it renders)."""
+    if isinstance(value, list):
+        return [_normal(v) for v in value]
+    if isinstance(value, dict):
+        return {k: (sorted(v, key=json.dumps) if k in ("Action", "Resource")
+                    and isinstance(v, list) else _normal(v)) for k, v in value.items()}
+    return value
+
+
+def _gate_statements(template: dict, bucket_name: str) -> dict[str, dict]:
+    bucket_id, _ = bucket_named(template, bucket_name)
+    return {s["Sid"]: s for s in policy_of_bucket(template, bucket_id) if "Sid" in s}
+
+
+# ------------------------------------------------------------------------ config
+
+def test_prod_has_the_gate_on_and_dev_off():
+    assert ENVIRONMENTS["prod"]().upload_gate.enabled
+    assert not ENVIRONMENTS["dev"]().upload_gate.enabled
+
+
+def test_default_gated_prefixes_are_every_prefix_outsiders_upload_to():
+    assert UploadGateConfig().prefixes == (USER_UPLOADS, ORIGINALS, DOCUMENTS, BRANDS)
+
+
+def test_more_than_five_prefixes_are_rejected_naming_the_field():
+    with pytest.raises(ConfigError, match="upload_gate: prefixes .*1 to 5"):
+        UploadGateConfig(prefixes=("a/", "b/", "c/", "d/", "e/", "f/"))
+
+
+@pytest.mark.parametrize("prefix", [PROCESSED, THUMBNAILS, "products/images/"])
+def test_rendition_prefixes_cannot_be_gated(prefix):
+    with pytest.raises(ConfigError, match="upload_gate: prefixes .*never gated"):
+        UploadGateConfig(prefixes=(prefix,))
+
+
+def test_a_prefix_inside_another_gated_prefix_is_rejected():
+    with pytest.raises(ConfigError, match="inside another gated prefix"):
+        UploadGateConfig(prefixes=(BRANDS, "brands/media/"))
+
+
+@pytest.mark.parametrize("prefix", ["brands", "/brands/", "Brands/", ""])
+def test_a_prefix_that_is_not_a_folder_is_rejected(prefix):
+    with pytest.raises(ConfigError, match="upload_gate: prefixes"):
+        UploadGateConfig(prefixes=(prefix,))
+
+
+def test_quarantine_days_below_one_are_rejected_naming_the_field():
+    with pytest.raises(ConfigError, match="quarantine_expiration_days"):
+        UploadGateConfig(quarantine_expiration_days=0)
+
+
+def test_gating_part_of_a_consumer_prefix_is_refused():
+    with pytest.raises(ConfigError, match="gate only part of 'brands/'"):
+        split_by_gate(HASHED_PREFIXES, ("brands/media/",))
+
+
+def test_consumer_prefixes_split_into_released_and_notified():
+    assert split_by_gate(HASHED_PREFIXES, (USER_UPLOADS, ORIGINALS)) == (
+        (ORIGINALS, USER_UPLOADS), (DOCUMENTS, BRANDS))
+
+
+# ------------------------------------------------------------------------ the plan
+
+def test_plan_protects_the_assets_bucket_gated_prefixes_with_tagging(assets, prod):
+    _, plan = only(assets, "AWS::GuardDuty::MalwareProtectionPlan")
+    role_id, _ = _scanner_role(assets, prod)
+    props = plan["Properties"]
+    assert props["ProtectedResource"] == {"S3Bucket": {
+        "BucketName": prod.assets_bucket_name, "ObjectPrefixes": list(prod.upload_gate.prefixes)}}
+    assert props["Actions"] == {"Tagging": {"Status": "ENABLED"}}
+    assert props["Role"] == {"Fn::GetAtt": [role_id, "Arn"]}
+
+
+def test_plan_is_created_after_the_role_has_its_policy(assets, prod):
+    plan_id, plan = only(assets, "AWS::GuardDuty::MalwareProtectionPlan")
+    role_id, _ = _scanner_role(assets, prod)
+    policy_id = next(k for k, v in resources(assets, "AWS::IAM::ManagedPolicy").items()
+                     if {"Ref": role_id} in v["Properties"]["Roles"])
+    assert policy_id in as_list(plan["DependsOn"])
+
+
+def test_scanner_role_is_trusted_by_the_malware_protection_plan_service_only(assets, prod):
+    _, role = _scanner_role(assets, prod)
+    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [{
+        "Action": "sts:AssumeRole", "Effect": "Allow",
+        "Principal": {"Service": PLAN_PRINCIPAL}}]
+    assert "Policies" not in role["Properties"]
+    assert "ManagedPolicyArns" not in role["Properties"]
+
+
+def test_scanner_role_policy_is_exactly_the_documented_one(assets, prod):
+    role_id, _ = _scanner_role(assets, prod)
+    (policy,) = [v for v in resources(assets, "AWS::IAM::ManagedPolicy").values()
+                 if {"Ref": role_id} in v["Properties"]["Roles"]]
+    key_id = next(k for k in resources(assets, "AWS::KMS::Key") if k.startswith("AssetsKey"))
+    bucket = f"arn:aws:s3:::{prod.assets_bucket_name}"
+    objects = [f"{bucket}/{p}*" for p in prod.upload_gate.prefixes]
+    rule = (f"arn:aws:events:{prod.primary_region}:{prod.account}:rule/"
+            "DO-NOT-DELETE-AmazonGuardDutyMalwareProtectionS3*")
+    assert _normal(policy["Properties"]["PolicyDocument"]) == _normal({
+        "Version": "2012-10-17", "Statement": [
+        {"Sid": "AllowManagedRuleToSendS3EventsToGuardDuty", "Effect": "Allow",
+         "Action": ["events:PutRule", "events:DeleteRule", "events:PutTargets",
+                    "events:RemoveTargets"],
+         "Resource": rule,
+         "Condition": {"StringLike": {"events:ManagedBy": PLAN_PRINCIPAL}}},
+        {"Sid": "AllowGuardDutyToMonitorEventBridgeManagedRule", "Effect": "Allow",
+         "Action": ["events:DescribeRule", "events:ListTargetsByRule"], "Resource": rule},
+        {"Sid": "AllowPostScanTag", "Effect": "Allow",
+         "Action": ["s3:PutObjectTagging", "s3:GetObjectTagging", "s3:PutObjectVersionTagging",
+                    "s3:GetObjectVersionTagging"],
+         "Resource": objects},
+        {"Sid": "AllowEnableS3EventBridgeEvents", "Effect": "Allow",
+         "Action": ["s3:PutBucketNotification", "s3:GetBucketNotification"], "Resource": bucket},
+        {"Sid": "AllowPutValidationObject", "Effect": "Allow", "Action": "s3:PutObject",
+         "Resource": f"{bucket}/malware-protection-resource-validation-object"},
+        {"Sid": "AllowCheckBucketOwnership", "Effect": "Allow", "Action": "s3:ListBucket",
+         "Resource": bucket},
+        {"Sid": "AllowMalwareScan", "Effect": "Allow",
+         "Action": ["s3:GetObject", "s3:GetObjectVersion"], "Resource": objects},
+        {"Sid": "AllowDecryptForMalwareScan", "Effect": "Allow",
+         "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+         "Resource": {"Fn::GetAtt": [key_id, "Arn"]},
+         "Condition": {"StringLike": {
+             "kms:ViaService": f"s3.{prod.primary_region}.amazonaws.com"}}},
+    ]})
+
+
+# ------------------------------------------------------------------------ enforcement
+
+def test_reads_of_gated_objects_are_denied_unless_tagged_clean_except_for_the_scanner(
+        assets, prod):
+    role_id, _ = _scanner_role(assets, prod)
+    deny = _gate_statements(assets, prod.assets_bucket_name)["DenyReadsUntilScannedClean"]
+    assert _normal(deny) == _normal({
+        "Sid": "DenyReadsUntilScannedClean", "Effect": "Deny", "Principal": {"AWS": "*"},
+        "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+        "Resource": [f"arn:aws:s3:::{prod.assets_bucket_name}/{p}*"
+                     for p in prod.upload_gate.prefixes],
+        "Condition": {"StringNotEquals": {f"s3:ExistingObjectTag/{TAG}": "NO_THREATS_FOUND"},
+                      "ArnNotEquals": {"aws:PrincipalArn": {"Fn::GetAtt": [role_id, "Arn"]}}},
+    })
+
+
+def test_nobody_but_the_scanner_can_tag_an_unclean_object_clean(assets, prod):
+    role_id, _ = _scanner_role(assets, prod)
+    deny = _gate_statements(assets, prod.assets_bucket_name)[
+        "DenyCleanVerdictFromAnyoneButTheScanner"]
+    assert (deny["Effect"], deny["Action"]) == (
+        "Deny", ["s3:PutObjectTagging", "s3:PutObjectVersionTagging"])
+    assert deny["Condition"] == {
+        "StringEquals": {f"s3:RequestObjectTag/{TAG}": "NO_THREATS_FOUND"},
+        "StringNotEquals": {f"s3:ExistingObjectTag/{TAG}": "NO_THREATS_FOUND"},
+        "ArnNotEquals": {"aws:PrincipalArn": {"Fn::GetAtt": [role_id, "Arn"]}}}
+
+
+def test_nobody_but_the_scanner_can_upload_an_object_carrying_a_verdict(assets, prod):
+    deny = _gate_statements(assets, prod.assets_bucket_name)["DenyUploadsCarryingAScanVerdict"]
+    assert (deny["Effect"], deny["Action"]) == ("Deny", "s3:PutObject")
+    assert deny["Condition"]["Null"] == {f"s3:RequestObjectTag/{TAG}": "false"}
+
+
+def test_replication_reads_are_not_touched_by_the_gate(assets, prod):
+    for statement in _gate_statements(assets, prod.assets_bucket_name).values():
+        if statement["Effect"] == "Deny":
+            actions = as_list(statement["Action"])
+            assert "s3:GetObjectVersionForReplication" not in actions
+            assert not any(a.endswith("*") for a in actions)
+
+
+def test_renditions_the_cdn_serves_are_outside_every_gated_prefix(prod):
+    renditions = [p for p in PUBLIC_PREFIXES if p in (PROCESSED, THUMBNAILS)]
+    assert renditions
+    for served in renditions:
+        assert not any(served.startswith(g) for g in prod.upload_gate.prefixes)
+
+
+def test_the_bucket_keeps_eventbridge_delivery_guardduty_relies_on(assets, prod):
+    _, bucket = bucket_named(assets, prod.assets_bucket_name)
+    notifications = bucket["Properties"]["NotificationConfiguration"]
+    assert notifications == {"EventBridgeConfiguration": {"EventBridgeEnabled": True}}
+
+
+def test_quarantined_versions_expire_after_the_configured_days(assets, prod):
+    _, bucket = bucket_named(assets, prod.assets_bucket_name)
+    rule = lifecycle_rules(bucket)["expire-quarantined"]
+    days = prod.upload_gate.quarantine_expiration_days
+    assert rule["TagFilters"] == [{"Key": "quarantine", "Value": "true"}]
+    assert (rule["ExpirationInDays"], rule["NoncurrentVersionExpiration"]) == (
+        days, {"NoncurrentDays": days})
+
+
+# ------------------------------------------------------------------------ the two triggers
+
+def test_gate_on_clean_verdicts_release_the_hasher_queue(assets, prod):
+    rule = _rule(assets, f"{prod.upload_gate_name}-release-hasher")
+    assert rule["EventPattern"] == {
+        "source": ["aws.guardduty"], "detail-type": [SCAN_RESULT],
+        "detail": {"s3ObjectDetails": {"bucketName": [prod.assets_bucket_name],
+                                       "objectKey": [{"prefix": p} for p in HASHED_PREFIXES]},
+                   "scanResultDetails": {"scanResultStatus": ["NO_THREATS_FOUND"]}}}
+    assert rule["Targets"] == [{"Id": "Queue",
+                                "Arn": {"Fn::GetAtt": [_hasher_queue_id(assets), "Arn"]}}]
+
+
+def test_gate_on_only_the_release_rule_may_send_to_the_hasher_queue(assets, prod):
+    queue_id = _hasher_queue_id(assets)
+    (policy,) = [v for v in resources(assets, "AWS::SQS::QueuePolicy").values()
+                 if v["Properties"]["Queues"] == [{"Ref": queue_id}]]
+    allows = [s for s in policy["Properties"]["PolicyDocument"]["Statement"]
+              if s["Effect"] == "Allow"]
+    rule_arn = (f"arn:aws:events:{prod.primary_region}:{prod.account}:rule/"
+                f"{prod.upload_gate_name}-release-hasher")
+    assert allows == [{"Sid": "EventBridgeRuleReleaseHasherSends", "Effect": "Allow",
+                       "Principal": {"Service": "events.amazonaws.com"},
+                       "Action": "sqs:SendMessage",
+                       "Resource": {"Fn::GetAtt": [queue_id, "Arn"]},
+                       "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}}}]
+
+
+def test_gate_on_the_hasher_queue_key_lets_only_the_release_rule_encrypt(assets, prod):
+    queue = assets["Resources"][_hasher_queue_id(assets)]
+    key = assets["Resources"][queue["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0]]
+    services = [s for s in key["Properties"]["KeyPolicy"]["Statement"]
+                if "Service" in s.get("Principal", {})]
+    rule_arn = (f"arn:aws:events:{prod.primary_region}:{prod.account}:rule/"
+                f"{prod.upload_gate_name}-release-hasher")
+    assert _normal(services) == _normal([{
+        "Sid": "EventBridgeRuleReleaseHasherEncrypts", "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": ["kms:GenerateDataKey", "kms:Decrypt"], "Resource": "*",
+        "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}}}])
+
+
+def test_gate_off_s3_notifies_the_hasher_queue_and_no_gate_exists(dev_assets):
+    cfg = ENVIRONMENTS["dev"]()
+    _, bucket = bucket_named(dev_assets, cfg.assets_bucket_name)
+    configs = bucket["Properties"]["NotificationConfiguration"]
+    assert sorted(c["Filter"]["S3Key"]["Rules"][0]["Value"]
+                  for c in configs["QueueConfigurations"]) == sorted(HASHED_PREFIXES)
+    assert "EventBridgeConfiguration" not in configs
+    assert not resources(dev_assets, "AWS::GuardDuty::MalwareProtectionPlan")
+    assert not resources(dev_assets, "AWS::Events::Rule")
+    assert "expire-quarantined" not in lifecycle_rules(bucket)
+    bucket_id, _ = bucket_named(dev_assets, cfg.assets_bucket_name)
+    assert not any("ExistingObjectTag" in json.dumps(s)
+                   for s in policy_of_bucket(dev_assets, bucket_id))
+
+
+# ------------------------------------------------------------------------ verdicts
+
+def test_every_result_but_clean_goes_to_the_verdict_queue(assets, prod):
+    rule = _rule(assets, f"{prod.upload_gate_name}-not-clean")
+    assert rule["EventPattern"]["detail"] == {
+        "s3ObjectDetails": {"bucketName": [prod.assets_bucket_name],
+                            "objectKey": [{"prefix": p} for p in prod.upload_gate.prefixes]},
+        "scanResultDetails": {"scanResultStatus": [{"anything-but": ["NO_THREATS_FOUND"]}]}}
+    (target,) = rule["Targets"]
+    queue_id = target["Arn"]["Fn::GetAtt"][0]
+    assert queue_id.startswith("UploadGateVerdictQueue")
+    mappings = [v["Properties"] for v in resources(assets, "AWS::Lambda::EventSourceMapping")
+                .values() if v["Properties"]["EventSourceArn"] == target["Arn"]]
+    (function,) = [v for k, v in resources(assets, "AWS::Lambda::Function").items()
+                   if {"Ref": k} == mappings[0]["FunctionName"]]
+    assert function["Properties"]["Handler"] == VERDICT_HANDLER
+    assert mappings[0]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_verdict_function_publishes_to_the_alarm_topic_by_its_derived_arn(assets, prod):
+    (function,) = [v for v in resources(assets, "AWS::Lambda::Function").values()
+                   if v["Properties"]["Handler"] == VERDICT_HANDLER]
+    topic = f"arn:aws:sns:{prod.primary_region}:{prod.account}:{prod.alarm_topic_name}"
+    assert function["Properties"]["Environment"]["Variables"]["ALARM_TOPIC_ARN"] == topic
+
+
+def test_verdict_function_may_tag_but_never_read_bytes_or_delete(assets):
+    (function,) = [v for v in resources(assets, "AWS::Lambda::Function").values()
+                   if v["Properties"]["Handler"] == VERDICT_HANDLER]
+    role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    (policy,) = [v for v in resources(assets, "AWS::IAM::ManagedPolicy").values()
+                 if {"Ref": role_id} in v["Properties"]["Roles"]]
+    actions = {a for s in policy["Properties"]["PolicyDocument"]["Statement"]
+               for a in as_list(s["Action"])}
+    assert {"s3:PutObjectTagging", "sns:Publish"} <= actions
+    assert not {a for a in actions if a in ("s3:GetObject", "s3:GetObjectVersion")
+                or "Delete" in a and a.startswith("s3:")}
+
+
+def test_alarm_topic_name_is_the_one_the_monitoring_stack_creates(estate, prod):
+    template = estate.template_json("prod", "Monitoring")
+    _, topic = only(template, "AWS::SNS::Topic")
+    assert topic["Properties"]["TopicName"] == prod.alarm_topic_name
+
+
+# ------------------------------------------------------------------------ release_to
+
+def _gate_stack():
+    stack = Stack(App(), "T", env={"account": "123456789012", "region": "us-east-1"})
+    bucket = s3.Bucket(stack, "B", bucket_name="bkt")
+    gate = MalwareGate(stack, "G", name="t-gate", bucket=bucket, bucket_name="bkt",
+                       bucket_key=kms.Key(stack, "K"), prefixes=(USER_UPLOADS,),
+                       scanner_role_name="scan", alarm_topic_name="t-alarms",
+                       reserved_concurrency=2, log_retention_days=7)
+    return stack, gate
+
+
+def test_release_to_refuses_prefixes_the_gate_does_not_scan():
+    stack, gate = _gate_stack()
+    queue_key = kms.Key(stack, "QK")
+    queue = sqs.Queue(stack, "Q", encryption_master_key=queue_key)
+    with pytest.raises(ConfigError, match="only be released for gated prefixes"):
+        gate.release_to("Renditions", queue, queue_key, (ORIGINALS,))

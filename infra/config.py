@@ -305,14 +305,39 @@ class EnvironmentConfig:
     def replication_role_name(self) -> str:
         return f"{self.assets_bucket_name}-replication"
 
+    # Each data bucket's key is aliased after its bucket.
+    @property
+    def assets_key_alias(self) -> str:
+        return f"alias/{self.assets_bucket_name}"
+
     @property
     def replica_key_alias(self) -> str:
         return f"alias/{self.replica_bucket_name}"
 
     @property
+    def backups_key_alias(self) -> str:
+        return f"alias/{self.backups_bucket_name}"
+
+    @property
+    def replica_key_alias_arn(self) -> str:
+        """S3 accepts an alias ARN as a rule's ReplicaKmsKeyID: the Assets stack names the
+        replica key without referencing it."""
+        return f"arn:aws:kms:{self.replica_region}:{self.account}:{self.replica_key_alias}"
+
+    @property
+    def replication_role_arn(self) -> str:
+        return f"arn:aws:iam::{self.account}:role/{self.replication_role_name}"
+
+    @property
     def cdn_name(self) -> str:
         """Names the distribution's web ACL, cache policies and log delivery."""
         return f"{self.org}-assets-{self.name}"
+
+    @property
+    def cdn_access_log_source_name(self) -> str:
+        """The distribution's access-log delivery source (named, so the log bucket, deployed
+        earlier, can name it in its policy)."""
+        return f"{self.cdn_name}-access-logs"
 
     @property
     def alarm_name_prefix(self) -> str:

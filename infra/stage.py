@@ -25,9 +25,10 @@ class EstateStage(Stage):
     """The storage estate of one environment.
 
     Deploy order (CloudFormation dependencies, not references, across regions):
-    AccessLogs-<region> → Cdn → Replica → Assets → UploadApi → Monitoring;
-    Assets → ReplicationMonitoring; AccessLogs-<backups region> → Backups.
-    Cdn names the buckets; Replica (cross-region, via SSM) and Assets take its ARN.
+    AccessLogs-<region> → Replica → Assets → Cdn → Monitoring; Assets → UploadApi →
+    Monitoring; Assets → ReplicationMonitoring; AccessLogs-<backups region> → Backups.
+    The buckets exist before the distribution whose origins name them; the bucket stacks
+    grant this account's distributions, so nothing refers back to Cdn.
     """
 
     def __init__(self, scope: Construct, cfg: EnvironmentConfig) -> None:
@@ -43,18 +44,18 @@ class EstateStage(Stage):
                                     source_bucket_names=names)
             for region, names in sources.items()
         }
+        self.replica = ReplicaStack(self, "Replica", cfg=cfg)
+        self.replica.add_stack_dependency(self.access_logs[cfg.replica_region])
+        self.assets = AssetsStack(self, "Assets", cfg=cfg)
+        self.assets.add_stack_dependency(self.access_logs[cfg.primary_region])
+        self.assets.add_stack_dependency(self.replica, "replication needs the replica bucket and role")
         self.cdn = CdnStack(self, "Cdn", cfg=cfg)
         self.access_logs[cfg.primary_region].logs.allow_log_delivery(
             prefix=self.cdn.log_prefix, delivery_source_name=self.cdn.log_delivery_source_name)
         self.cdn.add_stack_dependency(self.access_logs[cfg.primary_region],
                                       "CloudFront access logs go to the log bucket")
-        self.replica = ReplicaStack(self, "Replica", cfg=cfg,
-                                    distribution_arn=self.cdn.distribution_arn)
-        self.replica.add_stack_dependency(self.access_logs[cfg.replica_region])
-        self.assets = AssetsStack(self, "Assets", cfg=cfg,
-                                  distribution_arn=self.cdn.distribution_arn)
-        self.assets.add_stack_dependency(self.access_logs[cfg.primary_region])
-        self.assets.add_stack_dependency(self.replica, "replication needs the replica bucket and role")
+        self.cdn.add_stack_dependency(self.assets, "the primary origin is the assets bucket")
+        self.cdn.add_stack_dependency(self.replica, "the failover origin is the replica bucket")
         hasher = self.assets.upload_hasher
         self.upload_api = UploadApiStack(self, "UploadApi", cfg=cfg,
                                          bucket_key=self.assets.assets.key,

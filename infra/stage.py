@@ -80,6 +80,12 @@ class EstateStage(Stage):
             distribution_id=self.cdn.distribution_id,
             web_acl_metric_name=self.cdn.edge.web_acl_metric_name,
         )
+        gate = self.assets.gate
+        if gate is not None:  # the upload gate's function, queue and GuardDuty scan alarms
+            self.monitoring_targets.functions.append(gate.monitored_function())
+            self.monitoring_targets.queues.append(gate.monitored_queue())
+            self.monitoring_targets.metric_alarms.extend(gate.metric_alarms(
+                cfg.monitoring, cfg.upload_gate.unscanned_backlog_threshold))
         self.monitoring = MonitoringStack(self, "Monitoring", cfg=cfg,
                                           targets=self.monitoring_targets)
         self.replication_monitoring = ReplicationMonitoringStack(

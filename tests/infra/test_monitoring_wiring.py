@@ -26,6 +26,12 @@ EXPECTED_ALARMS = {
         "Replication-Latency", "Replication-Pending-Growing", "Replication-Silent",
     },
 }
+# Where the upload gate is on: its verdict function and queue, and GuardDuty's scan alarms.
+UPLOAD_GATE_ALARMS = {
+    "ScanVerdict-Latency-P99", "ScanVerdict-Fault-Count", "ScanVerdict-Throttled-Count",
+    "VerdictQueue-Queue-Message-Age-Max", "VerdictQueue-DLQ-Queue-Message-Count-Max",
+    "UploadGate-Threats-Found", "UploadGate-Scans-Failed", "UploadGate-Unscanned-Backlog",
+}
 
 # Where AWS publishes each metric (CloudWatch alarms only read metrics of their own region).
 # "source"/"destination": the replication rule's buckets' regions; "primary": the region of
@@ -40,6 +46,8 @@ PUBLISHED_IN = {
     ("AWS/Lambda", "*"): "primary",
     ("AWS/SQS", "*"): "primary",
     ("AWS/ApiGateway", "*"): "primary",
+    ("AWS/GuardDuty/MalwareProtection", "*"): "primary",  # the protected bucket's region
+    ("AWS/Events", "*"): "primary",  # the default event bus of the bucket's region
 }
 
 
@@ -72,7 +80,9 @@ def _all_alarms(estate, env):
 
 @pytest.mark.parametrize("stack_id", sorted(EXPECTED_ALARMS))
 def test_every_estate_alarm_exists_in_its_stack(estate, env, stack_id):
-    assert set(_alarms(estate, env, stack_id)) == EXPECTED_ALARMS[stack_id]
+    gated = stack_id == "Monitoring" and estate.stages[env].cfg.upload_gate.enabled
+    expected = EXPECTED_ALARMS[stack_id] | (UPLOAD_GATE_ALARMS if gated else set())
+    assert set(_alarms(estate, env, stack_id)) == expected
 
 
 def test_no_other_stack_holds_an_alarm(estate, env):

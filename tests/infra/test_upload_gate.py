@@ -383,3 +383,60 @@ def test_release_to_refuses_prefixes_the_gate_does_not_scan():
     queue = sqs.Queue(stack, "Q", encryption_master_key=queue_key)
     with pytest.raises(ConfigError, match="only be released for gated prefixes"):
         gate.release_to("Renditions", queue, queue_key, (ORIGINALS,))
+
+
+# ------------------------------------------------------------------------ monitoring
+
+def _alarms(estate, env: str) -> dict[str, dict]:
+    template = estate.template_json(env, "Monitoring")
+    return {v["Properties"]["AlarmName"]: v["Properties"]
+            for v in resources(template, "AWS::CloudWatch::Alarm").values()}
+
+
+def _metric(alarm: dict, metric_id: str = "m1") -> dict:
+    return next(m for m in alarm["Metrics"] if m["Id"] == metric_id)["MetricStat"]["Metric"]
+
+
+@pytest.mark.parametrize(("name", "metric"), [("Threats-Found", "InfectedScanCount"),
+                                              ("Scans-Failed", "FailedScanCount")])
+def test_guardduty_scan_metrics_of_the_plan_alarm_on_any_occurrence(estate, prod, name, metric):
+    alarm = _alarms(estate, "prod")[f"{prod.alarm_name_prefix}-UploadGate-{name}-Critical"]
+    watched = _metric(alarm)
+    assert (watched["Namespace"], watched["MetricName"]) == (
+        "AWS/GuardDuty/MalwareProtection", metric)
+    dims = {d["Name"]: d["Value"] for d in watched["Dimensions"]}
+    assert dims["Resource Name"] == prod.assets_bucket_name
+    assert "MalwareProtectionPlanId" in json.dumps(dims["Malware Protection Plan Id"])
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+
+
+def test_unscanned_backlog_is_gated_uploads_minus_verdicts(estate, prod):
+    alarm = _alarms(estate, "prod")[f"{prod.alarm_name_prefix}-UploadGate-Unscanned-Backlog-Critical"]
+    (expression,) = [m for m in alarm["Metrics"] if "Expression" in m]
+    assert expression["Expression"] == "FILL(uploads, 0) - FILL(completed, 0) - FILL(failed, 0)"
+    assert _metric(alarm, "uploads") == {
+        "Namespace": "AWS/Events", "MetricName": "MatchedEvents",
+        "Dimensions": [{"Name": "RuleName", "Value": f"{prod.upload_gate_name}-gated-uploads"}]}
+    assert [_metric(alarm, i)["MetricName"] for i in ("completed", "failed")] == [
+        "CompletedScanCount", "FailedScanCount"]
+    assert alarm["Threshold"] == prod.upload_gate.unscanned_backlog_threshold
+    assert alarm["EvaluationPeriods"] == prod.monitoring.sustained_periods
+
+
+def test_the_counting_rule_matches_new_objects_under_the_gated_prefixes(assets, prod):
+    rule = _rule(assets, f"{prod.upload_gate_name}-gated-uploads")
+    assert rule["EventPattern"] == {
+        "source": ["aws.s3"], "detail-type": ["Object Created"],
+        "detail": {"bucket": {"name": [prod.assets_bucket_name]},
+                   "object": {"key": [{"prefix": p} for p in prod.upload_gate.prefixes]}}}
+
+
+def test_verdict_function_and_queue_have_the_estate_alarms(estate, prod):
+    names = set(_alarms(estate, "prod"))
+    prefix = prod.alarm_name_prefix
+    assert {f"{prefix}-ScanVerdict-Fault-Count-Critical",
+            f"{prefix}-VerdictQueue-DLQ-Queue-Message-Count-Max-Critical"} <= names
+
+
+def test_gate_off_has_no_gate_alarms(estate):
+    assert not [n for n in _alarms(estate, "dev") if "UploadGate" in n or "Verdict" in n]

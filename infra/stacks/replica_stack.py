@@ -9,6 +9,7 @@ from constructs import Construct
 from infra.config import EnvironmentConfig
 from infra.constructs.cdn import grant_distribution_read
 from infra.constructs.encrypted_bucket import EncryptedBucket
+from infra.constructs.malware_gate import gate_statements
 from infra.constructs.replication import ReplicationRole
 from infra.constructs.tiering import replica_lifecycle_rules
 from infra.nag import acknowledge
@@ -39,6 +40,12 @@ class ReplicaStack(Stack):
         )
         # CloudFront fails over to this bucket.
         grant_distribution_read(self.replica.bucket, self.replica.key)
+        # Replicas of gated uploads are as unreadable as their sources until scanned clean
+        # (the verdict tag replicates with them): failover never serves an unscanned object.
+        for statement in gate_statements(bucket_name=cfg.replica_bucket_name,
+                                         prefixes=cfg.upload_gate.gated_prefixes,
+                                         scanner_role_arn=None):
+            self.replica.bucket.add_to_resource_policy(statement)
         acknowledge(self.replica.bucket, {
             "NIST.800.53.R5-S3BucketReplicationEnabled":
                 "This bucket is the replication destination of the assets bucket; replicating "

@@ -440,3 +440,23 @@ def test_verdict_function_and_queue_have_the_estate_alarms(estate, prod):
 
 def test_gate_off_has_no_gate_alarms(estate):
     assert not [n for n in _alarms(estate, "dev") if "UploadGate" in n or "Verdict" in n]
+
+
+def test_replicas_of_gated_uploads_are_unreadable_until_tagged_clean_without_exception(
+        estate, prod):
+    template = estate.template_json("prod", "Replica")
+    statements = _gate_statements(template, prod.replica_bucket_name)
+    deny = statements["DenyReadsUntilScannedClean"]
+    assert deny["Condition"] == {
+        "StringNotEquals": {f"s3:ExistingObjectTag/{TAG}": "NO_THREATS_FOUND"}}
+    assert sorted(deny["Resource"]) == sorted(
+        f"arn:aws:s3:::{prod.replica_bucket_name}/{p}*" for p in prod.upload_gate.prefixes)
+    replicated_with = {a for s in statements.values() for a in as_list(s["Action"])}
+    assert not replicated_with & {"s3:ReplicateObject", "s3:ReplicateTags"}
+
+
+def test_gate_off_the_replica_has_no_scan_condition(estate):
+    cfg = ENVIRONMENTS["dev"]()
+    template = estate.template_json("dev", "Replica")
+    bucket_id, _ = bucket_named(template, cfg.replica_bucket_name)
+    assert "ExistingObjectTag" not in json.dumps(policy_of_bucket(template, bucket_id))

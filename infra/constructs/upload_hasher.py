@@ -4,6 +4,9 @@
         --> dedup index (DynamoDB) + object tags      queue --(5 receives)--> DLQ
 
 Built inside the Assets stack, because an S3 notification is a property of the bucket.
+Where the upload gate is on, S3 notifies only ``notify_prefixes`` (the hashed prefixes the gate
+does not cover); the gated ones reach the same queue as GuardDuty's clean verdicts
+(``MalwareGate.release_to``), read by the same ``objects_in_message``.
 
 No CDK ``BucketNotifications`` custom resource (a Lambda that rewrites the bucket's whole
 notification configuration): the queue configurations are set on the ``CfnBucket`` itself.

@@ -275,9 +275,9 @@ class UsageConfig:
     cdn_log_gb_per_month: float = 0.0
     alarm_notifications_per_month: float = 100.0
     dedup_index_gb: float = 0.0
-    backups_gb: float = 0.0
+    backups_gb: float = 0.0               # in the backups bucket, aged evenly over:
     backups_age_span_days: int = 35
-    aws_backup_gb: float = 0.0
+    aws_backup_gb: float = 0.0            # AWS Backup copies, when a backup plan selects them
 
     def __post_init__(self) -> None:
         def fail(name: str, problem: str) -> None:

@@ -48,7 +48,7 @@ PROD_USAGE = UsageConfig(
     log_gb_per_month={"Presign": 20, "Hasher": 15, "Rendition": 15, "Api": 25, "Waf": 30},
     access_log_gb_per_month={"us-east-1": 300, "us-west-2": 60}, cdn_log_gb_per_month=900,
     alarm_notifications_per_month=300, dedup_index_gb=60,
-    backups_gb=20_000, backups_age_span_days=35, aws_backup_gb=0,
+    backups_gb=36_500, backups_age_span_days=365,  # ~100 GB/day kept for a year
 )
 
 DEV_USAGE = UsageConfig(

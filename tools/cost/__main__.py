@@ -16,9 +16,15 @@ from typing import NoReturn
 from infra.config import ConfigError, UsageConfig
 from infra.environments import ENVIRONMENTS
 from tools.cost import render
-from tools.cost.estimate import Estimate, estimate
+from tools.cost.estimate import by_environment, environment_estimate
 from tools.cost.prices import CostError
-from tools.review.assembly import ReviewError, StackTemplate, load_assembly, repo_root, synthesize
+from tools.review.assembly import (
+    ReviewError,
+    StackTemplate,
+    load_assembly,
+    repo_root,
+    synthesize,
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -42,35 +48,30 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def by_environment(stacks: dict[str, StackTemplate]) -> dict[str, list[StackTemplate]]:
-    envs: dict[str, list[StackTemplate]] = {}
-    for name, stack in stacks.items():
-        envs.setdefault(name.split("/")[0], []).append(stack)
-    return envs
-
-
-def environment_estimate(env: str, stacks: list[StackTemplate],
-                         usage: UsageConfig | None = None) -> Estimate:
-    if env not in ENVIRONMENTS:
-        raise CostError(f"no usage model for environment {env!r} "
-                        f"(infra/environments.py has {', '.join(sorted(ENVIRONMENTS))})")
-    return estimate(ENVIRONMENTS[env](), stacks, usage)
-
-
 def what_if(usage: UsageConfig, changes: list[str]) -> UsageConfig:
-    numbers = {f.name: f.type for f in dataclasses.fields(usage)
-               if f.type in ("float", "int", float, int)}
-    updates: dict[str, float | int] = {}
+    """`usage` with FIELD=VALUE changes: a number of the model, or one entry of a mapping of
+    numbers (`cdn_gb_per_month.eu=120000`)."""
+    fields = {f.name: getattr(usage, f.name) for f in dataclasses.fields(usage)}
+    numbers = sorted(n for n, v in fields.items() if isinstance(v, (int, float)))
+    updates: dict[str, object] = {}
     for change in changes:
         name, _, value = change.partition("=")
-        if name not in numbers:
+        field_name, _, key = name.partition(".")
+        current = updates.get(field_name, fields.get(field_name))
+        if not (isinstance(current, (int, float)) and not key) and not (
+                isinstance(current, dict) and key and
+                all(isinstance(v, (int, float)) for v in current.values())):
             raise CostError(f"--what-if {change!r}: {name!r} is not a number of the usage model "
-                            f"(one of: {', '.join(sorted(numbers))})")
+                            f"(one of: {', '.join(numbers)}, or MAPPING.KEY of a mapping of "
+                            "numbers such as cdn_gb_per_month.eu)")
         try:
             number = float(value)
         except ValueError:
             raise CostError(f"--what-if {change!r}: {value!r} is not a number") from None
-        updates[name] = int(number) if numbers[name] in ("int", int) else number
+        if key:
+            updates[field_name] = {**current, key: number}
+        else:
+            updates[field_name] = int(number) if isinstance(current, int) else number
     try:
         return dataclasses.replace(usage, **updates)
     except ConfigError as error:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from infra.config import DUPLICATE_TAG, EnvironmentConfig, UsageConfig
+from infra.environments import ENVIRONMENTS
 from tools.cost.prices import CostError, PriceTable, default_table
 from tools.review.assembly import StackTemplate
 
@@ -552,3 +553,18 @@ def estimate(cfg: EnvironmentConfig, stacks: list[StackTemplate],
                           quantity / price.per, price.unit, price.cost(quantity), dim))
     lines.sort(key=lambda line: (line.service, -line.usd))
     return Estimate(cfg.name, lines, ctx.notes)
+
+
+def by_environment(stacks: dict[str, StackTemplate]) -> dict[str, list[StackTemplate]]:
+    envs: dict[str, list[StackTemplate]] = {}
+    for name, stack in stacks.items():
+        envs.setdefault(name.split("/")[0], []).append(stack)
+    return envs
+
+
+def environment_estimate(env: str, stacks: list[StackTemplate],
+                         usage: UsageConfig | None = None) -> Estimate:
+    if env not in ENVIRONMENTS:
+        raise CostError(f"no usage model for environment {env!r} "
+                        f"(infra/environments.py has {', '.join(sorted(ENVIRONMENTS))})")
+    return estimate(ENVIRONMENTS[env](), stacks, usage)

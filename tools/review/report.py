@@ -1,6 +1,9 @@
 """Render a Review as Markdown for a pull-request comment."""
 from __future__ import annotations
 
+from tools.cost import render
+from tools.cost.estimate import Estimate, by_environment, environment_estimate
+from tools.cost.prices import CostError
 from tools.review.assembly import StackTemplate
 from tools.review.diff import Finding, ResourceChange, Review, StackDiff
 
@@ -95,11 +98,6 @@ def cost_section(base: dict[str, StackTemplate], head: dict[str, StackTemplate],
     """Monthly cost per environment before → after and the line items that moved; True when
     an environment's increase exceeds `threshold` USD/month. A failed estimate is shown, never
     fatal: cost alone does not make a review risky."""
-    from tools.cost import render
-    from tools.cost.__main__ import by_environment, environment_estimate
-    from tools.cost.estimate import Estimate
-    from tools.cost.prices import CostError
-
     out = ["### 💰 Cost (estimated, USD / month)", ""]
     rows, details, over = [], [], False
     base_envs, head_envs = by_environment(base), by_environment(head)

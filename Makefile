@@ -12,7 +12,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := true
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: install synth test test-infra test-handlers diff deploy lint snapshot-update bench review clean
+.PHONY: install synth test test-infra test-handlers diff deploy lint snapshot-update bench review cost clean
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -65,6 +65,11 @@ bench: install
 ## Markdown review of what this branch changes in the synthesized estate (BASE defaults to origin/main).
 review: install
 	$(PY) -m tools.review $(if $(BASE),--base $(BASE))
+
+## Monthly cost per environment, offline (ENV=prod, WHAT_IF="uploads_per_day=2.4e6", ASSEMBLY=cdk.out); Markdown in cdk.out/cost.md.
+cost: install
+	$(PY) -m tools.cost $(if $(ASSEMBLY),--assembly $(ASSEMBLY)) $(if $(ENV),--env $(ENV)) \
+		$(foreach change,$(WHAT_IF),--what-if $(change)) --markdown cdk.out/cost.md
 
 clean:
 	rm -rf cdk.out .pytest_cache

@@ -45,6 +45,8 @@ def _parser() -> argparse.ArgumentParser:
                         "e.g. uploads_per_day=2.4e6 (repeatable)")
     p.add_argument("--format", choices=["terminal", "markdown"], default="terminal")
     p.add_argument("--output", type=Path, metavar="FILE", help="write here, not stdout")
+    p.add_argument("--markdown", type=Path, metavar="FILE",
+                   help="also write the Markdown tables here (e.g. for a PR comment or a wiki)")
     return p
 
 
@@ -94,11 +96,11 @@ def main(argv: list[str] | None = None) -> int:
         unknown = [e for e in chosen if e not in envs]
         if unknown:
             raise CostError(f"environment(s) not in the assembly: {', '.join(unknown)}")
-        parts = []
+        parts, markdown = [], []
         for env in chosen:
             base = environment_estimate(env, envs[env])
-            parts.append(render.markdown(base) if args.format == "markdown"
-                         else render.terminal(base))
+            markdown.append(render.markdown(base))
+            parts.append(markdown[-1] if args.format == "markdown" else render.terminal(base))
             if args.what_if:
                 after = environment_estimate(env, envs[env],
                                              what_if(ENVIRONMENTS[env]().usage, args.what_if))
@@ -107,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cost: {error}", file=sys.stderr)
         return 1
     text = "\n".join(parts)
+    if args.markdown:
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text("\n".join(markdown), encoding="utf-8")
     if args.output:
         args.output.write_text(text, encoding="utf-8")
     else:

@@ -22,6 +22,9 @@ IT_INFREQUENT_AFTER, IT_ARCHIVE_INSTANT_AFTER = 30, 90  # Intelligent-Tiering's 
 ROTATED_VERSIONS_BILLED = 2  # KMS bills the first and second rotation of a key, not later ones
 UNBOUNDED_DAYS = 365  # what "never expires" is priced as (one year of accumulation)
 CLOUDFRONT_ADDITIONAL_METRICS = 8
+# Edge location groups each CloudFront price class serves (None: all of them).
+PRICE_CLASSES = {"PriceClass_All": None, "PriceClass_100": {"na", "eu"},
+                 "PriceClass_200": {"na", "eu", "za_me", "jp", "apac", "in"}}
 
 SERVICES = {"s3": "S3", "cloudfront": "CloudFront", "waf": "WAF", "lambda": "Lambda",
             "sqs": "SQS", "kms": "KMS", "cw": "CloudWatch", "logs": "CloudWatch Logs",
@@ -416,11 +419,16 @@ def _log_group(ctx: _Context, stack: StackTemplate, lid: str, res: dict[str, Any
 
 def _distribution(ctx: _Context, stack: StackTemplate, lid: str, res: dict[str, Any]) -> None:
     usage = ctx.usage
-    for klass, gb in usage.cdn_gb_per_month.items():
-        ctx.add(f"cloudfront.egress.{klass}", "global", gb)
-    for klass, requests in usage.cdn_requests_per_month.items():
-        ctx.add(f"cloudfront.requests.{klass}", "global", requests)
     config = res.get("Properties", {}).get("DistributionConfig", {})
+    # A cheaper price class serves viewers outside it from North American/European edges,
+    # billed at those edges' prices (and slower: the template's choice shows in both).
+    served = PRICE_CLASSES.get(config.get("PriceClass", "PriceClass_All"))
+    for klass, gb in usage.cdn_gb_per_month.items():
+        ctx.add(f"cloudfront.egress.{klass if served is None or klass in served else 'na'}",
+                "global", gb)
+    for klass, requests in usage.cdn_requests_per_month.items():
+        ctx.add(f"cloudfront.requests.{klass if served is None or klass in served else 'na'}",
+                "global", requests)
     shields = [o["OriginShield"]["OriginShieldRegion"] for o in config.get("Origins", [])
                if o.get("OriginShield", {}).get("Enabled")]
     if shields:  # the primary origin's shield takes every edge miss

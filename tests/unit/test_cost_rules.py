@@ -121,3 +121,14 @@ def test_a_region_without_prices_in_the_table_is_an_error():
     key = {"Type": "AWS::KMS::Key", "Properties": {}}
     with pytest.raises(CostError, match="kms.key in eu-west-1"):
         _usd({"K": key}, QUIET, "eu-west-1")
+
+
+def test_each_upload_under_a_transition_rule_pays_one_transition_request():
+    usage = dataclasses.replace(PER_DAY, upload_mix={"product-image": (0.5, 2.0),
+                                                      "user-upload": (0.5, 1.0)})
+    bucket = _bucket("justkalm-assets-prod", [{"Status": "Enabled", "Prefix": ORIGINALS,
+                                               "Transitions": [{"StorageClass":
+                                                                "INTELLIGENT_TIERING",
+                                                                "TransitionInDays": 0}]}])
+    # 15,000 product images a month x $0.01 per 1,000; user uploads are not under the rule
+    assert _usd({"B": bucket}, usage)["s3.transition.it"] == pytest.approx(0.15)

@@ -165,12 +165,18 @@ def _rules(props: dict[str, Any]) -> list[dict[str, Any]]:
             if r.get("Status", "Enabled") == "Enabled"]
 
 
-def _applies(rule: dict[str, Any], prefix: str) -> bool:
-    """The rule covers every object under `prefix` (tag-filtered rules cover only some)."""
+def _rule_prefix(rule: dict[str, Any]) -> str | None:
+    """The prefix a rule covers entirely ("" the whole bucket); None when tags filter it."""
     filt = rule.get("Filter", {}) if isinstance(rule.get("Filter"), dict) else {}
     if rule.get("TagFilters") or filt.get("Tag") or filt.get("And"):
-        return False
-    return prefix.startswith(rule.get("Prefix") or filt.get("Prefix") or "")
+        return None
+    return rule.get("Prefix") or filt.get("Prefix") or ""
+
+
+def _applies(rule: dict[str, Any], prefix: str) -> bool:
+    """The rule covers every object under `prefix` (tag-filtered rules cover only some)."""
+    covered = _rule_prefix(rule)
+    return covered is not None and prefix.startswith(covered)
 
 
 def _share(start: float, end: float, span: float) -> float:
@@ -290,10 +296,11 @@ def _assets_bucket(ctx: _Context, region: str, props: dict[str, Any]) -> None:
     ctx.add("s3.requests.put", region, ctx.uploads + ctx.renditions)
     ctx.add("s3.requests.get", region, ctx.uploads * usage.s3_gets_per_upload
             + ctx.cdn_requests * (1 - usage.cdn_cache_hit_ratio))
-    for rule in _rules(props):
-        for t in rule.get("Transitions", []):
-            if t["StorageClass"] in TRANSITION_PRICES and not rule.get("TagFilters"):
-                objects, _ = ctx.uploads_under([rule.get("Prefix") or ""])
+    for rule in _rules(props):  # each uploaded object transitions once per rule it meets
+        covered = _rule_prefix(rule)
+        for t in rule.get("Transitions", []) if covered is not None else []:
+            if t["StorageClass"] in TRANSITION_PRICES:
+                objects, _ = ctx.uploads_under([covered])
                 ctx.add(TRANSITION_PRICES[t["StorageClass"]], region, objects)
     for rule in props.get("ReplicationConfiguration", {}).get("Rules", []):
         if rule.get("Status") != "Enabled":

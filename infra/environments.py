@@ -23,9 +23,10 @@ ORG = "justkalm"
 
 # Hashing: SHA-256 streams at ~hashlib speed (bench_hash: ratio ~1.0, ~0.4 GB/s on Graviton), so
 # an S3 read dominates: ~0.3 s per 4-record batch. Renditions: ~0.25 s of 1.5 GB per original.
+# Malware-scan verdicts other than clean (unsupported, failed, threats): ~0.2 % of uploads.
 _FUNCTIONS = {"Presign": FunctionUsage(1.5, 0.05), "Hasher": FunctionUsage(0.25, 0.3),
-              "Rendition": FunctionUsage(1.0, 0.25)}
-_QUEUES = {"Hasher": 1.0, "Rendition": 1.0, "DeadLetter": 0.0, "Dlq": 0.0}
+              "Rendition": FunctionUsage(1.0, 0.25), "Verdict": FunctionUsage(0.002, 0.2)}
+_QUEUES = {"Hasher": 1.0, "Rendition": 1.0, "Verdict": 0.002, "DeadLetter": 0.0, "Dlq": 0.0}
 _UPLOAD_MIX = {"product-image": (0.5, 0.4), "user-upload": (0.4, 0.25),
                "certificate": (0.05, 0.3), "report": (0.03, 0.5),
                "brand-media": (0.015, 4.0), "brand-logo": (0.005, 0.05)}
@@ -45,7 +46,8 @@ PROD_USAGE = UsageConfig(
                       "in": 8_000, "au": 4_000},
     cdn_cache_hit_ratio=0.95, functions=_FUNCTIONS, queue_messages_per_upload=_QUEUES,
     kms_requests_per_month=12e6,
-    log_gb_per_month={"Presign": 20, "Hasher": 15, "Rendition": 15, "Api": 25, "Waf": 30},
+    log_gb_per_month={"Presign": 20, "Hasher": 15, "Rendition": 15, "Api": 25, "Waf": 30,
+                      "Verdict": 0.5},
     access_log_gb_per_month={"us-east-1": 300, "us-west-2": 60}, cdn_log_gb_per_month=900,
     alarm_notifications_per_month=300, dedup_index_gb=60,
     backups_gb=36_500, backups_age_span_days=365,  # ~100 GB/day kept for a year
@@ -59,7 +61,8 @@ DEV_USAGE = UsageConfig(
     noncurrent_gb_per_day=0.2,
     cdn_requests_per_month={"na": 2e6, "eu": 0.5e6}, cdn_gb_per_month={"na": 150, "eu": 40},
     functions=_FUNCTIONS, queue_messages_per_upload=_QUEUES, kms_requests_per_month=50_000,
-    log_gb_per_month={"Presign": 0.5, "Hasher": 0.5, "Rendition": 0.5, "Api": 0.5, "Waf": 0.5},
+    log_gb_per_month={"Presign": 0.5, "Hasher": 0.5, "Rendition": 0.5, "Api": 0.5, "Waf": 0.5,
+                      "Verdict": 0.1},
     access_log_gb_per_month={"us-east-1": 1, "us-west-2": 0.2}, cdn_log_gb_per_month=1,
     alarm_notifications_per_month=50, dedup_index_gb=0.1, backups_gb=50,
 )

@@ -119,7 +119,10 @@ def cost_section(base: dict[str, StackTemplate], head: dict[str, StackTemplate],
             table = ["| Service | Line item | Region | Change |", "|---|---|---|---:|"]
             table += [f"| {line.service} | {line.item} | {line.region} | {render.signed(d)} |"
                       for line, d in moved]
-            details += [f"**`{env}`: line items that moved**", "", *table, ""]
+            body = "\n".join(table)
+            details += [f"**`{env}`: line items that moved** ({len(moved)})", "",
+                        body if len(moved) <= COLLAPSE_AFTER
+                        else _details(f"{len(moved)} line items", body), ""]
     out += ["| Environment | Before | After | Change |", "|---|---:|---:|---:|", *rows, ""]
     return out + details, over
 

@@ -13,7 +13,7 @@ from infra.environments import dev, prod
 from tools.cost.__main__ import main
 from tools.cost.estimate import UnpricedTypes, estimate, storage_mix
 from tools.cost.prices import default_table
-from tools.review.assembly import StackTemplate
+from tools.review.assembly import StackTemplate, load_assembly
 
 TABLE = default_table()
 QUIET = UsageConfig(alarm_notifications_per_month=0)  # nothing but what a test adds
@@ -157,3 +157,14 @@ def test_shipped_usage_models_are_valid_and_prod_stores_about_52_tb():
     stored = prod().usage.stored
     assert 51_000 < sum(g.gb + g.gb_per_day * 7 for g in stored.values()) < 53_000
     assert dev().usage.uploads_per_day < prod().usage.uploads_per_day
+
+
+def test_a_stack_is_priced_in_the_region_its_manifest_names(tmp_path):
+    key = {"Type": "AWS::KMS::Key", "Properties": {}}
+    root = _assembly(tmp_path / "a", {"K": key})
+    manifest = json.loads((root / "manifest.json").read_text())
+    manifest["artifacts"]["Main"]["environment"] = "aws://222222222222/us-west-2"
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    (stack,) = load_assembly(root).values()
+    assert stack.region == "us-west-2"
+    assert {line.region for line in estimate(prod(), [stack], QUIET).lines} == {"us-west-2"}

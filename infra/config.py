@@ -379,6 +379,10 @@ class EnvironmentConfig:
             _fail(env, "alarm_email", f"'{self.alarm_email}' is not an email address")
         for bucket_field in ("assets_bucket_name", "replica_bucket_name", "backups_bucket_name"):
             _check_bucket_name(env, "org", getattr(self, bucket_field))
+        unknown = sorted(set(self.usage.upload_mix) - set(self.upload_api.kinds))
+        if unknown:
+            _fail(env, "usage.upload_mix", f"names upload kinds upload_api does not define: "
+                  f"{', '.join(unknown)}")
 
     # Physical names: stable, derived, never typed twice.
     @property

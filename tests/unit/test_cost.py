@@ -168,3 +168,9 @@ def test_a_stack_is_priced_in_the_region_its_manifest_names(tmp_path):
     (stack,) = load_assembly(root).values()
     assert stack.region == "us-west-2"
     assert {line.region for line in estimate(prod(), [stack], QUIET).lines} == {"us-west-2"}
+
+
+def test_usage_model_naming_an_upload_kind_the_api_does_not_have_is_rejected():
+    usage = UsageConfig(upload_mix={"hologram": (1.0, 1.0)})
+    with pytest.raises(ConfigError, match="usage.upload_mix .*hologram"):
+        dataclasses.replace(prod(), usage=usage)

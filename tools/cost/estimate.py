@@ -138,11 +138,7 @@ class _Context:
         prefixes = tuple(prefixes)
         objects = gigabytes = 0.0
         for kind, (share, mb) in self.usage.upload_mix.items():
-            spec = self.cfg.upload_api.kinds.get(kind)
-            if spec is None:
-                raise CostError(f"usage: upload_mix names kind {kind!r}, which "
-                                "upload_api.kinds does not define")
-            if any(spec.prefix.startswith(p) for p in prefixes):
+            if any(self.cfg.upload_api.kinds[kind].prefix.startswith(p) for p in prefixes):
                 objects += self.uploads * share
                 gigabytes += self.uploads * share * mb / 1024
         return objects, gigabytes

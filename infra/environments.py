@@ -2,7 +2,7 @@
 (or pass `-c account_<env>=123456789012`, see README "Configuration")."""
 from __future__ import annotations
 
-from infra.config import CdnConfig, EnvironmentConfig, UploadApiConfig
+from infra.config import BucketCorsConfig, CdnConfig, EnvironmentConfig, UploadApiConfig
 
 ORG = "justkalm"
 
@@ -20,6 +20,7 @@ def dev(account: str = "111111111111") -> EnvironmentConfig:
         upload_api=UploadApiConfig(throttle_rate_per_second=20, throttle_burst=40),
         cdn=CdnConfig(storefront_origins=("http://localhost:3000",),
                       waf_rate_limit_per_5min=1000),
+        assets_cors=BucketCorsConfig(allowed_origins=("http://localhost:3000",)),
     )
 
 
@@ -41,6 +42,9 @@ def prod(account: str = "222222222222") -> EnvironmentConfig:
             storefront_origins=("https://www.justkalm.example", "https://justkalm.example"),
             waf_rate_limit_per_5min=5000,
         ),
+        # The storefront uploads straight to the bucket with presigned URLs.
+        assets_cors=BucketCorsConfig(
+            allowed_origins=("https://www.justkalm.example", "https://justkalm.example")),
     )
 
 

@@ -280,6 +280,7 @@ class EnvironmentConfig:
     # (and so the only way to change those key policies through CloudFormation: deploy with
     # it as the execution role). Owned by the security team, outside the estate.
     break_glass_role_name: str = "storage-estate-break-glass"
+    cdk_function_log_retention_days: int = 90  # logs of CDK's own custom-resource functions
 
     def __post_init__(self) -> None:
         env = self.name or "<unnamed>"
@@ -305,7 +306,8 @@ class EnvironmentConfig:
         _check_whole(f"config '{env}'", self, (
             "noncurrent_version_expiration_days", "noncurrent_glacier_ir_after_days",
             "exports_expiration_days", "access_log_retention_days", "backups_retention_days",
-            "backups_deep_archive_after_days", "duplicate_expiration_days"), 1, unit="of days ")
+            "backups_deep_archive_after_days", "duplicate_expiration_days",
+            "cdk_function_log_retention_days"), 1, unit="of days ")
         if self.noncurrent_version_expiration_days <= self.noncurrent_glacier_ir_after_days:
             _fail(env, "noncurrent_version_expiration_days",
                   "must be greater than noncurrent_glacier_ir_after_days")
@@ -342,6 +344,9 @@ class EnvironmentConfig:
     @property
     def backups_writer_policy_name(self) -> str:
         return f"{self.backups_bucket_name}-writer"
+
+    def cdk_function_log_group_name(self, stack_id: str, function: str) -> str:
+        return f"/estate/lambda/{self.org}-{self.name}-{stack_id.lower()}-{function}"
 
     def access_log_bucket_name(self, region: str) -> str:
         return f"{self.org}-access-logs-{self.name}-{region}"

@@ -88,16 +88,19 @@ def api(presign_api, s3_client, page_origins):
     return presign_api
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def open_page(chromium):
-    contexts = []
+    """The upload page loaded from an origin; one page per origin for the session (the page
+    keeps no state between calls, and loading it is the slow part of a browser test)."""
+    contexts, pages = [], {}
 
     def open_at(origin: str):
-        context = chromium.new_context()
-        contexts.append(context)
-        page = context.new_page()
-        page.goto(f"{origin}/upload_page.html")
-        return page
+        if origin not in pages:
+            context = chromium.new_context()
+            contexts.append(context)
+            pages[origin] = context.new_page()
+            pages[origin].goto(f"{origin}/upload_page.html")
+        return pages[origin]
 
     yield open_at
     for context in contexts:

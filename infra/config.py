@@ -176,6 +176,31 @@ class CdnConfig:
                 fail("geo_allow", f"'{country}' is not an ISO 3166-1 alpha-2 country code")
 
 
+_ORIGIN = re.compile(r"(https://[a-z0-9.-]+|http://(localhost|127\.0\.0\.1))(:\d{1,5})?")
+_IAM_ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}")
+
+
+@dataclass(frozen=True)
+class BucketCorsConfig:
+    """Which web origins may upload to and download from the assets bucket directly
+    (presigned POST/PUT/multipart and GET), and how long a browser caches a preflight."""
+
+    allowed_origins: tuple[str, ...] = ()
+    max_age_seconds: int = 3000
+
+    def __post_init__(self) -> None:
+        # One hour at most: a preflight cache outliving a removed origin keeps it allowed.
+        _check_whole("assets_cors", self, ("max_age_seconds",), 0, 3600, unit="of seconds ")
+        if isinstance(self.allowed_origins, str):
+            raise ConfigError("assets_cors: allowed_origins must be a tuple of origins, "
+                              f"not one string ({self.allowed_origins!r})")
+        for origin in self.allowed_origins:
+            if not isinstance(origin, str) or not _ORIGIN.fullmatch(origin):
+                raise ConfigError(
+                    f"assets_cors: allowed_origins '{origin}' is not an origin like "
+                    "https://shop.example (no path, no wildcard; http:// only for localhost)")
+
+
 @dataclass(frozen=True)
 class MonitoringConfig:
     """Alarm thresholds of one environment (see README, "Alarms"). Every alarm evaluates
@@ -346,6 +371,12 @@ class EnvironmentConfig:
     chat_webhook_url: str | None = None
     monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
     usage: UsageConfig = field(default_factory=UsageConfig)
+    assets_cors: BucketCorsConfig = field(default_factory=BucketCorsConfig)
+    # The only principal that may disable, delete or re-policy the backups and replica keys
+    # (and so the only way to change those key policies through CloudFormation: deploy with
+    # it as the execution role). Owned by the security team, outside the estate.
+    break_glass_role_name: str = "storage-estate-break-glass"
+    cdk_function_log_retention_days: int = 90  # logs of CDK's own custom-resource functions
 
     def __post_init__(self) -> None:
         env = self.name or "<unnamed>"
@@ -371,7 +402,8 @@ class EnvironmentConfig:
         _check_whole(f"config '{env}'", self, (
             "noncurrent_version_expiration_days", "noncurrent_glacier_ir_after_days",
             "exports_expiration_days", "access_log_retention_days", "backups_retention_days",
-            "backups_deep_archive_after_days", "duplicate_expiration_days"), 1, unit="of days ")
+            "backups_deep_archive_after_days", "duplicate_expiration_days",
+            "cdk_function_log_retention_days"), 1, unit="of days ")
         if self.noncurrent_version_expiration_days <= self.noncurrent_glacier_ir_after_days:
             _fail(env, "noncurrent_version_expiration_days",
                   "must be greater than noncurrent_glacier_ir_after_days")
@@ -383,6 +415,10 @@ class EnvironmentConfig:
         if unknown:
             _fail(env, "usage.upload_mix", f"names upload kinds upload_api does not define: "
                   f"{', '.join(unknown)}")
+        if not isinstance(self.break_glass_role_name, str) \
+                or not _IAM_ROLE_NAME.fullmatch(self.break_glass_role_name):
+            _fail(env, "break_glass_role_name", f"{self.break_glass_role_name!r} is not an IAM "
+                  "role name (1-64 letters, digits or +=,.@_-)")
 
     # Physical names: stable, derived, never typed twice.
     @property
@@ -400,6 +436,17 @@ class EnvironmentConfig:
     @property
     def replication_role_name(self) -> str:
         return f"{self.assets_bucket_name}-replication"
+
+    @property
+    def break_glass_role_arn(self) -> str:
+        return f"arn:aws:iam::{self.account}:role/{self.break_glass_role_name}"
+
+    @property
+    def backups_writer_policy_name(self) -> str:
+        return f"{self.backups_bucket_name}-writer"
+
+    def cdk_function_log_group_name(self, stack_id: str, function: str) -> str:
+        return f"/estate/lambda/{self.org}-{self.name}-{stack_id.lower()}-{function}"
 
     def access_log_bucket_name(self, region: str) -> str:
         return f"{self.org}-access-logs-{self.name}-{region}"

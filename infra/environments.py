@@ -11,6 +11,7 @@ from infra.config import (
     THUMBNAILS,
     USER_EXPORTS,
     USER_UPLOADS,
+    BucketCorsConfig,
     CdnConfig,
     EnvironmentConfig,
     FunctionUsage,
@@ -82,6 +83,7 @@ def dev(account: str = "111111111111") -> EnvironmentConfig:
         cdn=CdnConfig(storefront_origins=("http://localhost:3000",),
                       waf_rate_limit_per_5min=1000),
         usage=DEV_USAGE,
+        assets_cors=BucketCorsConfig(allowed_origins=("http://localhost:3000",)),
     )
 
 
@@ -104,6 +106,9 @@ def prod(account: str = "222222222222") -> EnvironmentConfig:
             waf_rate_limit_per_5min=5000,
         ),
         usage=PROD_USAGE,
+        # The storefront uploads straight to the bucket with presigned URLs.
+        assets_cors=BucketCorsConfig(
+            allowed_origins=("https://www.justkalm.example", "https://justkalm.example")),
     )
 
 

@@ -5,6 +5,7 @@ from aws_cdk import Environment, Stage, Tags
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
+from infra.constructs.cdk_function_logs import give_cdk_functions_log_groups
 from infra.constructs.monitoring import MonitoredFunction, MonitoringTargets
 from infra.stacks.access_logs_stack import AccessLogsStack
 from infra.stacks.assets_stack import AssetsStack
@@ -71,6 +72,8 @@ class EstateStage(Stage):
             web_acl_name=self.cdn.edge.web_acl.name,
         ))
 
+        give_cdk_functions_log_groups(self, retention_days=cfg.cdk_function_log_retention_days,
+                                      log_group_name=cfg.cdk_function_log_group_name)
         Tags.of(self).add("project", "storage-estate")
         Tags.of(self).add("environment", cfg.name)
 

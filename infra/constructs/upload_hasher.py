@@ -68,6 +68,11 @@ MAX_BATCHING_WINDOW = Duration.seconds(5)
 VISIBILITY_TIMEOUT = Duration.seconds(6 * TIMEOUT.to_seconds())
 MAX_RECEIVE_COUNT = 5
 DLQ_RETENTION = Duration.days(14)  # SQS's maximum: two weeks to fix and redrive
+# A message's age counts from its first enqueue, in the DLQ too. So the queue keeps messages
+# far beyond its retry window (MAX_RECEIVE_COUNT x VISIBILITY_TIMEOUT = 2.5 h): a hasher outage
+# over a long weekend still drains; and the DLQ keeps them a week longer than the queue, so a
+# message that dies on the queue's last day still has a week to be redriven.
+QUEUE_RETENTION = Duration.days(7)
 
 
 def bucket_arn(bucket_name: str) -> str:
@@ -188,6 +193,7 @@ class UploadHasher(Construct):
             encryption_master_key=self.queue_key,
             enforce_ssl=True,
             visibility_timeout=VISIBILITY_TIMEOUT,
+            retention_period=QUEUE_RETENTION,
             dead_letter_queue=sqs.DeadLetterQueue(queue=self.dlq,
                                                   max_receive_count=MAX_RECEIVE_COUNT),
         )

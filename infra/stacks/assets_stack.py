@@ -6,6 +6,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
+from infra.constructs.browser_uploads import cors_rules
 from infra.constructs.cdn import grant_distribution_read
 from infra.constructs.encrypted_bucket import EncryptedBucket
 from infra.constructs.replication import (
@@ -34,6 +35,7 @@ class AssetsStack(Stack):
             access_logs=access_logs,
             lifecycle_rules=assets_lifecycle_rules(cfg),
             intelligent_tiering=assets_intelligent_tiering(),
+            cors_rules=cors_rules(cfg.assets_cors),
         )
         replication_role = role_arn(cfg.account, cfg.replication_role_name)
         self.assets.cfn_bucket.replication_configuration = replication_configuration(

@@ -208,6 +208,23 @@ def test_dlq_keeps_messages_for_14_days(estate, env):
     assert dlq["Properties"]["MessageRetentionPeriod"] == 14 * 86400
 
 
+def test_queue_keeps_messages_well_beyond_its_retry_window(estate, env):
+    # Retention counts from the first enqueue: a message must outlive all its receives
+    # (and a backlog) on the queue, not expire while it is still being retried.
+    (_, queue), _ = _queues(_assets(estate, env))
+    props = queue["Properties"]
+    retry_window = props["RedrivePolicy"]["maxReceiveCount"] * props["VisibilityTimeout"]
+    assert props["MessageRetentionPeriod"] >= 3 * 86400 > 10 * retry_window
+
+
+def test_dlq_outlives_the_queue_by_at_least_a_week_to_redrive(estate, env):
+    # A dead message keeps its original enqueue time: the DLQ must keep it longer than the
+    # queue did, or a message dying on the queue's last day expires on arrival.
+    (_, queue), (_, dlq) = _queues(_assets(estate, env))
+    assert (dlq["Properties"]["MessageRetentionPeriod"]
+            - queue["Properties"]["MessageRetentionPeriod"]) >= 7 * 86400
+
+
 def test_visibility_timeout_is_six_times_the_function_timeout(estate, env):
     template = _assets(estate, env)
     (_, queue), _ = _queues(template)

@@ -11,7 +11,7 @@ log group. HTTP APIs cannot be associated with AWS WAF (only REST APIs, ALBs, Ap
 CloudFront can); the throttle and the authorizer are the edge controls here.
 
 What the presign function can do, all of it (``presign_statements`` below, plus
-``WriteOwnLogs`` and ``XRayTraces`` that every estate function has, see ``function.py``).
+``WriteOwnLogs`` that every estate function has, see ``function.py``).
 A presigned URL carries the signer's permissions, so these are also the ceiling of every
 URL it issues:
 - s3:PutObject, AbortMultipartUpload under each upload kind's

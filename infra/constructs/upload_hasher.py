@@ -14,8 +14,8 @@ set, which needs the policy and the key policy in place). Consequence: nothing m
 ``bucket.add_event_notification`` on the assets bucket; CDK's custom resource would
 overwrite this configuration.
 
-What the hasher can do, all of it (``hasher_statements`` below, plus ``WriteOwnLogs`` and
-``XRayTraces`` that every estate function has, see ``function.py``):
+What the hasher can do, all of it (``hasher_statements`` below, plus ``WriteOwnLogs``
+that every estate function has, see ``function.py``):
 - read, and read/write the tags of, object versions under the four hashed prefixes only;
 - list the bucket: without s3:ListBucket a HeadObject of a key that no longer exists answers
   403, not 404, and the handler could not tell "deleted" (skip, success) from "denied" (fail,

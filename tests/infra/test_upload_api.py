@@ -13,9 +13,13 @@ from aws_cdk import App
 from helpers import as_list, bucket_named, key_of_bucket, only, resources
 
 from infra.config import ASSET_PREFIXES, ConfigError, UploadApiConfig
+from infra.constructs.function import powertools_layer_arn
 from infra.environments import ENVIRONMENTS, dev
 from infra.nag import apply_policy_packs
 from infra.stage import EstateStage
+
+POWERTOOLS_ENV = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"}
+
 
 ENVS = ("dev", "prod")
 HANDLER = "estate_handlers.presign.handler"
@@ -240,8 +244,13 @@ def test_function_timeout_is_well_under_the_http_api_integration_limit(estate, e
     assert _function(_api(estate, env))[1]["Properties"]["Timeout"] <= 30 // 2
 
 
-def test_function_traces_with_x_ray(estate, env):
-    assert _function(_api(estate, env))[1]["Properties"]["TracingConfig"] == {"Mode": "Active"}
+def test_function_has_no_half_configured_tracing(estate, env):
+    assert "TracingConfig" not in _function(_api(estate, env))[1]["Properties"]
+
+
+def test_function_runs_with_the_pinned_powertools_layer_of_its_region(estate, env):
+    props = _function(_api(estate, env))[1]["Properties"]
+    assert props["Layers"] == [powertools_layer_arn(_cfg(env).primary_region)]
 
 
 def test_function_reserves_the_configured_concurrency(estate, env):
@@ -266,7 +275,8 @@ def test_upload_policy_env_is_exactly_the_configs_policy_json(estate, env):
 def test_function_env_names_the_assets_bucket_and_the_dedup_table(estate, env):
     variables = _function(_api(estate, env))[1]["Properties"]["Environment"]["Variables"]
     table_id, _ = only(estate.template_json(env, "Assets"), "AWS::DynamoDB::Table")
-    assert set(variables) == {"ASSETS_BUCKET_NAME", "DEDUP_TABLE_NAME", "UPLOAD_POLICY"}
+    assert set(variables) == {"ASSETS_BUCKET_NAME", "DEDUP_TABLE_NAME", "UPLOAD_POLICY",
+                              *POWERTOOLS_ENV}
     assert variables["ASSETS_BUCKET_NAME"] == _cfg(env).assets_bucket_name
     assert _name(variables["DEDUP_TABLE_NAME"], _exports(estate, env)) == f"Assets:<{table_id}>"
 
@@ -332,9 +342,6 @@ def test_role_can_do_exactly_what_presigning_needs(estate, env):
         "WriteOwnLogs": (
             frozenset({"logs:CreateLogStream", "logs:PutLogEvents"}),
             frozenset({f"<{log_group_id}.Arn>"}), "null"),
-        "XRayTraces": (
-            frozenset({"xray:PutTraceSegments", "xray:PutTelemetryRecords"}),
-            frozenset({"*"}), "null"),
     }
 
 
@@ -345,12 +352,11 @@ def test_every_upload_kind_prefix_is_readable_too(estate, env):
         assert kind.prefix in ASSET_PREFIXES
 
 
-def test_role_has_no_wildcard_action_and_a_star_resource_only_for_x_ray(estate, env):
+def test_role_has_no_wildcard_action_and_no_star_resource(estate, env):
     statements = _statements_by_sid(_api(estate, env), _exports(estate, env))
     for sid, (actions, resources_, _) in statements.items():
         assert not any(a == "*" or a.endswith(":*") for a in actions), sid
-        if "*" in resources_:
-            assert actions == {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}, sid
+        assert "*" not in resources_, sid
 
 
 def test_role_can_neither_delete_objects_nor_write_the_dedup_index(estate, env):

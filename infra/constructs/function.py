@@ -29,6 +29,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from infra.config import METRICS_NAMESPACE
 from infra.constructs.encryption import EncryptedLogGroup
 from infra.nag import acknowledge
 
@@ -46,8 +47,6 @@ ASSET_EXCLUDE = ["**/__pycache__", "**/*.pyc", "**/.pytest_cache", "**/.mypy_cac
 # `aws lambda get-layer-version-by-arn --arn <arn>` names the release in its Description.
 POWERTOOLS_LAYER_ACCOUNT = "017000801446"
 POWERTOOLS_LAYER_VERSION = 40
-# Every estate function's EMF metrics land in this one CloudWatch namespace.
-METRICS_NAMESPACE = "StorageEstate"
 LOG_ACTIONS = ["logs:CreateLogStream", "logs:PutLogEvents"]
 
 NO_VPC_REASON = (

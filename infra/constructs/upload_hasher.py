@@ -37,20 +37,13 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.config import DOCUMENTS, ORIGINALS, USER_UPLOADS, EnvironmentConfig
+from infra.config import DEDUP_PARTITION_KEY, HASHED_PREFIXES, TABLE_ENV, EnvironmentConfig
 from infra.constructs.encryption import rotating_key
 from infra.constructs.function import EstateFunction
 from infra.nag import acknowledge
 
-# New objects under these prefixes are hashed. Never generated renditions (identical
-# thumbnails of identical images are not duplicates anyone should expire). Must equal
-# estate_handlers.dedup_index.UPLOAD_PREFIXES (a test checks it).
-BRANDS = "brands/"
-HASHED_PREFIXES = (ORIGINALS, DOCUMENTS, BRANDS, USER_UPLOADS)
 EVENT = "s3:ObjectCreated:*"
 HANDLER = "estate_handlers.hasher.handler"
-PARTITION_KEY = "sha256"  # estate_handlers.dedup_index.PARTITION_KEY
-TABLE_ENV = "DEDUP_TABLE_NAME"
 
 # Hashing is CPU-bound (SHA-256 over the body when S3 has no stored full-object checksum),
 # and Lambda's CPU share scales with memory: 1024 MB buys ~0.6 vCPU, enough that S3's
@@ -146,7 +139,7 @@ class UploadHasher(Construct):
         self.table = dynamodb.Table(
             self,
             "DedupIndex",
-            partition_key=dynamodb.Attribute(name=PARTITION_KEY,
+            partition_key=dynamodb.Attribute(name=DEDUP_PARTITION_KEY,
                                              type=dynamodb.AttributeType.STRING),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,

@@ -11,9 +11,8 @@ import pytest
 from estate_handlers import dedup_index
 from helpers import as_list, bucket_named, key_of_bucket, only, resources
 
-from infra.config import DOCUMENTS, ORIGINALS, USER_UPLOADS, ConfigError, UploadApiConfig
+from infra.config import DOCUMENTS, ORIGINALS, TABLE_ENV, USER_UPLOADS, ConfigError, UploadApiConfig
 from infra.constructs.function import METRICS_NAMESPACE, powertools_layer_arn
-from infra.constructs.upload_hasher import HASHED_PREFIXES
 from infra.environments import ENVIRONMENTS
 
 ENVS = ("dev", "prod")
@@ -111,10 +110,6 @@ def _hasher_policy(template: dict) -> dict:
 
 
 # ---------------------------------------------------------------- notification → queue
-
-def test_hashed_prefixes_are_the_ones_the_handler_expects():
-    assert HASHED_PREFIXES == PREFIXES == dedup_index.UPLOAD_PREFIXES
-
 
 def test_each_upload_prefix_notifies_the_queue_of_every_created_object(estate, env):
     template = _assets(estate, env)
@@ -269,7 +264,7 @@ def test_function_environment_names_only_the_dedup_table(estate, env):
     template = _assets(estate, env)
     table_id, _ = _table(template)
     variables = _function(template)[1]["Properties"]["Environment"]["Variables"]
-    assert variables == {dedup_index.TABLE_ENV: {"Ref": table_id},
+    assert variables == {TABLE_ENV: {"Ref": table_id},
                          "POWERTOOLS_SERVICE_NAME": f"{_cfg(env).org}-{env}-upload-hasher",
                          "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE}
 

@@ -162,7 +162,7 @@ def issue_upload() -> dict:
             return {"deduplicated": True, "key": existing}
     key = keys.new_key(req.kind.prefix, req.kind.per_caller, caller.id, req.filename)
     upload = s3_plans.upload_plan(deps, key, req)
-    count("UrlsIssued", kind=req.kind.name, method=upload["method"])
+    count("UrlsIssued", kind=req.kind.name)
     return {"deduplicated": False, "key": key, "upload": upload,
             "expires_in": deps.policy.expiry_seconds}
 
@@ -181,7 +181,7 @@ def issue_download() -> dict:
     key, version_id = parse_object_ref(query_params(event, frozenset({"key", "version_id"})),
                                        caller.id, deps.policy)
     answer = s3_plans.download_plan(deps, key, version_id)
-    count("UrlsIssued", kind="download", method="GET")
+    count("UrlsIssued", kind="download")
     return answer
 
 

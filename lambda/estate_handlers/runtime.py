@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, single_metric
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.config import Config
 
@@ -44,7 +44,8 @@ def client(service: str, config: Config, region_name: str | None = None):
 
 
 def count(name: str, value: float = 1, unit: str = MetricUnit.Count, **dimensions: str) -> None:
-    """One EMF datapoint with its own dimensions (e.g. the upload kind), written now."""
-    with single_metric(name=name, unit=unit, value=value, namespace=metrics.namespace) as metric:
-        for dimension, dimension_value in dimensions.items():
-            metric.add_dimension(name=dimension, value=dimension_value)
+    """Add to this invocation's EMF metrics (flushed once by ``@metrics.log_metrics``). An
+    API invocation is one request, so its dimensions (e.g. the upload kind) are the request's."""
+    for dimension, dimension_value in dimensions.items():
+        metrics.add_dimension(name=dimension, value=dimension_value)
+    metrics.add_metric(name=name, unit=unit, value=value)

@@ -336,6 +336,7 @@ def current_deps() -> Deps:
     return _deps
 
 
+@logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event, context):
     return process_batch(event, current_deps())

@@ -24,6 +24,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.logging import correlation_paths
 from botocore.config import Config
 
 from estate_handlers import keys, s3_plans
@@ -277,8 +278,9 @@ class _Unconfigured:
         raise RuntimeError("presign handler is not configured")
 
 
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics
-def handler(event: Any, context: Any = None) -> dict:
+def handler(event: Any, context: Any) -> dict:
     try:
         deps = current_deps()
     except ConfigError:

@@ -18,6 +18,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from estate_handlers import dedup_index
+from lambda_context import LambdaContext
 from local_services import (
     REGION,
     LocalServiceError,
@@ -178,7 +179,7 @@ class PresignApi:
             event["requestContext"]["authorizer"] = {"iam": {"userArn": caller}}
         if body is not None:
             event["body"] = body if isinstance(body, str) else json.dumps(body)
-        response = self._presign.handler(event, None)
+        response = self._presign.handler(event, LambdaContext())
         return response["statusCode"], json.loads(response["body"])
 
     def upload(self, caller: str | None = ALICE,

@@ -15,6 +15,7 @@ from botocore.stub import Stubber
 from estate_handlers import dedup_index, hasher, layout
 from estate_handlers.dedup_index import CanonicalObject
 from estate_handlers.hasher import Deps, ObjectVersion
+from lambda_context import LambdaContext
 
 SHA_OF_HELLO = hashlib.sha256(b"hello").hexdigest()
 KEY = "products/images/original/look 1.jpg"
@@ -372,7 +373,7 @@ def test_entry_point_reads_table_and_chunk_size_from_env(monkeypatch):
     monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # its cached credentials die with the test
     seen = {}
     monkeypatch.setattr(hasher, "process_batch", lambda event, deps: seen.setdefault("deps", deps) and {})
-    hasher.handler({"Records": []}, None)
+    hasher.handler({"Records": []}, LambdaContext())
     deps = seen["deps"]
     assert (deps.table_name, deps.chunk_bytes) == ("dedup-table", 131072)
     assert deps.s3.meta.config.retries["mode"] == "standard"

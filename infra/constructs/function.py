@@ -41,10 +41,13 @@ ASSET_ROOT = Path(__file__).resolve().parents[2] / "lambda"
 ASSET_EXCLUDE = ["**/__pycache__", "**/*.pyc", "**/.pytest_cache", "**/.mypy_cache",
                  "**/.ruff_cache", "**/.DS_Store"]
 
-# Powertools for AWS Lambda (Python), official layer (account 017000801446 publishes one per
-# Python version and architecture, same version number in every commercial region). Must
-# carry the release pinned in lambda/requirements.txt and requirements-dev.txt (3.37.0);
-# `aws lambda get-layer-version-by-arn --arn <arn>` names the release in its Description.
+# Powertools for AWS Lambda (Python), official layer: account 017000801446 publishes
+# AWSLambdaPowertoolsPythonV3-<python>-<arch> per Python version and architecture
+# (python314-arm64 exists), one version number per release in every commercial region. It
+# must carry the release pinned in lambda/requirements.txt and requirements-dev.txt (3.37.0).
+# The number below is derived (3.31.1 is layer 36; four releases since), not read from AWS:
+# before the first deploy, `aws lambda get-layer-version-by-arn --arn <arn>` must name
+# 3.37.0 in its Description; bump both pins together.
 POWERTOOLS_LAYER_ACCOUNT = "017000801446"
 POWERTOOLS_LAYER_VERSION = 40
 LOG_ACTIONS = ["logs:CreateLogStream", "logs:PutLogEvents"]

@@ -38,6 +38,7 @@ from estate_handlers.layout import (
 from estate_handlers.runtime import (
     IN_LAMBDA,
     ConfigError,
+    client,
     count,
     logger,
     metrics,
@@ -87,7 +88,6 @@ def make_s3_client(region_name: str):
     young buckets outside us-east-1 (fatal to a browser POST); "regional" does the same
     for us-east-1 itself. No endpoint_url argument: it would override AWS_ENDPOINT_URL_S3,
     under which (local servers) virtual hosting cannot work and botocore picks path style."""
-    from estate_handlers.runtime import client
     custom = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
     s3 = {"us_east_1_regional_endpoint": "regional"}
     if not custom:
@@ -96,7 +96,6 @@ def make_s3_client(region_name: str):
 
 
 def make_dynamodb_client(region_name: str):
-    from estate_handlers.runtime import client
     return client("dynamodb", Config(**_TIMEOUTS), region_name)
 
 

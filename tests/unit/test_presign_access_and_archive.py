@@ -232,3 +232,12 @@ def test_restore_of_a_foreign_user_key_is_403_before_any_call():
     status, _ = call(deps, {"key": "user-content/uploads/someone-else/x/y.png"},
                      path="/downloads/restore")
     assert status == 403 and deps.s3.calls == []
+
+
+def test_completion_of_a_restricted_kind_by_a_caller_no_longer_admitted_is_403():
+    from estate_handlers.keys import new_key
+    key = new_key("brands/media/", False, SELLER, "film.mp4")  # issued to the seller once
+    deps = refusing_deps()
+    status, payload = call(deps, {"key": key, "upload_id": "u-1", "action": "abort"},
+                           path="/uploads/complete")
+    assert (status, payload["error"]) == (403, "forbidden") and deps.s3.calls == []

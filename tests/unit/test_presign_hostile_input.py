@@ -337,3 +337,15 @@ def test_events_that_are_not_http_requests_are_4xx(ev):
     response = presign.handle(ev, aws)
     assert 400 <= response["statusCode"] < 500
     assert "url" not in response["body"]
+
+
+@FAST
+@given(doc=json_values | st.fixed_dictionaries(
+    {"key": json_values | st.text(max_size=40), "version_id": json_values}))
+def test_hostile_restore_bodies_are_4xx_without_touching_s3(doc):
+    aws = fresh_deps()
+    status, payload, raw = call(aws, event(path="/downloads/restore", body=json.dumps(doc)))
+    if aws.s3.calls:  # a readable, well-formed key: HeadObject is the one call allowed first
+        assert aws.s3.calls == ["head_object"]
+        return
+    assert_clean_4xx(aws, status, payload, raw, allowed=(400, 403))

@@ -1,4 +1,4 @@
-"""UploadHasher (issue 5): hash every new upload once, index it, tag duplicates.
+"""UploadHasher: hash every new upload once, index it, tag duplicates.
 
     assets bucket --s3:ObjectCreated:* (4 prefixes)--> SQS queue --(batch 4)--> hasher
         --> dedup index (DynamoDB) + object tags      queue --(5 receives)--> DLQ

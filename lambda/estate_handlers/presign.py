@@ -112,7 +112,7 @@ def current_deps() -> Deps:
 
 # --------------------------------------------------------------------------- identity
 
-def caller_of(event: dict) -> Caller:
+def caller_of() -> Caller:
     """The authenticated principal, from the authorizer context only (never from headers,
     the body or the query string, which the client controls): IAM user ARN (or user id),
     else the JWT subject; plus the JWT's scopes and groups for per-kind access."""
@@ -143,7 +143,7 @@ def _names(value: Any) -> frozenset[str]:
 
 
 def _request() -> tuple[Deps, Caller, dict]:
-    caller = caller_of(app.current_event.raw_event)
+    caller = caller_of()
     # A pseudonym in the log line: JWT subjects can be personal data.
     logger.append_keys(caller=keys.owner_tag(caller.id))
     return app.context["deps"], caller, app.current_event.raw_event

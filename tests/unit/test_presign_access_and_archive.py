@@ -241,3 +241,59 @@ def test_completion_of_a_restricted_kind_by_a_caller_no_longer_admitted_is_403()
     status, payload = call(deps, {"key": key, "upload_id": "u-1", "action": "abort"},
                            path="/uploads/complete")
     assert (status, payload["error"]) == (403, "forbidden") and deps.s3.calls == []
+
+
+# The same answers from the wire: S3's raw headers and error XML, parsed by botocore itself.
+
+class _Raw:
+    def __init__(self, body: bytes):
+        self._body = body
+
+    def stream(self, **_):
+        yield self._body
+
+
+def wire_s3(*answers):
+    """A real S3 client whose HTTP sends are answered, in order, by (status, headers, body)."""
+    from botocore.awsrequest import AWSResponse
+    s3 = boto3.client("s3", region_name="us-east-1", aws_access_key_id="AKIDUNIT",
+                      aws_secret_access_key="secret", config=Config(retries={"max_attempts": 1}))
+    pending, sent = list(answers), []
+
+    def before_send(request, **_):
+        sent.append(request)
+        status, headers, body = pending.pop(0)
+        return AWSResponse(request.url, status, headers, _Raw(body))
+
+    s3.meta.events.register("before-send", before_send)
+    return s3, sent
+
+
+ARCHIVED_HEADERS = {"Content-Length": "10", "x-amz-version-id": "v1",
+                    "x-amz-storage-class": "INTELLIGENT_TIERING",
+                    "x-amz-archive-status": "DEEP_ARCHIVE_ACCESS"}
+
+
+def test_wire_archive_status_and_ongoing_restore_headers_give_409_in_progress():
+    s3, _ = wire_s3((200, {**ARCHIVED_HEADERS, "x-amz-restore": 'ongoing-request="true"'}, b""))
+    status, payload = download(s3)
+    assert (status, payload["error"]) == (409, "archived")
+    assert payload["restore"]["status"] == "in-progress"
+    assert payload["restore"]["tier"] == "DEEP_ARCHIVE_ACCESS"
+
+
+def test_wire_restore_request_body_has_no_days():
+    s3, sent = wire_s3((200, ARCHIVED_HEADERS, b""), (202, {}, b""))
+    assert restore(s3)[0] == 202
+    method, body = sent[1].method, sent[1].body or b""
+    assert method == "POST" and "restore" in sent[1].url and b"<Days>" not in body
+
+
+def test_wire_invalid_object_state_on_restore_means_not_needed():
+    error = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>InvalidObjectState</Code>'
+             b"<Message>Restore is not allowed for the object's current storage class</Message>"
+             b"<StorageClass>INTELLIGENT_TIERING</StorageClass>"
+             b"<AccessTier>FREQUENT_ACCESS</AccessTier><RequestId>R</RequestId></Error>")
+    s3, _ = wire_s3((200, ARCHIVED_HEADERS, b""), (403, {}, error))
+    status, payload = restore(s3)
+    assert status == 200 and payload["restore"]["status"] == "not-needed"

@@ -9,30 +9,41 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 MB = 1024 * 1024
 GB = 1024 * MB
 
-# The prefix layout of the assets bucket (see README, "Bucket layout").
-ORIGINALS = "products/images/original/"
-PROCESSED = "products/images/processed/"
-THUMBNAILS = "products/images/thumbnails/"
-CERTIFICATES = "products/documents/certificates/"
-REPORTS = "products/documents/reports/"
-DOCUMENTS = "products/documents/"
-BRAND_LOGOS = "brands/logos/"
-BRAND_MEDIA = "brands/media/"
-USER_UPLOADS = "user-content/uploads/"
-USER_EXPORTS = "user-content/exports/"
+# The estate's shared names (prefix layout, tags, tiering) live in one plain module that the
+# Lambda handlers ship and import too; re-exported here for the constructs.
+_LAMBDA_ROOT = str(Path(__file__).resolve().parents[1] / "lambda")
+if _LAMBDA_ROOT not in sys.path:
+    sys.path.append(_LAMBDA_ROOT)
 
-# The upload hasher tags duplicates with this (key, value); a lifecycle rule expires them.
-# Must match lambda/estate_handlers/dedup_index.py (a test checks it).
-DUPLICATE_TAG = ("dedup-status", "duplicate")
-
-ASSET_PREFIXES = (
-    ORIGINALS, PROCESSED, THUMBNAILS, CERTIFICATES, REPORTS,
-    BRAND_LOGOS, BRAND_MEDIA, USER_UPLOADS, USER_EXPORTS,
+from estate_handlers.layout import (  # noqa: E402, F401 (re-exported for the constructs)
+    ARCHIVE_TIER_PREFIXES,
+    ASSET_PREFIXES,
+    BRAND_LOGOS,
+    BRAND_MEDIA,
+    BRANDS,
+    CERTIFICATES,
+    DEDUP_PARTITION_KEY,
+    DOCUMENTS,
+    DUPLICATE_TAG,
+    HASHED_PREFIXES,
+    INTELLIGENT_TIERING_PREFIXES,
+    METRICS_NAMESPACE,
+    ORIGINALS,
+    PROCESSED,
+    REFUSED_CONTENT_TYPES,
+    REPORTS,
+    SCAN_GATED_PREFIXES_ENV,
+    TABLE_ENV,
+    THUMBNAILS,
+    USER_EXPORTS,
+    USER_UPLOADS,
 )
 
 _ACCOUNT = re.compile(r"\d{12}")
@@ -72,23 +83,59 @@ def _check_bucket_name(env: str, field_name: str, name: str) -> None:
 
 
 @dataclass(frozen=True)
+class KindAccess:
+    """Who may obtain upload URLs for one kind: a caller matching ANY entry. With every
+    tuple empty, nobody may (a restricted kind nobody was granted yet)."""
+
+    iam_principals: tuple[str, ...] = ()  # fnmatch patterns over the caller's IAM ARN,
+                                          # e.g. "arn:aws:sts::111111111111:assumed-role/publisher/*"
+    jwt_scopes: tuple[str, ...] = ()      # any of these OAuth scopes (JWT authorizer)
+    jwt_groups: tuple[str, ...] = ()      # any of these groups ("groups"/"cognito:groups" claim)
+
+    def __post_init__(self) -> None:
+        for pattern in self.iam_principals:
+            if not isinstance(pattern, str) or not pattern.startswith(("arn:aws:iam::",
+                                                                        "arn:aws:sts::")):
+                raise ConfigError(f"upload_api: kinds access.iam_principals {pattern!r} must "
+                                  "be an IAM or STS ARN pattern (arn:aws:iam::… / arn:aws:sts::…)")
+        for name in ("jwt_scopes", "jwt_groups"):
+            if not all(isinstance(v, str) and v.strip() and " " not in v
+                       for v in getattr(self, name)):
+                raise ConfigError(f"upload_api: kinds access.{name} must be non-empty "
+                                  "names without spaces")
+
+    def as_json(self) -> dict:
+        return {"iam_principals": list(self.iam_principals),
+                "jwt_scopes": list(self.jwt_scopes), "jwt_groups": list(self.jwt_groups)}
+
+
+@dataclass(frozen=True)
 class UploadKind:
-    """What one `kind` of upload may be: where it lands, which types, how big."""
+    """What one `kind` of upload may be: where it lands, which types, how big, and who may
+    use it (``access``: None = every caller the API authorizes)."""
 
     prefix: str
     content_types: tuple[str, ...]
     max_bytes: int
     per_caller: bool = False  # key gets the caller's id as a sub-prefix
+    access: KindAccess | None = None
 
 
-def default_upload_kinds() -> dict[str, UploadKind]:
+NOBODY = KindAccess()  # a restricted kind that no caller was granted yet
+
+
+def default_upload_kinds(brand_access: KindAccess = NOBODY) -> dict[str, UploadKind]:
+    """The shipped kinds. Brand kinds publish to the public CDN for a year, so they are
+    restricted: only ``brand_access`` (by default nobody) may upload them."""
     images = ("image/jpeg", "image/png", "image/webp", "image/avif")
     return {
         "product-image": UploadKind(ORIGINALS, images, 50 * MB),
         "certificate": UploadKind(CERTIFICATES, ("application/pdf",), 20 * MB),
         "report": UploadKind(REPORTS, ("application/pdf",), 20 * MB),
-        "brand-logo": UploadKind(BRAND_LOGOS, ("image/svg+xml", "image/png"), 5 * MB),
-        "brand-media": UploadKind(BRAND_MEDIA, images + ("video/mp4",), 5 * GB),
+        "brand-logo": UploadKind(BRAND_LOGOS, ("image/png", "image/webp", "image/avif"),
+                                 5 * MB, access=brand_access),
+        "brand-media": UploadKind(BRAND_MEDIA, images + ("video/mp4",), 5 * GB,
+                                  access=brand_access),
         "user-upload": UploadKind(USER_UPLOADS, images + ("application/pdf",), 50 * MB,
                                   per_caller=True),
     }
@@ -104,7 +151,7 @@ class UploadApiConfig:
     throttle_burst: int = 400
     jwt_issuer: str | None = None  # None: IAM authorization on every route
     jwt_audience: tuple[str, ...] = ()
-    # The functions of the upload pipeline (presign API, issue 4; upload hasher, issue 5).
+    # The functions of the upload pipeline (presign API, upload hasher).
     presign_reserved_concurrency: int = 50  # ~ peak rate x latency (200/s x 0.25 s)
     hasher_reserved_concurrency: int = 50   # also the SQS event source's maximum concurrency
     log_retention_days: int = 365           # function and API access logs (rounded up to a
@@ -115,7 +162,8 @@ class UploadApiConfig:
         return json.dumps({
             "kinds": {
                 name: {"prefix": k.prefix, "content_types": list(k.content_types),
-                       "max_bytes": k.max_bytes, "per_caller": k.per_caller}
+                       "max_bytes": k.max_bytes, "per_caller": k.per_caller,
+                       "access": None if k.access is None else k.access.as_json()}
                 for name, k in sorted(self.kinds.items())
             },
             "url_expiry_seconds": self.url_expiry_seconds,
@@ -127,6 +175,11 @@ class UploadApiConfig:
         def fail(name: str, problem: str) -> None:
             raise ConfigError(f"upload_api: {name} {problem}")
 
+        for name, kind in self.kinds.items():
+            refused = sorted(REFUSED_CONTENT_TYPES & {t.lower() for t in kind.content_types})
+            if refused:
+                fail(f"kinds.{name}.content_types", f"must not include {', '.join(refused)}: "
+                     "active content served from the CDN's domain is stored XSS")
         _check_whole("upload_api", self, ("throttle_rate_per_second", "throttle_burst",
                                           "presign_reserved_concurrency", "log_retention_days"), 1)
         # An SQS event source's maximum concurrency is 2..1000.

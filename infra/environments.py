@@ -15,9 +15,11 @@ from infra.config import (
     CdnConfig,
     EnvironmentConfig,
     FunctionUsage,
+    KindAccess,
     StoredGroup,
     UploadApiConfig,
     UsageConfig,
+    default_upload_kinds,
 )
 
 ORG = "justkalm"
@@ -69,6 +71,14 @@ DEV_USAGE = UsageConfig(
 )
 
 
+def brand_publishers(account: str) -> KindAccess:
+    """Brand kinds go public on the CDN: only the brand-publishing role (and, behind a JWT
+    authorizer, the brand-publishers group) may upload them."""
+    return KindAccess(
+        iam_principals=(f"arn:aws:sts::{account}:assumed-role/{ORG}-brand-publisher/*",),
+        jwt_groups=("brand-publishers",))
+
+
 def dev(account: str = "111111111111") -> EnvironmentConfig:
     return EnvironmentConfig(
         name="dev",
@@ -79,7 +89,8 @@ def dev(account: str = "111111111111") -> EnvironmentConfig:
         backups_retention_days=7,
         backups_compliance_mode=False,
         termination_protection=True,
-        upload_api=UploadApiConfig(throttle_rate_per_second=20, throttle_burst=40),
+        upload_api=UploadApiConfig(kinds=default_upload_kinds(brand_publishers(account)),
+                                   throttle_rate_per_second=20, throttle_burst=40),
         cdn=CdnConfig(storefront_origins=("http://localhost:3000",),
                       waf_rate_limit_per_5min=1000),
         usage=DEV_USAGE,
@@ -98,6 +109,7 @@ def prod(account: str = "222222222222") -> EnvironmentConfig:
         exports_expiration_days=7,
         backups_retention_days=35,
         backups_compliance_mode=True,
+        upload_api=UploadApiConfig(kinds=default_upload_kinds(brand_publishers(account))),
         cdn=CdnConfig(
             domain_name="cdn.justkalm.example",
             hosted_zone_name="justkalm.example",

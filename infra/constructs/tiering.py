@@ -22,22 +22,13 @@ from aws_cdk import Duration
 from aws_cdk import aws_s3 as s3
 
 from infra.config import (
-    BRAND_MEDIA,
-    DOCUMENTS,
+    ARCHIVE_TIER_PREFIXES,
     DUPLICATE_TAG,
-    ORIGINALS,
+    INTELLIGENT_TIERING_PREFIXES,
     USER_EXPORTS,
-    USER_UPLOADS,
     EnvironmentConfig,
 )
 
-INTELLIGENT_TIERING_PREFIXES = {
-    "originals": ORIGINALS,
-    "documents": DOCUMENTS,
-    "brand-media": BRAND_MEDIA,
-    "uploads": USER_UPLOADS,
-}
-ARCHIVE_TIER_PREFIXES = {"originals": ORIGINALS, "documents": DOCUMENTS, "uploads": USER_UPLOADS}
 ARCHIVE_AFTER_DAYS = 90
 DEEP_ARCHIVE_AFTER_DAYS = 180
 ABORT_MULTIPART_AFTER_DAYS = 7

@@ -5,6 +5,7 @@ from aws_cdk import Environment, Stage, Tags
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
+from infra.constructs.cdk_function_logs import give_cdk_functions_log_groups
 from infra.constructs.monitoring import (
     MonitoredFunction,
     MonitoredQueue,
@@ -59,7 +60,9 @@ class EstateStage(Stage):
         hasher = self.assets.upload_hasher
         self.upload_api = UploadApiStack(self, "UploadApi", cfg=cfg,
                                          bucket_key=self.assets.assets.key,
-                                         table=hasher.table, table_key=hasher.table_key)
+                                         table=hasher.table, table_key=hasher.table_key,
+                                         # the upload gate's prefixes: pending/quarantined answers
+                                         scan_gated_prefixes=cfg.upload_gate.gated_prefixes)
         self.upload_api.add_stack_dependency(self.assets, "the API signs for the assets bucket")
         self.backups = BackupsStack(self, "Backups", cfg=cfg)
         self.backups.add_stack_dependency(self.access_logs[cfg.backups_region])
@@ -93,6 +96,8 @@ class EstateStage(Stage):
         self.replication_monitoring.add_stack_dependency(
             self.assets, "the replication rule it watches is the assets bucket's")
 
+        give_cdk_functions_log_groups(self, retention_days=cfg.cdk_function_log_retention_days,
+                                      log_group_name=cfg.cdk_function_log_group_name)
         Tags.of(self).add("project", "storage-estate")
         Tags.of(self).add("environment", cfg.name)
 

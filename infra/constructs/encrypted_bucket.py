@@ -6,7 +6,7 @@ The rules a reviewer can check here, in one place:
 - TLS only, and TLS 1.2 or newer (bucket policy denies the rest);
 - server access logs into the region's access-log bucket, under the bucket's own prefix;
 - bucket and key are retained when the stack is deleted.
-Lifecycle, tiering and Object Lock are the caller's: they differ per bucket.
+Lifecycle, tiering, CORS and Object Lock are the caller's: they differ per bucket.
 """
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ class EncryptedBucket(Construct):
         lifecycle_rules: Sequence[s3.LifecycleRule] = (),
         intelligent_tiering: Sequence[s3.IntelligentTieringConfiguration] = (),
         object_lock_retention: s3.ObjectLockRetention | None = None,
+        cors_rules: Sequence[s3.CorsRule] = (),
     ) -> None:
         super().__init__(scope, construct_id)
         self.key = rotating_key(self, "Key", alias=key_alias,
@@ -54,6 +55,7 @@ class EncryptedBucket(Construct):
             intelligent_tiering_configurations=list(intelligent_tiering) or None,
             object_lock_enabled=object_lock_retention is not None or None,
             object_lock_default_retention=object_lock_retention,
+            cors=list(cors_rules) or None,
             removal_policy=RemovalPolicy.RETAIN,
         )
 

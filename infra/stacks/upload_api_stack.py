@@ -17,14 +17,16 @@ from infra.constructs.presign_api import PresignApi
 
 class UploadApiStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, cfg: EnvironmentConfig,
-                 bucket_key: kms.IKey, table: dynamodb.ITable, table_key: kms.IKey) -> None:
+                 bucket_key: kms.IKey, table: dynamodb.ITable, table_key: kms.IKey,
+                 scan_gated_prefixes: tuple[str, ...] = ()) -> None:
         super().__init__(scope, construct_id,
                          env=Environment(account=cfg.account, region=cfg.primary_region),
                          description=f"Upload API of the {cfg.name} storage estate",
                          termination_protection=False)
         self.presign = PresignApi(self, "UploadApi", cfg=cfg,
                                   bucket_name=cfg.assets_bucket_name, bucket_key=bucket_key,
-                                  table=table, table_key=table_key)
+                                  table=table, table_key=table_key,
+                                  scan_gated_prefixes=scan_gated_prefixes)
         self.api = self.presign.api
         self.function = self.presign.function
         CfnOutput(self, "UploadApiUrl", value=self.presign.url,

@@ -16,6 +16,8 @@ import json
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
+from estate_handlers.layout import SCAN_CLEAN
+
 
 @dataclass(frozen=True)
 class ObjectVersion:
@@ -26,7 +28,7 @@ class ObjectVersion:
 
 SCAN_RESULT = "GuardDuty Malware Protection Object Scan Result"
 GUARDDUTY = "aws.guardduty"
-CLEAN = "NO_THREATS_FOUND"
+CLEAN = SCAN_CLEAN
 
 
 @dataclass(frozen=True)

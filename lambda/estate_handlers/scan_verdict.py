@@ -24,30 +24,31 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from functools import partial
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
     process_partial_response,
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from estate_handlers.layout import (
+    ALERTED_TAG,
+    QUARANTINE_TAG,
+    SCAN_STATUS_TAG,
+    USER_UPLOADS,
+)
+from estate_handlers.layout import SCAN_THREATS as THREATS_FOUND
 from estate_handlers.object_events import ScanResult, is_scan_result, scan_result
+from estate_handlers.runtime import IN_LAMBDA, client, count, logger, metrics, require_env
 
 TOPIC_ENV = "ALARM_TOPIC_ARN"
-# Contracts with the infrastructure (infra/config.py; a test checks they agree).
-SCAN_STATUS_TAG = "GuardDutyMalwareScanStatus"
-QUARANTINE_TAG = ("quarantine", "true")
-ALERTED_TAG = "scan-alerted"
-THREATS_FOUND = "THREATS_FOUND"
-USER_UPLOADS = "user-content/uploads/"
 MAX_TAGS_PER_OBJECT = 10
 MISSING_CODES = frozenset({"NoSuchKey", "NoSuchVersion", "404", "NotFound"})
 MAX_SUBJECT = 100  # SNS
-
-logger = Logger(service="scan-verdict")
 
 
 @dataclass(frozen=True)
@@ -136,38 +137,53 @@ def verdict_in(body: str) -> ScanResult:
     return scan_result(message)
 
 
-def process_batch(event: dict, deps: Deps, context=None) -> dict:
-    """SQS batch -> partial batch response; one failing record never fails the others."""
-    def record_handler(record: SQSRecord) -> str:
-        verdict = verdict_in(record.body)
-        outcome = handle_verdict(verdict, deps)
-        logger.info("verdict handled", extra={
-            "outcome": outcome, "verdict": verdict.status, "bucket": verdict.obj.bucket,
-            "key": verdict.obj.key, "version_id": verdict.obj.version_id,
-            "uploader": uploader_of(verdict.obj.key)})
-        return outcome
+def process_record(record: SQSRecord, deps: Deps) -> str:
+    """One queue message (one scan-result event); any exception fails only this record."""
+    verdict = verdict_in(record.body)
+    outcome = handle_verdict(verdict, deps)
+    logger.info("verdict handled", extra={
+        "outcome": outcome, "verdict": verdict.status, "bucket": verdict.obj.bucket,
+        "key": verdict.obj.key, "version_id": verdict.obj.version_id,
+        "uploader": uploader_of(verdict.obj.key), "message_id": record.message_id})
+    # No per-record dimensions: one batch carries several verdicts, one EMF blob per invocation.
+    if outcome == "quarantined":
+        count("UploadsQuarantined")
+    elif outcome == "reported":
+        count("UnscannableUploadsReported")
+    return outcome
 
-    return process_partial_response(event=event, record_handler=record_handler,
-                                    processor=BatchProcessor(event_type=EventType.SQS),
-                                    context=context)
+
+def process_batch(event: dict, deps: Deps) -> dict:
+    """SQS batch -> partial batch response; one failing record never fails the others."""
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    return process_partial_response(event=event, processor=processor,
+                                    record_handler=partial(process_record, deps=deps))
+
+
+def deps_from_env(environ=os.environ) -> Deps:
+    require_env(environ, TOPIC_ENV)
+    config = Config(retries={"mode": "standard", "total_max_attempts": 5},
+                    connect_timeout=5, read_timeout=30)
+    return Deps(s3=client("s3", config), sns=client("sns", config),
+                topic_arn=environ[TOPIC_ENV])
 
 
 _deps: Deps | None = None
 
 
-def _default_deps() -> Deps:
+def current_deps() -> Deps:
+    """This container's dependencies, built once from the environment."""
     global _deps
     if _deps is None:
-        import boto3
-        from botocore.config import Config
-
-        config = Config(retries={"mode": "standard", "total_max_attempts": 5})
-        _deps = Deps(s3=boto3.client("s3", config=config),
-                     sns=boto3.client("sns", config=config),
-                     topic_arn=os.environ[TOPIC_ENV])
+        _deps = deps_from_env()
     return _deps
 
 
+if IN_LAMBDA:  # build clients in the init phase (once per container, with the CPU boost)
+    current_deps()
+
+
 @logger.inject_lambda_context
+@metrics.log_metrics
 def handler(event, context):
-    return process_batch(event, _default_deps(), context)
+    return process_batch(event, current_deps())

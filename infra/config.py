@@ -104,7 +104,7 @@ class UploadApiConfig:
     throttle_burst: int = 400
     jwt_issuer: str | None = None  # None: IAM authorization on every route
     jwt_audience: tuple[str, ...] = ()
-    # The functions of the upload pipeline (presign API, issue 4; upload hasher, issue 5).
+    # The functions of the upload pipeline (presign API, upload hasher).
     presign_reserved_concurrency: int = 50  # ~ peak rate x latency (200/s x 0.25 s)
     hasher_reserved_concurrency: int = 50   # also the SQS event source's maximum concurrency
     log_retention_days: int = 365           # function and API access logs (rounded up to a

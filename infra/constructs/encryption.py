@@ -1,8 +1,8 @@
 """Customer-managed keys and encrypted log groups, written once for every construct.
 
 Every key of the estate rotates yearly, waits 30 days before deletion, and is retained with
-its stack unless it protects nothing at rest. A log group's key lets CloudWatch Logs of its
-region use it for that one log group only.
+its stack (except after a failed first create) unless it protects nothing at rest. A log
+group's key lets CloudWatch Logs of its region use it for that one log group only.
 """
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ def log_retention_days(days: int) -> int:
 
 def rotating_key(scope: Construct, construct_id: str, *, description: str,
                  alias: str | None = None,
-                 removal_policy: RemovalPolicy = RemovalPolicy.RETAIN) -> kms.Key:
+                 removal_policy: RemovalPolicy = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
+                 ) -> kms.Key:
     return kms.Key(scope, construct_id, description=description, alias=alias,
                    enable_key_rotation=True, removal_policy=removal_policy,
                    pending_window=Duration.days(30))
@@ -58,7 +59,7 @@ class EncryptedLogGroup(Construct):
             "LogGroup",
             log_group_name=log_group_name,
             encryption_key=self.key,
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
         cfn: logs.CfnLogGroup = self.log_group.node.default_child  # type: ignore[assignment]
         cfn.retention_in_days = log_retention_days(retention_days)

@@ -1,4 +1,4 @@
-"""PresignApi (issue 4): an HTTP API that hands out presigned upload and download URLs.
+"""PresignApi: an HTTP API that hands out presigned upload and download URLs.
 
     POST /uploads           presigned POST / PUT / multipart plan for one upload kind
     POST /uploads/complete  complete or abort a multipart upload

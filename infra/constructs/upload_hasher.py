@@ -1,4 +1,4 @@
-"""UploadHasher (issue 5): hash every new upload once, index it, tag duplicates.
+"""UploadHasher: hash every new upload once, index it, tag duplicates.
 
     assets bucket --s3:ObjectCreated:* (4 prefixes)--> SQS queue --(batch 4)--> hasher
         --> dedup index (DynamoDB) + object tags      queue --(5 receives)--> DLQ
@@ -154,7 +154,7 @@ class UploadHasher(Construct):
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True),
             deletion_protection=True,
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
         acknowledge(self.table, {
             "NIST.800.53.R5-DynamoDBInBackupPlan":

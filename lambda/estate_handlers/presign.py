@@ -1,4 +1,4 @@
-"""Upload API (issue 4): presigned uploads and downloads for the assets bucket.
+"""Upload API: presigned uploads and downloads for the assets bucket.
 
 Entry point ``estate_handlers.presign.handler`` behind an API Gateway HTTP API (payload 2.0):
 

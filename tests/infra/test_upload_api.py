@@ -1,4 +1,4 @@
-"""The upload API (issue 4): an HTTP API in us-east-1 whose three routes are all authorized
+"""The upload API: an HTTP API in us-east-1 whose three routes are all authorized
 (IAM by default, JWT when an issuer is configured), throttled and access-logged, in front of
 a Python 3.14 arm64 presign function whose role can sign exactly the uploads and downloads
 the upload policy allows, nothing more."""
@@ -219,7 +219,7 @@ def test_access_log_goes_to_an_encrypted_retained_log_group(estate, env):
     destination = _stage(template)["AccessLogSettings"]["DestinationArn"]
     group = template["Resources"][destination["Fn::GetAtt"][0]]
     assert group["Type"] == "AWS::Logs::LogGroup"
-    assert group["DeletionPolicy"] == "Retain"
+    assert group["DeletionPolicy"] == "RetainExceptOnCreate"
     assert group["Properties"]["RetentionInDays"] == 365
     key = template["Resources"][group["Properties"]["KmsKeyId"]["Fn::GetAtt"][0]]
     assert key["Properties"]["EnableKeyRotation"] is True
@@ -254,7 +254,7 @@ def test_function_logs_to_its_own_encrypted_log_group(estate, env):
     template = _api(estate, env)
     group_id = _function(template)[1]["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
     group = template["Resources"][group_id]
-    assert group["DeletionPolicy"] == "Retain"
+    assert group["DeletionPolicy"] == "RetainExceptOnCreate"
     assert "KmsKeyId" in group["Properties"]
 
 

@@ -1,4 +1,4 @@
-"""The upload hasher (issue 5), in the Assets stack: S3 notifications for the upload prefixes
+"""The upload hasher, in the Assets stack: S3 notifications for the upload prefixes
 into a KMS-encrypted, TLS-only queue with a DLQ; a Python 3.14 arm64 function consuming it in
 batches of 4 with partial batch failures; the dedup index table; and a role that can do
 exactly what the handler needs, nothing more."""
@@ -185,7 +185,7 @@ def test_queue_and_dlq_are_encrypted_with_a_rotating_retained_customer_key(estat
         key = template["Resources"][key_id]
         assert key["Type"] == "AWS::KMS::Key"
         assert key["Properties"]["EnableKeyRotation"] is True
-        assert key["DeletionPolicy"] == "Retain"
+        assert key["DeletionPolicy"] == "RetainExceptOnCreate"
 
 
 def test_queue_and_dlq_refuse_requests_without_tls(estate, env):
@@ -276,7 +276,7 @@ def test_function_logs_to_its_own_encrypted_retained_log_group(estate, env):
     template = _assets(estate, env)
     group_id = _function(template)[1]["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
     group = template["Resources"][group_id]
-    assert group["DeletionPolicy"] == "Retain"
+    assert group["DeletionPolicy"] == "RetainExceptOnCreate"
     assert group["Properties"]["RetentionInDays"] == 365
     key = template["Resources"][_getatt_id(group["Properties"]["KmsKeyId"])]
     assert key["Properties"]["EnableKeyRotation"] is True
@@ -326,7 +326,7 @@ def test_dedup_index_is_encrypted_with_its_own_rotating_retained_key(estate, env
     key = template["Resources"][_getatt_id(sse["KMSMasterKeyId"])]
     assert key["Type"] == "AWS::KMS::Key"
     assert key["Properties"]["EnableKeyRotation"] is True
-    assert key["DeletionPolicy"] == "Retain"
+    assert key["DeletionPolicy"] == "RetainExceptOnCreate"
 
 
 def test_dedup_index_has_point_in_time_recovery(estate, env):
@@ -336,7 +336,7 @@ def test_dedup_index_has_point_in_time_recovery(estate, env):
 
 def test_dedup_index_is_retained_and_deletion_protected(estate, env):
     _, table = _table(_assets(estate, env))
-    assert table["DeletionPolicy"] == "Retain"
+    assert table["DeletionPolicy"] == "RetainExceptOnCreate"
     assert table["UpdateReplacePolicy"] == "Retain"
     assert table["Properties"]["DeletionProtectionEnabled"] is True
 

@@ -126,7 +126,7 @@ def _statements_by_sid(template: dict, exports: dict) -> dict[str, tuple]:
 def test_upload_api_is_in_us_east_1_and_deploys_after_assets(estate, env):
     stack = estate.stack(env, "UploadApi")
     assert stack.region == "us-east-1"
-    assert estate.stack(env, "Assets") in stack.dependencies
+    assert "Assets" in stack.dependency_ids
 
 
 def test_endpoint_url_is_an_output(estate, env):
@@ -273,8 +273,7 @@ def test_function_env_names_the_assets_bucket_and_the_dedup_table(estate, env):
 
 def test_code_is_a_plain_zip_asset_with_no_docker_image(estate, env):
     stack = estate.stack(env, "UploadApi")
-    assembly = estate.assembly.get_nested_assembly(f"assembly-{env}")
-    manifest = json.loads((Path(assembly.directory) / f"{stack.artifact_id}.assets.json")
+    manifest = json.loads((stack.directory / f"{stack.artifact_id}.assets.json")
                           .read_text())
     assert manifest.get("dockerImages", {}) == {}
     code = _function(_api(estate, env))[1]["Properties"]["Code"]

@@ -5,7 +5,6 @@ exactly what the handler needs, nothing more."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from estate_handlers import dedup_index
@@ -291,14 +290,13 @@ def test_function_logs_to_its_own_encrypted_retained_log_group(estate, env):
 
 def test_code_is_the_lambda_folder_as_a_plain_zip_asset_not_a_docker_build(estate, env):
     stack = estate.stack(env, "Assets")
-    assembly = estate.assembly.get_nested_assembly(f"assembly-{env}")
-    manifest = json.loads((Path(assembly.directory) / f"{stack.artifact_id}.assets.json")
+    manifest = json.loads((stack.directory / f"{stack.artifact_id}.assets.json")
                           .read_text())
     assert manifest.get("dockerImages", {}) == {}
     code = _function(_assets(estate, env))[1]["Properties"]["Code"]
     asset = manifest["files"][code["S3Key"].removesuffix(".zip")]
     assert asset["source"]["packaging"] == "zip"
-    folder = (Path(assembly.directory) / asset["source"]["path"]).resolve()
+    folder = (stack.directory / asset["source"]["path"]).resolve()
     assert (folder / "estate_handlers" / "__init__.py").is_file()
     assert not list(folder.rglob("__pycache__"))
 

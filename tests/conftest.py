@@ -28,12 +28,18 @@ def _includes(arg: str, folder: Path) -> bool:
     return path == folder or folder in path.parents or path in folder.parents
 
 
+def _parallel(config: pytest.Config) -> bool:
+    return config.pluginmanager.hasplugin("xdist") and config.getoption("dist", "no") != "no"
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
+    # The xdist controller collects nothing: it starts the synth before spawning the workers
+    # (they inherit ESTATE_SYNTH_DIR) whenever the run includes the infra tests.
     config = session.config
-    if hasattr(config, "workerinput") or config.option.collectonly:
-        return  # an xdist worker: the controller started it (ESTATE_SYNTH_DIR)
-    if any(_includes(arg, INFRA) for arg in config.args):
+    if _parallel(config) and not hasattr(config, "workerinput") \
+            and not config.option.collectonly \
+            and any(_includes(arg, INFRA) for arg in config.args):
         estate_synth.start()
 
 
@@ -50,9 +56,12 @@ def _group(item: pytest.Item) -> str:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # Tests that wait for the assembly go last, so everything else runs while it is built.
     items.sort(key=lambda item: "estate" in getattr(item, "fixturenames", ()))
-    if config.pluginmanager.hasplugin("xdist") and config.getoption("dist", "no") != "no":
+    if _parallel(config):
         for item in items:
             item.add_marker(pytest.mark.xdist_group(_group(item)))
+    elif items and "estate" in getattr(items[-1], "fixturenames", ()) \
+            and not config.option.collectonly:
+        estate_synth.start()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -240,10 +240,6 @@ def test_function_timeout_is_well_under_the_http_api_integration_limit(estate, e
     assert _function(_api(estate, env))[1]["Properties"]["Timeout"] <= 30 // 2
 
 
-def test_function_traces_with_x_ray(estate, env):
-    assert _function(_api(estate, env))[1]["Properties"]["TracingConfig"] == {"Mode": "Active"}
-
-
 def test_function_reserves_the_configured_concurrency(estate, env):
     props = _function(_api(estate, env))[1]["Properties"]
     assert props["ReservedConcurrentExecutions"] == \

@@ -254,11 +254,6 @@ def test_function_is_python_3_14_on_arm64_with_1024_mb_and_300_s(estate, env):
     assert props["Handler"] == HANDLER
 
 
-def test_function_traces_with_x_ray(estate, env):
-    props = _function(_assets(estate, env))[1]["Properties"]
-    assert props["TracingConfig"] == {"Mode": "Active"}
-
-
 def test_function_environment_names_only_the_dedup_table(estate, env):
     template = _assets(estate, env)
     table_id, _ = _table(template)

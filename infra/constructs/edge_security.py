@@ -16,6 +16,7 @@ from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
+from infra.config import CdnNames
 from infra.constructs.encryption import EncryptedLogGroup
 
 HSTS_MAX_AGE_SECONDS = 63_072_000  # two years: the HSTS preload list's minimum is one
@@ -45,12 +46,13 @@ class EdgeSecurity(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        name: str,
+        names: CdnNames,
         rate_limit_per_5min: int,
         storefront_origins: Sequence[str],
         log_retention_days_min: int,
     ) -> None:
         super().__init__(scope, construct_id)
+        name = names.web_acl
         self.web_acl_metric_name = name  # WAF publishes the web ACL's metrics under it
         self.web_acl = wafv2.CfnWebACL(
             self,
@@ -93,7 +95,7 @@ class EdgeSecurity(Construct):
 
         # WAF logs: only what a rule blocked or counted (allowed CDN reads are in the access
         # logs already), into a log group whose name WAF requires to start with aws-waf-logs-.
-        self.logs = EncryptedLogGroup(self, "WafLogs", log_group_name=f"aws-waf-logs-{name}",
+        self.logs = EncryptedLogGroup(self, "WafLogs", log_group_name=names.waf_log_group,
                                       retention_days=log_retention_days_min,
                                       purpose="WAF blocked and counted requests")
         self.log_group = self.logs.log_group
@@ -122,7 +124,7 @@ class EdgeSecurity(Construct):
         self.response_headers = cloudfront.ResponseHeadersPolicy(
             self,
             "ResponseHeaders",
-            response_headers_policy_name=f"{name}-security-headers",
+            response_headers_policy_name=names.headers_policy,
             comment="HSTS preload, nosniff, no framing, strict referrer; CORS for the storefront",
             security_headers_behavior=cloudfront.ResponseSecurityHeadersBehavior(
                 strict_transport_security=cloudfront.ResponseHeadersStrictTransportSecurity(

@@ -85,8 +85,19 @@ def test_each_environment_has_one_distribution_in_the_us_east_1_cdn_stack(estate
     only(_cdn(estate, env), "AWS::CloudFront::Distribution")
 
 
-def test_cdn_deploys_after_the_buckets_its_origins_name(estate, env):
-    assert {"AccessLogs-us-east-1", "Assets", "Replica"} <= set(estate.dependencies(env, "Cdn"))
+def test_every_origin_names_a_bucket_created_by_a_stack_that_deploys_before_cdn(estate, env):
+    _, config = _distribution(estate, env)
+    created = {}  # regional domain name -> the stack that creates that bucket
+    for stack_id in estate.stack_ids(env):
+        region = estate.stack(env, stack_id).region
+        for bucket in resources(estate.template_json(env, stack_id), "AWS::S3::Bucket").values():
+            name = bucket["Properties"].get("BucketName")
+            if isinstance(name, str):
+                created[f"{name}.s3.{region}.amazonaws.com"] = stack_id
+    before_cdn = set(estate.dependencies(env, "Cdn"))
+    for origin in config["Origins"]:
+        assert origin["DomainName"] in created, origin["DomainName"]
+        assert created[origin["DomainName"]] in before_cdn, origin["DomainName"]
 
 
 def test_deploy_order_is_access_logs_then_replica_then_assets_then_cdn(estate, env):

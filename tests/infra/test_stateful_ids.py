@@ -42,7 +42,7 @@ def test_stateful_logical_ids_are_the_pinned_ones(estate):
 if __name__ == "__main__":
     import sys
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: estate_synth
+    sys.path.append(str(Path(__file__).resolve().parents[1]))  # tests/: estate_synth
     import estate_synth
     from conftest import SynthesizedEstate
 

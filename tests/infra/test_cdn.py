@@ -550,3 +550,8 @@ def test_additional_metrics_are_on_so_origin_latency_is_published(estate, env):
         "DistributionId": {"Ref": dist_id},
         "MonitoringSubscription": {"RealtimeMetricsSubscriptionConfig": {
             "RealtimeMetricsSubscriptionStatus": "Enabled"}}}
+
+
+def test_cdn_stack_has_termination_protection(estate, env):
+    # Deleting it takes every storefront image offline (README, "The estate").
+    assert estate.stack(env, "Cdn").termination_protection is True

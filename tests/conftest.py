@@ -29,7 +29,9 @@ def _includes(arg: str, folder: Path) -> bool:
 
 
 def _parallel(config: pytest.Config) -> bool:
-    return config.pluginmanager.hasplugin("xdist") and config.getoption("dist", "no") != "no"
+    """An xdist run: the controller (``-n``/``--dist``) or one of its workers."""
+    return hasattr(config, "workerinput") or (
+        config.pluginmanager.hasplugin("xdist") and config.getoption("dist", "no") != "no")
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -52,7 +54,7 @@ def _group(item: pytest.Item) -> str:
     return path.relative_to(TESTS).as_posix()
 
 
-@pytest.hookimpl(trylast=True)
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the node ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # Tests that wait for the assembly go last, so everything else runs while it is built.
     items.sort(key=lambda item: "estate" in getattr(item, "fixturenames", ()))

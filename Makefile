@@ -1,18 +1,20 @@
 # The project's front door. `make synth` and `make test` are the two commands a
-# newcomer needs; both install what they use (Python venv, pinned CDK CLI, DynamoDB Local).
+# newcomer needs; both install what they use (Python venv, pinned CDK CLI, DynamoDB Local,
+# and for `make test` Debian's chromium for the browser upload test).
 SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 CDK := node_modules/.bin/cdk
+CHROMIUM := /usr/bin/chromium
 ENV ?=
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := true
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: install synth test test-infra test-handlers diff deploy lint snapshot-update bench review clean
+.PHONY: install synth test test-infra test-handlers diff deploy lint snapshot-update bench bench-check review cost clean
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -25,6 +27,13 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# Debian's chromium, driven by Playwright (no browser download), for the browser upload test.
+# Installed only when missing; apt-get needs root (CI runs as root), else sudo.
+$(CHROMIUM):
+	@echo "installing Debian's chromium package for the browser upload test"
+	$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo -E) apt-get install -y -qq --no-install-recommends chromium >/dev/null
+
 ## Synthesize every environment (policy packs applied) through the pinned CDK CLI.
 synth: install
 	$(CDK) synth --quiet $(if $(ENV),-c env=$(ENV))
@@ -32,13 +41,13 @@ synth: install
 
 ## The whole test suite: infrastructure assertions, snapshots, cfn-lint, handlers against local servers.
 ## Two workers: the infra group (one CLI synth) and the rest (local servers, review apps) in parallel.
-test: install
+test: install $(CHROMIUM)
 	$(PY) -m pytest -n 2 --dist loadgroup
 
 test-infra: install
 	$(PY) -m pytest tests/infra
 
-test-handlers: install
+test-handlers: install $(CHROMIUM)
 	$(PY) -m pytest tests/unit tests/integration
 
 ## Needs AWS credentials for the target account: compares with what is deployed.
@@ -59,13 +68,34 @@ lint: install
 snapshot-update: install
 	$(PY) -m pytest tests/infra/test_snapshots.py --snapshot-update
 
+## Quick figures: bench_hash.py skips the 1 GB object (--quick); prints ratios, never fails.
 bench: install
 	$(PY) bench/bench_presign.py
 	$(PY) bench/bench_hash.py --quick
 
+## Every bench/bench_*.py at full size with --check: exits 1 when any target is missed.
+bench-check: install
+	@status=0; for script in bench/bench_*.py; do \
+	  echo "== $$script --check"; $(PY) $$script --check || status=1; done; \
+	if [ $$status -ne 0 ]; then echo "bench-check: a target was missed (see above)"; fi; \
+	exit $$status
+
 ## Markdown review of what this branch changes in the synthesized estate (BASE defaults to origin/main).
+## make itself exits 2 on any failure, so the recipe names the tool's code (0 nothing risky,
+## 2 risky, 1 usage/synthesis error); CI that branches on it calls the module directly:
+## `.venv/bin/python -m tools.review ...` (its exit code is 0, 1 or 2).
 review: install
-	$(PY) -m tools.review $(if $(BASE),--base $(BASE))
+	@code=0; $(PY) -m tools.review $(if $(BASE),--base $(BASE)) || code=$$?; \
+	case $$code in \
+	  0) ;; \
+	  2) echo "tools.review exit 2: a stateful resource is replaced, deleted or no longer retained" >&2 ;; \
+	  *) echo "tools.review exit $$code: usage or synthesis error (not a risk verdict)" >&2 ;; \
+	esac; exit $$code
+
+## Monthly cost per environment, offline (ENV=prod, WHAT_IF="uploads_per_day=2.4e6", ASSEMBLY=cdk.out); Markdown in cdk.out/cost.md.
+cost: install
+	$(PY) -m tools.cost $(if $(ASSEMBLY),--assembly $(ASSEMBLY)) $(if $(ENV),--env $(ENV)) \
+		$(foreach change,$(WHAT_IF),--what-if $(change)) --markdown cdk.out/cost.md
 
 clean:
 	rm -rf cdk.out .pytest_cache

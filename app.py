@@ -6,12 +6,12 @@
 """
 from aws_cdk import App
 
-from infra.app_builder import configs_from_context
+from infra.app_builder import configs_or_exit
 from infra.nag import apply_policy_packs
 from infra.stage import EstateStage
 
 app = App()
-configs = configs_from_context(app)  # validated before any construct exists
+configs = configs_or_exit(app)  # validated before any construct exists; bad: one line, exit 1
 for cfg in configs:
     EstateStage(app, cfg)
 apply_policy_packs(app)

@@ -13,6 +13,7 @@ costs no RAM for the source (the in-memory baseline of the throughput run does a
 
     .venv/bin/python bench/bench_hash.py            # 1 MB, 100 MB, 1 GB
     .venv/bin/python bench/bench_hash.py --quick    # skip 1 GB
+    .venv/bin/python bench/bench_hash.py --check    # exit 1 when a target is missed
 """
 from __future__ import annotations
 
@@ -128,6 +129,8 @@ def measure_memory(size: int, chunk: int) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="skip the 1 GB object")
+    parser.add_argument("--check", action="store_true",
+                        help="exit 1 when a target is missed (make bench-check)")
     parser.add_argument("--chunk", type=int, default=hasher.DEFAULT_CHUNK_BYTES, help="bytes per read")
     parser.add_argument("--child-memory", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -151,7 +154,7 @@ def main() -> int:
           f"-> {'met' if ok else 'NOT met'}")
     print("ratio: source free (the hasher's own cost); copying source: a new bytes per read, like a "
           "socket; memory: copying source, fresh subprocess per size")
-    return 0
+    return 1 if args.check and not ok else 0
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 """Turn the app's context into validated environment configs (the only place context is read)."""
 from __future__ import annotations
 
+import sys
+
 from aws_cdk import App
 
 from infra.config import ConfigError, EnvironmentConfig
@@ -19,3 +21,13 @@ def configs_from_context(app: App) -> list[EnvironmentConfig]:
         configs.append(ENVIRONMENTS[name](str(account)) if account is not None
                        else ENVIRONMENTS[name]())
     return configs
+
+
+def configs_or_exit(app: App) -> list[EnvironmentConfig]:
+    """``configs_from_context``, but a bad ``-c env=``/``-c account_<env>=`` or config value
+    ends the app with one line naming the field (exit 1), not a traceback."""
+    try:
+        return configs_from_context(app)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None

@@ -9,30 +9,41 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 MB = 1024 * 1024
 GB = 1024 * MB
 
-# The prefix layout of the assets bucket (see README, "Bucket layout").
-ORIGINALS = "products/images/original/"
-PROCESSED = "products/images/processed/"
-THUMBNAILS = "products/images/thumbnails/"
-CERTIFICATES = "products/documents/certificates/"
-REPORTS = "products/documents/reports/"
-DOCUMENTS = "products/documents/"
-BRAND_LOGOS = "brands/logos/"
-BRAND_MEDIA = "brands/media/"
-USER_UPLOADS = "user-content/uploads/"
-USER_EXPORTS = "user-content/exports/"
+# The estate's shared names (prefix layout, tags, tiering) live in one plain module that the
+# Lambda handlers ship and import too; re-exported here for the constructs.
+_LAMBDA_ROOT = str(Path(__file__).resolve().parents[1] / "lambda")
+if _LAMBDA_ROOT not in sys.path:
+    sys.path.append(_LAMBDA_ROOT)
 
-# The upload hasher tags duplicates with this (key, value); a lifecycle rule expires them.
-# Must match lambda/estate_handlers/dedup_index.py (a test checks it).
-DUPLICATE_TAG = ("dedup-status", "duplicate")
-
-ASSET_PREFIXES = (
-    ORIGINALS, PROCESSED, THUMBNAILS, CERTIFICATES, REPORTS,
-    BRAND_LOGOS, BRAND_MEDIA, USER_UPLOADS, USER_EXPORTS,
+from estate_handlers.layout import (  # noqa: E402, F401 (re-exported for the constructs)
+    ARCHIVE_TIER_PREFIXES,
+    ASSET_PREFIXES,
+    BRAND_LOGOS,
+    BRAND_MEDIA,
+    BRANDS,
+    CERTIFICATES,
+    DEDUP_PARTITION_KEY,
+    DOCUMENTS,
+    DUPLICATE_TAG,
+    HASHED_PREFIXES,
+    INTELLIGENT_TIERING_PREFIXES,
+    METRICS_NAMESPACE,
+    ORIGINALS,
+    PROCESSED,
+    REFUSED_CONTENT_TYPES,
+    REPORTS,
+    SCAN_GATED_PREFIXES_ENV,
+    TABLE_ENV,
+    THUMBNAILS,
+    USER_EXPORTS,
+    USER_UPLOADS,
 )
 
 _ACCOUNT = re.compile(r"\d{12}")
@@ -72,23 +83,59 @@ def _check_bucket_name(env: str, field_name: str, name: str) -> None:
 
 
 @dataclass(frozen=True)
+class KindAccess:
+    """Who may obtain upload URLs for one kind: a caller matching ANY entry. With every
+    tuple empty, nobody may (a restricted kind nobody was granted yet)."""
+
+    iam_principals: tuple[str, ...] = ()  # fnmatch patterns over the caller's IAM ARN,
+                                          # e.g. "arn:aws:sts::111111111111:assumed-role/publisher/*"
+    jwt_scopes: tuple[str, ...] = ()      # any of these OAuth scopes (JWT authorizer)
+    jwt_groups: tuple[str, ...] = ()      # any of these groups ("groups"/"cognito:groups" claim)
+
+    def __post_init__(self) -> None:
+        for pattern in self.iam_principals:
+            if not isinstance(pattern, str) or not pattern.startswith(("arn:aws:iam::",
+                                                                        "arn:aws:sts::")):
+                raise ConfigError(f"upload_api: kinds access.iam_principals {pattern!r} must "
+                                  "be an IAM or STS ARN pattern (arn:aws:iam::… / arn:aws:sts::…)")
+        for name in ("jwt_scopes", "jwt_groups"):
+            if not all(isinstance(v, str) and v.strip() and " " not in v
+                       for v in getattr(self, name)):
+                raise ConfigError(f"upload_api: kinds access.{name} must be non-empty "
+                                  "names without spaces")
+
+    def as_json(self) -> dict:
+        return {"iam_principals": list(self.iam_principals),
+                "jwt_scopes": list(self.jwt_scopes), "jwt_groups": list(self.jwt_groups)}
+
+
+@dataclass(frozen=True)
 class UploadKind:
-    """What one `kind` of upload may be: where it lands, which types, how big."""
+    """What one `kind` of upload may be: where it lands, which types, how big, and who may
+    use it (``access``: None = every caller the API authorizes)."""
 
     prefix: str
     content_types: tuple[str, ...]
     max_bytes: int
     per_caller: bool = False  # key gets the caller's id as a sub-prefix
+    access: KindAccess | None = None
 
 
-def default_upload_kinds() -> dict[str, UploadKind]:
+NOBODY = KindAccess()  # a restricted kind that no caller was granted yet
+
+
+def default_upload_kinds(brand_access: KindAccess = NOBODY) -> dict[str, UploadKind]:
+    """The shipped kinds. Brand kinds publish to the public CDN for a year, so they are
+    restricted: only ``brand_access`` (by default nobody) may upload them."""
     images = ("image/jpeg", "image/png", "image/webp", "image/avif")
     return {
         "product-image": UploadKind(ORIGINALS, images, 50 * MB),
         "certificate": UploadKind(CERTIFICATES, ("application/pdf",), 20 * MB),
         "report": UploadKind(REPORTS, ("application/pdf",), 20 * MB),
-        "brand-logo": UploadKind(BRAND_LOGOS, ("image/svg+xml", "image/png"), 5 * MB),
-        "brand-media": UploadKind(BRAND_MEDIA, images + ("video/mp4",), 5 * GB),
+        "brand-logo": UploadKind(BRAND_LOGOS, ("image/png", "image/webp", "image/avif"),
+                                 5 * MB, access=brand_access),
+        "brand-media": UploadKind(BRAND_MEDIA, images + ("video/mp4",), 5 * GB,
+                                  access=brand_access),
         "user-upload": UploadKind(USER_UPLOADS, images + ("application/pdf",), 50 * MB,
                                   per_caller=True),
     }
@@ -115,7 +162,8 @@ class UploadApiConfig:
         return json.dumps({
             "kinds": {
                 name: {"prefix": k.prefix, "content_types": list(k.content_types),
-                       "max_bytes": k.max_bytes, "per_caller": k.per_caller}
+                       "max_bytes": k.max_bytes, "per_caller": k.per_caller,
+                       "access": None if k.access is None else k.access.as_json()}
                 for name, k in sorted(self.kinds.items())
             },
             "url_expiry_seconds": self.url_expiry_seconds,
@@ -127,6 +175,11 @@ class UploadApiConfig:
         def fail(name: str, problem: str) -> None:
             raise ConfigError(f"upload_api: {name} {problem}")
 
+        for name, kind in self.kinds.items():
+            refused = sorted(REFUSED_CONTENT_TYPES & {t.lower() for t in kind.content_types})
+            if refused:
+                fail(f"kinds.{name}.content_types", f"must not include {', '.join(refused)}: "
+                     "active content served from the CDN's domain is stored XSS")
         _check_whole("upload_api", self, ("throttle_rate_per_second", "throttle_burst",
                                           "presign_reserved_concurrency", "log_retention_days"), 1)
         # An SQS event source's maximum concurrency is 2..1000.
@@ -174,6 +227,31 @@ class CdnConfig:
         for country in self.geo_allow:
             if not re.fullmatch(r"[A-Z]{2}", country):
                 fail("geo_allow", f"'{country}' is not an ISO 3166-1 alpha-2 country code")
+
+
+_ORIGIN = re.compile(r"(https://[a-z0-9.-]+|http://(localhost|127\.0\.0\.1))(:\d{1,5})?")
+_IAM_ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}")
+
+
+@dataclass(frozen=True)
+class BucketCorsConfig:
+    """Which web origins may upload to and download from the assets bucket directly
+    (presigned POST/PUT/multipart and GET), and how long a browser caches a preflight."""
+
+    allowed_origins: tuple[str, ...] = ()
+    max_age_seconds: int = 3000
+
+    def __post_init__(self) -> None:
+        # One hour at most: a preflight cache outliving a removed origin keeps it allowed.
+        _check_whole("assets_cors", self, ("max_age_seconds",), 0, 3600, unit="of seconds ")
+        if isinstance(self.allowed_origins, str):
+            raise ConfigError("assets_cors: allowed_origins must be a tuple of origins, "
+                              f"not one string ({self.allowed_origins!r})")
+        for origin in self.allowed_origins:
+            if not isinstance(origin, str) or not _ORIGIN.fullmatch(origin):
+                raise ConfigError(
+                    f"assets_cors: allowed_origins '{origin}' is not an origin like "
+                    "https://shop.example (no path, no wildcard; http:// only for localhost)")
 
 
 @dataclass(frozen=True)
@@ -257,6 +335,101 @@ class CdnNames:
 
 
 @dataclass(frozen=True)
+class StoredGroup:
+    """Bytes under one prefix of the assets bucket. Ages are spread evenly over ``age_span_days``
+    (steady growth), so a lifecycle or tiering day in the template decides which share sits in
+    which class; ``hot_share`` is re-read every month and stays in Frequent Access. A group with
+    ``gb_per_day`` instead holds what its expiration rule keeps (gb_per_day x expiration days)."""
+
+    gb: float = 0.0
+    age_span_days: int = 365
+    hot_share: float = 0.0
+    gb_per_day: float = 0.0
+
+
+@dataclass(frozen=True)
+class FunctionUsage:
+    """One function's work, matched to functions whose logical id contains the key."""
+
+    invocations_per_upload: float
+    seconds_per_invocation: float
+
+
+@dataclass(frozen=True)
+class UsageConfig:
+    """What an environment does in a month (30 days): the cost estimator's input
+    (``python -m tools.cost``); the template decides everything else. README, "Cost"."""
+
+    stored: dict[str, StoredGroup] = field(default_factory=dict)  # assets prefix -> bytes
+    avg_object_mb: float = 2.0            # object count for Intelligent-Tiering monitoring
+    uploads_per_day: float = 1000.0
+    upload_mix: dict[str, tuple[float, float]] = field(  # kind -> (share, average MB)
+        default_factory=lambda: {"product-image": (1.0, 2.0)})
+    renditions_per_original: float = 0.0  # rendition objects written per product image
+    rendition_avg_mb: float = 0.2
+    duplicate_share: float = 0.0          # uploads the hasher tags as duplicates
+    noncurrent_gb_per_day: float = 0.0    # bytes overwritten or deleted (become noncurrent)
+    s3_gets_per_upload: float = 2.0       # hasher + rendition reads of the original
+    cdn_requests_per_month: dict[str, float] = field(default_factory=dict)  # region class ->
+    cdn_gb_per_month: dict[str, float] = field(default_factory=dict)        # region class ->
+    cdn_cache_hit_ratio: float = 0.95
+    cdn_function_share: float = 0.02      # requests answered by the edge 404 function
+    api_calls_per_upload: float = 1.5     # presign + complete/download
+    functions: dict[str, FunctionUsage] = field(default_factory=dict)
+    queue_messages_per_upload: dict[str, float] = field(default_factory=dict)
+    kms_requests_per_month: float = 0.0
+    kms_key_age_days: int = 365           # each yearly rotation adds a key version
+    log_gb_per_month: dict[str, float] = field(default_factory=dict)  # log group id part ->
+    access_log_gb_per_month: dict[str, float] = field(default_factory=dict)  # region ->
+    cdn_log_gb_per_month: float = 0.0
+    alarm_notifications_per_month: float = 100.0
+    dedup_index_gb: float = 0.0
+    backups_gb: float = 0.0               # in the backups bucket, aged evenly over:
+    backups_age_span_days: int = 35
+    aws_backup_gb: float = 0.0            # AWS Backup copies, when a backup plan selects them
+
+    def __post_init__(self) -> None:
+        def fail(name: str, problem: str) -> None:
+            raise ConfigError(f"usage: {name} {problem}")
+
+        def number(name: str, value: object, upper: float | None = None) -> None:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 \
+                    or (upper is not None and value > upper):
+                fail(name, f"must be a number >= 0{f' and <= {upper}' if upper else ''} "
+                     f"(got {value!r})")
+
+        for name, value in vars(self).items():
+            if isinstance(value, (int, float)) and not name.endswith("_days"):
+                upper = 1 if name.endswith(("_share", "_ratio")) else None
+                number(name, value, upper)
+        _check_whole("usage", self, ("kms_key_age_days", "backups_age_span_days"), 1)
+        for prefix, group in self.stored.items():
+            if prefix not in ASSET_PREFIXES and prefix not in (DOCUMENTS,):
+                fail("stored", f"key {prefix!r} is not a prefix of the assets bucket")
+            _check_whole(f"usage: stored[{prefix!r}]", group, ("age_span_days",), 1)
+            for name in ("gb", "hot_share", "gb_per_day"):
+                number(f"stored[{prefix!r}].{name}", getattr(group, name),
+                       1 if name == "hot_share" else None)
+        shares = sum(share for share, _ in self.upload_mix.values())
+        if self.upload_mix and abs(shares - 1) > 1e-6:
+            fail("upload_mix", f"shares must add up to 1 (got {shares:g})")
+        for kind, (share, size) in self.upload_mix.items():
+            number(f"upload_mix[{kind!r}]", share, 1)
+            number(f"upload_mix[{kind!r}] size", size)
+        for mapping in ("cdn_requests_per_month", "cdn_gb_per_month", "queue_messages_per_upload",
+                        "log_gb_per_month", "access_log_gb_per_month"):
+            for key, value in getattr(self, mapping).items():
+                number(f"{mapping}[{key!r}]", value)
+        for key, usage in self.functions.items():
+            number(f"functions[{key!r}].invocations_per_upload", usage.invocations_per_upload)
+            number(f"functions[{key!r}].seconds_per_invocation", usage.seconds_per_invocation)
+
+    @property
+    def upload_gb_per_day(self) -> float:
+        return self.uploads_per_day * sum(s * mb for s, mb in self.upload_mix.values()) / 1024
+
+
+@dataclass(frozen=True)
 class EnvironmentConfig:
     """Everything that differs between environments. Regions, names and days only:
     the rules (encryption, TLS, replication shape) are the constructs' business."""
@@ -281,6 +454,13 @@ class EnvironmentConfig:
     cdn: CdnConfig = field(default_factory=CdnConfig)
     chat_webhook_url: str | None = None
     monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
+    usage: UsageConfig = field(default_factory=UsageConfig)
+    assets_cors: BucketCorsConfig = field(default_factory=BucketCorsConfig)
+    # The only principal that may disable, delete or re-policy the backups and replica keys
+    # (and so the only way to change those key policies through CloudFormation: deploy with
+    # it as the execution role). Owned by the security team, outside the estate.
+    break_glass_role_name: str = "storage-estate-break-glass"
+    cdk_function_log_retention_days: int = 90  # logs of CDK's own custom-resource functions
 
     def __post_init__(self) -> None:
         env = self.name or "<unnamed>"
@@ -306,7 +486,8 @@ class EnvironmentConfig:
         _check_whole(f"config '{env}'", self, (
             "noncurrent_version_expiration_days", "noncurrent_glacier_ir_after_days",
             "exports_expiration_days", "access_log_retention_days", "backups_retention_days",
-            "backups_deep_archive_after_days", "duplicate_expiration_days"), 1, unit="of days ")
+            "backups_deep_archive_after_days", "duplicate_expiration_days",
+            "cdk_function_log_retention_days"), 1, unit="of days ")
         if self.noncurrent_version_expiration_days <= self.noncurrent_glacier_ir_after_days:
             _fail(env, "noncurrent_version_expiration_days",
                   "must be greater than noncurrent_glacier_ir_after_days")
@@ -318,6 +499,14 @@ class EnvironmentConfig:
         if url is not None and (not isinstance(url, str) or not url.startswith("https://")
                                 or len(url) <= len("https://")):
             _fail(env, "chat_webhook_url", "must be an https:// URL (SNS delivers to it over TLS)")
+        unknown = sorted(set(self.usage.upload_mix) - set(self.upload_api.kinds))
+        if unknown:
+            _fail(env, "usage.upload_mix", f"names upload kinds upload_api does not define: "
+                  f"{', '.join(unknown)}")
+        if not isinstance(self.break_glass_role_name, str) \
+                or not _IAM_ROLE_NAME.fullmatch(self.break_glass_role_name):
+            _fail(env, "break_glass_role_name", f"{self.break_glass_role_name!r} is not an IAM "
+                  "role name (1-64 letters, digits or +=,.@_-)")
 
     # Physical names: stable, derived, never typed twice.
     @property
@@ -389,6 +578,17 @@ class EnvironmentConfig:
     @property
     def dashboard_name(self) -> str:
         return f"{self.org}-storage-estate-{self.name}"
+
+    @property
+    def break_glass_role_arn(self) -> str:
+        return f"arn:aws:iam::{self.account}:role/{self.break_glass_role_name}"
+
+    @property
+    def backups_writer_policy_name(self) -> str:
+        return f"{self.backups_bucket_name}-writer"
+
+    def cdk_function_log_group_name(self, stack_id: str, function: str) -> str:
+        return f"/estate/lambda/{self.org}-{self.name}-{stack_id.lower()}-{function}"
 
     def access_log_bucket_name(self, region: str) -> str:
         return f"{self.org}-access-logs-{self.name}-{region}"

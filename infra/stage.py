@@ -5,6 +5,7 @@ from aws_cdk import Environment, Stage, Tags
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
+from infra.constructs.cdk_function_logs import give_cdk_functions_log_groups
 from infra.constructs.monitoring import (
     MonitoredFunction,
     MonitoredQueue,
@@ -87,6 +88,8 @@ class EstateStage(Stage):
         self.replication_monitoring.add_stack_dependency(
             self.assets, "the replication rule it watches is the assets bucket's")
 
+        give_cdk_functions_log_groups(self, retention_days=cfg.cdk_function_log_retention_days,
+                                      log_group_name=cfg.cdk_function_log_group_name)
         Tags.of(self).add("project", "storage-estate")
         Tags.of(self).add("environment", cfg.name)
 

@@ -7,7 +7,7 @@ The rules a reviewer can check here, in one place:
 - server access logs into the region's access-log bucket, under the bucket's own prefix;
 - bucket and key are retained when the stack is deleted or they are replaced, but not when
   their first create rolls back (RetainExceptOnCreate): a retry must not find the name taken.
-Lifecycle, tiering and Object Lock are the caller's: they differ per bucket.
+Lifecycle, tiering, CORS and Object Lock are the caller's: they differ per bucket.
 """
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ class EncryptedBucket(Construct):
         lifecycle_rules: Sequence[s3.LifecycleRule] = (),
         intelligent_tiering: Sequence[s3.IntelligentTieringConfiguration] = (),
         object_lock_retention: s3.ObjectLockRetention | None = None,
+        cors_rules: Sequence[s3.CorsRule] = (),
     ) -> None:
         super().__init__(scope, construct_id)
         self.key = rotating_key(self, "Key", alias=key_alias,
@@ -55,6 +56,7 @@ class EncryptedBucket(Construct):
             intelligent_tiering_configurations=list(intelligent_tiering) or None,
             object_lock_enabled=object_lock_retention is not None or None,
             object_lock_default_retention=object_lock_retention,
+            cors=list(cors_rules) or None,
             removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
 

@@ -1,8 +1,15 @@
 """Customer-managed keys and encrypted log groups, written once for every construct.
 
 Every key of the estate rotates yearly, waits 30 days before deletion, and is retained with
-its stack (except after a failed first create) unless it protects nothing at rest. A log
-group's key lets CloudWatch Logs of its region use it for that one log group only.
+its stack (except after a failed first create) unless it protects nothing at rest. No key
+accepts a grant that is not for an AWS resource (``kms:GrantIsForAWSResource``): the
+account's IAM administrators cannot hand a key to an arbitrary principal through a grant. A
+log group's key lets CloudWatch Logs of its region use it for that one log group only, with the
+exact actions it needs.
+
+``guard_key_from_destruction``: a key that protects data which must survive an administrator
+(backups under Object Lock, the replica) denies disabling, deleting and re-policying it to
+everyone but one break-glass role.
 """
 from __future__ import annotations
 
@@ -22,13 +29,61 @@ def log_retention_days(days: int) -> int:
     return next((d for d in _LOG_RETENTION_DAYS if d >= days), _LOG_RETENTION_DAYS[-1])
 
 
+# What CloudWatch Logs does with a log group's key (no action families).
+LOGS_KEY_ACTIONS = ("kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo",
+                    "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext",
+                    "kms:DescribeKey")
+
+# Each of these makes every object under the key unreadable (or lets someone do so later):
+# Object Lock protects the objects, not the key. The aliases too: replication names the
+# replica key by its alias.
+KEY_DESTROYING_ACTIONS = ("kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:PutKeyPolicy",
+                          "kms:DisableKeyRotation", "kms:DeleteImportedKeyMaterial",
+                          "kms:DeleteAlias", "kms:UpdateAlias")
+
+
 def rotating_key(scope: Construct, construct_id: str, *, description: str,
                  alias: str | None = None,
                  removal_policy: RemovalPolicy = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
                  ) -> kms.Key:
-    return kms.Key(scope, construct_id, description=description, alias=alias,
-                   enable_key_rotation=True, removal_policy=removal_policy,
-                   pending_window=Duration.days(30))
+    key = kms.Key(scope, construct_id, description=description, alias=alias,
+                  enable_key_rotation=True, removal_policy=removal_policy,
+                  pending_window=Duration.days(30))
+    # The default policy gives the account kms:*, so any IAM principal allowed kms:CreateGrant
+    # could grant itself (or anyone) use of the key. Services that need grants (DynamoDB)
+    # create them for their own resources, where this condition is true.
+    key.add_to_resource_policy(iam.PolicyStatement(
+        sid="GrantsOnlyForAwsResources",
+        effect=iam.Effect.DENY,
+        principals=[iam.AnyPrincipal()],
+        actions=["kms:CreateGrant"],
+        resources=["*"],
+        conditions={"Bool": {"kms:GrantIsForAWSResource": "false"}},
+    ))
+    return key
+
+
+def guard_key_from_destruction(key: kms.Key, *, break_glass_role_arn: str) -> None:
+    """Deny the key-destroying actions to every principal except the break-glass role.
+
+    CloudFormation's execution role is denied too, on purpose: a deploy role that may rewrite
+    the policy could lift the deny and then delete the key. So a later change of this key's
+    policy fails to deploy (and rolls back) unless the deploy runs with the break-glass role
+    as CloudFormation's execution role (``cdk deploy --role-arn <break-glass role>``).
+    Creating the key, and updates that leave its policy alone, need none of these actions.
+    KMS's lockout safety check would refuse a policy that denies PutKeyPolicy to the caller
+    creating it, so this key skips that check: the break-glass role is the way back in.
+    """
+    key.add_to_resource_policy(iam.PolicyStatement(
+        sid="OnlyBreakGlassMayDisableDeleteOrRepolicy",
+        effect=iam.Effect.DENY,
+        principals=[iam.AnyPrincipal()],
+        actions=list(KEY_DESTROYING_ACTIONS),
+        resources=["*"],
+        conditions={"ArnNotEquals": {"aws:PrincipalArn": break_glass_role_arn}},
+    ))
+    cfn: kms.CfnKey = key.node.default_child  # type: ignore[assignment]
+    cfn.bypass_policy_lockout_safety_check = True
 
 
 class EncryptedLogGroup(Construct):
@@ -48,8 +103,7 @@ class EncryptedLogGroup(Construct):
         self.key.add_to_resource_policy(iam.PolicyStatement(
             sid="CloudWatchLogsEncryptsThisLogGroup",
             principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
-            actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*",
-                     "kms:GenerateDataKey*", "kms:Describe*"],
+            actions=list(LOGS_KEY_ACTIONS),
             resources=["*"],  # in a key policy, "*" means this key
             conditions={"ArnEquals": {
                 "kms:EncryptionContext:aws:logs:arn": self.log_group_arn_literal}},

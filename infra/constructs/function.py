@@ -2,28 +2,34 @@
 
 - Python 3.14 (the newest Lambda runtime) on arm64 (Graviton: cheaper per GB-second;
   SHA-256 and TLS are fast on it);
-- code is the ``lambda/`` folder as a plain folder asset (no Docker bundling: the handlers
-  use only the standard library and the boto3 the runtime ships);
-- X-Ray tracing active;
+- code is the ``lambda/`` folder as a plain folder asset (no Docker bundling); besides the
+  runtime's boto3, the handlers import Powertools for AWS Lambda (Python), from AWS's
+  official layer for this runtime and architecture, pinned by version (``powertools_layer_arn``);
+- no X-Ray: Powertools' Tracer would import the X-Ray SDK, which alone costs the presign
+  function ~80 ms of cold start (over its budget, see ``bench/bench_presign.py``), and active
+  tracing without a tracer in the code is half-configured; structured logs and EMF metrics
+  carry the request keys and counts instead;
+- one metrics namespace and a service name per function for Powertools' Logger/Metrics;
 - an explicit log group (never the implicit ``/aws/lambda/<name>`` one Lambda would create
   with no retention and no key), KMS-encrypted with its own rotating key, retained;
 - reserved concurrency, so one function can neither starve nor be starved by the others;
 - a dedicated role whose only permissions are ONE customer-managed policy (no inline
   policy, no AWS-managed policy). The role is handed to the function *without policy
   updates*: CDK's implicit grants (tracing, event sources, ``grant_*``) are dropped, so the
-  statements the caller passes, plus the two below, are everything the function can do:
-  ``WriteOwnLogs`` (its own log group) and ``XRayTraces`` (X-Ray has no resource ARNs).
+  statements the caller passes, plus ``WriteOwnLogs`` (its own log group), are everything
+  the function can do. (EMF metrics are log lines: no cloudwatch:PutMetricData.)
 """
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from infra.config import METRICS_NAMESPACE
 from infra.constructs.encryption import EncryptedLogGroup
 from infra.nag import acknowledge
 
@@ -35,7 +41,15 @@ ASSET_ROOT = Path(__file__).resolve().parents[2] / "lambda"
 ASSET_EXCLUDE = ["**/__pycache__", "**/*.pyc", "**/.pytest_cache", "**/.mypy_cache",
                  "**/.ruff_cache", "**/.DS_Store"]
 
-XRAY_ACTIONS = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+# Powertools for AWS Lambda (Python), official layer: account 017000801446 publishes
+# AWSLambdaPowertoolsPythonV3-<python>-<arch> per Python version and architecture
+# (python314-arm64 exists), one version number per release in every commercial region. It
+# must carry the release pinned in lambda/requirements.txt and requirements-dev.txt (3.37.0).
+# The number below is derived (3.31.1 is layer 36; four releases since), not read from AWS:
+# before the first deploy, `aws lambda get-layer-version-by-arn --arn <arn>` must name
+# 3.37.0 in its Description; bump both pins together.
+POWERTOOLS_LAYER_ACCOUNT = "017000801446"
+POWERTOOLS_LAYER_VERSION = 40
 LOG_ACTIONS = ["logs:CreateLogStream", "logs:PutLogEvents"]
 
 NO_VPC_REASON = (
@@ -43,6 +57,13 @@ NO_VPC_REASON = (
     "DynamoDB, SQS, CloudWatch Logs and X-Ray endpoints over TLS; a VPC would add NAT or "
     "endpoint cost and no reachable private resource."
 )
+
+
+def powertools_layer_arn(region: str) -> str:
+    runtime = RUNTIME.name.replace(".", "")  # python3.14 -> python314
+    arch = "arm64" if ARCHITECTURE == lambda_.Architecture.ARM_64 else "x86_64"
+    return (f"arn:aws:lambda:{region}:{POWERTOOLS_LAYER_ACCOUNT}:layer:"
+            f"AWSLambdaPowertoolsPythonV3-{runtime}-{arch}:{POWERTOOLS_LAYER_VERSION}")
 
 
 def code_asset() -> lambda_.Code:
@@ -83,7 +104,6 @@ class EstateFunction(Construct):
             *statements,
             iam.PolicyStatement(sid="WriteOwnLogs", actions=LOG_ACTIONS,
                                 resources=[self.log_group.log_group_arn]),
-            iam.PolicyStatement(sid="XRayTraces", actions=XRAY_ACTIONS, resources=["*"]),
         ]
         # Customer-managed (not inline): versioned, and reviewable on its own.
         self.policy = iam.ManagedPolicy(
@@ -93,11 +113,6 @@ class EstateFunction(Construct):
             roles=[self.role],
             statements=self.statements,
         )
-        acknowledge(self.policy, {
-            "AwsSolutions-IAM5[Resource::*]":
-                "Only xray:PutTraceSegments and xray:PutTelemetryRecords: X-Ray has no "
-                "resource-level permissions, so these actions require Resource *.",
-        })
         self.timeout = timeout
         self.function = lambda_.Function(
             self,
@@ -109,11 +124,14 @@ class EstateFunction(Construct):
             code=code_asset(),
             memory_size=memory_size,
             timeout=timeout,
-            environment=dict(environment),
-            tracing=lambda_.Tracing.ACTIVE,
+            environment={"POWERTOOLS_SERVICE_NAME": name,
+                         "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+                         **environment},
+            layers=[lambda_.LayerVersion.from_layer_version_arn(
+                self, "Powertools", powertools_layer_arn(Stack.of(self).region))],
             log_group=self.log_group,
             reserved_concurrent_executions=reserved_concurrency,
-            # Grants CDK would add on its own (X-Ray, event sources) are dropped: the
+            # Grants CDK would add on its own (event sources) are dropped: the
             # managed policy above is the whole story.
             role=self.role.without_policy_updates(),
         )

@@ -3,6 +3,7 @@
     POST /uploads           presigned POST / PUT / multipart plan for one upload kind
     POST /uploads/complete  complete or abort a multipart upload
     GET  /downloads         presigned GET of one object version
+    POST /downloads/restore restore an object from an Intelligent-Tiering archive tier
 
 Every route is authorized: IAM (SigV4) by default, a JWT authorizer when the config names
 an issuer. There is no unauthenticated route. The ``$default`` stage is throttled (rate
@@ -11,7 +12,7 @@ log group. HTTP APIs cannot be associated with AWS WAF (only REST APIs, ALBs, Ap
 CloudFront can); the throttle and the authorizer are the edge controls here.
 
 What the presign function can do, all of it (``presign_statements`` below, plus
-``WriteOwnLogs`` and ``XRayTraces`` that every estate function has, see ``function.py``).
+``WriteOwnLogs`` that every estate function has, see ``function.py``).
 A presigned URL carries the signer's permissions, so these are also the ceiling of every
 URL it issues:
 - s3:PutObject, AbortMultipartUpload under each upload kind's
@@ -22,7 +23,10 @@ URL it issues:
   would never match a HeadObject, which carries no prefix);
 - kms:GenerateDataKey/Decrypt with the assets key, through S3 only (SSE-KMS uploads,
   multipart completion, downloads);
-- dynamodb:GetItem on the dedup index, and kms:Decrypt with its key through DynamoDB only.
+- dynamodb:GetItem on the dedup index, and kms:Decrypt with its key through DynamoDB only;
+- s3:RestoreObject under the prefixes with archive tiers (``ARCHIVE_TIER_PREFIXES``) only;
+- s3:GetObjectTagging/GetObjectVersionTagging under the scan-gated prefixes only (the malware
+  verdict tag decides whether a download or a dedup hit is released); none when the gate is off.
 """
 from __future__ import annotations
 
@@ -38,7 +42,12 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from infra.config import ASSET_PREFIXES, EnvironmentConfig
+from infra.config import (
+    ARCHIVE_TIER_PREFIXES,
+    ASSET_PREFIXES,
+    SCAN_GATED_PREFIXES_ENV,
+    EnvironmentConfig,
+)
 from infra.constructs.encryption import EncryptedLogGroup
 from infra.constructs.function import EstateFunction
 from infra.constructs.upload_hasher import TABLE_ENV, bucket_arn, object_arns
@@ -58,6 +67,7 @@ ROUTES = (
     ("/uploads", apigwv2.HttpMethod.POST),
     ("/uploads/complete", apigwv2.HttpMethod.POST),
     ("/downloads", apigwv2.HttpMethod.GET),
+    ("/downloads/restore", apigwv2.HttpMethod.POST),
 )
 
 # One JSON object per request. Who called: the SigV4 principal under IAM authorization,
@@ -93,9 +103,21 @@ def upload_prefixes(cfg: EnvironmentConfig) -> list[str]:
 def presign_statements(*, region: str, bucket_name: str, bucket_key: kms.IKey,
                        table: dynamodb.ITable, table_key: kms.IKey,
                        upload_prefixes: Sequence[str],
-                       download_prefixes: Sequence[str]) -> list[iam.PolicyStatement]:
-    """Everything the presign function may do, besides its own logs and X-Ray."""
-    return [
+                       download_prefixes: Sequence[str],
+                       restore_prefixes: Sequence[str],
+                       scan_gated_prefixes: Sequence[str] = ()) -> list[iam.PolicyStatement]:
+    """Everything the presign function may do, besides writing its own logs."""
+    gate = [iam.PolicyStatement(
+        sid="ReadScanVerdictTags",
+        actions=["s3:GetObjectTagging", "s3:GetObjectVersionTagging"],
+        resources=object_arns(bucket_name, scan_gated_prefixes),
+    )] if scan_gated_prefixes else []
+    return [*gate,
+        iam.PolicyStatement(
+            sid="RestoreFromArchiveTiers",
+            actions=["s3:RestoreObject"],
+            resources=object_arns(bucket_name, restore_prefixes),
+        ),
         iam.PolicyStatement(
             sid="UploadUnderUploadKindPrefixes",
             actions=["s3:PutObject", "s3:AbortMultipartUpload"],
@@ -135,15 +157,18 @@ def presign_statements(*, region: str, bucket_name: str, bucket_key: kms.IKey,
 class PresignApi(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, cfg: EnvironmentConfig,
                  bucket_name: str, bucket_key: kms.IKey, table: dynamodb.ITable,
-                 table_key: kms.IKey) -> None:
+                 table_key: kms.IKey, scan_gated_prefixes: Sequence[str] = ()) -> None:
         """``bucket_name`` is the assets bucket's physical name (ARNs are written from it);
-        ``bucket_key``, ``table`` and ``table_key`` come from the Assets stack."""
+        ``bucket_key``, ``table`` and ``table_key`` come from the Assets stack;
+        ``scan_gated_prefixes``: where only a clean malware verdict releases an object
+        (empty: the gate is off)."""
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         api_cfg = cfg.upload_api
         name = f"{cfg.org}-{cfg.name}-presign"
         uploads = upload_prefixes(cfg)
         downloads = list(ASSET_PREFIXES)
+        restores = list(ARCHIVE_TIER_PREFIXES.values())
 
         self.function = EstateFunction(
             self,
@@ -157,13 +182,16 @@ class PresignApi(Construct):
                 "ASSETS_BUCKET_NAME": bucket_name,
                 TABLE_ENV: table.table_name,
                 "UPLOAD_POLICY": api_cfg.policy_json(),
+                SCAN_GATED_PREFIXES_ENV: ",".join(scan_gated_prefixes),
             },
             reserved_concurrency=api_cfg.presign_reserved_concurrency,
             log_retention_days=api_cfg.log_retention_days,
             statements=presign_statements(
                 region=stack.region, bucket_name=bucket_name, bucket_key=bucket_key,
                 table=table, table_key=table_key, upload_prefixes=uploads,
-                download_prefixes=downloads),
+                download_prefixes=downloads,
+                restore_prefixes=restores,
+                scan_gated_prefixes=list(scan_gated_prefixes)),
         )
         acknowledge(self.function.function, {
             "NIST.800.53.R5-LambdaDLQ":
@@ -171,14 +199,19 @@ class PresignApi(Construct):
                 "as a 5xx; a function DLQ only applies to asynchronous invocations.",
         })
         reasons = {}
-        for prefix in dict.fromkeys([*uploads, *downloads]):
+        for prefix in dict.fromkeys([*uploads, *downloads, *restores, *scan_gated_prefixes]):
             can = []
             if prefix in uploads:
                 can.append("upload (PutObject, multipart abort/list parts)")
             if prefix in downloads:
                 can.append("read (GetObject, GetObjectVersion)")
+            if prefix in restores:
+                can.append("restore from the archive tiers (RestoreObject)")
+            if prefix in scan_gated_prefixes:
+                can.append("read the malware verdict tag (GetObject(Version)Tagging)")
             reasons[f"AwsSolutions-IAM5[Resource::{bucket_arn(bucket_name)}/{prefix}*]"] = (
-                f"Presigned URLs {' and '.join(can)} under {prefix} only; the server picks a "
+                f"Presigned URLs and the handler {' and '.join(can)} under {prefix} only; "
+                "the server picks a "
                 "new random key per upload and the handler checks every download key, so "
                 "only a prefix wildcard can name them.")
         acknowledge(self.function.policy, reasons)

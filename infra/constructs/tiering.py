@@ -9,6 +9,12 @@ Assets bucket:
 - user-content/exports/ expires; noncurrent versions go to GLACIER_IR then expire;
   incomplete multipart uploads are aborted after 7 days; objects the upload hasher tagged as
   duplicates expire after the configured days (no code path deletes data).
+
+Replica bucket: lifecycle actions and delete markers are not replicated, so every expiration
+of the primary is mirrored on the replica, built by the same function
+(``expiration_rules``): a new expiry added there reaches both buckets, and a test checks that
+every expiring primary rule has a replica twin with the same filter. Tags are replicated, so
+the duplicate-tag filter matches replicas too.
 """
 from __future__ import annotations
 
@@ -16,22 +22,13 @@ from aws_cdk import Duration
 from aws_cdk import aws_s3 as s3
 
 from infra.config import (
-    BRAND_MEDIA,
-    DOCUMENTS,
+    ARCHIVE_TIER_PREFIXES,
     DUPLICATE_TAG,
-    ORIGINALS,
+    INTELLIGENT_TIERING_PREFIXES,
     USER_EXPORTS,
-    USER_UPLOADS,
     EnvironmentConfig,
 )
 
-INTELLIGENT_TIERING_PREFIXES = {
-    "originals": ORIGINALS,
-    "documents": DOCUMENTS,
-    "brand-media": BRAND_MEDIA,
-    "uploads": USER_UPLOADS,
-}
-ARCHIVE_TIER_PREFIXES = {"originals": ORIGINALS, "documents": DOCUMENTS, "uploads": USER_UPLOADS}
 ARCHIVE_AFTER_DAYS = 90
 DEEP_ARCHIVE_AFTER_DAYS = 180
 ABORT_MULTIPART_AFTER_DAYS = 7
@@ -51,6 +48,23 @@ def _versions_rule(cfg: EnvironmentConfig, *, glacier_ir: bool) -> s3.LifecycleR
     )
 
 
+def expiration_rules(cfg: EnvironmentConfig) -> list[s3.LifecycleRule]:
+    """Every rule that expires current objects of the assets bucket. The replica gets the
+    same rules: the one place to add an expiry (e.g. a quarantine prefix) is here."""
+    return [
+        s3.LifecycleRule(
+            id="expire-exports",
+            prefix=USER_EXPORTS,
+            expiration=Duration.days(cfg.exports_expiration_days),
+        ),
+        s3.LifecycleRule(
+            id="expire-duplicates",
+            tag_filters={DUPLICATE_TAG[0]: DUPLICATE_TAG[1]},
+            expiration=Duration.days(cfg.duplicate_expiration_days),
+        ),
+    ]
+
+
 def assets_lifecycle_rules(cfg: EnvironmentConfig) -> list[s3.LifecycleRule]:
     rules = [
         s3.LifecycleRule(
@@ -65,20 +79,7 @@ def assets_lifecycle_rules(cfg: EnvironmentConfig) -> list[s3.LifecycleRule]:
         )
         for name, prefix in INTELLIGENT_TIERING_PREFIXES.items()
     ]
-    rules.append(
-        s3.LifecycleRule(
-            id="expire-exports",
-            prefix=USER_EXPORTS,
-            expiration=Duration.days(cfg.exports_expiration_days),
-        )
-    )
-    rules.append(
-        s3.LifecycleRule(
-            id="expire-duplicates",
-            tag_filters={DUPLICATE_TAG[0]: DUPLICATE_TAG[1]},
-            expiration=Duration.days(cfg.duplicate_expiration_days),
-        )
-    )
+    rules.extend(expiration_rules(cfg))
     rules.append(_versions_rule(cfg, glacier_ir=True))
     return rules
 
@@ -96,8 +97,9 @@ def assets_intelligent_tiering() -> list[s3.IntelligentTieringConfiguration]:
 
 
 def replica_lifecycle_rules(cfg: EnvironmentConfig) -> list[s3.LifecycleRule]:
-    # Replicas arrive as STANDARD_IA (replication rule); old versions need no second tier.
-    return [_versions_rule(cfg, glacier_ir=False)]
+    # The primary's expirations, mirrored (replicas of expired objects would otherwise live
+    # on forever); replicas arrive as STANDARD_IA, so old versions need no second tier.
+    return [*expiration_rules(cfg), _versions_rule(cfg, glacier_ir=False)]
 
 
 def backups_lifecycle_rules(cfg: EnvironmentConfig) -> list[s3.LifecycleRule]:

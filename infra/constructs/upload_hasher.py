@@ -14,8 +14,8 @@ set, which needs the policy and the key policy in place). Consequence: nothing m
 ``bucket.add_event_notification`` on the assets bucket; CDK's custom resource would
 overwrite this configuration.
 
-What the hasher can do, all of it (``hasher_statements`` below, plus ``WriteOwnLogs`` and
-``XRayTraces`` that every estate function has, see ``function.py``):
+What the hasher can do, all of it (``hasher_statements`` below, plus ``WriteOwnLogs``
+that every estate function has, see ``function.py``):
 - read, and read/write the tags of, object versions under the four hashed prefixes only;
 - list the bucket: without s3:ListBucket a HeadObject of a key that no longer exists answers
   403, not 404, and the handler could not tell "deleted" (skip, success) from "denied" (fail,
@@ -37,20 +37,13 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.config import DOCUMENTS, ORIGINALS, USER_UPLOADS, EnvironmentConfig
+from infra.config import DEDUP_PARTITION_KEY, HASHED_PREFIXES, TABLE_ENV, EnvironmentConfig
 from infra.constructs.encryption import rotating_key
 from infra.constructs.function import EstateFunction
 from infra.nag import acknowledge
 
-# New objects under these prefixes are hashed. Never generated renditions (identical
-# thumbnails of identical images are not duplicates anyone should expire). Must equal
-# estate_handlers.dedup_index.UPLOAD_PREFIXES (a test checks it).
-BRANDS = "brands/"
-HASHED_PREFIXES = (ORIGINALS, DOCUMENTS, BRANDS, USER_UPLOADS)
 EVENT = "s3:ObjectCreated:*"
 HANDLER = "estate_handlers.hasher.handler"
-PARTITION_KEY = "sha256"  # estate_handlers.dedup_index.PARTITION_KEY
-TABLE_ENV = "DEDUP_TABLE_NAME"
 
 # Hashing is CPU-bound (SHA-256 over the body when S3 has no stored full-object checksum),
 # and Lambda's CPU share scales with memory: 1024 MB buys ~0.6 vCPU, enough that S3's
@@ -68,6 +61,11 @@ MAX_BATCHING_WINDOW = Duration.seconds(5)
 VISIBILITY_TIMEOUT = Duration.seconds(6 * TIMEOUT.to_seconds())
 MAX_RECEIVE_COUNT = 5
 DLQ_RETENTION = Duration.days(14)  # SQS's maximum: two weeks to fix and redrive
+# A message's age counts from its first enqueue, in the DLQ too. So the queue keeps messages
+# far beyond its retry window (MAX_RECEIVE_COUNT x VISIBILITY_TIMEOUT = 2.5 h): a hasher outage
+# over a long weekend still drains; and the DLQ keeps them a week longer than the queue, so a
+# message that dies on the queue's last day still has a week to be redriven.
+QUEUE_RETENTION = Duration.days(7)
 
 
 def bucket_arn(bucket_name: str) -> str:
@@ -146,7 +144,7 @@ class UploadHasher(Construct):
         self.table = dynamodb.Table(
             self,
             "DedupIndex",
-            partition_key=dynamodb.Attribute(name=PARTITION_KEY,
+            partition_key=dynamodb.Attribute(name=DEDUP_PARTITION_KEY,
                                              type=dynamodb.AttributeType.STRING),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
@@ -188,6 +186,7 @@ class UploadHasher(Construct):
             encryption_master_key=self.queue_key,
             enforce_ssl=True,
             visibility_timeout=VISIBILITY_TIMEOUT,
+            retention_period=QUEUE_RETENTION,
             dead_letter_queue=sqs.DeadLetterQueue(queue=self.dlq,
                                                   max_receive_count=MAX_RECEIVE_COUNT),
         )

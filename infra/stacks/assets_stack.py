@@ -7,6 +7,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
+from infra.constructs.browser_uploads import cors_rules
 from infra.constructs.cdn import grant_distribution_read
 from infra.constructs.encrypted_bucket import EncryptedBucket
 from infra.constructs.replication import SourceReplication
@@ -30,6 +31,7 @@ class AssetsStack(Stack):
             access_logs=access_logs,
             lifecycle_rules=assets_lifecycle_rules(cfg),
             intelligent_tiering=assets_intelligent_tiering(),
+            cors_rules=cors_rules(cfg.assets_cors),
         )
         self.replication = SourceReplication(
             self, "Replication",

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 from aws_cdk import CfnOutput, Duration, Environment, Stack
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
 from infra.constructs.encrypted_bucket import EncryptedBucket
+from infra.constructs.encryption import guard_key_from_destruction
 from infra.constructs.tiering import backups_lifecycle_rules
 from infra.nag import acknowledge
 
@@ -32,9 +34,51 @@ class BackupsStack(Stack):
                                    if cfg.backups_compliance_mode
                                    else s3.ObjectLockRetention.governance(retention)),
         )
+        # Object Lock keeps the objects; this keeps them readable.
+        guard_key_from_destruction(self.backups.key, break_glass_role_arn=cfg.break_glass_role_arn)
+        self.writer_policy = backups_writer_policy(self, cfg, self.backups)
         acknowledge(self.backups.bucket, {
             "NIST.800.53.R5-S3BucketReplicationEnabled":
                 "Backups are already the second copy, in a second region from the assets; "
                 "Object Lock, not replication, is what protects them.",
         })
         CfnOutput(self, "BackupsBucketName", value=self.backups.bucket.bucket_name)
+        CfnOutput(self, "BackupsWriterPolicyArn", value=self.writer_policy.managed_policy_arn)
+
+
+def backups_writer_policy(scope: Construct, cfg: EnvironmentConfig,
+                          backups: EncryptedBucket) -> iam.ManagedPolicy:
+    """What a backup job attaches to its role: write new objects (optionally with a longer
+    retention than the default), encrypted with the backups key through S3. No read, no
+    delete, no BypassGovernanceRetention, no lock removal."""
+    policy = iam.ManagedPolicy(
+        scope, "BackupsWriter",
+        managed_policy_name=cfg.backups_writer_policy_name,
+        description=f"Write-only access to {cfg.backups_bucket_name} for backup jobs",
+        statements=[
+            iam.PolicyStatement(
+                sid="WriteBackupObjects",
+                # PutObject covers multipart uploads; PutObjectRetention lets a writer send the
+                # x-amz-object-lock-* headers (S3 only lets it lengthen a retention).
+                actions=["s3:PutObject", "s3:PutObjectRetention"],
+                resources=[backups.bucket.arn_for_objects("*")],
+            ),
+            iam.PolicyStatement(
+                sid="EncryptWithTheBackupsKeyThroughS3",
+                # Decrypt: S3 needs it to complete a multipart upload under SSE-KMS.
+                actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                resources=[backups.key.key_arn],
+                conditions={
+                    "StringEquals": {"kms:ViaService": f"s3.{cfg.backups_region}.amazonaws.com",
+                                     "kms:EncryptionContext:aws:s3:arn": backups.bucket.bucket_arn},
+                },
+            ),
+        ],
+    )
+    acknowledge(policy, {
+        f"AwsSolutions-IAM5[Resource::<{Stack.of(scope).get_logical_id(backups.cfn_bucket)}"
+        ".Arn>/*]":
+            "Backup jobs choose their own object keys anywhere in the backups bucket; the "
+            "actions are only PutObject and PutObjectRetention (no read, delete or bypass).",
+    })
+    return policy

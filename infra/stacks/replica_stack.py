@@ -9,6 +9,7 @@ from constructs import Construct
 from infra.config import EnvironmentConfig
 from infra.constructs.cdn import grant_distribution_read
 from infra.constructs.encrypted_bucket import EncryptedBucket
+from infra.constructs.encryption import guard_key_from_destruction
 from infra.constructs.replication import ReplicationRole
 from infra.constructs.tiering import replica_lifecycle_rules
 from infra.nag import acknowledge
@@ -30,6 +31,7 @@ class ReplicaStack(Stack):
             access_logs=access_logs,
             lifecycle_rules=replica_lifecycle_rules(cfg),
         )
+        guard_key_from_destruction(self.replica.key, break_glass_role_arn=cfg.break_glass_role_arn)
         self.replication = ReplicationRole(
             self, "Replication",
             role_name=cfg.replication_role_name,

@@ -1,8 +1,10 @@
-"""API Gateway HTTP API (payload format 2.0) plumbing: errors, JSON bodies, query strings,
-caller identity. Pure functions over the event dict; nothing here talks to AWS.
+"""What Powertools' resolver does not do for us: strict request parsing.
 
-Every malformed input becomes an ``ApiError`` (a 4xx with a stable code and a sentence for
-humans); a ``KeyError``/``TypeError`` escaping from here would be a 500 for bad input.
+Powertools' ``json_body`` accepts NaN/Infinity, keeps the last of duplicate keys and decodes
+invalid base64 leniently; its ``query_string_parameters`` joins repeated names with commas
+(ambiguous for object keys). These functions read the raw payload-2.0 event instead, and turn
+every malformed input into an ``ApiError`` (a 4xx with a stable code and a sentence for
+humans), which the resolver's exception handler renders as ``{"error", "message"}``.
 """
 from __future__ import annotations
 
@@ -13,29 +15,24 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 MAX_BODY_BYTES = 16 * 1024  # an upload request is a few hundred bytes
-MAX_CALLER_ID_CHARS = 2048
+
+
+class ConfigError(ValueError):
+    """The function's environment is wrong (a deployment bug, never the caller's)."""
 
 
 class ApiError(Exception):
     """A client error: HTTP status, a stable machine code and a human sentence."""
 
-    def __init__(self, status: int, code: str, message: str):
+    def __init__(self, status: int, code: str, message: str, **details: Any):
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.details = details  # extra fields of the answer, e.g. a restore's progress
 
-
-def json_response(status: int, payload: dict) -> dict:
-    return {
-        "statusCode": status,
-        "headers": {"content-type": "application/json", "cache-control": "no-store"},
-        "body": json.dumps(payload, separators=(",", ":")),
-    }
-
-
-def error_response(err: ApiError) -> dict:
-    return json_response(err.status, {"error": err.code, "message": err.message})
+    def payload(self) -> dict:
+        return {"error": self.code, "message": self.message, **self.details}
 
 
 def dig(obj: Any, *path: str) -> Any:
@@ -45,34 +42,6 @@ def dig(obj: Any, *path: str) -> Any:
             return None
         obj = obj.get(name)
     return obj
-
-
-def route_of(event: dict) -> tuple[str, str]:
-    """(METHOD, path) of the request. ``routeKey`` first: ``rawPath`` carries the stage name
-    when the API uses a named stage."""
-    route_key = event.get("routeKey")
-    if isinstance(route_key, str) and " " in route_key and route_key != "$default":
-        method, _, path = route_key.partition(" ")
-        return method.upper(), path
-    method = dig(event, "requestContext", "http", "method")
-    path = event.get("rawPath")
-    return (method.upper() if isinstance(method, str) else "",
-            path if isinstance(path, str) else "")
-
-
-def caller_id(event: dict) -> str:
-    """The authenticated principal, from the authorizer context only (never from headers,
-    the body or the query string, which the client controls)."""
-    authorizer = dig(event, "requestContext", "authorizer")
-    candidates = (
-        dig(authorizer, "iam", "userArn"),
-        dig(authorizer, "iam", "userId"),
-        dig(authorizer, "jwt", "claims", "sub"),
-    )
-    for value in candidates:
-        if isinstance(value, str) and value.strip() and len(value) <= MAX_CALLER_ID_CHARS:
-            return value
-    raise ApiError(403, "forbidden", "The request carries no authenticated caller identity.")
 
 
 def _reject_constant(name: str) -> Any:

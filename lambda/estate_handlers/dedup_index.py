@@ -9,10 +9,9 @@ Item shape (partition key ``sha256``, no sort key)::
     size        N  bytes
     first_seen  S  ISO-8601 UTC timestamp of the first upload
 
-The table name reaches every handler as the ``DEDUP_TABLE_NAME`` environment variable.
-
-The hasher also tags every hashed object version; the tag keys and values below are the
-contract with the CDK lifecycle rule that expires duplicates (it imports them).
+The table name reaches every handler as the ``DEDUP_TABLE_NAME`` environment variable. The
+tags the hasher writes, the partition key and the hashed prefixes are shared names
+(``estate_handlers.layout``).
 """
 from __future__ import annotations
 
@@ -21,30 +20,15 @@ from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
-PARTITION_KEY = "sha256"
-TABLE_ENV = "DEDUP_TABLE_NAME"
+from estate_handlers.layout import DEDUP_PARTITION_KEY
+
+PARTITION_KEY = DEDUP_PARTITION_KEY
 
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
-# Object tags written by the hasher (S3 tag keys/values; exact strings are a contract).
-CONTENT_SHA256_TAG = "content-sha256"
-DEDUP_STATUS_TAG = "dedup-status"
-DUPLICATE_OF_TAG = "duplicate-of"
-CANONICAL = "canonical"
-DUPLICATE = "duplicate"
 # ``duplicate-of`` when the canonical key is not a valid tag value (over 256 characters or
 # outside S3's tag charset): points at the index item instead, i.e. "dedup-index:<sha256>".
 DUPLICATE_OF_INDEX_PREFIX = "dedup-index:"
-
-# The prefixes whose new objects are hashed (the S3 notification filters on them too).
-# Never generated renditions: identical thumbnails of identical images are not duplicates
-# anyone should expire.
-UPLOAD_PREFIXES = (
-    "products/images/original/",
-    "products/documents/",
-    "brands/",
-    "user-content/uploads/",
-)
 
 
 @dataclass(frozen=True)

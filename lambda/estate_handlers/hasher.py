@@ -14,8 +14,13 @@ ObjectCreated notifications for the upload prefixes. Per object version named in
    versions tagged ``dedup-status=duplicate``.
 
 A version that no longer exists is skipped (success). Throttling is retried by botocore's
-"standard" retry mode; a record still failing is reported in ``batchItemFailures`` so SQS
-redelivers it and, after maxReceiveCount, moves it to the DLQ.
+"standard" retry mode; a record still failing is reported in ``batchItemFailures`` (Powertools'
+``BatchProcessor``) so SQS redelivers it and, after maxReceiveCount, moves it to the DLQ.
+
+The entry point is thin: messages are read through ``object_events.objects_in_message`` (the
+trigger can change without touching this code); the rules (hashing, claim, tags) are plain
+functions over injected clients (``Deps``), testable without AWS. EMF metrics: BytesHashed,
+DuplicatesFound, HashedObjects.
 """
 from __future__ import annotations
 
@@ -27,21 +32,31 @@ import os
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from estate_handlers import _jsonlog, dedup_index
-from estate_handlers.dedup_index import (
+from estate_handlers import dedup_index
+from estate_handlers.dedup_index import DUPLICATE_OF_INDEX_PREFIX, CanonicalObject
+from estate_handlers.layout import (
     CANONICAL,
     CONTENT_SHA256_TAG,
     DEDUP_STATUS_TAG,
     DUPLICATE,
-    DUPLICATE_OF_INDEX_PREFIX,
     DUPLICATE_OF_TAG,
-    UPLOAD_PREFIXES,
-    CanonicalObject,
+    HASHED_PREFIXES,
+    TABLE_ENV,
 )
-from estate_handlers.object_events import ObjectVersion, objects_in_message  # noqa: F401
+from estate_handlers.object_events import ObjectVersion, objects_in_message
+from estate_handlers.runtime import IN_LAMBDA, ConfigError, client, logger, metrics, require_env
 
 CHUNK_ENV = "HASH_CHUNK_BYTES"
 DEFAULT_CHUNK_BYTES = 1024 * 1024
@@ -62,18 +77,15 @@ THROTTLING_CODES = frozenset({
 })
 
 
-logger = _jsonlog.get_logger(__name__)  # JSON lines, shared with the other handlers
-
-
 def log(level: int, message: str, **fields) -> None:
-    logger.log(level, message, extra={"fields": fields})
+    logger.log(level, message, extra=fields)
 
 
 # ---------------------------------------------------------------------------- events
 
 def is_hashed_key(key: str) -> bool:
     """Uploads only; folder placeholders ("prefix/") are not assets."""
-    return key.startswith(UPLOAD_PREFIXES) and not key.endswith("/")
+    return key.startswith(HASHED_PREFIXES) and not key.endswith("/")
 
 
 # ---------------------------------------------------------------------------- hashing
@@ -254,6 +266,11 @@ def process_object(obj: ObjectVersion, deps: Deps) -> str:
             return "skipped"
         raise
     status = tags[DEDUP_STATUS_TAG]
+    metrics.add_metric(name="HashedObjects", unit=MetricUnit.Count, value=1)
+    if source == "streamed":
+        metrics.add_metric(name="BytesHashed", unit=MetricUnit.Bytes, value=size)
+    if status == DUPLICATE:
+        metrics.add_metric(name="DuplicatesFound", unit=MetricUnit.Count, value=1)
     log(logging.INFO, f"hashed: {status}", **where, sha256=sha256, size=size, source=source,
         tags_written=tagged, canonical_key=canonical.key, canonical_version_id=canonical.version_id)
     return status
@@ -261,25 +278,29 @@ def process_object(obj: ObjectVersion, deps: Deps) -> str:
 
 # ---------------------------------------------------------------------------- batch
 
+def process_record(record: SQSRecord, deps: Deps) -> None:
+    """Every object version one queue message names; any exception fails only this record."""
+    try:
+        for obj in objects_in_message(record.body):
+            process_object(obj, deps)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code")
+        level, message = ((logging.WARNING, "record failed: throttled after retries")
+                          if is_throttling(exc) else (logging.ERROR, "record failed"))
+        log(level, message, message_id=record.message_id, error=code, detail=str(exc))
+        raise
+    except Exception as exc:
+        logger.error("record failed", exc_info=True,
+                     extra={"message_id": record.message_id, "error": type(exc).__name__})
+        raise
+
+
 def process_batch(event: dict, deps: Deps) -> dict:
-    """SQS batch → partial batch response. A failing record never stops the others."""
-    failures = []
-    for record in event.get("Records", []):
-        message_id = record["messageId"]
-        try:
-            for obj in objects_in_message(record["body"]):
-                process_object(obj, deps)
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code")
-            level, message = ((logging.WARNING, "record failed: throttled after retries")
-                              if is_throttling(exc) else (logging.ERROR, "record failed"))
-            log(level, message, message_id=message_id, error=code, detail=str(exc))
-            failures.append({"itemIdentifier": message_id})
-        except Exception as exc:  # noqa: BLE001 - one bad record must not fail the batch
-            logger.error("record failed", exc_info=True,
-                         extra={"fields": {"message_id": message_id, "error": type(exc).__name__}})
-            failures.append({"itemIdentifier": message_id})
-    return {"batchItemFailures": failures}
+    """SQS batch → partial batch response. A failing record never stops the others, and a
+    batch whose every record failed is reported the same way (SQS retries each, then DLQ)."""
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    return process_partial_response(event=event, processor=processor,
+                                    record_handler=partial(process_record, deps=deps))
 
 
 def chunk_bytes_from_env(environ=os.environ) -> int:
@@ -288,34 +309,38 @@ def chunk_bytes_from_env(environ=os.environ) -> int:
         return DEFAULT_CHUNK_BYTES
     value = int(raw)
     if not 64 * 1024 <= value <= MAX_CHUNK_BYTES:
-        raise ValueError(f"{CHUNK_ENV} must be between 65536 and {MAX_CHUNK_BYTES}, got {value}")
+        raise ConfigError(f"{CHUNK_ENV} must be between 65536 and {MAX_CHUNK_BYTES}, got {value}")
     return value
 
 
-def client_config():
-    from botocore.config import Config
-
+def client_config() -> Config:
     return Config(retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
                   connect_timeout=5, read_timeout=60)
+
+
+def deps_from_env(environ=os.environ) -> Deps:
+    require_env(environ, TABLE_ENV)
+    config = client_config()
+    return Deps(s3=client("s3", config), dynamodb=client("dynamodb", config),
+                table_name=environ[TABLE_ENV], chunk_bytes=chunk_bytes_from_env(environ))
 
 
 _deps: Deps | None = None
 
 
-def _default_deps() -> Deps:
+def current_deps() -> Deps:
+    """This container's dependencies, built once from the environment."""
     global _deps
     if _deps is None:
-        import boto3
-
-        config = client_config()
-        _deps = Deps(
-            s3=boto3.client("s3", config=config),
-            dynamodb=boto3.client("dynamodb", config=config),
-            table_name=os.environ[dedup_index.TABLE_ENV],
-            chunk_bytes=chunk_bytes_from_env(),
-        )
+        _deps = deps_from_env()
     return _deps
 
 
+@logger.inject_lambda_context
+@metrics.log_metrics
 def handler(event, context):
-    return process_batch(event, _default_deps())
+    return process_batch(event, current_deps())
+
+
+if IN_LAMBDA:
+    current_deps()  # init phase: once per container, with Lambda's CPU boost

@@ -438,9 +438,10 @@ def test_waf_logs_blocked_and_counted_requests_to_an_encrypted_log_group(estate,
     template = _cdn(estate, env)
     acl_id, _ = only(template, "AWS::WAFv2::WebACL")
     _, logging = only(template, "AWS::WAFv2::LoggingConfiguration")
-    _, group = only(template, "AWS::Logs::LogGroup")
+    # WAF only delivers to log groups named aws-waf-logs-*; exactly one of them.
+    [group] = [g for g in resources(template, "AWS::Logs::LogGroup").values()
+               if g["Properties"]["LogGroupName"].startswith("aws-waf-logs-")]
     name = group["Properties"]["LogGroupName"]
-    assert name.startswith("aws-waf-logs-")
     assert logging["Properties"]["ResourceArn"] == {"Fn::GetAtt": [acl_id, "Arn"]}
     [destination] = logging["Properties"]["LogDestinationConfigs"]
     assert json.dumps(destination).endswith(f':log-group:{name}"')  # no ":*" suffix

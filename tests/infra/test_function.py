@@ -9,7 +9,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Template
 from helpers import only, resources
 
-from infra.constructs.function import EstateFunction
+from infra.config import METRICS_NAMESPACE
+from infra.constructs.function import EstateFunction, powertools_layer_arn
 
 NAME = "probe-fn"
 OWN = iam.PolicyStatement(sid="ReadOneObject", actions=["s3:GetObject"],
@@ -39,8 +40,17 @@ def test_runs_python_3_14_on_arm64_with_what_the_caller_chose(template):
     props = _function(template)["Properties"]
     assert (props["Runtime"], props["Architectures"]) == ("python3.14", ["arm64"])
     assert (props["Handler"], props["MemorySize"], props["Timeout"]) == ("probe.handler", 256, 20)
-    assert props["Environment"] == {"Variables": {"MODE": "probe"}}
     assert props["ReservedConcurrentExecutions"] == 3
+
+
+def test_environment_is_the_callers_plus_the_powertools_service_and_namespace(template):
+    variables = _function(template)["Properties"]["Environment"]["Variables"]
+    assert variables == {"MODE": "probe", "POWERTOOLS_SERVICE_NAME": NAME,
+                         "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE}
+
+
+def test_runs_with_the_pinned_powertools_layer_of_its_region(template):
+    assert _function(template)["Properties"]["Layers"] == [powertools_layer_arn("us-east-1")]
 
 
 def test_exposes_its_timeout_for_the_duration_alarm(built):
@@ -48,8 +58,8 @@ def test_exposes_its_timeout_for_the_duration_alarm(built):
     assert fn.timeout.to_seconds() == 20
 
 
-def test_traces_with_x_ray(template):
-    assert _function(template)["Properties"]["TracingConfig"] == {"Mode": "Active"}
+def test_has_no_half_configured_tracing(template):
+    assert "TracingConfig" not in _function(template)["Properties"]
 
 
 def test_logs_to_its_own_named_encrypted_log_group_kept_at_least_the_asked_days(template):
@@ -76,14 +86,13 @@ def test_role_is_for_lambda_and_holds_one_customer_managed_policy_only(template)
     assert policy["Properties"]["Roles"] == [{"Ref": role_id}]
 
 
-def test_policy_is_the_callers_statements_plus_own_logs_and_x_ray(template):
+def test_policy_is_the_callers_statements_plus_its_own_logs(template):
     _, policy = only(template, "AWS::IAM::ManagedPolicy")
     statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
-    assert set(statements) == {"ReadOneObject", "WriteOwnLogs", "XRayTraces"}
+    assert set(statements) == {"ReadOneObject", "WriteOwnLogs"}
     group_id = _function(template)["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
     assert statements["WriteOwnLogs"]["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
     assert statements["WriteOwnLogs"]["Resource"] == {"Fn::GetAtt": [group_id, "Arn"]}
-    assert statements["XRayTraces"]["Resource"] == "*"
 
 
 def test_function_waits_for_its_policy(template):

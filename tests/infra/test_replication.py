@@ -155,14 +155,6 @@ def test_replica_stack_takes_nothing_from_the_assets_stack(estate, env):
     assert "arn:aws:kms:us-east-1" not in text
 
 
-def test_replica_bucket_expires_noncurrent_versions(estate, env):
-    cfg = estate.stages[env].cfg
-    _, replica = bucket_named(estate.template_json(env, "Replica"), cfg.replica_bucket_name)
-    [rule] = replica["Properties"]["LifecycleConfiguration"]["Rules"]
-    assert rule["NoncurrentVersionExpiration"] == {
-        "NoncurrentDays": cfg.noncurrent_version_expiration_days}
-
-
 def test_replica_has_no_replication_of_its_own(estate, env):
     for bucket in resources(estate.template_json(env, "Replica"), "AWS::S3::Bucket").values():
         assert "ReplicationConfiguration" not in bucket["Properties"]

@@ -103,3 +103,61 @@ def test_backups_move_to_deep_archive(estate, env):
     assert rule["Transitions"] == [{"StorageClass": "DEEP_ARCHIVE",
                                     "TransitionInDays": cfg.backups_deep_archive_after_days}]
     assert rule["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 7}
+
+
+# Lifecycle actions and delete markers do not replicate: whatever the primary expires, the
+# replica must expire on its own, or erased and expired data lives on in the replica.
+_FILTER_KEYS = ("Prefix", "TagFilters", "ObjectSizeGreaterThan", "ObjectSizeLessThan")
+_EXPIRY_KEYS = ("ExpirationInDays", "ExpirationDate", "ExpiredObjectDeleteMarker",
+                "NoncurrentVersionExpiration")
+
+
+def _filter(rule: dict) -> dict:
+    return {k: rule[k] for k in _FILTER_KEYS if k in rule}
+
+
+def _expiries(rule: dict) -> dict:
+    return {k: rule[k] for k in _EXPIRY_KEYS if k in rule}
+
+
+def _replica_rules(estate, env):
+    cfg = estate.stages[env].cfg
+    _, bucket = bucket_named(estate.template_json(env, "Replica"), cfg.replica_bucket_name)
+    return lifecycle_rules(bucket)
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_every_expiring_primary_rule_has_a_replica_twin_with_the_same_filter(estate, env):
+    cfg = estate.stages[env].cfg
+    _, primary = bucket_named(estate.template_json(env, "Assets"), cfg.assets_bucket_name)
+    replica = list(_replica_rules(estate, env).values())
+    expiring = [r for r in lifecycle_rules(primary).values() if _expiries(r)]
+    assert expiring, "the primary has expiration rules"
+    for rule in expiring:
+        twins = [r for r in replica if _filter(r) == _filter(rule)
+                 and r["Status"] == "Enabled" and _expiries(r) == _expiries(rule)]
+        assert twins, f"primary rule {rule['Id']} has no replica twin"
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_replica_expires_exports_after_the_configured_days(estate, env):
+    cfg = estate.stages[env].cfg
+    rule = _replica_rules(estate, env)["expire-exports"]
+    assert (rule["Prefix"], rule["ExpirationInDays"]) == (
+        "user-content/exports/", cfg.exports_expiration_days)
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_replica_expires_replicated_duplicates_by_their_replicated_tag(estate, env):
+    cfg = estate.stages[env].cfg
+    rule = _replica_rules(estate, env)["expire-duplicates"]
+    assert rule["TagFilters"] == [{"Key": DUPLICATE_TAG[0], "Value": DUPLICATE_TAG[1]}]
+    assert rule["ExpirationInDays"] == cfg.duplicate_expiration_days
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_replica_expires_noncurrent_versions_like_the_primary(estate, env):
+    cfg = estate.stages[env].cfg
+    rule = _replica_rules(estate, env)["noncurrent-versions"]
+    assert rule["NoncurrentVersionExpiration"] == {
+        "NoncurrentDays": cfg.noncurrent_version_expiration_days}

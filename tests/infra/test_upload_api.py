@@ -12,14 +12,19 @@ import pytest
 from aws_cdk import App
 from helpers import as_list, bucket_named, key_of_bucket, only, resources
 
-from infra.config import ASSET_PREFIXES, ConfigError, UploadApiConfig
+from infra.config import ARCHIVE_TIER_PREFIXES, ASSET_PREFIXES, ConfigError, UploadApiConfig
+from infra.constructs.function import powertools_layer_arn
 from infra.environments import ENVIRONMENTS, dev
 from infra.nag import apply_policy_packs
 from infra.stage import EstateStage
 
+POWERTOOLS_ENV = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"}
+
+
 ENVS = ("dev", "prod")
 HANDLER = "estate_handlers.presign.handler"
-ROUTE_KEYS = {"POST /uploads", "POST /uploads/complete", "GET /downloads"}
+ROUTE_KEYS = {"POST /uploads", "POST /uploads/complete", "GET /downloads",
+              "POST /downloads/restore"}
 ISSUER = "https://auth.justkalm.example/"
 CDK_JSON = Path(__file__).resolve().parents[2] / "cdk.json"  # the CLI's feature flags
 AUDIENCE = ("uploads-api",)
@@ -240,6 +245,15 @@ def test_function_timeout_is_well_under_the_http_api_integration_limit(estate, e
     assert _function(_api(estate, env))[1]["Properties"]["Timeout"] <= 30 // 2
 
 
+def test_function_has_no_half_configured_tracing(estate, env):
+    assert "TracingConfig" not in _function(_api(estate, env))[1]["Properties"]
+
+
+def test_function_runs_with_the_pinned_powertools_layer_of_its_region(estate, env):
+    props = _function(_api(estate, env))[1]["Properties"]
+    assert props["Layers"] == [powertools_layer_arn(_cfg(env).primary_region)]
+
+
 def test_function_reserves_the_configured_concurrency(estate, env):
     props = _function(_api(estate, env))[1]["Properties"]
     assert props["ReservedConcurrentExecutions"] == \
@@ -262,7 +276,8 @@ def test_upload_policy_env_is_exactly_the_configs_policy_json(estate, env):
 def test_function_env_names_the_assets_bucket_and_the_dedup_table(estate, env):
     variables = _function(_api(estate, env))[1]["Properties"]["Environment"]["Variables"]
     table_id, _ = only(estate.template_json(env, "Assets"), "AWS::DynamoDB::Table")
-    assert set(variables) == {"ASSETS_BUCKET_NAME", "DEDUP_TABLE_NAME", "UPLOAD_POLICY"}
+    assert set(variables) == {"ASSETS_BUCKET_NAME", "DEDUP_TABLE_NAME", "UPLOAD_POLICY",
+                              "SCAN_GATED_PREFIXES", *POWERTOOLS_ENV}
     assert variables["ASSETS_BUCKET_NAME"] == _cfg(env).assets_bucket_name
     assert _name(variables["DEDUP_TABLE_NAME"], _exports(estate, env)) == f"Assets:<{table_id}>"
 
@@ -324,13 +339,49 @@ def test_role_can_do_exactly_what_presigning_needs(estate, env):
         "DecryptDedupIndexViaDynamoDB": (
             frozenset({"kms:Decrypt"}), frozenset({f"Assets:<{table_key_id}.Arn>"}),
             via("dynamodb")),
+        "RestoreFromArchiveTiers": (
+            frozenset({"s3:RestoreObject"}),
+            frozenset(f"{bucket}/{p}*" for p in ARCHIVE_TIER_PREFIXES.values()), "null"),
         "WriteOwnLogs": (
             frozenset({"logs:CreateLogStream", "logs:PutLogEvents"}),
             frozenset({f"<{log_group_id}.Arn>"}), "null"),
-        "XRayTraces": (
-            frozenset({"xray:PutTraceSegments", "xray:PutTelemetryRecords"}),
-            frozenset({"*"}), "null"),
     }
+
+
+def _gated_presign(prefixes) -> dict:
+    """A PresignApi alone on a fresh stack, with the scan gate on ``prefixes``."""
+    from aws_cdk import Environment, Stack
+    from aws_cdk import aws_dynamodb as dynamodb
+    from aws_cdk import aws_kms as kms
+    from aws_cdk.assertions import Template
+
+    from infra.constructs.presign_api import PresignApi
+    stack = Stack(App(), "Gated", env=Environment(account="111111111111", region="us-east-1"))
+    key = kms.Key.from_key_arn(stack, "Key", "arn:aws:kms:us-east-1:111111111111:key/k")
+    table = dynamodb.Table.from_table_attributes(
+        stack, "Table", table_arn="arn:aws:dynamodb:us-east-1:111111111111:table/t")
+    PresignApi(stack, "Api", cfg=dev(), bucket_name="acme-assets-dev", bucket_key=key,
+               table=table, table_key=key, scan_gated_prefixes=prefixes)
+    return Template.from_stack(stack).to_json()
+
+
+def test_scan_gate_reads_verdict_tags_exactly_under_the_gated_prefixes():
+    gated = ("user-content/uploads/", "brands/media/")
+    template = _gated_presign(gated)
+    (_, function), = [(i, r) for i, r in template["Resources"].items()
+                      if r["Type"] == "AWS::Lambda::Function"]
+    assert function["Properties"]["Environment"]["Variables"]["SCAN_GATED_PREFIXES"] == \
+        ",".join(gated)
+    (policy,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::IAM::ManagedPolicy"]
+    (tags,) = [st for st in policy["Properties"]["PolicyDocument"]["Statement"]
+               if st.get("Sid") == "ReadScanVerdictTags"]
+    assert set(as_list(tags["Action"])) == {"s3:GetObjectTagging", "s3:GetObjectVersionTagging"}
+    assert set(as_list(tags["Resource"])) == {f"arn:aws:s3:::acme-assets-dev/{p}*" for p in gated}
+
+
+def test_scan_gate_off_sets_an_empty_prefix_list(estate, env):
+    variables = _function(_api(estate, env))[1]["Properties"]["Environment"]["Variables"]
+    assert variables["SCAN_GATED_PREFIXES"] == ""
 
 
 def test_every_upload_kind_prefix_is_readable_too(estate, env):
@@ -340,12 +391,11 @@ def test_every_upload_kind_prefix_is_readable_too(estate, env):
         assert kind.prefix in ASSET_PREFIXES
 
 
-def test_role_has_no_wildcard_action_and_a_star_resource_only_for_x_ray(estate, env):
+def test_role_has_no_wildcard_action_and_no_star_resource(estate, env):
     statements = _statements_by_sid(_api(estate, env), _exports(estate, env))
     for sid, (actions, resources_, _) in statements.items():
         assert not any(a == "*" or a.endswith(":*") for a in actions), sid
-        if "*" in resources_:
-            assert actions == {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}, sid
+        assert "*" not in resources_, sid
 
 
 def test_role_can_neither_delete_objects_nor_write_the_dedup_index(estate, env):

@@ -10,8 +10,8 @@ import pytest
 from estate_handlers import dedup_index
 from helpers import as_list, bucket_named, key_of_bucket, only, resources
 
-from infra.config import DOCUMENTS, ORIGINALS, USER_UPLOADS, ConfigError, UploadApiConfig
-from infra.constructs.upload_hasher import HASHED_PREFIXES
+from infra.config import DOCUMENTS, ORIGINALS, TABLE_ENV, USER_UPLOADS, ConfigError, UploadApiConfig
+from infra.constructs.function import METRICS_NAMESPACE, powertools_layer_arn
 from infra.environments import ENVIRONMENTS
 
 ENVS = ("dev", "prod")
@@ -110,10 +110,6 @@ def _hasher_policy(template: dict) -> dict:
 
 # ---------------------------------------------------------------- notification → queue
 
-def test_hashed_prefixes_are_the_ones_the_handler_expects():
-    assert HASHED_PREFIXES == PREFIXES == dedup_index.UPLOAD_PREFIXES
-
-
 def test_each_upload_prefix_notifies_the_queue_of_every_created_object(estate, env):
     template = _assets(estate, env)
     _, bucket = bucket_named(template, _cfg(env).assets_bucket_name)
@@ -207,6 +203,23 @@ def test_dlq_keeps_messages_for_14_days(estate, env):
     assert dlq["Properties"]["MessageRetentionPeriod"] == 14 * 86400
 
 
+def test_queue_keeps_messages_well_beyond_its_retry_window(estate, env):
+    # Retention counts from the first enqueue: a message must outlive all its receives
+    # (and a backlog) on the queue, not expire while it is still being retried.
+    (_, queue), _ = _queues(_assets(estate, env))
+    props = queue["Properties"]
+    retry_window = props["RedrivePolicy"]["maxReceiveCount"] * props["VisibilityTimeout"]
+    assert props["MessageRetentionPeriod"] >= 3 * 86400 > 10 * retry_window
+
+
+def test_dlq_outlives_the_queue_by_at_least_a_week_to_redrive(estate, env):
+    # A dead message keeps its original enqueue time: the DLQ must keep it longer than the
+    # queue did, or a message dying on the queue's last day expires on arrival.
+    (_, queue), (_, dlq) = _queues(_assets(estate, env))
+    assert (dlq["Properties"]["MessageRetentionPeriod"]
+            - queue["Properties"]["MessageRetentionPeriod"]) >= 7 * 86400
+
+
 def test_visibility_timeout_is_six_times_the_function_timeout(estate, env):
     template = _assets(estate, env)
     (_, queue), _ = _queues(template)
@@ -254,11 +267,22 @@ def test_function_is_python_3_14_on_arm64_with_1024_mb_and_300_s(estate, env):
     assert props["Handler"] == HANDLER
 
 
+def test_function_has_no_half_configured_tracing(estate, env):
+    assert "TracingConfig" not in _function(_assets(estate, env))[1]["Properties"]
+
+
+def test_function_runs_with_the_pinned_powertools_layer_of_its_region(estate, env):
+    props = _function(_assets(estate, env))[1]["Properties"]
+    assert props["Layers"] == [powertools_layer_arn(_cfg(env).primary_region)]
+
+
 def test_function_environment_names_only_the_dedup_table(estate, env):
     template = _assets(estate, env)
     table_id, _ = _table(template)
-    assert _function(template)[1]["Properties"]["Environment"]["Variables"] == {
-        dedup_index.TABLE_ENV: {"Ref": table_id}}
+    variables = _function(template)[1]["Properties"]["Environment"]["Variables"]
+    assert variables == {TABLE_ENV: {"Ref": table_id},
+                         "POWERTOOLS_SERVICE_NAME": f"{_cfg(env).org}-{env}-upload-hasher",
+                         "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE}
 
 
 def test_function_reserves_the_configured_concurrency(estate, env):
@@ -393,18 +417,14 @@ def test_role_can_do_exactly_what_the_hasher_needs(estate, env):
         "WriteOwnLogs": (
             frozenset({"logs:CreateLogStream", "logs:PutLogEvents"}),
             frozenset({f"<{log_group_id}.Arn>"}), "null"),
-        "XRayTraces": (
-            frozenset({"xray:PutTraceSegments", "xray:PutTelemetryRecords"}),
-            frozenset({"*"}), "null"),
     }
 
 
-def test_role_has_no_wildcard_action_and_a_star_resource_only_for_x_ray(estate, env):
+def test_role_has_no_wildcard_action_and_no_star_resource(estate, env):
     for sid, (actions, resources_, _) in _statements_by_sid(
             _hasher_policy(_assets(estate, env))).items():
         assert not any(a == "*" or a.endswith(":*") for a in actions), sid
-        if "*" in resources_:
-            assert actions == {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}, sid
+        assert "*" not in resources_, sid
 
 
 def test_role_never_deletes_objects(estate, env):

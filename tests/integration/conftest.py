@@ -18,6 +18,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from estate_handlers import dedup_index
+from lambda_context import LambdaContext
 from local_services import (
     REGION,
     LocalServiceError,
@@ -137,6 +138,9 @@ def dedup_table(dynamodb_client):
 
 # --------------------------------------------------------------------------- presign handler
 
+ALICE = "arn:aws:iam::123456789012:user/alice"
+
+
 class PresignApi:
     """Drives ``estate_handlers.presign.handler`` in-process, wired from the environment
     (ASSETS_BUCKET_NAME, DEDUP_TABLE_NAME, UPLOAD_POLICY) to the local servers."""
@@ -151,14 +155,17 @@ class PresignApi:
     def configure(self, **policy_overrides) -> None:
         """(Re)build the handler's clients and policy; overrides replace top-level
         UploadApiConfig fields, e.g. ``multipart_threshold_bytes=5 * MB``."""
-        from infra.config import UploadApiConfig
+        from infra.config import KindAccess, UploadApiConfig, default_upload_kinds
         self._mp.setenv("ASSETS_BUCKET_NAME", self.bucket)
         self._mp.setenv("DEDUP_TABLE_NAME", self.table)
+        # The default caller (alice) is also the brand publisher: brand kinds are restricted.
+        policy_overrides.setdefault("kinds", default_upload_kinds(
+            KindAccess(iam_principals=(ALICE,))))
         self._mp.setenv("UPLOAD_POLICY", UploadApiConfig(**policy_overrides).policy_json())
-        self._mp.setattr(self._presign, "_DEPS", self._presign.Deps.from_env())
+        self._mp.setattr(self._presign, "_deps", self._presign.Deps.from_env())
 
     def call(self, method: str, path: str, *, body=None, query: str | None = None,
-             caller: str | None = "arn:aws:iam::123456789012:user/alice") -> tuple[int, dict]:
+             caller: str | None = ALICE) -> tuple[int, dict]:
         """(status, JSON body) for one payload-2.0 request with IAM authorizer context."""
         import json
         event = {
@@ -172,10 +179,10 @@ class PresignApi:
             event["requestContext"]["authorizer"] = {"iam": {"userArn": caller}}
         if body is not None:
             event["body"] = body if isinstance(body, str) else json.dumps(body)
-        response = self._presign.handler(event, None)
+        response = self._presign.handler(event, LambdaContext())
         return response["statusCode"], json.loads(response["body"])
 
-    def upload(self, caller: str | None = "arn:aws:iam::123456789012:user/alice",
+    def upload(self, caller: str | None = ALICE,
                **fields) -> tuple[int, dict]:
         return self.call("POST", "/uploads", body=fields, caller=caller)
 

@@ -244,8 +244,9 @@ def start_dynamodb_local(workdir: Path, timeout: float = 30.0, attempts: int = 2
     error: LocalServiceError | None = None
     for _ in range(attempts):
         (port,) = free_ports(1)
+        # -disableTelemetry: a test run reports nothing to AWS (and writes no installation id).
         argv = [java, f"-Djava.library.path={libdir}", "-jar", str(jar), "-inMemory",
-                "-port", str(port)]
+                "-disableTelemetry", "-port", str(port)]
         proc, log_path = _spawn("dynamodb-local", argv, workdir)
         server = LocalServer("DynamoDB Local", f"http://127.0.0.1:{port}", proc, log_path)
         _RUNNING.append(server)

@@ -27,6 +27,7 @@ import pytest
 from aws_events import s3_notification, sqs_event, sqs_record
 from estate_handlers import dedup_index, hasher
 from estate_handlers.hasher import Deps
+from lambda_context import LambdaContext
 
 MB = 1024 * 1024
 
@@ -307,5 +308,5 @@ def test_entry_point_builds_its_clients_from_the_environment(s3, dynamodb, bucke
     monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # its cached credentials die with the test
     data = unique("entry")
     obj = upload(s3, bucket, "products/images/original/entry.jpg", data)
-    assert hasher.handler(event_for(bucket, obj), None) == {"batchItemFailures": []}
+    assert hasher.handler(event_for(bucket, obj), LambdaContext()) == {"batchItemFailures": []}
     assert index_item(dynamodb, table, data)["key"]["S"] == obj["key"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from estate_handlers.presign import caller_segment
+from estate_handlers.keys import caller_segment
 from local_services import http
 
 ALICE = "arn:aws:iam::123456789012:user/alice"

@@ -12,9 +12,10 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.stub import Stubber
-from estate_handlers import dedup_index, hasher
+from estate_handlers import dedup_index, hasher, layout
 from estate_handlers.dedup_index import CanonicalObject
 from estate_handlers.hasher import Deps, ObjectVersion
+from lambda_context import LambdaContext
 
 SHA_OF_HELLO = hashlib.sha256(b"hello").hexdigest()
 KEY = "products/images/original/look 1.jpg"
@@ -246,9 +247,10 @@ def test_tags_are_not_dropped_to_make_room_for_ours():
             hasher.apply_tags(s3, ObjectVersion("assets", KEY, "v1"), {"content-sha256": "a", "dedup-status": "b"})
 
 
-def test_tag_constants_are_the_lifecycle_contract():
-    assert (dedup_index.DEDUP_STATUS_TAG, dedup_index.DUPLICATE, dedup_index.CANONICAL,
-            dedup_index.CONTENT_SHA256_TAG, dedup_index.DUPLICATE_OF_TAG) == (
+def test_tag_strings_never_change_under_objects_already_tagged():
+    # Objects in the store carry these literal tags; renaming one would orphan them.
+    assert (layout.DEDUP_STATUS_TAG, layout.DUPLICATE, layout.CANONICAL,
+            layout.CONTENT_SHA256_TAG, layout.DUPLICATE_OF_TAG) == (
         "dedup-status", "duplicate", "canonical", "content-sha256", "duplicate-of")
 
 
@@ -352,7 +354,7 @@ def test_malformed_message_fails_alone():
 def test_logs_are_one_json_object_per_line():
     out = io.StringIO()
     capture = logging.StreamHandler(out)
-    capture.setFormatter(hasher.logger.handlers[0].formatter)
+    capture.setFormatter(hasher.logger.registered_formatter)
     hasher.logger.addHandler(capture)
     try:
         event = {"Records": [{"messageId": "m1", "body": s3_message(created("products/images/thumbnails/t.jpg"))}]}
@@ -371,7 +373,7 @@ def test_entry_point_reads_table_and_chunk_size_from_env(monkeypatch):
     monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # its cached credentials die with the test
     seen = {}
     monkeypatch.setattr(hasher, "process_batch", lambda event, deps: seen.setdefault("deps", deps) and {})
-    hasher.handler({"Records": []}, None)
+    hasher.handler({"Records": []}, LambdaContext())
     deps = seen["deps"]
     assert (deps.table_name, deps.chunk_bytes) == ("dedup-table", 131072)
     assert deps.s3.meta.config.retries["mode"] == "standard"

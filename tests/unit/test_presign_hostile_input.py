@@ -13,6 +13,7 @@ import re
 import boto3
 from botocore.config import Config
 from estate_handlers import presign
+from estate_handlers.keys import caller_segment
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -199,7 +200,7 @@ def test_any_caller_id_yields_its_own_safe_folder_for_user_uploads(caller):
     assert status == 200
     folder = payload["key"].split("/")[2]
     assert SAFE_KEY.fullmatch(folder) and folder not in (".", "..")
-    assert folder == presign.caller_segment(caller)
+    assert folder == caller_segment(caller)
 
 
 @FAST
@@ -336,3 +337,15 @@ def test_events_that_are_not_http_requests_are_4xx(ev):
     response = presign.handle(ev, aws)
     assert 400 <= response["statusCode"] < 500
     assert "url" not in response["body"]
+
+
+@FAST
+@given(doc=json_values | st.fixed_dictionaries(
+    {"key": json_values | st.text(max_size=40), "version_id": json_values}))
+def test_hostile_restore_bodies_are_4xx_without_touching_s3(doc):
+    aws = fresh_deps()
+    status, payload, raw = call(aws, event(path="/downloads/restore", body=json.dumps(doc)))
+    if aws.s3.calls:  # a readable, well-formed key: HeadObject is the one call allowed first
+        assert aws.s3.calls == ["head_object"]
+        return
+    assert_clean_4xx(aws, status, payload, raw, allowed=(400, 403))

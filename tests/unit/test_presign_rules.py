@@ -12,9 +12,11 @@ from urllib.parse import parse_qs, urlsplit
 import boto3
 import pytest
 from botocore.config import Config
-from estate_handlers import presign
-from estate_handlers._jsonlog import JsonFormatter
+from estate_handlers import keys, presign
+from estate_handlers._http import ConfigError
 from estate_handlers.dedup_index import CanonicalObject
+from estate_handlers.keys import caller_segment
+from estate_handlers.upload_policy import part_sizes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -75,15 +77,6 @@ def call(d, body=None, method="POST", path="/uploads", query="", authorizer=None
 
 # --------------------------------------------------------------------------- config
 
-def test_asset_prefixes_mirror_infra_config():
-    assert presign.ASSET_PREFIXES == infra_config.ASSET_PREFIXES
-
-
-def test_storage_class_prefixes_mirror_the_tiering_lifecycle_rules():
-    from infra.constructs.tiering import INTELLIGENT_TIERING_PREFIXES
-    assert set(presign.INTELLIGENT_TIERING_PREFIXES) == set(INTELLIGENT_TIERING_PREFIXES.values())
-
-
 def test_policy_is_read_from_the_infra_policy_json():
     policy = presign.UploadPolicy.from_json(UploadApiConfig().policy_json())
     for name, kind in UploadApiConfig().kinds.items():
@@ -99,13 +92,13 @@ def test_url_expiry_is_bounded_to_60_3600_seconds(configured, used):
 
 
 def test_part_size_below_the_s3_minimum_is_a_config_error():
-    with pytest.raises(presign.ConfigError, match="multipart_part_bytes"):
+    with pytest.raises(ConfigError, match="multipart_part_bytes"):
         presign.UploadPolicy.from_json(UploadApiConfig(multipart_part_bytes=MB).policy_json())
 
 
 def test_kind_prefix_outside_the_asset_prefixes_is_a_config_error():
     kinds = {"evil": infra_config.UploadKind("internal/", ("image/png",), MB)}
-    with pytest.raises(presign.ConfigError, match="not under an asset prefix"):
+    with pytest.raises(ConfigError, match="not under an asset prefix"):
         presign.UploadPolicy.from_json(UploadApiConfig(kinds=kinds).policy_json())
 
 
@@ -127,23 +120,23 @@ def test_jwt_subject_is_the_caller(real_s3):
     status, resp = call(deps(real_s3), {**VALID, "kind": "user-upload"},
                         authorizer={"jwt": {"claims": {"sub": "auth0|42"}}})
     assert status == 200
-    assert resp["key"].startswith(f"user-content/uploads/{presign.caller_segment('auth0|42')}/")
+    assert resp["key"].startswith(f"user-content/uploads/{caller_segment('auth0|42')}/")
 
 
 def test_iam_user_id_is_the_caller_when_there_is_no_user_arn(real_s3):
     status, resp = call(deps(real_s3), {**VALID, "kind": "user-upload"},
                         authorizer={"iam": {"userId": "AIDAEXAMPLE"}})
     assert status == 200
-    assert presign.caller_segment("AIDAEXAMPLE") in resp["key"]
+    assert caller_segment("AIDAEXAMPLE") in resp["key"]
 
 
 def test_callers_whose_ids_slug_alike_get_different_folders():
-    assert presign.caller_segment("auth0|42") != presign.caller_segment("auth0:42")
-    assert presign.caller_segment("auth0|42").startswith("auth0-42-")
+    assert caller_segment("auth0|42") != caller_segment("auth0:42")
+    assert caller_segment("auth0|42").startswith("auth0-42-")
 
 
 def test_owner_tags_differ_between_callers():
-    assert presign.owner_tag(ALICE) != presign.owner_tag(ALICE + " ")
+    assert keys.owner_tag(ALICE) != keys.owner_tag(ALICE + " ")
 
 
 @pytest.mark.parametrize(("given_name", "stored"), [
@@ -154,7 +147,7 @@ def test_owner_tags_differ_between_callers():
     ("no extension", "no-extension"),
 ])
 def test_filename_is_sanitized_into_the_last_key_segment(given_name, stored):
-    assert presign.sanitize_filename(given_name) == stored
+    assert keys.sanitize_filename(given_name) == stored
 
 
 def test_generated_keys_are_unique(real_s3):
@@ -234,7 +227,7 @@ def test_completion_by_another_caller_never_reaches_s3(real_s3):
 @given(size=st.integers(min_value=1, max_value=5 * 1024 ** 4),
        part=st.integers(min_value=5 * MB, max_value=5 * 1024 ** 3))
 def test_parts_cover_the_size_within_s3_limits(size, part):
-    sizes = presign.part_sizes(size, part)
+    sizes = part_sizes(size, part)
     assert sum(sizes) == size and len(sizes) <= 10_000
     assert all(s == sizes[0] for s in sizes[:-1]) and sizes[-1] <= sizes[0]
 
@@ -242,8 +235,8 @@ def test_parts_cover_the_size_within_s3_limits(size, part):
 def test_logs_never_contain_urls_signatures_or_policies(real_s3):
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    presign.log.addHandler(handler)
+    handler.setFormatter(presign.logger.registered_formatter)
+    presign.logger.addHandler(handler)
     try:
         d = deps(real_s3, dynamodb={"get_item": lambda **kw: {}},
                  s3={"head_object": lambda **kw: {"VersionId": "v1"}})
@@ -252,7 +245,7 @@ def test_logs_never_contain_urls_signatures_or_policies(real_s3):
         _, get = call(d, method="GET", path="/downloads",
                       query="key=products/images/processed/a.webp")
     finally:
-        presign.log.removeHandler(handler)
+        presign.logger.removeHandler(handler)
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert [line["status"] for line in lines] == [200, 200, 200]
     text = stream.getvalue()

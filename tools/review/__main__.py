@@ -1,7 +1,8 @@
 """CLI: `python -m tools.review [--base REF] [--head REF|--worktree] [--base-dir D --head-dir D]`.
 
 Exit codes: 0 no risky change; 2 a stateful resource is replaced, deleted or no longer
-retained; 1 usage or synthesis error.
+retained, or (with --cost-threshold) an environment's monthly cost rises by more than the
+threshold; 1 usage or synthesis error. Cost never makes a review risky without a threshold.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from tools.review.assembly import (
     synthesize_ref,
 )
 from tools.review.diff import diff_assemblies
-from tools.review.report import render_markdown
+from tools.review.report import cost_section, render_markdown
 
 Side = tuple[str, Callable[[Path], dict[str, StackTemplate]]]  # label, loader(scratch dir)
 
@@ -50,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="an existing cloud assembly (cdk.out) to use as head")
     p.add_argument("--format", choices=["markdown"], default="markdown")
     p.add_argument("--output", type=Path, metavar="FILE", help="write the report here, not stdout")
+    p.add_argument("--cost-threshold", type=float, metavar="USD",
+                   help="exit 2 when an environment's estimated monthly cost rises by more "
+                        "than this (default: cost never changes the exit code)")
     return p
 
 
@@ -104,13 +108,14 @@ def main(argv: list[str] | None = None) -> int:
         _progress(str(error))
         return 1
     review = diff_assemblies(base_stacks, head_stacks)
-    text = render_markdown(review, base[0], head[0])
+    cost, over_threshold = cost_section(base_stacks, head_stacks, args.cost_threshold)
+    text = render_markdown(review, base[0], head[0], cost)
     if args.output:
         args.output.write_text(text, encoding="utf-8")
         _progress(f"report written to {args.output}")
     else:
         sys.stdout.write(text)
-    return review.exit_code
+    return review.exit_code or (2 if over_threshold else 0)
 
 
 if __name__ == "__main__":

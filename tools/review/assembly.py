@@ -23,6 +23,7 @@ class StackTemplate:
     name: str  # display name such as "dev/Assets": what pairs a stack across revisions
     artifact_id: str
     template: dict[str, Any]
+    region: str | None = None  # from the artifact's environment (aws://account/region)
 
 
 def load_assembly(outdir: Path) -> dict[str, StackTemplate]:
@@ -38,7 +39,9 @@ def load_assembly(outdir: Path) -> dict[str, StackTemplate]:
             # Artifact ids carry a hash of the construct path; the display name is the readable path.
             name = artifact.get("displayName") or artifact_id
             template = json.loads((outdir / props["templateFile"]).read_text())
-            stacks[name] = StackTemplate(name, artifact_id, template)
+            region = artifact.get("environment", "").rpartition("/")[2]
+            stacks[name] = StackTemplate(name, artifact_id, template,
+                                         region if region and region != "unknown-region" else None)
         elif artifact.get("type") == "cdk:cloud-assembly":
             stacks.update(load_assembly(outdir / props["directoryName"]))
     return stacks

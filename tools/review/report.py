@@ -1,6 +1,10 @@
 """Render a Review as Markdown for a pull-request comment."""
 from __future__ import annotations
 
+from tools.cost import render
+from tools.cost.estimate import Estimate, by_environment, environment_estimate
+from tools.cost.prices import CostError
+from tools.review.assembly import StackTemplate
 from tools.review.diff import Finding, ResourceChange, Review, StackDiff
 
 ICONS = {"danger": "⛔", "warn": "⚠️", "info": "ℹ️"}
@@ -89,13 +93,49 @@ def _headline(review: Review) -> str:
     return " · ".join(parts)
 
 
-def render_markdown(review: Review, base_label: str, head_label: str) -> str:
+def cost_section(base: dict[str, StackTemplate], head: dict[str, StackTemplate],
+                 threshold: float | None = None) -> tuple[list[str], bool]:
+    """Monthly cost per environment before → after and the line items that moved; True when
+    an environment's increase exceeds `threshold` USD/month. A failed estimate is shown, never
+    fatal: cost alone does not make a review risky."""
+    out = ["### 💰 Cost (estimated, USD / month)", ""]
+    rows, details, over = [], [], False
+    base_envs, head_envs = by_environment(base), by_environment(head)
+    for env in sorted(base_envs.keys() | head_envs.keys()):
+        try:
+            before, after = (environment_estimate(env, envs[env]) if env in envs
+                             else Estimate(env, []) for envs in (base_envs, head_envs))
+        except CostError as error:
+            rows.append(f"| `{env}` | ⚠️ not estimated: {_cell(str(error))} | | |")
+            continue
+        change = after.total - before.total
+        flag = ""
+        if threshold is not None and change > threshold:
+            over, flag = True, f" ⚠️ over the {render.usd(threshold)} threshold"
+        rows.append(f"| `{env}` | {render.usd(before.total)} | {render.usd(after.total)} | "
+                    f"{render.signed(change)}{flag} |")
+        moved = render.moved(before, after)
+        if moved:
+            table = ["| Service | Line item | Region | Change |", "|---|---|---|---:|"]
+            table += [f"| {line.service} | {line.item} | {line.region} | {render.signed(d)} |"
+                      for line, d in moved]
+            body = "\n".join(table)
+            details += [f"**`{env}`: line items that moved** ({len(moved)})", "",
+                        body if len(moved) <= COLLAPSE_AFTER
+                        else _details(f"{len(moved)} line items", body), ""]
+    out += ["| Environment | Before | After | Change |", "|---|---:|---:|---:|", *rows, ""]
+    return out + details, over
+
+
+def render_markdown(review: Review, base_label: str, head_label: str,
+                    cost: list[str] | None = None) -> str:
     out = [f"## Infrastructure review: {base_label} → {head_label}", ""]
     changed = [s for s in review.stacks if s.status != "unchanged"]
     if not changed:
         return "\n".join(out + ["No infrastructure changes.", ""])
     out += [_headline(review), ""]
     out += _security(review)
+    out += cost or []
     out += ["### Stacks", ""]
     for stack in changed:
         out += _stack(stack)

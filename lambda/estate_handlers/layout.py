@@ -1,0 +1,74 @@
+"""The estate's shared names, written once: the assets bucket's prefix layout, the object
+tags the pipeline writes and reads, which prefixes tier, and the environment variables the
+handlers read. Plain Python, no imports: ``infra.config`` (the constructs) and the handlers
+both import this module, so nothing is mirrored and no test compares copies.
+"""
+from __future__ import annotations
+
+# --- prefix layout of the assets bucket (README, "Bucket layout")
+ORIGINALS = "products/images/original/"
+PROCESSED = "products/images/processed/"
+THUMBNAILS = "products/images/thumbnails/"
+DOCUMENTS = "products/documents/"
+CERTIFICATES = "products/documents/certificates/"
+REPORTS = "products/documents/reports/"
+BRANDS = "brands/"
+BRAND_LOGOS = "brands/logos/"
+BRAND_MEDIA = "brands/media/"
+USER_CONTENT = "user-content/"
+USER_UPLOADS = "user-content/uploads/"
+USER_EXPORTS = "user-content/exports/"
+
+ASSET_PREFIXES = (
+    ORIGINALS, PROCESSED, THUMBNAILS, CERTIFICATES, REPORTS,
+    BRAND_LOGOS, BRAND_MEDIA, USER_UPLOADS, USER_EXPORTS,
+)
+
+# Stored as INTELLIGENT_TIERING from day 0 (lifecycle rules, and the storage class the
+# upload API signs); everything else stays STANDARD (hot CDN reads, small objects).
+INTELLIGENT_TIERING_PREFIXES = {
+    "originals": ORIGINALS,
+    "documents": DOCUMENTS,
+    "brand-media": BRAND_MEDIA,
+    "uploads": USER_UPLOADS,
+}
+# Of those, the ones with the asynchronous archive tiers (a read needs a restore first).
+ARCHIVE_TIER_PREFIXES = {"originals": ORIGINALS, "documents": DOCUMENTS, "uploads": USER_UPLOADS}
+
+# New objects under these prefixes are hashed and indexed for dedup. Never generated
+# renditions: identical thumbnails of identical images are not duplicates anyone should expire.
+HASHED_PREFIXES = (ORIGINALS, DOCUMENTS, BRANDS, USER_UPLOADS)
+
+# Active content: never an upload type, whatever a kind's config says. The CDN would serve it
+# from the storefront's domain (an SVG with <script> is stored XSS). Logos are PNG/WebP/AVIF;
+# a PNG-declared upload is bound to Content-Type: image/png by the signature or POST policy,
+# and the CDN adds X-Content-Type-Options: nosniff, so a browser never runs it as script.
+REFUSED_CONTENT_TYPES = frozenset({"image/svg+xml", "text/html", "application/xhtml+xml",
+                                   "text/xml", "application/xml", "application/javascript",
+                                   "text/javascript"})
+
+# --- object tags written by the upload hasher (the duplicate-expiry lifecycle rule matches
+# DUPLICATE_TAG exactly)
+CONTENT_SHA256_TAG = "content-sha256"
+DEDUP_STATUS_TAG = "dedup-status"
+DUPLICATE_OF_TAG = "duplicate-of"
+CANONICAL = "canonical"
+DUPLICATE = "duplicate"
+DUPLICATE_TAG = (DEDUP_STATUS_TAG, DUPLICATE)
+
+# --- the verdict GuardDuty Malware Protection for S3 writes on each scanned object
+SCAN_STATUS_TAG = "GuardDutyMalwareScanStatus"
+SCAN_CLEAN = "NO_THREATS_FOUND"
+SCAN_THREATS = "THREATS_FOUND"
+
+# --- the dedup index (DynamoDB): partition key, 64 lowercase hex of the content's SHA-256
+DEDUP_PARTITION_KEY = "sha256"
+
+# --- every function's EMF metrics land in this one CloudWatch namespace
+METRICS_NAMESPACE = "StorageEstate"
+
+# --- environment variables the handlers read (set by the constructs)
+ASSETS_BUCKET_ENV = "ASSETS_BUCKET_NAME"
+TABLE_ENV = "DEDUP_TABLE_NAME"
+UPLOAD_POLICY_ENV = "UPLOAD_POLICY"
+SCAN_GATED_PREFIXES_ENV = "SCAN_GATED_PREFIXES"

@@ -1,0 +1,270 @@
+"""S3 plans of the upload API: the presigned POST/PUT/multipart/GET it hands out and the few
+calls it makes itself (HeadObject, GetObjectTagging, multipart completion, RestoreObject).
+
+The store enforces what we sign, so everything the server decides (key, type, size, hash,
+storage class, expiry) is bound into the signature or the POST policy:
+
+* POST: ``content-length-range`` is exactly ``size..size`` (the declared size is what gets
+  stored), plus Content-Type and storage class conditions.
+* PUT (with ``sha256``): Content-Type, Content-Length and ``x-amz-checksum-sha256`` signed.
+* Multipart: each part's exact Content-Length signed, so the total binds too. S3 has no
+  full-object SHA-256 for multipart; the upload hasher verifies those after the fact.
+* Dedup: a hash is a hit only when the indexed version still exists, its size equals the
+  declared size, the caller may read it, and (under scan-gated prefixes) it was scanned clean.
+* Downloads: pinned to the version HeadObject saw. Under scan-gated prefixes only a
+  ``NO_THREATS_FOUND`` version gets a URL; an object in an Intelligent-Tiering archive tier
+  gets 409 ``archived`` with its restore's progress instead of a URL that would fail.
+"""
+from __future__ import annotations
+
+import re
+from base64 import b64encode
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from estate_handlers import dedup_index, keys
+from estate_handlers._http import ApiError
+from estate_handlers.layout import SCAN_CLEAN, SCAN_STATUS_TAG, SCAN_THREATS
+from estate_handlers.upload_policy import (
+    S3_MAX_SINGLE_UPLOAD_BYTES,
+    Completion,
+    UploadPolicy,
+    UploadRequest,
+    part_sizes,
+)
+
+ARCHIVED = frozenset({"ARCHIVE_ACCESS", "DEEP_ARCHIVE_ACCESS"})
+RESTORE_ROUTE = {"method": "POST", "path": "/downloads/restore"}
+_ONGOING = re.compile(r'ongoing-request\s*=\s*"(true|false)"')
+
+
+@dataclass(frozen=True)
+class Store:
+    """The clients and names the plans need (``presign.Deps`` provides them)."""
+
+    s3: Any
+    dynamodb: Any
+    bucket: str
+    table: str
+    policy: UploadPolicy
+    scan_gated_prefixes: tuple[str, ...] = ()
+
+    def is_gated(self, key: str) -> bool:
+        return bool(self.scan_gated_prefixes) and key.startswith(self.scan_gated_prefixes)
+
+
+def error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code") or "")
+
+
+def http_status(exc: ClientError) -> int:
+    return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+
+
+def head(store: Store, key: str, version_id: str | None) -> dict | None:
+    """HeadObject's response, or None when the key/version does not exist (or the version
+    id is one S3 cannot parse: a 400 without a body)."""
+    kwargs = {"Bucket": store.bucket, "Key": key}
+    if version_id is not None:
+        kwargs["VersionId"] = version_id
+    try:
+        return store.s3.head_object(**kwargs)
+    except ClientError as exc:
+        if http_status(exc) == 404 or error_code(exc) in ("NoSuchKey", "NoSuchVersion", "404"):
+            return None
+        if version_id is not None and http_status(exc) == 400:
+            return None
+        raise
+
+
+def scan_verdict(store: Store, key: str, version_id: str | None) -> str | None:
+    """The GuardDuty verdict tag of one version, or None while it has not been scanned."""
+    kwargs = {"Bucket": store.bucket, "Key": key}
+    if version_id and version_id != "null":
+        kwargs["VersionId"] = version_id
+    tags = store.s3.get_object_tagging(**kwargs).get("TagSet", [])
+    return next((t["Value"] for t in tags if t.get("Key") == SCAN_STATUS_TAG), None)
+
+
+def require_clean(store: Store, key: str, version_id: str | None) -> None:
+    verdict = scan_verdict(store, key, version_id)
+    if verdict == SCAN_CLEAN:
+        return
+    if verdict is None:
+        raise ApiError(409, "scan-pending", "The object has not been scanned for malware "
+                       "yet; retry in a minute.")
+    if verdict == SCAN_THREATS:
+        raise ApiError(403, "quarantined", "The object was found to contain malware and is "
+                       "quarantined.")
+    raise ApiError(422, "scan-failed", f"The object could not be scanned ({verdict}); it "
+                   "is not released.", verdict=verdict)
+
+
+def restore_progress(head_response: dict) -> dict:
+    """Progress of a restore from ``x-amz-restore`` (HeadObject's ``Restore``)."""
+    match = _ONGOING.search(head_response.get("Restore") or "")
+    if match is None:
+        status = "not-started"
+    else:
+        status = "in-progress" if match.group(1) == "true" else "restored"
+    return {"status": status, "tier": head_response.get("ArchiveStatus"),
+            "request": RESTORE_ROUTE}
+
+
+def is_archived(head_response: dict) -> bool:
+    return head_response.get("ArchiveStatus") in ARCHIVED
+
+
+# --------------------------------------------------------------------------- uploads
+
+def post_policy(req: UploadRequest, key: str) -> tuple[dict, list]:
+    """Fields and conditions of a presigned POST bound to one key, type, size and class.
+    (botocore adds the bucket and key conditions itself.)"""
+    storage_class = keys.storage_class_for(key)
+    fields = {"Content-Type": req.content_type, "x-amz-storage-class": storage_class}
+    conditions = [
+        {"Content-Type": req.content_type},
+        ["content-length-range", req.size, req.size],
+        {"x-amz-storage-class": storage_class},
+    ]
+    return fields, conditions
+
+
+def put_params(bucket: str, key: str, req: UploadRequest) -> tuple[dict, dict]:
+    """PutObject parameters and the headers the client must send; every one is signed."""
+    checksum = b64encode(bytes.fromhex(req.sha256 or "")).decode()
+    storage_class = keys.storage_class_for(key)
+    params = {"Bucket": bucket, "Key": key, "ContentType": req.content_type,
+              "ContentLength": req.size, "ChecksumSHA256": checksum,
+              "StorageClass": storage_class}
+    headers = {"Content-Type": req.content_type, "Content-Length": str(req.size),
+               "x-amz-checksum-sha256": checksum, "x-amz-storage-class": storage_class}
+    return params, headers
+
+
+def dedup_hit(store: Store, caller: str, req: UploadRequest) -> str | None:
+    canonical = dedup_index.get_canonical(store.dynamodb, store.table, req.sha256)
+    if canonical is None or canonical.size != req.size or not canonical.version_id:
+        return None
+    try:
+        keys.validate_key(canonical.key)
+    except ApiError:
+        return None
+    if not store.policy.may_read(canonical.key, caller):
+        return None
+    if head(store, canonical.key, canonical.version_id) is None:
+        return None  # deleted since it was indexed: a stale entry is not a hit
+    if store.is_gated(canonical.key) and \
+            scan_verdict(store, canonical.key, canonical.version_id) != SCAN_CLEAN:
+        return None  # never point a caller at bytes that are not released
+    return canonical.key
+
+
+def upload_plan(store: Store, key: str, req: UploadRequest) -> dict:
+    expires = store.policy.expiry_seconds
+    if req.size > min(store.policy.multipart_threshold_bytes, S3_MAX_SINGLE_UPLOAD_BYTES):
+        return multipart_plan(store, key, req)
+    if req.sha256 is None:
+        fields, conditions = post_policy(req, key)
+        post = store.s3.generate_presigned_post(store.bucket, key, Fields=fields,
+                                                Conditions=conditions, ExpiresIn=expires)
+        return {"method": "POST", "url": post["url"], "fields": post["fields"]}
+    params, headers = put_params(store.bucket, key, req)
+    url = store.s3.generate_presigned_url("put_object", Params=params, ExpiresIn=expires)
+    return {"method": "PUT", "url": url, "headers": headers}
+
+
+def multipart_plan(store: Store, key: str, req: UploadRequest) -> dict:
+    created = store.s3.create_multipart_upload(
+        Bucket=store.bucket, Key=key, ContentType=req.content_type,
+        StorageClass=keys.storage_class_for(key))
+    upload_id = created["UploadId"]
+    sizes = part_sizes(req.size, store.policy.multipart_part_bytes)
+    parts = [
+        {"part_number": number,
+         "url": store.s3.generate_presigned_url(
+             "upload_part", ExpiresIn=store.policy.expiry_seconds,
+             Params={"Bucket": store.bucket, "Key": key, "UploadId": upload_id,
+                     "PartNumber": number, "ContentLength": length}),
+         "headers": {"Content-Length": str(length)}}
+        for number, length in enumerate(sizes, start=1)
+    ]
+    return {"method": "MULTIPART", "upload_id": upload_id, "part_size": sizes[0],
+            "parts": parts, "complete": {"method": "POST", "path": "/uploads/complete"}}
+
+
+def finish_multipart(store: Store, done: Completion) -> dict:
+    try:
+        if done.action == "abort":
+            store.s3.abort_multipart_upload(Bucket=store.bucket, Key=done.key,
+                                            UploadId=done.upload_id)
+            return {"key": done.key, "aborted": True}
+        result = store.s3.complete_multipart_upload(
+            Bucket=store.bucket, Key=done.key, UploadId=done.upload_id,
+            MultipartUpload={"Parts": done.parts})
+    except ClientError as exc:
+        code = error_code(exc)
+        if code == "NoSuchUpload":
+            raise ApiError(404, "upload_not_found", "No such multipart upload in progress "
+                           "for this key (completed, aborted or never started).") from None
+        if code in ("InvalidPart", "InvalidPartOrder", "EntityTooSmall", "MalformedXML",
+                    "InvalidArgument"):
+            raise ApiError(400, "invalid_parts", "The store refused the part list: "
+                           f"{code}.") from None
+        raise
+    return {"key": done.key, "version_id": result.get("VersionId"), "completed": True}
+
+
+# --------------------------------------------------------------------------- downloads
+
+def existing_version(store: Store, key: str, version_id: str | None) -> tuple[dict, str | None]:
+    found = head(store, key, version_id)
+    if found is None:
+        raise ApiError(404, "not_found", "No such object (or no such version of it).")
+    return found, version_id or found.get("VersionId")
+
+
+def download_plan(store: Store, key: str, version_id: str | None) -> dict:
+    found, pinned = existing_version(store, key, version_id)
+    if store.is_gated(key):
+        require_clean(store, key, pinned)
+    if is_archived(found):
+        raise ApiError(409, "archived", "The object is in an archive tier; request a restore "
+                       "and retry when it has finished.", restore=restore_progress(found))
+    params = {"Bucket": store.bucket, "Key": key}
+    if pinned:
+        params["VersionId"] = pinned
+    expires = store.policy.expiry_seconds
+    url = store.s3.generate_presigned_url("get_object", Params=params, ExpiresIn=expires)
+    return {"url": url, "expires_in": expires}
+
+
+def request_restore(store: Store, key: str, version_id: str | None) -> tuple[int, dict]:
+    """Start (or report) the restore of an archived object: (HTTP status, answer).
+
+    Intelligent-Tiering archive tiers take a RestoreObject WITHOUT ``Days``: the restored
+    object moves back to the Frequent Access tier and stays there until it ages out again.
+    """
+    found, pinned = existing_version(store, key, version_id)
+    answer = {"key": key, "version_id": pinned}
+    if not is_archived(found):
+        return 200, {**answer, "restore": {"status": "not-needed"}}
+    progress = restore_progress(found)
+    if progress["status"] == "in-progress":
+        return 202, {**answer, "restore": progress}
+    kwargs = {"Bucket": store.bucket, "Key": key, "RestoreRequest": {}}
+    if pinned:
+        kwargs["VersionId"] = pinned
+    try:
+        store.s3.restore_object(**kwargs)
+    except ClientError as exc:
+        code = error_code(exc)
+        if code == "RestoreAlreadyInProgress":
+            pass
+        elif code == "InvalidObjectState":  # left the archive tier since the HeadObject
+            return 200, {**answer, "restore": {"status": "not-needed"}}
+        else:
+            raise
+    return 202, {**answer, "restore": {**progress, "status": "in-progress"}}

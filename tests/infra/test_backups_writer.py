@@ -1,0 +1,44 @@
+"""The backups writer policy: what a backup job attaches — write-only, through S3's KMS use."""
+from __future__ import annotations
+
+import pytest
+from helpers import as_list, bucket_named, key_of_bucket, resources
+
+ENVS = ["dev", "prod"]
+
+
+@pytest.fixture(params=ENVS)
+def writer(request, estate):
+    env = request.param
+    cfg = estate.stages[env].cfg
+    template = estate.template_json(env, "Backups")
+    [policy] = [p for p in resources(template, "AWS::IAM::ManagedPolicy").values()
+                if p["Properties"].get("ManagedPolicyName") == cfg.backups_writer_policy_name]
+    bucket_id, bucket = bucket_named(template, cfg.backups_bucket_name)
+    key_id, _ = key_of_bucket(template, bucket)
+    statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    return cfg, statements, bucket_id, key_id
+
+
+def test_writer_may_only_put_objects_and_lengthen_their_retention(writer):
+    _, statements, bucket_id, _ = writer
+    write = statements["WriteBackupObjects"]
+    assert sorted(as_list(write["Action"])) == ["s3:PutObject", "s3:PutObjectRetention"]
+    assert write["Resource"] == {"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, "/*"]]}
+
+
+def test_writer_can_neither_delete_read_nor_bypass_the_lock(writer):
+    _, statements, _, _ = writer
+    actions = {a for s in statements.values() for a in as_list(s["Action"])}
+    assert not {a for a in actions if "Delete" in a or "Bypass" in a or "Get" in a
+                or a.endswith("*") or "LegalHold" in a}
+
+
+def test_writer_uses_the_backups_key_only_through_s3_for_that_bucket(writer):
+    cfg, statements, bucket_id, key_id = writer
+    kms = statements["EncryptWithTheBackupsKeyThroughS3"]
+    assert sorted(as_list(kms["Action"])) == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert kms["Resource"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    assert kms["Condition"]["StringEquals"] == {
+        "kms:ViaService": f"s3.{cfg.backups_region}.amazonaws.com",
+        "kms:EncryptionContext:aws:s3:arn": {"Fn::GetAtt": [bucket_id, "Arn"]}}

@@ -1,0 +1,103 @@
+"""KMS key policies: no grants for non-AWS resources, exact actions for log keys, and keys
+of data that must survive an administrator (backups, replica) guarded from destruction."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from helpers import as_list, bucket_named, key_of_bucket, resources
+
+from infra.config import ConfigError
+from infra.constructs.encryption import KEY_DESTROYING_ACTIONS
+from infra.environments import ENVIRONMENTS
+
+ENVS = ["dev", "prod"]
+
+
+def _all_keys(estate, env):
+    for stack_id in estate.stack_ids(env):
+        for logical_id, key in resources(estate.template_json(env, stack_id),
+                                         "AWS::KMS::Key").items():
+            yield f"{stack_id}/{logical_id}", key
+
+
+def _statements(key: dict) -> list[dict]:
+    return key["Properties"]["KeyPolicy"]["Statement"]
+
+
+def _bucket_key(estate, env, stack_id, bucket_name):
+    template = estate.template_json(env, stack_id)
+    _, bucket = bucket_named(template, bucket_name)
+    return key_of_bucket(template, bucket)[1]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_no_key_accepts_a_grant_that_is_not_for_an_aws_resource(estate, env):
+    keys = dict(_all_keys(estate, env))
+    assert len(keys) >= 5
+    for where, key in keys.items():
+        assert {"Sid": "GrantsOnlyForAwsResources", "Effect": "Deny",
+                "Principal": {"AWS": "*"}, "Action": "kms:CreateGrant", "Resource": "*",
+                "Condition": {"Bool": {"kms:GrantIsForAWSResource": "false"}}
+                } in _statements(key), where
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_log_group_keys_allow_cloudwatch_logs_exact_actions_only(estate, env):
+    log_keys = 0
+    for where, key in _all_keys(estate, env):
+        for statement in _statements(key):
+            service = statement.get("Principal", {}).get("Service", "")
+            if isinstance(service, str) and service.startswith("logs."):
+                log_keys += 1
+                actions = as_list(statement["Action"])
+                assert not any("*" in a for a in actions), (where, actions)
+                assert "kms:GenerateDataKey" in actions and "kms:Decrypt" in actions
+    assert log_keys >= 2
+
+
+@pytest.mark.parametrize("env", ENVS)
+@pytest.mark.parametrize("stack_id,bucket_attr", [("Backups", "backups_bucket_name"),
+                                                  ("Replica", "replica_bucket_name")])
+def test_only_the_break_glass_role_may_delete_disable_or_repolicy_the_key(
+        estate, env, stack_id, bucket_attr):
+    cfg = estate.stages[env].cfg
+    key = _bucket_key(estate, env, stack_id, getattr(cfg, bucket_attr))
+    [deny] = [s for s in _statements(key)
+              if s["Effect"] == "Deny" and "kms:ScheduleKeyDeletion" in as_list(s["Action"])]
+    assert deny["Principal"] == {"AWS": "*"}
+    assert {"kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:PutKeyPolicy",
+            "kms:DisableKeyRotation", "kms:DeleteImportedKeyMaterial"} <= set(deny["Action"])
+    assert deny["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": cfg.break_glass_role_arn}}
+
+
+@pytest.mark.parametrize("env", ENVS)
+@pytest.mark.parametrize("stack_id,bucket_attr", [("Backups", "backups_bucket_name"),
+                                                  ("Replica", "replica_bucket_name")])
+def test_guarded_keys_skip_the_lockout_check_their_deny_would_trip(
+        estate, env, stack_id, bucket_attr):
+    # KMS refuses a policy that denies PutKeyPolicy to its own creator unless told to.
+    cfg = estate.stages[env].cfg
+    key = _bucket_key(estate, env, stack_id, getattr(cfg, bucket_attr))
+    assert key["Properties"]["BypassPolicyLockoutSafetyCheck"] is True
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_no_key_policy_allows_a_key_destroying_action_to_a_named_principal(estate, env):
+    # Beyond the account root's default statement, nobody is handed these by a key policy.
+    for where, key in _all_keys(estate, env):
+        for statement in _statements(key):
+            if statement["Effect"] != "Allow" or as_list(statement["Action"]) == ["kms:*"]:
+                continue
+            assert not set(as_list(statement["Action"])) & set(KEY_DESTROYING_ACTIONS), where
+
+
+def test_break_glass_role_arn_is_in_the_environments_account(prod_config):
+    assert prod_config.break_glass_role_arn == (
+        f"arn:aws:iam::{prod_config.account}:role/{prod_config.break_glass_role_name}")
+
+
+@pytest.mark.parametrize("bad", ["", "has space", "x" * 65, "role/with/slash"])
+def test_a_bad_break_glass_role_name_is_rejected_naming_the_field(bad):
+    with pytest.raises(ConfigError, match="break_glass_role_name"):
+        dataclasses.replace(ENVIRONMENTS["dev"](), break_glass_role_name=bad)

@@ -1,0 +1,176 @@
+"""The cost estimator's pricing rules on hand-checked examples, the usage model's validation,
+and the loud failure on a resource type it cannot price."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from infra.config import ORIGINALS, ConfigError, StoredGroup, UsageConfig
+from infra.environments import dev, prod
+from tools.cost.__main__ import main
+from tools.cost.estimate import UnpricedTypes, estimate, storage_mix
+from tools.cost.prices import default_table
+from tools.review.assembly import StackTemplate, load_assembly
+
+TABLE = default_table()
+QUIET = UsageConfig(alarm_notifications_per_month=0)  # nothing but what a test adds
+
+
+def _stack(resources: dict, name: str = "prod/Main") -> list[StackTemplate]:
+    return [StackTemplate(name, name.replace("/", ""), {"Resources": resources}, "us-east-1")]
+
+
+def _usd(cfg, resources, usage=QUIET) -> dict[str, float]:
+    return {line.dimension: line.usd for line in estimate(cfg, _stack(resources), usage).lines}
+
+
+def test_one_tb_in_standard_for_a_month_in_us_east_1_is_the_table_price_times_1024():
+    price = TABLE.get("us-east-1", "s3.storage.standard")
+    assert price.tiers[0][0] == 0.023  # the figure on the S3 pricing page, first 50 TB
+    assert price.cost(1024) == pytest.approx(0.023 * 1024)  # $23.552
+
+
+def test_standard_storage_beyond_50_tb_is_priced_at_the_next_tier():
+    price = TABLE.get("us-east-1", "s3.storage.standard")
+    assert price.cost(60 * 1024) == pytest.approx(51200 * 0.023 + 10240 * 0.022)
+
+
+def test_cloudfront_egress_tiers_follow_the_pricing_page():
+    price = TABLE.get("global", "cloudfront.egress.na")
+    assert price.cost(20 * 1024) == pytest.approx(10240 * 0.085 + 10240 * 0.080)
+
+
+def test_a_lifecycle_transition_day_splits_evenly_aged_bytes():
+    props = {"LifecycleConfiguration": {"Rules": [{"Status": "Enabled", "Transitions": [
+        {"StorageClass": "GLACIER_IR", "TransitionInDays": 30}]}]}}
+    assert storage_mix(props, ORIGINALS, 120, 120) == pytest.approx(
+        {"s3.storage.standard": 30, "s3.storage.glacier_ir": 90})
+
+
+def test_intelligent_tiering_tiers_follow_the_archive_days_of_the_template():
+    props = {"LifecycleConfiguration": {"Rules": [{"Status": "Enabled", "Prefix": ORIGINALS,
+                                                   "Transitions": [{"StorageClass":
+                                                                    "INTELLIGENT_TIERING",
+                                                                    "TransitionInDays": 0}]}]},
+             "IntelligentTieringConfigurations": [{"Status": "Enabled", "Prefix": ORIGINALS,
+                                                   "Tierings": [
+                                                       {"AccessTier": "ARCHIVE_ACCESS", "Days": 90},
+                                                       {"AccessTier": "DEEP_ARCHIVE_ACCESS",
+                                                        "Days": 180}]}]}
+    assert storage_mix(props, ORIGINALS, 360, 360, hot_share=0.5) == pytest.approx({
+        "s3.storage.it_frequent": 180 + 15, "s3.storage.it_infrequent": 30,
+        "s3.storage.it_archive": 45, "s3.storage.it_deep_archive": 90})
+
+
+def test_a_kms_key_costs_a_month_plus_its_billed_rotations():
+    key = {"Type": "AWS::KMS::Key", "Properties": {"EnableKeyRotation": True}}
+    usage = dataclasses.replace(QUIET, kms_key_age_days=3 * 365)  # only two rotations billed
+    assert _usd(prod(), {"K": key}, usage) == {"kms.key": 1.0, "kms.rotation": 2.0}
+
+
+def test_an_alarm_on_two_metrics_bills_two_alarm_metrics():
+    stat = {"MetricStat": {"Period": 300}}
+    alarm = {"Type": "AWS::CloudWatch::Alarm",
+             "Properties": {"Metrics": [{"Id": "a", **stat}, {"Id": "b", **stat},
+                                        {"Id": "e", "Expression": "a/b"}]}}
+    assert _usd(prod(), {"A": alarm}) == {"cw.alarm.standard": pytest.approx(0.20)}
+
+
+def test_a_function_is_priced_by_its_memory_and_architecture_from_the_template():
+    fn = {"Type": "AWS::Lambda::Function",
+          "Properties": {"MemorySize": 2048, "Architectures": ["arm64"]}}
+    usage = prod().usage  # Hasher: 0.25 invocations per upload, 0.3 s each
+    invocations = 1.2e6 * 30 * 0.25
+    assert _usd(prod(), {"HasherFunction": fn}, usage) == pytest.approx({
+        "lambda.requests": invocations / 1e6 * 0.20,
+        "lambda.compute.arm64": invocations * 0.3 * 2 * 0.0000133334})
+
+
+def test_waf_bills_the_acl_each_rule_and_every_cdn_request():
+    acl = {"Type": "AWS::WAFv2::WebACL", "Properties": {"Scope": "CLOUDFRONT",
+                                                        "Rules": [{}, {}, {}]}}
+    usage = dataclasses.replace(QUIET, cdn_requests_per_month={"na": 2e6})
+    assert _usd(prod(), {"W": acl}, usage) == pytest.approx(
+        {"waf.web_acl": 5.0, "waf.rule": 3.0, "waf.requests": 1.2})
+
+
+def test_free_types_cost_nothing_and_are_not_errors():
+    free = {"R": {"Type": "AWS::IAM::Role"}, "C": {"Type": "Custom::Thing"},
+            "P": {"Type": "AWS::SSM::Parameter", "Properties": {"Tier": "Standard"}}}
+    assert estimate(prod(), _stack(free), QUIET).total == 0
+
+
+def test_an_unknown_resource_type_fails_naming_the_type():
+    with pytest.raises(UnpricedTypes, match=r"AWS::Foo::Bar, AWS::Zed::Thing"):
+        estimate(prod(), _stack({"X": {"Type": "AWS::Zed::Thing"},
+                                 "Y": {"Type": "AWS::Foo::Bar"}}))
+
+
+def _assembly(root: Path, resources: dict) -> Path:
+    root.mkdir()
+    (root / "main.template.json").write_text(json.dumps({"Resources": resources}))
+    (root / "manifest.json").write_text(json.dumps({"version": "55.0.0", "artifacts": {
+        "Main": {"type": "aws:cloudformation:stack", "displayName": "prod/Main",
+                 "environment": "aws://222222222222/us-east-1",
+                 "properties": {"templateFile": "main.template.json"}}}}))
+    return root
+
+
+def test_cli_exits_1_and_lists_the_unpriced_types(tmp_path, capsys):
+    root = _assembly(tmp_path / "a", {"X": {"Type": "AWS::Foo::Bar"}})
+    assert main(["--assembly", str(root)]) == 1
+    assert "AWS::Foo::Bar" in capsys.readouterr().err
+
+
+def test_cli_what_if_prints_the_delta_of_doubling_uploads(tmp_path, capsys):
+    api = {"Type": "AWS::ApiGatewayV2::Api", "Properties": {"ProtocolType": "HTTP"}}
+    root = _assembly(tmp_path / "a", {"Api": api})
+    assert main(["--assembly", str(root), "--what-if", "uploads_per_day=2.4e6"]) == 0
+    # 1.2 M more uploads a day x 30 days x 1.5 API calls each at $1.00 per million
+    assert "+$54.00 / month" in capsys.readouterr().out
+
+
+def test_cli_what_if_on_an_unknown_field_exits_1(tmp_path, capsys):
+    root = _assembly(tmp_path / "a", {})
+    assert main(["--assembly", str(root), "--what-if", "rocket_launches=3"]) == 1
+    assert "not a number of the usage model" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"uploads_per_day": -1}, "uploads_per_day"),
+    ({"duplicate_share": 1.5}, "duplicate_share"),
+    ({"kms_key_age_days": 0}, "kms_key_age_days"),
+    ({"upload_mix": {"product-image": (0.5, 1.0)}}, "upload_mix"),
+    ({"stored": {"nowhere/": StoredGroup(1)}}, "stored"),
+    ({"stored": {ORIGINALS: StoredGroup(1, hot_share=2)}}, "hot_share"),
+    ({"cdn_gb_per_month": {"na": -5}}, "cdn_gb_per_month"),
+])
+def test_usage_model_rejects_bad_values_naming_the_field(change, field):
+    with pytest.raises(ConfigError, match=field):
+        UsageConfig(**change)
+
+
+def test_shipped_usage_models_are_valid_and_prod_stores_about_52_tb():
+    stored = prod().usage.stored
+    assert 51_000 < sum(g.gb + g.gb_per_day * 7 for g in stored.values()) < 53_000
+    assert dev().usage.uploads_per_day < prod().usage.uploads_per_day
+
+
+def test_a_stack_is_priced_in_the_region_its_manifest_names(tmp_path):
+    key = {"Type": "AWS::KMS::Key", "Properties": {}}
+    root = _assembly(tmp_path / "a", {"K": key})
+    manifest = json.loads((root / "manifest.json").read_text())
+    manifest["artifacts"]["Main"]["environment"] = "aws://222222222222/us-west-2"
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    (stack,) = load_assembly(root).values()
+    assert stack.region == "us-west-2"
+    assert {line.region for line in estimate(prod(), [stack], QUIET).lines} == {"us-west-2"}
+
+
+def test_usage_model_naming_an_upload_kind_the_api_does_not_have_is_rejected():
+    usage = UsageConfig(upload_mix={"hologram": (1.0, 1.0)})
+    with pytest.raises(ConfigError, match="usage.upload_mix .*hologram"):
+        dataclasses.replace(prod(), usage=usage)

@@ -1,0 +1,134 @@
+"""One pricing rule per test, each on a hand-written template fragment and a usage model that
+holds only what the rule reads; expected figures are worked out from the price table by hand."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from infra.config import ORIGINALS, USER_EXPORTS, StoredGroup, UsageConfig
+from infra.environments import prod
+from tools.cost.estimate import estimate
+from tools.cost.prices import CostError
+from tools.review.assembly import StackTemplate
+
+QUIET = UsageConfig(alarm_notifications_per_month=0, upload_mix={}, uploads_per_day=0)
+PER_DAY = dataclasses.replace(QUIET, uploads_per_day=1000, upload_mix={"product-image": (1.0, 2.0)})
+
+
+def _usd(resources: dict, usage: UsageConfig, region: str = "us-east-1") -> dict[str, float]:
+    stacks = [StackTemplate("prod/Main", "Main", {"Resources": resources}, region)]
+    return {line.dimension: round(line.usd, 6) for line in estimate(prod(), stacks, usage).lines}
+
+
+def _bucket(name: str, rules: list | None = None, **props) -> dict:
+    return {"Type": "AWS::S3::Bucket", "Properties": {
+        "BucketName": name, "LifecycleConfiguration": {"Rules": rules or []}, **props}}
+
+
+def test_a_consumed_queue_bills_one_send_per_message_and_a_receive_and_delete_per_batch():
+    usage = dataclasses.replace(PER_DAY, queue_messages_per_upload={"Hasher": 1.0, "DeadLetter": 0})
+    resources = {
+        "HasherQueue": {"Type": "AWS::SQS::Queue"},
+        "HasherDeadLetters": {"Type": "AWS::SQS::Queue"},
+        "Esm": {"Type": "AWS::Lambda::EventSourceMapping", "Properties": {
+            "BatchSize": 4, "EventSourceArn": {"Fn::GetAtt": ["HasherQueue", "Arn"]}}}}
+    # 30,000 messages x (1 + 2/4) = 45,000 requests at $0.40 per million
+    assert _usd(resources, usage) == {"sqs.requests.standard": pytest.approx(0.018)}
+
+
+def test_log_storage_holds_the_retention_days_of_ingested_logs():
+    usage = dataclasses.replace(QUIET, log_gb_per_month={"Waf": 30})
+    group = {"Type": "AWS::Logs::LogGroup", "Properties": {"RetentionInDays": 90}}
+    # ingest 30 GB x $0.50; storage 30 GB x 90/30 months = 90 GB-month x $0.03
+    assert _usd({"EdgeWafLogs": group}, usage) == {"logs.ingest": 15.0, "logs.storage": 2.7}
+
+
+def test_expiring_exports_hold_their_daily_volume_times_the_expiration_days():
+    usage = dataclasses.replace(QUIET, stored={USER_EXPORTS: StoredGroup(gb_per_day=20)})
+    bucket = _bucket("justkalm-assets-prod", [{"Status": "Enabled", "Prefix": USER_EXPORTS,
+                                               "ExpirationInDays": 7}])
+    assert _usd({"B": bucket}, usage) == {"s3.storage.standard": pytest.approx(140 * 0.023)}
+
+
+def test_replicas_are_priced_in_the_storage_class_the_replication_rule_names():
+    usage = dataclasses.replace(QUIET, stored={ORIGINALS: StoredGroup(1000)})
+    rule = {"Status": "Enabled", "Destination": {"StorageClass": "GLACIER_IR"}}
+    resources = {"A": _bucket("justkalm-assets-prod",
+                              ReplicationConfiguration={"Rules": [rule]}),
+                 "R": _bucket("justkalm-assets-prod-replica")}
+    costs = _usd(resources, usage)
+    assert costs["s3.storage.glacier_ir"] == pytest.approx(1000 * 0.004)
+    assert costs["s3.storage.standard"] == pytest.approx(1000 * 0.023)  # the source itself
+
+
+def test_access_logs_hold_their_daily_volume_until_they_expire():
+    usage = dataclasses.replace(QUIET, access_log_gb_per_month={"us-west-2": 60})
+    bucket = _bucket("justkalm-access-logs-prod-us-west-2",
+                     [{"Status": "Enabled", "ExpirationInDays": 365}])
+    # 2 GB a day for 365 days
+    assert _usd({"L": bucket}, usage, "us-west-2") == {
+        "s3.storage.standard": pytest.approx(730 * 0.023)}
+
+
+def test_backups_move_to_deep_archive_after_the_template_s_day():
+    usage = dataclasses.replace(QUIET, backups_gb=3650, backups_age_span_days=365)
+    bucket = _bucket("justkalm-backups-prod", [{"Status": "Enabled", "Transitions": [
+        {"StorageClass": "DEEP_ARCHIVE", "TransitionInDays": 30}]}])
+    assert _usd({"B": bucket}, usage, "us-west-2") == {
+        "s3.storage.standard": pytest.approx(300 * 0.023),
+        "s3.storage.deep_archive": pytest.approx(3350 * 0.00099)}
+
+
+def test_malware_scans_bill_objects_and_bytes_uploaded_under_the_protected_prefixes():
+    usage = dataclasses.replace(PER_DAY, upload_mix={"product-image": (0.5, 2.0),
+                                                      "user-upload": (0.5, 1.0)})
+    plan = {"Type": "AWS::GuardDuty::MalwareProtectionPlan", "Properties": {
+        "ProtectedResource": {"S3Bucket": {"ObjectPrefixes": ["user-content/uploads/"]}}}}
+    # 15,000 user uploads a month of 1 MB: 15 K objects x $0.215 + 14.65 GB x $0.09
+    assert _usd({"P": plan}, usage) == {
+        "guardduty.malware_s3.objects": pytest.approx(15 * 0.215),
+        "guardduty.malware_s3.gb": pytest.approx(15000 / 1024 * 0.09)}
+
+
+def test_aws_backup_storage_is_billed_once_however_many_selections():
+    usage = dataclasses.replace(QUIET, aws_backup_gb=1000)
+    selection = {"Type": "AWS::Backup::BackupSelection"}
+    resources = {"S1": selection, "S2": selection, "V": {"Type": "AWS::Backup::BackupVault"},
+                 "P": {"Type": "AWS::Backup::BackupPlan"}}
+    assert _usd(resources, usage) == {"backup.s3": 50.0}
+
+
+def test_a_cheaper_price_class_bills_far_viewers_at_north_american_edge_prices():
+    usage = dataclasses.replace(QUIET, cdn_gb_per_month={"apac": 1000})
+    dist = {"Type": "AWS::CloudFront::Distribution",
+            "Properties": {"DistributionConfig": {"PriceClass": "PriceClass_100"}}}
+    assert _usd({"D": dist}, usage) == {"cloudfront.egress.na": pytest.approx(85.0)}
+
+
+def test_a_sub_minute_alarm_is_billed_as_high_resolution():
+    alarm = {"Type": "AWS::CloudWatch::Alarm", "Properties": {"Period": 10}}
+    assert _usd({"A": alarm}, QUIET) == {"cw.alarm.high_resolution": 0.3}
+
+
+def test_a_provisioned_capacity_table_is_refused_not_priced_at_zero():
+    table = {"Type": "AWS::DynamoDB::Table", "Properties": {"BillingMode": "PROVISIONED"}}
+    with pytest.raises(CostError, match="provisioned"):
+        _usd({"T": table}, QUIET)
+
+
+def test_a_region_without_prices_in_the_table_is_an_error():
+    key = {"Type": "AWS::KMS::Key", "Properties": {}}
+    with pytest.raises(CostError, match="kms.key in eu-west-1"):
+        _usd({"K": key}, QUIET, "eu-west-1")
+
+
+def test_each_upload_under_a_transition_rule_pays_one_transition_request():
+    usage = dataclasses.replace(PER_DAY, upload_mix={"product-image": (0.5, 2.0),
+                                                      "user-upload": (0.5, 1.0)})
+    bucket = _bucket("justkalm-assets-prod", [{"Status": "Enabled", "Prefix": ORIGINALS,
+                                               "Transitions": [{"StorageClass":
+                                                                "INTELLIGENT_TIERING",
+                                                                "TransitionInDays": 0}]}])
+    # 15,000 product images a month x $0.01 per 1,000; user uploads are not under the rule
+    assert _usd({"B": bucket}, usage)["s3.transition.it"] == pytest.approx(0.15)

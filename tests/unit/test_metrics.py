@@ -1,0 +1,100 @@
+"""The business counts an operator wants, as EMF lines in the one namespace: URLs issued by
+kind, dedup hits (presign); objects hashed, bytes hashed, duplicates found (hasher)."""
+from __future__ import annotations
+
+import hashlib
+import json
+
+import boto3
+import pytest
+from botocore.config import Config
+from estate_handlers import hasher, presign
+from estate_handlers.dedup_index import CanonicalObject
+from estate_handlers.hasher import Deps as HasherDeps
+from estate_handlers.layout import METRICS_NAMESPACE
+from estate_handlers.object_events import ObjectVersion
+from estate_handlers.upload_policy import UploadPolicy
+
+from infra.config import UploadApiConfig
+
+ALICE = "arn:aws:iam::123456789012:user/alice"
+BODY = b"hello metrics"
+SHA = hashlib.sha256(BODY).hexdigest()
+
+
+@pytest.fixture(autouse=True)
+def fresh_metrics():
+    presign.metrics.clear_metrics()
+    yield
+    presign.metrics.clear_metrics()
+
+
+def emf_lines(capsys) -> list[dict]:
+    presign.metrics.flush_metrics()
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()
+            if line.startswith('{"_aws"')]
+
+
+class Answers:
+    def __init__(self, real=None, **answers):
+        self._real, self._answers = real, answers
+
+    def __getattr__(self, name):
+        if name in self._answers:
+            return self._answers[name]
+        return getattr(self._real, name)
+
+
+def presign_call(deps, body):
+    ev = {"version": "2.0", "routeKey": "POST /uploads", "rawPath": "/uploads",
+          "rawQueryString": "", "isBase64Encoded": False, "body": json.dumps(body),
+          "requestContext": {"http": {"method": "POST", "path": "/uploads"},
+                             "authorizer": {"iam": {"userArn": ALICE}}}}
+    return presign.handle(ev, deps)["statusCode"]
+
+
+def presign_deps(dynamodb, s3_answers=None):
+    real = boto3.client("s3", region_name="us-east-1", aws_access_key_id="AKIDUNIT",
+                        aws_secret_access_key="secret", config=Config(signature_version="s3v4"))
+    return presign.Deps(s3=Answers(real, **(s3_answers or {})), dynamodb=dynamodb,
+                        bucket="acme-assets-dev", table="dedup",
+                        policy=UploadPolicy.from_json(UploadApiConfig().policy_json()))
+
+
+def test_issued_upload_urls_are_counted_by_kind(capsys):
+    deps = presign_deps(Answers(get_item=lambda **kw: {}))
+    assert presign_call(deps, {"kind": "certificate", "filename": "c.pdf",
+                               "content_type": "application/pdf", "size": 10}) == 200
+    (line,) = emf_lines(capsys)
+    assert line["_aws"]["CloudWatchMetrics"][0]["Namespace"] == METRICS_NAMESPACE
+    assert line["kind"] == "certificate" and line["UrlsIssued"] in (1, 1.0, [1.0])
+
+
+def test_dedup_hits_are_counted(capsys):
+    item = CanonicalObject(SHA, "products/images/original/a/b.png", "v1", len(BODY), "2026")
+    deps = presign_deps(Answers(get_item=lambda **kw: {"Item": item.to_item()}),
+                        {"head_object": lambda **kw: {"VersionId": "v1"}})
+    assert presign_call(deps, {"kind": "product-image", "filename": "b.png",
+                               "content_type": "image/png", "size": len(BODY),
+                               "sha256": SHA}) == 200
+    (line,) = emf_lines(capsys)
+    assert "DedupHits" in line and "UrlsIssued" not in line
+
+
+def test_refused_requests_count_nothing(capsys):
+    deps = presign_deps(Answers())
+    assert presign_call(deps, {"kind": "nope"}) == 400
+    assert emf_lines(capsys) == []
+
+
+def test_hasher_counts_bytes_hashed_and_duplicates(monkeypatch, capsys):
+    canonical = CanonicalObject(SHA, "brands/media/first.png", "v1", len(BODY), "2026")
+    monkeypatch.setattr(hasher, "hash_version", lambda s3, obj, chunk: (SHA, len(BODY), "streamed"))
+    monkeypatch.setattr(hasher, "claim", lambda *args: canonical)
+    monkeypatch.setattr(hasher, "apply_tags", lambda *args: True)
+    hasher.process_object(ObjectVersion("assets", "brands/media/second.png", "v2"),
+                          HasherDeps(s3=None, dynamodb=None, table_name="t"))
+    (line,) = emf_lines(capsys)
+    assert line["BytesHashed"] in (len(BODY), [float(len(BODY))])
+    assert "DuplicatesFound" in line and "HashedObjects" in line
+

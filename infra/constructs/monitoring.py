@@ -392,7 +392,8 @@ class EstateMonitoring(Construct):
                                 f"{watch.destination_region})",
             metric_groups=[
                 CustomMetricGroup(title="Failed replications", metrics=[_with_alarm(MetricAlarm(
-                    group="Replication", name="Failed", section=SECTION_REPLICATION, metric=failed, threshold=0,
+                    group="Replication", name="Failed", section=SECTION_REPLICATION,
+                    metric=failed, threshold=0,
                     what="S3 failed to replicate objects to the replica.",
                     runbook=RUNBOOKS["replication_failed"]))]),
                 CustomMetricGroup(title="Replication latency (max, s)", metrics=[
@@ -497,7 +498,8 @@ class EstateMonitoring(Construct):
             alarm_friendly_name="Cdn",
             human_readable_name="Assets CDN origin latency (additional metric)",
             metric_groups=[CustomMetricGroup(title="Origin latency", metrics=[_with_alarm(
-                MetricAlarm(group="Cdn", name="Origin-Latency", section=SECTION_EDGE, metric=origin_latency,
+                MetricAlarm(group="Cdn", name="Origin-Latency", section=SECTION_EDGE,
+                            metric=origin_latency,
                             threshold=m.origin_latency_ms, periods=m.sustained_periods,
                             what=f"CDN origin p99 latency above {m.origin_latency_ms} ms.",
                             runbook=RUNBOOKS["origin_latency"]))])],

@@ -40,8 +40,9 @@ synth: install
 	@echo "synthesized into cdk.out/ ($(if $(ENV),$(ENV),every environment))"
 
 ## The whole test suite: infrastructure assertions, snapshots, cfn-lint, handlers against local servers.
+## Two workers: the infra group (one CLI synth) and the rest (local servers, review apps) in parallel.
 test: install $(CHROMIUM)
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadgroup
 
 test-infra: install
 	$(PY) -m pytest tests/infra

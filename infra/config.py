@@ -363,6 +363,37 @@ class MonitoringConfig:
 
 
 @dataclass(frozen=True)
+class CdnNames:
+    """The physical names of the CDN's parts, all derived from one prefix."""
+
+    prefix: str
+
+    @property
+    def web_acl(self) -> str:
+        return self.prefix
+
+    @property
+    def waf_log_group(self) -> str:
+        return f"aws-waf-logs-{self.prefix}"  # WAF requires the aws-waf-logs- prefix
+
+    @property
+    def headers_policy(self) -> str:
+        return f"{self.prefix}-security-headers"
+
+    def cache_policy(self, kind: str) -> str:
+        return f"{self.prefix}-{kind}"
+
+    @property
+    def access_log_source(self) -> str:
+        """Named, so the log bucket (deployed earlier) can name it in its policy."""
+        return f"{self.prefix}-access-logs"
+
+    @property
+    def access_log_destination(self) -> str:
+        return f"{self.prefix}-access-logs-s3"
+
+
+@dataclass(frozen=True)
 class StoredGroup:
     """Bytes under one prefix of the assets bucket. Ages are spread evenly over ``age_span_days``
     (steady growth), so a lifecycle or tiering day in the template decides which share sits in
@@ -579,14 +610,16 @@ class EnvironmentConfig:
 
     @property
     def cdn_name(self) -> str:
-        """Names the distribution's web ACL, cache policies and log delivery."""
+        """The CDN's web ACL (and its metric name); the prefix of its other names."""
         return f"{self.org}-assets-{self.name}"
 
     @property
+    def cdn_names(self) -> CdnNames:
+        return CdnNames(self.cdn_name)
+
+    @property
     def cdn_access_log_source_name(self) -> str:
-        """The distribution's access-log delivery source (named, so the log bucket, deployed
-        earlier, can name it in its policy)."""
-        return f"{self.cdn_name}-access-logs"
+        return self.cdn_names.access_log_source
 
     @property
     def alarm_name_prefix(self) -> str:
@@ -594,14 +627,17 @@ class EnvironmentConfig:
         return f"{self.org}-{self.name}"
 
     @property
-    def dashboard_name(self) -> str:
-        return f"{self.org}-storage-estate-{self.name}"
+    def alarm_topic_name(self) -> str:
+        """The alarm topic of each region the estate alarms in (topic names are regional)."""
+        return f"{self.alarm_name_prefix}-alarms"
 
     @property
-    def alarm_topic_name(self) -> str:
-        """The primary region's alarm topic (Monitoring stack); also its key's alias,
-        ``alias/<name>``."""
-        return f"{self.alarm_name_prefix}-alarms"
+    def alarm_topic_key_alias(self) -> str:
+        return f"alias/{self.alarm_topic_name}"
+
+    @property
+    def dashboard_name(self) -> str:
+        return f"{self.org}-storage-estate-{self.name}"
 
     @property
     def upload_gate_name(self) -> str:

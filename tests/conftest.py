@@ -1,5 +1,70 @@
+"""Session set-up shared by every test folder.
+
+- ``lambda/`` on the import path (the Lambda asset root is not a package);
+- the estate's one CLI synth starts when the session starts, in the background
+  (``estate_synth``), if the session includes ``tests/infra``;
+- under pytest-xdist (``make test`` runs ``-n 2 --dist loadgroup``), tests are grouped so that
+  each expensive session resource is built by one worker only: every infra test (they share
+  the assembly) in one group, every test against the local servers in another, and each other
+  module in its own group (its module fixtures are built once).
+"""
 import sys
 from pathlib import Path
 
+import pytest
+
+TESTS = Path(__file__).resolve().parent
 # `lambda/` is the Lambda asset root, and a Python keyword: put it on the path, not in a package.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lambda"))
+sys.path.insert(0, str(TESTS.parent / "lambda"))
+
+import estate_synth  # noqa: E402  (tests/ is on the path: this file's folder)
+
+INFRA = TESTS / "infra"
+SERVERS = TESTS / "integration"
+
+
+def _includes(arg: str, folder: Path) -> bool:
+    path = Path(arg.split("::", 1)[0]).resolve()
+    return path == folder or folder in path.parents or path in folder.parents
+
+
+def _parallel(config: pytest.Config) -> bool:
+    """An xdist run: the controller (``-n``/``--dist``) or one of its workers."""
+    return hasattr(config, "workerinput") or (
+        config.pluginmanager.hasplugin("xdist") and config.getoption("dist", "no") != "no")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # The xdist controller collects nothing: it starts the synth before spawning the workers
+    # (they inherit ESTATE_SYNTH_DIR) whenever the run includes the infra tests.
+    config = session.config
+    if _parallel(config) and not hasattr(config, "workerinput") \
+            and not config.option.collectonly \
+            and any(_includes(arg, INFRA) for arg in config.args):
+        estate_synth.start()
+
+
+def _group(item: pytest.Item) -> str:
+    path = Path(str(item.path))
+    if INFRA in path.parents:
+        return "infra"
+    if SERVERS in path.parents:
+        return "local-servers"
+    return path.relative_to(TESTS).as_posix()
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the node ids
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Tests that wait for the assembly go last, so everything else runs while it is built.
+    items.sort(key=lambda item: "estate" in getattr(item, "fixturenames", ()))
+    if _parallel(config):
+        for item in items:
+            item.add_marker(pytest.mark.xdist_group(_group(item)))
+    elif items and "estate" in getattr(items[-1], "fixturenames", ()) \
+            and not config.option.collectonly:
+        estate_synth.start()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    estate_synth.stop()

@@ -36,7 +36,7 @@ from aws_cdk import aws_route53_targets as targets
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from infra.config import BRAND_LOGOS, BRAND_MEDIA, PROCESSED, THUMBNAILS, CdnConfig
+from infra.config import BRAND_LOGOS, BRAND_MEDIA, PROCESSED, THUMBNAILS, CdnConfig, CdnNames
 from infra.nag import acknowledge
 
 # What the CDN serves. Everything else (originals, documents, user content) is not public.
@@ -152,19 +152,19 @@ class AssetsCdn(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        name: str,
+        names: CdnNames,
         cdn: CdnConfig,
         primary: BucketOrigin,
         fallback: BucketOrigin,
         log_bucket_name: str,
-        log_delivery_source_name: str,
         web_acl_arn: str,
         response_headers_policy: cloudfront.IResponseHeadersPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.name = name
+        self.names = names
+        self.name = names.prefix
         self.log_prefix = LOG_PREFIX
-        self.log_delivery_source_name = log_delivery_source_name
+        self.log_delivery_source_name = names.access_log_source
         self.origin_group = self._origins(primary, fallback)
         self.immutable_cache_policy = self._cache_policy(
             "ImmutableRenditions",
@@ -225,7 +225,7 @@ class AssetsCdn(Construct):
     def _cache_policy(self, policy_id: str, comment: str, ttl: dict) -> cloudfront.CachePolicy:
         return cloudfront.CachePolicy(
             self, policy_id,
-            cache_policy_name=f"{self.name}-{policy_id}",
+            cache_policy_name=self.names.cache_policy(policy_id),
             comment=comment,
             min_ttl=ttl["min"],
             default_ttl=ttl["default"],
@@ -355,7 +355,7 @@ class AssetsCdn(Construct):
         )
         self.log_destination = logs.CfnDeliveryDestination(
             self, "AccessLogDestination",
-            name=f"{self.name}-access-logs-s3",
+            name=self.names.access_log_destination,
             destination_resource_arn=f"arn:aws:s3:::{log_bucket_name}/{LOG_PREFIX.rstrip('/')}",
             output_format="parquet",
         )

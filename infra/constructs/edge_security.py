@@ -16,6 +16,7 @@ from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
+from infra.config import CdnNames
 from infra.constructs.encryption import EncryptedLogGroup
 
 HSTS_MAX_AGE_SECONDS = 63_072_000  # two years: the HSTS preload list's minimum is one
@@ -45,14 +46,21 @@ class EdgeSecurity(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        name: str,
+        names: CdnNames,
         rate_limit_per_5min: int,
         storefront_origins: Sequence[str],
         log_retention_days_min: int,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.web_acl_metric_name = name  # WAF publishes the web ACL's metrics under it
-        self.web_acl = wafv2.CfnWebACL(
+        self.web_acl_metric_name = names.web_acl  # WAF publishes the web ACL's metrics under it
+        self.web_acl = self._web_acl(names.web_acl, rate_limit_per_5min)
+        self._waf_logging(names.waf_log_group, log_retention_days_min)
+        self.response_headers = self._response_headers(names.headers_policy, storefront_origins)
+
+    def _web_acl(self, name: str, rate_limit_per_5min: int) -> wafv2.CfnWebACL:
+        """IP reputation first, then the per-IP rate limit, then the AWS managed rule groups;
+        metrics and sampled requests on every rule."""
+        return wafv2.CfnWebACL(
             self,
             "WebAcl",
             name=name,
@@ -91,10 +99,11 @@ class EdgeSecurity(Construct):
             ],
         )
 
-        # WAF logs: only what a rule blocked or counted (allowed CDN reads are in the access
-        # logs already), into a log group whose name WAF requires to start with aws-waf-logs-.
-        self.logs = EncryptedLogGroup(self, "WafLogs", log_group_name=f"aws-waf-logs-{name}",
-                                      retention_days=log_retention_days_min,
+    def _waf_logging(self, log_group_name: str, retention_days: int) -> None:
+        """Only what a rule blocked or counted (allowed CDN reads are in the access logs
+        already), into a log group whose name WAF requires to start with aws-waf-logs-."""
+        self.logs = EncryptedLogGroup(self, "WafLogs", log_group_name=log_group_name,
+                                      retention_days=retention_days,
                                       purpose="WAF blocked and counted requests")
         self.log_group = self.logs.log_group
         log_group_arn = self.logs.log_group_arn_literal
@@ -119,10 +128,12 @@ class EdgeSecurity(Construct):
         )
         self.logging.node.add_dependency(self.log_group)
 
-        self.response_headers = cloudfront.ResponseHeadersPolicy(
+    def _response_headers(self, policy_name: str, storefront_origins: Sequence[str],
+                          ) -> cloudfront.ResponseHeadersPolicy:
+        return cloudfront.ResponseHeadersPolicy(
             self,
             "ResponseHeaders",
-            response_headers_policy_name=f"{name}-security-headers",
+            response_headers_policy_name=policy_name,
             comment="HSTS preload, nosniff, no framing, strict referrer; CORS for the storefront",
             security_headers_behavior=cloudfront.ResponseSecurityHeadersBehavior(
                 strict_transport_security=cloudfront.ResponseHeadersStrictTransportSecurity(

@@ -5,7 +5,8 @@ The rules a reviewer can check here, in one place:
 - private: all four Block Public Access settings, ACLs disabled (BucketOwnerEnforced);
 - TLS only, and TLS 1.2 or newer (bucket policy denies the rest);
 - server access logs into the region's access-log bucket, under the bucket's own prefix;
-- bucket and key are retained when the stack is deleted.
+- bucket and key are retained when the stack is deleted or they are replaced, but not when
+  their first create rolls back (RetainExceptOnCreate): a retry must not find the name taken.
 Lifecycle, tiering, CORS and Object Lock are the caller's: they differ per bucket.
 """
 from __future__ import annotations
@@ -56,7 +57,7 @@ class EncryptedBucket(Construct):
             object_lock_enabled=object_lock_retention is not None or None,
             object_lock_default_retention=object_lock_retention,
             cors=list(cors_rules) or None,
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
 
         if not isinstance(access_logs, s3.Bucket):

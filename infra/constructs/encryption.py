@@ -1,10 +1,11 @@
 """Customer-managed keys and encrypted log groups, written once for every construct.
 
 Every key of the estate rotates yearly, waits 30 days before deletion, and is retained with
-its stack unless it protects nothing at rest. No key accepts a grant that is not for an AWS
-resource (``kms:GrantIsForAWSResource``): the account's IAM administrators cannot hand a key
-to an arbitrary principal through a grant. A log group's key lets CloudWatch Logs of its
-region use it for that one log group only, with the exact actions it needs.
+its stack (except after a failed first create) unless it protects nothing at rest. No key
+accepts a grant that is not for an AWS resource (``kms:GrantIsForAWSResource``): the
+account's IAM administrators cannot hand a key to an arbitrary principal through a grant. A
+log group's key lets CloudWatch Logs of its region use it for that one log group only, with the
+exact actions it needs.
 
 ``guard_key_from_destruction``: a key that protects data which must survive an administrator
 (backups under Object Lock, the replica) denies disabling, deleting and re-policying it to
@@ -43,7 +44,8 @@ KEY_DESTROYING_ACTIONS = ("kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:PutK
 
 def rotating_key(scope: Construct, construct_id: str, *, description: str,
                  alias: str | None = None,
-                 removal_policy: RemovalPolicy = RemovalPolicy.RETAIN) -> kms.Key:
+                 removal_policy: RemovalPolicy = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
+                 ) -> kms.Key:
     key = kms.Key(scope, construct_id, description=description, alias=alias,
                   enable_key_rotation=True, removal_policy=removal_policy,
                   pending_window=Duration.days(30))
@@ -111,7 +113,7 @@ class EncryptedLogGroup(Construct):
             "LogGroup",
             log_group_name=log_group_name,
             encryption_key=self.key,
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
         cfn: logs.CfnLogGroup = self.log_group.node.default_child  # type: ignore[assignment]
         cfn.retention_in_days = log_retention_days(retention_days)

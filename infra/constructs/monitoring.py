@@ -195,6 +195,14 @@ class MonitoringTargets:
 # --- shared parts ------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
+class TopicNames:
+    """Physical names of a region's alarm topic and its key alias (from the config)."""
+
+    topic_name: str
+    key_alias: str
+
+
+@dataclass(frozen=True)
 class AlarmTopic:
     """The KMS-encrypted SNS topic the alarms of one region notify, and its key."""
 
@@ -202,8 +210,8 @@ class AlarmTopic:
     topic: sns.Topic
 
 
-def alarm_topic(scope: Construct, *, alarm_name_prefix: str, display_name: str, email: str,
-                webhook_url: str | None) -> AlarmTopic:
+def alarm_topic(scope: Construct, *, alarm_name_prefix: str, names: TopicNames,
+                display_name: str, email: str, webhook_url: str | None) -> AlarmTopic:
     """Key ``TopicKey`` and topic ``AlarmTopic`` in ``scope``, with their recipients.
 
     Key and topic policy let CloudWatch use them only for this account's alarms whose names
@@ -215,7 +223,7 @@ def alarm_topic(scope: Construct, *, alarm_name_prefix: str, display_name: str, 
     source = {"StringEquals": {"aws:SourceAccount": stack.account},
               "ArnLike": {"aws:SourceArn": alarm_arns}}
     key = rotating_key(
-        scope, "TopicKey", alias=f"alias/{alarm_name_prefix}-alarms",
+        scope, "TopicKey", alias=names.key_alias,
         description=f"Encrypts the {alarm_name_prefix} alarm topic",
         # Holds no data at rest: notifications are delivered within seconds.
         removal_policy=RemovalPolicy.DESTROY)
@@ -228,7 +236,7 @@ def alarm_topic(scope: Construct, *, alarm_name_prefix: str, display_name: str, 
     ))
     topic = sns.Topic(
         scope, "AlarmTopic",
-        topic_name=f"{alarm_name_prefix}-alarms",
+        topic_name=names.topic_name,
         display_name=display_name,
         master_key=key,
         enforce_ssl=True,  # topic policy denies every request without TLS
@@ -329,13 +337,14 @@ class EstateMonitoring(Construct):
     """The primary region's topic, alarms and the estate's one dashboard."""
 
     def __init__(self, scope: Construct, construct_id: str, *, alarm_name_prefix: str,
-                 dashboard_name: str, alarm_email: str, chat_webhook_url: str | None,
-                 thresholds: MonitoringConfig, targets: MonitoringTargets) -> None:
+                 topic_names: TopicNames, dashboard_name: str, alarm_email: str,
+                 chat_webhook_url: str | None, thresholds: MonitoringConfig,
+                 targets: MonitoringTargets) -> None:
         super().__init__(scope, construct_id)
         self.thresholds = thresholds
         self.period = Duration.minutes(thresholds.alarm_period_minutes)
         self.alarm_topic = alarm_topic(
-            self, alarm_name_prefix=alarm_name_prefix,
+            self, alarm_name_prefix=alarm_name_prefix, names=topic_names,
             display_name=f"{alarm_name_prefix} storage estate alarms",
             email=alarm_email, webhook_url=chat_webhook_url)
         self.topic = self.alarm_topic.topic
@@ -383,7 +392,8 @@ class EstateMonitoring(Construct):
                                 f"{watch.destination_region})",
             metric_groups=[
                 CustomMetricGroup(title="Failed replications", metrics=[_with_alarm(MetricAlarm(
-                    group="Replication", name="Failed", section=SECTION_REPLICATION, metric=failed, threshold=0,
+                    group="Replication", name="Failed", section=SECTION_REPLICATION,
+                    metric=failed, threshold=0,
                     what="S3 failed to replicate objects to the replica.",
                     runbook=RUNBOOKS["replication_failed"]))]),
                 CustomMetricGroup(title="Replication latency (max, s)", metrics=[
@@ -488,7 +498,8 @@ class EstateMonitoring(Construct):
             alarm_friendly_name="Cdn",
             human_readable_name="Assets CDN origin latency (additional metric)",
             metric_groups=[CustomMetricGroup(title="Origin latency", metrics=[_with_alarm(
-                MetricAlarm(group="Cdn", name="Origin-Latency", section=SECTION_EDGE, metric=origin_latency,
+                MetricAlarm(group="Cdn", name="Origin-Latency", section=SECTION_EDGE,
+                            metric=origin_latency,
                             threshold=m.origin_latency_ms, periods=m.sustained_periods,
                             what=f"CDN origin p99 latency above {m.origin_latency_ms} ms.",
                             runbook=RUNBOOKS["origin_latency"]))])],
@@ -525,7 +536,7 @@ class ReplicationMonitoring(Construct):
     region, and an alarm can only notify a topic of its own region)."""
 
     def __init__(self, scope: Construct, construct_id: str, *, alarm_name_prefix: str,
-                 alarm_email: str, chat_webhook_url: str | None,
+                 topic_names: TopicNames, alarm_email: str, chat_webhook_url: str | None,
                  thresholds: MonitoringConfig, watch: WatchedReplication) -> None:
         super().__init__(scope, construct_id)
         region = Stack.of(self).region
@@ -535,7 +546,7 @@ class ReplicationMonitoring(Construct):
         m = thresholds
         period = Duration.minutes(m.alarm_period_minutes)
         self.alarm_topic = alarm_topic(
-            self, alarm_name_prefix=alarm_name_prefix,
+            self, alarm_name_prefix=alarm_name_prefix, names=topic_names,
             display_name=f"{alarm_name_prefix} storage estate alarms ({region})",
             email=alarm_email, webhook_url=chat_webhook_url)
         self.topic = self.alarm_topic.topic

@@ -23,19 +23,18 @@ class CdnStack(Stack):
                          termination_protection=cfg.termination_protection)
         self.edge = EdgeSecurity(
             self, "Edge",
-            name=cfg.cdn_name,
+            names=cfg.cdn_names,
             rate_limit_per_5min=cfg.cdn.waf_rate_limit_per_5min,
             storefront_origins=cfg.cdn.storefront_origins,
             log_retention_days_min=cfg.access_log_retention_days,
         )
         self.cdn = AssetsCdn(
             self, "Cdn",
-            name=cfg.cdn_name,
+            names=cfg.cdn_names,
             cdn=cfg.cdn,
             primary=BucketOrigin(cfg.assets_bucket_name, cfg.primary_region),
             fallback=BucketOrigin(cfg.replica_bucket_name, cfg.replica_region),
             log_bucket_name=cfg.access_log_bucket_name(cfg.primary_region),
-            log_delivery_source_name=cfg.cdn_access_log_source_name,
             web_acl_arn=self.edge.web_acl.attr_arn,
             response_headers_policy=self.edge.response_headers,
         )

@@ -16,8 +16,13 @@ from infra.constructs.monitoring import (
     EstateMonitoring,
     MonitoringTargets,
     ReplicationMonitoring,
+    TopicNames,
     WatchedReplication,
 )
+
+
+def _topic_names(cfg: EnvironmentConfig) -> TopicNames:
+    return TopicNames(topic_name=cfg.alarm_topic_name, key_alias=cfg.alarm_topic_key_alias)
 
 
 class MonitoringStack(Stack):
@@ -29,7 +34,8 @@ class MonitoringStack(Stack):
                          termination_protection=False)
         self.monitoring = EstateMonitoring(
             self, "Monitoring",
-            alarm_name_prefix=cfg.alarm_name_prefix, dashboard_name=cfg.dashboard_name,
+            alarm_name_prefix=cfg.alarm_name_prefix, topic_names=_topic_names(cfg),
+            dashboard_name=cfg.dashboard_name,
             alarm_email=cfg.alarm_email, chat_webhook_url=cfg.chat_webhook_url,
             thresholds=cfg.monitoring, targets=targets)
         self.topic = self.monitoring.topic
@@ -46,6 +52,7 @@ class ReplicationMonitoringStack(Stack):
                          termination_protection=False)
         self.monitoring = ReplicationMonitoring(
             self, "Monitoring",
-            alarm_name_prefix=cfg.alarm_name_prefix, alarm_email=cfg.alarm_email,
+            alarm_name_prefix=cfg.alarm_name_prefix, topic_names=_topic_names(cfg),
+            alarm_email=cfg.alarm_email,
             chat_webhook_url=cfg.chat_webhook_url, thresholds=cfg.monitoring, watch=watch)
         self.topic = self.monitoring.topic

@@ -1,45 +1,85 @@
-"""Synthesize each shipped environment once per test session (policy packs applied).
+"""The synthesized estate, read from the one cloud assembly the pinned CLI produced for this
+session (``tests/estate_synth.py``).
 
-`estate` gives the synthesized Stage objects; `template(env, stack)` gives an
-`aws_cdk.assertions.Template` read from the synthesized assembly, so a test never
-re-synthesizes. Tests that need a variant config build their own small app.
+``estate.template_json(env, stack)`` / ``estate.template(env, stack)`` give a stack's template,
+``estate.stack(env, stack)`` its manifest entry (region, termination protection,
+dependencies), ``estate.stages[env].cfg`` the environment's config, and
+``estate.acknowledgements()`` every policy-pack acknowledgement the synth recorded. Tests that
+need a variant config or construct objects build a small fresh Stack of their own.
 """
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from types import SimpleNamespace
 
+import estate_synth
 import pytest
-from aws_cdk import App
 from aws_cdk.assertions import Template
 
 from infra.environments import ENVIRONMENTS
-from infra.nag import apply_policy_packs
-from infra.stage import EstateStage
 
-CDK_JSON = Path(__file__).resolve().parents[2] / "cdk.json"
+ACKNOWLEDGED = "aws:cdk:acknowledged-rules"
 
 
-def cdk_json_context() -> dict:
-    """The feature flags `cdk synth` passes: tests synthesize what the CLI synthesizes."""
-    return json.loads(CDK_JSON.read_text())["context"]
+@dataclass(frozen=True)
+class StackInfo:
+    """One stack artifact of the assembly, as its manifest describes it."""
+
+    env: str
+    stack_id: str  # the construct id inside the stage, e.g. "Cdn"
+    artifact_id: str
+    account: str
+    region: str
+    termination_protection: bool
+    dependency_ids: tuple[str, ...]  # stack ids in the same stage
+    directory: Path
+
+    @property
+    def template_file(self) -> Path:
+        return self.directory / f"{self.artifact_id}.template.json"
 
 
 class SynthesizedEstate:
     def __init__(self, outdir: Path) -> None:
-        self.app = App(outdir=str(outdir), context=cdk_json_context())
-        self.stages = {name: EstateStage(self.app, make()) for name, make in ENVIRONMENTS.items()}
-        apply_policy_packs(self.app)
-        self.assembly = self.app.synth()  # raises on any unacknowledged policy finding
+        self.outdir = outdir
+        self.stages = {name: SimpleNamespace(cfg=make()) for name, make in ENVIRONMENTS.items()}
+        self._stacks: dict[str, dict[str, StackInfo]] = {
+            env: self._read_stage(env) for env in self.stages}
+        self._json: dict[tuple[str, str], dict] = {}
         self._templates: dict[tuple[str, str], Template] = {}
 
-    def stack(self, env: str, stack_id: str):
-        return self.stages[env].node.find_child(stack_id)
+    def _read_stage(self, env: str) -> dict[str, StackInfo]:
+        directory = self.outdir / f"assembly-{env}"
+        artifacts = json.loads((directory / "manifest.json").read_text())["artifacts"]
+        stacks = {aid: a for aid, a in artifacts.items() if a["type"] == "aws:cloudformation:stack"}
+        ids = {aid: a["displayName"].split("/", 1)[1] for aid, a in stacks.items()}
+        found = {}
+        for aid, artifact in stacks.items():
+            account, region = artifact["environment"].removeprefix("aws://").split("/")
+            found[ids[aid]] = StackInfo(
+                env=env, stack_id=ids[aid], artifact_id=aid, account=account, region=region,
+                termination_protection=artifact["properties"].get("terminationProtection", False),
+                dependency_ids=tuple(ids[d] for d in artifact.get("dependencies", ()) if d in ids),
+                directory=directory)
+        return found
+
+    def stack(self, env: str, stack_id: str) -> StackInfo:
+        return self._stacks[env][stack_id]
+
+    def stack_ids(self, env: str) -> list[str]:
+        return list(self._stacks[env])
+
+    def dependencies(self, env: str, stack_id: str) -> list[str]:
+        return list(self.stack(env, stack_id).dependency_ids)
 
     def template_json(self, env: str, stack_id: str) -> dict:
-        stack = self.stack(env, stack_id)
-        stage_assembly = self.assembly.get_nested_assembly(f"assembly-{env}")
-        return stage_assembly.get_stack_artifact(stack.artifact_id).template
+        key = (env, stack_id)
+        if key not in self._json:
+            self._json[key] = json.loads(self.stack(env, stack_id).template_file.read_text())
+        return self._json[key]
 
     def template(self, env: str, stack_id: str) -> Template:
         key = (env, stack_id)
@@ -47,16 +87,35 @@ class SynthesizedEstate:
             self._templates[key] = Template.from_json(self.template_json(env, stack_id))
         return self._templates[key]
 
-    def dependencies(self, env: str, stack_id: str) -> list[str]:
-        return [s.node.id for s in self.stack(env, stack_id).dependencies]
+    def metadata(self, env: str, stack_id: str) -> dict[str, list[dict]]:
+        """The construct metadata the synth recorded for a stack: construct path → entries."""
+        info = self.stack(env, stack_id)
+        return json.loads((info.directory / f"{info.artifact_id}.metadata.json").read_text())
 
-    def stack_ids(self, env: str) -> list[str]:
-        return [s.node.id for s in self.stages[env].stacks]
+    def acknowledgements(self) -> list[tuple[str, str, str]]:
+        """(construct path, pack::rule, reason) for every acknowledgement, like
+        ``infra.nag.acknowledgements(app)``."""
+        found = []
+        for env in self.stages:
+            for stack_id in self.stack_ids(env):
+                for path, entries in self.metadata(env, stack_id).items():
+                    for entry in entries:
+                        if entry["type"] == ACKNOWLEDGED:
+                            found.extend((path.lstrip("/"), rule, reason)
+                                         for rule, reason in entry["data"].items())
+        return found
+
+    @cached_property
+    def assembly(self):
+        """The assembly as aws-cdk's cx_api reads it (loaded only by the tests that use it)."""
+        from aws_cdk import cx_api
+
+        return cx_api.CloudAssembly(str(self.outdir))
 
 
 @pytest.fixture(scope="session")
-def estate(tmp_path_factory) -> SynthesizedEstate:
-    return SynthesizedEstate(tmp_path_factory.mktemp("cdk.out"))
+def estate() -> SynthesizedEstate:
+    return SynthesizedEstate(estate_synth.assembly())
 
 
 @pytest.fixture(scope="session")
@@ -67,11 +126,3 @@ def dev_config():
 @pytest.fixture(scope="session")
 def prod_config():
     return ENVIRONMENTS["prod"]()
-
-
-def resources_of(template_json: dict, cfn_type: str) -> dict[str, dict]:
-    return {k: v for k, v in template_json["Resources"].items() if v["Type"] == cfn_type}
-
-
-def dumps(value) -> str:
-    return json.dumps(value, sort_keys=True)

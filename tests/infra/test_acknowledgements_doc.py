@@ -7,5 +7,5 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "acknowledgements.md"
 
 
 def test_acknowledgements_doc_is_current(estate):
-    assert DOC.read_text() == render(estate.app), (
+    assert DOC.read_text() == render(estate.acknowledgements()), (
         "regenerate: .venv/bin/python -m infra.acknowledgements_doc > docs/acknowledgements.md")

@@ -1,5 +1,6 @@
 """Every data bucket: versioned, SSE-KMS with its own rotating key, private, TLS 1.2+ only,
-access-logged into its region's log bucket, retained on stack deletion."""
+access-logged into its region's log bucket, retained on stack deletion and replacement but not
+after a failed first create (so the retry does not fail on "already exists")."""
 from __future__ import annotations
 
 import pytest
@@ -40,11 +41,18 @@ def test_bucket_uses_sse_kms_with_its_own_key_and_bucket_keys(data_bucket):
     assert key["Type"] == "AWS::KMS::Key"
 
 
-def test_bucket_key_rotates_and_is_retained(data_bucket):
+RETAINED_EXCEPT_ON_CREATE = ("RetainExceptOnCreate", "Retain")
+
+
+def _policies(resource: dict) -> tuple[str | None, str | None]:
+    return resource.get("DeletionPolicy"), resource.get("UpdateReplacePolicy")
+
+
+def test_bucket_key_rotates_and_is_retained_except_on_a_failed_create(data_bucket):
     _, template, _, bucket = data_bucket
     _, key = key_of_bucket(template, bucket)
     assert key["Properties"]["EnableKeyRotation"] is True
-    assert (key["DeletionPolicy"], key["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    assert _policies(key) == RETAINED_EXCEPT_ON_CREATE
 
 
 def test_bucket_blocks_all_public_access(data_bucket):
@@ -86,9 +94,39 @@ def test_bucket_logs_into_its_regions_log_bucket_under_its_own_prefix(data_bucke
         "LogFilePrefix": f"{name}/"}
 
 
-def test_bucket_is_retained_on_stack_deletion(data_bucket):
+def test_bucket_is_retained_except_on_a_failed_create(data_bucket):
     _, _, _, bucket = data_bucket
-    assert (bucket["DeletionPolicy"], bucket["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    assert _policies(bucket) == RETAINED_EXCEPT_ON_CREATE
+
+
+NAMED = {"AWS::S3::Bucket": "BucketName", "AWS::Logs::LogGroup": "LogGroupName",
+         "AWS::DynamoDB::Table": None}  # the dedup index: stateful whether named or not
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_every_named_stateful_resource_is_retained_except_on_a_failed_create(estate, env):
+    checked = 0
+    for stack_id in estate.stack_ids(env):
+        for logical_id, res in estate.template_json(env, stack_id)["Resources"].items():
+            name_property = NAMED.get(res["Type"], "")
+            if name_property is None or name_property in res.get("Properties", {}):
+                assert _policies(res) == RETAINED_EXCEPT_ON_CREATE, f"{stack_id}/{logical_id}"
+                checked += 1
+    assert checked >= 10
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_every_aliased_key_is_retained_except_on_a_failed_create_unless_it_keeps_no_data(
+        estate, env):
+    for stack_id in estate.stack_ids(env):
+        template = estate.template_json(env, stack_id)
+        topic_keys = {t["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0]
+                      for t in resources(template, "AWS::SNS::Topic").values()}
+        for alias in resources(template, "AWS::KMS::Alias").values():
+            key_id = alias["Properties"]["TargetKeyId"]["Fn::GetAtt"][0]
+            expected = (("Delete", "Delete") if key_id in topic_keys  # notifications only
+                        else RETAINED_EXCEPT_ON_CREATE)
+            assert _policies(template["Resources"][key_id]) == expected, f"{stack_id}/{key_id}"
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
@@ -123,7 +161,7 @@ def test_log_bucket_is_private_tls_only_and_retained(log_bucket):
     props = bucket["Properties"]
     assert props["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] is True
     assert props["OwnershipControls"]["Rules"][0]["ObjectOwnership"] == "BucketOwnerEnforced"
-    assert bucket["DeletionPolicy"] == "Retain"
+    assert _policies(bucket) == RETAINED_EXCEPT_ON_CREATE
     assert any(s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
                for s in policy_of_bucket(template, logical_id))
 

@@ -29,7 +29,6 @@ from infra.config import (
 )
 from infra.constructs.cdn import DENY_FUNCTION_SOURCE, grant_distribution_read
 from infra.environments import dev
-from infra.nag import acknowledgements
 from infra.stacks.cdn_stack import CdnStack
 
 ENVS = ("dev", "prod")
@@ -86,8 +85,19 @@ def test_each_environment_has_one_distribution_in_the_us_east_1_cdn_stack(estate
     only(_cdn(estate, env), "AWS::CloudFront::Distribution")
 
 
-def test_cdn_deploys_after_the_buckets_its_origins_name(estate, env):
-    assert {"AccessLogs-us-east-1", "Assets", "Replica"} <= set(estate.dependencies(env, "Cdn"))
+def test_every_origin_names_a_bucket_created_by_a_stack_that_deploys_before_cdn(estate, env):
+    _, config = _distribution(estate, env)
+    created = {}  # regional domain name -> the stack that creates that bucket
+    for stack_id in estate.stack_ids(env):
+        region = estate.stack(env, stack_id).region
+        for bucket in resources(estate.template_json(env, stack_id), "AWS::S3::Bucket").values():
+            name = bucket["Properties"].get("BucketName")
+            if isinstance(name, str):
+                created[f"{name}.s3.{region}.amazonaws.com"] = stack_id
+    before_cdn = set(estate.dependencies(env, "Cdn"))
+    for origin in config["Origins"]:
+        assert origin["DomainName"] in created, origin["DomainName"]
+        assert created[origin["DomainName"]] in before_cdn, origin["DomainName"]
 
 
 def test_deploy_order_is_access_logs_then_replica_then_assets_then_cdn(estate, env):
@@ -104,12 +114,8 @@ def test_no_bucket_stack_refers_to_the_distribution(estate, env):
         assert "CrossRegionExport" not in text and "Fn::ImportValue" not in text
 
 
-def test_stack_exposes_and_outputs_the_distribution_domain_name_and_id(estate, env):
-    stack = estate.stack(env, "Cdn")
+def test_stack_outputs_the_distribution_domain_name_and_id(estate, env):
     dist_id, _ = _distribution(estate, env)
-    resolve = stack.resolve
-    assert resolve(stack.distribution_domain_name) == {"Fn::GetAtt": [dist_id, "DomainName"]}
-    assert resolve(stack.distribution_id) == {"Ref": dist_id}
     outputs = _cdn(estate, env)["Outputs"]
     assert outputs["DistributionDomainName"]["Value"] == {"Fn::GetAtt": [dist_id, "DomainName"]}
     assert outputs["DistributionId"]["Value"] == {"Ref": dist_id}
@@ -117,9 +123,11 @@ def test_stack_exposes_and_outputs_the_distribution_domain_name_and_id(estate, e
 
 def test_no_stack_carries_a_cdk_warning(estate):
     for env in ENVS:
-        for artifact in estate.assembly.get_nested_assembly(f"assembly-{env}").stacks:
-            warnings = artifact.find_metadata_by_type("aws:cdk:warning")
-            assert not warnings, [(w.path, w.data) for w in warnings]
+        for stack_id in estate.stack_ids(env):
+            warnings = [(path, entry["data"])
+                        for path, entries in estate.metadata(env, stack_id).items()
+                        for entry in entries if entry["type"] == "aws:cdk:warning"]
+            assert not warnings, warnings
 
 
 # --- origins: OAC, failover, Origin Shield -----------------------------------------------
@@ -531,7 +539,7 @@ def test_dev_uses_the_default_certificate_with_no_alias_and_no_records(estate):
 
 
 def test_default_certificate_finding_is_acknowledged_on_devs_distribution_only(estate):
-    cfr4 = [path for path, rule, _ in acknowledgements(estate.app) if rule.endswith("-CFR4")]
+    cfr4 = [path for path, rule, _ in estate.acknowledgements() if rule.endswith("-CFR4")]
     assert cfr4 == ["dev/Cdn/Cdn/Distribution"]
 
 
@@ -543,3 +551,8 @@ def test_additional_metrics_are_on_so_origin_latency_is_published(estate, env):
         "DistributionId": {"Ref": dist_id},
         "MonitoringSubscription": {"RealtimeMetricsSubscriptionConfig": {
             "RealtimeMetricsSubscriptionStatus": "Enabled"}}}
+
+
+def test_cdn_stack_has_termination_protection(estate, env):
+    # Deleting it takes every storefront image offline (README, "The estate").
+    assert estate.stack(env, "Cdn").termination_protection is True

@@ -22,6 +22,7 @@ from infra.constructs.monitoring import (
     MetricAlarm,
     MonitoringTargets,
     ReplicationMonitoring,
+    TopicNames,
     WatchedReplication,
 )
 from infra.constructs.replication import RTC_MINUTES, RULE_ID
@@ -147,8 +148,10 @@ def test_replication_monitoring_refuses_a_region_where_the_metrics_are_not_publi
     stack = Stack(App(), "Wrong", env=Environment(account=dev().account, region="us-east-1"))
     watch = WatchedReplication("a", "a-replica", RULE_ID, destination_region="us-west-2")
     with pytest.raises(ValueError, match="published in us-west-2, not us-east-1"):
-        ReplicationMonitoring(stack, "M", alarm_name_prefix="p", alarm_email="ops@example.com",
-                              chat_webhook_url=None, thresholds=MonitoringConfig(), watch=watch)
+        ReplicationMonitoring(stack, "M", alarm_name_prefix="p",
+                              topic_names=TopicNames("p-alarms", "alias/p-alarms"),
+                              alarm_email="ops@example.com", chat_webhook_url=None,
+                              thresholds=MonitoringConfig(), watch=watch)
 
 
 # Upload API, functions, queues -----------------------------------------------------------------

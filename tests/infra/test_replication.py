@@ -24,10 +24,7 @@ def _rule(estate, env):
 
 
 def _replication_role(estate, env) -> dict:
-    # The Replica stack also holds CDK's cross-region export reader role: pick ours by name.
-    cfg = estate.stages[env].cfg
-    [role] = [r for r in resources(estate.template_json(env, "Replica"), "AWS::IAM::Role").values()
-              if r["Properties"].get("RoleName") == cfg.replication_role_name]
+    [role] = resources(estate.template_json(env, "Replica"), "AWS::IAM::Role").values()
     return role
 
 
@@ -58,24 +55,31 @@ def test_delete_markers_are_not_replicated(estate, env):
     assert rule["DeleteMarkerReplication"] == {"Status": "Disabled"}
 
 
-def test_kms_encrypted_objects_are_replicated_with_the_replica_key(estate, env):
+def test_rule_replicates_into_the_bucket_the_replica_stack_creates(estate, env):
+    _, _, rule = _rule(estate, env)
+    [replica] = resources(estate.template_json(env, "Replica"), "AWS::S3::Bucket").values()
+    assert rule["Destination"]["Bucket"] == f"arn:aws:s3:::{replica['Properties']['BucketName']}"
+
+
+def test_kms_encrypted_objects_are_replicated_with_the_replica_buckets_key_by_alias(estate, env):
+    # The rule names the replica key by alias ARN (no cross-region reference): that alias must
+    # be the one the Replica stack creates, in its region, for the key of the replica bucket.
     cfg, _, rule = _rule(estate, env)
     assert rule["SourceSelectionCriteria"] == {"SseKmsEncryptedObjects": {"Status": "Enabled"}}
-    assert rule["Destination"]["Bucket"] == f"arn:aws:s3:::{cfg.replica_bucket_name}"
+    template = estate.template_json(env, "Replica")
+    [replica] = resources(template, "AWS::S3::Bucket").values()
+    key_id, _ = key_of_bucket(template, replica)
+    [alias] = [a["Properties"]["AliasName"] for a in resources(template, "AWS::KMS::Alias").values()
+               if a["Properties"]["TargetKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}]
+    region = estate.stack(env, "Replica").region
     assert rule["Destination"]["EncryptionConfiguration"]["ReplicaKmsKeyID"] == (
-        f"arn:aws:kms:{cfg.replica_region}:{cfg.account}:alias/{cfg.replica_bucket_name}")
+        f"arn:aws:kms:{region}:{cfg.account}:{alias}")
 
 
-def test_replica_key_alias_is_the_one_the_rule_names(estate, env):
-    cfg = estate.stages[env].cfg
-    _, alias = only(estate.template_json(env, "Replica"), "AWS::KMS::Alias")
-    assert alias["Properties"]["AliasName"] == f"alias/{cfg.replica_bucket_name}"
-
-
-def test_rule_uses_the_named_replication_role(estate, env):
+def test_rule_uses_the_role_the_replica_stack_creates(estate, env):
     cfg, config, _ = _rule(estate, env)
-    _replication_role(estate, env)
-    assert config["Role"] == f"arn:aws:iam::{cfg.account}:role/{cfg.replication_role_name}"
+    [role] = resources(estate.template_json(env, "Replica"), "AWS::IAM::Role").values()
+    assert config["Role"] == f"arn:aws:iam::{cfg.account}:role/{role['Properties']['RoleName']}"
 
 
 def test_only_s3_replicating_the_assets_bucket_may_assume_the_role(estate, env):
@@ -140,9 +144,8 @@ def test_assets_key_lets_the_role_decrypt_only_via_s3(estate, env):
 
 
 def test_replica_stack_deploys_before_assets(estate, env):
-    assets, replica = estate.stack(env, "Assets"), estate.stack(env, "Replica")
-    assert replica in assets.dependencies
-    assert assets not in replica.dependencies
+    assert "Replica" in estate.dependencies(env, "Assets")
+    assert "Assets" not in estate.dependencies(env, "Replica")
 
 
 def test_replica_stack_takes_nothing_from_the_assets_stack(estate, env):

@@ -16,6 +16,19 @@ _HASH = re.compile(r"\b[0-9a-f]{64}\b")
 
 
 def _masked(template: dict) -> dict:
+    """Without asset hashes and what the CLI adds for its own bookkeeping (construct-path
+    metadata, the CDKMetadata resource and its condition)."""
+    if "Resources" in template:
+        resources = {k: {f: v for f, v in r.items() if f != "Metadata"}
+                     for k, r in template["Resources"].items()
+                     if r["Type"] != "AWS::CDK::Metadata"}
+        conditions = {k: v for k, v in template.get("Conditions", {}).items()
+                      if k != "CDKMetadataAvailable"}
+        template = {**template, "Resources": resources}
+        if conditions:
+            template["Conditions"] = conditions
+        else:
+            template.pop("Conditions", None)
     return json.loads(_HASH.sub("<asset-hash>", json.dumps(template, sort_keys=True)))
 
 

@@ -40,8 +40,13 @@ def test_stateful_logical_ids_are_the_pinned_ones(estate):
 
 
 if __name__ == "__main__":
-    import tempfile
+    import sys
 
+    sys.path.append(str(Path(__file__).resolve().parents[1]))  # tests/: estate_synth
+    import estate_synth
     from conftest import SynthesizedEstate
 
-    print(json.dumps(stateful_ids(SynthesizedEstate(Path(tempfile.mkdtemp()))), indent=2))
+    try:
+        print(json.dumps(stateful_ids(SynthesizedEstate(estate_synth.assembly())), indent=2))
+    finally:
+        estate_synth.stop()

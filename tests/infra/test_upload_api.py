@@ -1,4 +1,4 @@
-"""The upload API (issue 4): an HTTP API in us-east-1 whose three routes are all authorized
+"""The upload API: an HTTP API in us-east-1 whose three routes are all authorized
 (IAM by default, JWT when an issuer is configured), throttled and access-logged, in front of
 a Python 3.14 arm64 presign function whose role can sign exactly the uploads and downloads
 the upload policy allows, nothing more."""
@@ -131,7 +131,7 @@ def _statements_by_sid(template: dict, exports: dict) -> dict[str, tuple]:
 def test_upload_api_is_in_us_east_1_and_deploys_after_assets(estate, env):
     stack = estate.stack(env, "UploadApi")
     assert stack.region == "us-east-1"
-    assert estate.stack(env, "Assets") in stack.dependencies
+    assert "Assets" in stack.dependency_ids
 
 
 def test_endpoint_url_is_an_output(estate, env):
@@ -224,7 +224,7 @@ def test_access_log_goes_to_an_encrypted_retained_log_group(estate, env):
     destination = _stage(template)["AccessLogSettings"]["DestinationArn"]
     group = template["Resources"][destination["Fn::GetAtt"][0]]
     assert group["Type"] == "AWS::Logs::LogGroup"
-    assert group["DeletionPolicy"] == "Retain"
+    assert group["DeletionPolicy"] == "RetainExceptOnCreate"
     assert group["Properties"]["RetentionInDays"] == 365
     key = template["Resources"][group["Properties"]["KmsKeyId"]["Fn::GetAtt"][0]]
     assert key["Properties"]["EnableKeyRotation"] is True
@@ -264,7 +264,7 @@ def test_function_logs_to_its_own_encrypted_log_group(estate, env):
     template = _api(estate, env)
     group_id = _function(template)[1]["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
     group = template["Resources"][group_id]
-    assert group["DeletionPolicy"] == "Retain"
+    assert group["DeletionPolicy"] == "RetainExceptOnCreate"
     assert "KmsKeyId" in group["Properties"]
 
 
@@ -284,8 +284,7 @@ def test_function_env_names_the_assets_bucket_and_the_dedup_table(estate, env):
 
 def test_code_is_a_plain_zip_asset_with_no_docker_image(estate, env):
     stack = estate.stack(env, "UploadApi")
-    assembly = estate.assembly.get_nested_assembly(f"assembly-{env}")
-    manifest = json.loads((Path(assembly.directory) / f"{stack.artifact_id}.assets.json")
+    manifest = json.loads((stack.directory / f"{stack.artifact_id}.assets.json")
                           .read_text())
     assert manifest.get("dockerImages", {}) == {}
     code = _function(_api(estate, env))[1]["Properties"]["Code"]

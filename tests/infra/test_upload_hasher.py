@@ -1,11 +1,10 @@
-"""The upload hasher (issue 5), in the Assets stack: S3 notifications for the upload prefixes
+"""The upload hasher, in the Assets stack: S3 notifications for the upload prefixes
 into a KMS-encrypted, TLS-only queue with a DLQ; a Python 3.14 arm64 function consuming it in
 batches of 4 with partial batch failures; the dedup index table; and a role that can do
 exactly what the handler needs, nothing more."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from estate_handlers import dedup_index
@@ -207,7 +206,7 @@ def test_queue_and_dlq_are_encrypted_with_a_rotating_retained_customer_key(estat
         key = template["Resources"][key_id]
         assert key["Type"] == "AWS::KMS::Key"
         assert key["Properties"]["EnableKeyRotation"] is True
-        assert key["DeletionPolicy"] == "Retain"
+        assert key["DeletionPolicy"] == "RetainExceptOnCreate"
 
 
 def test_queue_and_dlq_refuse_requests_without_tls(estate, env):
@@ -321,7 +320,7 @@ def test_function_logs_to_its_own_encrypted_retained_log_group(estate, env):
     template = _assets(estate, env)
     group_id = _function(template)[1]["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
     group = template["Resources"][group_id]
-    assert group["DeletionPolicy"] == "Retain"
+    assert group["DeletionPolicy"] == "RetainExceptOnCreate"
     assert group["Properties"]["RetentionInDays"] == 365
     key = template["Resources"][_getatt_id(group["Properties"]["KmsKeyId"])]
     assert key["Properties"]["EnableKeyRotation"] is True
@@ -336,14 +335,13 @@ def test_function_logs_to_its_own_encrypted_retained_log_group(estate, env):
 
 def test_code_is_the_lambda_folder_as_a_plain_zip_asset_not_a_docker_build(estate, env):
     stack = estate.stack(env, "Assets")
-    assembly = estate.assembly.get_nested_assembly(f"assembly-{env}")
-    manifest = json.loads((Path(assembly.directory) / f"{stack.artifact_id}.assets.json")
+    manifest = json.loads((stack.directory / f"{stack.artifact_id}.assets.json")
                           .read_text())
     assert manifest.get("dockerImages", {}) == {}
     code = _function(_assets(estate, env))[1]["Properties"]["Code"]
     asset = manifest["files"][code["S3Key"].removesuffix(".zip")]
     assert asset["source"]["packaging"] == "zip"
-    folder = (Path(assembly.directory) / asset["source"]["path"]).resolve()
+    folder = (stack.directory / asset["source"]["path"]).resolve()
     assert (folder / "estate_handlers" / "__init__.py").is_file()
     assert not list(folder.rglob("__pycache__"))
 
@@ -371,7 +369,7 @@ def test_dedup_index_is_encrypted_with_its_own_rotating_retained_key(estate, env
     key = template["Resources"][_getatt_id(sse["KMSMasterKeyId"])]
     assert key["Type"] == "AWS::KMS::Key"
     assert key["Properties"]["EnableKeyRotation"] is True
-    assert key["DeletionPolicy"] == "Retain"
+    assert key["DeletionPolicy"] == "RetainExceptOnCreate"
 
 
 def test_dedup_index_has_point_in_time_recovery(estate, env):
@@ -381,7 +379,7 @@ def test_dedup_index_has_point_in_time_recovery(estate, env):
 
 def test_dedup_index_is_retained_and_deletion_protected(estate, env):
     _, table = _table(_assets(estate, env))
-    assert table["DeletionPolicy"] == "Retain"
+    assert table["DeletionPolicy"] == "RetainExceptOnCreate"
     assert table["UpdateReplacePolicy"] == "Retain"
     assert table["Properties"]["DeletionProtectionEnabled"] is True
 

@@ -283,6 +283,10 @@ class EnvironmentConfig:
             _fail(env, "alarm_email", f"'{self.alarm_email}' is not an email address")
         for bucket_field in ("assets_bucket_name", "replica_bucket_name", "backups_bucket_name"):
             _check_bucket_name(env, "org", getattr(self, bucket_field))
+        url = self.chat_webhook_url
+        if url is not None and (not isinstance(url, str) or not url.startswith("https://")
+                                or len(url) <= len("https://")):
+            _fail(env, "chat_webhook_url", "must be an https:// URL (SNS delivers to it over TLS)")
 
     # Physical names: stable, derived, never typed twice.
     @property
@@ -300,6 +304,49 @@ class EnvironmentConfig:
     @property
     def replication_role_name(self) -> str:
         return f"{self.assets_bucket_name}-replication"
+
+    # Each data bucket's key is aliased after its bucket.
+    @property
+    def assets_key_alias(self) -> str:
+        return f"alias/{self.assets_bucket_name}"
+
+    @property
+    def replica_key_alias(self) -> str:
+        return f"alias/{self.replica_bucket_name}"
+
+    @property
+    def backups_key_alias(self) -> str:
+        return f"alias/{self.backups_bucket_name}"
+
+    @property
+    def replica_key_alias_arn(self) -> str:
+        """S3 accepts an alias ARN as a rule's ReplicaKmsKeyID: the Assets stack names the
+        replica key without referencing it."""
+        return f"arn:aws:kms:{self.replica_region}:{self.account}:{self.replica_key_alias}"
+
+    @property
+    def replication_role_arn(self) -> str:
+        return f"arn:aws:iam::{self.account}:role/{self.replication_role_name}"
+
+    @property
+    def cdn_name(self) -> str:
+        """Names the distribution's web ACL, cache policies and log delivery."""
+        return f"{self.org}-assets-{self.name}"
+
+    @property
+    def cdn_access_log_source_name(self) -> str:
+        """The distribution's access-log delivery source (named, so the log bucket, deployed
+        earlier, can name it in its policy)."""
+        return f"{self.cdn_name}-access-logs"
+
+    @property
+    def alarm_name_prefix(self) -> str:
+        """Every alarm, alarm topic and topic key alias of the environment starts with it."""
+        return f"{self.org}-{self.name}"
+
+    @property
+    def dashboard_name(self) -> str:
+        return f"{self.org}-storage-estate-{self.name}"
 
     def access_log_bucket_name(self, region: str) -> str:
         return f"{self.org}-access-logs-{self.name}-{region}"

@@ -5,12 +5,18 @@ from aws_cdk import Environment, Stage, Tags
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
-from infra.constructs.monitoring import MonitoredFunction, MonitoringTargets
+from infra.constructs.monitoring import (
+    MonitoredFunction,
+    MonitoredQueue,
+    MonitoringTargets,
+    WatchedReplication,
+)
+from infra.constructs.replication import RULE_ID
 from infra.stacks.access_logs_stack import AccessLogsStack
 from infra.stacks.assets_stack import AssetsStack
 from infra.stacks.backups_stack import BackupsStack
 from infra.stacks.cdn_stack import CdnStack
-from infra.stacks.monitoring_stack import MonitoringStack
+from infra.stacks.monitoring_stack import MonitoringStack, ReplicationMonitoringStack
 from infra.stacks.replica_stack import ReplicaStack
 from infra.stacks.upload_api_stack import UploadApiStack
 
@@ -19,9 +25,10 @@ class EstateStage(Stage):
     """The storage estate of one environment.
 
     Deploy order (CloudFormation dependencies, not references, across regions):
-    AccessLogs-<region> → Cdn → Replica → Assets → UploadApi → Monitoring;
-    AccessLogs-<backups region> → Backups.
-    Cdn names the buckets; Replica (cross-region, via SSM) and Assets take its ARN.
+    AccessLogs-<region> → Replica → Assets → Cdn → Monitoring; Assets → UploadApi →
+    Monitoring; Assets → ReplicationMonitoring; AccessLogs-<backups region> → Backups.
+    The buckets exist before the distribution whose origins name them; the bucket stacks
+    grant this account's distributions, so nothing refers back to Cdn.
     """
 
     def __init__(self, scope: Construct, cfg: EnvironmentConfig) -> None:
@@ -37,39 +44,48 @@ class EstateStage(Stage):
                                     source_bucket_names=names)
             for region, names in sources.items()
         }
+        self.replica = ReplicaStack(self, "Replica", cfg=cfg)
+        self.replica.add_stack_dependency(self.access_logs[cfg.replica_region])
+        self.assets = AssetsStack(self, "Assets", cfg=cfg)
+        self.assets.add_stack_dependency(self.access_logs[cfg.primary_region])
+        self.assets.add_stack_dependency(self.replica, "replication needs the replica bucket and role")
         self.cdn = CdnStack(self, "Cdn", cfg=cfg)
         self.access_logs[cfg.primary_region].logs.allow_log_delivery(
             prefix=self.cdn.log_prefix, delivery_source_name=self.cdn.log_delivery_source_name)
         self.cdn.add_stack_dependency(self.access_logs[cfg.primary_region],
                                       "CloudFront access logs go to the log bucket")
-        self.replica = ReplicaStack(self, "Replica", cfg=cfg,
-                                    distribution_arn=self.cdn.distribution_arn)
-        self.replica.add_stack_dependency(self.access_logs[cfg.replica_region])
-        self.assets = AssetsStack(self, "Assets", cfg=cfg,
-                                  distribution_arn=self.cdn.distribution_arn)
-        self.assets.add_stack_dependency(self.access_logs[cfg.primary_region])
-        self.assets.add_stack_dependency(self.replica, "replication needs the replica bucket and role")
-        hasher = self.assets.upload_hasher  # issue 4: the upload API uses Assets' pieces
+        self.cdn.add_stack_dependency(self.assets, "the primary origin is the assets bucket")
+        self.cdn.add_stack_dependency(self.replica, "the failover origin is the replica bucket")
+        hasher = self.assets.upload_hasher
         self.upload_api = UploadApiStack(self, "UploadApi", cfg=cfg,
                                          bucket_key=self.assets.assets.key,
                                          table=hasher.table, table_key=hasher.table_key)
         self.upload_api.add_stack_dependency(self.assets, "the API signs for the assets bucket")
         self.backups = BackupsStack(self, "Backups", cfg=cfg)
         self.backups.add_stack_dependency(self.access_logs[cfg.backups_region])
-        self.monitoring = MonitoringStack(self, "Monitoring", cfg=cfg, targets=MonitoringTargets(
-            assets_bucket_name=cfg.assets_bucket_name,
-            replica_bucket_name=cfg.replica_bucket_name,
+
+        # What the alarms watch. A construct that brings a function, a queue pipeline or a
+        # metric worth an alarm appends it here; the monitoring stacks are built last.
+        self.monitoring_targets = MonitoringTargets(
+            replication=WatchedReplication(
+                source_bucket=cfg.assets_bucket_name, destination_bucket=cfg.replica_bucket_name,
+                rule_id=RULE_ID, destination_region=cfg.replica_region),
             http_api=self.upload_api.api,
             functions=[
-                MonitoredFunction(f.function, f.timeout, name)
-                for name, f in (("Presign", self.upload_api.presign.function),
-                                ("Hasher", hasher.function))
+                MonitoredFunction("Presign", self.upload_api.presign.function.function,
+                                  self.upload_api.presign.function.timeout),
+                MonitoredFunction("Hasher", hasher.function.function, hasher.function.timeout),
             ],
-            hash_queue=hasher.queue,
-            hash_dlq=hasher.dlq,
+            queues=[MonitoredQueue("HashQueue", "Hashing queue", hasher.queue, hasher.dlq)],
             distribution_id=self.cdn.distribution_id,
-            web_acl_name=self.cdn.edge.web_acl.name,
-        ))
+            web_acl_metric_name=self.cdn.edge.web_acl_metric_name,
+        )
+        self.monitoring = MonitoringStack(self, "Monitoring", cfg=cfg,
+                                          targets=self.monitoring_targets)
+        self.replication_monitoring = ReplicationMonitoringStack(
+            self, "ReplicationMonitoring", cfg=cfg, watch=self.monitoring_targets.replication)
+        self.replication_monitoring.add_stack_dependency(
+            self.assets, "the replication rule it watches is the assets bucket's")
 
         Tags.of(self).add("project", "storage-estate")
         Tags.of(self).add("environment", cfg.name)

@@ -9,16 +9,20 @@ What a reviewer can check here:
 - both origins use one Origin Access Control (SigV4, always sign); no OAI exists;
 - an origin group fails over from the assets bucket to the replica on 5xx (see
   ``FAILOVER_STATUS_CODES``);
-- the buckets are named, never referenced: this construct reads bucket names and regional
-  domain names from config, so the Cdn stack deploys before the buckets' stacks and the
-  grants flow the other way (Assets/Replica call ``grant_distribution_read`` with this
-  distribution's ARN). That is also why CDK's OAC auto-grant is switched off: it would
-  write a ``distribution/*`` key policy.
+- the buckets are named, never referenced, and exist before any origin names them: the Cdn
+  stack deploys after the Assets and Replica stacks. Those stacks grant read with
+  ``grant_distribution_read``, which names the CloudFront distributions of this account
+  (``AWS:SourceArn`` ``arn:aws:cloudfront::<account>:distribution/*``) rather than this one:
+  a distribution id would make the bucket stacks wait for the distribution, and the
+  distribution wait for the buckets (see README, "CDN", for why that scope is tight enough).
+  CDK's OAC auto-grant is off because the grants are the bucket stacks'.
 """
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 from aws_cdk import Annotations, Duration, Stack, Token
 from aws_cdk import aws_certificatemanager as acm
@@ -53,6 +57,8 @@ FAILOVER_STATUS_CODES = (500, 502, 503, 504)
 PRIMARY_CONNECTION_ATTEMPTS = 2
 PRIMARY_CONNECTION_TIMEOUT = Duration.seconds(3)
 
+DENY_FUNCTION_SOURCE = Path(__file__).with_name("edge_functions") / "deny_non_public.js"
+
 LOG_PREFIX = "cloudfront/"
 LOG_SUFFIX_PATH = "{DistributionId}/{yyyy}/{MM}/{dd}/{HH}"
 
@@ -61,29 +67,29 @@ def regional_domain_name(bucket_name: str, region: str) -> str:
     return f"{bucket_name}.s3.{region}.amazonaws.com"
 
 
-def delivery_source_name(name: str) -> str:
-    """The CloudWatch Logs delivery source of a distribution's access logs (named, so the
-    log bucket, in a stack deployed earlier, can name it in its policy)."""
-    return f"{name}-access-logs"
-
-
 def public_object_arns(bucket_arn: str, prefixes: Sequence[str] = PUBLIC_PREFIXES) -> list[str]:
     return [f"{bucket_arn}/{prefix}*" for prefix in prefixes]
+
+
+def distributions_of(account: str) -> str:
+    """Every CloudFront distribution of ``account``: the ``AWS:SourceArn`` the grants name."""
+    return f"arn:aws:cloudfront::{account}:distribution/*"
 
 
 def grant_distribution_read(
     bucket: s3.Bucket,
     key: kms.IKey,
-    distribution_arn: str,
     prefixes: Sequence[str] = PUBLIC_PREFIXES,
 ) -> None:
-    """Let exactly one distribution read the public prefixes of ``bucket`` through OAC.
+    """Let this account's CloudFront distributions read the public prefixes of ``bucket``
+    through OAC.
 
     Bucket policy: ``s3:GetObject`` on ``<bucket>/<prefix>*`` for each public prefix, to the
-    CloudFront service principal, only when ``AWS:SourceArn`` is this distribution. No
-    ``s3:ListBucket``: a missing key is a 403, never a listing.
-    Key policy: ``kms:Decrypt`` to the same principal on the same condition, and only for
-    objects of this bucket (its encryption context). Called by the Assets and Replica stacks.
+    CloudFront service principal, only when the request comes from a distribution of this
+    account (``AWS:SourceArn``, ``AWS:SourceAccount``). No ``s3:ListBucket``: a missing key
+    is a 403, never a listing. Key policy: ``kms:Decrypt`` to the same principal on the same
+    condition, and only for objects of this bucket (its encryption context). Called by the
+    Assets and Replica stacks, which deploy before the distribution exists.
     """
     # Named literally: a Ref in the key policy would make key and bucket depend on each
     # other (the bucket already refers to its key), and the policy reads as the ARNs it grants.
@@ -91,14 +97,10 @@ def grant_distribution_read(
     if not isinstance(bucket_name, str) or Token.is_unresolved(bucket_name):
         raise ValueError(f"{bucket.node.path}: grant_distribution_read needs a named bucket")
     bucket_arn = f"arn:aws:s3:::{bucket_name}"
-    # The consuming stack is told once that the app sets no default reference strength (only
-    # the CDK CLI reads cdk.json's). This reference needs none: CdnStack pins it STRONG.
-    Annotations.of(Stack.of(bucket)).acknowledge_warning(
-        "@aws-cdk/core:crossStackReferencesDefaultStrong",
-        "The distribution ARN is a STRONG reference, pinned by CdnStack whatever the app default.",
-    )
+    account = Stack.of(bucket).account
     principal = iam.ServicePrincipal("cloudfront.amazonaws.com")
-    condition = {"StringEquals": {"AWS:SourceArn": distribution_arn}}
+    condition = {"StringEquals": {"AWS:SourceAccount": account},
+                 "ArnLike": {"AWS:SourceArn": distributions_of(account)}}
     bucket.add_to_resource_policy(
         iam.PolicyStatement(
             sid="CloudFrontReadsPublicPrefixes",
@@ -123,24 +125,28 @@ def grant_distribution_read(
     )
 
 
-def _deny_non_public_code(prefixes: Sequence[str]) -> str:
-    allowed = json.dumps(["/" + p for p in prefixes])
-    return (
-        "// Viewer request, default behaviour: only the public prefixes exist on this CDN.\n"
-        f"var PUBLIC_PREFIXES = {allowed};\n"
-        "function handler(event) {\n"
-        "  var uri = event.request.uri;\n"
-        "  if (uri.indexOf('..') === -1 && PUBLIC_PREFIXES.some(function (p) {\n"
-        "    return uri.startsWith(p);\n"
-        "  })) {\n"
-        "    return event.request;\n"
-        "  }\n"
-        "  return { statusCode: 404, statusDescription: 'Not Found' };\n"
-        "}\n"
-    )
+def deny_non_public_code(prefixes: Sequence[str]) -> str:
+    """The viewer-request function's JavaScript (``DENY_FUNCTION_SOURCE``) for ``prefixes``."""
+    return DENY_FUNCTION_SOURCE.read_text().replace(
+        "__PUBLIC_PREFIXES__", json.dumps(["/" + p for p in prefixes]))
+
+
+@dataclass(frozen=True)
+class BucketOrigin:
+    """A bucket the distribution reads, by name and region (it is never referenced)."""
+
+    bucket_name: str
+    region: str
+
+    @property
+    def regional_domain_name(self) -> str:
+        return regional_domain_name(self.bucket_name, self.region)
 
 
 class AssetsCdn(Construct):
+    """The distribution, built from named parts: origins, cache policies, the deny function,
+    certificate and DNS, the distribution itself, and its access logs."""
+
     def __init__(
         self,
         scope: Construct,
@@ -148,31 +154,52 @@ class AssetsCdn(Construct):
         *,
         name: str,
         cdn: CdnConfig,
-        assets_bucket_name: str,
-        assets_region: str,
-        replica_bucket_name: str,
-        replica_region: str,
+        primary: BucketOrigin,
+        fallback: BucketOrigin,
         log_bucket_name: str,
+        log_delivery_source_name: str,
         web_acl_arn: str,
         response_headers_policy: cloudfront.IResponseHeadersPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.name = name
         self.log_prefix = LOG_PREFIX
-        self.log_delivery_source_name = delivery_source_name(name)
+        self.log_delivery_source_name = log_delivery_source_name
+        self.origin_group = self._origins(primary, fallback)
+        self.immutable_cache_policy = self._cache_policy(
+            "ImmutableRenditions",
+            "Processed images, thumbnails, logos: written once, cached for a year", IMMUTABLE_TTL)
+        self.mutable_cache_policy = self._cache_policy(
+            "BrandMedia", "Brand media: may be replaced in place, cached for a day", MUTABLE_TTL)
+        self.deny_function = cloudfront.Function(
+            self, "DenyNonPublic",
+            comment="404 for every path outside the public prefixes",
+            code=cloudfront.FunctionCode.from_inline(deny_non_public_code(PUBLIC_PREFIXES)),
+            runtime=cloudfront.FunctionRuntime.JS_2_0,
+        )
+        zone, certificate = self._certificate(cdn)
+        self.distribution = self._distribution(cdn, certificate, web_acl_arn,
+                                               response_headers_policy)
+        self.distribution_arn = self.distribution.distribution_arn
+        self._acknowledge(cdn)
+        if zone is not None:
+            self._alias_records(zone, cdn.domain_name)
+        self._additional_metrics()
+        self._access_logs(log_bucket_name)
 
-        # One OAC for both origins: it is a signing setting, not bound to a bucket.
+    def _origins(self, primary: BucketOrigin, fallback: BucketOrigin) -> origins.OriginGroup:
+        """Both buckets through one OAC (a signing setting, not bound to a bucket), each with
+        Origin Shield in its own region; failover from primary to fallback on 5xx."""
         self.origin_access_control = cloudfront.S3OriginAccessControl(
-            self,
-            "OriginAccessControl",
-            description=f"{name}: CloudFront signs every request to the asset buckets",
+            self, "OriginAccessControl",
+            description=f"{self.name}: CloudFront signs every request to the asset buckets",
             signing=cloudfront.Signing.SIGV4_ALWAYS,
         )
 
-        def s3_origin(bucket_id: str, bucket_name: str, region: str, **extra) -> cloudfront.IOrigin:
+        def s3_origin(bucket_id: str, origin: BucketOrigin, **extra) -> cloudfront.IOrigin:
             bucket = s3.Bucket.from_bucket_attributes(
-                self, bucket_id, bucket_name=bucket_name, region=region,
-                bucket_regional_domain_name=regional_domain_name(bucket_name, region),
-            )
+                self, bucket_id, bucket_name=origin.bucket_name, region=origin.region,
+                bucket_regional_domain_name=origin.regional_domain_name)
             return origins.S3BucketOrigin.with_origin_access_control(
                 bucket,
                 origin_access_control=self.origin_access_control,
@@ -180,90 +207,81 @@ class AssetsCdn(Construct):
                 origin_shield_enabled=True,
                 # Origin Shield next to each bucket: one regional cache layer in front of
                 # each origin, and the replica's survives an outage of the primary's region.
-                origin_shield_region=region,
+                origin_shield_region=origin.region,
                 **extra,
             )
 
         self.primary_origin = s3_origin(
-            "AssetsBucket", assets_bucket_name, assets_region,
+            "AssetsBucket", primary,
             connection_attempts=PRIMARY_CONNECTION_ATTEMPTS,
-            connection_timeout=PRIMARY_CONNECTION_TIMEOUT,
-        )
-        self.replica_origin = s3_origin("ReplicaBucket", replica_bucket_name, replica_region)
-        self.origin_group = origins.OriginGroup(
+            connection_timeout=PRIMARY_CONNECTION_TIMEOUT)
+        self.replica_origin = s3_origin("ReplicaBucket", fallback)
+        return origins.OriginGroup(
             primary_origin=self.primary_origin,
             fallback_origin=self.replica_origin,
             fallback_status_codes=list(FAILOVER_STATUS_CODES),
         )
 
-        def cache_policy(policy_id: str, comment: str, ttl: dict) -> cloudfront.CachePolicy:
-            return cloudfront.CachePolicy(
-                self,
-                policy_id,
-                cache_policy_name=f"{name}-{policy_id}",
-                comment=comment,
-                min_ttl=ttl["min"],
-                default_ttl=ttl["default"],
-                max_ttl=ttl["max"],
-                # The object key is the whole identity of an asset: nothing else in the key.
-                query_string_behavior=cloudfront.CacheQueryStringBehavior.none(),
-                header_behavior=cloudfront.CacheHeaderBehavior.none(),
-                cookie_behavior=cloudfront.CacheCookieBehavior.none(),
-                enable_accept_encoding_gzip=True,
-                enable_accept_encoding_brotli=True,
-            )
-
-        self.immutable_cache_policy = cache_policy(
-            "ImmutableRenditions",
-            "Processed images, thumbnails, logos: written once, cached for a year", IMMUTABLE_TTL)
-        self.mutable_cache_policy = cache_policy(
-            "BrandMedia", "Brand media: may be replaced in place, cached for a day", MUTABLE_TTL)
-
-        self.deny_function = cloudfront.Function(
-            self,
-            "DenyNonPublic",
-            comment="404 for every path outside the public prefixes",
-            code=cloudfront.FunctionCode.from_inline(_deny_non_public_code(PUBLIC_PREFIXES)),
-            runtime=cloudfront.FunctionRuntime.JS_2_0,
+    def _cache_policy(self, policy_id: str, comment: str, ttl: dict) -> cloudfront.CachePolicy:
+        return cloudfront.CachePolicy(
+            self, policy_id,
+            cache_policy_name=f"{self.name}-{policy_id}",
+            comment=comment,
+            min_ttl=ttl["min"],
+            default_ttl=ttl["default"],
+            max_ttl=ttl["max"],
+            # The object key is the whole identity of an asset: nothing else in the key.
+            query_string_behavior=cloudfront.CacheQueryStringBehavior.none(),
+            header_behavior=cloudfront.CacheHeaderBehavior.none(),
+            cookie_behavior=cloudfront.CacheCookieBehavior.none(),
+            enable_accept_encoding_gzip=True,
+            enable_accept_encoding_brotli=True,
         )
 
-        def behavior(policy: cloudfront.ICachePolicy, **extra) -> cloudfront.BehaviorOptions:
-            return cloudfront.BehaviorOptions(
-                origin=self.origin_group,
-                viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
-                allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD,
-                cached_methods=cloudfront.CachedMethods.CACHE_GET_HEAD,
-                cache_policy=policy,
-                response_headers_policy=response_headers_policy,
-                compress=True,
-                **extra,
-            )
+    def _certificate(self, cdn: CdnConfig) -> tuple[route53.IHostedZone | None,
+                                                     acm.ICertificate | None]:
+        """A DNS-validated certificate for the custom domain, if there is one."""
+        if not cdn.domain_name:
+            return None, None
+        zone = route53.HostedZone.from_hosted_zone_attributes(
+            self, "Zone", hosted_zone_id=cdn.hosted_zone_id, zone_name=cdn.hosted_zone_name)
+        certificate = acm.Certificate(
+            self, "Certificate",
+            domain_name=cdn.domain_name,
+            validation=acm.CertificateValidation.from_dns(zone),
+        )
+        return zone, certificate
 
-        certificate = None
-        if cdn.domain_name:
-            zone = route53.HostedZone.from_hosted_zone_attributes(
-                self, "Zone", hosted_zone_id=cdn.hosted_zone_id, zone_name=cdn.hosted_zone_name)
-            certificate = acm.Certificate(
-                self, "Certificate",
-                domain_name=cdn.domain_name,
-                validation=acm.CertificateValidation.from_dns(zone),
-            )
+    def _behavior(self, policy: cloudfront.ICachePolicy,
+                  headers: cloudfront.IResponseHeadersPolicy, **extra) -> cloudfront.BehaviorOptions:
+        return cloudfront.BehaviorOptions(
+            origin=self.origin_group,
+            viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+            allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD,
+            cached_methods=cloudfront.CachedMethods.CACHE_GET_HEAD,
+            cache_policy=policy,
+            response_headers_policy=headers,
+            compress=True,
+            **extra,
+        )
 
-        self.distribution = cloudfront.Distribution(
-            self,
-            "Distribution",
-            comment=f"{name}: public renditions and brand assets",
-            default_behavior=behavior(
-                self.immutable_cache_policy,
+    def _distribution(self, cdn: CdnConfig, certificate: acm.ICertificate | None,
+                      web_acl_arn: str,
+                      headers: cloudfront.IResponseHeadersPolicy) -> cloudfront.Distribution:
+        distribution = cloudfront.Distribution(
+            self, "Distribution",
+            comment=f"{self.name}: public renditions and brand assets",
+            default_behavior=self._behavior(
+                self.immutable_cache_policy, headers,
                 function_associations=[cloudfront.FunctionAssociation(
                     function=self.deny_function,
                     event_type=cloudfront.FunctionEventType.VIEWER_REQUEST,
                 )],
             ),
             additional_behaviors={
-                f"{prefix}*": behavior(
+                f"{prefix}*": self._behavior(
                     self.immutable_cache_policy if prefix in IMMUTABLE_PREFIXES
-                    else self.mutable_cache_policy)
+                    else self.mutable_cache_policy, headers)
                 for prefix in PUBLIC_PREFIXES
             },
             http_version=cloudfront.HttpVersion.HTTP2_AND_3,
@@ -280,22 +298,14 @@ class AssetsCdn(Construct):
             ssl_support_method=cloudfront.SSLMethod.SNI if certificate else None,
             enable_logging=False,  # legacy logging needs ACLs; standard logging v2 below
         )
-        Annotations.of(self.distribution).acknowledge_warning(
+        Annotations.of(distribution).acknowledge_warning(
             "@aws-cdk/aws-cloudfront-origins:updateImportedBucketPolicyOac",
-            "The Assets and Replica stacks grant this distribution read on the public prefixes "
-            "(grant_distribution_read), scoped to its ARN.",
+            "The Assets and Replica stacks grant this account's distributions read on the "
+            "public prefixes (grant_distribution_read).",
         )
-        self.distribution_arn = self.distribution.distribution_arn
-        # Additional metrics (billed per distribution): OriginLatency, which the origin-latency
-        # alarm reads, and the cache-hit rate the P95 target depends on.
-        cloudfront.CfnMonitoringSubscription(
-            self, "AdditionalMetrics",
-            distribution_id=self.distribution.distribution_id,
-            monitoring_subscription=cloudfront.CfnMonitoringSubscription.MonitoringSubscriptionProperty(
-                realtime_metrics_subscription_config=cloudfront.CfnMonitoringSubscription
-                .RealtimeMetricsSubscriptionConfigProperty(realtime_metrics_subscription_status="Enabled")),
-        )
+        return distribution
 
+    def _acknowledge(self, cdn: CdnConfig) -> None:
         reasons = {
             "AwsSolutions-CFR3":
                 "Access logs are on, through CloudFront standard logging v2 (the "
@@ -313,34 +323,44 @@ class AssetsCdn(Construct):
                 "Environments with a domain use TLSv1.2_2021 with SNI.")
         acknowledge(self.distribution, reasons)
 
-        if cdn.domain_name:
-            alias = route53.RecordTarget.from_alias(targets.CloudFrontTarget(self.distribution))
-            self.records = [
-                route53.ARecord(self, "AliasA", zone=zone, record_name=cdn.domain_name,
-                                target=alias),
-                route53.AaaaRecord(self, "AliasAAAA", zone=zone, record_name=cdn.domain_name,
-                                   target=alias),
-            ]
+    def _alias_records(self, zone: route53.IHostedZone, domain_name: str) -> None:
+        alias = route53.RecordTarget.from_alias(targets.CloudFrontTarget(self.distribution))
+        self.records = [
+            route53.ARecord(self, "AliasA", zone=zone, record_name=domain_name, target=alias),
+            route53.AaaaRecord(self, "AliasAAAA", zone=zone, record_name=domain_name,
+                               target=alias),
+        ]
 
-        # Standard logging v2: CloudWatch Logs vended delivery into the region's log bucket
-        # (the legacy logging needs ACLs, which our log buckets disable).
+    def _additional_metrics(self) -> None:
+        """Billed per distribution: OriginLatency, which the origin-latency alarm reads, and
+        the cache-hit rate the P95 target depends on."""
+        subscription = cloudfront.CfnMonitoringSubscription
+        subscription(
+            self, "AdditionalMetrics",
+            distribution_id=self.distribution.distribution_id,
+            monitoring_subscription=subscription.MonitoringSubscriptionProperty(
+                realtime_metrics_subscription_config=subscription
+                .RealtimeMetricsSubscriptionConfigProperty(
+                    realtime_metrics_subscription_status="Enabled")),
+        )
+
+    def _access_logs(self, log_bucket_name: str) -> None:
+        """Standard logging v2: CloudWatch Logs vended delivery into the region's log bucket
+        (the legacy logging needs ACLs, which our log buckets disable)."""
         self.log_source = logs.CfnDeliverySource(
-            self,
-            "AccessLogSource",
+            self, "AccessLogSource",
             name=self.log_delivery_source_name,
             log_type="ACCESS_LOGS",
             resource_arn=self.distribution_arn,
         )
         self.log_destination = logs.CfnDeliveryDestination(
-            self,
-            "AccessLogDestination",
-            name=f"{name}-access-logs-s3",
+            self, "AccessLogDestination",
+            name=f"{self.name}-access-logs-s3",
             destination_resource_arn=f"arn:aws:s3:::{log_bucket_name}/{LOG_PREFIX.rstrip('/')}",
             output_format="parquet",
         )
         self.log_delivery = logs.CfnDelivery(
-            self,
-            "AccessLogDelivery",
+            self, "AccessLogDelivery",
             delivery_source_name=self.log_source.name,
             delivery_destination_arn=self.log_destination.attr_arn,
             s3_suffix_path=LOG_SUFFIX_PATH,

@@ -51,6 +51,7 @@ class EdgeSecurity(Construct):
         log_retention_days_min: int,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.web_acl_metric_name = name  # WAF publishes the web ACL's metrics under it
         self.web_acl = wafv2.CfnWebACL(
             self,
             "WebAcl",
@@ -58,7 +59,7 @@ class EdgeSecurity(Construct):
             description=f"Edge protection of the {name} distribution",
             scope="CLOUDFRONT",
             default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
-            visibility_config=_visibility(name),
+            visibility_config=_visibility(self.web_acl_metric_name),
             rules=[
                 wafv2.CfnWebACL.RuleProperty(
                     name=RATE_RULE_NAME,

@@ -26,6 +26,7 @@ class EncryptedBucket(Construct):
         construct_id: str,
         *,
         bucket_name: str,
+        key_alias: str,
         purpose: str,
         access_logs: s3.IBucket,
         lifecycle_rules: Sequence[s3.LifecycleRule] = (),
@@ -33,7 +34,7 @@ class EncryptedBucket(Construct):
         object_lock_retention: s3.ObjectLockRetention | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.key = rotating_key(self, "Key", alias=f"alias/{bucket_name}",
+        self.key = rotating_key(self, "Key", alias=key_alias,
                                 description=f"Encrypts the {bucket_name} bucket ({purpose})")
         self.bucket = s3.Bucket(
             self,

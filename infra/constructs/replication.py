@@ -2,11 +2,12 @@
 
 Dependency direction (why there is no cycle and no cross-region reference):
 the replica stack deploys first and owns the replica bucket, the replica key and the
-replication role; the role has a physical name, so the assets stack names it as a
-string. The assets stack then (1) sets the replication rule on the assets bucket,
-pointing at the replica bucket by name and the replica key by alias ARN, and
-(2) lets the role decrypt with the assets key through the assets key's policy.
-Nothing in the replica stack refers to the assets stack; only names flow backwards.
+replication role (``ReplicationRole``); the role has a physical name, so the assets stack
+names it as a string. In the assets stack, ``SourceReplication`` then (1) sets the
+replication rule on the assets bucket, pointing at the replica bucket by name and the
+replica key by alias ARN, and (2) lets the role decrypt with the assets key through the
+assets key's policy. Nothing in the replica stack refers to the assets stack; only names
+flow backwards.
 
 What the role may do, and nothing else:
 - read the assets bucket's replication configuration and object versions/ACLs/tags;
@@ -35,14 +36,6 @@ def _bucket_arn(name: str) -> str:
 def _s3_context(bucket_name: str) -> list[str]:
     # With S3 Bucket Keys the KMS encryption context is the bucket ARN; without, the object ARN.
     return [_bucket_arn(bucket_name), f"{_bucket_arn(bucket_name)}/*"]
-
-
-def role_arn(account: str, role_name: str) -> str:
-    return f"arn:aws:iam::{account}:role/{role_name}"
-
-
-def alias_arn(region: str, account: str, alias_name: str) -> str:
-    return f"arn:aws:kms:{region}:{account}:{alias_name}"
 
 
 class ReplicationRole(Construct):
@@ -119,7 +112,7 @@ class ReplicationRole(Construct):
         )
 
 
-def grant_source_decrypt(source_key: kms.Key, *, role_arn_: str, source_bucket_name: str) -> None:
+def _grant_source_decrypt(source_key: kms.Key, *, role_arn: str, source_bucket_name: str) -> None:
     """Key-policy statement letting the replication role read source objects.
 
     In a key policy, naming the role is enough (same account): no IAM statement on
@@ -129,7 +122,7 @@ def grant_source_decrypt(source_key: kms.Key, *, role_arn_: str, source_bucket_n
     source_key.add_to_resource_policy(
         iam.PolicyStatement(
             sid="ReplicationRoleDecryptsSourceObjects",
-            principals=[iam.ArnPrincipal(role_arn_)],
+            principals=[iam.ArnPrincipal(role_arn)],
             actions=["kms:Decrypt"],
             resources=["*"],  # in a key policy, "*" means this key
             conditions={
@@ -140,16 +133,16 @@ def grant_source_decrypt(source_key: kms.Key, *, role_arn_: str, source_bucket_n
     )
 
 
-def replication_configuration(
+def _replication_configuration(
     *,
-    role_arn_: str,
+    role_arn: str,
     destination_bucket_name: str,
     destination_key_alias_arn: str,
 ) -> s3.CfnBucket.ReplicationConfigurationProperty:
     """One rule, whole bucket, RTC 15 min with metrics, STANDARD_IA, no delete markers."""
     fifteen = s3.CfnBucket.ReplicationTimeValueProperty(minutes=RTC_MINUTES)
     return s3.CfnBucket.ReplicationConfigurationProperty(
-        role=role_arn_,
+        role=role_arn,
         rules=[
             s3.CfnBucket.ReplicationRuleProperty(
                 id=RULE_ID,
@@ -178,3 +171,32 @@ def replication_configuration(
             )
         ],
     )
+
+
+class SourceReplication(Construct):
+    """The replication rule of ``source`` into a replica that another stack (and region) owns,
+    named, not referenced: the destination bucket by name, its key by alias ARN, the role
+    by ARN; and the source key's policy lets that role decrypt source objects."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        source: s3.Bucket,
+        source_key: kms.Key,
+        role_arn: str,
+        destination_bucket_name: str,
+        destination_key_alias_arn: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        cfn_source: s3.CfnBucket = source.node.default_child  # type: ignore[assignment]
+        source_name = cfn_source.bucket_name
+        if not isinstance(source_name, str):
+            raise ValueError(f"{source.node.path}: SourceReplication needs a named bucket")
+        cfn_source.replication_configuration = _replication_configuration(
+            role_arn=role_arn,
+            destination_bucket_name=destination_bucket_name,
+            destination_key_alias_arn=destination_key_alias_arn,
+        )
+        _grant_source_decrypt(source_key, role_arn=role_arn, source_bucket_name=source_name)

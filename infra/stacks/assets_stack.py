@@ -1,4 +1,5 @@
-"""Assets: the primary assets bucket, its key, tiering and replication (us-east-1)."""
+"""Assets: the primary assets bucket, its key, tiering, replication and the upload hasher
+(us-east-1). Deploys after Replica (the replication rule names its bucket, key and role)."""
 from __future__ import annotations
 
 from aws_cdk import CfnOutput, Environment, Stack
@@ -8,19 +9,13 @@ from constructs import Construct
 from infra.config import EnvironmentConfig
 from infra.constructs.cdn import grant_distribution_read
 from infra.constructs.encrypted_bucket import EncryptedBucket
-from infra.constructs.replication import (
-    alias_arn,
-    grant_source_decrypt,
-    replication_configuration,
-    role_arn,
-)
+from infra.constructs.replication import SourceReplication
 from infra.constructs.tiering import assets_intelligent_tiering, assets_lifecycle_rules
 from infra.constructs.upload_hasher import UploadHasher
 
 
 class AssetsStack(Stack):
-    def __init__(self, scope: Construct, construct_id: str, *, cfg: EnvironmentConfig,
-                 distribution_arn: str | None = None) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, cfg: EnvironmentConfig) -> None:
         super().__init__(scope, construct_id,
                          env=Environment(account=cfg.account, region=cfg.primary_region),
                          description=f"Assets bucket of the {cfg.name} storage estate",
@@ -30,25 +25,23 @@ class AssetsStack(Stack):
         self.assets = EncryptedBucket(
             self, "Assets",
             bucket_name=cfg.assets_bucket_name,
+            key_alias=cfg.assets_key_alias,
             purpose="product images, brand media, documents and user uploads",
             access_logs=access_logs,
             lifecycle_rules=assets_lifecycle_rules(cfg),
             intelligent_tiering=assets_intelligent_tiering(),
         )
-        replication_role = role_arn(cfg.account, cfg.replication_role_name)
-        self.assets.cfn_bucket.replication_configuration = replication_configuration(
-            role_arn_=replication_role,
+        self.replication = SourceReplication(
+            self, "Replication",
+            source=self.assets.bucket, source_key=self.assets.key,
+            role_arn=cfg.replication_role_arn,
             destination_bucket_name=cfg.replica_bucket_name,
-            destination_key_alias_arn=alias_arn(
-                cfg.replica_region, cfg.account, f"alias/{cfg.replica_bucket_name}"),
+            destination_key_alias_arn=cfg.replica_key_alias_arn,
         )
-        grant_source_decrypt(self.assets.key, role_arn_=replication_role,
-                             source_bucket_name=cfg.assets_bucket_name)
-        # Issue 5: new uploads -> queue -> hasher -> dedup index (here: S3 notifications
-        # are a property of the bucket).
+        # New uploads -> queue -> hasher -> dedup index (S3 notifications are a property of
+        # the bucket, so the pipeline lives with it).
         self.upload_hasher = UploadHasher(self, "UploadHasher", cfg=cfg,
                                           bucket=self.assets.bucket, bucket_key=self.assets.key)
-        if distribution_arn is not None:  # the CDN serves the public prefixes
-            grant_distribution_read(self.assets.bucket, self.assets.key, distribution_arn)
+        grant_distribution_read(self.assets.bucket, self.assets.key)  # the CDN's primary origin
         CfnOutput(self, "AssetsBucketName", value=self.assets.bucket.bucket_name)
         CfnOutput(self, "AssetsKeyArn", value=self.assets.key.key_arn)

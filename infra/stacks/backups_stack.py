@@ -23,6 +23,7 @@ class BackupsStack(Stack):
         self.backups = EncryptedBucket(
             self, "Backups",
             bucket_name=cfg.backups_bucket_name,
+            key_alias=cfg.backups_key_alias,
             purpose="backups, write-once for the retention period",
             access_logs=access_logs,
             lifecycle_rules=backups_lifecycle_rules(cfg),

@@ -1,4 +1,5 @@
-"""Replica: the assets replica bucket, its key and the replication role (deploys before Assets)."""
+"""Replica: the assets replica bucket, its key and the replication role (deploys before Assets
+and Cdn)."""
 from __future__ import annotations
 
 from aws_cdk import CfnOutput, Environment, Stack
@@ -14,18 +15,17 @@ from infra.nag import acknowledge
 
 
 class ReplicaStack(Stack):
-    def __init__(self, scope: Construct, construct_id: str, *, cfg: EnvironmentConfig,
-                 distribution_arn: str | None = None) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, cfg: EnvironmentConfig) -> None:
         super().__init__(scope, construct_id,
                          env=Environment(account=cfg.account, region=cfg.replica_region),
                          description=f"Replica of the {cfg.name} assets bucket",
-                         termination_protection=cfg.termination_protection,
-                         cross_region_references=True)  # the distribution ARN, from us-east-1
+                         termination_protection=cfg.termination_protection)
         access_logs = s3.Bucket.from_bucket_name(
             self, "AccessLogs", cfg.access_log_bucket_name(cfg.replica_region))
         self.replica = EncryptedBucket(
             self, "Replica",
             bucket_name=cfg.replica_bucket_name,
+            key_alias=cfg.replica_key_alias,
             purpose="cross-region replica of the assets bucket",
             access_logs=access_logs,
             lifecycle_rules=replica_lifecycle_rules(cfg),
@@ -37,8 +37,8 @@ class ReplicaStack(Stack):
             destination=self.replica.bucket,
             destination_key=self.replica.key,
         )
-        if distribution_arn is not None:  # CloudFront fails over to this bucket
-            grant_distribution_read(self.replica.bucket, self.replica.key, distribution_arn)
+        # CloudFront fails over to this bucket.
+        grant_distribution_read(self.replica.bucket, self.replica.key)
         acknowledge(self.replica.bucket, {
             "NIST.800.53.R5-S3BucketReplicationEnabled":
                 "This bucket is the replication destination of the assets bucket; replicating "

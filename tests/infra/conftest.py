@@ -47,6 +47,9 @@ class SynthesizedEstate:
             self._templates[key] = Template.from_json(self.template_json(env, stack_id))
         return self._templates[key]
 
+    def dependencies(self, env: str, stack_id: str) -> list[str]:
+        return [s.node.id for s in self.stack(env, stack_id).dependencies]
+
     def stack_ids(self, env: str) -> list[str]:
         return [s.node.id for s in self.stages[env].stacks]
 

@@ -4,6 +4,7 @@ headers, logged, and — where a domain is configured — on its own certificate
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 
 import pytest
@@ -26,7 +27,7 @@ from infra.config import (
     USER_UPLOADS,
     CdnConfig,
 )
-from infra.constructs.cdn import grant_distribution_read
+from infra.constructs.cdn import DENY_FUNCTION_SOURCE, grant_distribution_read
 from infra.environments import dev
 from infra.nag import acknowledgements
 from infra.stacks.cdn_stack import CdnStack
@@ -63,25 +64,9 @@ def _cloudfront_statements(statements: list[dict]) -> list[dict]:
     return [s for s in statements if s.get("Principal") == {"Service": "cloudfront.amazonaws.com"}]
 
 
-def _distribution_arn_seen_from(estate, env, stack_id) -> dict:
-    """How the consuming stack spells this distribution's ARN: the same Fn::Join, with the
-    distribution id imported (same region: export; replica region: SSM via ExportsReader)."""
-    cfg = estate.stages[env].cfg
-    dist_id, _ = _distribution(estate, env)
-    cdn = _cdn(estate, env)
-    if stack_id == "Assets":
-        [export] = [o["Export"]["Name"] for o in cdn["Outputs"].values()
-                    if o.get("Value") == {"Ref": dist_id} and "Export" in o]
-        imported = {"Fn::ImportValue": export}
-    else:
-        _, writer = only(cdn, "Custom::CrossRegionExportWriter")
-        assert writer["Properties"]["WriterProps"]["region"] == cfg.replica_region
-        [parameter] = [name for name, value in writer["Properties"]["WriterProps"]["exports"].items()
-                       if value == {"Ref": dist_id}]
-        reader_id, _ = only(estate.template_json(env, "Replica"), "Custom::CrossRegionExportReader")
-        imported = {"Fn::GetAtt": [reader_id, parameter]}
-    # cdk.json's feature flags make the partition a literal for a stack with a known region.
-    return {"Fn::Join": ["", [f"arn:aws:cloudfront::{cfg.account}:distribution/", imported]]}
+def _grant_condition(cfg) -> dict:
+    return {"StringEquals": {"AWS:SourceAccount": cfg.account},
+            "ArnLike": {"AWS:SourceArn": f"arn:aws:cloudfront::{cfg.account}:distribution/*"}}
 
 
 def _data_bucket(estate, env, stack_id) -> tuple[dict, str, dict]:
@@ -101,23 +86,22 @@ def test_each_environment_has_one_distribution_in_the_us_east_1_cdn_stack(estate
     only(_cdn(estate, env), "AWS::CloudFront::Distribution")
 
 
-def test_cdn_stack_names_the_buckets_and_depends_on_no_bucket_stack(estate, env):
-    depends_on = {s.node.id for s in estate.stack(env, "Cdn").dependencies}
-    assert depends_on == {"AccessLogs-us-east-1"}
+def test_cdn_deploys_after_the_buckets_its_origins_name(estate, env):
+    assert {"AccessLogs-us-east-1", "Assets", "Replica"} <= set(estate.dependencies(env, "Cdn"))
 
 
-def test_deploy_order_is_access_logs_then_cdn_then_replica_then_assets(estate, env):
-    assert "Cdn" in {s.node.id for s in estate.stack(env, "Replica").dependencies}
-    assert {"Cdn", "Replica"} <= {s.node.id for s in estate.stack(env, "Assets").dependencies}
+def test_deploy_order_is_access_logs_then_replica_then_assets_then_cdn(estate, env):
+    assert "Replica" in estate.dependencies(env, "Assets")
+    assert "AccessLogs-us-west-2" in estate.dependencies(env, "Replica")
 
 
-def test_replica_reads_the_distribution_id_from_ssm_through_cross_region_references(estate, env):
-    _, reader = only(estate.template_json(env, "Replica"), "Custom::CrossRegionExportReader")
-    imports = reader["Properties"]["ReaderProps"]["imports"]
-    assert len(imports) == 1
-    [(parameter, value)] = imports.items()
-    assert parameter.startswith(f"/cdk/exports/{env}-Replica/")
-    assert value == f"{{{{resolve:ssm:{parameter}}}}}"
+def test_no_bucket_stack_refers_to_the_distribution(estate, env):
+    # Grants name this account's distributions, not this one: nothing flows back from Cdn,
+    # so there is no cycle and no cross-region reference (no SSM export reader/writer).
+    for stack_id in ("Assets", "Replica"):
+        assert "Cdn" not in estate.dependencies(env, stack_id)
+        text = json.dumps(estate.template_json(env, stack_id))
+        assert "CrossRegionExport" not in text and "Fn::ImportValue" not in text
 
 
 def test_stack_exposes_and_outputs_the_distribution_domain_name_and_id(estate, env):
@@ -250,6 +234,14 @@ def test_deny_function_answers_404_for_any_path_outside_the_public_prefixes(esta
         assert result["statusCode"] == 404
 
 
+def test_deny_function_is_the_javascript_file_with_the_public_prefixes(estate):
+    _, function = only(_cdn(estate, "dev"), "AWS::CloudFront::Function")
+    source = DENY_FUNCTION_SOURCE.read_text()
+    assert "__PUBLIC_PREFIXES__" in source
+    assert function["Properties"]["FunctionCode"] == source.replace(
+        "__PUBLIC_PREFIXES__", json.dumps(["/" + p for p in PUBLIC]))
+
+
 def test_behaviours_allow_and_cache_only_get_and_head_over_https(estate, env):
     _, config = _distribution(estate, env)
     for behaviour in _behaviours(config):
@@ -262,15 +254,15 @@ def test_behaviours_allow_and_cache_only_get_and_head_over_https(estate, env):
 
 
 @pytest.mark.parametrize("stack_id", ["Assets", "Replica"])
-def test_bucket_policy_lets_this_distribution_get_the_public_prefixes(estate, env, stack_id):
+def test_bucket_policy_lets_this_accounts_distributions_get_the_public_prefixes(
+        estate, env, stack_id):
     template, logical_id, bucket = _data_bucket(estate, env, stack_id)
     name = bucket["Properties"]["BucketName"]
     [statement] = _cloudfront_statements(policy_of_bucket(template, logical_id))
     assert statement["Effect"] == "Allow"
     assert statement["Action"] == "s3:GetObject"
     assert sorted(statement["Resource"]) == sorted(f"arn:aws:s3:::{name}/{p}*" for p in PUBLIC)
-    assert statement["Condition"] == {
-        "StringEquals": {"AWS:SourceArn": _distribution_arn_seen_from(estate, env, stack_id)}}
+    assert statement["Condition"] == _grant_condition(estate.stages[env].cfg)
 
 
 @pytest.mark.parametrize("stack_id", ["Assets", "Replica"])
@@ -285,7 +277,8 @@ def test_bucket_policy_grants_cloudfront_no_non_public_prefix(estate, env, stack
 
 
 @pytest.mark.parametrize("stack_id", ["Assets", "Replica"])
-def test_bucket_key_lets_only_this_distribution_decrypt_this_buckets_objects(estate, env, stack_id):
+def test_bucket_key_lets_only_this_accounts_distributions_decrypt_this_buckets_objects(
+        estate, env, stack_id):
     template, _, bucket = _data_bucket(estate, env, stack_id)
     name = bucket["Properties"]["BucketName"]
     key_id = bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
@@ -294,23 +287,26 @@ def test_bucket_key_lets_only_this_distribution_decrypt_this_buckets_objects(est
     [statement] = _cloudfront_statements(statements)
     assert statement["Action"] == "kms:Decrypt"
     assert statement["Condition"] == {
-        "StringEquals": {"AWS:SourceArn": _distribution_arn_seen_from(estate, env, stack_id)},
+        **_grant_condition(estate.stages[env].cfg),
         "StringLike": {"kms:EncryptionContext:aws:s3:arn": [
             f"arn:aws:s3:::{name}", f"arn:aws:s3:::{name}/*"]},
     }
 
 
-def test_no_policy_anywhere_grants_every_distribution(estate):
+def test_no_policy_anywhere_grants_distributions_of_another_account(estate):
     for env in ENVS:
+        account = estate.stages[env].cfg.account
         for stack_id in estate.stack_ids(env):
-            assert "distribution/*" not in json.dumps(estate.template_json(env, stack_id))
+            text = json.dumps(estate.template_json(env, stack_id))
+            for found in re.findall(r"arn:aws:cloudfront::(\d*):distribution", text):
+                assert found == account, f"{env}/{stack_id}"
 
 
 def test_grant_helper_refuses_a_bucket_without_a_physical_name():
     stack = Stack(App(), "Probe")
     bucket = s3.Bucket(stack, "Unnamed")
     with pytest.raises(ValueError, match="needs a named bucket"):
-        grant_distribution_read(bucket, kms.Key(stack, "Key"), "arn:aws:cloudfront::1:distribution/X")
+        grant_distribution_read(bucket, kms.Key(stack, "Key"))
 
 
 # --- performance --------------------------------------------------------------------------

@@ -1,21 +1,11 @@
-"""The estate's Monitoring stack watches the real pieces of its environment."""
+"""The estate's monitoring stacks watch the real pieces of their environment, each alarm in
+the region where its metric is published."""
 from __future__ import annotations
-
-import json
 
 import pytest
 from helpers import resources
 
 from infra.constructs.replication import RULE_ID
-
-EXPECTED_ALARMS = {
-    "Replication-Latency", "Replication-Failed", "Replication-Pending-Growing",
-    "UploadApi-Latency-P99", "UploadApi-Fault-Rate",
-    "Presign-Latency-P99", "Presign-Fault-Count", "Presign-Throttled-Count",
-    "Hasher-Latency-P99", "Hasher-Fault-Count", "Hasher-Throttled-Count",
-    "HashQueue-Queue-Message-Age-Max", "HashQueue-DLQ-Queue-Message-Count-Max",
-    "Cdn-Error-Rate", "Cdn-Fault-Rate", "Cdn-Origin-Latency", "Waf-Blocked",
-}
 
 
 @pytest.fixture(params=["dev", "prod"])
@@ -23,41 +13,147 @@ def env(request):
     return request.param
 
 
-def _alarms(estate, env) -> dict[str, dict]:
-    prefix = f"{estate.stages[env].cfg.org}-{env}-"
+EXPECTED_ALARMS = {
+    "Monitoring": {
+        "Replication-Failed",
+        "UploadApi-Latency-P99", "UploadApi-Fault-Rate",
+        "Presign-Latency-P99", "Presign-Fault-Count", "Presign-Throttled-Count",
+        "Hasher-Latency-P99", "Hasher-Fault-Count", "Hasher-Throttled-Count",
+        "HashQueue-Queue-Message-Age-Max", "HashQueue-DLQ-Queue-Message-Count-Max",
+        "Cdn-Error-Rate", "Cdn-Fault-Rate", "Cdn-Origin-Latency", "Waf-Blocked",
+    },
+    "ReplicationMonitoring": {
+        "Replication-Latency", "Replication-Pending-Growing", "Replication-Silent",
+    },
+}
+
+# Where AWS publishes each metric (CloudWatch alarms only read metrics of their own region).
+# "source"/"destination": the replication rule's buckets' regions; "primary": the region of
+# the resources the estate runs (functions, queues, API, and their embedded metrics).
+PUBLISHED_IN = {
+    ("AWS/S3", "OperationsFailedReplication"): "source",
+    ("AWS/S3", "ReplicationLatency"): "destination",
+    ("AWS/S3", "BytesPendingReplication"): "destination",
+    ("AWS/S3", "OperationsPendingReplication"): "destination",
+    ("AWS/CloudFront", "*"): "us-east-1",
+    ("AWS/WAFV2", "*"): "us-east-1",  # a CLOUDFRONT-scope web ACL's metrics
+    ("AWS/Lambda", "*"): "primary",
+    ("AWS/SQS", "*"): "primary",
+    ("AWS/ApiGateway", "*"): "primary",
+}
+
+
+def published_region(cfg, namespace: str, metric: str) -> str:
+    rule = PUBLISHED_IN.get((namespace, metric)) or PUBLISHED_IN.get((namespace, "*"))
+    if rule is None and not namespace.startswith("AWS/"):
+        rule = "primary"  # the estate's own (EMF) metrics, emitted by its functions
+    assert rule is not None, f"no published-region rule for {namespace}/{metric}: add one"
+    return {"source": cfg.primary_region, "destination": cfg.replica_region,
+            "primary": cfg.primary_region}.get(rule, rule)
+
+
+def _alarms(estate, env, stack_id) -> dict[str, dict]:
+    prefix = f"{estate.stages[env].cfg.alarm_name_prefix}-"
     return {a["Properties"]["AlarmName"].removeprefix(prefix).removesuffix("-Critical"):
             a["Properties"]
-            for a in resources(estate.template_json(env, "Monitoring"),
+            for a in resources(estate.template_json(env, stack_id),
                                "AWS::CloudWatch::Alarm").values()}
 
 
-def test_every_estate_alarm_exists(estate, env):
-    assert set(_alarms(estate, env)) == EXPECTED_ALARMS
+def _metrics(props: dict) -> list[dict]:
+    return [q["MetricStat"]["Metric"] for q in props["Metrics"] if "MetricStat" in q]
+
+
+def _all_alarms(estate, env):
+    for stack_id in estate.stack_ids(env):
+        for name, props in _alarms(estate, env, stack_id).items():
+            yield stack_id, name, props
+
+
+@pytest.mark.parametrize("stack_id", sorted(EXPECTED_ALARMS))
+def test_every_estate_alarm_exists_in_its_stack(estate, env, stack_id):
+    assert set(_alarms(estate, env, stack_id)) == EXPECTED_ALARMS[stack_id]
+
+
+def test_no_other_stack_holds_an_alarm(estate, env):
+    assert {stack_id for stack_id, _, _ in _all_alarms(estate, env)} == set(EXPECTED_ALARMS)
+
+
+def test_every_alarm_is_in_the_region_where_its_metric_is_published(estate, env):
+    cfg = estate.stages[env].cfg
+    checked = 0
+    for stack_id, name, props in _all_alarms(estate, env):
+        region = estate.stack(env, stack_id).region
+        for metric in _metrics(props):
+            assert region == published_region(cfg, metric["Namespace"], metric["MetricName"]), \
+                f"{stack_id}/{name}: {metric['Namespace']}/{metric['MetricName']} in {region}"
+            checked += 1
+    assert checked >= sum(map(len, EXPECTED_ALARMS.values()))
+
+
+def test_the_region_rule_would_catch_a_latency_alarm_in_the_source_region(estate):
+    cfg = estate.stages["dev"].cfg
+    assert published_region(cfg, "AWS/S3", "ReplicationLatency") != cfg.primary_region
 
 
 def test_replication_alarms_watch_the_assets_to_replica_rule(estate, env):
     cfg = estate.stages[env].cfg
-    text = json.dumps(_alarms(estate, env)["Replication-Failed"])
-    for value in (cfg.assets_bucket_name, cfg.replica_bucket_name, RULE_ID):
-        assert value in text
+    expected = [{"Name": "DestinationBucket", "Value": cfg.replica_bucket_name},
+                {"Name": "RuleId", "Value": RULE_ID},
+                {"Name": "SourceBucket", "Value": cfg.assets_bucket_name}]
+    for _stack_id, name, props in _all_alarms(estate, env):
+        for metric in _metrics(props):
+            if metric["Namespace"] == "AWS/S3":
+                assert sorted(metric["Dimensions"], key=lambda d: d["Name"]) == expected, name
 
 
-def test_cdn_and_waf_alarms_watch_this_environments_distribution_and_acl(estate, env):
-    cfg = estate.stages[env].cfg
-    alarms = _alarms(estate, env)
-    # The distribution id arrives from the Cdn stack (an export or a stack-output reference).
-    assert "Cdn" in json.dumps(alarms["Cdn-Fault-Rate"])
-    assert f"{cfg.org}-assets-{cfg.name}" in json.dumps(alarms["Waf-Blocked"])
+def _exported_by(estate, env, stack_id: str, value: dict) -> dict:
+    """What ``value`` reads from ``stack_id``'s outputs: an export (a strong reference) or
+    an output by name (Fn::GetStackOutput, a weak one)."""
+    outputs = estate.template_json(env, stack_id)["Outputs"]
+    if "Fn::GetStackOutput" in value:
+        return outputs[value["Fn::GetStackOutput"]["OutputName"]]["Value"]
+    [exported] = [o["Value"] for o in outputs.values()
+                  if o.get("Export", {}).get("Name") == value["Fn::ImportValue"]]
+    return exported
 
 
-def test_every_alarm_notifies_the_alarm_topic(estate, env):
-    template = estate.template_json(env, "Monitoring")
-    [topic_id] = resources(template, "AWS::SNS::Topic")
-    for name, alarm in _alarms(estate, env).items():
-        assert alarm["AlarmActions"] == [{"Ref": topic_id}], name
+def _dimension(props: dict, name: str):
+    [value] = [d["Value"] for m in _metrics(props) for d in m["Dimensions"] if d["Name"] == name]
+    return value
+
+
+def test_cdn_alarms_watch_this_environments_distribution(estate, env):
+    [dist_id] = resources(estate.template_json(env, "Cdn"), "AWS::CloudFront::Distribution")
+    props = _alarms(estate, env, "Monitoring")["Cdn-Fault-Rate"]
+    assert _exported_by(estate, env, "Cdn", _dimension(props, "DistributionId")) == \
+        {"Ref": dist_id}
+
+
+def test_waf_alarm_watches_this_environments_web_acl_by_its_metric_name(estate, env):
+    [acl] = resources(estate.template_json(env, "Cdn"), "AWS::WAFv2::WebACL").values()
+    props = _alarms(estate, env, "Monitoring")["Waf-Blocked"]
+    assert _dimension(props, "WebACL") == acl["Properties"]["VisibilityConfig"]["MetricName"]
+
+
+@pytest.mark.parametrize("alarm_name, stack_id, handler_module", [
+    ("Presign-Fault-Count", "UploadApi", "presign"), ("Hasher-Fault-Count", "Assets", "hasher")])
+def test_function_alarms_watch_the_functions_of_this_environment(estate, env, alarm_name,
+                                                                 stack_id, handler_module):
+    template = estate.template_json(env, stack_id)
+    [function_id] = [k for k, f in resources(template, "AWS::Lambda::Function").items()
+                     if f["Properties"].get("Handler", "").startswith(
+                         f"estate_handlers.{handler_module}")]
+    props = _alarms(estate, env, "Monitoring")[alarm_name]
+    assert _exported_by(estate, env, stack_id, _dimension(props, "FunctionName")) == \
+        {"Ref": function_id}
 
 
 def test_monitoring_deploys_after_what_it_watches(estate, env):
-    monitoring = estate.stack(env, "Monitoring")
-    for watched in ("Cdn", "Assets", "UploadApi"):
-        assert estate.stack(env, watched) in monitoring.dependencies, watched
+    assert {"Cdn", "Assets", "UploadApi"} <= set(estate.dependencies(env, "Monitoring"))
+    assert "Assets" in estate.dependencies(env, "ReplicationMonitoring")
+
+
+def test_monitoring_stacks_have_no_termination_protection(estate, env):
+    for stack_id in EXPECTED_ALARMS:
+        assert estate.stack(env, stack_id).termination_protection is False

@@ -9,6 +9,7 @@ from constructs import Construct
 from infra.config import EnvironmentConfig
 from infra.constructs.cdn import grant_distribution_read
 from infra.constructs.encrypted_bucket import EncryptedBucket
+from infra.constructs.renditions import Renditions, fan_out_originals
 from infra.constructs.replication import SourceReplication
 from infra.constructs.tiering import assets_intelligent_tiering, assets_lifecycle_rules
 from infra.constructs.upload_hasher import UploadHasher
@@ -42,6 +43,19 @@ class AssetsStack(Stack):
         # the bucket, so the pipeline lives with it).
         self.upload_hasher = UploadHasher(self, "UploadHasher", cfg=cfg,
                                           bucket=self.assets.bucket, bucket_key=self.assets.key)
+        # New originals -> renditions queue -> renditions function -> processed/ + thumbnails/;
+        # the originals prefix fans out through one topic to this queue and the hasher's.
+        renditions = cfg.renditions
+        self.renditions = Renditions(
+            self, "Renditions",
+            name=cfg.renditions_name, bucket_name=cfg.assets_bucket_name,
+            bucket_key=self.assets.key, settings_json=renditions.settings_json(),
+            reserved_concurrency=renditions.reserved_concurrency,
+            log_retention_days=renditions.log_retention_days,
+            backfill_role_name=cfg.renditions_backfill_role_name)
+        self.originals_topic = fan_out_originals(
+            self, "OriginalsTopic", bucket=self.assets.bucket, bucket_name=cfg.assets_bucket_name,
+            queues=[self.upload_hasher.queue, self.renditions.queue])
         grant_distribution_read(self.assets.bucket, self.assets.key)  # the CDN's primary origin
         CfnOutput(self, "AssetsBucketName", value=self.assets.bucket.bucket_name)
         CfnOutput(self, "AssetsKeyArn", value=self.assets.key.key_arn)

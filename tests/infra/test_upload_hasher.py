@@ -27,8 +27,22 @@ def env(request):
 
 # ------------------------------------------------------------------- template readers
 
+# Other pipelines of the Assets stack (renditions, and the topic the originals prefix fans
+# out through) have their own tests: the hasher's tests read the stack without them.
+OTHER_PIPELINES = ("Renditions", "OriginalsTopic")
+
+
 def _assets(estate, env) -> dict:
-    return estate.template_json(env, "Assets")
+    template = estate.template_json(env, "Assets")
+    return {**template, "Resources": {k: v for k, v in template["Resources"].items()
+                                      if not k.startswith(OTHER_PIPELINES)}}
+
+
+def _topic_id(estate, env) -> str:
+    template = estate.template_json(env, "Assets")
+    (topic_id,) = [k for k, v in template["Resources"].items()
+                   if v["Type"] == "AWS::SNS::Topic" and k.startswith("OriginalsTopic")]
+    return topic_id
 
 
 def _cfg(env):
@@ -119,18 +133,34 @@ def test_each_upload_prefix_notifies_the_queue_of_every_created_object(estate, e
     template = _assets(estate, env)
     _, bucket = bucket_named(template, _cfg(env).assets_bucket_name)
     (queue_id, _), _ = _queues(template)
-    configs = bucket["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
+    notifications = bucket["Properties"]["NotificationConfiguration"]
+    direct = notifications["QueueConfigurations"]
+    assert all(c["Filter"]["S3Key"]["Rules"][0]["Name"] == "prefix" for c in direct)
     assert sorted((c["Event"], c["Filter"]["S3Key"]["Rules"][0]["Value"], _name(c["Queue"]))
-                  for c in configs) == sorted(
-        ("s3:ObjectCreated:*", prefix, f"<{queue_id}.Arn>") for prefix in PREFIXES)
-    assert all(c["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": v}]
-               for c, v in zip(configs, PREFIXES, strict=True))
+                  for c in direct) == sorted(
+        ("s3:ObjectCreated:*", prefix, f"<{queue_id}.Arn>")
+        for prefix in PREFIXES if prefix != ORIGINALS)
+    # The originals prefix is shared with the renditions pipeline (S3 refuses two
+    # configurations with overlapping prefixes): it reaches this queue through a topic.
+    [through_topic] = notifications["TopicConfigurations"]
+    assert through_topic["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": ORIGINALS}]
+    assert through_topic["Event"] == "s3:ObjectCreated:*"
+
+
+def test_originals_reach_the_queue_from_the_topic_as_raw_s3_notifications(estate, env):
+    template = estate.template_json(env, "Assets")
+    topic_id = _topic_id(estate, env)
+    (queue_id, _), _ = _queues(_assets(estate, env))
+    subscriptions = [v["Properties"] for v in resources(template, "AWS::SNS::Subscription").values()
+                     if v["Properties"]["Endpoint"] == {"Fn::GetAtt": [queue_id, "Arn"]}]
+    assert subscriptions == [{"Endpoint": {"Fn::GetAtt": [queue_id, "Arn"]}, "Protocol": "sqs",
+                              "RawMessageDelivery": True, "TopicArn": {"Ref": topic_id}}]
 
 
 def test_no_bucket_notifications_custom_resource_or_other_function_exists(estate, env):
     template = _assets(estate, env)
     assert not resources(template, "Custom::S3BucketNotifications")
-    assert len(resources(template, "AWS::Lambda::Function")) == 1  # the hasher only
+    assert len(resources(template, "AWS::Lambda::Function")) == 1  # the hasher only, here
 
 
 def test_bucket_is_created_after_the_queue_policy_that_lets_s3_send(estate, env):
@@ -141,7 +171,7 @@ def test_bucket_is_created_after_the_queue_policy_that_lets_s3_send(estate, env)
     assert policy_id in as_list(bucket.get("DependsOn", []))
 
 
-def test_only_s3_for_the_assets_bucket_of_this_account_may_send_to_the_queue(estate, env):
+def test_only_s3_for_the_assets_bucket_and_the_originals_topic_may_send_to_the_queue(estate, env):
     template = _assets(estate, env)
     cfg = _cfg(env)
     (queue_id, _), _ = _queues(template)
@@ -155,17 +185,23 @@ def test_only_s3_for_the_assets_bucket_of_this_account_may_send_to_the_queue(est
         "Resource": {"Fn::GetAtt": [queue_id, "Arn"]},
         "Condition": {"ArnEquals": {"aws:SourceArn": f"arn:aws:s3:::{cfg.assets_bucket_name}"},
                       "StringEquals": {"aws:SourceAccount": cfg.account}},
+    }, {
+        "Effect": "Allow",
+        "Principal": {"Service": "sns.amazonaws.com"},
+        "Action": "sqs:SendMessage",
+        "Resource": {"Fn::GetAtt": [queue_id, "Arn"]},
+        "Condition": {"ArnEquals": {"aws:SourceArn": {"Ref": _topic_id(estate, env)}}},
     }]
 
 
-def test_queue_key_lets_only_s3_for_the_assets_bucket_encrypt_messages(estate, env):
+def test_queue_key_lets_only_s3_for_the_assets_bucket_and_the_topic_encrypt_messages(estate, env):
     template = _assets(estate, env)
     cfg = _cfg(env)
     (_, queue), _ = _queues(template)
     key = template["Resources"][_getatt_id(queue["Properties"]["KmsMasterKeyId"])]
-    s3_statements = [s for s in key["Properties"]["KeyPolicy"]["Statement"]
-                     if s.get("Principal") == {"Service": "s3.amazonaws.com"}]
-    assert s3_statements == [{
+    services = [s for s in key["Properties"]["KeyPolicy"]["Statement"]
+                if "Service" in s.get("Principal", {})]
+    assert services == [{
         "Sid": "S3NotifiesFromTheAssetsBucket",
         "Effect": "Allow",
         "Principal": {"Service": "s3.amazonaws.com"},
@@ -173,6 +209,12 @@ def test_queue_key_lets_only_s3_for_the_assets_bucket_encrypt_messages(estate, e
         "Resource": "*",
         "Condition": {"ArnEquals": {"aws:SourceArn": f"arn:aws:s3:::{cfg.assets_bucket_name}"},
                       "StringEquals": {"aws:SourceAccount": cfg.account}},
+    }, {
+        "Effect": "Allow",
+        "Principal": {"Service": "sns.amazonaws.com"},
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+        "Resource": "*",
+        "Condition": {"ArnEquals": {"aws:SourceArn": {"Ref": _topic_id(estate, env)}}},
     }]
 
 

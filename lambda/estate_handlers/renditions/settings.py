@@ -28,6 +28,10 @@ class Settings:
     max_bytes: int = 50 * 1024 * 1024
 
     def __post_init__(self) -> None:
+        try:  # one canonical order, so equal settings compare (and digest) equal
+            object.__setattr__(self, "quality", tuple(sorted(dict(self.quality).items())))
+        except (TypeError, ValueError) as exc:
+            raise SettingsError(f"renditions: quality must be (format, value) pairs: {exc}") from exc
         for name in ("processed_widths", "thumbnail_widths"):
             widths = getattr(self, name)
             if not isinstance(widths, tuple) or not all(

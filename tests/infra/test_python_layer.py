@@ -133,3 +133,15 @@ def test_a_pip_failure_names_the_file_and_quotes_pip_and_caches_nothing(tmp_path
 def test_a_missing_requirements_file_is_a_clear_error(tmp_path):
     with pytest.raises(LayerBuildError, match="does not exist"):
         build_layer(tmp_path / "absent.txt", cache_root=tmp_path / "cache")
+
+
+def test_the_tests_run_the_same_pillow_and_powertools_the_layer_ships():
+    dev = {}
+    for line in (REPO / "requirements-dev.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if "==" in line:
+            name, version = line.split("==")
+            dev[_canonical(name)] = version
+    layer = _pins(RENDITIONS_REQUIREMENTS)
+    for name in ("pillow", "aws-lambda-powertools"):
+        assert dev[name] == layer[name], name

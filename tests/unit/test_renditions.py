@@ -119,3 +119,28 @@ def test_phash_barely_moves_for_a_resized_recompressed_copy():
 def test_phash_differs_for_a_different_picture():
     other = _texture().transpose(Image.Transpose.ROTATE_90).filter(ImageFilter.GaussianBlur(2))
     assert fingerprints.hamming(fingerprints.phash(_texture()), fingerprints.phash(other)) > 10
+
+
+class _TagRecorder:
+    def __init__(self):
+        self.written = None
+
+    def put_object_tagging(self, **kwargs):
+        self.written = kwargs["Tagging"]["TagSet"]
+
+
+def _foreign(n: int) -> list[dict]:
+    return [{"Key": f"team-{i}", "Value": "x"} for i in range(n)]
+
+
+def test_a_rejection_tag_never_drops_another_writers_tag():
+    from estate_handlers.object_events import ObjectVersion
+    from estate_handlers.renditions.pipeline import tag
+
+    s3 = _TagRecorder()
+    ours = {"processing-status": "rejected", "processing-reason": "truncated"}
+    assert tag(s3, ObjectVersion("b", "k", "v"), _foreign(9), ours) is True
+    assert s3.written == [*_foreign(9), {"Key": "processing-status", "Value": "rejected"}]
+    s3.written = None
+    assert tag(s3, ObjectVersion("b", "k", "v"), _foreign(10), ours) is False
+    assert s3.written is None

@@ -80,13 +80,18 @@ def read_manifest(s3, bucket: str, original_key: str) -> dict | None:
         body.close()
 
 
-def tag(s3, obj: ObjectVersion, existing: list[dict], ours: dict[str, str]) -> None:
+def tag(s3, obj: ObjectVersion, existing: list[dict], ours: dict[str, str]) -> bool:
+    """Merge ``ours`` into the version's tags; never drops another writer's tag. False when
+    S3's 10-tag limit leaves no room even for the status (the rejection is still counted)."""
     kept = [t for t in existing if t["Key"] not in ours]
     merged = kept + [{"Key": k, "Value": v} for k, v in ours.items()]
-    if len(merged) > MAX_TAGS:  # never drop another writer's tags: keep the status only
-        merged = kept[:MAX_TAGS - 1] + [{"Key": STATUS_TAG, "Value": ours[STATUS_TAG]}]
+    if len(merged) > MAX_TAGS:  # the reason goes first: the status alone is what counts
+        merged = kept + [{"Key": STATUS_TAG, "Value": ours[STATUS_TAG]}]
+        if len(merged) > MAX_TAGS:
+            return False
     s3.put_object_tagging(Bucket=obj.bucket, Key=obj.key, **_version(obj),
                           Tagging={"TagSet": merged})
+    return True
 
 
 def _put(s3, bucket: str, key: str, body: bytes, content_type: str, cache_control: str) -> None:
@@ -185,8 +190,8 @@ def render_and_store(s3, obj: ObjectVersion, data: bytes, settings: Settings) ->
 
 
 def reject(s3, obj: ObjectVersion, existing_tags: list[dict], error: sniff.Rejected) -> Outcome:
-    tag(s3, obj, existing_tags, {STATUS_TAG: REJECTED, REASON_TAG: error.reason})
-    return Outcome(REJECTED, error.reason)
+    tagged = tag(s3, obj, existing_tags, {STATUS_TAG: REJECTED, REASON_TAG: error.reason})
+    return Outcome(REJECTED, error.reason if tagged else f"{error.reason} (untagged: 10 tags)")
 
 
 def process_object(s3, obj: ObjectVersion, settings: Settings) -> Outcome:

@@ -342,3 +342,13 @@ def test_an_original_uploaded_through_the_upload_api_gets_its_renditions_and_man
         got = s3_client.get_object(Bucket=presign_api.bucket, Key=entry_["key"])
         assert Image.open(io.BytesIO(got["Body"].read())).width == entry_["width"] == \
             entry_["requested_width"]
+
+
+def test_a_malformed_message_fails_alone_and_the_rest_of_the_batch_renders(run):
+    uploaded = run.upload(images.jpeg(images.photo("chelsea")))
+    good = sqs_record(s3_notification(run.bucket, ORIGINAL, uploaded["version_id"],
+                                      uploaded["size"], uploaded["etag"]))
+    bad = sqs_record("not json at all")
+    response = entry.handler(sqs_event(bad, good), CONTEXT)
+    assert response == {"batchItemFailures": [{"itemIdentifier": bad["messageId"]}]}
+    assert _manifest(run)["original"]["version_id"] == uploaded["version_id"]

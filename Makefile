@@ -14,7 +14,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := true
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: install synth test test-infra test-handlers diff deploy lint snapshot-update bench bench-check review cost clean
+.PHONY: install synth test test-infra test-handlers diff deploy backfill-renditions lint snapshot-update bench bench-check review cost clean
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -59,6 +59,12 @@ deploy: install
 	@test -n "$(ENV)" || { echo "usage: make deploy ENV=dev|prod"; exit 2; }
 	$(CDK) deploy -c env=$(ENV) '$(ENV)/*' --require-approval broadening
 
+## Renditions for existing originals, on S3 Batch Operations: writes the manifest CSV and prints
+## the CreateJob request; ARGS="--create --function-arn <RenditionsFunctionArn>" creates the job.
+backfill-renditions: install
+	@test -n "$(ENV)" || { echo "usage: make backfill-renditions ENV=dev|prod [ARGS=...]"; exit 2; }
+	$(PY) -m tools.backfill --env $(ENV) $(ARGS)
+
 lint: install
 	$(VENV)/bin/ruff check app.py infra lambda tests tools bench
 	$(CDK) synth --quiet
@@ -72,6 +78,7 @@ snapshot-update: install
 bench: install
 	$(PY) bench/bench_presign.py
 	$(PY) bench/bench_hash.py --quick
+	$(PY) bench/bench_renditions.py --quick
 
 ## Every bench/bench_*.py at full size with --check: exits 1 when any target is missed.
 bench-check: install

@@ -362,6 +362,68 @@ class MonitoringConfig:
                  "exceeds the one-day evaluation range CloudWatch allows")
 
 
+RENDITION_FORMATS = ("avif", "webp", "jpeg")
+
+
+@dataclass(frozen=True)
+class RenditionsConfig:
+    """What the renditions function makes of every product original (see README,
+    "Renditions"). Written into the function's environment as JSON
+    (``settings_json``), where ``estate_handlers.renditions.settings`` validates it again."""
+
+    processed_widths: tuple[int, ...] = (2048, 1200)   # products/images/processed/
+    thumbnail_widths: tuple[int, ...] = (600, 300)     # products/images/thumbnails/
+    formats: tuple[str, ...] = RENDITION_FORMATS       # jpeg is the required fallback
+    quality: tuple[tuple[str, int], ...] = (("avif", 55), ("webp", 80), ("jpeg", 82))
+    max_pixels: int = 100_000_000                      # refused from the header, before decoding
+    max_bytes: int = 50 * MB                           # the upload API's product-image cap
+    reserved_concurrency: int = 50                     # also the SQS event source's maximum
+    log_retention_days: int = 365
+    rejected_alarm_per_period: int = 25                # rejected originals per alarm period
+
+    def __post_init__(self) -> None:
+        def fail(name: str, problem: str) -> None:
+            raise ConfigError(f"renditions: {name} {problem}")
+
+        for name in ("processed_widths", "thumbnail_widths"):
+            widths = getattr(self, name)
+            if not isinstance(widths, tuple) or not all(
+                    isinstance(w, int) and not isinstance(w, bool) and 16 <= w <= 8192
+                    for w in widths):
+                fail(name, f"must be a tuple of whole numbers in 16..8192 (got {widths!r})")
+        widths = (*self.processed_widths, *self.thumbnail_widths)
+        if not widths:
+            fail("processed_widths", "and thumbnail_widths are both empty")
+        if len(set(widths)) != len(widths):
+            fail("thumbnail_widths", f"repeats a width of processed_widths or itself "
+                 f"(got {widths!r}): every width has one key")
+        if not self.formats or len(set(self.formats)) != len(self.formats) \
+                or not set(self.formats) <= set(RENDITION_FORMATS):
+            fail("formats", f"must be distinct values of {RENDITION_FORMATS} (got {self.formats!r})")
+        if "jpeg" not in self.formats:
+            fail("formats", "must include 'jpeg', the fallback every browser decodes")
+        quality = dict(self.quality)
+        for fmt in self.formats:
+            q = quality.get(fmt)
+            if not isinstance(q, int) or isinstance(q, bool) or not 1 <= q <= 100:
+                fail("quality", f"of {fmt} must be a whole number in 1..100 (got {q!r})")
+        _check_whole("renditions", self, ("max_pixels", "max_bytes", "log_retention_days",
+                                          "rejected_alarm_per_period"), 1)
+        # An SQS event source's maximum concurrency is 2..1000.
+        _check_whole("renditions", self, ("reserved_concurrency",), 2, 1000)
+
+    def settings_json(self) -> str:
+        """The rendition set as the function reads it (env var RENDITIONS_CONFIG)."""
+        return json.dumps({
+            "processed_widths": list(self.processed_widths),
+            "thumbnail_widths": list(self.thumbnail_widths),
+            "formats": list(self.formats),
+            "quality": dict(self.quality),
+            "max_pixels": self.max_pixels,
+            "max_bytes": self.max_bytes,
+        }, sort_keys=True)
+
+
 @dataclass(frozen=True)
 class CdnNames:
     """The physical names of the CDN's parts, all derived from one prefix."""
@@ -521,6 +583,7 @@ class EnvironmentConfig:
     break_glass_role_name: str = "storage-estate-break-glass"
     cdk_function_log_retention_days: int = 90  # logs of CDK's own custom-resource functions
     upload_gate: UploadGateConfig = field(default_factory=UploadGateConfig)
+    renditions: RenditionsConfig = field(default_factory=RenditionsConfig)
 
     def __post_init__(self) -> None:
         env = self.name or "<unnamed>"
@@ -607,6 +670,20 @@ class EnvironmentConfig:
     @property
     def replication_role_arn(self) -> str:
         return f"arn:aws:iam::{self.account}:role/{self.replication_role_name}"
+
+    @property
+    def renditions_name(self) -> str:
+        """The renditions function (log group, role and policy descriptions)."""
+        return f"{self.org}-{self.name}-renditions"
+
+    @property
+    def renditions_backfill_role_name(self) -> str:
+        """The role S3 Batch Operations assumes to backfill renditions (tools/backfill names it)."""
+        return f"{self.assets_bucket_name}-renditions-backfill"
+
+    @property
+    def renditions_backfill_role_arn(self) -> str:
+        return f"arn:aws:iam::{self.account}:role/{self.renditions_backfill_role_name}"
 
     @property
     def cdn_name(self) -> str:

@@ -1,17 +1,19 @@
 """One Stage per environment: every stack of the estate, in deployable order."""
 from __future__ import annotations
 
-from aws_cdk import Environment, Stage, Tags
+from aws_cdk import Duration, Environment, Stage, Tags
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
 from infra.constructs.cdk_function_logs import give_cdk_functions_log_groups
 from infra.constructs.monitoring import (
+    MetricAlarm,
     MonitoredFunction,
     MonitoredQueue,
     MonitoringTargets,
     WatchedReplication,
 )
+from infra.constructs.renditions import rejected_metric
 from infra.constructs.replication import RULE_ID
 from infra.stacks.access_logs_stack import AccessLogsStack
 from infra.stacks.assets_stack import AssetsStack
@@ -89,6 +91,19 @@ class EstateStage(Stage):
             self.monitoring_targets.queues.append(gate.monitored_queue())
             self.monitoring_targets.metric_alarms.extend(gate.metric_alarms(
                 cfg.monitoring, cfg.upload_gate.unscanned_backlog_threshold))
+        renditions = self.assets.renditions
+        self.monitoring_targets.functions.append(MonitoredFunction(
+            "Renditions", renditions.function.function, renditions.function.timeout))
+        self.monitoring_targets.queues.append(MonitoredQueue(
+            "RenditionsQueue", "Renditions queue", renditions.queue, renditions.dlq))
+        rejected = cfg.renditions.rejected_alarm_per_period
+        self.monitoring_targets.metric_alarms.append(MetricAlarm(
+            group="Renditions", name="Rejected", section="Renditions",
+            metric=rejected_metric(Duration.minutes(cfg.monitoring.alarm_period_minutes)),
+            threshold=rejected,
+            what=f"More than {rejected} product originals rejected in a period.",
+            runbook="Read the renditions function's log for the 'original rejected' lines: "
+                    "one uploader sending bad files, or a new camera format to allow."))
         self.monitoring = MonitoringStack(self, "Monitoring", cfg=cfg,
                                           targets=self.monitoring_targets)
         self.replication_monitoring = ReplicationMonitoringStack(

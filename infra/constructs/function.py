@@ -85,6 +85,7 @@ class EstateFunction(Construct):
         reserved_concurrency: int,
         log_retention_days: int,
         statements: Sequence[iam.PolicyStatement],
+        layers: Sequence[lambda_.ILayerVersion] = (),
     ) -> None:
         """``name`` (e.g. ``justkalm-dev-upload-hasher``) names the log group and the
         role/policy descriptions; ``statements`` are the function's own permissions."""
@@ -134,6 +135,9 @@ class EstateFunction(Construct):
             # Grants CDK would add on its own (event sources) are dropped: the
             # managed policy above is the whole story.
             role=self.role.without_policy_updates(),
+            # Third-party packages come as layers built for this runtime and architecture
+            # (infra/constructs/python_layer.py), never inside the handler asset.
+            layers=list(layers) or None,
         )
         # The role must hold its policy before Lambda validates it (event source mappings
         # check sqs:ReceiveMessage when they are created) or the function first runs.

@@ -6,11 +6,12 @@ from aws_cdk import CfnOutput, Environment, Stack
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from infra.config import EnvironmentConfig
+from infra.config import ORIGINALS, EnvironmentConfig
 from infra.constructs.browser_uploads import cors_rules
 from infra.constructs.cdn import grant_distribution_read
 from infra.constructs.encrypted_bucket import EncryptedBucket
 from infra.constructs.malware_gate import MalwareGate, split_by_gate
+from infra.constructs.renditions import Renditions, fan_out_originals
 from infra.constructs.replication import SourceReplication
 from infra.constructs.tiering import assets_intelligent_tiering, assets_lifecycle_rules
 from infra.constructs.upload_hasher import HASHED_PREFIXES, UploadHasher
@@ -49,6 +50,16 @@ class AssetsStack(Stack):
         self.upload_hasher = UploadHasher(self, "UploadHasher", cfg=cfg,
                                           bucket=self.assets.bucket, bucket_key=self.assets.key,
                                           notify_prefixes=hashed_notified)
+        # New originals -> renditions queue -> renditions function -> processed/ + thumbnails/.
+        renditions = cfg.renditions
+        self.renditions = Renditions(
+            self, "Renditions",
+            name=cfg.renditions_name, bucket_name=cfg.assets_bucket_name,
+            bucket_key=self.assets.key, settings_json=renditions.settings_json(),
+            reserved_concurrency=renditions.reserved_concurrency,
+            log_retention_days=renditions.log_retention_days,
+            backfill_role_name=cfg.renditions_backfill_role_name)
+        originals_released, originals_notified = split_by_gate((ORIGINALS,), gated)
         self.gate: MalwareGate | None = None
         if gated:
             gate_cfg = cfg.upload_gate
@@ -66,6 +77,19 @@ class AssetsStack(Stack):
             )
             self.gate.release_to("Hasher", self.upload_hasher.queue,
                                  self.upload_hasher.queue_key, hashed_released)
+            if originals_released:
+                self.gate.release_to("Renditions", self.renditions.queue,
+                                     self.renditions.queue_key, originals_released)
+        self.originals_topic = None
+        if originals_notified:
+            # Without the gate, S3 notifies both consumers of originals; it refuses two queue
+            # configurations with overlapping prefixes, so one topic fans the event out.
+            consumers = [self.renditions.queue]
+            if ORIGINALS in hashed_notified:
+                consumers.insert(0, self.upload_hasher.queue)
+            self.originals_topic = fan_out_originals(
+                self, "OriginalsTopic", bucket=self.assets.bucket,
+                bucket_name=cfg.assets_bucket_name, queues=consumers)
         grant_distribution_read(self.assets.bucket, self.assets.key)  # the CDN's primary origin
         CfnOutput(self, "AssetsBucketName", value=self.assets.bucket.bucket_name)
         CfnOutput(self, "AssetsKeyArn", value=self.assets.key.key_arn)

@@ -20,6 +20,9 @@ EXPECTED_ALARMS = {
         "Presign-Latency-P99", "Presign-Fault-Count", "Presign-Throttled-Count",
         "Hasher-Latency-P99", "Hasher-Fault-Count", "Hasher-Throttled-Count",
         "HashQueue-Queue-Message-Age-Max", "HashQueue-DLQ-Queue-Message-Count-Max",
+        "Renditions-Latency-P99", "Renditions-Fault-Count", "Renditions-Throttled-Count",
+        "RenditionsQueue-Queue-Message-Age-Max", "RenditionsQueue-DLQ-Queue-Message-Count-Max",
+        "Renditions-Rejected",
         "Cdn-Error-Rate", "Cdn-Fault-Rate", "Cdn-Origin-Latency", "Waf-Blocked",
     },
     "ReplicationMonitoring": {

@@ -33,8 +33,22 @@ def ungated_env(request):
 
 # ------------------------------------------------------------------- template readers
 
+# Other pipelines of the Assets stack (renditions, and the topic the originals prefix fans
+# out through) have their own tests: the hasher's tests read the stack without them.
+OTHER_PIPELINES = ("Renditions", "OriginalsTopic")
+
+
 def _assets(estate, env) -> dict:
-    return estate.template_json(env, "Assets")
+    template = estate.template_json(env, "Assets")
+    return {**template, "Resources": {k: v for k, v in template["Resources"].items()
+                                      if not k.startswith(OTHER_PIPELINES)}}
+
+
+def _topic_id(estate, env) -> str:
+    template = estate.template_json(env, "Assets")
+    (topic_id,) = [k for k, v in template["Resources"].items()
+                   if v["Type"] == "AWS::SNS::Topic" and k.startswith("OriginalsTopic")]
+    return topic_id
 
 
 def _cfg(env):
@@ -133,12 +147,28 @@ def test_each_upload_prefix_notifies_the_queue_of_every_created_object(estate, u
     template = _assets(estate, env)
     _, bucket = bucket_named(template, _cfg(env).assets_bucket_name)
     (queue_id, _), _ = _queues(template)
-    configs = bucket["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
+    notifications = bucket["Properties"]["NotificationConfiguration"]
+    direct = notifications["QueueConfigurations"]
+    assert all(c["Filter"]["S3Key"]["Rules"][0]["Name"] == "prefix" for c in direct)
     assert sorted((c["Event"], c["Filter"]["S3Key"]["Rules"][0]["Value"], _name(c["Queue"]))
-                  for c in configs) == sorted(
-        ("s3:ObjectCreated:*", prefix, f"<{queue_id}.Arn>") for prefix in PREFIXES)
-    assert all(c["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": v}]
-               for c, v in zip(configs, PREFIXES, strict=True))
+                  for c in direct) == sorted(
+        ("s3:ObjectCreated:*", prefix, f"<{queue_id}.Arn>")
+        for prefix in PREFIXES if prefix != ORIGINALS)
+    # The originals prefix is shared with the renditions pipeline (S3 refuses two
+    # configurations with overlapping prefixes): it reaches this queue through a topic.
+    [through_topic] = notifications["TopicConfigurations"]
+    assert through_topic["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": ORIGINALS}]
+    assert through_topic["Event"] == "s3:ObjectCreated:*"
+
+
+def test_originals_reach_the_queue_from_the_topic_as_raw_s3_notifications(estate, env):
+    template = estate.template_json(env, "Assets")
+    topic_id = _topic_id(estate, env)
+    (queue_id, _), _ = _queues(_assets(estate, env))
+    subscriptions = [v["Properties"] for v in resources(template, "AWS::SNS::Subscription").values()
+                     if v["Properties"]["Endpoint"] == {"Fn::GetAtt": [queue_id, "Arn"]}]
+    assert subscriptions == [{"Endpoint": {"Fn::GetAtt": [queue_id, "Arn"]}, "Protocol": "sqs",
+                              "RawMessageDelivery": True, "TopicArn": {"Ref": topic_id}}]
 
 
 def test_no_bucket_notifications_custom_resource_or_other_function_exists(estate, env):
@@ -146,7 +176,8 @@ def test_no_bucket_notifications_custom_resource_or_other_function_exists(estate
     assert not resources(template, "Custom::S3BucketNotifications")
     handlers = sorted(f["Properties"]["Handler"]
                       for f in resources(template, "AWS::Lambda::Function").values())
-    # The hasher, and the upload gate's verdict function where the gate is on.
+    # The hasher, and the upload gate's verdict function where the gate is on (the
+    # renditions function is filtered out with the other pipelines).
     gate = ["estate_handlers.scan_verdict.handler"] if _cfg(env).upload_gate.enabled else []
     assert handlers == sorted([HANDLER, *gate])
 
@@ -160,7 +191,8 @@ def test_bucket_is_created_after_the_queue_policy_that_lets_s3_send(estate, unga
     assert policy_id in as_list(bucket.get("DependsOn", []))
 
 
-def test_only_s3_for_the_assets_bucket_of_this_account_may_send_to_the_queue(estate, ungated_env):
+def test_only_s3_for_the_assets_bucket_and_the_originals_topic_may_send_to_the_queue(
+        estate, ungated_env):
     env = ungated_env
     template = _assets(estate, env)
     cfg = _cfg(env)
@@ -175,18 +207,25 @@ def test_only_s3_for_the_assets_bucket_of_this_account_may_send_to_the_queue(est
         "Resource": {"Fn::GetAtt": [queue_id, "Arn"]},
         "Condition": {"ArnEquals": {"aws:SourceArn": f"arn:aws:s3:::{cfg.assets_bucket_name}"},
                       "StringEquals": {"aws:SourceAccount": cfg.account}},
+    }, {
+        "Effect": "Allow",
+        "Principal": {"Service": "sns.amazonaws.com"},
+        "Action": "sqs:SendMessage",
+        "Resource": {"Fn::GetAtt": [queue_id, "Arn"]},
+        "Condition": {"ArnEquals": {"aws:SourceArn": {"Ref": _topic_id(estate, env)}}},
     }]
 
 
-def test_queue_key_lets_only_s3_for_the_assets_bucket_encrypt_messages(estate, ungated_env):
+def test_queue_key_lets_only_s3_for_the_assets_bucket_and_the_topic_encrypt_messages(
+        estate, ungated_env):
     env = ungated_env
     template = _assets(estate, env)
     cfg = _cfg(env)
     (_, queue), _ = _queues(template)
     key = template["Resources"][_getatt_id(queue["Properties"]["KmsMasterKeyId"])]
-    s3_statements = [s for s in key["Properties"]["KeyPolicy"]["Statement"]
-                     if s.get("Principal") == {"Service": "s3.amazonaws.com"}]
-    assert s3_statements == [{
+    services = [s for s in key["Properties"]["KeyPolicy"]["Statement"]
+                if "Service" in s.get("Principal", {})]
+    assert services == [{
         "Sid": "S3NotifiesFromTheAssetsBucket",
         "Effect": "Allow",
         "Principal": {"Service": "s3.amazonaws.com"},
@@ -194,6 +233,12 @@ def test_queue_key_lets_only_s3_for_the_assets_bucket_encrypt_messages(estate, u
         "Resource": "*",
         "Condition": {"ArnEquals": {"aws:SourceArn": f"arn:aws:s3:::{cfg.assets_bucket_name}"},
                       "StringEquals": {"aws:SourceAccount": cfg.account}},
+    }, {
+        "Effect": "Allow",
+        "Principal": {"Service": "sns.amazonaws.com"},
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+        "Resource": "*",
+        "Condition": {"ArnEquals": {"aws:SourceArn": {"Ref": _topic_id(estate, env)}}},
     }]
 
 

@@ -1,0 +1,135 @@
+"""PythonLayer: a Lambda layer of pinned third-party packages, built without Docker.
+
+CDK's own bundling (``PythonLayerVersion``, ``BundlingOptions``) runs pip inside a Docker
+image of the Lambda runtime. The estate builds on machines without Docker, so the layer is
+assembled by pip itself, told which machine it is installing for:
+
+    pip install --only-binary=:all: --platform manylinux2014_aarch64
+                --platform manylinux_2_28_aarch64 --python-version 3.14 --implementation cp
+                --target <cache>/<digest>/python -r <requirements>
+
+``--only-binary=:all:`` is what makes this safe: pip may only pick wheels whose tags match
+the target (Linux, arm64, CPython 3.14 or abi3 or pure Python); nothing is compiled on the
+build machine, so nothing built for x86_64 or the build machine's Python can slip in. A
+package without such a wheel makes pip fail, and synth fails with pip's own explanation.
+
+The result lives under ``.build/python-layers/<digest>/`` (gitignored), where ``<digest>``
+is the SHA-256 of the requirements file plus the target (platforms, Python, implementation):
+a second synth reuses it (no pip run), a changed pin or target builds a new one. Builds go
+to a temporary sibling directory first and are renamed into place, so an interrupted pip run
+never leaves a half-filled cache entry that later synths would trust.
+
+Lambda puts ``/opt/python`` on ``sys.path``: that is why the packages go under ``python/``.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from infra.constructs.function import ARCHITECTURE, RUNTIME
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CACHE_ROOT = REPO_ROOT / ".build" / "python-layers"
+# manylinux2014 (glibc 2.17) and manylinux_2_28: both run on Amazon Linux 2023 (glibc 2.34),
+# the OS of the python3.14 runtime. Listing both lets pip pick whichever a project ships.
+PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_28_aarch64")
+PYTHON_VERSION = "3.14"  # must match RUNTIME
+IMPLEMENTATION = "cp"
+# The folder Lambda adds to sys.path for a Python layer.
+LAYER_SUBDIR = "python"
+_PIP_TAIL_LINES = 25
+
+
+class LayerBuildError(RuntimeError):
+    """pip could not assemble the layer; the message says which file and what pip said."""
+
+
+def cache_key(requirements: Path, platforms: Sequence[str] = PLATFORMS,
+              python_version: str = PYTHON_VERSION,
+              implementation: str = IMPLEMENTATION) -> str:
+    """Digest of what decides the layer's content: the pins and the target machine."""
+    digest = hashlib.sha256()
+    digest.update(requirements.read_bytes())
+    digest.update("\0".join([*platforms, python_version, implementation]).encode())
+    return digest.hexdigest()[:32]
+
+
+def pip_command(requirements: Path, target: Path, platforms: Sequence[str] = PLATFORMS,
+                python_version: str = PYTHON_VERSION,
+                implementation: str = IMPLEMENTATION) -> list[str]:
+    platform_args = [arg for platform in platforms for arg in ("--platform", platform)]
+    return [
+        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+        "--no-compile",  # .pyc of the build machine's Python would be dead weight
+        "--only-binary=:all:", *platform_args,
+        "--python-version", python_version, "--implementation", implementation,
+        "--target", str(target), "-r", str(requirements),
+    ]
+
+
+def build_layer(requirements: Path, cache_root: Path = CACHE_ROOT,
+                platforms: Sequence[str] = PLATFORMS, python_version: str = PYTHON_VERSION,
+                implementation: str = IMPLEMENTATION, runner=subprocess.run) -> Path:
+    """The layer's root folder (holding ``python/``), built once per cache key."""
+    requirements = Path(requirements).resolve()
+    if not requirements.is_file():
+        raise LayerBuildError(f"layer requirements file {requirements} does not exist")
+    key = cache_key(requirements, platforms, python_version, implementation)
+    final = cache_root / f"{requirements.stem}-{key}"
+    if (final / LAYER_SUBDIR).is_dir():
+        return final
+    cache_root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{requirements.stem}-", dir=cache_root))
+    try:
+        command = pip_command(requirements, staging / LAYER_SUBDIR, platforms,
+                              python_version, implementation)
+        result = runner(command, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            said = "\n".join((result.stderr or result.stdout or "").strip()
+                             .splitlines()[-_PIP_TAIL_LINES:])
+            raise LayerBuildError(
+                f"pip could not build the Lambda layer from {requirements} for "
+                f"{'/'.join(platforms)}, CPython {python_version} (exit {result.returncode}). "
+                "Every package needs a wheel for that target (no source builds); "
+                f"pip said:\n{said}")
+        try:
+            os.replace(staging, final)  # atomic: a concurrent build of the same key is identical
+        except OSError:
+            if not (final / LAYER_SUBDIR).is_dir():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return final
+
+
+class PythonLayer(Construct):
+    """A layer for the estate's runtime and architecture, from one pinned requirements file."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, requirements: Path,
+                 description: str, license_info: str | None = None) -> None:
+        super().__init__(scope, construct_id)
+        self.requirements = Path(requirements)
+        self.folder = build_layer(self.requirements)
+        self.layer = lambda_.LayerVersion(
+            self,
+            "Layer",
+            description=description,
+            code=lambda_.Code.from_asset(str(self.folder),
+                                         exclude=["**/__pycache__", "**/*.pyc"]),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+            license=license_info,
+            # Old versions stay until no function uses them; deleting one a deployed
+            # function still names would break its next cold start.
+            removal_policy=RemovalPolicy.RETAIN,
+        )

@@ -1,0 +1,235 @@
+"""One original version in, its renditions and manifest out (or a ``rejected`` tag).
+
+Order of work, cheapest and safest first:
+
+1. Not an original, or not the key's current version (a newer one has its own event):
+   skip. Gone: skip.
+2. Its manifest already names this version and this rendition set: skip (a redelivery or
+   a re-run writes nothing). A manifest for another version is replaced.
+3. Already tagged ``processing-status=rejected``: skip.
+4. Tagged by the hasher as a byte-for-byte duplicate of a canonical original whose
+   manifest holds the same SHA-256: server-side ``CopyObject`` of each rendition (no
+   download, no decode, no encode), then this original's own manifest.
+5. Size from HeadObject: empty or above ``max_bytes``: rejected without a download.
+6. Download; sniff (magic bytes, header pixel cap, structure): rejected without decoding.
+7. Decode once, render, upload every rendition, then the manifest last: a manifest is the
+   proof that the whole set exists.
+
+Rejections are tagged on the original version and counted; they never raise, so a bad
+file is never retried. S3 errors other than "gone" raise, so the record is retried and
+ends in the dead-letter queue.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from botocore.exceptions import ClientError
+
+from estate_handlers.object_events import ObjectVersion
+from estate_handlers.renditions import fingerprints, imaging, keys, sniff
+from estate_handlers.renditions.settings import Settings
+
+CACHE_IMMUTABLE = "public, max-age=31536000, immutable"
+# The manifest keeps its key when a new version of the original replaces the renditions.
+CACHE_MANIFEST = "public, max-age=86400"
+STATUS_TAG = "processing-status"
+REASON_TAG = "processing-reason"
+REJECTED = "rejected"
+CONTENT_SHA256_TAG = "content-sha256"  # written by the upload hasher
+DEDUP_STATUS_TAG = "dedup-status"
+DUPLICATE_OF_TAG = "duplicate-of"
+MAX_TAGS = 10
+MANIFEST_SCHEMA = 1
+MISSING = frozenset({"NoSuchKey", "NoSuchVersion", "404", "NotFound"})
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # rendered | reused | rejected | unchanged | superseded | skipped
+    detail: str = ""
+    written: int = 0  # objects written (renditions + manifest)
+
+
+def is_missing(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") in MISSING
+
+
+def settings_digest(settings: Settings) -> str:
+    return hashlib.sha256(settings.to_json().encode()).hexdigest()[:16]
+
+
+def _version(obj: ObjectVersion) -> dict:
+    return {"VersionId": obj.version_id} if obj.version_id else {}
+
+
+def read_manifest(s3, bucket: str, original_key: str) -> dict | None:
+    try:
+        body = s3.get_object(Bucket=bucket, Key=keys.manifest_key(original_key))["Body"]
+    except ClientError as exc:
+        if is_missing(exc):
+            return None
+        raise
+    try:
+        return json.loads(body.read())
+    except ValueError:
+        return None  # unreadable: render again and overwrite it
+    finally:
+        body.close()
+
+
+def tag(s3, obj: ObjectVersion, existing: list[dict], ours: dict[str, str]) -> bool:
+    """Merge ``ours`` into the version's tags; never drops another writer's tag. False when
+    S3's 10-tag limit leaves no room even for the status (the rejection is still counted)."""
+    kept = [t for t in existing if t["Key"] not in ours]
+    merged = kept + [{"Key": k, "Value": v} for k, v in ours.items()]
+    if len(merged) > MAX_TAGS:  # the reason goes first: the status alone is what counts
+        merged = kept + [{"Key": STATUS_TAG, "Value": ours[STATUS_TAG]}]
+        if len(merged) > MAX_TAGS:
+            return False
+    s3.put_object_tagging(Bucket=obj.bucket, Key=obj.key, **_version(obj),
+                          Tagging={"TagSet": merged})
+    return True
+
+
+def _put(s3, bucket: str, key: str, body: bytes, content_type: str, cache_control: str) -> None:
+    s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type,
+                  CacheControl=cache_control)
+
+
+def _rendition_entry(original_key: str, settings: Settings, requested: int, fmt: str,
+                     width: int, height: int, size: int) -> dict:
+    thumbnail = requested in settings.thumbnail_widths
+    return {
+        "key": keys.rendition_key(original_key, requested, fmt, thumbnail),
+        "kind": "thumbnail" if thumbnail else "processed",
+        "requested_width": requested, "width": width, "height": height, "format": fmt,
+        "content_type": imaging.CONTENT_TYPE[fmt], "bytes": size,
+    }
+
+
+def build_manifest(obj: ObjectVersion, sha256: str, size: int, inspection: sniff.Inspection,
+                   renditions: list[dict], placeholder: dict, phash: str, settings: Settings,
+                   reused_from: str | None = None) -> dict:
+    return {
+        "schema": MANIFEST_SCHEMA,
+        "original": {"key": obj.key, "version_id": obj.version_id or "null", "sha256": sha256,
+                     "bytes": size, "format": inspection.format, "width": inspection.width,
+                     "height": inspection.height, "frames": inspection.frames},
+        "settings_digest": settings_digest(settings),
+        "renditions": renditions,
+        "placeholder": placeholder,
+        "phash": phash,
+        "reused_from": reused_from,
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def _write_manifest(s3, bucket: str, original_key: str, manifest: dict) -> None:
+    _put(s3, bucket, keys.manifest_key(original_key),
+         json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode(),
+         "application/json", CACHE_MANIFEST)
+
+
+def try_reuse(s3, obj: ObjectVersion, tags: dict[str, str], size: int,
+              settings: Settings) -> Outcome | None:
+    """Copy a byte-identical canonical's renditions server-side; None when that is not possible."""
+    canonical_key = tags.get(DUPLICATE_OF_TAG, "")
+    sha256 = tags.get(CONTENT_SHA256_TAG)
+    if tags.get(DEDUP_STATUS_TAG) != "duplicate" or not keys.is_original(canonical_key) \
+            or not sha256 or canonical_key == obj.key:
+        return None
+    canonical = read_manifest(s3, obj.bucket, canonical_key)
+    if canonical is None or canonical.get("original", {}).get("sha256") != sha256 \
+            or canonical.get("settings_digest") != settings_digest(settings):
+        return None  # not rendered yet, or by another rendition set: render this one
+    renditions = []
+    for entry in canonical["renditions"]:
+        thumbnail = entry["kind"] == "thumbnail"
+        target = keys.rendition_key(obj.key, entry["requested_width"], entry["format"], thumbnail)
+        # MetadataDirective COPY keeps Content-Type and Cache-Control; no byte leaves S3.
+        s3.copy_object(Bucket=obj.bucket, Key=target, MetadataDirective="COPY",
+                       CopySource={"Bucket": obj.bucket, "Key": entry["key"]})
+        renditions.append({**entry, "key": target})
+    original = canonical["original"]
+    inspection = sniff.Inspection(original["format"], original["width"], original["height"],
+                                  original.get("frames", 1))
+    manifest = build_manifest(obj, sha256, size, inspection, renditions,
+                              canonical["placeholder"], canonical["phash"], settings,
+                              reused_from=canonical_key)
+    _write_manifest(s3, obj.bucket, obj.key, manifest)
+    return Outcome("reused", canonical_key, written=len(renditions) + 1)
+
+
+def render_and_store(s3, obj: ObjectVersion, data: bytes, settings: Settings) -> Outcome:
+    """Sniff, decode once, upload every rendition, then the manifest (the commit marker)."""
+    size = len(data)
+    inspection, im = sniff.inspect(data, settings.max_pixels)
+    sha256 = hashlib.sha256(data).hexdigest()
+    decoded = imaging.decode(im, inspection, settings)
+    del im, data  # the compressed original is no longer needed: free it before encoding
+    entries = []
+    smallest = decoded
+    for requested, resized in imaging.resize_cascade(decoded, settings.widths):
+        for fmt in settings.formats:
+            body = imaging.encode(resized, fmt, settings.quality_of(fmt))
+            entry = _rendition_entry(obj.key, settings, requested, fmt,
+                                     resized.width, resized.height, len(body))
+            _put(s3, obj.bucket, entry["key"], body, entry["content_type"], CACHE_IMMUTABLE)
+            entries.append(entry)
+        smallest = resized
+    placeholder = {"lqip": fingerprints.lqip(smallest),
+                   "dominant_color": fingerprints.dominant_color(smallest)}
+    manifest = build_manifest(obj, sha256, size, inspection, entries, placeholder,
+                              fingerprints.phash(smallest), settings)
+    _write_manifest(s3, obj.bucket, obj.key, manifest)
+    return Outcome("rendered", f"{inspection.format} {inspection.width}x{inspection.height}",
+                   written=len(entries) + 1)
+
+
+def reject(s3, obj: ObjectVersion, existing_tags: list[dict], error: sniff.Rejected) -> Outcome:
+    tagged = tag(s3, obj, existing_tags, {STATUS_TAG: REJECTED, REASON_TAG: error.reason})
+    return Outcome(REJECTED, error.reason if tagged else f"{error.reason} (untagged: 10 tags)")
+
+
+def process_object(s3, obj: ObjectVersion, settings: Settings) -> Outcome:
+    """Render one original version (see the module docstring for the order of work)."""
+    if not keys.is_original(obj.key):
+        return Outcome("skipped", "not an original")
+    try:
+        head = s3.head_object(Bucket=obj.bucket, Key=obj.key)
+    except ClientError as exc:
+        if is_missing(exc):
+            return Outcome("skipped", "gone")
+        raise
+    if obj.version_id and head.get("VersionId") != obj.version_id:
+        return Outcome("superseded", f"current version is {head.get('VersionId')}")
+    obj = ObjectVersion(obj.bucket, obj.key, head.get("VersionId") or obj.version_id)
+    manifest = read_manifest(s3, obj.bucket, obj.key)
+    if manifest is not None \
+            and manifest.get("original", {}).get("version_id") == (obj.version_id or "null") \
+            and manifest.get("settings_digest") == settings_digest(settings):
+        return Outcome("unchanged", "manifest names this version")
+    tag_set = s3.get_object_tagging(Bucket=obj.bucket, Key=obj.key, **_version(obj))["TagSet"]
+    tags = {t["Key"]: t["Value"] for t in tag_set}
+    if tags.get(STATUS_TAG) == REJECTED:
+        return Outcome("unchanged", "already rejected")
+    size = head["ContentLength"]
+    try:
+        if size == 0:
+            raise sniff.Rejected("empty")
+        if size > settings.max_bytes:
+            raise sniff.Rejected("too-large", f"{size} bytes > {settings.max_bytes}")
+        reused = try_reuse(s3, obj, tags, size, settings)
+        if reused is not None:
+            return reused
+        body = s3.get_object(Bucket=obj.bucket, Key=obj.key, **_version(obj))["Body"]
+        try:
+            data = body.read()
+        finally:
+            body.close()
+        return render_and_store(s3, obj, data, settings)
+    except sniff.Rejected as error:
+        return reject(s3, obj, tag_set, error)

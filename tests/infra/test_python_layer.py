@@ -1,0 +1,147 @@
+"""The Docker-free layer build: wheels for Lambda's arm64 / CPython 3.14 only, cached, loud on failure."""
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from infra.constructs.python_layer import (
+    LAYER_SUBDIR,
+    PLATFORMS,
+    LayerBuildError,
+    build_layer,
+    cache_key,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+RENDITIONS_REQUIREMENTS = REPO / "lambda" / "requirements-renditions.txt"
+
+
+def _pins(requirements: Path) -> dict[str, str]:
+    pins = {}
+    for line in requirements.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, version = line.split("==")
+            pins[_canonical(name)] = version
+    return pins
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _wheel_tags(site: Path) -> dict[str, list[str]]:
+    """dist-info folder name -> the Tag lines of its WHEEL file."""
+    return {
+        wheel.parent.name: [line.split(":", 1)[1].strip()
+                            for line in wheel.read_text().splitlines() if line.startswith("Tag:")]
+        for wheel in site.glob("*.dist-info/WHEEL")
+    }
+
+
+def _runs_on_lambda_arm64_cp314(tag: str) -> bool:
+    python, abi, platform = tag.split("-")
+    if platform == "any":
+        return abi == "none" and python.startswith(("py3", "py2.py3"))
+    on_linux_arm64 = platform.startswith("manylinux") and platform.endswith("_aarch64")
+    right_python = python == "cp314" or (abi == "abi3" and python.startswith("cp3"))
+    return on_linux_arm64 and right_python
+
+
+@pytest.fixture(scope="module")
+def renditions_layer() -> Path:
+    return build_layer(RENDITIONS_REQUIREMENTS) / LAYER_SUBDIR
+
+
+def test_every_wheel_in_the_renditions_layer_targets_lambda_arm64_python_3_14(renditions_layer):
+    tags = _wheel_tags(renditions_layer)
+    assert tags, "the layer holds no installed wheels"
+    wrong = {dist: t for dist, t in tags.items()
+             if not any(_runs_on_lambda_arm64_cp314(tag) for tag in t)}
+    assert wrong == {}
+
+
+def test_the_image_library_in_the_layer_is_a_native_arm64_wheel(renditions_layer):
+    pillow = next(t for dist, t in _wheel_tags(renditions_layer).items()
+                  if dist.lower().startswith("pillow-"))
+    assert any(tag.startswith("cp314-cp314-manylinux") and tag.endswith("_aarch64")
+               for tag in pillow)
+
+
+def test_the_layer_holds_exactly_the_pinned_distributions(renditions_layer):
+    installed = {}
+    for dist in renditions_layer.glob("*.dist-info"):
+        name, version = dist.name.removesuffix(".dist-info").rsplit("-", 1)
+        installed[_canonical(name)] = version
+    assert installed == _pins(RENDITIONS_REQUIREMENTS)
+
+
+def test_a_second_build_reuses_the_cache_without_running_pip(renditions_layer):
+    def pip_must_not_run(*args, **kwargs):
+        raise AssertionError("pip ran although the layer is cached")
+
+    assert build_layer(RENDITIONS_REQUIREMENTS, runner=pip_must_not_run) / LAYER_SUBDIR \
+        == renditions_layer
+
+
+def test_the_cache_key_changes_with_the_pins_and_with_the_target(tmp_path):
+    reqs = tmp_path / "requirements.txt"
+    reqs.write_text("Pillow==13.0.0\n")
+    first = cache_key(reqs)
+    assert cache_key(reqs, platforms=("manylinux2014_x86_64",)) != first
+    assert cache_key(reqs, python_version="3.13") != first
+    reqs.write_text("Pillow==12.0.0\n")
+    assert cache_key(reqs) != first
+
+
+def test_pip_asks_for_wheels_of_the_target_platform_only(tmp_path):
+    reqs = tmp_path / "requirements.txt"
+    reqs.write_text("Pillow==13.0.0\n")
+    seen = []
+
+    def fake_pip(command, **kwargs):
+        seen.append(command)
+        Path(command[command.index("--target") + 1]).mkdir(parents=True)
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    build_layer(reqs, cache_root=tmp_path / "cache", runner=fake_pip)
+    command = seen[0]
+    assert "--only-binary=:all:" in command
+    assert [command[i + 1] for i, arg in enumerate(command) if arg == "--platform"] \
+        == list(PLATFORMS)
+    assert command[command.index("--python-version") + 1] == "3.14"
+    assert command[command.index("--implementation") + 1] == "cp"
+
+
+def test_a_pip_failure_names_the_file_and_quotes_pip_and_caches_nothing(tmp_path):
+    reqs = tmp_path / "requirements.txt"
+    reqs.write_text("no-such-package==1.0\n")
+
+    def failing_pip(command, **kwargs):
+        return subprocess.CompletedProcess(
+            command, 1, "", "ERROR: No matching distribution found for no-such-package==1.0")
+
+    with pytest.raises(LayerBuildError, match="No matching distribution") as err:
+        build_layer(reqs, cache_root=tmp_path / "cache", runner=failing_pip)
+    assert str(reqs) in str(err.value)
+    assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_a_missing_requirements_file_is_a_clear_error(tmp_path):
+    with pytest.raises(LayerBuildError, match="does not exist"):
+        build_layer(tmp_path / "absent.txt", cache_root=tmp_path / "cache")
+
+
+def test_the_tests_run_the_same_pillow_and_powertools_the_layer_ships():
+    dev = {}
+    for line in (REPO / "requirements-dev.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if "==" in line:
+            name, version = line.split("==")
+            dev[_canonical(name)] = version
+    layer = _pins(RENDITIONS_REQUIREMENTS)
+    for name in ("pillow", "aws-lambda-powertools"):
+        assert dev[name] == layer[name], name

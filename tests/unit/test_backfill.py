@@ -1,0 +1,161 @@
+"""The renditions backfill: the Batch Operations manifest it writes and the CreateJob request
+it sends (botocore Stubber: the shapes are checked against the real service models)."""
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+
+from infra.environments import ENVIRONMENTS
+from tools.backfill import (
+    BackfillError,
+    Entry,
+    create_job_request,
+    entries_from_inventory,
+    entries_from_listing,
+    manifest_csv,
+)
+from tools.backfill.__main__ import main
+
+CFG = ENVIRONMENTS["dev"]()
+BUCKET = CFG.assets_bucket_name
+FUNCTION_ARN = f"arn:aws:lambda:us-east-1:{CFG.account}:function:dev-Assets-Renditions"
+ORIGINAL = "products/images/original/3f9a/look 07 (front)+ü.jpg"
+
+
+def _s3():
+    return boto3.client("s3", region_name="us-east-1", aws_access_key_id="x",
+                        aws_secret_access_key="y")
+
+
+def _version(key, version_id, latest=True):
+    return {"Key": key, "VersionId": version_id, "IsLatest": latest, "Size": 10,
+            "ETag": '"e"', "StorageClass": "STANDARD"}
+
+
+def _listing_stub(s3) -> Stubber:
+    stub = Stubber(s3)
+    stub.add_response("list_object_versions", {
+        "Versions": [_version(ORIGINAL, "v2"), _version(ORIGINAL, "v1", latest=False),
+                     _version("products/images/original/", "f1"),
+                     _version("products/images/original/ab/b.png", "v9")],
+        "DeleteMarkers": [{"Key": "products/images/original/gone.jpg", "VersionId": "d1",
+                           "IsLatest": True}],
+        "IsTruncated": False,
+    }, {"Bucket": BUCKET, "Prefix": "products/images/original/"})
+    return stub
+
+
+def _rows(text: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(text)))
+
+
+def test_the_listing_yields_only_current_versions_of_originals():
+    s3 = _s3()
+    with _listing_stub(s3):
+        assert list(entries_from_listing(s3, BUCKET)) == [
+            Entry(BUCKET, ORIGINAL, "v2"), Entry(BUCKET, "products/images/original/ab/b.png", "v9")]
+
+
+def test_the_manifest_is_bucket_key_version_with_url_encoded_keys_and_no_header():
+    body, count = manifest_csv([Entry(BUCKET, ORIGINAL, "v2")])
+    assert count == 1
+    assert _rows(body) == [[BUCKET, "products/images/original/3f9a/look%2007%20%28front%29%2B%C3%BC.jpg", "v2"]]
+
+
+def test_an_inventory_report_yields_current_originals_only():
+    rows = [[BUCKET, "products/images/original/a%20b.jpg", "v1", "true", "false"],
+            [BUCKET, "products/images/original/a%20b.jpg", "v0", "false", "false"],
+            [BUCKET, "products/images/original/c.jpg", "v5", "true", "true"],
+            [BUCKET, "brands/logos/l.png", "v7", "true", "false"]]
+    data = io.StringIO()
+    csv.writer(data).writerows(rows)
+    manifest = {"fileFormat": "CSV", "fileSchema": "Bucket, Key, VersionId, IsLatest, IsDeleteMarker",
+                "files": [{"key": "inv/data/1.csv.gz"}]}
+    entries = list(entries_from_inventory(manifest, lambda key: gzip.compress(data.getvalue().encode())))
+    assert entries == [Entry(BUCKET, "products/images/original/a b.jpg", "v1")]
+
+
+def test_an_inventory_without_versions_is_refused_with_the_reason():
+    with pytest.raises(BackfillError, match="VersionId"):
+        list(entries_from_inventory({"fileFormat": "CSV", "fileSchema": "Bucket, Key", "files": []},
+                                    lambda key: b""))
+
+
+def test_the_create_job_request_has_the_shape_s3control_accepts():
+    s3control = boto3.client("s3control", region_name="us-east-1", aws_access_key_id="x",
+                             aws_secret_access_key="y")
+    request = create_job_request(
+        account_id=CFG.account, bucket=BUCKET, manifest_object_key="ops/renditions-backfill/manifests/j.csv",
+        manifest_etag="abc", function_arn=FUNCTION_ARN, role_arn=CFG.renditions_backfill_role_arn,
+        job_name="j", token="t-1")
+    with Stubber(s3control) as stub:
+        stub.add_response("create_job", {"JobId": "job-1"}, request)  # validated against the model
+        assert s3control.create_job(**request)["JobId"] == "job-1"
+
+
+def test_the_job_invokes_the_function_with_schema_2_and_reports_failures_under_the_backfill_prefix():
+    request = create_job_request(
+        account_id=CFG.account, bucket=BUCKET, manifest_object_key="ops/renditions-backfill/manifests/j.csv",
+        manifest_etag="abc", function_arn=FUNCTION_ARN, role_arn=CFG.renditions_backfill_role_arn,
+        job_name="j")
+    assert request["Operation"]["LambdaInvoke"]["FunctionArn"] == FUNCTION_ARN
+    assert request["Operation"]["LambdaInvoke"]["InvocationSchemaVersion"] == "2.0"
+    assert request["Manifest"]["Spec"] == {"Format": "S3BatchOperations_CSV_20180820",
+                                           "Fields": ["Bucket", "Key", "VersionId"]}
+    assert request["Manifest"]["Location"]["ObjectArn"] == \
+        f"arn:aws:s3:::{BUCKET}/ops/renditions-backfill/manifests/j.csv"
+    assert (request["Report"]["Bucket"], request["Report"]["Prefix"]) == (
+        f"arn:aws:s3:::{BUCKET}", "ops/renditions-backfill/reports")
+    assert request["RoleArn"] == f"arn:aws:iam::{CFG.account}:role/{CFG.renditions_backfill_role_name}"
+
+
+def test_create_uploads_the_manifest_then_creates_the_job_pinned_to_its_etag(tmp_path, capsys):
+    s3 = _s3()
+    s3control = boto3.client("s3control", region_name="us-east-1", aws_access_key_id="x",
+                             aws_secret_access_key="y")
+    out = tmp_path / "m.csv"
+    with _listing_stub(s3) as s3_stub, Stubber(s3control) as control_stub:
+        s3_stub.add_response("put_object", {"ETag": '"etag-1"'}, {
+            "Bucket": BUCKET, "Key": "ops/renditions-backfill/manifests/job-a.csv",
+            "Body": ANY, "ContentType": "text/csv"})
+        control_stub.add_response("create_job", {"JobId": "job-42"}, {
+            "AccountId": CFG.account, "ConfirmationRequired": True, "Operation": ANY,
+            "Manifest": {"Spec": ANY, "Location": {
+                "ObjectArn": f"arn:aws:s3:::{BUCKET}/ops/renditions-backfill/manifests/job-a.csv",
+                "ETag": "etag-1"}},
+            "Report": ANY, "ClientRequestToken": ANY, "Description": ANY, "Priority": 10,
+            "RoleArn": CFG.renditions_backfill_role_arn})
+        code = main(["--env", "dev", "--out", str(out), "--function-arn", FUNCTION_ARN,
+                     "--job-name", "job-a", "--create"], s3=s3, s3control=s3control)
+        control_stub.assert_no_pending_responses()
+    assert code == 0
+    assert json.loads(capsys.readouterr().out)["JobId"] == "job-42"
+    assert len(_rows(out.read_text())) == 2
+
+
+def test_without_create_it_prints_the_request_and_creates_nothing(tmp_path, capsys):
+    s3 = _s3()
+    with _listing_stub(s3):
+        code = main(["--env", "dev", "--out", str(tmp_path / "m.csv"), "--job-name", "job-b"], s3=s3)
+    assert code == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["Operation"]["LambdaInvoke"]["InvocationSchemaVersion"] == "2.0"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--env", "qa"], "--env"),
+    (["--env", "dev", "--create"], "--function-arn"),
+    (["--env", "dev", "--function-arn", "arn:aws:s3:::nope"], "not a Lambda function ARN"),
+    (["--env", "dev", "--job-name", "a/b"], "--job-name"),
+])
+def test_bad_arguments_are_a_clear_error_with_exit_2_and_no_side_effect(tmp_path, capsys, argv, message):
+    out = tmp_path / "m.csv"
+    assert main([*argv, "--out", str(out)], s3=object(), s3control=object()) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()

@@ -1,0 +1,146 @@
+"""Pure parts of the renditions function: format sniffing and structure checks, the rendition
+settings, the key scheme, the perceptual hash. No AWS, small in-memory images."""
+from __future__ import annotations
+
+import io
+import struct
+
+import pytest
+from estate_handlers.renditions import fingerprints, keys, sniff
+from estate_handlers.renditions.settings import Settings, SettingsError
+from PIL import Image, ImageFilter
+
+CAP = 100_000_000
+
+
+def _encoded(fmt: str, size=(64, 48), mode="RGB") -> bytes:
+    out = io.BytesIO()
+    Image.new(mode, size, (200, 120, 40) if mode == "RGB" else (200, 120, 40, 128)).save(out, fmt)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("fmt, pil", [("jpeg", "JPEG"), ("png", "PNG"), ("webp", "WEBP"),
+                                      ("avif", "AVIF")])
+def test_each_allowed_format_is_recognised_from_its_bytes_with_its_header_size(fmt, pil):
+    inspection, _ = sniff.inspect(_encoded(pil), CAP)
+    assert (inspection.format, inspection.width, inspection.height) == (fmt, 64, 48)
+
+
+def test_heic_is_refused_even_though_it_is_an_iso_media_file():
+    heic = struct.pack(">I", 24) + b"ftypheic" + b"\x00\x00\x00\x00" + b"mif1heic"
+    with pytest.raises(sniff.Rejected) as err:
+        sniff.inspect(heic + b"\x00" * 64, CAP)
+    assert err.value.reason == "unsupported-format"
+
+
+@pytest.mark.parametrize("body", [_encoded("GIF"), _encoded("BMP"), b"%PDF-1.7\n",
+                                  b"<svg xmlns='http://www.w3.org/2000/svg'/>"])
+def test_formats_outside_the_allow_list_are_refused(body):
+    with pytest.raises(sniff.Rejected, match="unsupported-format"):
+        sniff.inspect(body, CAP)
+
+
+def test_the_pixel_cap_is_checked_against_the_header():
+    with pytest.raises(sniff.Rejected, match="too-many-pixels"):
+        sniff.inspect(_encoded("PNG", size=(200, 100)), 200 * 100 - 1)
+
+
+@pytest.mark.parametrize("pil", ["WEBP", "AVIF", "PNG"])
+def test_a_cut_file_is_refused_as_truncated(pil):
+    body = _encoded(pil, size=(256, 256))
+    with pytest.raises(sniff.Rejected) as err:
+        sniff.check_structure(sniff.sniff_format(body), body[:-10])
+    assert err.value.reason == "truncated"
+
+
+@pytest.mark.parametrize("pil", ["WEBP", "AVIF", "PNG", "JPEG"])
+def test_bytes_after_the_images_end_are_refused(pil):
+    body = _encoded(pil) + b"<script>alert(1)</script>"
+    with pytest.raises(sniff.Rejected) as err:
+        sniff.check_structure(sniff.sniff_format(body), body)
+    assert err.value.reason in ("trailing-data", "truncated", "unreadable-header")
+
+
+def test_widths_are_listed_largest_first_across_processed_and_thumbnails():
+    assert Settings().widths == (2048, 1200, 600, 300)
+
+
+@pytest.mark.parametrize("overrides, field", [
+    ({"processed_widths": (0,)}, "processed_widths"),
+    ({"thumbnail_widths": (2048,)}, "distinct"),
+    ({"formats": ("avif", "webp")}, "jpeg"),
+    ({"quality": (("avif", 0), ("webp", 80), ("jpeg", 82))}, "quality of avif"),
+    ({"max_pixels": True}, "max_pixels"),
+])
+def test_invalid_settings_are_refused_naming_the_problem(overrides, field):
+    with pytest.raises(SettingsError, match=field):
+        Settings(**overrides)
+
+
+def test_settings_survive_their_json_round_trip():
+    settings = Settings(processed_widths=(1600,), thumbnail_widths=(400, 200))
+    assert Settings.from_json(settings.to_json()) == settings
+
+
+def test_a_malformed_config_is_a_settings_error():
+    with pytest.raises(SettingsError, match="RENDITIONS_CONFIG"):
+        Settings.from_json("{not json")
+
+
+def test_rendition_keys_keep_the_originals_path_and_name():
+    original = "products/images/original/3f9a/look 07.png"
+    assert keys.rendition_key(original, 1200, "avif", thumbnail=False) == \
+        "products/images/processed/3f9a/look 07.png/w1200.avif"
+    assert keys.rendition_key(original, 300, "jpeg", thumbnail=True) == \
+        "products/images/thumbnails/3f9a/look 07.png/w300.jpg"
+    assert keys.manifest_key(original) == "products/images/processed/3f9a/look 07.png/manifest.json"
+
+
+@pytest.mark.parametrize("key", ["products/images/processed/a.jpg", "products/images/original/",
+                                 "products/images/original/folder/"])
+def test_only_original_objects_have_renditions(key):
+    assert not keys.is_original(key)
+
+
+def _texture() -> Image.Image:
+    im = Image.radial_gradient("L").convert("RGB").resize((256, 256))
+    im.paste((30, 60, 200), (0, 0, 100, 60))
+    return im
+
+
+def test_phash_barely_moves_for_a_resized_recompressed_copy():
+    original = _texture()
+    out = io.BytesIO()
+    original.resize((180, 180)).save(out, "JPEG", quality=60)
+    copy = Image.open(io.BytesIO(out.getvalue())).convert("RGB")
+    assert fingerprints.hamming(fingerprints.phash(original), fingerprints.phash(copy)) <= 4
+
+
+def test_phash_differs_for_a_different_picture():
+    other = _texture().transpose(Image.Transpose.ROTATE_90).filter(ImageFilter.GaussianBlur(2))
+    assert fingerprints.hamming(fingerprints.phash(_texture()), fingerprints.phash(other)) > 10
+
+
+class _TagRecorder:
+    def __init__(self):
+        self.written = None
+
+    def put_object_tagging(self, **kwargs):
+        self.written = kwargs["Tagging"]["TagSet"]
+
+
+def _foreign(n: int) -> list[dict]:
+    return [{"Key": f"team-{i}", "Value": "x"} for i in range(n)]
+
+
+def test_a_rejection_tag_never_drops_another_writers_tag():
+    from estate_handlers.object_events import ObjectVersion
+    from estate_handlers.renditions.pipeline import tag
+
+    s3 = _TagRecorder()
+    ours = {"processing-status": "rejected", "processing-reason": "truncated"}
+    assert tag(s3, ObjectVersion("b", "k", "v"), _foreign(9), ours) is True
+    assert s3.written == [*_foreign(9), {"Key": "processing-status", "Value": "rejected"}]
+    s3.written = None
+    assert tag(s3, ObjectVersion("b", "k", "v"), _foreign(10), ours) is False
+    assert s3.written is None

@@ -1,0 +1,115 @@
+"""python -m tools.backfill --env dev --out manifest.csv [--inventory …] [--create]
+
+Writes the manifest CSV of every current product original and prints the S3 Batch
+Operations CreateJob request; with ``--create`` uploads the manifest and creates the job
+(it waits for confirmation in the console unless ``--no-confirm``). Needs AWS credentials
+for the listing, the inventory on S3, and ``--create``; a local inventory needs none.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tools.backfill import (
+    BackfillError,
+    create_job_request,
+    entries_from_inventory,
+    entries_from_listing,
+    load_inventory_manifest,
+    manifest_csv,
+    manifest_key,
+    upload_manifest,
+)
+
+_FUNCTION_ARN = re.compile(r"arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]+(:[A-Za-z0-9$_-]+)?")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m tools.backfill", description=__doc__.splitlines()[0])
+    parser.add_argument("--env", required=True, help="environment name (dev, prod)")
+    parser.add_argument("--out", type=Path, default=Path("renditions-backfill.csv"),
+                        help="where to write the manifest CSV (default: %(default)s)")
+    parser.add_argument("--inventory", metavar="MANIFEST_JSON",
+                        help="an S3 Inventory manifest.json (local path or s3:// URI) instead "
+                             "of listing the bucket")
+    parser.add_argument("--function-arn",
+                        help="the renditions function (stack output RenditionsFunctionArn)")
+    parser.add_argument("--job-name", default=None, help="default: renditions-<UTC timestamp>")
+    parser.add_argument("--create", action="store_true",
+                        help="upload the manifest and create the job (needs AWS credentials)")
+    parser.add_argument("--no-confirm", action="store_true",
+                        help="with --create: run without confirmation in the console")
+    return parser
+
+
+def main(argv=None, *, s3=None, s3control=None) -> int:
+    args = _parser().parse_args(argv)
+    from infra.environments import ENVIRONMENTS
+
+    if args.env not in ENVIRONMENTS:
+        print(f"error: --env must be one of {', '.join(ENVIRONMENTS)}", file=sys.stderr)
+        return 2
+    if args.function_arn is not None and not _FUNCTION_ARN.fullmatch(args.function_arn):
+        print(f"error: --function-arn {args.function_arn!r} is not a Lambda function ARN",
+              file=sys.stderr)
+        return 2
+    if args.create and args.function_arn is None:
+        print("error: --create needs --function-arn (the stack output RenditionsFunctionArn)",
+              file=sys.stderr)
+        return 2
+    cfg = ENVIRONMENTS[args.env]()
+    job_name = args.job_name or f"renditions-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,100}", job_name):
+        print("error: --job-name may hold letters, digits, '.', '_' and '-' only", file=sys.stderr)
+        return 2
+
+    needs_aws = args.create or args.inventory is None or args.inventory.startswith("s3://")
+    if needs_aws and s3 is None:
+        import boto3
+
+        s3 = boto3.client("s3", region_name=cfg.primary_region)
+    try:
+        if args.inventory:
+            manifest, read_file = load_inventory_manifest(args.inventory, s3)
+            entries = entries_from_inventory(manifest, read_file)
+        else:
+            entries = entries_from_listing(s3, cfg.assets_bucket_name)
+        body, count = manifest_csv(entries)
+    except BackfillError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    args.out.write_text(body)
+    print(f"wrote {count} originals to {args.out}", file=sys.stderr)
+
+    key, etag = manifest_key(job_name), "<ETag of the uploaded manifest>"
+    if args.create and count == 0:
+        print("no originals to backfill: no job created", file=sys.stderr)
+        return 0
+    if args.create:
+        key, etag = upload_manifest(s3, cfg.assets_bucket_name, job_name, body)
+    request = create_job_request(
+        account_id=cfg.account, bucket=cfg.assets_bucket_name, manifest_object_key=key,
+        manifest_etag=etag, function_arn=args.function_arn or "<RenditionsFunctionArn>",
+        role_arn=cfg.renditions_backfill_role_arn, job_name=job_name,
+        confirmation_required=not args.no_confirm)
+    if not args.create:
+        print(json.dumps(request, indent=2))
+        print(f"upload {args.out} to s3://{cfg.assets_bucket_name}/{key}, or re-run with "
+              "--create", file=sys.stderr)
+        return 0
+    if s3control is None:
+        import boto3
+
+        s3control = boto3.client("s3control", region_name=cfg.primary_region)
+    job = s3control.create_job(**request)
+    print(json.dumps({"JobId": job["JobId"], "manifest": f"s3://{cfg.assets_bucket_name}/{key}",
+                      "originals": count}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -2,9 +2,11 @@
 
 - Python 3.14 (the newest Lambda runtime) on arm64 (Graviton: cheaper per GB-second;
   SHA-256 and TLS are fast on it);
-- code is the ``lambda/`` folder as a plain folder asset (no Docker bundling); besides the
-  runtime's boto3, the handlers import Powertools for AWS Lambda (Python), from AWS's
-  official layer for this runtime and architecture, pinned by version (``powertools_layer_arn``);
+- code is the ``lambda/`` folder as a plain folder asset (no Docker bundling); what the
+  handlers import besides the runtime's boto3 (Powertools for AWS Lambda (Python), pinned in
+  ``lambda/requirements.txt``) comes in one layer per stack, built by pip for this runtime and
+  architecture (``python_layer.py``). Not AWS's public Powertools layer: its version numbers
+  cannot be checked offline, and a layer we build is exactly the release the tests run;
 - no X-Ray: Powertools' Tracer would import the X-Ray SDK, which alone costs the presign
   function ~80 ms of cold start (over its budget, see ``bench/bench_presign.py``), and active
   tracing without a tracer in the code is half-configured; structured logs and EMF metrics
@@ -31,25 +33,19 @@ from constructs import Construct
 
 from infra.config import METRICS_NAMESPACE
 from infra.constructs.encryption import EncryptedLogGroup
+from infra.constructs.lambda_target import ARCHITECTURE, RUNTIME
+from infra.constructs.python_layer import PythonLayer
 from infra.nag import acknowledge
 
-RUNTIME = lambda_.Runtime.PYTHON_3_14
-ARCHITECTURE = lambda_.Architecture.ARM_64
 # The Lambda asset root (``estate_handlers`` is a package inside it). Absolute, so synth
 # does not depend on the working directory.
 ASSET_ROOT = Path(__file__).resolve().parents[2] / "lambda"
 ASSET_EXCLUDE = ["**/__pycache__", "**/*.pyc", "**/.pytest_cache", "**/.mypy_cache",
                  "**/.ruff_cache", "**/.DS_Store"]
 
-# Powertools for AWS Lambda (Python), official layer: account 017000801446 publishes
-# AWSLambdaPowertoolsPythonV3-<python>-<arch> per Python version and architecture
-# (python314-arm64 exists), one version number per release in every commercial region. It
-# must carry the release pinned in lambda/requirements.txt and requirements-dev.txt (3.37.0).
-# The number below is derived (3.31.1 is layer 36; four releases since), not read from AWS:
-# before the first deploy, `aws lambda get-layer-version-by-arn --arn <arn>` must name
-# 3.37.0 in its Description; bump both pins together.
-POWERTOOLS_LAYER_ACCOUNT = "017000801446"
-POWERTOOLS_LAYER_VERSION = 40
+# What every handler imports besides the runtime's boto3 (the handler-packages layer).
+HANDLER_REQUIREMENTS = ASSET_ROOT / "requirements.txt"
+HANDLER_PACKAGES_ID = "HandlerPackages"
 LOG_ACTIONS = ["logs:CreateLogStream", "logs:PutLogEvents"]
 
 NO_VPC_REASON = (
@@ -59,11 +55,15 @@ NO_VPC_REASON = (
 )
 
 
-def powertools_layer_arn(region: str) -> str:
-    runtime = RUNTIME.name.replace(".", "")  # python3.14 -> python314
-    arch = "arm64" if ARCHITECTURE == lambda_.Architecture.ARM_64 else "x86_64"
-    return (f"arn:aws:lambda:{region}:{POWERTOOLS_LAYER_ACCOUNT}:layer:"
-            f"AWSLambdaPowertoolsPythonV3-{runtime}-{arch}:{POWERTOOLS_LAYER_VERSION}")
+def handler_packages_layer(scope: Construct) -> lambda_.ILayerVersion:
+    """The stack's one layer of handler packages (created on first use, shared after)."""
+    stack = Stack.of(scope)
+    existing = stack.node.try_find_child(HANDLER_PACKAGES_ID)
+    if existing is None:
+        existing = PythonLayer(stack, HANDLER_PACKAGES_ID, requirements=HANDLER_REQUIREMENTS,
+                               description="Powertools for AWS Lambda (Python) for the estate's "
+                                           "handlers", license_info="MIT-0")
+    return existing.layer
 
 
 def code_asset() -> lambda_.Code:
@@ -85,10 +85,12 @@ class EstateFunction(Construct):
         reserved_concurrency: int,
         log_retention_days: int,
         statements: Sequence[iam.PolicyStatement],
-        layers: Sequence[lambda_.ILayerVersion] = (),
+        layers: Sequence[lambda_.ILayerVersion] | None = None,
     ) -> None:
         """``name`` (e.g. ``justkalm-dev-upload-hasher``) names the log group and the
-        role/policy descriptions; ``statements`` are the function's own permissions."""
+        role/policy descriptions; ``statements`` are the function's own permissions;
+        ``layers`` replace the stack's handler-packages layer (they must then carry
+        Powertools themselves)."""
         super().__init__(scope, construct_id)
         self.name = name
         self.logs = EncryptedLogGroup(self, "Logs", log_group_name=f"/estate/lambda/{name}",
@@ -128,8 +130,6 @@ class EstateFunction(Construct):
             environment={"POWERTOOLS_SERVICE_NAME": name,
                          "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
                          **environment},
-            layers=[lambda_.LayerVersion.from_layer_version_arn(
-                self, "Powertools", powertools_layer_arn(Stack.of(self).region))],
             log_group=self.log_group,
             reserved_concurrent_executions=reserved_concurrency,
             # Grants CDK would add on its own (event sources) are dropped: the
@@ -137,7 +137,7 @@ class EstateFunction(Construct):
             role=self.role.without_policy_updates(),
             # Third-party packages come as layers built for this runtime and architecture
             # (infra/constructs/python_layer.py), never inside the handler asset.
-            layers=list(layers) or None,
+            layers=list(layers) if layers is not None else [handler_packages_layer(self)],
         )
         # The role must hold its policy before Lambda validates it (event source mappings
         # check sqs:ReceiveMessage when they are created) or the function first runs.

@@ -36,7 +36,7 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from infra.constructs.function import ARCHITECTURE, RUNTIME
+from infra.constructs.lambda_target import ARCHITECTURE, RUNTIME
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CACHE_ROOT = REPO_ROOT / ".build" / "python-layers"

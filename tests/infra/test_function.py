@@ -10,7 +10,7 @@ from aws_cdk.assertions import Template
 from helpers import only, resources
 
 from infra.config import METRICS_NAMESPACE
-from infra.constructs.function import EstateFunction, powertools_layer_arn
+from infra.constructs.function import HANDLER_PACKAGES_ID, EstateFunction
 
 NAME = "probe-fn"
 OWN = iam.PolicyStatement(sid="ReadOneObject", actions=["s3:GetObject"],
@@ -49,8 +49,13 @@ def test_environment_is_the_callers_plus_the_powertools_service_and_namespace(te
                          "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE}
 
 
-def test_runs_with_the_pinned_powertools_layer_of_its_region(template):
-    assert _function(template)["Properties"]["Layers"] == [powertools_layer_arn("us-east-1")]
+def test_runs_with_the_stacks_one_handler_packages_layer_built_for_its_target(template):
+    [ref] = _function(template)["Properties"]["Layers"]
+    layer = template["Resources"][ref["Ref"]]
+    assert ref["Ref"].startswith(HANDLER_PACKAGES_ID)
+    assert layer["Type"] == "AWS::Lambda::LayerVersion"
+    assert layer["Properties"]["CompatibleRuntimes"] == ["python3.14"]
+    assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
 
 
 def test_exposes_its_timeout_for_the_duration_alarm(built):

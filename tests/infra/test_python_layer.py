@@ -17,6 +17,7 @@ from infra.constructs.python_layer import (
 
 REPO = Path(__file__).resolve().parents[2]
 RENDITIONS_REQUIREMENTS = REPO / "lambda" / "requirements-renditions.txt"
+HANDLER_REQUIREMENTS = REPO / "lambda" / "requirements.txt"
 
 
 def _pins(requirements: Path) -> dict[str, str]:
@@ -56,8 +57,16 @@ def renditions_layer() -> Path:
     return build_layer(RENDITIONS_REQUIREMENTS) / LAYER_SUBDIR
 
 
-def test_every_wheel_in_the_renditions_layer_targets_lambda_arm64_python_3_14(renditions_layer):
-    tags = _wheel_tags(renditions_layer)
+@pytest.fixture(scope="module", params=[RENDITIONS_REQUIREMENTS, HANDLER_REQUIREMENTS],
+                ids=["renditions", "handler-packages"])
+def each_layer(request) -> tuple[Path, Path]:
+    """(requirements file, the layer's site folder) for every layer the estate ships."""
+    return request.param, build_layer(request.param) / LAYER_SUBDIR
+
+
+def test_every_wheel_in_each_layer_targets_lambda_arm64_python_3_14(each_layer):
+    _, site = each_layer
+    tags = _wheel_tags(site)
     assert tags, "the layer holds no installed wheels"
     wrong = {dist: t for dist, t in tags.items()
              if not any(_runs_on_lambda_arm64_cp314(tag) for tag in t)}
@@ -71,12 +80,13 @@ def test_the_image_library_in_the_layer_is_a_native_arm64_wheel(renditions_layer
                for tag in pillow)
 
 
-def test_the_layer_holds_exactly_the_pinned_distributions(renditions_layer):
+def test_each_layer_holds_exactly_its_pinned_distributions(each_layer):
+    requirements, site = each_layer
     installed = {}
-    for dist in renditions_layer.glob("*.dist-info"):
+    for dist in site.glob("*.dist-info"):
         name, version = dist.name.removesuffix(".dist-info").rsplit("-", 1)
         installed[_canonical(name)] = version
-    assert installed == _pins(RENDITIONS_REQUIREMENTS)
+    assert installed == _pins(requirements)
 
 
 def test_a_second_build_reuses_the_cache_without_running_pip(renditions_layer):
@@ -145,3 +155,4 @@ def test_the_tests_run_the_same_pillow_and_powertools_the_layer_ships():
     layer = _pins(RENDITIONS_REQUIREMENTS)
     for name in ("pillow", "aws-lambda-powertools"):
         assert dev[name] == layer[name], name
+    assert dev["aws-lambda-powertools"] == _pins(HANDLER_REQUIREMENTS)["aws-lambda-powertools"]

@@ -22,6 +22,18 @@ def env(request):
     return request.param
 
 
+# Without the upload gate (dev) S3 notifies originals through the originals topic; with it
+# (prod) only a clean scan verdict releases an original to the renditions queue.
+@pytest.fixture(params=[e for e in ENVS if not ENVIRONMENTS[e]().upload_gate.enabled])
+def ungated_env(request):
+    return request.param
+
+
+@pytest.fixture(params=[e for e in ENVS if ENVIRONMENTS[e]().upload_gate.enabled])
+def gated_env(request):
+    return request.param
+
+
 def _template(estate, env) -> dict:
     return estate.template_json(env, "Assets")
 
@@ -77,7 +89,25 @@ def _objects(cfg, prefix: str) -> str:
 
 # ----------------------------------------------------------------- trigger and queues
 
-def test_originals_publish_every_created_object_to_the_originals_topic(estate, env):
+def test_gate_on_only_a_clean_verdict_on_an_original_reaches_the_renditions_queue(
+        estate, gated_env):
+    env = gated_env
+    cfg = _cfg(env)
+    template = _template(estate, env)
+    (queue_id, _), _ = _queues(template)
+    [rule] = [r["Properties"] for r in resources(template, "AWS::Events::Rule").values()
+              if r["Properties"].get("Name") == f"{cfg.upload_gate_name}-release-renditions"]
+    assert rule["EventPattern"]["detail"] == {
+        "s3ObjectDetails": {"bucketName": [cfg.assets_bucket_name],
+                            "objectKey": [{"prefix": ORIGINALS}]},
+        "scanResultDetails": {"scanResultStatus": ["NO_THREATS_FOUND"]}}
+    assert rule["Targets"] == [{"Id": "Queue", "Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}]
+    _, bucket = bucket_named(template, cfg.assets_bucket_name)
+    assert "TopicConfigurations" not in bucket["Properties"].get("NotificationConfiguration", {})
+
+
+def test_originals_publish_every_created_object_to_the_originals_topic(estate, ungated_env):
+    env = ungated_env
     template = _template(estate, env)
     _, bucket = bucket_named(template, _cfg(env).assets_bucket_name)
     [config] = bucket["Properties"]["NotificationConfiguration"]["TopicConfigurations"]
@@ -85,7 +115,8 @@ def test_originals_publish_every_created_object_to_the_originals_topic(estate, e
                       "Filter": {"S3Key": {"Rules": [{"Name": "prefix", "Value": ORIGINALS}]}}}
 
 
-def test_the_renditions_queue_receives_raw_s3_notifications_from_the_topic(estate, env):
+def test_the_renditions_queue_receives_raw_s3_notifications_from_the_topic(estate, ungated_env):
+    env = ungated_env
     template = _template(estate, env)
     (queue_id, _), _ = _queues(template)
     [subscription] = [v["Properties"] for v in _mine(template, "AWS::SNS::Subscription").values()]
@@ -93,7 +124,8 @@ def test_the_renditions_queue_receives_raw_s3_notifications_from_the_topic(estat
                             "RawMessageDelivery": True, "TopicArn": {"Ref": _topic_id(template)}}
 
 
-def test_only_s3_for_the_assets_bucket_may_publish_to_the_topic_over_tls(estate, env):
+def test_only_s3_for_the_assets_bucket_may_publish_to_the_topic_over_tls(estate, ungated_env):
+    env = ungated_env
     template = _template(estate, env)
     cfg = _cfg(env)
     topic_id = _topic_id(template)
@@ -111,7 +143,8 @@ def test_only_s3_for_the_assets_bucket_may_publish_to_the_topic_over_tls(estate,
                for s in statements)
 
 
-def test_the_topic_is_encrypted_with_a_rotating_customer_key(estate, env):
+def test_the_topic_is_encrypted_with_a_rotating_customer_key(estate, ungated_env):
+    env = ungated_env
     template = _template(estate, env)
     topic = template["Resources"][_topic_id(template)]
     key = template["Resources"][topic["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0]]
@@ -223,7 +256,6 @@ def test_the_function_role_may_do_exactly_what_the_handler_needs(estate, env):
             ["kms:Decrypt"], [f"<{queue_key}.Arn>"],
             {"StringEquals": {"kms:ViaService": f"sqs.{region}.amazonaws.com"}}),
         "WriteOwnLogs": (["logs:CreateLogStream", "logs:PutLogEvents"], [f"<{log_group}.Arn>"], None),
-        "XRayTraces": (["xray:PutTelemetryRecords", "xray:PutTraceSegments"], ["*"], None),
     }
 
 

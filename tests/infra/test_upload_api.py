@@ -13,7 +13,7 @@ from aws_cdk import App
 from helpers import as_list, bucket_named, key_of_bucket, only, resources
 
 from infra.config import ARCHIVE_TIER_PREFIXES, ASSET_PREFIXES, ConfigError, UploadApiConfig
-from infra.constructs.function import powertools_layer_arn
+from infra.constructs.function import HANDLER_PACKAGES_ID
 from infra.environments import ENVIRONMENTS, dev
 from infra.nag import apply_policy_packs
 from infra.stage import EstateStage
@@ -249,9 +249,11 @@ def test_function_has_no_half_configured_tracing(estate, env):
     assert "TracingConfig" not in _function(_api(estate, env))[1]["Properties"]
 
 
-def test_function_runs_with_the_pinned_powertools_layer_of_its_region(estate, env):
-    props = _function(_api(estate, env))[1]["Properties"]
-    assert props["Layers"] == [powertools_layer_arn(_cfg(env).primary_region)]
+def test_function_runs_with_its_stacks_handler_packages_layer(estate, env):
+    template = _api(estate, env)
+    [ref] = _function(template)[1]["Properties"]["Layers"]
+    assert ref["Ref"].startswith(HANDLER_PACKAGES_ID)
+    assert template["Resources"][ref["Ref"]]["Type"] == "AWS::Lambda::LayerVersion"
 
 
 def test_function_reserves_the_configured_concurrency(estate, env):

@@ -309,8 +309,12 @@ def test_gate_off_s3_notifies_the_hasher_queue_and_no_gate_exists(dev_assets):
     cfg = ENVIRONMENTS["dev"]()
     _, bucket = bucket_named(dev_assets, cfg.assets_bucket_name)
     configs = bucket["Properties"]["NotificationConfiguration"]
+    # Originals reach the hasher (and the renditions queue) through the originals topic.
     assert sorted(c["Filter"]["S3Key"]["Rules"][0]["Value"]
-                  for c in configs["QueueConfigurations"]) == sorted(HASHED_PREFIXES)
+                  for c in configs["QueueConfigurations"]) \
+        == sorted(p for p in HASHED_PREFIXES if p != ORIGINALS)
+    assert [c["Filter"]["S3Key"]["Rules"][0]["Value"]
+            for c in configs["TopicConfigurations"]] == [ORIGINALS]
     assert "EventBridgeConfiguration" not in configs
     assert not resources(dev_assets, "AWS::GuardDuty::MalwareProtectionPlan")
     assert not resources(dev_assets, "AWS::Events::Rule")

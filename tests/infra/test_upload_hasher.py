@@ -11,7 +11,7 @@ from estate_handlers import dedup_index
 from helpers import as_list, bucket_named, key_of_bucket, only, resources
 
 from infra.config import DOCUMENTS, ORIGINALS, TABLE_ENV, USER_UPLOADS, ConfigError, UploadApiConfig
-from infra.constructs.function import METRICS_NAMESPACE, powertools_layer_arn
+from infra.constructs.function import HANDLER_PACKAGES_ID, METRICS_NAMESPACE
 from infra.environments import ENVIRONMENTS
 
 ENVS = ("dev", "prod")
@@ -161,7 +161,8 @@ def test_each_upload_prefix_notifies_the_queue_of_every_created_object(estate, u
     assert through_topic["Event"] == "s3:ObjectCreated:*"
 
 
-def test_originals_reach_the_queue_from_the_topic_as_raw_s3_notifications(estate, env):
+def test_originals_reach_the_queue_from_the_topic_as_raw_s3_notifications(estate, ungated_env):
+    env = ungated_env
     template = estate.template_json(env, "Assets")
     topic_id = _topic_id(estate, env)
     (queue_id, _), _ = _queues(_assets(estate, env))
@@ -342,9 +343,11 @@ def test_function_has_no_half_configured_tracing(estate, env):
     assert "TracingConfig" not in _function(_assets(estate, env))[1]["Properties"]
 
 
-def test_function_runs_with_the_pinned_powertools_layer_of_its_region(estate, env):
-    props = _function(_assets(estate, env))[1]["Properties"]
-    assert props["Layers"] == [powertools_layer_arn(_cfg(env).primary_region)]
+def test_function_runs_with_its_stacks_handler_packages_layer(estate, env):
+    template = _assets(estate, env)
+    [ref] = _function(template)[1]["Properties"]["Layers"]
+    assert ref["Ref"].startswith(HANDLER_PACKAGES_ID)
+    assert template["Resources"][ref["Ref"]]["Type"] == "AWS::Lambda::LayerVersion"
 
 
 def test_function_environment_names_only_the_dedup_table(estate, env):

@@ -2,7 +2,7 @@
 (or pass `-c account_<env>=123456789012`, see README "Configuration")."""
 from __future__ import annotations
 
-from infra.config import CdnConfig, EnvironmentConfig, UploadApiConfig
+from infra.config import CdnConfig, EnvironmentConfig, RecoveryConfig, UploadApiConfig
 
 ORG = "justkalm"
 
@@ -34,6 +34,7 @@ def prod(account: str = "222222222222") -> EnvironmentConfig:
         exports_expiration_days=7,
         backups_retention_days=35,
         backups_compliance_mode=True,
+        recovery=RecoveryConfig(continuous_backup_days=35, vault_lock=True),
         cdn=CdnConfig(
             domain_name="cdn.justkalm.example",
             hosted_zone_name="justkalm.example",

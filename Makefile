@@ -12,7 +12,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := true
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: install synth test test-infra test-handlers diff deploy lint snapshot-update bench review clean
+.PHONY: install synth test test-infra test-handlers diff deploy lint snapshot-update bench review restore erase clean
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -61,10 +61,21 @@ snapshot-update: install
 bench: install
 	$(PY) bench/bench_presign.py
 	$(PY) bench/bench_hash.py --quick
+	$(PY) bench/bench_restore.py --quick --latency-ms 20
 
 ## Markdown review of what this branch changes in the synthesized estate (BASE defaults to origin/main).
 review: install
 	$(PY) -m tools.review $(if $(BASE),--base $(BASE))
+
+## Put a prefix back as it was at a moment (AWS credentials): make restore ARGS="--bucket B --prefix P --at T [--dry-run]"
+restore: install
+	@test -n "$(ARGS)" || { $(PY) -m tools.restore --help; exit 2; }
+	$(PY) -m tools.restore $(ARGS)
+
+## Erase one user's uploads and exports, every version, primary and replica: make erase ARGS="--bucket B --user SEG --audit-bucket A --yes"
+erase: install
+	@test -n "$(ARGS)" || { $(PY) -m tools.erase --help; exit 2; }
+	$(PY) -m tools.erase $(ARGS)
 
 clean:
 	rm -rf cdk.out .pytest_cache

@@ -63,12 +63,15 @@ def test_with_the_flag_a_glacier_restore_is_requested_for_days_and_tier(s3):
 
 def test_an_intelligent_tiering_archive_restore_names_no_days(s3):
     client, stubber = s3
+    stubber.add_client_error("get_object", service_error_code="InvalidObjectState",
+                             http_status_code=403)
     stubber.add_response("head_object", head(StorageClass="INTELLIGENT_TIERING",
                                              ArchiveStatus="DEEP_ARCHIVE_ACCESS"), HEAD_PARAMS)
     stubber.add_response("restore_object", {}, {
         "Bucket": BUCKET, "Key": "k", "VersionId": "v1",
         "RestoreRequest": {"GlacierJobParameters": {"Tier": "Standard"}}})
-    entry = restorer(client, request_archive_restore=True).carry_out(DECISION)
+    entry = restorer(client, request_archive_restore=True).carry_out(
+        Decision(COPY, "k", "k", version_id="v1", size=10, storage_class="INTELLIGENT_TIERING"))
     assert entry["outcome"] == RESTORE_REQUESTED
 
 
@@ -83,12 +86,14 @@ def test_a_restore_already_under_way_is_not_requested_twice(s3):
 def test_invalid_object_state_on_copy_is_reported_as_archived(s3):
     # Intelligent-Tiering lists as INTELLIGENT_TIERING; the copy is what finds it archived.
     client, stubber = s3
-    stubber.add_response("head_object", head(ChecksumSHA256="A" * 43 + "="), HEAD_PARAMS)
+    stubber.add_response("head_object", head(ChecksumSHA256="A" * 43 + "=",
+                                             ContentLength=64 * 1024 ** 2), HEAD_PARAMS)
     stubber.add_client_error("copy_object", service_error_code="InvalidObjectState",
                              service_message="The operation is not valid for the object's "
                                              "access tier",
                              http_status_code=403)
-    entry = restorer(client).carry_out(Decision(COPY, "k", "k", version_id="v1", size=10))
+    entry = restorer(client).carry_out(Decision(COPY, "k", "k", version_id="v1",
+                                                size=64 * 1024 ** 2))
     assert entry["outcome"] == ARCHIVE_REPORTED
 
 

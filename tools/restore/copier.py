@@ -30,6 +30,7 @@ MB = 1024 ** 2
 COPY_OBJECT_LIMIT = 5 * GB
 MAX_PARTS = 10_000
 CHUNK = 1 * MB
+SMALL_OBJECT = 8 * MB  # read in one GET (headers and body) instead of a HEAD, then a GET
 # Headers a multipart copy must carry over itself (CopyObject copies them with the body).
 _CARRIED = ("ContentType", "CacheControl", "ContentDisposition", "ContentEncoding",
             "ContentLanguage", "Expires", "WebsiteRedirectLocation")
@@ -89,6 +90,41 @@ def sha256_of(client, bucket: str, key: str, version_id: str | None,
     return _stored_sha256(head) or streamed_sha256(client, bucket, key, version_id)
 
 
+def describe_version(client, bucket: str, key: str, version_id: str | None,
+                     size_hint: int) -> tuple[dict, str | None]:
+    """(headers, SHA-256) of a source version in as few requests as possible: one GET for a
+    small object (headers and body together), a HEAD — plus a streamed read only without a
+    stored checksum — for a large one. ``None`` for the hash: archived, not readable now."""
+    extra = {"VersionId": version_id} if version_id else {}
+    if size_hint <= SMALL_OBJECT:
+        response = client.get_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED", **extra)
+        body = response.pop("Body")
+        stored = _stored_sha256(response)
+        if stored:
+            body.close()
+            return response, stored
+        digest = hashlib.sha256()
+        for chunk in iter(lambda: body.read(CHUNK), b""):
+            digest.update(chunk)
+        return response, base64.b64encode(digest.digest()).decode()
+    head = head_version(client, bucket, key, version_id)
+    if is_archived(head):
+        return head, None
+    return head, sha256_of(client, bucket, key, version_id, head)
+
+
+def restored_sha256(client, bucket: str, key: str, version_id: str, size: int,
+                    reported: str | None) -> str:
+    """SHA-256 of a version just written: what S3 reported for the copy when it did (AWS
+    computes it for ``ChecksumAlgorithm=SHA256``), else read back — one GET for a small
+    object, HEAD first for a large one (it may carry a stored full-object checksum)."""
+    if reported:
+        return reported
+    if size <= SMALL_OBJECT:
+        return streamed_sha256(client, bucket, key, version_id)
+    return sha256_of(client, bucket, key, version_id)
+
+
 def is_archived(head: dict) -> bool:
     """True when the version's bytes cannot be read without a restore (GLACIER/DEEP_ARCHIVE,
     or an Intelligent-Tiering archive tier) and no restored copy is available."""
@@ -138,10 +174,19 @@ class Restorer:
 
     def _restore_version(self, decision: Decision) -> dict:
         src, key, vid = self.source, decision.source_key, decision.version_id
-        src_head = head_version(src.client, src.bucket, key, vid)
-        if is_archived(src_head):
+        try:
+            if decision.action == ARCHIVED:  # listed in an archive class: HEAD says if restored
+                src_head = head_version(src.client, src.bucket, key, vid)
+                if is_archived(src_head):
+                    return self._archived(decision, src_head)
+            src_head, src_sha = describe_version(src.client, src.bucket, key, vid, decision.size)
+        except ClientError as exc:
+            # Intelligent-Tiering lists as such; reading is what finds the archive tier.
+            if exc.response.get("Error", {}).get("Code") != "InvalidObjectState":
+                raise
+            src_head, src_sha = head_version(src.client, src.bucket, key, vid), None
+        if src_sha is None or is_archived(src_head):
             return self._archived(decision, src_head)
-        src_sha = sha256_of(src.client, src.bucket, key, vid, src_head)
         if decision.dest_version_id is not None:
             dst_head = head_version(self.dest.client, self.dest.bucket, decision.dest_key,
                                     decision.dest_version_id)
@@ -152,14 +197,15 @@ class Restorer:
                         "new_version_id": decision.dest_version_id}
         try:
             if src_head["ContentLength"] > self.options.multipart_threshold:
-                new_version = self._multipart_copy(decision, src_head)
+                new_version, copy_sha = self._multipart_copy(decision, src_head), None
             else:
-                new_version = self._copy(decision)
+                new_version, copy_sha = self._copy(decision)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "InvalidObjectState":
                 return self._archived(decision, src_head)
             raise
-        dst_sha = sha256_of(self.dest.client, self.dest.bucket, decision.dest_key, new_version)
+        dst_sha = restored_sha256(self.dest.client, self.dest.bucket, decision.dest_key,
+                                  new_version, src_head["ContentLength"], copy_sha)
         if dst_sha != src_sha:
             raise ChecksumMismatch(f"SHA-256 of the restored version {new_version} ({dst_sha}) "
                                    f"differs from the source version {vid} ({src_sha})")
@@ -170,12 +216,13 @@ class Restorer:
         return {"Bucket": self.source.bucket, "Key": decision.source_key,
                 "VersionId": decision.version_id}
 
-    def _copy(self, decision: Decision) -> str:
+    def _copy(self, decision: Decision) -> tuple[str, str | None]:
+        """(new version id, the full-object SHA-256 S3 computed for it, when it says)."""
         response = self.dest.client.copy_object(
             Bucket=self.dest.bucket, Key=decision.dest_key,
             CopySource=self._copy_source(decision),
             MetadataDirective="COPY", TaggingDirective="COPY", ChecksumAlgorithm="SHA256")
-        return response["VersionId"]
+        return response["VersionId"], _stored_sha256(response.get("CopyObjectResult") or {})
 
     def part_ranges(self, size: int) -> list[tuple[int, int]]:
         """Inclusive byte ranges of the parts (at most 10,000, as S3 allows)."""

@@ -66,6 +66,9 @@ class Recovery(Construct):
         objects_arn = f"{bucket_arn}/*"
         rules_arn = (f"arn:{stack.partition}:events:{stack.region}:{stack.account}:"
                      "rule/AwsBackupManagedRule*")
+        # cdk-nag reports resources with the partition resolved; acknowledge them as it prints.
+        nag_objects = f"arn:aws:s3:::{bucket_name}/*"
+        nag_rules = f"arn:aws:events:{stack.region}:{stack.account}:rule/AwsBackupManagedRule*"
         via_s3 = {"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}}
 
         self.vault_key = rotating_key(
@@ -120,10 +123,10 @@ class Recovery(Construct):
             "AwsSolutions-IAM5[Resource::*]":
                 "s3:ListAllMyBuckets, cloudwatch:GetMetricData and events:ListRules have no "
                 "resource-level permissions (AWS's managed S3 backup policy uses * for them).",
-            f"AwsSolutions-IAM5[Resource::{objects_arn}]":
+            f"AwsSolutions-IAM5[Resource::{nag_objects}]":
                 "AWS Backup backs up and restores every object of the bucket; actions are "
                 "exactly those of AWS's managed S3 backup/restore policies.",
-            f"AwsSolutions-IAM5[Resource::{rules_arn}]":
+            f"AwsSolutions-IAM5[Resource::{nag_rules}]":
                 "AWS Backup names the EventBridge rules it manages for continuous S3 backup "
                 "AwsBackupManagedRule<suffix>; the suffix is chosen by the service.",
         })
@@ -159,7 +162,7 @@ class Recovery(Construct):
                                 resources=[bucket_key.key_arn], conditions=via_s3),
         ])
         acknowledge(self.batch_policy, {
-            f"AwsSolutions-IAM5[Resource::{objects_arn}]":
+            f"AwsSolutions-IAM5[Resource::{nag_objects}]":
                 "A restore copies any key of the bucket that the operator's manifest names; "
                 "the actions are only reads of versions/tags and writes of objects/tags.",
         })

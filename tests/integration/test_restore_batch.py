@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import io
 import time
+import uuid
 
 import boto3
 import pytest
 from botocore.stub import ANY, Stubber
+from local_services import empty_and_delete_bucket
 
 from tools.restore import batch, cli
 
@@ -77,3 +79,21 @@ def test_the_manifest_lists_exactly_the_versions_the_restore_needs(s3_client, fr
     # Nothing was copied from this machine: the job does it.
     assert s3_client.get_object(Bucket=fresh_bucket, Key=PREFIX + "plain.mp4")["Body"].read() \
         == b"bad"
+
+
+def test_a_refused_job_is_a_clear_error_with_exit_code_1(s3_client, fresh_bucket,
+                                                         stubbed_control, capsys):
+    s3_client.put_object(Bucket=fresh_bucket, Key=PREFIX + "a.mp4", Body=b"a")
+    target = f"test-{uuid.uuid4().hex[:16]}"  # empty: the restore copies into it
+    s3_client.create_bucket(Bucket=target)
+    stubbed_control.add_client_error("create_job", service_error_code="IdempotencyException",
+                                     service_message="token reused", http_status_code=409)
+    try:
+        code = cli.main(["--bucket", fresh_bucket, "--prefix", PREFIX, "--to-bucket", target,
+                         "--at", dt.datetime.now(dt.UTC).isoformat(), "--yes",
+                         "--batch-operations", "--batch-role-arn", "arn:aws:iam::1:role/r",
+                         "--account-id", "123456789012"], stdout=io.StringIO())
+    finally:
+        empty_and_delete_bucket(s3_client, target)
+    assert code == 1
+    assert "IdempotencyException" in capsys.readouterr().err

@@ -27,6 +27,7 @@ from typing import NoReturn
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 from tqdm import tqdm
 
 from tools.restore import batch as batch_ops
@@ -53,6 +54,10 @@ _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 
 class UsageError(Exception):
+    pass
+
+
+class BatchSubmitError(Exception):
     pass
 
 
@@ -337,6 +342,9 @@ def main(argv: list[str] | None = None, *, stdout=None) -> int:
     except UsageError as exc:
         print(f"python -m tools.restore: error: {exc}", file=sys.stderr)
         return USAGE_ERROR
+    except BatchSubmitError as exc:
+        print(f"python -m tools.restore: {exc}", file=sys.stderr)
+        return KEYS_FAILED
 
 
 def _main(args: argparse.Namespace, stdout) -> int:
@@ -397,12 +405,20 @@ def _submit_batch(run: Run, target: batch_ops.BatchTarget, dest_s3, spool,
                                                       decision.version_id))
                 rows += 1
         manifest.flush()
+        if not rows:
+            return None, (lambda decision: True)
         token = batch_ops.run_token(run.source_bucket, run.source_prefix,
                                     run.args.at.isoformat(), run.dest_bucket)
         s3control = boto3.client("s3control", region_name=target.region)
-        job_id = batch_ops.create_copy_job(
+        try:
+            job_id = batch_ops.create_copy_job(
             s3control, dest_s3, target, manifest_path=manifest.name, token=token,
             dest_bucket=run.dest_bucket,
             description=f"restore {run.source_bucket}/{run.source_prefix} to "
                         f"{run.args.at.isoformat()} ({rows} versions)")
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            raise BatchSubmitError(f"S3 Batch Operations refused the job: {error.get('Code')}: "
+                                   f"{error.get('Message')} (token {token}; an earlier job with "
+                                   "these arguments may exist: aws s3control list-jobs)") from None
     return job_id, (lambda decision: not in_job(decision))

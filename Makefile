@@ -14,7 +14,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := true
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: install synth test test-infra test-handlers diff deploy backfill-renditions lint snapshot-update bench bench-check review cost clean
+.PHONY: install synth test test-infra test-handlers diff deploy backfill-renditions lint snapshot-update bench bench-check review cost restore erase clean
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -86,6 +86,7 @@ bench-check: install
 	  echo "== $$script --check"; $(PY) $$script --check || status=1; done; \
 	if [ $$status -ne 0 ]; then echo "bench-check: a target was missed (see above)"; fi; \
 	exit $$status
+	$(PY) bench/bench_restore.py --quick --latency-ms 20
 
 ## Markdown review of what this branch changes in the synthesized estate (BASE defaults to origin/main).
 ## make itself exits 2 on any failure, so the recipe names the tool's code (0 nothing risky,
@@ -103,6 +104,16 @@ review: install
 cost: install
 	$(PY) -m tools.cost $(if $(ASSEMBLY),--assembly $(ASSEMBLY)) $(if $(ENV),--env $(ENV)) \
 		$(foreach change,$(WHAT_IF),--what-if $(change)) --markdown cdk.out/cost.md
+
+## Put a prefix back as it was at a moment (AWS credentials): make restore ARGS="--bucket B --prefix P --at T [--dry-run]"
+restore: install
+	@test -n "$(ARGS)" || { $(PY) -m tools.restore --help; exit 2; }
+	$(PY) -m tools.restore $(ARGS)
+
+## Erase one user's uploads and exports, every version, primary and replica: make erase ARGS="--bucket B --user SEG --audit-bucket A --yes"
+erase: install
+	@test -n "$(ARGS)" || { $(PY) -m tools.erase --help; exit 2; }
+	$(PY) -m tools.erase $(ARGS)
 
 clean:
 	rm -rf cdk.out .pytest_cache

@@ -551,6 +551,30 @@ class UsageConfig:
 
 
 @dataclass(frozen=True)
+class RecoveryConfig:
+    """The managed backstop (AWS Backup) and the restore tool's scale-out (S3 Batch Operations).
+
+    ``continuous_backup_days``: point-in-time restore window of the assets bucket (AWS Backup
+    allows 1..35 days for continuous backups). ``vault_lock``: lock the vault in compliance
+    mode after ``vault_lock_changeable_days`` (3 days minimum; after that, nobody — root
+    included — can shorten retention or delete the vault's recovery points).
+    ``batch_threshold_keys``: copies above which ``tools.restore`` hands over to S3 Batch
+    Operations (the CLI's default; keep them equal)."""
+
+    continuous_backup_days: int = 35
+    vault_lock: bool = False
+    vault_lock_changeable_days: int = 3
+    batch_threshold_keys: int = 100_000
+
+    def __post_init__(self) -> None:
+        _check_whole("recovery", self, ("continuous_backup_days",), 1, 35, unit="of days ")
+        _check_whole("recovery", self, ("vault_lock_changeable_days",), 3, unit="of days ")
+        _check_whole("recovery", self, ("batch_threshold_keys",), 1)
+        if not isinstance(self.vault_lock, bool):
+            raise ConfigError(f"recovery: vault_lock must be true or false (got {self.vault_lock!r})")
+
+
+@dataclass(frozen=True)
 class EnvironmentConfig:
     """Everything that differs between environments. Regions, names and days only:
     the rules (encryption, TLS, replication shape) are the constructs' business."""
@@ -584,6 +608,7 @@ class EnvironmentConfig:
     cdk_function_log_retention_days: int = 90  # logs of CDK's own custom-resource functions
     upload_gate: UploadGateConfig = field(default_factory=UploadGateConfig)
     renditions: RenditionsConfig = field(default_factory=RenditionsConfig)
+    recovery: RecoveryConfig = field(default_factory=RecoveryConfig)
 
     def __post_init__(self) -> None:
         env = self.name or "<unnamed>"
@@ -614,6 +639,12 @@ class EnvironmentConfig:
         if self.noncurrent_version_expiration_days <= self.noncurrent_glacier_ir_after_days:
             _fail(env, "noncurrent_version_expiration_days",
                   "must be greater than noncurrent_glacier_ir_after_days")
+        if self.noncurrent_version_expiration_days < self.recovery.continuous_backup_days:
+            # The restore tool works from noncurrent versions: they must reach at least as far
+            # back as the point-in-time backups, or the cheap, self-service layer has a hole.
+            _fail(env, "noncurrent_version_expiration_days",
+                  f"({self.noncurrent_version_expiration_days}) must be at least "
+                  f"recovery.continuous_backup_days ({self.recovery.continuous_backup_days})")
         if not _EMAIL.fullmatch(self.alarm_email or ""):
             _fail(env, "alarm_email", f"'{self.alarm_email}' is not an email address")
         for bucket_field in ("assets_bucket_name", "replica_bucket_name", "backups_bucket_name"):
@@ -735,6 +766,17 @@ class EnvironmentConfig:
 
     def cdk_function_log_group_name(self, stack_id: str, function: str) -> str:
         return f"/estate/lambda/{self.org}-{self.name}-{stack_id.lower()}-{function}"
+    @property
+    def backup_vault_name(self) -> str:
+        return f"{self.org}-assets-{self.name}-vault"
+
+    @property
+    def backup_role_name(self) -> str:
+        return f"{self.assets_bucket_name}-backup"
+
+    @property
+    def restore_batch_role_name(self) -> str:
+        return f"{self.assets_bucket_name}-restore-batch"
 
     def access_log_bucket_name(self, region: str) -> str:
         return f"{self.org}-access-logs-{self.name}-{region}"

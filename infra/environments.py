@@ -16,6 +16,7 @@ from infra.config import (
     EnvironmentConfig,
     FunctionUsage,
     KindAccess,
+    RecoveryConfig,
     StoredGroup,
     UploadApiConfig,
     UploadGateConfig,
@@ -111,6 +112,7 @@ def prod(account: str = "222222222222") -> EnvironmentConfig:
         backups_retention_days=35,
         backups_compliance_mode=True,
         upload_api=UploadApiConfig(kinds=default_upload_kinds(brand_publishers(account))),
+        recovery=RecoveryConfig(continuous_backup_days=35, vault_lock=True),
         cdn=CdnConfig(
             domain_name="cdn.justkalm.example",
             hosted_zone_name="justkalm.example",

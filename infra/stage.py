@@ -20,6 +20,7 @@ from infra.stacks.assets_stack import AssetsStack
 from infra.stacks.backups_stack import BackupsStack
 from infra.stacks.cdn_stack import CdnStack
 from infra.stacks.monitoring_stack import MonitoringStack, ReplicationMonitoringStack
+from infra.stacks.recovery_stack import RecoveryStack
 from infra.stacks.replica_stack import ReplicaStack
 from infra.stacks.upload_api_stack import UploadApiStack
 
@@ -66,6 +67,8 @@ class EstateStage(Stage):
                                          # the upload gate's prefixes: pending/quarantined answers
                                          scan_gated_prefixes=cfg.upload_gate.gated_prefixes)
         self.upload_api.add_stack_dependency(self.assets, "the API signs for the assets bucket")
+        self.recovery = RecoveryStack(self, "Recovery", cfg=cfg, bucket_key=self.assets.assets.key)
+        self.recovery.add_stack_dependency(self.assets, "backs up the assets bucket")
         self.backups = BackupsStack(self, "Backups", cfg=cfg)
         self.backups.add_stack_dependency(self.access_logs[cfg.backups_region])
 

@@ -1,0 +1,193 @@
+"""Benchmark (not a test) of the restore tool against a local SeaweedFS it starts itself.
+
+Throughput: ``N`` small objects under one prefix are restored (``--to-prefix``, every key a
+copy) by ``python -m tools.restore`` with its default workers, and by a plain sequential boto3
+loop (``list_objects_v2`` + ``copy_object``, nothing else) over the same prefix, in the same
+run. Reported as keys/s and the ratio tool/baseline (target >= 4x). The tool does more per key
+than the loop (version listing, HEADs, SHA-256 verification of every copy), so the ratio is
+conservative.
+
+Memory (tracemalloc peaks):
+- listing + planning of a generated ``ListObjectVersions`` stream of 1,000 and of 100,000
+  versions (10 per key) — the local server is too slow to hold 100,000 versions for a bench;
+  target: the 100k peak within 1.25x of the 1k peak;
+- the tool's dry run (real listing and plan, 50-key pages) over N objects and over N/10.
+The copy phase keeps at most 4 decisions per worker in flight, whatever N.
+
+    .venv/bin/python bench/bench_restore.py            # N = 10,000
+    .venv/bin/python bench/bench_restore.py --quick    # N = 1,000
+    .venv/bin/python bench/bench_restore.py --check    # exit 1 when a target is missed
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import io
+import os
+import secrets
+import sys
+import tempfile
+import time
+import tracemalloc
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(REPO), str(REPO / "tests" / "integration"), str(REPO / "tests" / "unit")]
+
+import boto3  # noqa: E402
+from botocore.config import Config  # noqa: E402
+from local_services import start_seaweedfs  # noqa: E402
+
+THROUGHPUT_TARGET = 4.0
+MEMORY_TARGET = 1.25
+REGION = "us-east-1"
+
+
+def _client(endpoint: str):
+    return boto3.client("s3", endpoint_url=endpoint, region_name=REGION,
+                        config=Config(signature_version="s3v4", max_pool_connections=32))
+
+
+def _fill(s3, bucket: str, prefix: str, count: int) -> None:
+    keys = [f"{prefix}{i:06d}.jpg" for i in range(count)]
+    with ThreadPoolExecutor(16) as pool:
+        # With a stored SHA-256, as the estate's checksum-bound uploads carry.
+        list(pool.map(lambda k: s3.put_object(Bucket=bucket, Key=k, Body=k.encode() * 8,
+                                              ChecksumAlgorithm="SHA256"), keys))
+
+
+def _add_latency(client, seconds: float) -> None:
+    """Model a network round trip on every request (loopback has none; S3 has tens of ms)."""
+    if seconds > 0:
+        client.meta.events.register("before-send", lambda **_: time.sleep(seconds))
+
+
+def _baseline(s3, bucket: str, prefix: str, target: str) -> int:
+    copied = 0
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            s3.copy_object(Bucket=bucket, Key=target + item["Key"][len(prefix):],
+                           CopySource={"Bucket": bucket, "Key": item["Key"]})
+            copied += 1
+    return copied
+
+
+def _tool(*argv: str) -> str:
+    from tools.restore import cli
+    out = io.StringIO()
+    code = cli.main(list(argv), stdout=out)
+    if code != 0:
+        raise SystemExit(f"restore failed ({code}):\n{out.getvalue()}")
+    return out.getvalue()
+
+
+def _peak(fn) -> int:
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def _generated_plan_peak(keys: int) -> int:
+    from test_restore_plan import FakeS3, _generated_pages, t
+
+    from tools.restore.listing import key_states
+    from tools.restore.plan import plan
+
+    def run():
+        states = key_states(FakeS3(_generated_pages(keys, 10)), "b", "p/", at=t(5))
+        for _ in plan(states, "p/", "p/", None, remove_newer=False):
+            pass
+    return _peak(run)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1,000 objects instead of 10,000")
+    parser.add_argument("--objects", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("--workers", type=int, help="the tool's workers (default: its own)")
+    parser.add_argument("--latency-ms", type=float, default=0.0,
+                        help="add this round-trip time to every request of both contenders "
+                             "(default 0: raw loopback)")
+    args = parser.parse_args()
+    count = args.objects or (1_000 if args.quick else 10_000)
+
+    access, secret = "AKIABENCH" + secrets.token_hex(4).upper(), secrets.token_urlsafe(30)
+    with tempfile.TemporaryDirectory() as workdir:
+        server = start_seaweedfs(Path(workdir), access, secret)
+        try:
+            os.environ.update({"AWS_ACCESS_KEY_ID": access, "AWS_SECRET_ACCESS_KEY": secret,
+                               "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION,
+                               "AWS_ENDPOINT_URL_S3": server.endpoint, "CI": "1"})
+            for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+                os.environ.pop(name, None)
+            s3 = _client(server.endpoint)
+            bucket = "bench-restore"
+            s3.create_bucket(Bucket=bucket)
+            s3.put_bucket_versioning(Bucket=bucket,
+                                     VersioningConfiguration={"Status": "Enabled"})
+            _fill(s3, bucket, "src/", count)
+            _fill(s3, bucket, "small/", max(count // 10, 1))
+            at = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)).isoformat()
+
+            from tools.restore import cli
+            latency = args.latency_ms / 1000
+            make_clients = cli.make_clients
+
+            def slowed_clients(run):
+                clients = make_clients(run)
+                for client in set(clients):
+                    _add_latency(client, latency)
+                return clients
+
+            cli.make_clients = slowed_clients
+            baseline_client = _client(server.endpoint)
+            _add_latency(baseline_client, latency)
+            start = time.perf_counter()
+            assert _baseline(baseline_client, bucket, "src/", "baseline/") == count
+            baseline_s = time.perf_counter() - start
+            start = time.perf_counter()
+            _tool("--bucket", bucket, "--prefix", "src/", "--at", at, "--to-prefix", "tool/",
+                  "--yes", *(["--workers", str(args.workers)] if args.workers else []))
+            tool_s = time.perf_counter() - start
+            restored = sum(p.get("KeyCount", 0) for p in s3.get_paginator(
+                "list_objects_v2").paginate(Bucket=bucket, Prefix="tool/"))
+            assert restored == count, restored
+
+            cli.make_clients = make_clients
+            # 50-key pages: both sizes span several pages (botocore holds two pages at the
+            # turn of a page, so 1 page against 10 would compare page counts, not growth).
+            dry_small = _peak(lambda: _tool("--bucket", bucket, "--prefix", "small/",
+                                            "--at", at, "--dry-run", "--page-size", "50"))
+            dry_large = _peak(lambda: _tool("--bucket", bucket, "--prefix", "src/",
+                                            "--at", at, "--dry-run", "--page-size", "50"))
+        finally:
+            server.stop()
+
+    plan_1k, plan_100k = _generated_plan_peak(100), _generated_plan_peak(10_000)
+    ratio = baseline_s / tool_s
+    memory_ratio = plan_100k / plan_1k
+    print(f"restore of {count:,} objects (default workers) vs a sequential list+copy loop, "
+          f"{args.latency_ms:g} ms added per request:")
+    print(f"  baseline  {count / baseline_s:8.0f} keys/s  ({baseline_s:.1f} s)")
+    print(f"  tool      {count / tool_s:8.0f} keys/s  ({tool_s:.1f} s, verified by SHA-256)")
+    print(f"  ratio     {ratio:8.2f}x  (target >= {THROUGHPUT_TARGET}x)")
+    print("peak memory of listing + planning (tracemalloc):")
+    print(f"  generated  1,000 versions {plan_1k / 1024:8.0f} KiB; 100,000 versions "
+          f"{plan_100k / 1024:8.0f} KiB; ratio {memory_ratio:.2f} (target <= {MEMORY_TARGET})")
+    print(f"  real dry run {max(count // 10, 1):,} keys {dry_small / 1024:8.0f} KiB; "
+          f"{count:,} keys {dry_large / 1024:8.0f} KiB; ratio {dry_large / dry_small:.2f}")
+    missed = (ratio < THROUGHPUT_TARGET or memory_ratio > MEMORY_TARGET
+              or dry_large / dry_small > MEMORY_TARGET)
+    if args.check and missed:
+        print("a target was missed", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""User-content erasure across two local buckets with versions (primary and replica)."""
+from __future__ import annotations
+
+import io
+import json
+import uuid
+
+import pytest
+from local_services import empty_and_delete_bucket
+
+from tools.erase import cli
+
+ALICE = "arn-aws-iam-123456789012-user-alice-0123456789abcdef"
+BOB = "arn-aws-iam-123456789012-user-bob-fedcba9876543210"
+
+
+@pytest.fixture
+def replica(s3_client):
+    name = f"test-{uuid.uuid4().hex[:16]}"
+    s3_client.create_bucket(Bucket=name)
+    s3_client.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    yield name
+    empty_and_delete_bucket(s3_client, name)
+
+
+def _history(s3, bucket: str, user: str) -> None:
+    """Versions, overwrites and delete markers under both of the user's prefixes."""
+    for prefix in (f"user-content/uploads/{user}/", f"user-content/exports/{user}/"):
+        s3.put_object(Bucket=bucket, Key=prefix + "tok/photo one.jpg", Body=b"v1")
+        s3.put_object(Bucket=bucket, Key=prefix + "tok/photo one.jpg", Body=b"v2")
+        s3.put_object(Bucket=bucket, Key=prefix + "tok/ünï+code.pdf", Body=b"doc")
+        s3.delete_object(Bucket=bucket, Key=prefix + "tok/ünï+code.pdf")
+
+
+def _entries(s3, bucket: str, prefix: str) -> int:
+    page = s3.list_object_versions(Bucket=bucket, Prefix=prefix)
+    return len(page.get("Versions", [])) + len(page.get("DeleteMarkers", []))
+
+
+@pytest.fixture
+def estate(s3_client, fresh_bucket, replica):
+    for bucket in (fresh_bucket, replica):
+        _history(s3_client, bucket, ALICE)
+        _history(s3_client, bucket, BOB)
+        s3_client.put_object(Bucket=bucket, Key=f"user-content/uploads/{ALICE}x/near.jpg",
+                             Body=b"another user whose segment starts like alice's")
+        s3_client.put_object(Bucket=bucket, Key="products/images/original/a.jpg", Body=b"p")
+    return fresh_bucket, replica
+
+
+def erase(*argv) -> tuple[int, str]:
+    out = io.StringIO()
+    return cli.main(list(argv), stdout=out), out.getvalue()
+
+
+def test_every_version_and_marker_of_the_user_goes_from_primary_and_replica(
+        s3_client, estate, tmp_path):
+    primary, replica = estate
+    code, out = erase("--bucket", primary, "--replica-bucket", replica, "--replica-region",
+                      "us-east-1", "--user", ALICE, "--audit-file", str(tmp_path / "audit"),
+                      "--operator", "ops@example", "--yes")
+    assert code == 0, out
+    for bucket in (primary, replica):
+        assert _entries(s3_client, bucket, f"user-content/uploads/{ALICE}/") == 0
+        assert _entries(s3_client, bucket, f"user-content/exports/{ALICE}/") == 0
+
+
+def test_other_users_and_other_prefixes_are_untouched(s3_client, estate, tmp_path):
+    primary, replica = estate
+    before = {b: (_entries(s3_client, b, f"user-content/uploads/{BOB}/"),
+                  _entries(s3_client, b, f"user-content/uploads/{ALICE}x/"),
+                  _entries(s3_client, b, "products/")) for b in estate}
+    erase("--bucket", primary, "--replica-bucket", replica, "--replica-region", "us-east-1",
+          "--user", ALICE, "--audit-file", str(tmp_path / "audit"), "--operator", "ops", "--yes")
+    after = {b: (_entries(s3_client, b, f"user-content/uploads/{BOB}/"),
+                 _entries(s3_client, b, f"user-content/uploads/{ALICE}x/"),
+                 _entries(s3_client, b, "products/")) for b in estate}
+    assert after == before and before[primary] == (4, 1, 1)
+
+
+def test_the_audit_record_has_who_when_and_counts_but_no_keys(s3_client, estate, tmp_path):
+    primary, replica = estate
+    audit = tmp_path / "audit.jsonl"
+    erase("--bucket", primary, "--replica-bucket", replica, "--replica-region", "us-east-1",
+          "--user", ALICE, "--audit-file", str(audit), "--operator", "ops@example", "--yes")
+    text = audit.read_text()
+    (record,) = [json.loads(line) for line in text.splitlines()]
+    assert record["operator"] == "ops@example" and record["started"] and record["finished"]
+    assert [(loc["bucket"], loc["prefix_kind"], loc["versions"], loc["delete_markers"])
+            for loc in record["locations"]] == [
+        (primary, "uploads", 3, 1), (primary, "exports", 3, 1),
+        (replica, "uploads", 3, 1), (replica, "exports", 3, 1)]
+    assert "photo" not in text and ALICE not in text  # no keys, no readable user id
+
+
+def test_the_audit_record_can_go_to_a_bucket(s3_client, estate, request):
+    primary, replica = estate
+    audit_bucket = request.getfixturevalue("fresh_bucket")  # any bucket; prod: the backups one
+    code, out = erase("--bucket", primary, "--replica-bucket", replica, "--replica-region",
+                      "us-east-1", "--user", ALICE, "--audit-bucket", audit_bucket,
+                      "--operator", "ops", "--yes")
+    assert code == 0
+    (item,) = s3_client.list_objects_v2(Bucket=audit_bucket, Prefix="audit/erasure/")["Contents"]
+    assert item["Key"] in out
+
+
+def test_dry_run_counts_and_deletes_nothing(s3_client, estate, tmp_path):
+    primary, replica = estate
+    code, out = erase("--bucket", primary, "--replica-bucket", replica, "--replica-region",
+                      "us-east-1", "--user", ALICE, "--audit-file", str(tmp_path / "a"),
+                      "--operator", "ops", "--dry-run")
+    assert code == 0 and "would erase" in out
+    assert _entries(s3_client, primary, f"user-content/uploads/{ALICE}/") == 4
+
+
+@pytest.mark.parametrize("segment", [
+    "", "..", "../", "/", f"{ALICE}/..", f"{ALICE}/", f"../{BOB}", f"{BOB}/../{ALICE}", "*",
+    "alice", f"{ALICE[:-1]}", f"{ALICE}0", "-0123456789abcdef", f"{ALICE} ",
+    f"user-content/uploads/{ALICE}",
+])
+def test_anything_but_one_users_segment_is_refused_before_any_call(segment, tmp_path,
+                                                                  monkeypatch):
+    monkeypatch.setattr(cli.boto3, "client", lambda *a, **k: pytest.fail("AWS was called"))
+    code, _ = erase("--bucket", "justkalm-assets-dev", "--user", segment,
+                    "--audit-file", str(tmp_path / "a"), "--yes")
+    assert code == 2
+
+
+def test_a_real_erasure_needs_yes(tmp_path, monkeypatch):
+    monkeypatch.setattr(cli.boto3, "client", lambda *a, **k: pytest.fail("AWS was called"))
+    code, _ = erase("--bucket", "justkalm-assets-dev", "--user", ALICE,
+                    "--audit-file", str(tmp_path / "a"))
+    assert code == 2
+
+
+def test_an_audit_destination_is_required():
+    code, _ = erase("--bucket", "justkalm-assets-dev", "--user", ALICE, "--yes")
+    assert code == 2

@@ -1,0 +1,99 @@
+"""The Batch Operations path against the local S3 server: the manifest the tool uploads is
+compared with the real version listing; S3 Control (absent locally) is botocore's Stubber."""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import time
+import uuid
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+from local_services import empty_and_delete_bucket
+
+from tools.restore import batch, cli
+
+PREFIX = "brands/media/"
+KEYS = ["clip one.mp4", "ünï+code.mp4", "plain.mp4", "kept.mp4", "gone.mp4"]
+
+
+def _versions_at(s3, bucket: str, at: dt.datetime) -> dict[str, tuple[str, bool]]:
+    """key → (version id current at ``at``, is it a delete marker), from a plain listing."""
+    entries = []
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=PREFIX):
+        entries += [(v["Key"], v["VersionId"], v["LastModified"], v["IsLatest"], False)
+                    for v in page.get("Versions", [])]
+        entries += [(m["Key"], m["VersionId"], m["LastModified"], m["IsLatest"], True)
+                    for m in page.get("DeleteMarkers", [])]
+    at_moment, latest = {}, {}
+    for key, vid, modified, is_latest, marker in entries:
+        if is_latest:
+            latest[key] = vid
+        if modified <= at and (key not in at_moment or modified > at_moment[key][2]):
+            at_moment[key] = (vid, marker, modified)
+    return {k: v[:2] for k, v in at_moment.items() if latest[k] != v[0]}
+
+
+@pytest.fixture
+def stubbed_control(monkeypatch):
+    control = boto3.client("s3control", region_name="us-east-1", aws_access_key_id="x",
+                           aws_secret_access_key="x")
+    real_client = boto3.client
+    monkeypatch.setattr(cli.boto3, "client", lambda service, *a, **k: control
+                        if service == "s3control" else real_client(service, *a, **k))
+    with Stubber(control) as stub:
+        yield stub
+
+
+def test_the_manifest_lists_exactly_the_versions_the_restore_needs(s3_client, fresh_bucket,
+                                                                   stubbed_control):
+    for key in KEYS:
+        s3_client.put_object(Bucket=fresh_bucket, Key=PREFIX + key, Body=key.encode())
+    at = s3_client.head_object(Bucket=fresh_bucket, Key=PREFIX + KEYS[-1])["LastModified"]
+    time.sleep(max(0.0, (at + dt.timedelta(seconds=1)
+                         - dt.datetime.now(dt.UTC)).total_seconds()) + 0.02)
+    for key in KEYS[:3]:
+        s3_client.put_object(Bucket=fresh_bucket, Key=PREFIX + key, Body=b"bad")
+    s3_client.delete_object(Bucket=fresh_bucket, Key=PREFIX + "gone.mp4")
+    at_text = at.astimezone(dt.UTC).isoformat()
+    token = batch.run_token(fresh_bucket, PREFIX, at.astimezone(dt.UTC).isoformat(),
+                            fresh_bucket)
+    role = "arn:aws:iam::123456789012:role/justkalm-assets-dev-restore"
+    stubbed_control.add_response("create_job", {"JobId": "job-42"}, {
+        "AccountId": "123456789012", "ConfirmationRequired": False, "Operation": ANY,
+        "Manifest": ANY, "Report": ANY, "Priority": 10, "RoleArn": role,
+        "ClientRequestToken": token, "Description": ANY})
+    out = io.StringIO()
+    code = cli.main(["--bucket", fresh_bucket, "--prefix", PREFIX, "--at", at_text, "--yes",
+                     "--batch-operations", "--batch-role-arn", role,
+                     "--account-id", "123456789012"], stdout=out)
+    assert code == 0, out.getvalue()
+    manifest = s3_client.get_object(Bucket=fresh_bucket,
+                                    Key=f"restore-jobs/{token}/manifest.csv")["Body"].read()
+    expected = {(fresh_bucket, k, vid) for k, (vid, marker) in
+                _versions_at(s3_client, fresh_bucket, at).items() if not marker}
+    assert set(batch.parse_manifest(manifest.decode())) == expected
+    assert len(expected) == 4  # three overwritten, one deleted; "kept.mp4" is unchanged
+    assert "job-42" in out.getvalue() and "describe-job" in out.getvalue()
+    # Nothing was copied from this machine: the job does it.
+    assert s3_client.get_object(Bucket=fresh_bucket, Key=PREFIX + "plain.mp4")["Body"].read() \
+        == b"bad"
+
+
+def test_a_refused_job_is_a_clear_error_with_exit_code_1(s3_client, fresh_bucket,
+                                                         stubbed_control, capsys):
+    s3_client.put_object(Bucket=fresh_bucket, Key=PREFIX + "a.mp4", Body=b"a")
+    target = f"test-{uuid.uuid4().hex[:16]}"  # empty: the restore copies into it
+    s3_client.create_bucket(Bucket=target)
+    stubbed_control.add_client_error("create_job", service_error_code="IdempotencyException",
+                                     service_message="token reused", http_status_code=409)
+    try:
+        code = cli.main(["--bucket", fresh_bucket, "--prefix", PREFIX, "--to-bucket", target,
+                         "--at", dt.datetime.now(dt.UTC).isoformat(), "--yes",
+                         "--batch-operations", "--batch-role-arn", "arn:aws:iam::1:role/r",
+                         "--account-id", "123456789012"], stdout=io.StringIO())
+    finally:
+        empty_and_delete_bucket(s3_client, target)
+    assert code == 1
+    assert "IdempotencyException" in capsys.readouterr().err

@@ -1,0 +1,159 @@
+"""What the local store lacks, with botocore's Stubber and the shapes AWS really returns:
+archive tiers (InvalidObjectState, x-amz-restore, ArchiveStatus) and S3 Control CreateJob."""
+from __future__ import annotations
+
+import datetime as dt
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+
+from tools.restore import batch
+from tools.restore.copier import (
+    ARCHIVE_REPORTED,
+    RESTORE_IN_PROGRESS,
+    RESTORE_REQUESTED,
+    CopyOptions,
+    Location,
+    Restorer,
+)
+from tools.restore.plan import ARCHIVED, COPY, Decision
+
+BUCKET = "justkalm-assets-dev"
+
+
+@pytest.fixture
+def s3():
+    client = boto3.client("s3", region_name="us-east-1", aws_access_key_id="x",
+                          aws_secret_access_key="x")
+    with Stubber(client) as stubber:
+        yield client, stubber
+        stubber.assert_no_pending_responses()
+
+
+def restorer(client, **options) -> Restorer:
+    return Restorer(Location(client, BUCKET), Location(client, BUCKET), CopyOptions(**options))
+
+
+def head(**fields) -> dict:
+    return {"ContentLength": 10, "ContentType": "image/jpeg", "Metadata": {}, **fields}
+
+
+HEAD_PARAMS = {"Bucket": BUCKET, "Key": "k", "VersionId": "v1", "ChecksumMode": "ENABLED"}
+DECISION = Decision(ARCHIVED, "k", "k", version_id="v1", size=10, storage_class="DEEP_ARCHIVE")
+
+
+def test_an_archived_version_is_reported_not_failed(s3):
+    client, stubber = s3
+    stubber.add_response("head_object", head(StorageClass="DEEP_ARCHIVE"), HEAD_PARAMS)
+    entry = restorer(client).carry_out(DECISION)
+    assert entry["outcome"] == ARCHIVE_REPORTED and entry["storage_class"] == "DEEP_ARCHIVE"
+
+
+def test_with_the_flag_a_glacier_restore_is_requested_for_days_and_tier(s3):
+    client, stubber = s3
+    stubber.add_response("head_object", head(StorageClass="GLACIER"), HEAD_PARAMS)
+    stubber.add_response("restore_object", {}, {
+        "Bucket": BUCKET, "Key": "k", "VersionId": "v1",
+        "RestoreRequest": {"Days": 7, "GlacierJobParameters": {"Tier": "Bulk"}}})
+    entry = restorer(client, request_archive_restore=True,
+                     archive_restore_tier="Bulk").carry_out(DECISION)
+    assert entry["outcome"] == RESTORE_REQUESTED
+
+
+def test_an_intelligent_tiering_archive_restore_names_no_days(s3):
+    client, stubber = s3
+    stubber.add_client_error("get_object", service_error_code="InvalidObjectState",
+                             http_status_code=403)
+    stubber.add_response("head_object", head(StorageClass="INTELLIGENT_TIERING",
+                                             ArchiveStatus="DEEP_ARCHIVE_ACCESS"), HEAD_PARAMS)
+    stubber.add_response("restore_object", {}, {
+        "Bucket": BUCKET, "Key": "k", "VersionId": "v1",
+        "RestoreRequest": {"GlacierJobParameters": {"Tier": "Standard"}}})
+    entry = restorer(client, request_archive_restore=True).carry_out(
+        Decision(COPY, "k", "k", version_id="v1", size=10, storage_class="INTELLIGENT_TIERING"))
+    assert entry["outcome"] == RESTORE_REQUESTED
+
+
+def test_a_restore_already_under_way_is_not_requested_twice(s3):
+    client, stubber = s3
+    stubber.add_response("head_object", head(StorageClass="GLACIER",
+                                             Restore='ongoing-request="true"'), HEAD_PARAMS)
+    entry = restorer(client, request_archive_restore=True).carry_out(DECISION)
+    assert entry["outcome"] == RESTORE_IN_PROGRESS
+
+
+def test_invalid_object_state_on_copy_is_reported_as_archived(s3):
+    # Intelligent-Tiering lists as INTELLIGENT_TIERING; the copy is what finds it archived.
+    client, stubber = s3
+    stubber.add_response("head_object", head(ChecksumSHA256="A" * 43 + "=",
+                                             ContentLength=64 * 1024 ** 2), HEAD_PARAMS)
+    stubber.add_client_error("copy_object", service_error_code="InvalidObjectState",
+                             service_message="The operation is not valid for the object's "
+                                             "access tier",
+                             http_status_code=403)
+    entry = restorer(client).carry_out(Decision(COPY, "k", "k", version_id="v1",
+                                                size=64 * 1024 ** 2))
+    assert entry["outcome"] == ARCHIVE_REPORTED
+
+
+def test_part_ranges_cover_the_object_in_at_most_10000_parts():
+    r = restorer(boto3.client("s3", region_name="us-east-1"), part_size=512 * 1024 ** 2)
+    size = 5 * 1024 ** 4  # 5 TiB, the largest object S3 stores
+    ranges = r.part_ranges(size)
+    assert len(ranges) <= 10_000 and ranges[0][0] == 0 and ranges[-1][1] == size - 1
+    assert all(b[0] == a[1] + 1 for a, b in zip(ranges, ranges[1:], strict=False))
+
+
+# ------------------------------------------------------------------ Batch Operations
+
+def test_manifest_rows_url_encode_keys_and_round_trip():
+    keys = ["a b+c/é.jpg", "100%.jpg", 'q"uote,comma.jpg']
+    text = "".join(batch.manifest_row(BUCKET, k, "v1") for k in keys)
+    assert "a%20b%2Bc/%C3%A9.jpg" in text
+    assert batch.parse_manifest(text) == [(BUCKET, k, "v1") for k in keys]
+
+
+def test_the_create_job_request_has_the_shape_s3_control_expects(tmp_path):
+    s3 = boto3.client("s3", region_name="us-east-1", aws_access_key_id="x",
+                      aws_secret_access_key="x")
+    control = boto3.client("s3control", region_name="us-east-1", aws_access_key_id="x",
+                           aws_secret_access_key="x")
+    target = batch.BatchTarget("123456789012", "us-east-1",
+                               "arn:aws:iam::123456789012:role/justkalm-assets-dev-restore",
+                               BUCKET, "restore-jobs/")
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(batch.manifest_row(BUCKET, "k", "v1"))
+    s3.upload_file = lambda path, bucket, key, ExtraArgs: None  # noqa: N803 - boto's name
+    with Stubber(s3) as s3_stub, Stubber(control) as stub:
+        s3_stub.add_response("head_object", {"ETag": '"abc123"'},
+                             {"Bucket": BUCKET, "Key": "restore-jobs/tok/manifest.csv"})
+        stub.add_response("create_job", {"JobId": "job-1"}, {
+            "AccountId": "123456789012",
+            "ConfirmationRequired": False,
+            "Operation": {"S3PutObjectCopy": {
+                "TargetResource": f"arn:aws:s3:::{BUCKET}", "MetadataDirective": "COPY",
+                "ChecksumAlgorithm": "SHA256", "BucketKeyEnabled": True}},
+            "Manifest": {
+                "Spec": {"Format": "S3BatchOperations_CSV_20180820",
+                         "Fields": ["Bucket", "Key", "VersionId"]},
+                "Location": {"ObjectArn": f"arn:aws:s3:::{BUCKET}/restore-jobs/tok/manifest.csv",
+                             "ETag": "abc123"}},
+            "Report": {"Bucket": f"arn:aws:s3:::{BUCKET}", "Prefix": "restore-jobs/tok/report",
+                       "Format": "Report_CSV_20180820", "Enabled": True,
+                       "ReportScope": "AllTasks"},
+            "Priority": 10,
+            "RoleArn": target.role_arn,
+            "ClientRequestToken": "tok",
+            "Description": ANY,
+        })
+        job = batch.create_copy_job(control, s3, target, manifest_path=str(manifest),
+                                    token="tok", dest_bucket=BUCKET, description="restore")
+        stub.assert_no_pending_responses()
+    assert job == "job-1"
+
+
+def test_the_same_arguments_give_the_same_job_token():
+    at = dt.datetime(2026, 11, 20, tzinfo=dt.UTC).isoformat()
+    assert batch.run_token("b", "p/", at, "b") == batch.run_token("b", "p/", at, "b")
+    assert batch.run_token("b", "p/", at, "b") != batch.run_token("b", "q/", at, "b")

@@ -1,0 +1,1 @@
+"""Right to erasure for user content (``python -m tools.erase``); see ``cli``."""

@@ -1,0 +1,5 @@
+import sys
+
+from tools.erase.cli import main
+
+sys.exit(main())

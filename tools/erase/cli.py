@@ -1,0 +1,220 @@
+"""CLI: erase one user's content — every version and delete marker — from primary and replica.
+
+    python -m tools.erase --bucket B --user <caller segment> (--audit-bucket A | --audit-file F)
+        [--replica-bucket R] [--replica-region us-west-2] [--dry-run] [--report FILE] [--yes]
+
+This is the one place code deletes object versions, on purpose: a user's right to erasure.
+Versioning would otherwise keep every upload forever (a plain delete only adds a marker), and
+delete markers and lifecycle expirations never replicate, so the replica is erased separately.
+
+Scope: ``user-content/uploads/<segment>/`` and ``user-content/exports/<segment>/`` — nothing
+else. The segment must be exactly what the upload API derives for a caller (slug + 16 hex
+digits); ``..``, ``/``, empty, wildcards or any other shape is refused before an AWS call, and
+every listed key is checked again against the exact prefix before it is deleted.
+
+The audit record says who erased which user when, and how many versions and markers went
+from where — never the keys (file names are user content). The user is recorded as the
+SHA-256 of the segment: a later "was X erased?" can be answered by hashing X, while the audit
+log itself holds no readable identifier. With ``--audit-bucket`` the record is one JSON object
+under ``audit/erasure/`` — point it at the Object-Lock backups bucket and nobody can alter it.
+
+Exit codes: 0 erased (or nothing to erase), 1 some versions could not be deleted (the report
+says which prefix), 2 usage error (nothing was changed).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import re
+import sys
+import uuid
+from dataclasses import dataclass, field
+from typing import NoReturn
+
+import boto3
+from botocore.config import Config
+
+from infra.config import USER_EXPORTS, USER_UPLOADS
+
+USAGE_ERROR, SOME_FAILED = 2, 1
+# The upload API's caller segment: a slug of the principal (letters, digits, single hyphens
+# inside, at most 40) and the first 16 hex digits of its SHA-256.
+SEGMENT = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38}[A-Za-z0-9])?-[0-9a-f]{16}")
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+DELETE_BATCH = 1000  # DeleteObjects' maximum
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(USAGE_ERROR, f"{self.prog}: error: {message}\n")
+
+
+def _bucket(text: str) -> str:
+    if not _BUCKET.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an S3 bucket name")
+    return text
+
+
+def _segment(text: str) -> str:
+    if not SEGMENT.fullmatch(text or ""):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a caller segment (like alice-0123456789abcdef, as the upload API "
+            "writes it); nothing outside one user's folder can be erased")
+    return text
+
+
+def parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m tools.erase",
+                description="Erase one user's uploads and exports, every version, from the "
+                            "primary and the replica bucket, and record an audit entry.")
+    p.add_argument("--bucket", required=True, type=_bucket, help="the assets (primary) bucket")
+    p.add_argument("--user", required=True, type=_segment, metavar="SEGMENT",
+                   help="the caller segment, the folder under user-content/uploads/")
+    p.add_argument("--replica-bucket", type=_bucket, help="default: <bucket>-replica")
+    p.add_argument("--replica-region", default="us-west-2", help="(default: us-west-2)")
+    audit = p.add_mutually_exclusive_group(required=True)
+    audit.add_argument("--audit-bucket", type=_bucket,
+                       help="write the audit record here (e.g. the Object-Lock backups bucket)")
+    audit.add_argument("--audit-file", help="append the audit record (one JSON line) here")
+    p.add_argument("--audit-region", default=None, help="Region of --audit-bucket")
+    p.add_argument("--operator", help="who runs the erasure (default: the caller's AWS identity)")
+    p.add_argument("--dry-run", action="store_true", help="count what would go; delete nothing")
+    p.add_argument("--report", help="write the JSON report here")
+    p.add_argument("--yes", action="store_true", help="required for a real erasure")
+    return p
+
+
+def user_prefixes(segment: str) -> list[str]:
+    if not SEGMENT.fullmatch(segment):
+        raise UsageError(f"{segment!r} is not a caller segment")
+    return [f"{USER_UPLOADS}{segment}/", f"{USER_EXPORTS}{segment}/"]
+
+
+@dataclass
+class Tally:
+    bucket: str
+    prefix: str
+    versions: int = 0
+    delete_markers: int = 0
+    bytes: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def _pages(s3, bucket: str, prefix: str):
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
+        items = [(v, False) for v in page.get("Versions", [])] + \
+                [(m, True) for m in page.get("DeleteMarkers", [])]
+        for item, _ in items:
+            if not item["Key"].startswith(prefix):  # never trust a listing with a wider scope
+                raise RuntimeError(f"listing of {prefix!r} returned a key outside it")
+        yield items
+
+
+def erase_prefix(s3, bucket: str, prefix: str, *, dry_run: bool) -> Tally:
+    """Delete every version and delete marker under ``prefix`` (or count them)."""
+    tally = Tally(bucket, prefix)
+    for items in _pages(s3, bucket, prefix):
+        for item, marker in items:
+            if marker:
+                tally.delete_markers += 1
+            else:
+                tally.versions += 1
+                tally.bytes += item.get("Size", 0)
+        if dry_run:
+            continue
+        objects = [{"Key": i["Key"], "VersionId": i["VersionId"]} for i, _ in items]
+        for start in range(0, len(objects), DELETE_BATCH):
+            response = s3.delete_objects(Bucket=bucket, Delete={
+                "Objects": objects[start:start + DELETE_BATCH], "Quiet": True})
+            for error in response.get("Errors", []):
+                tally.failed += 1
+                if len(tally.errors) < 10:  # codes only: keys are user content
+                    tally.errors.append(f"{error.get('Code')}: {error.get('Message')}")
+    return tally
+
+
+def remaining(s3, bucket: str, prefix: str) -> int:
+    return sum(len(items) for items in _pages(s3, bucket, prefix))
+
+
+def _audit_record(args, operator: str, tallies: list[Tally], started: dt.datetime) -> dict:
+    return {
+        "event": "user-content-erasure",
+        "id": str(uuid.uuid4()),
+        "user_sha256": hashlib.sha256(args.user.encode()).hexdigest(),
+        "operator": operator,
+        "started": started.isoformat(),
+        "finished": dt.datetime.now(dt.UTC).isoformat(),
+        "dry_run": args.dry_run,
+        "locations": [{"bucket": t.bucket, "prefix_kind": t.prefix.split("/")[1],
+                       "versions": t.versions, "delete_markers": t.delete_markers,
+                       "bytes": t.bytes, "failed": t.failed} for t in tallies],
+    }
+
+
+def _write_audit(args, record: dict) -> str:
+    if args.audit_file:
+        with open(args.audit_file, "a", encoding="utf-8") as log:
+            log.write(json.dumps(record, sort_keys=True) + "\n")
+        return args.audit_file
+    key = f"audit/erasure/{record['finished'][:10]}/{record['id']}.json"
+    audit = boto3.client("s3", region_name=args.audit_region, config=Config(
+        signature_version="s3v4", retries={"mode": "standard"}))
+    audit.put_object(Bucket=args.audit_bucket, Key=key, ContentType="application/json",
+                     Body=json.dumps(record, sort_keys=True).encode(), ChecksumAlgorithm="SHA256")
+    return f"s3://{args.audit_bucket}/{key}"
+
+
+def main(argv: list[str] | None = None, *, stdout=None) -> int:
+    stdout = stdout or sys.stdout
+    try:
+        args = parser().parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    try:
+        return _main(args, stdout)
+    except UsageError as exc:
+        print(f"python -m tools.erase: error: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+
+
+def _main(args, stdout) -> int:
+    if not args.dry_run and not args.yes:
+        raise UsageError("erasure deletes every version for good; confirm with --yes "
+                         "(or look first with --dry-run)")
+    started = dt.datetime.now(dt.UTC)
+    config = Config(signature_version="s3v4", retries={"mode": "adaptive", "max_attempts": 10})
+    primary = boto3.client("s3", config=config)
+    replica = boto3.client("s3", region_name=args.replica_region, config=config)
+    replica_bucket = args.replica_bucket or f"{args.bucket}-replica"
+    operator = args.operator or boto3.client("sts").get_caller_identity()["Arn"]
+    tallies = [erase_prefix(client, bucket, prefix, dry_run=args.dry_run)
+               for client, bucket in ((primary, args.bucket), (replica, replica_bucket))
+               for prefix in user_prefixes(args.user)]
+    if not args.dry_run:
+        for tally, client in zip(tallies, (primary, primary, replica, replica), strict=True):
+            left = remaining(client, tally.bucket, tally.prefix)
+            if left:  # e.g. a replica still arriving; a rerun finishes it
+                tally.failed += left
+                tally.errors.append(f"{left} versions remain after erasure (rerun)")
+    record = _audit_record(args, operator, tallies, started)
+    where = _write_audit(args, record)
+    verb = "would erase" if args.dry_run else "erased"
+    for t in tallies:
+        print(f"{verb} s3://{t.bucket}/{t.prefix}: {t.versions} versions ({t.bytes} bytes), "
+              f"{t.delete_markers} delete markers" + (f", {t.failed} FAILED" if t.failed else ""),
+              file=stdout)
+    print(f"audit record: {where}", file=stdout)
+    if args.report:
+        with open(args.report, "w", encoding="utf-8") as out:
+            json.dump({**record, "errors": {f"{t.bucket}/{t.prefix}": t.errors
+                                            for t in tallies if t.errors}}, out, indent=2)
+    return SOME_FAILED if any(t.failed for t in tallies) else 0

@@ -1,0 +1,5 @@
+import sys
+
+from tools.restore.cli import main
+
+sys.exit(main())

@@ -1,0 +1,92 @@
+"""Hand the copies to S3 Batch Operations when a prefix is too big for one machine.
+
+The tool writes the (bucket, key, version id) manifest of the ``copy`` decisions to S3 and
+creates an ``S3PutObjectCopy`` job run by the restore role of the Recovery stack. Delete
+markers, objects above 5 GB (the job's copy limit) and archived objects stay with the local
+run. The job id is deterministic for the same arguments (``ClientRequestToken``), so running
+the same command again does not start a second job.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import urllib.parse
+from dataclasses import dataclass
+
+MANIFEST_FIELDS = ["Bucket", "Key", "VersionId"]
+BATCH_COPY_LIMIT = 5 * 1024 ** 3
+
+
+@dataclass(frozen=True)
+class BatchTarget:
+    account_id: str
+    region: str
+    role_arn: str
+    manifest_bucket: str
+    manifest_prefix: str  # ends with "/"
+
+
+def run_token(*parts: str) -> str:
+    """Same arguments → same token → the same job, never a second one."""
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:32]
+
+
+def manifest_row(bucket: str, key: str, version_id: str) -> str:
+    """One CSV line; Batch Operations requires URL-encoded keys in a CSV manifest."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow(
+        [bucket, urllib.parse.quote(key, safe="/"), version_id])
+    return out.getvalue()
+
+
+def parse_manifest(text: str) -> list[tuple[str, str, str]]:
+    """(bucket, key, version id) rows of a manifest, keys decoded (for checks and tests)."""
+    return [(b, urllib.parse.unquote(k), v) for b, k, v in csv.reader(io.StringIO(text))]
+
+
+def create_copy_job(s3control, s3, target: BatchTarget, *, manifest_path: str, token: str,
+                    dest_bucket: str, description: str) -> str:
+    """Upload the manifest, create the job, return its id."""
+    key = f"{target.manifest_prefix}{token}/manifest.csv"
+    etag = _upload(s3, manifest_path, target.manifest_bucket, key)
+    response = s3control.create_job(
+        AccountId=target.account_id,
+        ConfirmationRequired=False,
+        Operation={"S3PutObjectCopy": {
+            "TargetResource": f"arn:aws:s3:::{dest_bucket}",
+            "MetadataDirective": "COPY",
+            "ChecksumAlgorithm": "SHA256",
+            # No SSEAwsKmsKeyId: the destination bucket's default key encrypts the copies.
+            "BucketKeyEnabled": True,
+        }},
+        Manifest={
+            "Spec": {"Format": "S3BatchOperations_CSV_20180820", "Fields": MANIFEST_FIELDS},
+            "Location": {"ObjectArn": f"arn:aws:s3:::{target.manifest_bucket}/{key}",
+                         "ETag": etag},
+        },
+        Report={
+            "Bucket": f"arn:aws:s3:::{target.manifest_bucket}",
+            "Prefix": f"{target.manifest_prefix}{token}/report",
+            "Format": "Report_CSV_20180820",
+            "Enabled": True,
+            "ReportScope": "AllTasks",
+        },
+        Priority=10,
+        RoleArn=target.role_arn,
+        ClientRequestToken=token,
+        Description=description[:256],
+    )
+    return response["JobId"]
+
+
+def _upload(s3, path: str, bucket: str, key: str) -> str:
+    # Managed transfer: a manifest of many millions of rows is larger than one PUT allows.
+    s3.upload_file(path, bucket, key, ExtraArgs={"ContentType": "text/csv"})
+    return s3.head_object(Bucket=bucket, Key=key)["ETag"].strip('"')
+
+
+def follow_hint(target: BatchTarget, job_id: str) -> str:
+    return (f"aws s3control describe-job --account-id {target.account_id} --job-id {job_id} "
+            f"--region {target.region} --query 'Job.[Status,ProgressSummary]'\n"
+            f"completion report: s3://{target.manifest_bucket}/{target.manifest_prefix}")

@@ -1,0 +1,424 @@
+"""CLI: put a prefix back the way it was at a moment.
+
+    python -m tools.restore --bucket B --prefix P --at 2026-11-20T10:00:00Z
+        [--to-bucket B2] [--to-prefix P2] [--from-replica] [--dry-run] [--remove-newer]
+        [--workers N] [--report FILE] [--yes] [--batch-operations ...]
+
+Exit codes: 0 restored (or nothing to do), 1 some keys failed (the report says which),
+2 usage error (nothing was changed).
+
+Two phases. The plan streams the listing(s) into decisions spooled to a temporary file (memory
+flat in the number of versions; the dry run stops here). Then N workers carry the decisions
+out, each idempotent and verified (``copier``), with at most a few per worker in flight.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import datetime as dt
+import json
+import os
+import re
+import sys
+import tempfile
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import NoReturn
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from tqdm import tqdm
+
+from tools.restore import batch as batch_ops
+from tools.restore.copier import (
+    ARCHIVE_REPORTED,
+    COPY_OBJECT_LIMIT,
+    FAILED,
+    MB,
+    RESTORE_IN_PROGRESS,
+    RESTORE_REQUESTED,
+    CopyOptions,
+    Location,
+    Restorer,
+)
+from tools.restore.listing import key_states
+from tools.restore.plan import ACTIONS, COPY, DELETE_MARKER, Decision, plan
+
+USAGE_ERROR, KEYS_FAILED = 2, 1
+IN_BATCH_JOB = "copied-by-batch-job"
+SAMPLE_KEYS = 10
+# Default above which the copies go to S3 Batch Operations (RecoveryConfig documents it too).
+DEFAULT_BATCH_THRESHOLD = 100_000
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+
+
+class UsageError(Exception):
+    pass
+
+
+class BatchSubmitError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(USAGE_ERROR, f"{self.prog}: error: {message}\n")
+
+
+def _moment(text: str) -> dt.datetime:
+    try:
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO 8601 time like 2026-11-20T10:00:00Z") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no time zone; add Z for UTC")
+    return moment
+
+
+def _bucket(text: str) -> str:
+    if not _BUCKET.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an S3 bucket name")
+    return text
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 1")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m tools.restore",
+                description="Restore every key under a prefix to the version current at a "
+                            "moment, as new current versions (history is never rewritten).")
+    p.add_argument("--bucket", required=True, type=_bucket, help="the bucket to restore")
+    p.add_argument("--prefix", required=True, help="the prefix to restore ('' = whole bucket)")
+    p.add_argument("--at", required=True, type=_moment, metavar="TIME",
+                   help="ISO 8601 moment with a time zone, e.g. 2026-11-20T10:00:00Z")
+    p.add_argument("--to-bucket", type=_bucket, help="write the restored state into this bucket")
+    p.add_argument("--to-prefix", help="write the restored state under this prefix")
+    p.add_argument("--from-replica", action="store_true",
+                   help="disaster mode: read the history from the replica bucket")
+    p.add_argument("--replica-bucket", type=_bucket,
+                   help="replica bucket (default: <bucket>-replica)")
+    p.add_argument("--replica-region", default="us-west-2", help="(default: us-west-2)")
+    p.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    p.add_argument("--remove-newer", action="store_true",
+                   help="add a delete marker to keys that did not exist at --at")
+    p.add_argument("--workers", type=_positive, default=16, help="parallel copies (default 16)")
+    p.add_argument("--report", metavar="FILE", help="write the JSON report (every key) here")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--request-archive-restore", action="store_true",
+                   help="for versions in an archive tier, request a restore (rerun later)")
+    p.add_argument("--archive-restore-tier", choices=["Standard", "Bulk", "Expedited"],
+                   default="Standard")
+    p.add_argument("--batch-operations", action="store_true",
+                   help="copy through an S3 Batch Operations job instead of from this machine")
+    p.add_argument("--batch-threshold", type=_positive, default=DEFAULT_BATCH_THRESHOLD,
+                   help=f"copies above which Batch Operations is used (default "
+                        f"{DEFAULT_BATCH_THRESHOLD})")
+    p.add_argument("--batch-role-arn", help="the restore role (Recovery stack output "
+                                            "RestoreBatchRoleArn)")
+    p.add_argument("--account-id", help="for Batch Operations (default: from STS)")
+    p.add_argument("--manifest-bucket", type=_bucket,
+                   help="where manifests and job reports go (default: the destination bucket)")
+    p.add_argument("--multipart-threshold-mb", type=_positive,
+                   default=COPY_OBJECT_LIMIT // MB, help=argparse.SUPPRESS)
+    p.add_argument("--part-size-mb", type=_positive, default=512, help=argparse.SUPPRESS)
+    p.add_argument("--page-size", type=_positive, default=1000, help=argparse.SUPPRESS)
+    return p
+
+
+@dataclass
+class Run:
+    """Resolved arguments: where history is read, where the state is written."""
+
+    args: argparse.Namespace
+    source_bucket: str
+    source_prefix: str
+    dest_bucket: str
+    dest_prefix: str
+    source_region: str | None = None
+
+    @property
+    def in_place(self) -> bool:
+        return (self.source_bucket, self.source_prefix) == (self.dest_bucket, self.dest_prefix)
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> Run:
+        if args.from_replica:
+            if args.to_bucket or args.to_prefix is not None:
+                raise UsageError("--from-replica restores the primary prefix itself; "
+                                 "it cannot be combined with --to-bucket/--to-prefix")
+            return cls(args, args.replica_bucket or f"{args.bucket}-replica", args.prefix,
+                       args.bucket, args.prefix, source_region=args.replica_region)
+        if args.replica_bucket:
+            raise UsageError("--replica-bucket needs --from-replica")
+        run = cls(args, args.bucket, args.prefix, args.to_bucket or args.bucket,
+                  args.prefix if args.to_prefix is None else args.to_prefix)
+        if run.dest_bucket == run.source_bucket and not run.in_place and (
+                run.dest_prefix.startswith(run.source_prefix)
+                or run.source_prefix.startswith(run.dest_prefix)):
+            raise UsageError(f"--to-prefix {run.dest_prefix!r} overlaps --prefix "
+                             f"{run.source_prefix!r}: the restore would list its own output")
+        return run
+
+
+@dataclass
+class PlanSummary:
+    counts: collections.Counter = field(default_factory=collections.Counter)
+    bytes: collections.Counter = field(default_factory=collections.Counter)
+    samples: dict[str, list[str]] = field(default_factory=lambda: collections.defaultdict(list))
+    versions: int = 0
+
+    def add(self, decision: Decision) -> None:
+        self.counts[decision.action] += 1
+        self.bytes[decision.action] += decision.size
+        if len(self.samples[decision.action]) < SAMPLE_KEYS:
+            self.samples[decision.action].append(decision.dest_key)
+
+    @property
+    def actions(self) -> int:
+        return sum(self.counts[a] for a in ACTIONS)
+
+    def render(self, run: Run) -> str:
+        lines = [f"restore s3://{run.source_bucket}/{run.source_prefix} as of "
+                 f"{run.args.at.isoformat()} into s3://{run.dest_bucket}/{run.dest_prefix}",
+                 f"  {self.versions} versions and delete markers listed"]
+        for action, count in sorted(self.counts.items()):
+            size = f", {self.bytes[action]:,} bytes" if self.bytes[action] else ""
+            lines.append(f"  {action}: {count} keys{size}")
+            lines.extend(f"    {key}" for key in self.samples[action])
+            if count > len(self.samples[action]):
+                lines.append(f"    … and {count - len(self.samples[action])} more")
+        return "\n".join(lines)
+
+
+class ReportWriter:
+    """Streams the JSON report: every key as it is done, then the summary."""
+
+    def __init__(self, path: str | None):
+        self._file = open(path, "w", encoding="utf-8") if path else None
+        self._first = True
+        if self._file:
+            self._file.write('{"keys": [\n')
+
+    def add(self, entry: dict) -> None:
+        if self._file:
+            self._file.write(("" if self._first else ",\n") + json.dumps(entry, ensure_ascii=False))
+            self._first = False
+
+    def close(self, summary: dict) -> None:
+        if self._file:
+            self._file.write(f'\n], "summary": {json.dumps(summary)}}}\n')
+            self._file.close()
+
+
+def client_config(workers: int) -> Config:
+    # Adaptive mode: exponential backoff with jitter on throttling (SlowDown, 503) and a
+    # client-side rate limiter that backs all workers off together.
+    return Config(signature_version="s3v4", max_pool_connections=workers + 4,
+                  retries={"mode": "adaptive", "max_attempts": 10})
+
+
+def make_clients(run: Run) -> tuple[object, object]:
+    """(source client, destination client). Endpoint, credentials and Region come from the
+    standard AWS environment (``AWS_ENDPOINT_URL_S3`` included)."""
+    config = client_config(run.args.workers)
+    dest = boto3.client("s3", config=config)
+    source = boto3.client("s3", region_name=run.source_region, config=config) \
+        if run.source_region else dest
+    return source, dest
+
+
+def build_plan(run: Run, source_s3, dest_s3, spool) -> PlanSummary:
+    """Stream the decisions into ``spool`` (one JSON line each) and summarize them."""
+    summary = PlanSummary()
+
+    def counted(states):
+        for state in states:
+            summary.versions += state.versions
+            yield state
+
+    page = run.args.page_size
+    source = counted(key_states(source_s3, run.source_bucket, run.source_prefix, run.args.at,
+                                page_size=page))
+    dest = None if run.in_place else counted(
+        key_states(dest_s3, run.dest_bucket, run.dest_prefix, page_size=page))
+    for decision in plan(source, run.source_prefix, run.dest_prefix, dest,
+                         remove_newer=run.args.remove_newer, exact=not run.args.from_replica):
+        summary.add(decision)
+        spool.write(json.dumps(decision.to_json(), ensure_ascii=False) + "\n")
+    spool.flush()
+    spool.seek(0)
+    return summary
+
+
+def _decisions(spool):
+    for line in spool:
+        yield Decision.from_json(json.loads(line))
+
+
+def _confirm(run: Run, summary: PlanSummary) -> None:
+    risky = run.dest_bucket == run.source_bucket or summary.counts[DELETE_MARKER]
+    if run.args.yes or not summary.actions or not risky:
+        return
+    if not sys.stdin.isatty():
+        raise UsageError("this run writes to the live bucket; confirm with --yes "
+                         "(no terminal to ask on)")
+    answer = input(f"Type the bucket name ({run.dest_bucket}) to restore "
+                   f"{summary.actions} keys: ")
+    if answer.strip() != run.dest_bucket:
+        raise UsageError("not confirmed; nothing was changed")
+
+
+def execute(run: Run, restorer: Restorer, decisions, total: int, report: ReportWriter,
+            keep=lambda decision: True) -> collections.Counter:
+    """Carry out every decision with ``run.args.workers`` threads; at most 4 per worker are
+    in flight, so memory does not grow with the number of keys."""
+    outcomes: collections.Counter = collections.Counter()
+    quiet = not sys.stderr.isatty() or bool(os.environ.get("CI"))
+    limit = run.args.workers * 4
+    with tqdm(total=total, unit="key", disable=quiet, file=sys.stderr) as bar, \
+            ThreadPoolExecutor(max_workers=run.args.workers) as pool:
+        pending: set[Future] = set()
+
+        def drain(block_until: int) -> None:
+            nonlocal pending
+            while len(pending) > block_until:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    entry = future.result()  # a BaseException (a crash) ends the run here
+                    outcomes[entry["outcome"]] += 1
+                    report.add(entry)
+                    bar.update(1)
+
+        for decision in decisions:
+            if decision.action not in ACTIONS or not keep(decision):
+                outcome = decision.action if decision.action not in ACTIONS else IN_BATCH_JOB
+                entry = {"key": decision.dest_key, "source_key": decision.source_key,
+                         "action": decision.action, "outcome": outcome,
+                         "version_id": decision.version_id}
+                outcomes[entry["outcome"]] += 1
+                report.add(entry)
+                bar.update(1)
+                continue
+            pending.add(pool.submit(restorer.carry_out, decision))
+            drain(limit)
+        drain(0)
+    return outcomes
+
+
+def _batch_target(run: Run, dest_s3) -> batch_ops.BatchTarget:
+    args = run.args
+    if not args.batch_role_arn:
+        raise UsageError("Batch Operations needs --batch-role-arn (the Recovery stack's "
+                         "RestoreBatchRoleArn output)")
+    if run.dest_prefix != run.source_prefix or run.source_bucket != run.dest_bucket \
+            and args.from_replica:
+        raise UsageError("Batch Operations copies keys unchanged: it cannot restore into "
+                         "another prefix or from the replica; run without --batch-operations")
+    account = args.account_id or boto3.client("sts").get_caller_identity()["Account"]
+    region = dest_s3.meta.region_name
+    return batch_ops.BatchTarget(account, region, args.batch_role_arn,
+                                 args.manifest_bucket or run.dest_bucket, "restore-jobs/")
+
+
+def main(argv: list[str] | None = None, *, stdout=None) -> int:
+    stdout = stdout or sys.stdout
+    try:
+        args = parser().parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    try:
+        return _main(args, stdout)
+    except UsageError as exc:
+        print(f"python -m tools.restore: error: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    except BatchSubmitError as exc:
+        print(f"python -m tools.restore: {exc}", file=sys.stderr)
+        return KEYS_FAILED
+
+
+def _main(args: argparse.Namespace, stdout) -> int:
+    run = Run.from_args(args)
+    source_s3, dest_s3 = make_clients(run)
+    restorer = Restorer(Location(source_s3, run.source_bucket), Location(dest_s3, run.dest_bucket),
+                        CopyOptions(multipart_threshold=args.multipart_threshold_mb * MB,
+                                    part_size=args.part_size_mb * MB,
+                                    request_archive_restore=args.request_archive_restore,
+                                    archive_restore_tier=args.archive_restore_tier))
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
+        summary = build_plan(run, source_s3, dest_s3, spool)
+        use_batch = args.batch_operations or summary.counts[COPY] > args.batch_threshold
+        target = _batch_target(run, dest_s3) if use_batch else None
+        print(summary.render(run), file=stdout)
+        if args.dry_run:
+            if use_batch:
+                print("  (the copies would run as an S3 Batch Operations job)", file=stdout)
+            return 0
+        _confirm(run, summary)
+        report = ReportWriter(args.report)
+        keep, job_id = (lambda decision: True), None
+        if target is not None:
+            job_id, keep = _submit_batch(run, target, dest_s3, spool, summary)
+            spool.seek(0)
+        outcomes = execute(run, restorer, _decisions(spool), sum(summary.counts.values()),
+                           report, keep)
+        report.close({"outcomes": dict(outcomes), "plan": dict(summary.counts),
+                      "at": args.at.isoformat(), "batch_job_id": job_id})
+    print("outcomes: " + ", ".join(f"{k}={v}" for k, v in sorted(outcomes.items())), file=stdout)
+    archived = sum(outcomes[o] for o in (ARCHIVE_REPORTED, RESTORE_REQUESTED, RESTORE_IN_PROGRESS))
+    if archived:
+        print(f"{archived} keys are in an archive tier and were not restored"
+              + ("" if args.request_archive_restore else
+                 " (rerun with --request-archive-restore, then again once restored)"),
+              file=stdout)
+    if job_id:
+        print(f"S3 Batch Operations job {job_id} copies the rest; follow it with:\n  "
+              + batch_ops.follow_hint(target, job_id), file=stdout)
+    if outcomes[FAILED]:
+        print(f"{outcomes[FAILED]} keys failed; see the report", file=sys.stderr)
+        return KEYS_FAILED
+    return 0
+
+
+def _submit_batch(run: Run, target: batch_ops.BatchTarget, dest_s3, spool,
+                  summary: PlanSummary):
+    """Write the manifest of the copies the job can do, create the job; the local run keeps
+    the rest (delete markers, archived versions, objects above the job's 5 GB limit)."""
+    def in_job(decision: Decision) -> bool:
+        return decision.action == COPY and decision.size <= batch_ops.BATCH_COPY_LIMIT
+
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".csv") as manifest:
+        rows = 0
+        for decision in _decisions(spool):
+            if in_job(decision):
+                manifest.write(batch_ops.manifest_row(run.source_bucket, decision.source_key,
+                                                      decision.version_id))
+                rows += 1
+        manifest.flush()
+        if not rows:
+            return None, (lambda decision: True)
+        token = batch_ops.run_token(run.source_bucket, run.source_prefix,
+                                    run.args.at.isoformat(), run.dest_bucket)
+        s3control = boto3.client("s3control", region_name=target.region)
+        try:
+            job_id = batch_ops.create_copy_job(
+            s3control, dest_s3, target, manifest_path=manifest.name, token=token,
+            dest_bucket=run.dest_bucket,
+            description=f"restore {run.source_bucket}/{run.source_prefix} to "
+                        f"{run.args.at.isoformat()} ({rows} versions)")
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            raise BatchSubmitError(f"S3 Batch Operations refused the job: {error.get('Code')}: "
+                                   f"{error.get('Message')} (token {token}; an earlier job with "
+                                   "these arguments may exist: aws s3control list-jobs)") from None
+    return job_id, (lambda decision: not in_job(decision))

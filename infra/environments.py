@@ -56,6 +56,9 @@ PROD_USAGE = UsageConfig(
     access_log_gb_per_month={"us-east-1": 300, "us-west-2": 60}, cdn_log_gb_per_month=900,
     alarm_notifications_per_month=300, dedup_index_gb=60,
     backups_gb=36_500, backups_age_span_days=365,  # ~100 GB/day kept for a year
+    # AWS Backup's continuous backup keeps every version the bucket still holds: the current
+    # ~52 TB plus the noncurrent versions of the 35-day window (15 GB/day).
+    aws_backup_gb=52_000 + 15 * 35,
 )
 
 DEV_USAGE = UsageConfig(
@@ -70,6 +73,7 @@ DEV_USAGE = UsageConfig(
                       "Verdict": 0.1},
     access_log_gb_per_month={"us-east-1": 1, "us-west-2": 0.2}, cdn_log_gb_per_month=1,
     alarm_notifications_per_month=50, dedup_index_gb=0.1, backups_gb=50,
+    aws_backup_gb=90 + 0.2 * 35,
 )
 
 

@@ -56,7 +56,15 @@ from estate_handlers.layout import (
     TABLE_ENV,
 )
 from estate_handlers.object_events import ObjectVersion, objects_in_message
-from estate_handlers.runtime import IN_LAMBDA, ConfigError, client, logger, metrics, require_env
+from estate_handlers.runtime import (
+    IN_LAMBDA,
+    ConfigError,
+    client,
+    logger,
+    metrics,
+    once,
+    require_env,
+)
 
 CHUNK_ENV = "HASH_CHUNK_BYTES"
 DEFAULT_CHUNK_BYTES = 1024 * 1024
@@ -325,15 +333,7 @@ def deps_from_env(environ=os.environ) -> Deps:
                 table_name=environ[TABLE_ENV], chunk_bytes=chunk_bytes_from_env(environ))
 
 
-_deps: Deps | None = None
-
-
-def current_deps() -> Deps:
-    """This container's dependencies, built once from the environment."""
-    global _deps
-    if _deps is None:
-        _deps = deps_from_env()
-    return _deps
+current_deps = once(deps_from_env)
 
 
 @logger.inject_lambda_context

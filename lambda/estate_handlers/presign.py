@@ -42,6 +42,7 @@ from estate_handlers.runtime import (
     count,
     logger,
     metrics,
+    once,
     region,
     require_env,
 )
@@ -99,15 +100,7 @@ def make_dynamodb_client(region_name: str):
     return client("dynamodb", Config(**_TIMEOUTS), region_name)
 
 
-_deps: Deps | None = None
-
-
-def current_deps() -> Deps:
-    """This container's dependencies, built once from the environment."""
-    global _deps
-    if _deps is None:
-        _deps = Deps.from_env()
-    return _deps
+current_deps = once(Deps.from_env)
 
 
 # --------------------------------------------------------------------------- identity

@@ -2,8 +2,8 @@
 clients and the dependencies built from them.
 
 Pattern (every handler): a frozen ``Deps`` dataclass holds the clients and the settings read
-from the environment (``Deps.from_env``); the module keeps one instance in ``_deps``, built
-by ``current_deps()`` on first use and, in Lambda, at import — the init phase runs once per
+from the environment (``Deps.from_env``); ``current_deps = once(<factory>)`` keeps one
+instance, built on first use and, in Lambda, at import — the init phase runs once per
 container with a CPU boost. Tests pass their own ``Deps`` to the plain functions instead.
 
 Logger and Metrics read ``POWERTOOLS_SERVICE_NAME`` / ``POWERTOOLS_METRICS_NAMESPACE`` (set by
@@ -13,6 +13,8 @@ the URL's expiry and is widely readable.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import TypeVar
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
@@ -21,6 +23,8 @@ from botocore.config import Config
 
 from estate_handlers._http import ConfigError  # noqa: F401 (the handlers import it from here)
 from estate_handlers.layout import METRICS_NAMESPACE
+
+T = TypeVar("T")
 
 IN_LAMBDA = bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
 
@@ -49,3 +53,16 @@ def count(name: str, value: float = 1, unit: str = MetricUnit.Count, **dimension
     for dimension, dimension_value in dimensions.items():
         metrics.add_dimension(name=dimension, value=dimension_value)
     metrics.add_metric(name=name, unit=unit, value=value)
+
+
+def once(factory: Callable[[], T]) -> Callable[[], T]:
+    """``factory()`` on the first call, the same object on every later one (per container)."""
+    built: list[T] = []
+
+    def current() -> T:
+        if not built:
+            built.append(factory())
+        return built[0]
+
+    current.__doc__ = "This container's dependencies, built once from the environment."
+    return current

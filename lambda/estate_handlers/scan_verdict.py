@@ -43,7 +43,7 @@ from estate_handlers.layout import (
 )
 from estate_handlers.layout import SCAN_THREATS as THREATS_FOUND
 from estate_handlers.object_events import ScanResult, is_scan_result, scan_result
-from estate_handlers.runtime import IN_LAMBDA, client, count, logger, metrics, require_env
+from estate_handlers.runtime import IN_LAMBDA, client, count, logger, metrics, once, require_env
 
 TOPIC_ENV = "ALARM_TOPIC_ARN"
 MAX_TAGS_PER_OBJECT = 10
@@ -168,15 +168,7 @@ def deps_from_env(environ=os.environ) -> Deps:
                 topic_arn=environ[TOPIC_ENV])
 
 
-_deps: Deps | None = None
-
-
-def current_deps() -> Deps:
-    """This container's dependencies, built once from the environment."""
-    global _deps
-    if _deps is None:
-        _deps = deps_from_env()
-    return _deps
+current_deps = once(deps_from_env)
 
 
 if IN_LAMBDA:  # build clients in the init phase (once per container, with the CPU boost)

@@ -162,7 +162,8 @@ class PresignApi:
         policy_overrides.setdefault("kinds", default_upload_kinds(
             KindAccess(iam_principals=(ALICE,))))
         self._mp.setenv("UPLOAD_POLICY", UploadApiConfig(**policy_overrides).policy_json())
-        self._mp.setattr(self._presign, "_deps", self._presign.Deps.from_env())
+        deps = self._presign.Deps.from_env()
+        self._mp.setattr(self._presign, "current_deps", lambda: deps)
 
     def call(self, method: str, path: str, *, body=None, query: str | None = None,
              caller: str | None = ALICE) -> tuple[int, dict]:

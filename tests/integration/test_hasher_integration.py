@@ -27,6 +27,7 @@ import pytest
 from aws_events import s3_notification, sqs_event, sqs_record
 from estate_handlers import dedup_index, hasher
 from estate_handlers.hasher import Deps
+from estate_handlers.runtime import once
 from lambda_context import LambdaContext
 
 MB = 1024 * 1024
@@ -304,7 +305,8 @@ def test_entry_point_builds_its_clients_from_the_environment(s3, dynamodb, bucke
                                                              s3_endpoint, dynamodb_endpoint):
     # The harness exports AWS_ENDPOINT_URL_S3/_DYNAMODB: the Lambda code path, unchanged.
     monkeypatch.setenv("DEDUP_TABLE_NAME", table)
-    monkeypatch.setattr(hasher, "_deps", None)
+    # A fresh container: dependencies are built from this environment on first use.
+    monkeypatch.setattr(hasher, "current_deps", once(hasher.deps_from_env))
     monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # its cached credentials die with the test
     data = unique("entry")
     obj = upload(s3, bucket, "products/images/original/entry.jpg", data)

@@ -15,6 +15,7 @@ from botocore.stub import Stubber
 from estate_handlers import dedup_index, hasher, layout
 from estate_handlers.dedup_index import CanonicalObject
 from estate_handlers.hasher import Deps, ObjectVersion
+from estate_handlers.runtime import once
 from lambda_context import LambdaContext
 
 SHA_OF_HELLO = hashlib.sha256(b"hello").hexdigest()
@@ -369,7 +370,8 @@ def test_entry_point_reads_table_and_chunk_size_from_env(monkeypatch):
     monkeypatch.setenv("DEDUP_TABLE_NAME", "dedup-table")
     monkeypatch.setenv("HASH_CHUNK_BYTES", "131072")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
-    monkeypatch.setattr(hasher, "_deps", None)
+    # A fresh container: dependencies are built from this environment on first use.
+    monkeypatch.setattr(hasher, "current_deps", once(hasher.deps_from_env))
     monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # its cached credentials die with the test
     seen = {}
     monkeypatch.setattr(hasher, "process_batch", lambda event, deps: seen.setdefault("deps", deps) and {})

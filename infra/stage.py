@@ -1,19 +1,12 @@
 """One Stage per environment: every stack of the estate, in deployable order."""
 from __future__ import annotations
 
-from aws_cdk import Duration, Environment, Stage, Tags
+from aws_cdk import Environment, Stage, Tags
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
 from infra.constructs.cdk_function_logs import give_cdk_functions_log_groups
-from infra.constructs.monitoring import (
-    MetricAlarm,
-    MonitoredFunction,
-    MonitoredQueue,
-    MonitoringTargets,
-    WatchedReplication,
-)
-from infra.constructs.renditions import rejected_metric
+from infra.constructs.monitoring import MonitoringTargets, WatchedReplication
 from infra.constructs.replication import RULE_ID
 from infra.stacks.access_logs_stack import AccessLogsStack
 from infra.stacks.assets_stack import AssetsStack
@@ -79,12 +72,8 @@ class EstateStage(Stage):
                 source_bucket=cfg.assets_bucket_name, destination_bucket=cfg.replica_bucket_name,
                 rule_id=RULE_ID, destination_region=cfg.replica_region),
             http_api=self.upload_api.api,
-            functions=[
-                MonitoredFunction("Presign", self.upload_api.presign.function.function,
-                                  self.upload_api.presign.function.timeout),
-                MonitoredFunction("Hasher", hasher.function.function, hasher.function.timeout),
-            ],
-            queues=[MonitoredQueue("HashQueue", "Hashing queue", hasher.queue, hasher.dlq)],
+            functions=[self.upload_api.presign.monitored_function(), hasher.monitored_function()],
+            queues=[hasher.monitored_queue()],
             distribution_id=self.cdn.distribution_id,
             web_acl_metric_name=self.cdn.edge.web_acl_metric_name,
         )
@@ -94,19 +83,11 @@ class EstateStage(Stage):
             self.monitoring_targets.queues.append(gate.monitored_queue())
             self.monitoring_targets.metric_alarms.extend(gate.metric_alarms(
                 cfg.monitoring, cfg.upload_gate.unscanned_backlog_threshold))
-        renditions = self.assets.renditions
-        self.monitoring_targets.functions.append(MonitoredFunction(
-            "Renditions", renditions.function.function, renditions.function.timeout))
-        self.monitoring_targets.queues.append(MonitoredQueue(
-            "RenditionsQueue", "Renditions queue", renditions.queue, renditions.dlq))
-        rejected = cfg.renditions.rejected_alarm_per_period
-        self.monitoring_targets.metric_alarms.append(MetricAlarm(
-            group="Renditions", name="Rejected", section="Renditions",
-            metric=rejected_metric(Duration.minutes(cfg.monitoring.alarm_period_minutes)),
-            threshold=rejected,
-            what=f"More than {rejected} product originals rejected in a period.",
-            runbook="Read the renditions function's log for the 'original rejected' lines: "
-                    "one uploader sending bad files, or a new camera format to allow."))
+        renditions = self.assets.renditions  # the renditions function, queue and rejections
+        self.monitoring_targets.functions.append(renditions.monitored_function())
+        self.monitoring_targets.queues.append(renditions.monitored_queue())
+        self.monitoring_targets.metric_alarms.extend(renditions.metric_alarms(
+            cfg.monitoring, cfg.renditions.rejected_alarm_per_period))
         self.monitoring = MonitoringStack(self, "Monitoring", cfg=cfg,
                                           targets=self.monitoring_targets)
         self.replication_monitoring = ReplicationMonitoringStack(

@@ -31,7 +31,7 @@ class AssetsStack(Stack):
             key_alias=cfg.assets_key_alias,
             purpose="product images, brand media, documents and user uploads",
             access_logs=access_logs,
-            lifecycle_rules=assets_lifecycle_rules(cfg),
+            lifecycle_rules=assets_lifecycle_rules(cfg.object_expiry),
             intelligent_tiering=assets_intelligent_tiering(),
             cors_rules=cors_rules(cfg.assets_cors),
         )
@@ -47,9 +47,13 @@ class AssetsStack(Stack):
         # the gate's clean verdict; S3 notifies the rest.
         gated = cfg.upload_gate.gated_prefixes
         hashed_released, hashed_notified = split_by_gate(HASHED_PREFIXES, gated)
-        self.upload_hasher = UploadHasher(self, "UploadHasher", cfg=cfg,
-                                          bucket=self.assets.bucket, bucket_key=self.assets.key,
-                                          notify_prefixes=hashed_notified)
+        self.upload_hasher = UploadHasher(
+            self, "UploadHasher",
+            name=cfg.upload_hasher_name, bucket_name=cfg.assets_bucket_name,
+            bucket=self.assets.bucket, bucket_key=self.assets.key,
+            reserved_concurrency=cfg.upload_api.hasher_reserved_concurrency,
+            log_retention_days=cfg.upload_api.log_retention_days,
+            notify_prefixes=hashed_notified)
         # New originals -> renditions queue -> renditions function -> processed/ + thumbnails/.
         renditions = cfg.renditions
         self.renditions = Renditions(
@@ -65,13 +69,14 @@ class AssetsStack(Stack):
             gate_cfg = cfg.upload_gate
             self.gate = MalwareGate(
                 self, "UploadGate",
-                name=cfg.upload_gate_name,
+                names=cfg.upload_gate_names,
                 bucket=self.assets.bucket,
                 bucket_name=cfg.assets_bucket_name,
                 bucket_key=self.assets.key,
                 prefixes=gated,
                 scanner_role_name=cfg.malware_scan_role_name,
                 alarm_topic_name=cfg.alarm_topic_name,
+                alarm_topic_key_alias=cfg.alarm_topic_key_alias,
                 reserved_concurrency=gate_cfg.verdict_reserved_concurrency,
                 log_retention_days=cfg.upload_api.log_retention_days,
             )

@@ -32,20 +32,43 @@ class EstateStage(Stage):
         super().__init__(scope, cfg.name, env=Environment(account=cfg.account,
                                                           region=cfg.primary_region))
         self.cfg = cfg
+        self.access_logs = self._access_logs(cfg)
+        self._buckets(cfg)
+        self._cdn(cfg)
+        self._upload_api(cfg)
+        self.recovery = RecoveryStack(self, "Recovery", cfg=cfg, bucket_key=self.assets.assets.key)
+        self.recovery.add_stack_dependency(self.assets, "backs up the assets bucket")
+        self.backups = BackupsStack(self, "Backups", cfg=cfg)
+        self.backups.add_stack_dependency(self.access_logs[cfg.backups_region])
+        self.monitoring_targets = self._monitoring_targets(cfg)
+        self._monitoring(cfg)
+
+        give_cdk_functions_log_groups(self, retention_days=cfg.cdk_function_log_retention_days,
+                                      log_group_name=cfg.cdk_function_log_group_name)
+        Tags.of(self).add("project", "storage-estate")
+        Tags.of(self).add("environment", cfg.name)
+
+    def _access_logs(self, cfg: EnvironmentConfig) -> dict[str, AccessLogsStack]:
+        """One access-log bucket per region, for the data buckets of that region."""
         sources: dict[str, list[str]] = {region: [] for region in cfg.regions}
         sources[cfg.primary_region].append(cfg.assets_bucket_name)
         sources[cfg.replica_region].append(cfg.replica_bucket_name)
         sources[cfg.backups_region].append(cfg.backups_bucket_name)
-        self.access_logs = {
+        return {
             region: AccessLogsStack(self, f"AccessLogs-{region}", cfg=cfg, region=region,
                                     source_bucket_names=names)
             for region, names in sources.items()
         }
+
+    def _buckets(self, cfg: EnvironmentConfig) -> None:
+        """The replica first: the assets bucket's replication rule names it."""
         self.replica = ReplicaStack(self, "Replica", cfg=cfg)
         self.replica.add_stack_dependency(self.access_logs[cfg.replica_region])
         self.assets = AssetsStack(self, "Assets", cfg=cfg)
         self.assets.add_stack_dependency(self.access_logs[cfg.primary_region])
         self.assets.add_stack_dependency(self.replica, "replication needs the replica bucket and role")
+
+    def _cdn(self, cfg: EnvironmentConfig) -> None:
         self.cdn = CdnStack(self, "Cdn", cfg=cfg)
         self.access_logs[cfg.primary_region].logs.allow_log_delivery(
             prefix=self.cdn.log_prefix, delivery_source_name=self.cdn.log_delivery_source_name)
@@ -53,6 +76,8 @@ class EstateStage(Stage):
                                       "CloudFront access logs go to the log bucket")
         self.cdn.add_stack_dependency(self.assets, "the primary origin is the assets bucket")
         self.cdn.add_stack_dependency(self.replica, "the failover origin is the replica bucket")
+
+    def _upload_api(self, cfg: EnvironmentConfig) -> None:
         hasher = self.assets.upload_hasher
         self.upload_api = UploadApiStack(self, "UploadApi", cfg=cfg,
                                          bucket_key=self.assets.assets.key,
@@ -60,14 +85,13 @@ class EstateStage(Stage):
                                          # the upload gate's prefixes: pending/quarantined answers
                                          scan_gated_prefixes=cfg.upload_gate.gated_prefixes)
         self.upload_api.add_stack_dependency(self.assets, "the API signs for the assets bucket")
-        self.recovery = RecoveryStack(self, "Recovery", cfg=cfg, bucket_key=self.assets.assets.key)
-        self.recovery.add_stack_dependency(self.assets, "backs up the assets bucket")
-        self.backups = BackupsStack(self, "Backups", cfg=cfg)
-        self.backups.add_stack_dependency(self.access_logs[cfg.backups_region])
 
-        # What the alarms watch. A construct that brings a function, a queue pipeline or a
-        # metric worth an alarm appends it here; the monitoring stacks are built last.
-        self.monitoring_targets = MonitoringTargets(
+    def _monitoring_targets(self, cfg: EnvironmentConfig) -> MonitoringTargets:
+        """What the alarms watch. A construct that brings a function, a queue pipeline or a
+        metric worth an alarm says so itself (``monitored_function()``, ``monitored_queue()``,
+        ``metric_alarms()``); the monitoring stacks are built last."""
+        hasher, renditions = self.assets.upload_hasher, self.assets.renditions
+        targets = MonitoringTargets(
             replication=WatchedReplication(
                 source_bucket=cfg.assets_bucket_name, destination_bucket=cfg.replica_bucket_name,
                 rule_id=RULE_ID, destination_region=cfg.replica_region),
@@ -79,26 +103,23 @@ class EstateStage(Stage):
         )
         gate = self.assets.gate
         if gate is not None:  # the upload gate's function, queue and GuardDuty scan alarms
-            self.monitoring_targets.functions.append(gate.monitored_function())
-            self.monitoring_targets.queues.append(gate.monitored_queue())
-            self.monitoring_targets.metric_alarms.extend(gate.metric_alarms(
+            targets.functions.append(gate.monitored_function())
+            targets.queues.append(gate.monitored_queue())
+            targets.metric_alarms.extend(gate.metric_alarms(
                 cfg.monitoring, cfg.upload_gate.unscanned_backlog_threshold))
-        renditions = self.assets.renditions  # the renditions function, queue and rejections
-        self.monitoring_targets.functions.append(renditions.monitored_function())
-        self.monitoring_targets.queues.append(renditions.monitored_queue())
-        self.monitoring_targets.metric_alarms.extend(renditions.metric_alarms(
+        targets.functions.append(renditions.monitored_function())
+        targets.queues.append(renditions.monitored_queue())
+        targets.metric_alarms.extend(renditions.metric_alarms(
             cfg.monitoring, cfg.renditions.rejected_alarm_per_period))
+        return targets
+
+    def _monitoring(self, cfg: EnvironmentConfig) -> None:
         self.monitoring = MonitoringStack(self, "Monitoring", cfg=cfg,
                                           targets=self.monitoring_targets)
         self.replication_monitoring = ReplicationMonitoringStack(
             self, "ReplicationMonitoring", cfg=cfg, watch=self.monitoring_targets.replication)
         self.replication_monitoring.add_stack_dependency(
             self.assets, "the replication rule it watches is the assets bucket's")
-
-        give_cdk_functions_log_groups(self, retention_days=cfg.cdk_function_log_retention_days,
-                                      log_group_name=cfg.cdk_function_log_group_name)
-        Tags.of(self).add("project", "storage-estate")
-        Tags.of(self).add("environment", cfg.name)
 
     @property
     def stacks(self):

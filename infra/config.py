@@ -445,6 +445,10 @@ class CdnNames:
     def cache_policy(self, kind: str) -> str:
         return f"{self.prefix}-{kind}"
 
+    def rule_metric(self, rule: str) -> str:
+        """The CloudWatch metric name of one web ACL rule."""
+        return f"{self.prefix}-{rule}"
+
     @property
     def access_log_source(self) -> str:
         """Named, so the log bucket (deployed earlier) can name it in its policy."""
@@ -453,6 +457,46 @@ class CdnNames:
     @property
     def access_log_destination(self) -> str:
         return f"{self.prefix}-access-logs-s3"
+
+
+@dataclass(frozen=True)
+class UploadGateNames:
+    """The physical names of the upload gate's rules and function, all derived from one prefix
+    (rule ARNs are written from them, so key and queue policies need no reference)."""
+
+    prefix: str
+
+    @property
+    def uploads_rule(self) -> str:
+        return f"{self.prefix}-gated-uploads"
+
+    @property
+    def not_clean_rule(self) -> str:
+        return f"{self.prefix}-not-clean"
+
+    @property
+    def verdict_function(self) -> str:
+        return f"{self.prefix}-verdict"
+
+    def release_rule(self, consumer: str) -> str:
+        return f"{self.prefix}-release-{consumer.lower()}"
+
+
+@dataclass(frozen=True)
+class ObjectExpiry:
+    """The days after which the assets bucket's objects expire or tier down; the replica
+    mirrors the expirations. ``quarantine_days`` is None when the upload gate is off."""
+
+    exports_days: int
+    duplicates_days: int
+    quarantine_days: int | None
+    noncurrent_glacier_ir_after_days: int
+    noncurrent_expiration_days: int
+
+
+def function_log_group_name(function_name: str) -> str:
+    """Every estate function logs to its own group under ``/estate/lambda/``."""
+    return f"/estate/lambda/{function_name}"
 
 
 @dataclass(frozen=True)
@@ -703,6 +747,34 @@ class EnvironmentConfig:
         return f"arn:aws:iam::{self.account}:role/{self.replication_role_name}"
 
     @property
+    def upload_hasher_name(self) -> str:
+        """The upload hasher function (log group, role and policy descriptions)."""
+        return f"{self.org}-{self.name}-upload-hasher"
+
+    @property
+    def presign_name(self) -> str:
+        """The presign function (log group, descriptions) and its JWT authorizer's prefix."""
+        return f"{self.org}-{self.name}-presign"
+
+    @property
+    def upload_api_name(self) -> str:
+        return f"{self.org}-{self.name}-uploads"
+
+    @property
+    def upload_api_access_log_group_name(self) -> str:
+        return f"/estate/apigateway/{self.upload_api_name}"
+
+    @property
+    def object_expiry(self) -> ObjectExpiry:
+        gate = self.upload_gate
+        return ObjectExpiry(
+            exports_days=self.exports_expiration_days,
+            duplicates_days=self.duplicate_expiration_days,
+            quarantine_days=gate.quarantine_expiration_days if gate.enabled else None,
+            noncurrent_glacier_ir_after_days=self.noncurrent_glacier_ir_after_days,
+            noncurrent_expiration_days=self.noncurrent_version_expiration_days)
+
+    @property
     def renditions_name(self) -> str:
         """The renditions function (log group, role and policy descriptions)."""
         return f"{self.org}-{self.name}-renditions"
@@ -753,6 +825,10 @@ class EnvironmentConfig:
         return f"{self.org}-{self.name}-upload-gate"
 
     @property
+    def upload_gate_names(self) -> UploadGateNames:
+        return UploadGateNames(self.upload_gate_name)
+
+    @property
     def malware_scan_role_name(self) -> str:
         return f"{self.assets_bucket_name}-malware-scan"
 
@@ -765,10 +841,15 @@ class EnvironmentConfig:
         return f"{self.backups_bucket_name}-writer"
 
     def cdk_function_log_group_name(self, stack_id: str, function: str) -> str:
-        return f"/estate/lambda/{self.org}-{self.name}-{stack_id.lower()}-{function}"
+        return function_log_group_name(f"{self.org}-{self.name}-{stack_id.lower()}-{function}")
+
     @property
     def backup_vault_name(self) -> str:
         return f"{self.org}-assets-{self.name}-vault"
+
+    @property
+    def backup_vault_key_alias(self) -> str:
+        return f"alias/{self.backup_vault_name}"
 
     @property
     def backup_role_name(self) -> str:

@@ -1,19 +1,12 @@
 """One Stage per environment: every stack of the estate, in deployable order."""
 from __future__ import annotations
 
-from aws_cdk import Duration, Environment, Stage, Tags
+from aws_cdk import Environment, Stage, Tags
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
 from infra.constructs.cdk_function_logs import give_cdk_functions_log_groups
-from infra.constructs.monitoring import (
-    MetricAlarm,
-    MonitoredFunction,
-    MonitoredQueue,
-    MonitoringTargets,
-    WatchedReplication,
-)
-from infra.constructs.renditions import rejected_metric
+from infra.constructs.monitoring import MonitoringTargets, WatchedReplication
 from infra.constructs.replication import RULE_ID
 from infra.stacks.access_logs_stack import AccessLogsStack
 from infra.stacks.assets_stack import AssetsStack
@@ -39,20 +32,43 @@ class EstateStage(Stage):
         super().__init__(scope, cfg.name, env=Environment(account=cfg.account,
                                                           region=cfg.primary_region))
         self.cfg = cfg
+        self.access_logs = self._access_logs(cfg)
+        self._buckets(cfg)
+        self._cdn(cfg)
+        self._upload_api(cfg)
+        self.recovery = RecoveryStack(self, "Recovery", cfg=cfg, bucket_key=self.assets.assets.key)
+        self.recovery.add_stack_dependency(self.assets, "backs up the assets bucket")
+        self.backups = BackupsStack(self, "Backups", cfg=cfg)
+        self.backups.add_stack_dependency(self.access_logs[cfg.backups_region])
+        self.monitoring_targets = self._monitoring_targets(cfg)
+        self._monitoring(cfg)
+
+        give_cdk_functions_log_groups(self, retention_days=cfg.cdk_function_log_retention_days,
+                                      log_group_name=cfg.cdk_function_log_group_name)
+        Tags.of(self).add("project", "storage-estate")
+        Tags.of(self).add("environment", cfg.name)
+
+    def _access_logs(self, cfg: EnvironmentConfig) -> dict[str, AccessLogsStack]:
+        """One access-log bucket per region, for the data buckets of that region."""
         sources: dict[str, list[str]] = {region: [] for region in cfg.regions}
         sources[cfg.primary_region].append(cfg.assets_bucket_name)
         sources[cfg.replica_region].append(cfg.replica_bucket_name)
         sources[cfg.backups_region].append(cfg.backups_bucket_name)
-        self.access_logs = {
+        return {
             region: AccessLogsStack(self, f"AccessLogs-{region}", cfg=cfg, region=region,
                                     source_bucket_names=names)
             for region, names in sources.items()
         }
+
+    def _buckets(self, cfg: EnvironmentConfig) -> None:
+        """The replica first: the assets bucket's replication rule names it."""
         self.replica = ReplicaStack(self, "Replica", cfg=cfg)
         self.replica.add_stack_dependency(self.access_logs[cfg.replica_region])
         self.assets = AssetsStack(self, "Assets", cfg=cfg)
         self.assets.add_stack_dependency(self.access_logs[cfg.primary_region])
         self.assets.add_stack_dependency(self.replica, "replication needs the replica bucket and role")
+
+    def _cdn(self, cfg: EnvironmentConfig) -> None:
         self.cdn = CdnStack(self, "Cdn", cfg=cfg)
         self.access_logs[cfg.primary_region].logs.allow_log_delivery(
             prefix=self.cdn.log_prefix, delivery_source_name=self.cdn.log_delivery_source_name)
@@ -60,6 +76,8 @@ class EstateStage(Stage):
                                       "CloudFront access logs go to the log bucket")
         self.cdn.add_stack_dependency(self.assets, "the primary origin is the assets bucket")
         self.cdn.add_stack_dependency(self.replica, "the failover origin is the replica bucket")
+
+    def _upload_api(self, cfg: EnvironmentConfig) -> None:
         hasher = self.assets.upload_hasher
         self.upload_api = UploadApiStack(self, "UploadApi", cfg=cfg,
                                          bucket_key=self.assets.assets.key,
@@ -67,57 +85,41 @@ class EstateStage(Stage):
                                          # the upload gate's prefixes: pending/quarantined answers
                                          scan_gated_prefixes=cfg.upload_gate.gated_prefixes)
         self.upload_api.add_stack_dependency(self.assets, "the API signs for the assets bucket")
-        self.recovery = RecoveryStack(self, "Recovery", cfg=cfg, bucket_key=self.assets.assets.key)
-        self.recovery.add_stack_dependency(self.assets, "backs up the assets bucket")
-        self.backups = BackupsStack(self, "Backups", cfg=cfg)
-        self.backups.add_stack_dependency(self.access_logs[cfg.backups_region])
 
-        # What the alarms watch. A construct that brings a function, a queue pipeline or a
-        # metric worth an alarm appends it here; the monitoring stacks are built last.
-        self.monitoring_targets = MonitoringTargets(
+    def _monitoring_targets(self, cfg: EnvironmentConfig) -> MonitoringTargets:
+        """What the alarms watch. A construct that brings a function, a queue pipeline or a
+        metric worth an alarm says so itself (``monitored_function()``, ``monitored_queue()``,
+        ``metric_alarms()``); the monitoring stacks are built last."""
+        hasher, renditions = self.assets.upload_hasher, self.assets.renditions
+        targets = MonitoringTargets(
             replication=WatchedReplication(
                 source_bucket=cfg.assets_bucket_name, destination_bucket=cfg.replica_bucket_name,
                 rule_id=RULE_ID, destination_region=cfg.replica_region),
             http_api=self.upload_api.api,
-            functions=[
-                MonitoredFunction("Presign", self.upload_api.presign.function.function,
-                                  self.upload_api.presign.function.timeout),
-                MonitoredFunction("Hasher", hasher.function.function, hasher.function.timeout),
-            ],
-            queues=[MonitoredQueue("HashQueue", "Hashing queue", hasher.queue, hasher.dlq)],
+            functions=[self.upload_api.presign.monitored_function(), hasher.monitored_function()],
+            queues=[hasher.monitored_queue()],
             distribution_id=self.cdn.distribution_id,
             web_acl_metric_name=self.cdn.edge.web_acl_metric_name,
         )
         gate = self.assets.gate
         if gate is not None:  # the upload gate's function, queue and GuardDuty scan alarms
-            self.monitoring_targets.functions.append(gate.monitored_function())
-            self.monitoring_targets.queues.append(gate.monitored_queue())
-            self.monitoring_targets.metric_alarms.extend(gate.metric_alarms(
+            targets.functions.append(gate.monitored_function())
+            targets.queues.append(gate.monitored_queue())
+            targets.metric_alarms.extend(gate.metric_alarms(
                 cfg.monitoring, cfg.upload_gate.unscanned_backlog_threshold))
-        renditions = self.assets.renditions
-        self.monitoring_targets.functions.append(MonitoredFunction(
-            "Renditions", renditions.function.function, renditions.function.timeout))
-        self.monitoring_targets.queues.append(MonitoredQueue(
-            "RenditionsQueue", "Renditions queue", renditions.queue, renditions.dlq))
-        rejected = cfg.renditions.rejected_alarm_per_period
-        self.monitoring_targets.metric_alarms.append(MetricAlarm(
-            group="Renditions", name="Rejected", section="Renditions",
-            metric=rejected_metric(Duration.minutes(cfg.monitoring.alarm_period_minutes)),
-            threshold=rejected,
-            what=f"More than {rejected} product originals rejected in a period.",
-            runbook="Read the renditions function's log for the 'original rejected' lines: "
-                    "one uploader sending bad files, or a new camera format to allow."))
+        targets.functions.append(renditions.monitored_function())
+        targets.queues.append(renditions.monitored_queue())
+        targets.metric_alarms.extend(renditions.metric_alarms(
+            cfg.monitoring, cfg.renditions.rejected_alarm_per_period))
+        return targets
+
+    def _monitoring(self, cfg: EnvironmentConfig) -> None:
         self.monitoring = MonitoringStack(self, "Monitoring", cfg=cfg,
                                           targets=self.monitoring_targets)
         self.replication_monitoring = ReplicationMonitoringStack(
             self, "ReplicationMonitoring", cfg=cfg, watch=self.monitoring_targets.replication)
         self.replication_monitoring.add_stack_dependency(
             self.assets, "the replication rule it watches is the assets bucket's")
-
-        give_cdk_functions_log_groups(self, retention_days=cfg.cdk_function_log_retention_days,
-                                      log_group_name=cfg.cdk_function_log_group_name)
-        Tags.of(self).add("project", "storage-estate")
-        Tags.of(self).add("environment", cfg.name)
 
     @property
     def stacks(self):

@@ -53,18 +53,18 @@ class EdgeSecurity(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.web_acl_metric_name = names.web_acl  # WAF publishes the web ACL's metrics under it
-        self.web_acl = self._web_acl(names.web_acl, rate_limit_per_5min)
+        self.web_acl = self._web_acl(names, rate_limit_per_5min)
         self._waf_logging(names.waf_log_group, log_retention_days_min)
         self.response_headers = self._response_headers(names.headers_policy, storefront_origins)
 
-    def _web_acl(self, name: str, rate_limit_per_5min: int) -> wafv2.CfnWebACL:
+    def _web_acl(self, names: CdnNames, rate_limit_per_5min: int) -> wafv2.CfnWebACL:
         """IP reputation first, then the per-IP rate limit, then the AWS managed rule groups;
         metrics and sampled requests on every rule."""
         return wafv2.CfnWebACL(
             self,
             "WebAcl",
-            name=name,
-            description=f"Edge protection of the {name} distribution",
+            name=names.web_acl,
+            description=f"Edge protection of the {names.web_acl} distribution",
             scope="CLOUDFRONT",
             default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
             visibility_config=_visibility(self.web_acl_metric_name),
@@ -80,7 +80,7 @@ class EdgeSecurity(Construct):
                             evaluation_window_sec=300,
                         )
                     ),
-                    visibility_config=_visibility(f"{name}-{RATE_RULE_NAME}"),
+                    visibility_config=_visibility(names.rule_metric(RATE_RULE_NAME)),
                 ),
                 *(
                     wafv2.CfnWebACL.RuleProperty(
@@ -92,7 +92,7 @@ class EdgeSecurity(Construct):
                                 vendor_name="AWS", name=group
                             )
                         ),
-                        visibility_config=_visibility(f"{name}-{group}"),
+                        visibility_config=_visibility(names.rule_metric(group)),
                     )
                     for priority, group in MANAGED_RULE_GROUPS
                 ),

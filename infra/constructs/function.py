@@ -31,7 +31,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from infra.config import METRICS_NAMESPACE
+from infra.config import METRICS_NAMESPACE, function_log_group_name
 from infra.constructs.encryption import EncryptedLogGroup
 from infra.constructs.lambda_target import ARCHITECTURE, RUNTIME
 from infra.constructs.python_layer import PythonLayer
@@ -93,7 +93,7 @@ class EstateFunction(Construct):
         Powertools themselves)."""
         super().__init__(scope, construct_id)
         self.name = name
-        self.logs = EncryptedLogGroup(self, "Logs", log_group_name=f"/estate/lambda/{name}",
+        self.logs = EncryptedLogGroup(self, "Logs", log_group_name=function_log_group_name(name),
                                       retention_days=log_retention_days,
                                       purpose=f"logs of the {name} function")
         self.log_group = self.logs.log_group

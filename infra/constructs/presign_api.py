@@ -46,10 +46,11 @@ from infra.config import (
     ARCHIVE_TIER_PREFIXES,
     ASSET_PREFIXES,
     SCAN_GATED_PREFIXES_ENV,
-    EnvironmentConfig,
+    UploadApiConfig,
 )
 from infra.constructs.encryption import EncryptedLogGroup
 from infra.constructs.function import EstateFunction
+from infra.constructs.monitoring import MonitoredFunction
 from infra.constructs.upload_hasher import TABLE_ENV, bucket_arn, object_arns
 from infra.nag import acknowledge
 
@@ -95,9 +96,9 @@ def access_log_format() -> str:
     return json.dumps(ACCESS_LOG_FIELDS, separators=(",", ":"))
 
 
-def upload_prefixes(cfg: EnvironmentConfig) -> list[str]:
+def upload_prefixes(upload_api: UploadApiConfig) -> list[str]:
     """Every upload kind's prefix, once each, in config order."""
-    return list(dict.fromkeys(kind.prefix for kind in cfg.upload_api.kinds.values()))
+    return list(dict.fromkeys(kind.prefix for kind in upload_api.kinds.values()))
 
 
 def presign_statements(*, region: str, bucket_name: str, bucket_key: kms.IKey,
@@ -155,22 +156,47 @@ def presign_statements(*, region: str, bucket_name: str, bucket_key: kms.IKey,
 
 
 class PresignApi(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, cfg: EnvironmentConfig,
+    def __init__(self, scope: Construct, construct_id: str, *, function_name: str,
+                 api_name: str, access_log_group_name: str, upload_api: UploadApiConfig,
                  bucket_name: str, bucket_key: kms.IKey, table: dynamodb.ITable,
                  table_key: kms.IKey, scan_gated_prefixes: Sequence[str] = ()) -> None:
-        """``bucket_name`` is the assets bucket's physical name (ARNs are written from it);
-        ``bucket_key``, ``table`` and ``table_key`` come from the Assets stack;
+        """``function_name``, ``api_name`` and ``access_log_group_name`` are physical names
+        from the config; ``upload_api`` is the API's own settings (kinds, throttle,
+        authorizer); ``bucket_name`` is the assets bucket's physical name (ARNs are written
+        from it); ``bucket_key``, ``table`` and ``table_key`` come from the Assets stack;
         ``scan_gated_prefixes``: where only a clean malware verdict releases an object
         (empty: the gate is off)."""
         super().__init__(scope, construct_id)
-        stack = Stack.of(self)
-        api_cfg = cfg.upload_api
-        name = f"{cfg.org}-{cfg.name}-presign"
-        uploads = upload_prefixes(cfg)
+        self.function = self._presign_function(
+            function_name, upload_api, bucket_name=bucket_name, bucket_key=bucket_key,
+            table=table, table_key=table_key, scan_gated_prefixes=scan_gated_prefixes)
+        self.authorizer = self._authorizer(function_name, upload_api)
+        self.api = apigwv2.HttpApi(
+            self,
+            "Api",
+            api_name=api_name,
+            description=f"Presigned uploads and downloads of {bucket_name}",
+            create_default_stage=False,  # the stage below: throttled, access-logged
+        )
+        integration = integrations.HttpLambdaIntegration("Presign", self.function.function)
+        self.routes = []
+        for path, method in ROUTES:
+            self.routes += self.api.add_routes(path=path, methods=[method],
+                                               integration=integration,
+                                               authorizer=self.authorizer)
+        self.stage = self._default_stage(access_log_group_name, upload_api)
+        self.url = self.stage.url
+
+    def monitored_function(self) -> MonitoredFunction:
+        return MonitoredFunction("Presign", self.function.function, self.function.timeout)
+
+    def _presign_function(self, name: str, upload_api: UploadApiConfig, *, bucket_name: str,
+                          bucket_key: kms.IKey, table: dynamodb.ITable, table_key: kms.IKey,
+                          scan_gated_prefixes: Sequence[str]) -> EstateFunction:
+        uploads = upload_prefixes(upload_api)
         downloads = list(ASSET_PREFIXES)
         restores = list(ARCHIVE_TIER_PREFIXES.values())
-
-        self.function = EstateFunction(
+        function = EstateFunction(
             self,
             "Presign",
             name=name,
@@ -181,19 +207,19 @@ class PresignApi(Construct):
             environment={
                 "ASSETS_BUCKET_NAME": bucket_name,
                 TABLE_ENV: table.table_name,
-                "UPLOAD_POLICY": api_cfg.policy_json(),
+                "UPLOAD_POLICY": upload_api.policy_json(),
                 SCAN_GATED_PREFIXES_ENV: ",".join(scan_gated_prefixes),
             },
-            reserved_concurrency=api_cfg.presign_reserved_concurrency,
-            log_retention_days=api_cfg.log_retention_days,
+            reserved_concurrency=upload_api.presign_reserved_concurrency,
+            log_retention_days=upload_api.log_retention_days,
             statements=presign_statements(
-                region=stack.region, bucket_name=bucket_name, bucket_key=bucket_key,
+                region=Stack.of(self).region, bucket_name=bucket_name, bucket_key=bucket_key,
                 table=table, table_key=table_key, upload_prefixes=uploads,
                 download_prefixes=downloads,
                 restore_prefixes=restores,
                 scan_gated_prefixes=list(scan_gated_prefixes)),
         )
-        acknowledge(self.function.function, {
+        acknowledge(function.function, {
             "NIST.800.53.R5-LambdaDLQ":
                 "Invoked only synchronously by the HTTP API: an error goes back to the caller "
                 "as a 5xx; a function DLQ only applies to asynchronous invocations.",
@@ -214,45 +240,38 @@ class PresignApi(Construct):
                 "the server picks a "
                 "new random key per upload and the handler checks every download key, so "
                 "only a prefix wildcard can name them.")
-        acknowledge(self.function.policy, reasons)
+        acknowledge(function.policy, reasons)
+        return function
 
-        # --- the API: every route authorized, IAM unless a JWT issuer is configured
-        if api_cfg.jwt_issuer:
-            self.authorizer: apigwv2.IHttpRouteAuthorizer = authorizers.HttpJwtAuthorizer(
-                "Jwt", api_cfg.jwt_issuer, jwt_audience=list(api_cfg.jwt_audience),
-                authorizer_name=f"{name}-jwt")
-        else:
-            self.authorizer = authorizers.HttpIamAuthorizer()
-        self.api = apigwv2.HttpApi(
-            self,
-            "Api",
-            api_name=f"{cfg.org}-{cfg.name}-uploads",
-            description=f"Presigned uploads and downloads of {bucket_name}",
-            create_default_stage=False,  # the stage below: throttled, access-logged
-        )
-        integration = integrations.HttpLambdaIntegration("Presign", self.function.function)
-        self.routes = []
-        for path, method in ROUTES:
-            self.routes += self.api.add_routes(path=path, methods=[method],
-                                               integration=integration,
-                                               authorizer=self.authorizer)
+    @staticmethod
+    def _authorizer(function_name: str,
+                    upload_api: UploadApiConfig) -> apigwv2.IHttpRouteAuthorizer:
+        """Every route authorized: IAM unless a JWT issuer is configured."""
+        if upload_api.jwt_issuer:
+            return authorizers.HttpJwtAuthorizer(
+                "Jwt", upload_api.jwt_issuer, jwt_audience=list(upload_api.jwt_audience),
+                authorizer_name=f"{function_name}-jwt")
+        return authorizers.HttpIamAuthorizer()
 
+    def _default_stage(self, access_log_group_name: str,
+                       upload_api: UploadApiConfig) -> apigwv2.HttpStage:
+        """The ``$default`` stage: throttled, one JSON access-log line per request."""
         self.access_logs = EncryptedLogGroup(
-            self, "AccessLogs", log_group_name=f"/estate/apigateway/{cfg.org}-{cfg.name}-uploads",
-            retention_days=api_cfg.log_retention_days,
+            self, "AccessLogs", log_group_name=access_log_group_name,
+            retention_days=upload_api.log_retention_days,
             purpose="access logs of the upload API")
-        self.stage = apigwv2.HttpStage(
+        stage = apigwv2.HttpStage(
             self,
             "DefaultStage",
             http_api=self.api,
             stage_name="$default",
             auto_deploy=True,
-            throttle=apigwv2.ThrottleSettings(rate_limit=api_cfg.throttle_rate_per_second,
-                                              burst_limit=api_cfg.throttle_burst),
+            throttle=apigwv2.ThrottleSettings(rate_limit=upload_api.throttle_rate_per_second,
+                                              burst_limit=upload_api.throttle_burst),
         )
-        cfn_stage: apigwv2.CfnStage = self.stage.node.default_child  # type: ignore[assignment]
+        cfn_stage: apigwv2.CfnStage = stage.node.default_child  # type: ignore[assignment]
         cfn_stage.access_log_settings = apigwv2.CfnStage.AccessLogSettingsProperty(
             destination_arn=self.access_logs.log_group.log_group_arn,
             format=access_log_format(),
         )
-        self.url = self.stage.url
+        return stage

@@ -57,26 +57,32 @@ BATCH_WRITE_ACTIONS = ["s3:PutObject", "s3:PutObjectTagging"]
 
 class Recovery(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, bucket_name: str,
-                 bucket_key: kms.IKey, vault_name: str, backup_role_name: str,
-                 batch_role_name: str, continuous_backup_days: int, vault_lock: bool,
-                 vault_lock_changeable_days: int) -> None:
+                 bucket_key: kms.IKey, vault_name: str, vault_key_alias: str,
+                 backup_role_name: str, batch_role_name: str, continuous_backup_days: int,
+                 vault_lock: bool, vault_lock_changeable_days: int) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
-        bucket_arn = f"arn:{stack.partition}:s3:::{bucket_name}"
-        objects_arn = f"{bucket_arn}/*"
-        rules_arn = (f"arn:{stack.partition}:events:{stack.region}:{stack.account}:"
-                     "rule/AwsBackupManagedRule*")
+        self.bucket_name = bucket_name
+        self._bucket_arn = f"arn:{stack.partition}:s3:::{bucket_name}"
+        self._objects_arn = f"{self._bucket_arn}/*"
         # cdk-nag reports resources with the partition resolved; acknowledge them as it prints.
-        nag_objects = f"arn:aws:s3:::{bucket_name}/*"
-        nag_rules = f"arn:aws:events:{stack.region}:{stack.account}:rule/AwsBackupManagedRule*"
-        via_s3 = {"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}}
+        self._nag_objects = f"arn:aws:s3:::{bucket_name}/*"
+        self._via_s3 = {"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}}
+        retention = Duration.days(continuous_backup_days)
+        self._vault(vault_name=vault_name, vault_key_alias=vault_key_alias, retention=retention,
+                    vault_lock=vault_lock, vault_lock_changeable_days=vault_lock_changeable_days)
+        self._backup_role(role_name=backup_role_name, bucket_key=bucket_key)
+        self._plan(vault_name=vault_name, retention=retention)
+        self._restore_batch_role(role_name=batch_role_name, bucket_key=bucket_key)
 
+    def _vault(self, *, vault_name: str, vault_key_alias: str, retention: Duration,
+               vault_lock: bool, vault_lock_changeable_days: int) -> None:
+        bucket_name = self.bucket_name
         self.vault_key = rotating_key(
-            self, "VaultKey", alias=f"alias/{vault_name}",
+            self, "VaultKey", alias=vault_key_alias,
             description=f"Encrypts the backup vault {vault_name} (recovery points of "
                         f"{bucket_name})",
             removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE)
-        retention = Duration.days(continuous_backup_days)
         self.vault = backup.BackupVault(
             self, "Vault", backup_vault_name=vault_name, encryption_key=self.vault_key,
             removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
@@ -87,8 +93,17 @@ class Recovery(Construct):
             ) if vault_lock else None,
         )
 
+    def _backup_role(self, *, role_name: str, bucket_key: kms.IKey) -> None:
+        """AWS Backup's role: exactly the statements of AWS's managed S3 backup/restore
+        policies, scoped to this bucket and its key."""
+        stack = Stack.of(self)
+        bucket_name, bucket_arn, objects_arn = self.bucket_name, self._bucket_arn, self._objects_arn
+        nag_objects, via_s3 = self._nag_objects, self._via_s3
+        rules_arn = (f"arn:{stack.partition}:events:{stack.region}:{stack.account}:"
+                     "rule/AwsBackupManagedRule*")
+        nag_rules = f"arn:aws:events:{stack.region}:{stack.account}:rule/AwsBackupManagedRule*"
         self.backup_role = iam.Role(
-            self, "BackupRole", role_name=backup_role_name,
+            self, "BackupRole", role_name=role_name,
             assumed_by=iam.ServicePrincipal(
                 "backup.amazonaws.com",
                 conditions={"StringEquals": {"aws:SourceAccount": stack.account}}),
@@ -131,6 +146,9 @@ class Recovery(Construct):
                 "AwsBackupManagedRule<suffix>; the suffix is chosen by the service.",
         })
 
+    def _plan(self, *, vault_name: str, retention: Duration) -> None:
+        """Continuous backup of the bucket into the vault."""
+        bucket_name, bucket_arn = self.bucket_name, self._bucket_arn
         self.plan = backup.BackupPlan(self, "Plan", backup_plan_name=vault_name)
         self.plan.add_rule(backup.BackupPlanRule(
             rule_name="assets-continuous", backup_vault=self.vault,
@@ -142,8 +160,13 @@ class Recovery(Construct):
             # The role carries exactly the statements above, not AWS's broad managed policies.
             disable_default_backup_policy=True, allow_restores=False)
 
+    def _restore_batch_role(self, *, role_name: str, bucket_key: kms.IKey) -> None:
+        """The role S3 Batch Operations assumes for the restore tool's copy jobs."""
+        stack = Stack.of(self)
+        bucket_name, bucket_arn, objects_arn = self.bucket_name, self._bucket_arn, self._objects_arn
+        nag_objects, via_s3 = self._nag_objects, self._via_s3
         self.batch_role = iam.Role(
-            self, "RestoreBatchRole", role_name=batch_role_name,
+            self, "RestoreBatchRole", role_name=role_name,
             assumed_by=iam.ServicePrincipal(
                 "batchoperations.s3.amazonaws.com",
                 conditions={"StringEquals": {"aws:SourceAccount": stack.account}}),

@@ -45,9 +45,10 @@ from aws_cdk import aws_sns_subscriptions as subs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.config import ORIGINALS, PROCESSED, THUMBNAILS
+from infra.config import ORIGINALS, PROCESSED, THUMBNAILS, MonitoringConfig
 from infra.constructs.encryption import rotating_key
 from infra.constructs.function import ASSET_ROOT, EstateFunction
+from infra.constructs.monitoring import MetricAlarm, MonitoredFunction, MonitoredQueue
 from infra.constructs.python_layer import PythonLayer
 from infra.nag import acknowledge
 
@@ -158,11 +159,18 @@ class Renditions(Construct):
         """``name`` names the function's log group and role descriptions; ``bucket_name``
         is the assets bucket's physical name (literal ARNs, no reference cycle)."""
         super().__init__(scope, construct_id)
-        stack = Stack.of(self)
+        self.bucket_name = bucket_name
+        self._queues()
+        self._renditions_function(name=name, bucket_key=bucket_key, settings_json=settings_json,
+                                  reserved_concurrency=reserved_concurrency,
+                                  log_retention_days=log_retention_days,
+                                  requirements=requirements)
+        self._backfill(role_name=backfill_role_name, bucket_key=bucket_key)
 
-        # --- the queue: the originals topic in, function batches out; the DLQ after 5 receives
+    def _queues(self) -> None:
+        """The originals topic in, function batches out; the DLQ after 5 receives."""
         self.queue_key = rotating_key(
-            self, "QueueKey", description=f"Encrypts the renditions queues of {bucket_name}")
+            self, "QueueKey", description=f"Encrypts the renditions queues of {self.bucket_name}")
         self.dlq = sqs.Queue(
             self, "DeadLetters",
             encryption=sqs.QueueEncryption.KMS, encryption_master_key=self.queue_key,
@@ -177,7 +185,10 @@ class Renditions(Construct):
                                                   max_receive_count=MAX_RECEIVE_COUNT),
         )
 
-        # --- the function, its third-party packages in a layer built without Docker
+    def _renditions_function(self, *, name: str, bucket_key: kms.IKey, settings_json: str,
+                             reserved_concurrency: int, log_retention_days: int,
+                             requirements: Path) -> None:
+        """The function, its third-party packages in a layer built without Docker."""
         self.layer = PythonLayer(self, "Packages", requirements=requirements,
                                  description="Pillow + Powertools for the renditions function",
                                  license_info=LICENSE)
@@ -196,8 +207,8 @@ class Renditions(Construct):
             reserved_concurrency=reserved_concurrency,
             log_retention_days=log_retention_days,
             statements=renditions_statements(
-                region=stack.region, bucket_name=bucket_name, bucket_key=bucket_key,
-                queue=self.queue, queue_key=self.queue_key),
+                region=Stack.of(self).region, bucket_name=self.bucket_name,
+                bucket_key=bucket_key, queue=self.queue, queue_key=self.queue_key),
             layers=[self.layer.layer],
         )
         self.event_source = lambda_.EventSourceMapping(
@@ -220,13 +231,15 @@ class Renditions(Construct):
             f"AwsSolutions-IAM5[Resource::{arn}]":
                 "Originals and renditions are one object per upload under server-generated "
                 "keys: only a prefix wildcard can name them."
-            for arn in objects_under(bucket_name, ORIGINALS, *OUTPUT_PREFIXES)
+            for arn in objects_under(self.bucket_name, ORIGINALS, *OUTPUT_PREFIXES)
         })
 
-        # --- the backfill: S3 Batch Operations invokes the function
+    def _backfill(self, *, role_name: str, bucket_key: kms.IKey) -> None:
+        """The role S3 Batch Operations assumes to invoke the function over a manifest."""
+        stack = Stack.of(self)
         self.backfill_role = iam.Role(
             self, "BackfillRole",
-            role_name=backfill_role_name,
+            role_name=role_name,
             description="S3 Batch Operations: backfill renditions of existing originals",
             assumed_by=iam.ServicePrincipal(
                 "batchoperations.s3.amazonaws.com",
@@ -237,17 +250,34 @@ class Renditions(Construct):
             description="Everything an S3 Batch Operations renditions backfill may do",
             roles=[self.backfill_role],
             statements=backfill_statements(
-                region=stack.region, bucket_name=bucket_name, bucket_key=bucket_key,
+                region=stack.region, bucket_name=self.bucket_name, bucket_key=bucket_key,
                 function_arn=self.function.function.function_arn),
         )
         acknowledge(self.backfill_policy, {
             f"AwsSolutions-IAM5[Resource::{arn}]":
                 "Batch Operations reads the manifests and writes the reports the backfill "
                 "tool names per job, under this one prefix."
-            for arn in objects_under(bucket_name, BACKFILL_MANIFESTS, BACKFILL_REPORTS)
+            for arn in objects_under(self.bucket_name, BACKFILL_MANIFESTS, BACKFILL_REPORTS)
         })
         CfnOutput(stack, "RenditionsFunctionArn", value=self.function.function.function_arn)
         CfnOutput(stack, "RenditionsBackfillRoleArn", value=self.backfill_role.role_arn)
+
+    # ------------------------------------------------------------------ monitoring
+    def monitored_function(self) -> MonitoredFunction:
+        return MonitoredFunction("Renditions", self.function.function, self.function.timeout)
+
+    def monitored_queue(self) -> MonitoredQueue:
+        return MonitoredQueue("RenditionsQueue", "Renditions queue", self.queue, self.dlq)
+
+    def metric_alarms(self, m: MonitoringConfig, rejected_threshold: int) -> list[MetricAlarm]:
+        """Originals the function refused, above ``rejected_threshold`` per period."""
+        return [MetricAlarm(
+            group="Renditions", name="Rejected", section="Renditions",
+            metric=rejected_metric(Duration.minutes(m.alarm_period_minutes)),
+            threshold=rejected_threshold,
+            what=f"More than {rejected_threshold} product originals rejected in a period.",
+            runbook="Read the renditions function's log for the 'original rejected' lines: "
+                    "one uploader sending bad files, or a new camera format to allow.")]
 
 
 def rejected_metric(period: Duration) -> cw.Metric:

@@ -28,7 +28,7 @@ from infra.config import (
     INTELLIGENT_TIERING_PREFIXES,
     QUARANTINE_TAG,
     USER_EXPORTS,
-    EnvironmentConfig,
+    ObjectExpiry,
 )
 
 ARCHIVE_AFTER_DAYS = 90
@@ -36,45 +36,44 @@ DEEP_ARCHIVE_AFTER_DAYS = 180
 ABORT_MULTIPART_AFTER_DAYS = 7
 
 
-def _versions_rule(cfg: EnvironmentConfig, *, glacier_ir: bool) -> s3.LifecycleRule:
+def _versions_rule(expiry: ObjectExpiry, *, glacier_ir: bool) -> s3.LifecycleRule:
     return s3.LifecycleRule(
         id="noncurrent-versions",
         noncurrent_version_transitions=[
             s3.NoncurrentVersionTransition(
                 storage_class=s3.StorageClass.GLACIER_INSTANT_RETRIEVAL,
-                transition_after=Duration.days(cfg.noncurrent_glacier_ir_after_days),
+                transition_after=Duration.days(expiry.noncurrent_glacier_ir_after_days),
             )
         ] if glacier_ir else None,
-        noncurrent_version_expiration=Duration.days(cfg.noncurrent_version_expiration_days),
+        noncurrent_version_expiration=Duration.days(expiry.noncurrent_expiration_days),
         abort_incomplete_multipart_upload_after=Duration.days(ABORT_MULTIPART_AFTER_DAYS),
     )
 
 
-def expiration_rules(cfg: EnvironmentConfig) -> list[s3.LifecycleRule]:
+def expiration_rules(expiry: ObjectExpiry) -> list[s3.LifecycleRule]:
     """Every rule that expires current objects of the assets bucket. The replica gets the
     same rules: the one place to add an expiry (e.g. a quarantine prefix) is here."""
     return [
         s3.LifecycleRule(
             id="expire-exports",
             prefix=USER_EXPORTS,
-            expiration=Duration.days(cfg.exports_expiration_days),
+            expiration=Duration.days(expiry.exports_days),
         ),
         s3.LifecycleRule(
             id="expire-duplicates",
             tag_filters={DUPLICATE_TAG[0]: DUPLICATE_TAG[1]},
-            expiration=Duration.days(cfg.duplicate_expiration_days),
+            expiration=Duration.days(expiry.duplicates_days),
         ),
         *([s3.LifecycleRule(  # versions the upload gate's verdict function quarantined
             id="expire-quarantined",
             tag_filters={QUARANTINE_TAG[0]: QUARANTINE_TAG[1]},
-            expiration=Duration.days(cfg.upload_gate.quarantine_expiration_days),
-            noncurrent_version_expiration=Duration.days(
-                cfg.upload_gate.quarantine_expiration_days),
-        )] if cfg.upload_gate.enabled else []),
+            expiration=Duration.days(expiry.quarantine_days),
+            noncurrent_version_expiration=Duration.days(expiry.quarantine_days),
+        )] if expiry.quarantine_days is not None else []),
     ]
 
 
-def assets_lifecycle_rules(cfg: EnvironmentConfig) -> list[s3.LifecycleRule]:
+def assets_lifecycle_rules(expiry: ObjectExpiry) -> list[s3.LifecycleRule]:
     rules = [
         s3.LifecycleRule(
             id=f"{name}-to-intelligent-tiering",
@@ -88,8 +87,8 @@ def assets_lifecycle_rules(cfg: EnvironmentConfig) -> list[s3.LifecycleRule]:
         )
         for name, prefix in INTELLIGENT_TIERING_PREFIXES.items()
     ]
-    rules.extend(expiration_rules(cfg))
-    rules.append(_versions_rule(cfg, glacier_ir=True))
+    rules.extend(expiration_rules(expiry))
+    rules.append(_versions_rule(expiry, glacier_ir=True))
     return rules
 
 
@@ -105,23 +104,24 @@ def assets_intelligent_tiering() -> list[s3.IntelligentTieringConfiguration]:
     ]
 
 
-def replica_lifecycle_rules(cfg: EnvironmentConfig) -> list[s3.LifecycleRule]:
+def replica_lifecycle_rules(expiry: ObjectExpiry) -> list[s3.LifecycleRule]:
     # The primary's expirations, mirrored (replicas of expired objects would otherwise live
     # on forever); replicas arrive as STANDARD_IA, so old versions need no second tier.
-    return [*expiration_rules(cfg), _versions_rule(cfg, glacier_ir=False)]
+    return [*expiration_rules(expiry), _versions_rule(expiry, glacier_ir=False)]
 
 
-def backups_lifecycle_rules(cfg: EnvironmentConfig) -> list[s3.LifecycleRule]:
+def backups_lifecycle_rules(*, deep_archive_after_days: int,
+                            noncurrent_expiration_days: int) -> list[s3.LifecycleRule]:
     return [
         s3.LifecycleRule(
             id="backups-to-deep-archive",
             transitions=[
                 s3.Transition(
                     storage_class=s3.StorageClass.DEEP_ARCHIVE,
-                    transition_after=Duration.days(cfg.backups_deep_archive_after_days),
+                    transition_after=Duration.days(deep_archive_after_days),
                 )
             ],
-            noncurrent_version_expiration=Duration.days(cfg.noncurrent_version_expiration_days),
+            noncurrent_version_expiration=Duration.days(noncurrent_expiration_days),
             abort_incomplete_multipart_upload_after=Duration.days(ABORT_MULTIPART_AFTER_DAYS),
         )
     ]

@@ -40,9 +40,10 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.config import DEDUP_PARTITION_KEY, HASHED_PREFIXES, TABLE_ENV, EnvironmentConfig
+from infra.config import DEDUP_PARTITION_KEY, HASHED_PREFIXES, TABLE_ENV
 from infra.constructs.encryption import rotating_key
 from infra.constructs.function import EstateFunction
+from infra.constructs.monitoring import MonitoredFunction, MonitoredQueue
 from infra.nag import acknowledge
 
 EVENT = "s3:ObjectCreated:*"
@@ -130,23 +131,27 @@ def hasher_statements(*, region: str, bucket_name: str, bucket_key: kms.IKey,
 
 
 class UploadHasher(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, cfg: EnvironmentConfig,
-                 bucket: s3.Bucket, bucket_key: kms.IKey,
+    def __init__(self, scope: Construct, construct_id: str, *, name: str, bucket_name: str,
+                 bucket: s3.Bucket, bucket_key: kms.IKey, reserved_concurrency: int,
+                 log_retention_days: int,
                  notify_prefixes: tuple[str, ...] = HASHED_PREFIXES) -> None:
-        """``notify_prefixes``: the hashed prefixes S3 notifies on ObjectCreated; the rest
-        wait for the upload gate's clean verdict (``MalwareGate.release_to``)."""
+        """``name`` names the function (log group, role); ``bucket_name`` is the assets
+        bucket's physical name (literal ARNs, no cycle); ``notify_prefixes``: the hashed
+        prefixes S3 notifies on ObjectCreated; the rest wait for the upload gate's clean
+        verdict (``MalwareGate.release_to``)."""
         super().__init__(scope, construct_id)
-        stack = Stack.of(self)
-        name = f"{cfg.org}-{cfg.name}-upload-hasher"
-        bucket_name = cfg.assets_bucket_name  # the physical name: literal ARNs, no cycle
-        from_this_bucket = {
-            "ArnEquals": {"aws:SourceArn": bucket_arn(bucket_name)},
-            "StringEquals": {"aws:SourceAccount": stack.account},
-        }
+        self.bucket_name = bucket_name
+        self._dedup_index()
+        self._queues()
+        if notify_prefixes:  # else every hashed prefix waits for the upload gate
+            self._notify_from(bucket, notify_prefixes)
+        self._hasher(name=name, bucket_key=bucket_key, reserved_concurrency=reserved_concurrency,
+                     log_retention_days=log_retention_days)
 
-        # --- the dedup index: one item per distinct SHA-256 (read by the presign API)
+    def _dedup_index(self) -> None:
+        """One item per distinct SHA-256 (read by the presign API)."""
         self.table_key = rotating_key(
-            self, "DedupIndexKey", description=f"Encrypts the dedup index of {bucket_name}")
+            self, "DedupIndexKey", description=f"Encrypts the dedup index of {self.bucket_name}")
         self.table = dynamodb.Table(
             self,
             "DedupIndex",
@@ -167,9 +172,11 @@ class UploadHasher(Construct):
                 "versioned, replicated and backed up.",
         })
 
-        # --- the queue: S3 notifications in, hasher batches out; the DLQ after 5 receives
+    def _queues(self) -> None:
+        """S3 notifications in, hasher batches out; the DLQ after 5 receives."""
         self.queue_key = rotating_key(
-            self, "QueueKey", description=f"Encrypts the upload hashing queues of {bucket_name}")
+            self, "QueueKey",
+            description=f"Encrypts the upload hashing queues of {self.bucket_name}")
         self.dlq = sqs.Queue(
             self,
             "DeadLetters",
@@ -189,43 +196,49 @@ class UploadHasher(Construct):
             dead_letter_queue=sqs.DeadLetterQueue(queue=self.dlq,
                                                   max_receive_count=MAX_RECEIVE_COUNT),
         )
-        if notify_prefixes:  # else every hashed prefix waits for the upload gate
-            self.queue_key.add_to_resource_policy(iam.PolicyStatement(
-                sid="S3NotifiesFromTheAssetsBucket",
-                principals=[iam.ServicePrincipal("s3.amazonaws.com")],
-                actions=["kms:GenerateDataKey", "kms:Decrypt"],
-                resources=["*"],  # in a key policy, "*" means this key
-                conditions=from_this_bucket,
-            ))
-            self.queue.add_to_resource_policy(iam.PolicyStatement(
-                sid="S3NotifiesFromTheAssetsBucket",
-                principals=[iam.ServicePrincipal("s3.amazonaws.com")],
-                actions=["sqs:SendMessage"],
-                resources=[self.queue.queue_arn],
-                conditions=from_this_bucket,
-            ))
 
-            # --- the notification, on the bucket itself (one queue configuration per prefix)
-            cfn_bucket: s3.CfnBucket = bucket.node.default_child  # type: ignore[assignment]
-            cfn_bucket.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
-                queue_configurations=[
-                    s3.CfnBucket.QueueConfigurationProperty(
-                        event=EVENT,
-                        queue=self.queue.queue_arn,
-                        filter=s3.CfnBucket.NotificationFilterProperty(
-                            s3_key=s3.CfnBucket.S3KeyFilterProperty(rules=[
-                                s3.CfnBucket.FilterRuleProperty(name="prefix", value=prefix)])),
-                    )
-                    for prefix in notify_prefixes
-                ])
-            # The queue's policy (TLS-only + the statement above), created by add_to_resource_policy.
-            self.queue_policy: sqs.QueuePolicy = self.queue.node.find_child("Policy")  # type: ignore[assignment]
-            cfn_bucket.add_resource_dependency(
-                self.queue_policy.node.default_child,  # type: ignore[arg-type]
-                "S3 tests the queue configuration by sending a message when it is set")
+    def _notify_from(self, bucket: s3.Bucket, prefixes: tuple[str, ...]) -> None:
+        """S3 may send to the queue (and use its key) from the assets bucket only; the
+        notification is set on the bucket itself, one queue configuration per prefix."""
+        from_this_bucket = {
+            "ArnEquals": {"aws:SourceArn": bucket_arn(self.bucket_name)},
+            "StringEquals": {"aws:SourceAccount": Stack.of(self).account},
+        }
+        self.queue_key.add_to_resource_policy(iam.PolicyStatement(
+            sid="S3NotifiesFromTheAssetsBucket",
+            principals=[iam.ServicePrincipal("s3.amazonaws.com")],
+            actions=["kms:GenerateDataKey", "kms:Decrypt"],
+            resources=["*"],  # in a key policy, "*" means this key
+            conditions=from_this_bucket,
+        ))
+        self.queue.add_to_resource_policy(iam.PolicyStatement(
+            sid="S3NotifiesFromTheAssetsBucket",
+            principals=[iam.ServicePrincipal("s3.amazonaws.com")],
+            actions=["sqs:SendMessage"],
+            resources=[self.queue.queue_arn],
+            conditions=from_this_bucket,
+        ))
+        cfn_bucket: s3.CfnBucket = bucket.node.default_child  # type: ignore[assignment]
+        cfn_bucket.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
+            queue_configurations=[
+                s3.CfnBucket.QueueConfigurationProperty(
+                    event=EVENT,
+                    queue=self.queue.queue_arn,
+                    filter=s3.CfnBucket.NotificationFilterProperty(
+                        s3_key=s3.CfnBucket.S3KeyFilterProperty(rules=[
+                            s3.CfnBucket.FilterRuleProperty(name="prefix", value=prefix)])),
+                )
+                for prefix in prefixes
+            ])
+        # The queue's policy (TLS-only + the statement above), created by add_to_resource_policy.
+        self.queue_policy: sqs.QueuePolicy = self.queue.node.find_child("Policy")  # type: ignore[assignment]
+        cfn_bucket.add_resource_dependency(
+            self.queue_policy.node.default_child,  # type: ignore[arg-type]
+            "S3 tests the queue configuration by sending a message when it is set")
 
-        # --- the function
-        upload_api = cfg.upload_api
+    def _hasher(self, *, name: str, bucket_key: kms.IKey, reserved_concurrency: int,
+                log_retention_days: int) -> None:
+        """The function and its queue event source."""
         self.function = EstateFunction(
             self,
             "Hasher",
@@ -235,12 +248,12 @@ class UploadHasher(Construct):
             memory_size=MEMORY_MB,
             timeout=TIMEOUT,
             environment={TABLE_ENV: self.table.table_name},
-            reserved_concurrency=upload_api.hasher_reserved_concurrency,
-            log_retention_days=upload_api.log_retention_days,
+            reserved_concurrency=reserved_concurrency,
+            log_retention_days=log_retention_days,
             statements=hasher_statements(
-                region=stack.region, bucket_name=bucket_name, bucket_key=bucket_key,
-                table=self.table, table_key=self.table_key, queue=self.queue,
-                queue_key=self.queue_key),
+                region=Stack.of(self).region, bucket_name=self.bucket_name,
+                bucket_key=bucket_key, table=self.table, table_key=self.table_key,
+                queue=self.queue, queue_key=self.queue_key),
         )
         self.event_source = lambda_.EventSourceMapping(
             self,
@@ -252,7 +265,7 @@ class UploadHasher(Construct):
             report_batch_item_failures=True,
             # At most as many concurrent batches as the function may run: SQS never
             # delivers to a throttled function (throttled batches would burn receives).
-            max_concurrency=upload_api.hasher_reserved_concurrency,
+            max_concurrency=reserved_concurrency,
         )
         self.event_source.node.add_dependency(self.function.policy)
 
@@ -267,5 +280,13 @@ class UploadHasher(Construct):
                 f"The hasher reads and tags new object versions under {prefix} only; "
                 "upload keys are server-generated per upload, so only a prefix wildcard "
                 "can name them."
-            for prefix, arn in zip(HASHED_PREFIXES, object_arns(bucket_name, HASHED_PREFIXES), strict=True)
+            for prefix, arn in zip(HASHED_PREFIXES, object_arns(self.bucket_name, HASHED_PREFIXES),
+                                   strict=True)
         })
+
+    # ------------------------------------------------------------------ monitoring
+    def monitored_function(self) -> MonitoredFunction:
+        return MonitoredFunction("Hasher", self.function.function, self.function.timeout)
+
+    def monitored_queue(self) -> MonitoredQueue:
+        return MonitoredQueue("HashQueue", "Hashing queue", self.queue, self.dlq)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aws_cdk import CfnOutput, Environment, Stack
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from infra.config import ORIGINALS, EnvironmentConfig
@@ -23,34 +24,20 @@ class AssetsStack(Stack):
                          env=Environment(account=cfg.account, region=cfg.primary_region),
                          description=f"Assets bucket of the {cfg.name} storage estate",
                          termination_protection=cfg.termination_protection)
-        access_logs = s3.Bucket.from_bucket_name(
-            self, "AccessLogs", cfg.access_log_bucket_name(cfg.primary_region))
-        self.assets = EncryptedBucket(
-            self, "Assets",
-            bucket_name=cfg.assets_bucket_name,
-            key_alias=cfg.assets_key_alias,
-            purpose="product images, brand media, documents and user uploads",
-            access_logs=access_logs,
-            lifecycle_rules=assets_lifecycle_rules(cfg),
-            intelligent_tiering=assets_intelligent_tiering(),
-            cors_rules=cors_rules(cfg.assets_cors),
-        )
-        self.replication = SourceReplication(
-            self, "Replication",
-            source=self.assets.bucket, source_key=self.assets.key,
-            role_arn=cfg.replication_role_arn,
-            destination_bucket_name=cfg.replica_bucket_name,
-            destination_key_alias_arn=cfg.replica_key_alias_arn,
-        )
-        # New uploads -> queue -> hasher -> dedup index (here: S3 notifications are a property
-        # of the bucket). With the upload gate on, gated prefixes reach the queue only through
-        # the gate's clean verdict; S3 notifies the rest.
+        self._assets_bucket(cfg)
+        # New uploads -> queue -> hasher -> dedup index; new originals -> renditions queue ->
+        # renditions function -> processed/ + thumbnails/ (here: S3 notifications are a
+        # property of the bucket). With the upload gate on, gated prefixes reach the queues
+        # only through the gate's clean verdict; S3 notifies the rest.
         gated = cfg.upload_gate.gated_prefixes
         hashed_released, hashed_notified = split_by_gate(HASHED_PREFIXES, gated)
-        self.upload_hasher = UploadHasher(self, "UploadHasher", cfg=cfg,
-                                          bucket=self.assets.bucket, bucket_key=self.assets.key,
-                                          notify_prefixes=hashed_notified)
-        # New originals -> renditions queue -> renditions function -> processed/ + thumbnails/.
+        self.upload_hasher = UploadHasher(
+            self, "UploadHasher",
+            name=cfg.upload_hasher_name, bucket_name=cfg.assets_bucket_name,
+            bucket=self.assets.bucket, bucket_key=self.assets.key,
+            reserved_concurrency=cfg.upload_api.hasher_reserved_concurrency,
+            log_retention_days=cfg.upload_api.log_retention_days,
+            notify_prefixes=hashed_notified)
         renditions = cfg.renditions
         self.renditions = Renditions(
             self, "Renditions",
@@ -62,34 +49,66 @@ class AssetsStack(Stack):
         originals_released, originals_notified = split_by_gate((ORIGINALS,), gated)
         self.gate: MalwareGate | None = None
         if gated:
-            gate_cfg = cfg.upload_gate
-            self.gate = MalwareGate(
-                self, "UploadGate",
-                name=cfg.upload_gate_name,
-                bucket=self.assets.bucket,
-                bucket_name=cfg.assets_bucket_name,
-                bucket_key=self.assets.key,
-                prefixes=gated,
-                scanner_role_name=cfg.malware_scan_role_name,
-                alarm_topic_name=cfg.alarm_topic_name,
-                reserved_concurrency=gate_cfg.verdict_reserved_concurrency,
-                log_retention_days=cfg.upload_api.log_retention_days,
-            )
-            self.gate.release_to("Hasher", self.upload_hasher.queue,
-                                 self.upload_hasher.queue_key, hashed_released)
-            if originals_released:
-                self.gate.release_to("Renditions", self.renditions.queue,
-                                     self.renditions.queue_key, originals_released)
+            self.gate = self._upload_gate(cfg, hashed_released=hashed_released,
+                                          originals_released=originals_released)
         self.originals_topic = None
         if originals_notified:
-            # Without the gate, S3 notifies both consumers of originals; it refuses two queue
-            # configurations with overlapping prefixes, so one topic fans the event out.
-            consumers = [self.renditions.queue]
-            if ORIGINALS in hashed_notified:
-                consumers.insert(0, self.upload_hasher.queue)
-            self.originals_topic = fan_out_originals(
-                self, "OriginalsTopic", bucket=self.assets.bucket,
-                bucket_name=cfg.assets_bucket_name, queues=consumers)
+            self.originals_topic = self._fan_out_originals(
+                cfg, hasher_too=ORIGINALS in hashed_notified)
         grant_distribution_read(self.assets.bucket, self.assets.key)  # the CDN's primary origin
         CfnOutput(self, "AssetsBucketName", value=self.assets.bucket.bucket_name)
         CfnOutput(self, "AssetsKeyArn", value=self.assets.key.key_arn)
+
+    def _assets_bucket(self, cfg: EnvironmentConfig) -> None:
+        """The bucket, its key, tiering and CORS, and its replication rule."""
+        access_logs = s3.Bucket.from_bucket_name(
+            self, "AccessLogs", cfg.access_log_bucket_name(cfg.primary_region))
+        self.assets = EncryptedBucket(
+            self, "Assets",
+            bucket_name=cfg.assets_bucket_name,
+            key_alias=cfg.assets_key_alias,
+            purpose="product images, brand media, documents and user uploads",
+            access_logs=access_logs,
+            lifecycle_rules=assets_lifecycle_rules(cfg.object_expiry),
+            intelligent_tiering=assets_intelligent_tiering(),
+            cors_rules=cors_rules(cfg.assets_cors),
+        )
+        self.replication = SourceReplication(
+            self, "Replication",
+            source=self.assets.bucket, source_key=self.assets.key,
+            role_arn=cfg.replication_role_arn,
+            destination_bucket_name=cfg.replica_bucket_name,
+            destination_key_alias_arn=cfg.replica_key_alias_arn,
+        )
+
+    def _upload_gate(self, cfg: EnvironmentConfig, *, hashed_released: tuple[str, ...],
+                     originals_released: tuple[str, ...]) -> MalwareGate:
+        """GuardDuty scans the gated prefixes; clean verdicts feed the consumers' queues."""
+        gate = MalwareGate(
+            self, "UploadGate",
+            names=cfg.upload_gate_names,
+            bucket=self.assets.bucket,
+            bucket_name=cfg.assets_bucket_name,
+            bucket_key=self.assets.key,
+            prefixes=cfg.upload_gate.gated_prefixes,
+            scanner_role_name=cfg.malware_scan_role_name,
+            alarm_topic_name=cfg.alarm_topic_name,
+            alarm_topic_key_alias=cfg.alarm_topic_key_alias,
+            reserved_concurrency=cfg.upload_gate.verdict_reserved_concurrency,
+            log_retention_days=cfg.upload_api.log_retention_days,
+        )
+        gate.release_to("Hasher", self.upload_hasher.queue, self.upload_hasher.queue_key,
+                        hashed_released)
+        if originals_released:
+            gate.release_to("Renditions", self.renditions.queue, self.renditions.queue_key,
+                            originals_released)
+        return gate
+
+    def _fan_out_originals(self, cfg: EnvironmentConfig, *, hasher_too: bool) -> sns.Topic:
+        """Without the gate, S3 notifies both consumers of originals; it refuses two queue
+        configurations with overlapping prefixes, so one topic fans the event out."""
+        consumers = [self.renditions.queue]
+        if hasher_too:
+            consumers.insert(0, self.upload_hasher.queue)
+        return fan_out_originals(self, "OriginalsTopic", bucket=self.assets.bucket,
+                                 bucket_name=cfg.assets_bucket_name, queues=consumers)

@@ -28,7 +28,9 @@ class BackupsStack(Stack):
             key_alias=cfg.backups_key_alias,
             purpose="backups, write-once for the retention period",
             access_logs=access_logs,
-            lifecycle_rules=backups_lifecycle_rules(cfg),
+            lifecycle_rules=backups_lifecycle_rules(
+                deep_archive_after_days=cfg.backups_deep_archive_after_days,
+                noncurrent_expiration_days=cfg.noncurrent_version_expiration_days),
             # Compliance mode cannot be shortened or lifted by anyone, root included.
             object_lock_retention=(s3.ObjectLockRetention.compliance(retention)
                                    if cfg.backups_compliance_mode
@@ -36,7 +38,9 @@ class BackupsStack(Stack):
         )
         # Object Lock keeps the objects; this keeps them readable.
         guard_key_from_destruction(self.backups.key, break_glass_role_arn=cfg.break_glass_role_arn)
-        self.writer_policy = backups_writer_policy(self, cfg, self.backups)
+        self.writer_policy = backups_writer_policy(self, self.backups,
+                                                   bucket_name=cfg.backups_bucket_name,
+                                                   policy_name=cfg.backups_writer_policy_name)
         acknowledge(self.backups.bucket, {
             "NIST.800.53.R5-S3BucketReplicationEnabled":
                 "Backups are already the second copy, in a second region from the assets; "
@@ -46,15 +50,16 @@ class BackupsStack(Stack):
         CfnOutput(self, "BackupsWriterPolicyArn", value=self.writer_policy.managed_policy_arn)
 
 
-def backups_writer_policy(scope: Construct, cfg: EnvironmentConfig,
-                          backups: EncryptedBucket) -> iam.ManagedPolicy:
+def backups_writer_policy(scope: Construct, backups: EncryptedBucket, *, bucket_name: str,
+                          policy_name: str) -> iam.ManagedPolicy:
     """What a backup job attaches to its role: write new objects (optionally with a longer
     retention than the default), encrypted with the backups key through S3. No read, no
     delete, no BypassGovernanceRetention, no lock removal."""
+    region = Stack.of(scope).region
     policy = iam.ManagedPolicy(
         scope, "BackupsWriter",
-        managed_policy_name=cfg.backups_writer_policy_name,
-        description=f"Write-only access to {cfg.backups_bucket_name} for backup jobs",
+        managed_policy_name=policy_name,
+        description=f"Write-only access to {bucket_name} for backup jobs",
         statements=[
             iam.PolicyStatement(
                 sid="WriteBackupObjects",
@@ -69,7 +74,7 @@ def backups_writer_policy(scope: Construct, cfg: EnvironmentConfig,
                 actions=["kms:GenerateDataKey", "kms:Decrypt"],
                 resources=[backups.key.key_arn],
                 conditions={
-                    "StringEquals": {"kms:ViaService": f"s3.{cfg.backups_region}.amazonaws.com",
+                    "StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com",
                                      "kms:EncryptionContext:aws:s3:arn": backups.bucket.bucket_arn},
                 },
             ),

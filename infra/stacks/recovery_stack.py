@@ -21,6 +21,7 @@ class RecoveryStack(Stack):
             bucket_name=cfg.assets_bucket_name,
             bucket_key=bucket_key,
             vault_name=cfg.backup_vault_name,
+            vault_key_alias=cfg.backup_vault_key_alias,
             backup_role_name=cfg.backup_role_name,
             batch_role_name=cfg.restore_batch_role_name,
             continuous_backup_days=cfg.recovery.continuous_backup_days,

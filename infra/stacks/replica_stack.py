@@ -30,7 +30,7 @@ class ReplicaStack(Stack):
             key_alias=cfg.replica_key_alias,
             purpose="cross-region replica of the assets bucket",
             access_logs=access_logs,
-            lifecycle_rules=replica_lifecycle_rules(cfg),
+            lifecycle_rules=replica_lifecycle_rules(cfg.object_expiry),
         )
         guard_key_from_destruction(self.replica.key, break_glass_role_arn=cfg.break_glass_role_arn)
         self.replication = ReplicationRole(

@@ -23,7 +23,10 @@ class UploadApiStack(Stack):
                          env=Environment(account=cfg.account, region=cfg.primary_region),
                          description=f"Upload API of the {cfg.name} storage estate",
                          termination_protection=False)
-        self.presign = PresignApi(self, "UploadApi", cfg=cfg,
+        self.presign = PresignApi(self, "UploadApi",
+                                  function_name=cfg.presign_name, api_name=cfg.upload_api_name,
+                                  access_log_group_name=cfg.upload_api_access_log_group_name,
+                                  upload_api=cfg.upload_api,
                                   bucket_name=cfg.assets_bucket_name, bucket_key=bucket_key,
                                   table=table, table_key=table_key,
                                   scan_gated_prefixes=scan_gated_prefixes)

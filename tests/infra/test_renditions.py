@@ -96,7 +96,7 @@ def test_gate_on_only_a_clean_verdict_on_an_original_reaches_the_renditions_queu
     template = _template(estate, env)
     (queue_id, _), _ = _queues(template)
     [rule] = [r["Properties"] for r in resources(template, "AWS::Events::Rule").values()
-              if r["Properties"].get("Name") == f"{cfg.upload_gate_name}-release-renditions"]
+              if r["Properties"].get("Name") == cfg.upload_gate_names.release_rule("Renditions")]
     assert rule["EventPattern"]["detail"] == {
         "s3ObjectDetails": {"bucketName": [cfg.assets_bucket_name],
                             "objectKey": [{"prefix": ORIGINALS}]},

@@ -368,7 +368,10 @@ def _gated_presign(prefixes) -> dict:
     key = kms.Key.from_key_arn(stack, "Key", "arn:aws:kms:us-east-1:111111111111:key/k")
     table = dynamodb.Table.from_table_attributes(
         stack, "Table", table_arn="arn:aws:dynamodb:us-east-1:111111111111:table/t")
-    PresignApi(stack, "Api", cfg=dev(), bucket_name="acme-assets-dev", bucket_key=key,
+    cfg = dev()
+    PresignApi(stack, "Api", function_name=cfg.presign_name, api_name=cfg.upload_api_name,
+               access_log_group_name=cfg.upload_api_access_log_group_name,
+               upload_api=cfg.upload_api, bucket_name="acme-assets-dev", bucket_key=key,
                table=table, table_key=key, scan_gated_prefixes=prefixes)
     return Template.from_stack(stack).to_json()
 

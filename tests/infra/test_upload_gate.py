@@ -21,6 +21,7 @@ from infra.config import (
     USER_UPLOADS,
     ConfigError,
     UploadGateConfig,
+    UploadGateNames,
 )
 from infra.constructs.cdn import PUBLIC_PREFIXES
 from infra.constructs.malware_gate import MalwareGate, split_by_gate
@@ -266,7 +267,7 @@ def test_quarantined_versions_expire_after_the_configured_days(assets, prod):
 # ------------------------------------------------------------------------ the two triggers
 
 def test_gate_on_clean_verdicts_release_the_hasher_queue(assets, prod):
-    rule = _rule(assets, f"{prod.upload_gate_name}-release-hasher")
+    rule = _rule(assets, prod.upload_gate_names.release_rule("hasher"))
     assert rule["EventPattern"] == {
         "source": ["aws.guardduty"], "detail-type": [SCAN_RESULT],
         "detail": {"s3ObjectDetails": {"bucketName": [prod.assets_bucket_name],
@@ -283,7 +284,7 @@ def test_gate_on_only_the_release_rule_may_send_to_the_hasher_queue(assets, prod
     allows = [s for s in policy["Properties"]["PolicyDocument"]["Statement"]
               if s["Effect"] == "Allow"]
     rule_arn = (f"arn:aws:events:{prod.primary_region}:{prod.account}:rule/"
-                f"{prod.upload_gate_name}-release-hasher")
+                + prod.upload_gate_names.release_rule("hasher"))
     assert allows == [{"Sid": "EventBridgeRuleReleaseHasherSends", "Effect": "Allow",
                        "Principal": {"Service": "events.amazonaws.com"},
                        "Action": "sqs:SendMessage",
@@ -297,7 +298,7 @@ def test_gate_on_the_hasher_queue_key_lets_only_the_release_rule_encrypt(assets,
     services = [s for s in key["Properties"]["KeyPolicy"]["Statement"]
                 if "Service" in s.get("Principal", {})]
     rule_arn = (f"arn:aws:events:{prod.primary_region}:{prod.account}:rule/"
-                f"{prod.upload_gate_name}-release-hasher")
+                + prod.upload_gate_names.release_rule("hasher"))
     assert _normal(services) == _normal([{
         "Sid": "EventBridgeRuleReleaseHasherEncrypts", "Effect": "Allow",
         "Principal": {"Service": "events.amazonaws.com"},
@@ -327,7 +328,7 @@ def test_gate_off_s3_notifies_the_hasher_queue_and_no_gate_exists(dev_assets):
 # ------------------------------------------------------------------------ verdicts
 
 def test_every_result_but_clean_goes_to_the_verdict_queue(assets, prod):
-    rule = _rule(assets, f"{prod.upload_gate_name}-not-clean")
+    rule = _rule(assets, prod.upload_gate_names.not_clean_rule)
     assert rule["EventPattern"]["detail"] == {
         "s3ObjectDetails": {"bucketName": [prod.assets_bucket_name],
                             "objectKey": [{"prefix": p} for p in prod.upload_gate.prefixes]},
@@ -374,9 +375,10 @@ def test_alarm_topic_name_is_the_one_the_monitoring_stack_creates(estate, prod):
 def _gate_stack():
     stack = Stack(App(), "T", env={"account": "123456789012", "region": "us-east-1"})
     bucket = s3.Bucket(stack, "B", bucket_name="bkt")
-    gate = MalwareGate(stack, "G", name="t-gate", bucket=bucket, bucket_name="bkt",
-                       bucket_key=kms.Key(stack, "K"), prefixes=(USER_UPLOADS,),
-                       scanner_role_name="scan", alarm_topic_name="t-alarms",
+    gate = MalwareGate(stack, "G", names=UploadGateNames("t-gate"), bucket=bucket,
+                       bucket_name="bkt", bucket_key=kms.Key(stack, "K"),
+                       prefixes=(USER_UPLOADS,), scanner_role_name="scan",
+                       alarm_topic_name="t-alarms", alarm_topic_key_alias="alias/t-alarms",
                        reserved_concurrency=2, log_retention_days=7)
     return stack, gate
 
@@ -420,7 +422,7 @@ def test_unscanned_backlog_is_gated_uploads_minus_verdicts(estate, prod):
     assert expression["Expression"] == "FILL(uploads, 0) - FILL(completed, 0) - FILL(failed, 0)"
     assert _metric(alarm, "uploads") == {
         "Namespace": "AWS/Events", "MetricName": "MatchedEvents",
-        "Dimensions": [{"Name": "RuleName", "Value": f"{prod.upload_gate_name}-gated-uploads"}]}
+        "Dimensions": [{"Name": "RuleName", "Value": prod.upload_gate_names.uploads_rule}]}
     assert [_metric(alarm, i)["MetricName"] for i in ("completed", "failed")] == [
         "CompletedScanCount", "FailedScanCount"]
     assert alarm["Threshold"] == prod.upload_gate.unscanned_backlog_threshold
@@ -428,7 +430,7 @@ def test_unscanned_backlog_is_gated_uploads_minus_verdicts(estate, prod):
 
 
 def test_the_counting_rule_matches_new_objects_under_the_gated_prefixes(assets, prod):
-    rule = _rule(assets, f"{prod.upload_gate_name}-gated-uploads")
+    rule = _rule(assets, prod.upload_gate_names.uploads_rule)
     assert rule["EventPattern"] == {
         "source": ["aws.s3"], "detail-type": ["Object Created"],
         "detail": {"bucket": {"name": [prod.assets_bucket_name]},

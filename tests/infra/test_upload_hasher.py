@@ -355,7 +355,7 @@ def test_function_environment_names_only_the_dedup_table(estate, env):
     table_id, _ = _table(template)
     variables = _function(template)[1]["Properties"]["Environment"]["Variables"]
     assert variables == {TABLE_ENV: {"Ref": table_id},
-                         "POWERTOOLS_SERVICE_NAME": f"{_cfg(env).org}-{env}-upload-hasher",
+                         "POWERTOOLS_SERVICE_NAME": _cfg(env).upload_hasher_name,
                          "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE}
 
 

@@ -66,24 +66,33 @@ def make_photo(path: Path, size: tuple[int, int]) -> None:
 
 # ------------------------------------------------------------------ the implementations
 
-def run_pipeline(data: bytes, encode: bool = True) -> int:
+def run_pipeline(path: str, encode: bool = True) -> int:
+    """What ``pipeline.render_and_store`` does, minus S3: the original is read here and
+    released before encoding, each body is dropped once counted (the function stores it)."""
     from estate_handlers.renditions import imaging, sniff
     from estate_handlers.renditions.settings import Settings
 
     settings = Settings()
+    data = Path(path).read_bytes()
     inspection, im = sniff.inspect(data, settings.max_pixels)
     decoded = imaging.decode(im, inspection, settings)
+    del im, data
     if not encode:
-        return sum(r.width for _, r in imaging.resize_cascade(decoded, settings.widths))
-    return sum(len(r.body) for r in imaging.render(decoded, settings))
+        cascade = imaging.resize_cascade(decoded, settings.widths)
+        del decoded
+        return sum(resized.width for _, resized in cascade)
+    renditions = imaging.render_each(decoded, settings)
+    del decoded
+    return sum(len(encoded.body) for encoded in renditions)
 
 
-def run_baseline(data: bytes, encode: bool = True) -> int:
+def run_baseline(path: str, encode: bool = True) -> int:
     from estate_handlers.renditions import imaging
     from estate_handlers.renditions.settings import Settings
     from PIL import Image
 
     settings = Settings()
+    data = Path(path).read_bytes()
     im = Image.open(io.BytesIO(data))
     im.load()
     im = im.convert("RGB")
@@ -120,13 +129,13 @@ def run_pyvips(data: bytes) -> int:
 
 
 def worker(implementation: str, path: str) -> None:
-    data = Path(path).read_bytes()
-    run = {"pipeline": run_pipeline, "baseline": run_baseline, "pyvips": run_pyvips,
+    run = {"pipeline": run_pipeline, "baseline": run_baseline,
+           "pyvips": lambda p: run_pyvips(Path(p).read_bytes()),
            # The part the pipeline changes (decode + resize); the encoders are the same.
-           "pipeline-decode": lambda d: run_pipeline(d, encode=False),
-           "baseline-decode": lambda d: run_baseline(d, encode=False)}[implementation]
+           "pipeline-decode": lambda p: run_pipeline(p, encode=False),
+           "baseline-decode": lambda p: run_baseline(p, encode=False)}[implementation]
     started, cpu_started = time.perf_counter(), _cpu_seconds()
-    produced = run(data)
+    produced = run(path)
     seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu_started
     print(json.dumps({"seconds": seconds, "cpu": cpu, "peak_mb": peak_rss_mb(), "bytes": produced}))
 

@@ -130,8 +130,14 @@ def encode(im: Image.Image, fmt: str, quality: int) -> bytes:
 
 
 def resize_cascade(im: Image.Image, widths: tuple[int, ...]):
-    """(requested width, image) per width, largest first; never wider than ``im``."""
+    """(requested width, image) per width, largest first; never wider than ``im``.
+
+    Each width is made from the previous one and only the current one is referenced, so a
+    caller that hands over its only reference to ``im`` (``resize_cascade(decode(...), ...)``)
+    frees the decoded image once the largest rendition exists, before any encoder runs.
+    """
     current = im
+    del im
     for width in sorted(widths, reverse=True):
         if width < current.width:
             height = max(1, round(current.height * width / current.width))
@@ -141,11 +147,17 @@ def resize_cascade(im: Image.Image, widths: tuple[int, ...]):
         yield width, current
 
 
+def render_each(im: Image.Image, settings: Settings):
+    """Every (width, format) of the configured set, one at a time, so each body can be
+    stored and dropped before the next is encoded. Hand over ``im``: see ``resize_cascade``."""
+    cascade = resize_cascade(im, settings.widths)
+    del im
+    for requested, resized in cascade:
+        for fmt in settings.formats:
+            yield Encoded(requested, resized.width, resized.height, fmt,
+                          encode(resized, fmt, settings.quality_of(fmt)))
+
+
 def render(im: Image.Image, settings: Settings) -> list[Encoded]:
     """Every (width, format) of the configured set, from one decoded image."""
-    outputs = []
-    for requested, resized in resize_cascade(im, settings.widths):
-        for fmt in settings.formats:
-            outputs.append(Encoded(requested, resized.width, resized.height, fmt,
-                                   encode(resized, fmt, settings.quality_of(fmt))))
-    return outputs
+    return list(render_each(im, settings))

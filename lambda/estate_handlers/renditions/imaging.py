@@ -35,7 +35,7 @@ EXTENSION = {"avif": "avif", "webp": "webp", "jpeg": "jpg"}
 # - AVIF speed 6: 1.6 CPU-s, 186 kB. Speed 8 saves ~0.9 CPU-s (~$220/month at 9 M
 #   originals) for 16 % more AVIF bytes at a lower SSIM: it pays only while AVIF is under
 #   ~5 % of the CDN's egress bill. Speed 7 has speed 6's CPU and speed 8's bytes. Speed 5
-#   cuts 8 % of the bytes for 5x the CPU (+$1.5k/month): worth it only above ~65 %.
+#   cuts 8 % of the bytes for 5x the CPU (+$1.5k/month): worth it only above ~67 %.
 # - WebP method 4: 6 is -3 % bytes for +70 % CPU, 2 is +5 % bytes at a lower SSIM; WebP only
 #   reaches browsers without AVIF, so neither side of that trade is material.
 # - Threads: Pillow's default (the CPUs the process may use); at speed 6 a second thread

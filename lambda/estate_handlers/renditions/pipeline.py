@@ -175,7 +175,7 @@ def render_and_store(s3, obj: ObjectVersion, settings: Settings) -> Outcome:
     """Download, sniff, decode once, upload every rendition (each as soon as it is encoded),
     then the manifest (the commit marker).
 
-    Peak memory is the AVIF encoder's (~75 MB at 2048 px) plus one image, so nothing else is
+    Peak memory is the AVIF encoder's (~70 MB at 2048 px) plus one image, so nothing else is
     kept alive while it runs: the body is downloaded here (a caller's reference would outlive
     ``del``), the compressed original and the full decoded image are freed before the first
     encode, and each encoded body is stored and dropped before the next is made.

@@ -6,7 +6,7 @@ import io
 import struct
 
 import pytest
-from estate_handlers.renditions import fingerprints, keys, sniff
+from estate_handlers.renditions import fingerprints, imaging, keys, sniff
 from estate_handlers.renditions.settings import Settings, SettingsError
 from PIL import Image, ImageFilter
 
@@ -144,3 +144,10 @@ def test_a_rejection_tag_never_drops_another_writers_tag():
     s3.written = None
     assert tag(s3, ObjectVersion("b", "k", "v"), _foreign(10), ours) is False
     assert s3.written is None
+
+
+def test_the_avif_memory_option_leaves_the_encoded_bytes_unchanged():
+    photo = Image.effect_mandelbrot((160, 120), (-2.0, -1.2, 1.0, 1.2), 60).convert("RGB")
+    plain = io.BytesIO()
+    photo.save(plain, "AVIF", quality=55, speed=imaging.AVIF_SPEED)
+    assert imaging.encode(photo, "avif", 55) == plain.getvalue()

@@ -29,10 +29,25 @@ from estate_handlers.renditions.sniff import Inspection, Rejected
 
 CONTENT_TYPE = {"avif": "image/avif", "webp": "image/webp", "jpeg": "image/jpeg"}
 EXTENSION = {"avif": "avif", "webp": "webp", "jpeg": "jpg"}
-# AVIF speed 6 (libavif's default): ~2x the encode time of speed 8 for ~15 % fewer bytes;
-# a rendition is encoded once and served for years, so bytes win.
+# Encoder effort: Pillow 13's defaults, kept on purpose (``bench_renditions.py --encoders``,
+# the four widths of a 12 MP photo; README "Renditions" has the table and the arithmetic).
+# Egress is the estate's largest bill, so a setting that saves CPU must not cost bytes:
+# - AVIF speed 6: 1.6 CPU-s, 186 kB. Speed 8 saves ~0.9 CPU-s (~$220/month at 9 M
+#   originals) for 16 % more AVIF bytes at a lower SSIM: it pays only while AVIF is under
+#   ~5 % of the CDN's egress bill. Speed 7 has speed 6's CPU and speed 8's bytes. Speed 5
+#   cuts 8 % of the bytes for 5x the CPU (+$1.5k/month): worth it only above ~67 %.
+# - WebP method 4: 6 is -3 % bytes for +70 % CPU, 2 is +5 % bytes at a lower SSIM; WebP only
+#   reaches browsers without AVIF, so neither side of that trade is material.
+# - Threads: Pillow's default (the CPUs the process may use); at speed 6 a second thread
+#   shortens an encode by only ~5-10 %, and the function's 2048 MB buys ~1.2 vCPU anyway.
 AVIF_SPEED = 6
 WEBP_METHOD = 4
+# libaom's temporal dependency model (TPL) plans references between frames; a still image
+# has none, yet its buffers are allocated. Off, the output is byte-identical (tested) and
+# the encoder's peak is ~5 MB lower at 2048 px. ``advanced`` options are libaom's: the only
+# AVIF encoder Pillow's wheels bundle, named so a wheel without it fails loudly.
+AVIF_CODEC = "aom"
+AVIF_AOM_OPTIONS = {"enable-tpl-model": "0"}
 FLATTEN_ON = (255, 255, 255)
 _SRGB = ImageCms.createProfile("sRGB")
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError)
@@ -121,7 +136,8 @@ def encode(im: Image.Image, fmt: str, quality: int) -> bytes:
     out = io.BytesIO()
     im.info = {}
     if fmt == "avif":
-        im.save(out, "AVIF", quality=quality, speed=AVIF_SPEED)
+        im.save(out, "AVIF", quality=quality, speed=AVIF_SPEED, codec=AVIF_CODEC,
+                advanced=AVIF_AOM_OPTIONS)
     elif fmt == "webp":
         im.save(out, "WEBP", quality=quality, method=WEBP_METHOD)
     else:
@@ -130,8 +146,14 @@ def encode(im: Image.Image, fmt: str, quality: int) -> bytes:
 
 
 def resize_cascade(im: Image.Image, widths: tuple[int, ...]):
-    """(requested width, image) per width, largest first; never wider than ``im``."""
+    """(requested width, image) per width, largest first; never wider than ``im``.
+
+    Each width is made from the previous one and only the current one is referenced, so a
+    caller that hands over its only reference to ``im`` (``resize_cascade(decode(...), ...)``)
+    frees the decoded image once the largest rendition exists, before any encoder runs.
+    """
     current = im
+    del im
     for width in sorted(widths, reverse=True):
         if width < current.width:
             height = max(1, round(current.height * width / current.width))
@@ -141,11 +163,17 @@ def resize_cascade(im: Image.Image, widths: tuple[int, ...]):
         yield width, current
 
 
+def render_each(im: Image.Image, settings: Settings):
+    """Every (width, format) of the configured set, one at a time, so each body can be
+    stored and dropped before the next is encoded. Hand over ``im``: see ``resize_cascade``."""
+    cascade = resize_cascade(im, settings.widths)
+    del im
+    for requested, resized in cascade:
+        for fmt in settings.formats:
+            yield Encoded(requested, resized.width, resized.height, fmt,
+                          encode(resized, fmt, settings.quality_of(fmt)))
+
+
 def render(im: Image.Image, settings: Settings) -> list[Encoded]:
     """Every (width, format) of the configured set, from one decoded image."""
-    outputs = []
-    for requested, resized in resize_cascade(im, settings.widths):
-        for fmt in settings.formats:
-            outputs.append(Encoded(requested, resized.width, resized.height, fmt,
-                                   encode(resized, fmt, settings.quality_of(fmt))))
-    return outputs
+    return list(render_each(im, settings))

@@ -49,6 +49,9 @@ from estate_handlers.layout import (  # noqa: E402, F401 (re-exported for the co
     USER_EXPORTS,
     USER_UPLOADS,
 )
+from estate_handlers.renditions.settings import FORMATS as RENDITION_FORMATS  # noqa: E402
+from estate_handlers.renditions.settings import Settings as RenditionSettings  # noqa: E402
+from estate_handlers.renditions.settings import SettingsError  # noqa: E402
 
 CLEAN = SCAN_CLEAN
 
@@ -362,14 +365,12 @@ class MonitoringConfig:
                  "exceeds the one-day evaluation range CloudWatch allows")
 
 
-RENDITION_FORMATS = ("avif", "webp", "jpeg")
-
-
 @dataclass(frozen=True)
 class RenditionsConfig:
     """What the renditions function makes of every product original (see README,
-    "Renditions"). Written into the function's environment as JSON
-    (``settings_json``), where ``estate_handlers.renditions.settings`` validates it again."""
+    "Renditions"), and how the function is sized. The rendition set itself is the handler's
+    ``Settings`` (one definition, one validation): written into the function's environment as
+    JSON (``settings_json``), where the function validates it again on start."""
 
     processed_widths: tuple[int, ...] = (2048, 1200)   # products/images/processed/
     thumbnail_widths: tuple[int, ...] = (600, 300)     # products/images/thumbnails/
@@ -382,46 +383,23 @@ class RenditionsConfig:
     rejected_alarm_per_period: int = 25                # rejected originals per alarm period
 
     def __post_init__(self) -> None:
-        def fail(name: str, problem: str) -> None:
-            raise ConfigError(f"renditions: {name} {problem}")
-
-        for name in ("processed_widths", "thumbnail_widths"):
-            widths = getattr(self, name)
-            if not isinstance(widths, tuple) or not all(
-                    isinstance(w, int) and not isinstance(w, bool) and 16 <= w <= 8192
-                    for w in widths):
-                fail(name, f"must be a tuple of whole numbers in 16..8192 (got {widths!r})")
-        widths = (*self.processed_widths, *self.thumbnail_widths)
-        if not widths:
-            fail("processed_widths", "and thumbnail_widths are both empty")
-        if len(set(widths)) != len(widths):
-            fail("thumbnail_widths", f"repeats a width of processed_widths or itself "
-                 f"(got {widths!r}): every width has one key")
-        if not self.formats or len(set(self.formats)) != len(self.formats) \
-                or not set(self.formats) <= set(RENDITION_FORMATS):
-            fail("formats", f"must be distinct values of {RENDITION_FORMATS} (got {self.formats!r})")
-        if "jpeg" not in self.formats:
-            fail("formats", "must include 'jpeg', the fallback every browser decodes")
-        quality = dict(self.quality)
-        for fmt in self.formats:
-            q = quality.get(fmt)
-            if not isinstance(q, int) or isinstance(q, bool) or not 1 <= q <= 100:
-                fail("quality", f"of {fmt} must be a whole number in 1..100 (got {q!r})")
-        _check_whole("renditions", self, ("max_pixels", "max_bytes", "log_retention_days",
-                                          "rejected_alarm_per_period"), 1)
+        try:
+            self.settings()
+        except SettingsError as exc:
+            raise ConfigError(str(exc)) from exc
+        _check_whole("renditions", self, ("log_retention_days", "rejected_alarm_per_period"), 1)
         # An SQS event source's maximum concurrency is 2..1000.
         _check_whole("renditions", self, ("reserved_concurrency",), 2, 1000)
 
+    def settings(self) -> RenditionSettings:
+        return RenditionSettings(
+            processed_widths=self.processed_widths, thumbnail_widths=self.thumbnail_widths,
+            formats=self.formats, quality=self.quality, max_pixels=self.max_pixels,
+            max_bytes=self.max_bytes)
+
     def settings_json(self) -> str:
         """The rendition set as the function reads it (env var RENDITIONS_CONFIG)."""
-        return json.dumps({
-            "processed_widths": list(self.processed_widths),
-            "thumbnail_widths": list(self.thumbnail_widths),
-            "formats": list(self.formats),
-            "quality": dict(self.quality),
-            "max_pixels": self.max_pixels,
-            "max_bytes": self.max_bytes,
-        }, sort_keys=True)
+        return self.settings().to_json()
 
 
 @dataclass(frozen=True)

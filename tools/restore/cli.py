@@ -223,8 +223,9 @@ class ReportWriter:
 
 def client_config(workers: int) -> Config:
     # Adaptive mode: exponential backoff with jitter on throttling (SlowDown, 503) and a
-    # client-side rate limiter that backs all workers off together.
-    return Config(signature_version="s3v4", max_pool_connections=workers + 4,
+    # client-side rate limiter that backs all workers off together. Pool: each worker may have
+    # a copy and a source read in flight at once (``Restorer``), plus the listing.
+    return Config(signature_version="s3v4", max_pool_connections=2 * workers + 4,
                   retries={"mode": "adaptive", "max_attempts": 10})
 
 
@@ -354,8 +355,9 @@ def _main(args: argparse.Namespace, stdout) -> int:
                         CopyOptions(multipart_threshold=args.multipart_threshold_mb * MB,
                                     part_size=args.part_size_mb * MB,
                                     request_archive_restore=args.request_archive_restore,
-                                    archive_restore_tier=args.archive_restore_tier))
-    with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
+                                    archive_restore_tier=args.archive_restore_tier),
+                        readers=args.workers)
+    with restorer, tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
         summary = build_plan(run, source_s3, dest_s3, spool)
         use_batch = args.batch_operations or summary.counts[COPY] > args.batch_threshold
         target = _batch_target(run, dest_s3) if use_batch else None

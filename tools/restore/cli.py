@@ -17,6 +17,7 @@ import argparse
 import collections
 import datetime as dt
 import email.utils
+import functools
 import json
 import os
 import queue
@@ -248,13 +249,19 @@ def s3_timestamp(value):
     return parse_timestamp(value)
 
 
-def make_clients(run: Run) -> tuple[object, object]:
-    """(source client, destination client). Endpoint, credentials and Region come from the
-    standard AWS environment (``AWS_ENDPOINT_URL_S3`` included)."""
+@functools.cache
+def _session() -> boto3.session.Session:
+    """One per process, like boto3's default session (service models load once)."""
     core = botocore.session.get_session()
     core.get_component("response_parser_factory").set_parser_defaults(
         timestamp_parser=s3_timestamp)
-    session = boto3.session.Session(botocore_session=core)
+    return boto3.session.Session(botocore_session=core)
+
+
+def make_clients(run: Run) -> tuple[object, object]:
+    """(source client, destination client). Endpoint, credentials and Region come from the
+    standard AWS environment (``AWS_ENDPOINT_URL_S3`` included)."""
+    session = _session()
     config = client_config(run.args.workers)
     dest = session.client("s3", config=config)
     source = session.client("s3", region_name=run.source_region, config=config) \

@@ -20,15 +20,16 @@ Two configurations, both always run and printed:
   The value is a constant of this file, the same one the bench used before the tool was made
   faster (when it measured 3.2x and missed).
 ``--latency-ms`` adds more configurations to the report; the target is never judged on them.
-Each contender runs ``--repeat`` times (default 3) per configuration and its fastest run counts,
-as ``timeit`` does: the machine is shared, and other work only ever slows a run down.
+Each contender runs ``--repeat`` times per configuration (default 3 with ``--quick``, 1 at 10,000
+objects) and its fastest run counts, as ``timeit`` does: the machine is shared, and other work
+only ever slows a run down.
 
 Memory (tracemalloc peaks):
 - listing + planning of a generated ``ListObjectVersions`` stream of 1,000 and of 100,000
   versions (10 per key) — the local server is too slow to hold 100,000 versions for a bench;
   target: the 100k peak within 1.25x of the 1k peak;
 - the tool's dry run (real listing and plan, 50-key pages) over N objects and over N/10,
-  lowest of ``--repeat`` peaks each.
+  lowest of 3 peaks each.
 The copy phase keeps at most 4 decisions per worker in flight, whatever N.
 
     .venv/bin/python bench/bench_restore.py            # N = 10,000
@@ -59,6 +60,7 @@ from local_services import start_seaweedfs  # noqa: E402
 THROUGHPUT_TARGET = 4.0
 MODELLED_LATENCY_MS = 20.0  # the configuration the throughput target applies to (see above)
 MEMORY_TARGET = 1.25
+DRY_RUN_REPEATS = 3
 REGION = "us-east-1"
 
 
@@ -181,11 +183,13 @@ def main() -> int:
                         metavar="MS", help="also report this added round-trip time (repeatable; "
                         f"0 and {MODELLED_LATENCY_MS:g} ms always run, the target is judged at "
                         f"{MODELLED_LATENCY_MS:g} ms)")
-    parser.add_argument("--repeat", type=int, default=3,
+    parser.add_argument("--repeat", type=int,
                         help="runs of each contender per configuration; the fastest counts "
-                             "(default 3)")
+                             "(default 3 with --quick; 1 at 10,000 objects, whose runs last "
+                             "minutes and average the machine's load out themselves)")
     args = parser.parse_args()
     count = args.objects or (1_000 if args.quick else 10_000)
+    args.repeat = args.repeat or (3 if count <= 1_000 else 1)
 
     access, secret = "AKIABENCH" + secrets.token_hex(4).upper(), secrets.token_urlsafe(30)
     with tempfile.TemporaryDirectory() as workdir:
@@ -216,12 +220,12 @@ def main() -> int:
             cli.make_clients = make_clients
             # 50-key pages: both sizes span several pages (botocore holds two pages at the
             # turn of a page, so 1 page against 10 would compare page counts, not growth).
-            # Lowest of --repeat peaks: garbage the cycle collector has not reached yet adds
-            # up to ~20% at random to a single peak, whatever the number of keys.
+            # Lowest of 3 peaks (dry runs are cheap): garbage the cycle collector has not
+            # reached yet adds up to ~20% at random to a single peak, whatever the key count.
             dry_small, dry_large = (
                 min(_peak(lambda p=p: _tool("--bucket", bucket, "--prefix", p, "--at", at,
                                             "--dry-run", "--page-size", "50"))
-                    for _ in range(args.repeat))
+                    for _ in range(max(args.repeat, DRY_RUN_REPEATS)))
                 for p in ("small/", "src/"))
         finally:
             server.stop()

@@ -23,6 +23,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from botocore.exceptions import ClientError
 from local_services import empty_and_delete_bucket
 
 from tools.restore import cli, copier
@@ -110,7 +111,7 @@ class Timeline:
         return self.moments[phase].isoformat().replace("+00:00", "Z")
 
 
-DRILL_PREFIXES = 14  # one per test that takes `prefix`
+DRILL_PREFIXES = 17  # one per test that takes `prefix`
 KILL_KEYS = [f"k{i:03d}.jpg" for i in range(60)]
 HOSTILE = ["with space.jpg", "ünïcødé/ß 東京.jpg", "a+b=c&d.jpg", "100%25 real.jpg",
            "plus+ and space +.jpg", "quote'\"semi;colon.jpg", "emoji 🎉/x.jpg"]
@@ -299,6 +300,70 @@ def test_a_checksum_mismatch_fails_the_run_with_exit_code_1(drill, prefix, monke
               if e["outcome"] == "failed"]
     assert [e["key"] for e in failed] == [prefix + "a.jpg"]
     assert "SHA-256" in failed[0]["error"]
+
+
+def _failed_entries(report) -> list[dict]:
+    return [e for e in json.loads(report.read_text())["keys"] if e["outcome"] == "failed"]
+
+
+def test_a_checksum_mismatch_of_a_copy_into_another_prefix_fails_that_key(
+        drill, prefix, monkeypatch, tmp_path):
+    # Into a fresh prefix the source read overlaps the copy: the check must still bite.
+    real = copier.restored_sha256
+
+    def corrupt_destination(client, bucket, key, *args):
+        value = real(client, bucket, key, *args)
+        return "bad" if key.endswith("a.jpg") else value
+
+    monkeypatch.setattr(copier, "restored_sha256", corrupt_destination)
+    target = "mismatch/" + prefix
+    code, _ = restore("--bucket", drill.bucket, "--prefix", prefix, "--at", drill.at(0),
+                      "--to-prefix", target, "--yes", "--report", str(tmp_path / "r.json"))
+    assert code == 1
+    failed = _failed_entries(tmp_path / "r.json")
+    assert [e["key"] for e in failed] == [target + "a.jpg"]
+    assert "SHA-256" in failed[0]["error"]
+
+
+def test_a_copy_whose_source_cannot_be_read_fails_and_names_the_unverified_version(
+        drill, s3_client, prefix, monkeypatch, tmp_path):
+    real = copier.describe_version
+
+    def unreadable_a(client, bucket, key, *args):
+        if key.endswith("a.jpg"):
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "GetObject")
+        return real(client, bucket, key, *args)
+
+    monkeypatch.setattr(copier, "describe_version", unreadable_a)
+    target = "unreadable/" + prefix
+    code, _ = restore("--bucket", drill.bucket, "--prefix", prefix, "--at", drill.at(0),
+                      "--to-prefix", target, "--yes", "--report", str(tmp_path / "r.json"))
+    assert code == 1
+    [failed] = _failed_entries(tmp_path / "r.json")
+    assert failed["key"] == target + "a.jpg" and "AccessDenied" in failed["error"]
+    assert failed["new_version_id"] == s3_client.head_object(
+        Bucket=drill.bucket, Key=target + "a.jpg")["VersionId"]
+
+
+def test_a_copy_that_reports_its_sha256_is_not_read_back(drill, prefix, monkeypatch):
+    # S3 returns the SHA-256 it computed for the copy; the local server does not, so the
+    # tool's copy is wrapped to report it, as S3 would (the source version's bytes).
+    real_copy, real_read, reads = copier.Restorer._copy, copier.streamed_sha256, []
+
+    def reporting_copy(self, decision):
+        new_version, _ = real_copy(self, decision)
+        return new_version, real_read(self.source.client, self.source.bucket,
+                                      decision.source_key, decision.version_id)
+
+    monkeypatch.setattr(copier.Restorer, "_copy", reporting_copy)
+    monkeypatch.setattr(copier, "streamed_sha256",
+                        lambda client, bucket, key, *a: reads.append(key) or real_read(
+                            client, bucket, key, *a))
+    target = "reported/" + prefix
+    code, _ = restore("--bucket", drill.bucket, "--prefix", prefix, "--at", drill.at(0),
+                      "--to-prefix", target, "--yes")
+    assert code == 0
+    assert not [key for key in reads if key.startswith(target)]
 
 
 # ------------------------------------------------------------------ interrupted run

@@ -184,3 +184,12 @@ def test_usage_errors_exit_2_before_any_aws_call(argv, monkeypatch, capsys):
     monkeypatch.setattr(cli, "make_clients", lambda run: pytest.fail("AWS was called"))
     assert cli.main(argv, stdout=io.StringIO()) == 2
     assert "error" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["2026-11-20T10:00:01.000Z", "2026-11-20T10:00:01Z",
+                                   "Fri, 20 Nov 2026 10:00:01 GMT",
+                                   "2026-11-20T11:00:01.250000+01:00", "1795168801"])
+def test_s3_timestamps_parse_to_the_moment_botocore_gives(value):
+    from botocore.utils import parse_timestamp
+    moment = cli.s3_timestamp(value)
+    assert moment == parse_timestamp(value) and moment.tzinfo is not None

@@ -16,18 +16,23 @@ from __future__ import annotations
 import argparse
 import collections
 import datetime as dt
+import email.utils
+import functools
 import json
 import os
+import queue
 import re
 import sys
 import tempfile
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import NoReturn
 
 import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from botocore.utils import parse_timestamp
 from tqdm import tqdm
 
 from tools.restore import batch as batch_ops
@@ -223,17 +228,43 @@ class ReportWriter:
 
 def client_config(workers: int) -> Config:
     # Adaptive mode: exponential backoff with jitter on throttling (SlowDown, 503) and a
-    # client-side rate limiter that backs all workers off together.
-    return Config(signature_version="s3v4", max_pool_connections=workers + 4,
+    # client-side rate limiter that backs all workers off together. Pool: each worker may have
+    # a copy and a source read in flight at once (``Restorer``), plus the listing.
+    return Config(signature_version="s3v4", max_pool_connections=2 * workers + 4,
                   retries={"mode": "adaptive", "max_attempts": 10})
+
+
+def s3_timestamp(value):
+    """S3's timestamps — ISO 8601 in XML bodies, RFC 1123 in headers — parsed by the standard
+    library. botocore's default goes through dateutil, several percent of a small request's
+    CPU, paid on every response; anything else still goes to botocore's parser."""
+    if isinstance(value, str):
+        try:
+            moment = (dt.datetime.fromisoformat(value) if value[:4].isdigit()
+                      else email.utils.parsedate_to_datetime(value))
+        except (TypeError, ValueError):
+            moment = None
+        if moment is not None and moment.tzinfo is not None:
+            return moment
+    return parse_timestamp(value)
+
+
+@functools.cache
+def _session() -> boto3.session.Session:
+    """One per process, like boto3's default session (service models load once)."""
+    core = botocore.session.get_session()
+    core.get_component("response_parser_factory").set_parser_defaults(
+        timestamp_parser=s3_timestamp)
+    return boto3.session.Session(botocore_session=core)
 
 
 def make_clients(run: Run) -> tuple[object, object]:
     """(source client, destination client). Endpoint, credentials and Region come from the
     standard AWS environment (``AWS_ENDPOINT_URL_S3`` included)."""
+    session = _session()
     config = client_config(run.args.workers)
-    dest = boto3.client("s3", config=config)
-    source = boto3.client("s3", region_name=run.source_region, config=config) \
+    dest = session.client("s3", config=config)
+    source = session.client("s3", region_name=run.source_region, config=config) \
         if run.source_region else dest
     return source, dest
 
@@ -282,37 +313,39 @@ def _confirm(run: Run, summary: PlanSummary) -> None:
 def execute(run: Run, restorer: Restorer, decisions, total: int, report: ReportWriter,
             keep=lambda decision: True) -> collections.Counter:
     """Carry out every decision with ``run.args.workers`` threads; at most 4 per worker are
-    in flight, so memory does not grow with the number of keys."""
+    in flight, so memory does not grow with the number of keys. Finished work comes back
+    through a queue (O(1) per key, where waiting on the set of pending futures is O(pending))."""
     outcomes: collections.Counter = collections.Counter()
     quiet = not sys.stderr.isatty() or bool(os.environ.get("CI"))
     limit = run.args.workers * 4
+    finished: queue.SimpleQueue = queue.SimpleQueue()
     with tqdm(total=total, unit="key", disable=quiet, file=sys.stderr) as bar, \
             ThreadPoolExecutor(max_workers=run.args.workers) as pool:
-        pending: set[Future] = set()
+        in_flight = 0
 
-        def drain(block_until: int) -> None:
-            nonlocal pending
-            while len(pending) > block_until:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    entry = future.result()  # a BaseException (a crash) ends the run here
-                    outcomes[entry["outcome"]] += 1
-                    report.add(entry)
-                    bar.update(1)
+        def record(entry: dict) -> None:
+            outcomes[entry["outcome"]] += 1
+            report.add(entry)
+            bar.update(1)
+
+        def collect_one() -> None:
+            nonlocal in_flight
+            record(finished.get().result())  # a BaseException (a crash) ends the run here
+            in_flight -= 1
 
         for decision in decisions:
             if decision.action not in ACTIONS or not keep(decision):
                 outcome = decision.action if decision.action not in ACTIONS else IN_BATCH_JOB
-                entry = {"key": decision.dest_key, "source_key": decision.source_key,
-                         "action": decision.action, "outcome": outcome,
-                         "version_id": decision.version_id}
-                outcomes[entry["outcome"]] += 1
-                report.add(entry)
-                bar.update(1)
+                record({"key": decision.dest_key, "source_key": decision.source_key,
+                        "action": decision.action, "outcome": outcome,
+                        "version_id": decision.version_id})
                 continue
-            pending.add(pool.submit(restorer.carry_out, decision))
-            drain(limit)
-        drain(0)
+            pool.submit(restorer.carry_out, decision).add_done_callback(finished.put)
+            in_flight += 1
+            while in_flight > limit:
+                collect_one()
+        while in_flight:
+            collect_one()
     return outcomes
 
 
@@ -354,8 +387,9 @@ def _main(args: argparse.Namespace, stdout) -> int:
                         CopyOptions(multipart_threshold=args.multipart_threshold_mb * MB,
                                     part_size=args.part_size_mb * MB,
                                     request_archive_restore=args.request_archive_restore,
-                                    archive_restore_tier=args.archive_restore_tier))
-    with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
+                                    archive_restore_tier=args.archive_restore_tier),
+                        readers=args.workers)
+    with restorer, tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
         summary = build_plan(run, source_s3, dest_s3, spool)
         use_batch = args.batch_operations or summary.counts[COPY] > args.batch_threshold
         target = _batch_target(run, dest_s3) if use_batch else None

@@ -8,6 +8,14 @@ restart, and a journal is lost with the laptop — while the destination's state
 any machine. The cost is a HEAD (and, without a stored checksum, a streamed read) per key that
 still differs, which the verification needs anyway.
 
+Requests per key: a key the destination does not hold yet (restoring into another prefix, or
+over a delete marker) has nothing to compare, so the read of the source version (for its
+SHA-256) runs *alongside* the copy instead of before it, on a pool of reader threads;
+the key's critical path is the copy, then the read-back. On AWS the copy response carries the
+SHA-256 S3 computed for the new version (``ChecksumAlgorithm=SHA256``), so there is no
+read-back: two requests per key, one round trip long. A store that does not report it (the
+local test server) costs a streamed read of the new version, never a weaker check.
+
 Copies are ``CopyObject`` (up to ``multipart_threshold``) or ``UploadPartCopy`` with byte ranges
 above it (``CopyObject`` stops at 5 GB). Both request a stored SHA-256 checksum, keep content
 type, metadata and tags, and send no encryption headers, so the destination bucket's default
@@ -19,6 +27,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
@@ -143,9 +152,25 @@ def _same_object(src_head: dict, dst_head: dict) -> bool:
 class Restorer:
     """Carries out decisions from ``source`` into ``dest``; thread-safe (boto3 clients are)."""
 
-    def __init__(self, source: Location, dest: Location, options: CopyOptions | None = None):
+    def __init__(self, source: Location, dest: Location, options: CopyOptions | None = None,
+                 readers: int = 0):
+        """``readers``: threads for source reads that overlap a copy (the CLI gives one per
+        worker); 0 keeps every key's requests in sequence."""
         self.source, self.dest = source, dest
         self.options = options or CopyOptions()
+        self._reads = ThreadPoolExecutor(max_workers=readers,
+                                         thread_name_prefix="restore-source-read") \
+            if readers else None
+
+    def close(self) -> None:
+        if self._reads is not None:
+            self._reads.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> Restorer:
+        return self
+
+    def __exit__(self, *_) -> None:
+        self.close()
 
     def carry_out(self, decision: Decision) -> dict:
         """The report entry for one decision. Errors of one key never stop the others."""
@@ -174,6 +199,10 @@ class Restorer:
 
     def _restore_version(self, decision: Decision) -> dict:
         src, key, vid = self.source, decision.source_key, decision.version_id
+        if self._reads is not None and decision.action == COPY \
+                and decision.dest_version_id is None \
+                and decision.size <= min(SMALL_OBJECT, self.options.multipart_threshold):
+            return self._fresh_copy(decision)
         try:
             if decision.action == ARCHIVED:  # listed in an archive class: HEAD says if restored
                 src_head = head_version(src.client, src.bucket, key, vid)
@@ -204,6 +233,40 @@ class Restorer:
             if exc.response.get("Error", {}).get("Code") == "InvalidObjectState":
                 return self._archived(decision, src_head)
             raise
+        dst_sha = restored_sha256(self.dest.client, self.dest.bucket, decision.dest_key,
+                                  new_version, src_head["ContentLength"], copy_sha)
+        if dst_sha != src_sha:
+            raise ChecksumMismatch(f"SHA-256 of the restored version {new_version} ({dst_sha}) "
+                                   f"differs from the source version {vid} ({src_sha})")
+        return {"outcome": RESTORED, "new_version_id": new_version, "sha256": src_sha,
+                "bytes": src_head["ContentLength"]}
+
+    def _fresh_copy(self, decision: Decision) -> dict:
+        """A small version into a key with no live destination version: nothing to compare
+        first, so the source read runs while the copy does. Same outcomes and checks as the
+        sequential path: archived sources are reported, and the new version must hash to the
+        source version's SHA-256."""
+        src, key, vid = self.source, decision.source_key, decision.version_id
+        described = self._reads.submit(describe_version, src.client, src.bucket, key, vid,
+                                       decision.size)
+        try:
+            new_version, copy_sha = self._copy(decision)
+        except BaseException as exc:
+            described.cancel()
+            if isinstance(exc, ClientError) and \
+                    exc.response.get("Error", {}).get("Code") == "InvalidObjectState":
+                # Listed as Intelligent-Tiering, found in an archive tier: report it.
+                return self._archived(decision, head_version(src.client, src.bucket, key, vid))
+            raise
+        try:
+            src_head, src_sha = described.result()
+        except Exception as exc:  # noqa: BLE001 - the copy exists: say so, and fail the key
+            detail = (f"{exc.response.get('Error', {}).get('Code')}: "
+                      f"{exc.response.get('Error', {}).get('Message')}"
+                      if isinstance(exc, ClientError) else f"{type(exc).__name__}: {exc}")
+            return {"outcome": FAILED, "new_version_id": new_version,
+                    "error": f"copied, but the source version could not be read to verify "
+                             f"it: {detail}"}
         dst_sha = restored_sha256(self.dest.client, self.dest.bucket, decision.dest_key,
                                   new_version, src_head["ContentLength"], copy_sha)
         if dst_sha != src_sha:

@@ -49,6 +49,7 @@ from estate_handlers.layout import (  # noqa: E402, F401 (re-exported for the co
     USER_EXPORTS,
     USER_UPLOADS,
 )
+from estate_handlers.layout import replica_bucket_name as layout_replica_bucket_name  # noqa: E402
 from estate_handlers.renditions.settings import FORMATS as RENDITION_FORMATS  # noqa: E402
 from estate_handlers.renditions.settings import Settings as RenditionSettings  # noqa: E402
 from estate_handlers.renditions.settings import SettingsError  # noqa: E402
@@ -691,7 +692,7 @@ class EnvironmentConfig:
 
     @property
     def replica_bucket_name(self) -> str:
-        return f"{self.assets_bucket_name}-replica"
+        return layout_replica_bucket_name(self.assets_bucket_name)
 
     @property
     def backups_bucket_name(self) -> str:

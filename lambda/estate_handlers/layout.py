@@ -5,6 +5,13 @@ both import this module, so nothing is mirrored and no test compares copies.
 """
 from __future__ import annotations
 
+
+# --- bucket names derived from the assets bucket's
+def replica_bucket_name(assets_bucket: str) -> str:
+    """The cross-region replica of an assets bucket (the CDK app and the tools both use it)."""
+    return f"{assets_bucket}-replica"
+
+
 # --- prefix layout of the assets bucket (README, "Bucket layout")
 ORIGINALS = "products/images/original/"
 PROCESSED = "products/images/processed/"

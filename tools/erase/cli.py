@@ -31,35 +31,18 @@ import re
 import sys
 import uuid
 from dataclasses import dataclass, field
-from typing import NoReturn
 
 import boto3
 from botocore.config import Config
 
 from infra.config import USER_EXPORTS, USER_UPLOADS
+from tools.cli import Parser, UsageError, bucket, replica_bucket_name, run_main
 
-USAGE_ERROR, SOME_FAILED = 2, 1
+SOME_FAILED = 1
 # The upload API's caller segment: a slug of the principal (letters, digits, single hyphens
 # inside, at most 40) and the first 16 hex digits of its SHA-256.
 SEGMENT = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38}[A-Za-z0-9])?-[0-9a-f]{16}")
-_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 DELETE_BATCH = 1000  # DeleteObjects' maximum
-
-
-class UsageError(Exception):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        self.exit(USAGE_ERROR, f"{self.prog}: error: {message}\n")
-
-
-def _bucket(text: str) -> str:
-    if not _BUCKET.fullmatch(text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not an S3 bucket name")
-    return text
 
 
 def _segment(text: str) -> str:
@@ -71,16 +54,16 @@ def _segment(text: str) -> str:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m tools.erase",
+    p = Parser(prog="python -m tools.erase",
                 description="Erase one user's uploads and exports, every version, from the "
                             "primary and the replica bucket, and record an audit entry.")
-    p.add_argument("--bucket", required=True, type=_bucket, help="the assets (primary) bucket")
+    p.add_argument("--bucket", required=True, type=bucket, help="the assets (primary) bucket")
     p.add_argument("--user", required=True, type=_segment, metavar="SEGMENT",
                    help="the caller segment, the folder under user-content/uploads/")
-    p.add_argument("--replica-bucket", type=_bucket, help="default: <bucket>-replica")
+    p.add_argument("--replica-bucket", type=bucket, help="default: <bucket>-replica")
     p.add_argument("--replica-region", default="us-west-2", help="(default: us-west-2)")
     audit = p.add_mutually_exclusive_group(required=True)
-    audit.add_argument("--audit-bucket", type=_bucket,
+    audit.add_argument("--audit-bucket", type=bucket,
                        help="write the audit record here (e.g. the Object-Lock backups bucket)")
     audit.add_argument("--audit-file", help="append the audit record (one JSON line) here")
     p.add_argument("--audit-region", default=None, help="Region of --audit-bucket")
@@ -174,16 +157,7 @@ def _write_audit(args, record: dict) -> str:
 
 
 def main(argv: list[str] | None = None, *, stdout=None) -> int:
-    stdout = stdout or sys.stdout
-    try:
-        args = parser().parse_args(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    try:
-        return _main(args, stdout)
-    except UsageError as exc:
-        print(f"python -m tools.erase: error: {exc}", file=sys.stderr)
-        return USAGE_ERROR
+    return run_main(parser(), lambda args: _main(args, stdout or sys.stdout), argv)
 
 
 def _main(args, stdout) -> int:
@@ -194,7 +168,7 @@ def _main(args, stdout) -> int:
     config = Config(signature_version="s3v4", retries={"mode": "adaptive", "max_attempts": 10})
     primary = boto3.client("s3", config=config)
     replica = boto3.client("s3", region_name=args.replica_region, config=config)
-    replica_bucket = args.replica_bucket or f"{args.bucket}-replica"
+    replica_bucket = args.replica_bucket or replica_bucket_name(args.bucket)
     operator = args.operator or boto3.client("sts").get_caller_identity()["Arn"]
     tallies = [erase_prefix(client, bucket, prefix, dry_run=args.dry_run)
                for client, bucket in ((primary, args.bucket), (replica, replica_bucket))

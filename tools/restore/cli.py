@@ -21,12 +21,10 @@ import functools
 import json
 import os
 import queue
-import re
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import NoReturn
 
 import boto3
 import botocore.session
@@ -35,6 +33,7 @@ from botocore.exceptions import ClientError
 from botocore.utils import parse_timestamp
 from tqdm import tqdm
 
+from tools.cli import Parser, UsageError, bucket, replica_bucket_name, run_main
 from tools.restore import batch as batch_ops
 from tools.restore.copier import (
     ARCHIVE_REPORTED,
@@ -50,26 +49,15 @@ from tools.restore.copier import (
 from tools.restore.listing import key_states
 from tools.restore.plan import ACTIONS, COPY, DELETE_MARKER, Decision, plan
 
-USAGE_ERROR, KEYS_FAILED = 2, 1
+KEYS_FAILED = 1
 IN_BATCH_JOB = "copied-by-batch-job"
 SAMPLE_KEYS = 10
 # Default above which the copies go to S3 Batch Operations (RecoveryConfig documents it too).
 DEFAULT_BATCH_THRESHOLD = 100_000
-_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
-
-
-class UsageError(Exception):
-    pass
 
 
 class BatchSubmitError(Exception):
     pass
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        self.exit(USAGE_ERROR, f"{self.prog}: error: {message}\n")
 
 
 def _moment(text: str) -> dt.datetime:
@@ -83,12 +71,6 @@ def _moment(text: str) -> dt.datetime:
     return moment
 
 
-def _bucket(text: str) -> str:
-    if not _BUCKET.fullmatch(text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not an S3 bucket name")
-    return text
-
-
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -100,18 +82,18 @@ def _positive(text: str) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m tools.restore",
+    p = Parser(prog="python -m tools.restore",
                 description="Restore every key under a prefix to the version current at a "
                             "moment, as new current versions (history is never rewritten).")
-    p.add_argument("--bucket", required=True, type=_bucket, help="the bucket to restore")
+    p.add_argument("--bucket", required=True, type=bucket, help="the bucket to restore")
     p.add_argument("--prefix", required=True, help="the prefix to restore ('' = whole bucket)")
     p.add_argument("--at", required=True, type=_moment, metavar="TIME",
                    help="ISO 8601 moment with a time zone, e.g. 2026-11-20T10:00:00Z")
-    p.add_argument("--to-bucket", type=_bucket, help="write the restored state into this bucket")
+    p.add_argument("--to-bucket", type=bucket, help="write the restored state into this bucket")
     p.add_argument("--to-prefix", help="write the restored state under this prefix")
     p.add_argument("--from-replica", action="store_true",
                    help="disaster mode: read the history from the replica bucket")
-    p.add_argument("--replica-bucket", type=_bucket,
+    p.add_argument("--replica-bucket", type=bucket,
                    help="replica bucket (default: <bucket>-replica)")
     p.add_argument("--replica-region", default="us-west-2", help="(default: us-west-2)")
     p.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
@@ -132,7 +114,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-role-arn", help="the restore role (Recovery stack output "
                                             "RestoreBatchRoleArn)")
     p.add_argument("--account-id", help="for Batch Operations (default: from STS)")
-    p.add_argument("--manifest-bucket", type=_bucket,
+    p.add_argument("--manifest-bucket", type=bucket,
                    help="where manifests and job reports go (default: the destination bucket)")
     p.add_argument("--multipart-threshold-mb", type=_positive,
                    default=COPY_OBJECT_LIMIT // MB, help=argparse.SUPPRESS)
@@ -162,7 +144,7 @@ class Run:
             if args.to_bucket or args.to_prefix is not None:
                 raise UsageError("--from-replica restores the primary prefix itself; "
                                  "it cannot be combined with --to-bucket/--to-prefix")
-            return cls(args, args.replica_bucket or f"{args.bucket}-replica", args.prefix,
+            return cls(args, args.replica_bucket or replica_bucket_name(args.bucket), args.prefix,
                        args.bucket, args.prefix, source_region=args.replica_region)
         if args.replica_bucket:
             raise UsageError("--replica-bucket needs --from-replica")
@@ -365,19 +347,8 @@ def _batch_target(run: Run, dest_s3) -> batch_ops.BatchTarget:
 
 
 def main(argv: list[str] | None = None, *, stdout=None) -> int:
-    stdout = stdout or sys.stdout
-    try:
-        args = parser().parse_args(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    try:
-        return _main(args, stdout)
-    except UsageError as exc:
-        print(f"python -m tools.restore: error: {exc}", file=sys.stderr)
-        return USAGE_ERROR
-    except BatchSubmitError as exc:
-        print(f"python -m tools.restore: {exc}", file=sys.stderr)
-        return KEYS_FAILED
+    return run_main(parser(), lambda args: _main(args, stdout or sys.stdout), argv,
+                    failures={BatchSubmitError: KEYS_FAILED})
 
 
 def _main(args: argparse.Namespace, stdout) -> int:

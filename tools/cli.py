@@ -1,0 +1,59 @@
+"""What the operator tools (``tools.restore``, ``tools.erase``) share on the command line:
+the exit code of a usage error, argument types, the replica's name, and one ``main`` shape
+that turns a ``UsageError`` into a clear line on stderr and exit code 2 (never a traceback).
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import NoReturn
+
+USAGE_ERROR = 2
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+
+# The replica's name is the estate's naming rule (lambda/estate_handlers/layout.py), shared
+# with the CDK app, so a tool never guesses it differently.
+_LAMBDA_ROOT = str(Path(__file__).resolve().parents[1] / "lambda")
+if _LAMBDA_ROOT not in sys.path:
+    sys.path.append(_LAMBDA_ROOT)
+from estate_handlers.layout import replica_bucket_name  # noqa: E402, F401 (re-exported)
+
+
+class UsageError(Exception):
+    """Arguments that cannot be carried out; nothing was changed."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that exits with the tools' usage-error code (2), as the README promises."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(USAGE_ERROR, f"{self.prog}: error: {message}\n")
+
+
+def bucket(text: str) -> str:
+    if not _BUCKET.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an S3 bucket name")
+    return text
+
+
+def run_main(parser: argparse.ArgumentParser, body: Callable[[argparse.Namespace], int],
+             argv: list[str] | None,
+             failures: dict[type[Exception], int] | None = None) -> int:
+    """Parse ``argv`` and run ``body``; a ``UsageError`` prints one line and returns 2, each
+    exception type in ``failures`` prints one line and returns its code."""
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    try:
+        return body(args)
+    except UsageError as exc:
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    except tuple(failures or ()) as exc:
+        print(f"{parser.prog}: {exc}", file=sys.stderr)
+        return (failures or {})[type(exc)]

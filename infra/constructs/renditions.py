@@ -50,6 +50,7 @@ from infra.constructs.encryption import rotating_key
 from infra.constructs.function import ASSET_ROOT, EstateFunction
 from infra.constructs.monitoring import MetricAlarm, MonitoredFunction, MonitoredQueue
 from infra.constructs.python_layer import PythonLayer
+from infra.constructs.work_queue import consume_statements, work_queue
 from infra.nag import acknowledge
 
 HANDLER = "estate_handlers.renditions.handler.handler"
@@ -115,18 +116,7 @@ def renditions_statements(*, region: str, bucket_name: str, bucket_key: kms.IKey
             resources=[bucket_key.key_arn],
             conditions=via_s3,
         ),
-        iam.PolicyStatement(
-            sid="ConsumeRenditionsQueue",
-            actions=["sqs:ReceiveMessage", "sqs:DeleteMessage",
-                     "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"],
-            resources=[queue.queue_arn],
-        ),
-        iam.PolicyStatement(
-            sid="DecryptRenditionsQueueViaSqs",
-            actions=["kms:Decrypt"],
-            resources=[queue_key.key_arn],
-            conditions={"StringEquals": {"kms:ViaService": f"sqs.{region}.amazonaws.com"}},
-        ),
+        *consume_statements("Renditions", queue=queue, queue_key=queue_key, region=region),
     ]
 
 
@@ -169,21 +159,12 @@ class Renditions(Construct):
 
     def _queues(self) -> None:
         """The originals topic in, function batches out; the DLQ after 5 receives."""
-        self.queue_key = rotating_key(
-            self, "QueueKey", description=f"Encrypts the renditions queues of {self.bucket_name}")
-        self.dlq = sqs.Queue(
-            self, "DeadLetters",
-            encryption=sqs.QueueEncryption.KMS, encryption_master_key=self.queue_key,
-            enforce_ssl=True, retention_period=DLQ_RETENTION,
-        )
-        self.queue = sqs.Queue(
-            self, "Queue",
-            encryption=sqs.QueueEncryption.KMS, encryption_master_key=self.queue_key,
-            enforce_ssl=True, visibility_timeout=VISIBILITY_TIMEOUT,
-            retention_period=QUEUE_RETENTION,
-            dead_letter_queue=sqs.DeadLetterQueue(queue=self.dlq,
-                                                  max_receive_count=MAX_RECEIVE_COUNT),
-        )
+        queues = work_queue(
+            self, key_id="QueueKey", dlq_id="DeadLetters", queue_id="Queue",
+            key_description=f"Encrypts the renditions queues of {self.bucket_name}",
+            visibility_timeout=VISIBILITY_TIMEOUT, max_receive_count=MAX_RECEIVE_COUNT,
+            dlq_retention=DLQ_RETENTION, retention=QUEUE_RETENTION)
+        self.queue_key, self.dlq, self.queue = queues.key, queues.dlq, queues.queue
 
     def _renditions_function(self, *, name: str, bucket_key: kms.IKey, settings_json: str,
                              reserved_concurrency: int, log_retention_days: int,

@@ -44,6 +44,7 @@ from infra.config import DEDUP_PARTITION_KEY, HASHED_PREFIXES, TABLE_ENV
 from infra.constructs.encryption import rotating_key
 from infra.constructs.function import EstateFunction
 from infra.constructs.monitoring import MonitoredFunction, MonitoredQueue
+from infra.constructs.work_queue import consume_statements, work_queue
 from infra.nag import acknowledge
 
 EVENT = "s3:ObjectCreated:*"
@@ -115,18 +116,7 @@ def hasher_statements(*, region: str, bucket_name: str, bucket_key: kms.IKey,
             conditions={"StringEquals": {
                 "kms:ViaService": f"dynamodb.{region}.amazonaws.com"}},
         ),
-        iam.PolicyStatement(
-            sid="ConsumeHashQueue",
-            actions=["sqs:ReceiveMessage", "sqs:DeleteMessage",
-                     "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"],
-            resources=[queue.queue_arn],
-        ),
-        iam.PolicyStatement(
-            sid="DecryptHashQueueViaSqs",
-            actions=["kms:Decrypt"],
-            resources=[queue_key.key_arn],
-            conditions={"StringEquals": {"kms:ViaService": f"sqs.{region}.amazonaws.com"}},
-        ),
+        *consume_statements("Hash", queue=queue, queue_key=queue_key, region=region),
     ]
 
 
@@ -174,28 +164,12 @@ class UploadHasher(Construct):
 
     def _queues(self) -> None:
         """S3 notifications in, hasher batches out; the DLQ after 5 receives."""
-        self.queue_key = rotating_key(
-            self, "QueueKey",
-            description=f"Encrypts the upload hashing queues of {self.bucket_name}")
-        self.dlq = sqs.Queue(
-            self,
-            "DeadLetters",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=self.queue_key,
-            enforce_ssl=True,
-            retention_period=DLQ_RETENTION,
-        )
-        self.queue = sqs.Queue(
-            self,
-            "Queue",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=self.queue_key,
-            enforce_ssl=True,
-            visibility_timeout=VISIBILITY_TIMEOUT,
-            retention_period=QUEUE_RETENTION,
-            dead_letter_queue=sqs.DeadLetterQueue(queue=self.dlq,
-                                                  max_receive_count=MAX_RECEIVE_COUNT),
-        )
+        queues = work_queue(
+            self, key_id="QueueKey", dlq_id="DeadLetters", queue_id="Queue",
+            key_description=f"Encrypts the upload hashing queues of {self.bucket_name}",
+            visibility_timeout=VISIBILITY_TIMEOUT, max_receive_count=MAX_RECEIVE_COUNT,
+            dlq_retention=DLQ_RETENTION, retention=QUEUE_RETENTION)
+        self.queue_key, self.dlq, self.queue = queues.key, queues.dlq, queues.queue
 
     def _notify_from(self, bucket: s3.Bucket, prefixes: tuple[str, ...]) -> None:
         """S3 may send to the queue (and use its key) from the assets bucket only; the

@@ -233,13 +233,7 @@ class Restorer:
             if exc.response.get("Error", {}).get("Code") == "InvalidObjectState":
                 return self._archived(decision, src_head)
             raise
-        dst_sha = restored_sha256(self.dest.client, self.dest.bucket, decision.dest_key,
-                                  new_version, src_head["ContentLength"], copy_sha)
-        if dst_sha != src_sha:
-            raise ChecksumMismatch(f"SHA-256 of the restored version {new_version} ({dst_sha}) "
-                                   f"differs from the source version {vid} ({src_sha})")
-        return {"outcome": RESTORED, "new_version_id": new_version, "sha256": src_sha,
-                "bytes": src_head["ContentLength"]}
+        return self._verified(decision, new_version, copy_sha, src_head, src_sha)
 
     def _fresh_copy(self, decision: Decision) -> dict:
         """A small version into a key with no live destination version: nothing to compare
@@ -267,11 +261,17 @@ class Restorer:
             return {"outcome": FAILED, "new_version_id": new_version,
                     "error": f"copied, but the source version could not be read to verify "
                              f"it: {detail}"}
+        return self._verified(decision, new_version, copy_sha, src_head, src_sha)
+
+    def _verified(self, decision: Decision, new_version: str, copy_sha: str | None,
+                  src_head: dict, src_sha: str) -> dict:
+        """The restored version must hash to the source version's SHA-256, or the key fails."""
         dst_sha = restored_sha256(self.dest.client, self.dest.bucket, decision.dest_key,
                                   new_version, src_head["ContentLength"], copy_sha)
         if dst_sha != src_sha:
             raise ChecksumMismatch(f"SHA-256 of the restored version {new_version} ({dst_sha}) "
-                                   f"differs from the source version {vid} ({src_sha})")
+                                   f"differs from the source version {decision.version_id} "
+                                   f"({src_sha})")
         return {"outcome": RESTORED, "new_version_id": new_version, "sha256": src_sha,
                 "bytes": src_head["ContentLength"]}
 

@@ -48,10 +48,11 @@ from infra.config import (
     SCAN_GATED_PREFIXES_ENV,
     UploadApiConfig,
 )
+from infra.constructs.arns import bucket_arn, object_arns
 from infra.constructs.encryption import EncryptedLogGroup
 from infra.constructs.function import EstateFunction
 from infra.constructs.monitoring import MonitoredFunction
-from infra.constructs.upload_hasher import TABLE_ENV, bucket_arn, object_arns
+from infra.constructs.upload_hasher import TABLE_ENV
 from infra.nag import acknowledge
 
 HANDLER = "estate_handlers.presign.handler"

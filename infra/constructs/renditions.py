@@ -46,6 +46,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import ORIGINALS, PROCESSED, THUMBNAILS, MonitoringConfig
+from infra.constructs.arns import bucket_arn, object_arns
 from infra.constructs.encryption import rotating_key
 from infra.constructs.function import ASSET_ROOT, EstateFunction
 from infra.constructs.monitoring import MetricAlarm, MonitoredFunction, MonitoredQueue
@@ -80,14 +81,6 @@ LICENSE = ("Pillow: MIT-CMU; bundled libjpeg-turbo, libwebp, libavif, aom, dav1d
            "zlib-ng, lcms2: BSD/MIT-style. Powertools: MIT-0.")
 
 
-def bucket_arn(bucket_name: str) -> str:
-    return f"arn:aws:s3:::{bucket_name}"
-
-
-def objects_under(bucket_name: str, *prefixes: str) -> list[str]:
-    return [f"{bucket_arn(bucket_name)}/{prefix}*" for prefix in prefixes]
-
-
 def renditions_statements(*, region: str, bucket_name: str, bucket_key: kms.IKey,
                           queue: sqs.IQueue, queue_key: kms.IKey) -> list[iam.PolicyStatement]:
     """Everything the renditions function may do, besides its own logs and X-Ray."""
@@ -98,12 +91,12 @@ def renditions_statements(*, region: str, bucket_name: str, bucket_key: kms.IKey
             actions=["s3:GetObject", "s3:GetObjectVersion",
                      "s3:GetObjectTagging", "s3:GetObjectVersionTagging",
                      "s3:PutObjectTagging", "s3:PutObjectVersionTagging"],
-            resources=objects_under(bucket_name, ORIGINALS),
+            resources=object_arns(bucket_name, (ORIGINALS,)),
         ),
         iam.PolicyStatement(
             sid="ReadAndWriteRenditions",
             actions=["s3:GetObject", "s3:PutObject"],
-            resources=objects_under(bucket_name, *OUTPUT_PREFIXES),
+            resources=object_arns(bucket_name, OUTPUT_PREFIXES),
         ),
         iam.PolicyStatement(
             sid="ListBucketFor404s",
@@ -128,9 +121,9 @@ def backfill_statements(*, region: str, bucket_name: str, bucket_key: kms.IKey,
                             resources=[function_arn]),
         iam.PolicyStatement(sid="ReadBackfillManifests",
                             actions=["s3:GetObject", "s3:GetObjectVersion"],
-                            resources=objects_under(bucket_name, BACKFILL_MANIFESTS)),
+                            resources=object_arns(bucket_name, (BACKFILL_MANIFESTS,))),
         iam.PolicyStatement(sid="WriteCompletionReports", actions=["s3:PutObject"],
-                            resources=objects_under(bucket_name, BACKFILL_REPORTS)),
+                            resources=object_arns(bucket_name, (BACKFILL_REPORTS,))),
         iam.PolicyStatement(sid="LocateBucketForReports", actions=["s3:GetBucketLocation"],
                             resources=[bucket_arn(bucket_name)]),
         iam.PolicyStatement(sid="UseAssetsKeyViaS3",
@@ -212,7 +205,7 @@ class Renditions(Construct):
             f"AwsSolutions-IAM5[Resource::{arn}]":
                 "Originals and renditions are one object per upload under server-generated "
                 "keys: only a prefix wildcard can name them."
-            for arn in objects_under(self.bucket_name, ORIGINALS, *OUTPUT_PREFIXES)
+            for arn in object_arns(self.bucket_name, (ORIGINALS, *OUTPUT_PREFIXES))
         })
 
     def _backfill(self, *, role_name: str, bucket_key: kms.IKey) -> None:
@@ -238,7 +231,7 @@ class Renditions(Construct):
             f"AwsSolutions-IAM5[Resource::{arn}]":
                 "Batch Operations reads the manifests and writes the reports the backfill "
                 "tool names per job, under this one prefix."
-            for arn in objects_under(self.bucket_name, BACKFILL_MANIFESTS, BACKFILL_REPORTS)
+            for arn in object_arns(self.bucket_name, (BACKFILL_MANIFESTS, BACKFILL_REPORTS))
         })
         CfnOutput(stack, "RenditionsFunctionArn", value=self.function.function.function_arn)
         CfnOutput(stack, "RenditionsBackfillRoleArn", value=self.backfill_role.role_arn)

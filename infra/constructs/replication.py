@@ -24,18 +24,16 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from infra.constructs.arns import bucket_arn
+
 RTC_MINUTES = 15
 REPLICA_STORAGE_CLASS = "STANDARD_IA"
 RULE_ID = "assets-to-replica"
 
 
-def _bucket_arn(name: str) -> str:
-    return f"arn:aws:s3:::{name}"
-
-
 def _s3_context(bucket_name: str) -> list[str]:
     # With S3 Bucket Keys the KMS encryption context is the bucket ARN; without, the object ARN.
-    return [_bucket_arn(bucket_name), f"{_bucket_arn(bucket_name)}/*"]
+    return [bucket_arn(bucket_name), f"{bucket_arn(bucket_name)}/*"]
 
 
 class ReplicationRole(Construct):
@@ -53,7 +51,7 @@ class ReplicationRole(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
-        source_arn = _bucket_arn(source_bucket_name)
+        source_arn = bucket_arn(source_bucket_name)
         self.role = iam.Role(
             self,
             "Role",
@@ -158,7 +156,7 @@ def _replication_configuration(
                     )
                 ),
                 destination=s3.CfnBucket.ReplicationDestinationProperty(
-                    bucket=_bucket_arn(destination_bucket_name),
+                    bucket=bucket_arn(destination_bucket_name),
                     storage_class=REPLICA_STORAGE_CLASS,
                     encryption_configuration=s3.CfnBucket.EncryptionConfigurationProperty(
                         replica_kms_key_id=destination_key_alias_arn

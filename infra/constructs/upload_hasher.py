@@ -41,6 +41,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import DEDUP_PARTITION_KEY, HASHED_PREFIXES, TABLE_ENV
+from infra.constructs.arns import bucket_arn, object_arns
 from infra.constructs.encryption import rotating_key
 from infra.constructs.function import EstateFunction
 from infra.constructs.monitoring import MonitoredFunction, MonitoredQueue
@@ -71,14 +72,6 @@ DLQ_RETENTION = Duration.days(14)  # SQS's maximum: two weeks to fix and redrive
 # over a long weekend still drains; and the DLQ keeps them a week longer than the queue, so a
 # message that dies on the queue's last day still has a week to be redriven.
 QUEUE_RETENTION = Duration.days(7)
-
-
-def bucket_arn(bucket_name: str) -> str:
-    return f"arn:aws:s3:::{bucket_name}"
-
-
-def object_arns(bucket_name: str, prefixes) -> list[str]:
-    return [f"{bucket_arn(bucket_name)}/{prefix}*" for prefix in prefixes]
 
 
 def hasher_statements(*, region: str, bucket_name: str, bucket_key: kms.IKey,

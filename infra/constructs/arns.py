@@ -1,0 +1,14 @@
+"""S3 ARNs by physical name. Policies name the estate's buckets by literal ARN (not a token)
+so a queue, key or role policy can name a bucket without a dependency on its stack."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+def bucket_arn(bucket_name: str) -> str:
+    return f"arn:aws:s3:::{bucket_name}"
+
+
+def object_arns(bucket_name: str, prefixes: Iterable[str]) -> list[str]:
+    """Every object under each prefix (one ARN per prefix, ``<prefix>*``)."""
+    return [f"{bucket_arn(bucket_name)}/{prefix}*" for prefix in prefixes]

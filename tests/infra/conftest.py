@@ -126,3 +126,15 @@ def dev_config():
 @pytest.fixture(scope="session")
 def prod_config():
     return ENVIRONMENTS["prod"]()
+
+
+# The upload gate is on in some environments (prod) and off in others (dev): S3 notifications
+# feed the queue consumers where it is off, the gate's clean verdicts where it is on.
+@pytest.fixture(params=[e for e, make in ENVIRONMENTS.items() if not make().upload_gate.enabled])
+def ungated_env(request):
+    return request.param
+
+
+@pytest.fixture(params=[e for e, make in ENVIRONMENTS.items() if make().upload_gate.enabled])
+def gated_env(request):
+    return request.param

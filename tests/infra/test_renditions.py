@@ -9,12 +9,11 @@ import pytest
 from estate_handlers.renditions.settings import Settings
 from helpers import as_list, bucket_named, resources
 
-from infra.config import ConfigError, RenditionsConfig
+from infra.config import ORIGINALS, ConfigError, RenditionsConfig
 from infra.constructs.renditions import MEMORY_MB
 from infra.environments import ENVIRONMENTS
 
 ENVS = ("dev", "prod")
-ORIGINALS = "products/images/original/"
 
 
 @pytest.fixture(params=ENVS)
@@ -22,16 +21,6 @@ def env(request):
     return request.param
 
 
-# Without the upload gate (dev) S3 notifies originals through the originals topic; with it
-# (prod) only a clean scan verdict releases an original to the renditions queue.
-@pytest.fixture(params=[e for e in ENVS if not ENVIRONMENTS[e]().upload_gate.enabled])
-def ungated_env(request):
-    return request.param
-
-
-@pytest.fixture(params=[e for e in ENVS if ENVIRONMENTS[e]().upload_gate.enabled])
-def gated_env(request):
-    return request.param
 
 
 def _template(estate, env) -> dict:

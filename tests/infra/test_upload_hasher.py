@@ -24,11 +24,6 @@ def env(request):
     return request.param
 
 
-# S3 notifies the hasher's queue only where the upload gate is off (dev); with the gate on
-# (prod) the gate's clean verdicts feed it instead (tests/infra/test_upload_gate.py).
-@pytest.fixture(params=[e for e in ENVS if not ENVIRONMENTS[e]().upload_gate.enabled])
-def ungated_env(request):
-    return request.param
 
 
 # ------------------------------------------------------------------- template readers

@@ -17,18 +17,23 @@ figure that survives a contended machine) and its peak RSS (VmHWM):
 
 ``pipeline-decode`` / ``baseline-decode``: the same two without encoding (decode + resize
 only, what shrink-on-load and the cascade change), printed as their own ratio.
+``largest-avif``: the pipeline's decode and only its largest AVIF: the lowest peak any
+pipeline with this encoder can have. ``pipeline-avif-speed9``: a what-if, not shipped (the
+pipeline with libaom at speed 9, the only speed whose CPU fits the time target).
 
 Targets (pipeline / baseline, every size): time <= 0.35, peak RSS <= 0.5. ``--check`` exits 1
 when one is missed. The time target must hold for wall time AND CPU time: on a shared machine
 another process can stretch the baseline's wall time and make a ratio pass by accident; CPU
 time is not moved by that. Also printed per size: the lowest time ratio these encoders allow
 (the baseline's encode CPU over its total: the encodes are the same work in both), the
+lowest peak ratio (``largest-avif``), the what-if's ratios and AVIF bytes, the
 bytes per format of each implementation, GB-seconds per image at the function's memory size
 and the monthly compute cost at the platform's volume.
 
-``--encoders`` runs only the encoder effort study (AVIF speed, WebP method: CPU, bytes, SSIM
-over the four widths of the 12 MP photo), the figures behind ``imaging.AVIF_SPEED`` and
-``imaging.WEBP_METHOD``.
+``--encoders`` runs only the encoder effort study on the four widths of the 12 MP photo: per
+setting, CPU, bytes and SSIMULACRA2 at the configured quality, and the bytes it needs to match
+the shipped setting's perceptual score at every width: the figures behind
+``imaging.AVIF_SPEED``, ``imaging.WEBP_METHOD`` and ``imaging.AVIF_AOM_OPTIONS``.
 
     .venv/bin/python bench/bench_renditions.py [--quick] [--check] [--repeat N] [--encoders]
 """
@@ -36,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import itertools
 import json
 import re
 import resource
@@ -52,7 +58,9 @@ sys.path.insert(0, str(REPO))
 TIME_TARGET = 0.35
 MEMORY_TARGET = 0.5
 SIZES_MP = {12: (4240, 2832), 24: (6000, 4000), 50: (8660, 5773)}
-IMPLEMENTATIONS = ("pipeline", "baseline", "pyvips", "pipeline-decode", "baseline-decode")
+IMPLEMENTATIONS = ("pipeline", "baseline", "pyvips", "pipeline-decode", "baseline-decode",
+                   "largest-avif", "pipeline-avif-speed9")
+WHAT_IF_AVIF_SPEED = 9  # the only libaom speed whose CPU fits the time target (README)
 
 # Volume and prices (us-east-1, Lambda arm64, first pricing tier).
 UPLOADS_PER_DAY = 1_200_000
@@ -97,6 +105,30 @@ def run_pipeline(path: str, encode: bool = True) -> dict[str, int]:
     for encoded in renditions:
         produced[encoded.format] += len(encoded.body)
     return produced
+
+
+def run_largest_avif(path: str) -> dict[str, int]:
+    """The floor of any pipeline's peak memory with this encoder: the pipeline's decode, then
+    only its largest rendition encoded as AVIF (the encoder's buffers scale with the frame)."""
+    from estate_handlers.renditions import imaging, sniff
+    from estate_handlers.renditions.settings import Settings
+
+    settings = Settings()
+    data = Path(path).read_bytes()
+    inspection, im = sniff.inspect(data, settings.max_pixels)
+    decoded = imaging.decode(im, inspection, settings)
+    del im, data
+    _, largest = next(imaging.resize_cascade(decoded, settings.widths))
+    del decoded
+    return {"avif": len(imaging.encode(largest, "avif", settings.quality_of("avif")))}
+
+
+def run_pipeline_at_avif_speed(path: str, speed: int) -> dict[str, int]:
+    """What-if, not shipped: the pipeline with libaom at ``speed`` (README: its byte cost)."""
+    from estate_handlers.renditions import imaging
+
+    imaging.AVIF_SPEED = speed
+    return run_pipeline(path)
 
 
 def naive_encode(im, fmt: str, quality: int) -> bytes:
@@ -153,7 +185,10 @@ def worker(implementation: str, path: str) -> None:
            "pyvips": lambda p: run_pyvips(Path(p).read_bytes()),
            # The part the pipeline changes (decode + resize); the encoders are the same.
            "pipeline-decode": lambda p: run_pipeline(p, encode=False),
-           "baseline-decode": lambda p: run_baseline(p, encode=False)}[implementation]
+           "baseline-decode": lambda p: run_baseline(p, encode=False),
+           "largest-avif": run_largest_avif,
+           "pipeline-avif-speed9": lambda p: run_pipeline_at_avif_speed(p, WHAT_IF_AVIF_SPEED),
+           }[implementation]
     started, cpu_started = time.perf_counter(), _cpu_seconds()
     produced = run(path)
     seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu_started
@@ -188,43 +223,138 @@ def measure(implementation: str, path: Path, repeat: int) -> dict:
     return best
 
 
-# Encoder effort vs bytes: the trade behind imaging.AVIF_SPEED and WEBP_METHOD.
+# Encoder settings for the effort study: (format, label, overrides of imaging.encoder_options);
+# the first of each format is what the function ships. Each varies one thing from it.
 ENCODER_SETTINGS = (
-    ("avif", {"speed": 5}), ("avif", {"speed": 6}), ("avif", {"speed": 7}),
-    ("avif", {"speed": 8}), ("avif", {"speed": 9}),
-    ("webp", {"method": 2}), ("webp", {"method": 4}), ("webp", {"method": 6}),
+    ("avif", "speed 6, tune iq (shipped)", {}),
+    ("avif", "speed 5", {"speed": 5}),
+    ("avif", "speed 7", {"speed": 7}),
+    ("avif", "speed 8", {"speed": 8}),
+    ("avif", "speed 9", {"speed": 9}),
+    ("avif", "tune ssim", {"tune": "ssim"}),
+    ("avif", "tune psnr", {"tune": "psnr"}),
+    ("avif", "deltaq-mode 0", {"deltaq-mode": "0"}),
+    ("avif", "speed 9, tune ssim", {"speed": 9, "tune": "ssim"}),
+    ("avif", "no rect partitions", {"enable-rect-partitions": "0"}),
+    ("webp", "method 4 (shipped)", {}),
+    ("webp", "method 2", {"method": 2}),
+    ("webp", "method 6", {"method": 6}),
 )
+QUALITY_STEP = 5
+
+
+def study_options(fmt: str, overrides: dict) -> dict:
+    """The shipped options with ``overrides`` applied; libaom's own (``tune``, ``deltaq-mode``,
+    ...) go to ``advanced``, Pillow's (``speed``, ``method``) stay top-level."""
+    from estate_handlers.renditions import imaging
+
+    options = imaging.encoder_options(fmt)
+    for key, value in overrides.items():
+        if key in options or fmt != "avif":
+            options[key] = value
+        else:
+            options["advanced"] = {**options["advanced"], key: value}
+    return options
+
+
+def bytes_at_score(points: list[tuple[float, int]], target: float) -> float | None:
+    """Bytes at which a setting reaches ``target`` (linear between the two bracketing
+    (score, bytes) points of its quality sweep); None when the sweep does not bracket it."""
+    ordered = sorted(points)
+    for (s_lo, b_lo), (s_hi, b_hi) in itertools.pairwise(ordered):
+        if s_lo <= target <= s_hi:
+            if s_hi == s_lo:
+                return float(min(b_lo, b_hi))
+            return b_lo + (target - s_lo) * (b_hi - b_lo) / (s_hi - s_lo)
+    return None
+
+
+class PerceptualScorer:
+    """SSIMULACRA2 (py-ssimulacra2, a Python port of libjxl's metric: close to, not bit-equal
+    with, the C++ tool; used here to rank settings, not as an absolute score) of an encoded
+    body against the unencoded rendition it was made from."""
+
+    def __init__(self, levels):
+        self.references = []
+        for level in levels:
+            out = io.BytesIO()
+            level.save(out, "PNG", compress_level=0)
+            self.references.append(out.getvalue())
+
+    def __call__(self, index: int, body: bytes) -> float:
+        from ssimulacra2.ssimulacra2 import compute_ssimulacra2
+
+        return float(compute_ssimulacra2(io.BytesIO(self.references[index]), io.BytesIO(body)))
+
+
+def sweep_point(levels, fmt: str, quality: int, options: dict, score) -> dict:
+    """One quality of one setting over every width: CPU, bytes and score per width."""
+    from estate_handlers.renditions import imaging
+
+    started, bodies = _cpu_seconds(), []
+    for level in levels:
+        bodies.append(imaging.encode(level, fmt, quality, **options))
+    cpu = _cpu_seconds() - started
+    return {"quality": quality, "cpu": cpu, "bytes": [len(b) for b in bodies],
+            "scores": [score(i, body) for i, body in enumerate(bodies)]}
+
+
+def equal_quality_bytes(levels, fmt: str, options: dict, configured: int, targets: list[float],
+                        score, first: dict) -> tuple[float | None, list[int]]:
+    """Total bytes over the widths when each width matches the shipped setting's score:
+    the quality is stepped from ``configured`` until every width's target is bracketed."""
+    points = {configured: first}
+    low = high = configured
+    for _ in range(8):
+        per_width = [[(p["scores"][i], p["bytes"][i]) for p in points.values()]
+                     for i in range(len(levels))]
+        if all(bytes_at_score(pw, t) is not None for pw, t in zip(per_width, targets, strict=True)):
+            return sum(bytes_at_score(pw, t) for pw, t in zip(per_width, targets, strict=True)), \
+                sorted(points)
+        below = any(min(s for s, _ in pw) > t for pw, t in zip(per_width, targets, strict=True))
+        above = any(max(s for s, _ in pw) < t for pw, t in zip(per_width, targets, strict=True))
+        if below and low - QUALITY_STEP >= 1:
+            low -= QUALITY_STEP
+            points[low] = sweep_point(levels, fmt, low, options, score)
+        if above and high + QUALITY_STEP <= 100:
+            high += QUALITY_STEP
+            points[high] = sweep_point(levels, fmt, high, options, score)
+        if not ((below and low - QUALITY_STEP >= 1) or (above and high + QUALITY_STEP <= 100)):
+            break
+    return None, sorted(points)
 
 
 def encoder_study(path: Path) -> None:
-    """Each setting encodes the pipeline's four widths (from the same cascade) at the
-    configured quality: CPU, bytes and mean SSIM against the unencoded rendition."""
-    import numpy as np
+    """Each setting encodes the pipeline's four widths (from the same cascade): CPU, bytes and
+    SSIMULACRA2 at the configured quality, then the bytes it needs to match the shipped
+    setting's score at every width (its quality swept in steps of 5 and interpolated)."""
     from estate_handlers.renditions import imaging, sniff
     from estate_handlers.renditions.settings import Settings
-    from PIL import Image
-    from skimage.metrics import structural_similarity
 
     settings = Settings()
     inspection, im = sniff.inspect(path.read_bytes(), settings.max_pixels)
     levels = [r for _, r in imaging.resize_cascade(imaging.decode(im, inspection, settings),
                                                    settings.widths)]
-    pillow_format = {"avif": "AVIF", "webp": "WEBP"}
-    print(f"\n{'format':>6} {'setting':>12} {'cpu s':>6} {'bytes':>9} {'SSIM':>7}")
-    for fmt, options in ENCODER_SETTINGS:
+    score = PerceptualScorer(levels)
+    print(f"\n{'format':>6} {'setting':>28} {'cpu s':>6} {'bytes':>9} {'SSIMU2':>7} "
+          f"{'bytes at shipped quality':>25} {'qualities tried'}")
+    shipped = {}
+    for fmt, label, overrides in ENCODER_SETTINGS:
         quality = settings.quality_of(fmt)
-        levels[-1].save(io.BytesIO(), pillow_format[fmt], quality=quality, **options)  # warm-up
-        started, bodies = _cpu_seconds(), []
-        for level in levels:
-            out = io.BytesIO()
-            level.save(out, pillow_format[fmt], quality=quality, **options)
-            bodies.append(out.getvalue())
-        cpu = _cpu_seconds() - started
-        ssim = np.mean([structural_similarity(
-            np.asarray(level), np.asarray(Image.open(io.BytesIO(body)).convert("RGB")),
-            channel_axis=2) for level, body in zip(levels, bodies, strict=True)])
-        setting = ",".join(f"{k}={v}" for k, v in options.items())
-        print(f"{fmt:>6} {setting:>12} {cpu:>6.2f} {sum(map(len, bodies)):>9,} {ssim:>7.4f}")
+        options = study_options(fmt, overrides)
+        imaging.encode(levels[-1], fmt, quality, **options)  # warm-up: the codec's first call
+        first = sweep_point(levels, fmt, quality, options, score)
+        if fmt not in shipped:
+            shipped[fmt] = first
+            equal, tried = float(sum(first["bytes"])), [quality]
+        else:
+            equal, tried = equal_quality_bytes(levels, fmt, options, quality,
+                                               shipped[fmt]["scores"], score, first)
+        base = sum(shipped[fmt]["bytes"])
+        equal_text = "not bracketed" if equal is None else \
+            f"{equal:>10,.0f} ({equal / base - 1:+6.1%})"
+        print(f"{fmt:>6} {label:>28} {first['cpu']:>6.2f} {sum(first['bytes']):>9,} "
+              f"{sum(first['scores']) / len(levels):>7.2f} {equal_text:>25} {tried}")
 
 
 def main(argv=None) -> int:
@@ -233,7 +363,7 @@ def main(argv=None) -> int:
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--repeat", type=int, default=1, help="processes per case (best time)")
     parser.add_argument("--encoders", action="store_true",
-                        help="only the encoder effort study (CPU, bytes, SSIM) on 12 MP")
+                        help="only the encoder effort study (CPU, bytes, SSIMULACRA2) on 12 MP")
     parser.add_argument("--worker", nargs=2, metavar=("IMPL", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -256,7 +386,7 @@ def main(argv=None) -> int:
     missed = []
     pipeline_seconds = []
     with tempfile.TemporaryDirectory() as tmp:
-        print(f"{'MP':>4} {'impl':>15} {'time s':>8} {'cpu s':>7} {'peak MB':>8} {'time x':>7} "
+        print(f"{'MP':>4} {'impl':>20} {'time s':>8} {'cpu s':>7} {'peak MB':>8} {'time x':>7} "
               f"{'cpu x':>6} {'mem x':>6}")
         for mp, size in sizes.items():
             photo = Path(tmp) / f"{mp}mp.jpg"
@@ -264,11 +394,11 @@ def main(argv=None) -> int:
             results = {impl: measure(impl, photo, args.repeat) for impl in IMPLEMENTATIONS}
             for impl, r in results.items():
                 base = results["baseline-decode" if impl.endswith("-decode") else "baseline"]
-                print(f"{mp:>4} {impl:>15} {r['seconds']:>8.2f} {r['cpu']:>7.2f} {r['peak_mb']:>8.0f} "
+                print(f"{mp:>4} {impl:>20} {r['seconds']:>8.2f} {r['cpu']:>7.2f} {r['peak_mb']:>8.0f} "
                       f"{r['seconds'] / base['seconds']:>7.2f} {r['cpu'] / base['cpu']:>6.2f} "
                       f"{r['peak_mb'] / base['peak_mb']:>6.2f}")
             for impl in ("pipeline", "baseline", "pyvips"):
-                print(f"{mp:>4} {impl:>15} bytes " + ", ".join(
+                print(f"{mp:>4} {impl:>20} bytes " + ", ".join(
                     f"{fmt} {size:,}" for fmt, size in results[impl]["bytes"].items()))
             ours, base = results["pipeline"], results["baseline"]
             pipeline_seconds.append(ours["cpu"])
@@ -276,6 +406,16 @@ def main(argv=None) -> int:
             cpu_ratio = ours["cpu"] / base["cpu"]
             floor = 1 - results["baseline-decode"]["cpu"] / base["cpu"]
             print(f"{mp:>4} lowest CPU ratio with these encoders (free decode+resize): {floor:.2f}")
+            memory_floor = results["largest-avif"]["peak_mb"] / base["peak_mb"]
+            print(f"{mp:>4} lowest peak ratio with this AVIF encoder (its largest rendition "
+                  f"alone): {memory_floor:.2f}")
+            what_if = results["pipeline-avif-speed9"]
+            print(f"{mp:>4} what-if, not shipped: AVIF speed {WHAT_IF_AVIF_SPEED}: "
+                  f"{what_if['seconds'] / base['seconds']:.2f}x wall, "
+                  f"{what_if['cpu'] / base['cpu']:.2f}x CPU, "
+                  f"{what_if['peak_mb'] / base['peak_mb']:.2f}x peak; AVIF bytes "
+                  f"{what_if['bytes']['avif'] / ours['bytes']['avif'] - 1:+.1%} at the same quality "
+                  f"setting (see --encoders for equal perceptual quality)")
             if max(time_ratio, cpu_ratio) > TIME_TARGET:
                 missed.append(f"{mp} MP time {time_ratio:.2f}x wall, {cpu_ratio:.2f}x CPU "
                               f"> {TIME_TARGET}x")

@@ -151,3 +151,14 @@ def test_the_avif_memory_option_leaves_the_encoded_bytes_unchanged():
     plain = io.BytesIO()
     photo.save(plain, "AVIF", quality=55, speed=imaging.AVIF_SPEED)
     assert imaging.encode(photo, "avif", 55) == plain.getvalue()
+
+
+def test_the_shipped_avif_is_libaoms_image_quality_tuning_the_one_the_effort_study_measured():
+    # The encoder study ranks settings against tune=iq; a Pillow or libaom upgrade that
+    # changed the default tuning would silently invalidate its figures.
+    photo = Image.effect_mandelbrot((160, 120), (-2.0, -1.2, 1.0, 1.2), 60).convert("RGB")
+    tuned = imaging.encode(photo, "avif", 55,
+                           advanced={**imaging.AVIF_AOM_OPTIONS, "tune": "iq"})
+    assert imaging.encode(photo, "avif", 55) == tuned
+    assert imaging.encode(photo, "avif", 55,
+                          advanced={**imaging.AVIF_AOM_OPTIONS, "tune": "ssim"}) != tuned

@@ -29,15 +29,19 @@ from estate_handlers.renditions.sniff import Inspection, Rejected
 
 CONTENT_TYPE = {"avif": "image/avif", "webp": "image/webp", "jpeg": "image/jpeg"}
 EXTENSION = {"avif": "avif", "webp": "webp", "jpeg": "jpg"}
-# Encoder effort: Pillow 13's defaults, kept on purpose (``bench_renditions.py --encoders``,
-# the four widths of a 12 MP photo; README "Renditions" has the table and the arithmetic).
-# Egress is the estate's largest bill, so a setting that saves CPU must not cost bytes:
-# - AVIF speed 6: 1.6 CPU-s, 186 kB. Speed 8 saves ~0.9 CPU-s (~$220/month at 9 M
-#   originals) for 16 % more AVIF bytes at a lower SSIM: it pays only while AVIF is under
-#   ~5 % of the CDN's egress bill. Speed 7 has speed 6's CPU and speed 8's bytes. Speed 5
-#   cuts 8 % of the bytes for 5x the CPU (+$1.5k/month): worth it only above ~67 %.
-# - WebP method 4: 6 is -3 % bytes for +70 % CPU, 2 is +5 % bytes at a lower SSIM; WebP only
-#   reaches browsers without AVIF, so neither side of that trade is material.
+# Encoder effort: Pillow 13's defaults, kept on purpose. ``bench_renditions.py --encoders``
+# compares settings by the bytes each needs to match the shipped setting's perceptual quality
+# (SSIMULACRA2, per width, the four widths of a 12 MP photo; README "Renditions" has the
+# table and the arithmetic). Egress is the estate's largest bill, so a setting that saves CPU
+# must not cost bytes at the same quality:
+# - AVIF speed 6, libaom's tune=iq (its default for still images): the fewest bytes per
+#   quality of any setting but speed 5 (-4.9 % for 4.8x the CPU: +$1.4k/month). Speed 8 / 9
+#   save 0.9 / 1.3 CPU-s per original (~$210 / $320 a month at 9 M originals) for +19 % /
+#   +29 % AVIF bytes: they pay only while AVIF is under ~4 % of the CDN's egress bill.
+#   tune=ssim and deltaq-mode=0 shrink files at the same ``quality`` by lowering it: at equal
+#   quality they are +0.3 % / +5.7 %.
+# - WebP method 4: 6 is -5.6 % bytes for +80 % CPU, 2 is +2 % for -57 %; WebP only reaches
+#   browsers without AVIF, so either way the difference is under $50 a month.
 # - Threads: Pillow's default (the CPUs the process may use); at speed 6 a second thread
 #   shortens an encode by only ~5-10 %, and the function's 2048 MB buys ~1.2 vCPU anyway.
 AVIF_SPEED = 6
@@ -132,16 +136,25 @@ def _flatten(im: Image.Image) -> Image.Image:
     return background
 
 
-def encode(im: Image.Image, fmt: str, quality: int) -> bytes:
+PILLOW_FORMAT = {"avif": "AVIF", "webp": "WEBP", "jpeg": "JPEG"}
+
+
+def encoder_options(fmt: str) -> dict:
+    """Pillow ``save`` keywords for ``fmt`` other than quality (a fresh dict each call)."""
+    if fmt == "avif":
+        return {"speed": AVIF_SPEED, "codec": AVIF_CODEC, "advanced": dict(AVIF_AOM_OPTIONS)}
+    if fmt == "webp":
+        return {"method": WEBP_METHOD}
+    return {"optimize": True, "progressive": True}
+
+
+def encode(im: Image.Image, fmt: str, quality: int, **overrides) -> bytes:
+    """``overrides`` replace encoder options (the benchmark's effort study uses them)."""
     out = io.BytesIO()
     im.info = {}
-    if fmt == "avif":
-        im.save(out, "AVIF", quality=quality, speed=AVIF_SPEED, codec=AVIF_CODEC,
-                advanced=AVIF_AOM_OPTIONS)
-    elif fmt == "webp":
-        im.save(out, "WEBP", quality=quality, method=WEBP_METHOD)
-    else:
-        _flatten(im).save(out, "JPEG", quality=quality, optimize=True, progressive=True)
+    if fmt == "jpeg":
+        im = _flatten(im)
+    im.save(out, PILLOW_FORMAT[fmt], quality=quality, **{**encoder_options(fmt), **overrides})
     return out.getvalue()
 
 

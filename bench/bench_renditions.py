@@ -33,7 +33,7 @@ and the monthly compute cost at the platform's volume.
 ``--encoders`` runs only the encoder effort study on the four widths of the 12 MP photo: per
 setting, CPU, bytes and SSIMULACRA2 at the configured quality, and the bytes it needs to match
 the shipped setting's perceptual score at every width: the figures behind
-``imaging.AVIF_SPEED``, ``imaging.WEBP_METHOD`` and ``imaging.AVIF_AOM_OPTIONS``.
+``Settings.avif_speed``, ``imaging.WEBP_METHOD`` and ``imaging.AVIF_AOM_OPTIONS``.
 
     .venv/bin/python bench/bench_renditions.py [--quick] [--check] [--repeat N] [--encoders]
 """
@@ -84,13 +84,14 @@ def make_photo(path: Path, size: tuple[int, int]) -> None:
 
 # ------------------------------------------------------------------ the implementations
 
-def run_pipeline(path: str, encode: bool = True) -> dict[str, int]:
+def run_pipeline(path: str, encode: bool = True, **config) -> dict[str, int]:
     """What ``pipeline.render_and_store`` does, minus S3: the original is read here and
-    released before encoding, each body is dropped once counted (the function stores it)."""
+    released before encoding, each body is dropped once counted (the function stores it).
+    ``config``: ``Settings`` fields other than the defaults (the what-if)."""
     from estate_handlers.renditions import imaging, sniff
     from estate_handlers.renditions.settings import Settings
 
-    settings = Settings()
+    settings = Settings(**config)
     data = Path(path).read_bytes()
     inspection, im = sniff.inspect(data, settings.max_pixels)
     decoded = imaging.decode(im, inspection, settings)
@@ -120,15 +121,7 @@ def run_largest_avif(path: str) -> dict[str, int]:
     del im, data
     _, largest = next(imaging.resize_cascade(decoded, settings.widths))
     del decoded
-    return {"avif": len(imaging.encode(largest, "avif", settings.quality_of("avif")))}
-
-
-def run_pipeline_at_avif_speed(path: str, speed: int) -> dict[str, int]:
-    """What-if, not shipped: the pipeline with libaom at ``speed`` (README: its byte cost)."""
-    from estate_handlers.renditions import imaging
-
-    imaging.AVIF_SPEED = speed
-    return run_pipeline(path)
+    return {"avif": len(imaging.encode_rendition(largest, "avif", settings))}
 
 
 def naive_encode(im, fmt: str, quality: int) -> bytes:
@@ -162,7 +155,6 @@ def run_baseline(path: str, encode: bool = True) -> dict[str, int]:
 
 def run_pyvips(data: bytes) -> dict[str, int]:
     import pyvips
-    from estate_handlers.renditions import imaging
     from estate_handlers.renditions.settings import Settings
 
     settings = Settings()
@@ -173,7 +165,7 @@ def run_pyvips(data: bytes) -> dict[str, int]:
         if width < current.width:
             current = current.thumbnail_image(width)
         total["avif"] += len(current.heifsave_buffer(Q=settings.quality_of("avif"), compression="av1",
-                                             effort=9 - imaging.AVIF_SPEED, strip=True))
+                                             effort=9 - settings.avif_speed, strip=True))
         total["webp"] += len(current.webpsave_buffer(Q=settings.quality_of("webp"), strip=True))
         total["jpeg"] += len(current.jpegsave_buffer(Q=settings.quality_of("jpeg"), strip=True,
                                              optimize_coding=True, interlace=True))
@@ -187,7 +179,8 @@ def worker(implementation: str, path: str) -> None:
            "pipeline-decode": lambda p: run_pipeline(p, encode=False),
            "baseline-decode": lambda p: run_baseline(p, encode=False),
            "largest-avif": run_largest_avif,
-           "pipeline-avif-speed9": lambda p: run_pipeline_at_avif_speed(p, WHAT_IF_AVIF_SPEED),
+           # What-if, not shipped: RenditionsConfig(avif_speed=9) (README: its byte cost).
+           "pipeline-avif-speed9": lambda p: run_pipeline(p, avif_speed=WHAT_IF_AVIF_SPEED),
            }[implementation]
     started, cpu_started = time.perf_counter(), _cpu_seconds()
     produced = run(path)

@@ -319,6 +319,9 @@ def test_the_dlq_alarm_fires_on_any_renditions_message(estate, env):
     ({"quality": (("avif", 55), ("webp", 101), ("jpeg", 82))}, "quality"),
     ({"max_pixels": 0}, "max_pixels"),
     ({"reserved_concurrency": 1}, "reserved_concurrency"),
+    ({"avif_speed": 11}, "avif_speed"),
+    ({"avif_speed": -1}, "avif_speed"),
+    ({"avif_speed": True}, "avif_speed"),
 ])
 def test_a_bad_rendition_config_is_refused_naming_the_field(overrides, field):
     with pytest.raises(ConfigError, match=field):
@@ -330,3 +333,4 @@ def test_the_shipped_environments_use_the_storefront_defaults():
         config = json.loads(make().renditions.settings_json())
         assert (config["processed_widths"], config["thumbnail_widths"], config["formats"]) == (
             [2048, 1200], [600, 300], ["avif", "webp", "jpeg"])
+        assert config["avif_speed"] == 6  # the equal-quality study's choice (README)

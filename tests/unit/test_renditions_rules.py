@@ -71,6 +71,8 @@ def test_widths_are_listed_largest_first_across_processed_and_thumbnails():
     ({"formats": ("avif", "webp")}, "jpeg"),
     ({"quality": (("avif", 0), ("webp", 80), ("jpeg", 82))}, "quality of avif"),
     ({"max_pixels": True}, "max_pixels"),
+    ({"avif_speed": 11}, "avif_speed"),
+    ({"avif_speed": "6"}, "avif_speed"),
 ])
 def test_invalid_settings_are_refused_naming_the_problem(overrides, field):
     with pytest.raises(SettingsError, match=field):
@@ -162,3 +164,15 @@ def test_the_shipped_avif_is_libaoms_image_quality_tuning_the_one_the_effort_stu
     assert imaging.encode(photo, "avif", 55) == tuned
     assert imaging.encode(photo, "avif", 55,
                           advanced={**imaging.AVIF_AOM_OPTIONS, "tune": "ssim"}) != tuned
+
+
+def test_the_configured_avif_speed_reaches_the_encoder_and_survives_the_environment():
+    photo = Image.effect_mandelbrot((160, 120), (-2.0, -1.2, 1.0, 1.2), 60).convert("RGB")
+    fast = Settings(avif_speed=9)
+    assert Settings.from_json(fast.to_json()) == fast
+    assert imaging.encode_rendition(photo, "avif", fast) == imaging.encode(photo, "avif", 55,
+                                                                            speed=9)
+    assert imaging.encode_rendition(photo, "avif", fast) != \
+        imaging.encode_rendition(photo, "avif", Settings())
+    # Only AVIF has a configured effort: the other formats encode as before.
+    assert imaging.encode_rendition(photo, "webp", fast) == imaging.encode(photo, "webp", 80)

@@ -24,12 +24,13 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageCms, ImageOps
 
-from estate_handlers.renditions.settings import Settings
+from estate_handlers.renditions.settings import AVIF_SPEED, Settings
 from estate_handlers.renditions.sniff import Inspection, Rejected
 
 CONTENT_TYPE = {"avif": "image/avif", "webp": "image/webp", "jpeg": "image/jpeg"}
 EXTENSION = {"avif": "avif", "webp": "webp", "jpeg": "jpg"}
-# Encoder effort: Pillow 13's defaults, kept on purpose. ``bench_renditions.py --encoders``
+# Encoder effort: Pillow 13's defaults, kept on purpose (``settings.AVIF_SPEED`` is the default of
+# ``Settings.avif_speed``, the one effort the config may change). ``bench_renditions.py --encoders``
 # compares settings by the bytes each needs to match the shipped setting's perceptual quality
 # (SSIMULACRA2, per width, the four widths of a 12 MP photo; README "Renditions" has the
 # table and the arithmetic). Egress is the estate's largest bill, so a setting that saves CPU
@@ -44,7 +45,6 @@ EXTENSION = {"avif": "avif", "webp": "webp", "jpeg": "jpg"}
 #   browsers without AVIF, so either way the difference is under $50 a month.
 # - Threads: Pillow's default (the CPUs the process may use); at speed 6 a second thread
 #   shortens an encode by only ~5-10 %, and the function's 2048 MB buys ~1.2 vCPU anyway.
-AVIF_SPEED = 6
 WEBP_METHOD = 4
 # libaom's temporal dependency model (TPL) plans references between frames; a still image
 # has none, yet its buffers are allocated. Off, the output is byte-identical (tested) and
@@ -148,6 +148,11 @@ def encoder_options(fmt: str) -> dict:
     return {"optimize": True, "progressive": True}
 
 
+def encode_rendition(im: Image.Image, fmt: str, settings: Settings) -> bytes:
+    """``im`` as ``fmt`` at the configured quality and effort."""
+    return encode(im, fmt, settings.quality_of(fmt), **settings.encoder_overrides(fmt))
+
+
 def encode(im: Image.Image, fmt: str, quality: int, **overrides) -> bytes:
     """``overrides`` replace encoder options (the benchmark's effort study uses them)."""
     out = io.BytesIO()
@@ -184,7 +189,7 @@ def render_each(im: Image.Image, settings: Settings):
     for requested, resized in cascade:
         for fmt in settings.formats:
             yield Encoded(requested, resized.width, resized.height, fmt,
-                          encode(resized, fmt, settings.quality_of(fmt)))
+                          encode_rendition(resized, fmt, settings))
 
 
 def render(im: Image.Image, settings: Settings) -> list[Encoded]:

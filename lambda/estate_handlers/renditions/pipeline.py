@@ -190,7 +190,7 @@ def render_and_store(s3, obj: ObjectVersion, settings: Settings) -> Outcome:
     smallest = None
     for requested, resized in cascade:
         for fmt in settings.formats:
-            body = imaging.encode(resized, fmt, settings.quality_of(fmt))
+            body = imaging.encode_rendition(resized, fmt, settings)
             entry = _rendition_entry(obj.key, settings, requested, fmt,
                                      resized.width, resized.height, len(body))
             _put(s3, obj.bucket, entry["key"], body, entry["content_type"], CACHE_IMMUTABLE)

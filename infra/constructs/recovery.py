@@ -21,6 +21,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from infra.constructs.arns import bucket_arn
 from infra.constructs.encryption import rotating_key
 from infra.nag import acknowledge
 
@@ -63,10 +64,10 @@ class Recovery(Construct):
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         self.bucket_name = bucket_name
-        self._bucket_arn = f"arn:{stack.partition}:s3:::{bucket_name}"
+        # Literal ARNs, like every estate policy (``arns``): the acknowledgements below name
+        # the same strings, so they match with or without the CLI's context.
+        self._bucket_arn = bucket_arn(bucket_name)
         self._objects_arn = f"{self._bucket_arn}/*"
-        # cdk-nag reports resources with the partition resolved; acknowledge them as it prints.
-        self._nag_objects = f"arn:aws:s3:::{bucket_name}/*"
         self._via_s3 = {"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}}
         retention = Duration.days(continuous_backup_days)
         self._vault(vault_name=vault_name, vault_key_alias=vault_key_alias, retention=retention,
@@ -98,10 +99,8 @@ class Recovery(Construct):
         policies, scoped to this bucket and its key."""
         stack = Stack.of(self)
         bucket_name, bucket_arn, objects_arn = self.bucket_name, self._bucket_arn, self._objects_arn
-        nag_objects, via_s3 = self._nag_objects, self._via_s3
-        rules_arn = (f"arn:{stack.partition}:events:{stack.region}:{stack.account}:"
-                     "rule/AwsBackupManagedRule*")
-        nag_rules = f"arn:aws:events:{stack.region}:{stack.account}:rule/AwsBackupManagedRule*"
+        via_s3 = self._via_s3
+        rules_arn = f"arn:aws:events:{stack.region}:{stack.account}:rule/AwsBackupManagedRule*"
         self.backup_role = iam.Role(
             self, "BackupRole", role_name=role_name,
             assumed_by=iam.ServicePrincipal(
@@ -138,10 +137,10 @@ class Recovery(Construct):
             "AwsSolutions-IAM5[Resource::*]":
                 "s3:ListAllMyBuckets, cloudwatch:GetMetricData and events:ListRules have no "
                 "resource-level permissions (AWS's managed S3 backup policy uses * for them).",
-            f"AwsSolutions-IAM5[Resource::{nag_objects}]":
+            f"AwsSolutions-IAM5[Resource::{objects_arn}]":
                 "AWS Backup backs up and restores every object of the bucket; actions are "
                 "exactly those of AWS's managed S3 backup/restore policies.",
-            f"AwsSolutions-IAM5[Resource::{nag_rules}]":
+            f"AwsSolutions-IAM5[Resource::{rules_arn}]":
                 "AWS Backup names the EventBridge rules it manages for continuous S3 backup "
                 "AwsBackupManagedRule<suffix>; the suffix is chosen by the service.",
         })
@@ -164,7 +163,7 @@ class Recovery(Construct):
         """The role S3 Batch Operations assumes for the restore tool's copy jobs."""
         stack = Stack.of(self)
         bucket_name, bucket_arn, objects_arn = self.bucket_name, self._bucket_arn, self._objects_arn
-        nag_objects, via_s3 = self._nag_objects, self._via_s3
+        via_s3 = self._via_s3
         self.batch_role = iam.Role(
             self, "RestoreBatchRole", role_name=role_name,
             assumed_by=iam.ServicePrincipal(
@@ -185,7 +184,7 @@ class Recovery(Construct):
                                 resources=[bucket_key.key_arn], conditions=via_s3),
         ])
         acknowledge(self.batch_policy, {
-            f"AwsSolutions-IAM5[Resource::{nag_objects}]":
+            f"AwsSolutions-IAM5[Resource::{objects_arn}]":
                 "A restore copies any key of the bucket that the operator's manifest names; "
                 "the actions are only reads of versions/tags and writes of objects/tags.",
         })

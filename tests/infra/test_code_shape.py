@@ -72,3 +72,26 @@ def test_no_tracker_references_in_code_comments_or_tests():
         if TRACKER_REFERENCE.search(line)
     ]
     assert not found, "tracker references (say what and why instead): " + "; ".join(found)
+
+
+# An ARN built from the partition token reads "<AWS::Partition>" to cdk-nag when the app runs
+# without the CLI's context, and "aws" with it: its acknowledgements can match only one of
+# the two. Estate policies name literal ARNs (infra/constructs/arns.py) instead.
+PARTITION_TOKEN = re.compile(r"\.partition\b(?!\s*\()|Aws\.PARTITION|AWS::Partition")
+
+
+def test_partition_pattern_matches_the_forms_it_forbids():
+    assert PARTITION_TOKEN.search('f"arn:{stack.partition}:s3:::b"')
+    assert PARTITION_TOKEN.search("arn = f'arn:{Aws.PARTITION}:events:...'")
+    assert not PARTITION_TOKEN.search('env, _, where = path.partition("/")')
+
+
+def test_no_infra_arn_is_built_from_the_partition_token():
+    found = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in sorted((ROOT / "infra").rglob("*.py"))
+        for number, line in enumerate(_text_lines(path), 1)
+        if PARTITION_TOKEN.search(line)
+    ]
+    assert not found, "ARNs from the partition token (use infra/constructs/arns.py): " + \
+        "; ".join(found)

@@ -458,6 +458,10 @@ class UploadGateNames:
         return f"{self.prefix}-not-clean"
 
     @property
+    def tagging_failed_rule(self) -> str:
+        return f"{self.prefix}-tagging-failed"
+
+    @property
     def verdict_function(self) -> str:
         return f"{self.prefix}-verdict"
 

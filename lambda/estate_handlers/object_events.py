@@ -8,7 +8,8 @@ touching the code that reads the bytes. Two triggers exist:
 - GuardDuty's "GuardDuty Malware Protection Object Scan Result" EventBridge event, delivered
   to the same queue by a rule (the upload gate is on). Only a ``NO_THREATS_FOUND`` result
   names a version to process; every other result names none (the verdict handler,
-  ``scan_verdict``, deals with those).
+  ``scan_verdict``, deals with those, and with "GuardDuty Malware Protection Post Scan Action
+  Failed": a scan whose tag GuardDuty could not write).
 """
 from __future__ import annotations
 
@@ -27,8 +28,12 @@ class ObjectVersion:
 
 
 SCAN_RESULT = "GuardDuty Malware Protection Object Scan Result"
+POST_SCAN_ACTION_FAILED = "GuardDuty Malware Protection Post Scan Action Failed"
 GUARDDUTY = "aws.guardduty"
 CLEAN = SCAN_CLEAN
+# The status a post-scan failure is handled under: never a GuardDuty scan result, so a
+# version whose tag did land later (another scan) reads as a stale event.
+TAGGING_FAILED = "TAGGING_FAILED"
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,7 @@ class ScanResult:
     scan_status: str           # detail.scanStatus: COMPLETED, SKIPPED, FAILED
     threats: tuple[str, ...]   # threat names, THREATS_FOUND only
     time: str                  # the event's time (ISO 8601)
+    failures: tuple[str, ...] = ()  # "<actionType>: <failureReason>", post-scan failures only
 
     @property
     def clean(self) -> bool:
@@ -48,6 +54,11 @@ class ScanResult:
 
 def is_scan_result(message: dict) -> bool:
     return message.get("detail-type") == SCAN_RESULT and message.get("source") == GUARDDUTY
+
+
+def is_post_scan_failure(message: dict) -> bool:
+    return (message.get("detail-type") == POST_SCAN_ACTION_FAILED
+            and message.get("source") == GUARDDUTY)
 
 
 def scan_result(message: dict) -> ScanResult:
@@ -66,6 +77,34 @@ def scan_result(message: dict) -> ScanResult:
         scan_status=str(detail.get("scanStatus", "")),
         threats=tuple(str(t.get("name", "?")) for t in threats if isinstance(t, dict)),
         time=str(message.get("time", "")),
+    )
+
+
+def post_scan_failure(message: dict) -> ScanResult:
+    """A post-scan failure as a verdict of its own (status ``TAGGING_FAILED``): the scan ran,
+    its tag did not land, so the version stays unreadable whatever the scan found.
+
+    The detail carries ``schemaVersion``, ``eventTime``, ``s3ObjectDetails`` (as in a scan
+    result) and ``postScanActions`` (``actionType``, ``status``, ``failureReason``: the
+    EventBridge schema of the event); each action becomes "<actionType>: <failureReason>"
+    (GuardDuty documents ACCESS_DENIED and MAX_TAG_LIMIT_EXCEEDED), read leniently so a new
+    field or reason is still reported.
+    """
+    detail = message["detail"]
+    where = detail["s3ObjectDetails"]
+    actions = detail.get("postScanActions") or []
+    failures = tuple(
+        f"{a.get('actionType', '?')}: {a.get('failureReason') or a.get('status') or '?'}"
+        for a in actions if isinstance(a, dict)) or ("unknown",)
+    result = detail.get("scanResultDetails") or {}
+    return ScanResult(
+        obj=ObjectVersion(bucket=where["bucketName"], key=where["objectKey"],
+                          version_id=where.get("versionId") or None),
+        status=TAGGING_FAILED,
+        scan_status=str(result.get("scanResultStatus") or detail.get("scanStatus") or ""),
+        threats=(),
+        time=str(detail.get("eventTime") or message.get("time", "")),
+        failures=failures,
     )
 
 

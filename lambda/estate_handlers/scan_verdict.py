@@ -1,8 +1,9 @@
 """Scan verdicts that are not clean: contain and report, never delete.
 
-Invoked by an SQS event source (ReportBatchItemFailures) on the verdict queue, which an
-EventBridge rule fills with GuardDuty's "GuardDuty Malware Protection Object Scan Result"
-events whose result is anything but NO_THREATS_FOUND. Per event (``handle_verdict``):
+Invoked by an SQS event source (ReportBatchItemFailures) on the verdict queue, which two
+EventBridge rules fill: GuardDuty's "GuardDuty Malware Protection Object Scan Result" events
+whose result is anything but NO_THREATS_FOUND, and its "... Post Scan Action Failed" events.
+Per event (``handle_verdict``):
 
 - THREATS_FOUND: the version stays unreadable (the bucket policy denies reads of anything not
   tagged clean); it is tagged ``quarantine=true`` (a lifecycle rule expires it after the
@@ -11,6 +12,13 @@ events whose result is anything but NO_THREATS_FOUND. Per event (``handle_verdic
 - UNSUPPORTED, ACCESS_DENIED, FAILED (or any other result GuardDuty may add): an object that
   can never be released is an operational fault: the alarm topic is told, nothing is tagged
   for expiry (an operator re-scans or removes it).
+- Post-scan failure (``TAGGING_FAILED``): GuardDuty scanned the version but could not write
+  its tag (its role may not tag, or the version already has 10 tags), so the version stays
+  unreadable even if clean and no consumer will ever get it. Reported the same way, with
+  GuardDuty's reasons.
+
+A version with no room for our marker tag (S3 allows 10) is still reported, only unmarked:
+a redelivery may report it again.
 
 Idempotent: the version is tagged ``scan-alerted=<result>`` after the notification, and a
 version already carrying that tag for that result is not reported again (a redelivered or
@@ -42,7 +50,14 @@ from estate_handlers.layout import (
     USER_UPLOADS,
 )
 from estate_handlers.layout import SCAN_THREATS as THREATS_FOUND
-from estate_handlers.object_events import ScanResult, is_scan_result, scan_result
+from estate_handlers.object_events import (
+    TAGGING_FAILED,
+    ScanResult,
+    is_post_scan_failure,
+    is_scan_result,
+    post_scan_failure,
+    scan_result,
+)
 from estate_handlers.runtime import IN_LAMBDA, client, count, logger, metrics, once, require_env
 
 TOPIC_ENV = "ALARM_TOPIC_ARN"
@@ -67,13 +82,19 @@ def uploader_of(key: str) -> str:
     return "unknown"
 
 
-def notification(verdict: ScanResult) -> tuple[str, str]:
-    """(subject, message) for the alarm topic."""
+def notification(verdict: ScanResult, *, taggable: bool = True) -> tuple[str, str]:
+    """(subject, message) for the alarm topic. ``taggable``: the version has room for the
+    tags this function adds (S3 allows 10)."""
     obj = verdict.obj
     if verdict.status == THREATS_FOUND:
         subject = f"Upload gate: malware quarantined in {obj.bucket}"
         action = ("The version is unreadable (bucket policy) and tagged quarantine=true; "
                   "a lifecycle rule expires it. Check the uploader's other uploads.")
+    elif verdict.status == TAGGING_FAILED:
+        subject = f"Upload gate: GuardDuty could not tag a scanned version in {obj.bucket}"
+        action = ("The scan ran but its tag is missing, so the version stays unreadable and "
+                  "nothing processes it. Fix the cause (the scanner role's tagging permission, "
+                  "or the version's 10-tag limit), then re-scan it on demand.")
     else:
         subject = f"Upload gate: scan {verdict.status} in {obj.bucket}"
         action = ("The version cannot be released (it stays unreadable). Fix the cause, "
@@ -86,9 +107,14 @@ def notification(verdict: ScanResult) -> tuple[str, str]:
         "version_id": obj.version_id,
         "uploader": uploader_of(obj.key),
         "threats": list(verdict.threats),
+        **({"failures": list(verdict.failures)} if verdict.failures else {}),
         "scanned_at": verdict.time,
         "action": action,
     }
+    if not taggable:
+        message["note"] = ("The version already carries 10 tags, so none could be added (no "
+                           "quarantine tag, no report marker: it may be reported again). "
+                           "Remove it or its extra tags by hand.")
     return subject[:MAX_SUBJECT], json.dumps(message, indent=2)
 
 
@@ -120,21 +146,23 @@ def handle_verdict(verdict: ScanResult, deps: Deps) -> str:
         ours[QUARANTINE_TAG[0]] = QUARANTINE_TAG[1]
     merged = [t for t in tag_set if t["Key"] not in ours] + [
         {"Key": k, "Value": v} for k, v in ours.items()]
-    if len(merged) > MAX_TAGS_PER_OBJECT:
-        raise ValueError(f"{verdict.obj.key}: {len(tag_set)} tags already, cannot add "
-                         f"{sorted(ours)}")
-    subject, message = notification(verdict)
+    taggable = len(merged) <= MAX_TAGS_PER_OBJECT
+    subject, message = notification(verdict, taggable=taggable)
     # Report first, then mark: a crash in between reports twice, never zero times.
     deps.sns.publish(TopicArn=deps.topic_arn, Subject=subject, Message=message)
+    if not taggable:
+        return "reported-unmarked"
     deps.s3.put_object_tagging(**args, Tagging={"TagSet": merged})
     return "quarantined" if verdict.status == THREATS_FOUND else "reported"
 
 
 def verdict_in(body: str) -> ScanResult:
     message = json.loads(body)
-    if not is_scan_result(message):
-        raise ValueError("not a GuardDuty Malware Protection scan result")
-    return scan_result(message)
+    if is_scan_result(message):
+        return scan_result(message)
+    if is_post_scan_failure(message):
+        return post_scan_failure(message)
+    raise ValueError("not a GuardDuty Malware Protection scan result or post-scan failure")
 
 
 def process_record(record: SQSRecord, deps: Deps) -> str:
@@ -148,8 +176,9 @@ def process_record(record: SQSRecord, deps: Deps) -> str:
     # No per-record dimensions: one batch carries several verdicts, one EMF blob per invocation.
     if outcome == "quarantined":
         count("UploadsQuarantined")
-    elif outcome == "reported":
-        count("UnscannableUploadsReported")
+    elif outcome in ("reported", "reported-unmarked"):
+        count("UnreleasableUploadsReported" if verdict.status == TAGGING_FAILED
+              else "UnscannableUploadsReported")
     return outcome
 
 

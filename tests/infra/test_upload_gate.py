@@ -344,6 +344,38 @@ def test_every_result_but_clean_goes_to_the_verdict_queue(assets, prod):
     assert mappings[0]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
 
 
+def test_scans_whose_tag_could_not_be_written_go_to_the_verdict_queue(assets, prod):
+    verdicts = _rule(assets, prod.upload_gate_names.not_clean_rule)
+    rule = _rule(assets, prod.upload_gate_names.tagging_failed_rule)
+    assert rule["EventPattern"] == {
+        "source": ["aws.guardduty"],
+        "detail-type": ["GuardDuty Malware Protection Post Scan Action Failed"],
+        "detail": {"s3ObjectDetails": {
+            "bucketName": [prod.assets_bucket_name],
+            "objectKey": [{"prefix": p} for p in prod.upload_gate.prefixes]}}}
+    assert rule["Targets"] == [{"Id": "Queue", "Arn": verdicts["Targets"][0]["Arn"]}]
+
+
+def test_only_the_two_verdict_rules_may_send_to_the_verdict_queue_and_use_its_key(assets, prod):
+    queue_id = _rule(assets, prod.upload_gate_names.not_clean_rule)["Targets"][0]["Arn"][
+        "Fn::GetAtt"][0]
+    rules = [f"arn:aws:events:{prod.primary_region}:{prod.account}:rule/{name}"
+             for name in (prod.upload_gate_names.not_clean_rule,
+                          prod.upload_gate_names.tagging_failed_rule)]
+    (policy,) = [v for v in resources(assets, "AWS::SQS::QueuePolicy").values()
+                 if v["Properties"]["Queues"] == [{"Ref": queue_id}]]
+    senders = [s["Condition"]["ArnEquals"]["aws:SourceArn"]
+               for s in policy["Properties"]["PolicyDocument"]["Statement"]
+               if s["Effect"] == "Allow" and s["Action"] == "sqs:SendMessage"]
+    assert sorted(senders) == sorted(rules)
+    queue = assets["Resources"][queue_id]
+    key = assets["Resources"][queue["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0]]
+    encrypters = [s["Condition"]["ArnEquals"]["aws:SourceArn"]
+                  for s in key["Properties"]["KeyPolicy"]["Statement"]
+                  if s.get("Principal", {}).get("Service") == "events.amazonaws.com"]
+    assert sorted(encrypters) == sorted(rules)
+
+
 def test_verdict_function_publishes_to_the_alarm_topic_by_its_derived_arn(assets, prod):
     (function,) = [v for v in resources(assets, "AWS::Lambda::Function").values()
                    if v["Properties"]["Handler"] == VERDICT_HANDLER]

@@ -96,3 +96,37 @@ def scan_result_event(bucket: str, key: str, version_id: str | None,
             "scanResultDetails": {"scanResultStatus": status, "threats": threats},
         },
     }
+
+
+def post_scan_action_failed_event(bucket: str, key: str, version_id: str | None,
+                                  reason: str = "ACCESS_DENIED", account: str = "123456789012",
+                                  region: str = "us-east-1") -> dict:
+    """GuardDuty's "Post Scan Action Failed" event: the scan ran, its tag could not be
+    written. The detail's fields are those of the event's EventBridge schema (schemaVersion,
+    eventTime, s3ObjectDetails, postScanActions with actionType / status / failureReason);
+    the reasons are the two GuardDuty documents (ACCESS_DENIED, MAX_TAG_LIMIT_EXCEEDED)."""
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "GuardDuty Malware Protection Post Scan Action Failed",
+        "source": "aws.guardduty",
+        "account": account,
+        "time": now,
+        "region": region,
+        "resources": [f"arn:aws:guardduty:{region}:{account}:malware-protection-plan/"
+                      "b4c7f464ab3a4EXAMPLE"],
+        "detail": {
+            "schemaVersion": "1.0",
+            "eventTime": now,
+            "s3ObjectDetails": {
+                "bucketName": bucket,
+                "objectKey": key,
+                "eTag": "ASIAI44QH8DHBEXAMPLE",
+                "versionId": version_id,
+            },
+            "postScanActions": [
+                {"actionType": "TAGGING", "status": "FAILED", "failureReason": reason},
+            ],
+        },
+    }

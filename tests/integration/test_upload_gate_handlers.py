@@ -6,7 +6,8 @@ What these tests prove: a clean verdict drives the same consumer code an S3 noti
 drives (the hasher hashes, indexes and tags the version); any other verdict drives nothing in
 the consumers; THREATS_FOUND is quarantine-tagged and reported on the alarm topic (SNS is a
 botocore Stubber: the local servers have no SNS); UNSUPPORTED / ACCESS_DENIED / FAILED are
-reported without quarantine; duplicated, redelivered and out-of-order events change nothing.
+reported without quarantine; a scan whose tag GuardDuty could not write ("Post Scan Action
+Failed") is reported once; duplicated, redelivered and out-of-order events change nothing.
 GuardDuty's scan itself, and its tag, cannot run here: the tests write the tag GuardDuty
 would write.
 """
@@ -18,7 +19,7 @@ import uuid
 
 import boto3
 import pytest
-from aws_events import scan_result_event, sqs_event, sqs_record
+from aws_events import post_scan_action_failed_event, scan_result_event, sqs_event, sqs_record
 from botocore.stub import ANY, Stubber
 from estate_handlers import dedup_index, hasher, scan_verdict
 from estate_handlers.hasher import Deps as HasherDeps
@@ -225,3 +226,48 @@ def test_a_message_that_is_not_a_scan_result_fails_alone(s3, fresh_bucket, sns, 
     bad = sqs_record(json.dumps({"detail-type": "Object Created", "source": "aws.s3"}))
     result = scan_verdict.process_batch(sqs_event(bad, good), verdict_deps)
     assert result == {"batchItemFailures": [{"itemIdentifier": bad["messageId"]}]}
+
+
+# ------------------------------------------------------------------ GuardDuty could not tag
+
+def test_a_scan_whose_tag_could_not_be_written_is_reported_once(s3, fresh_bucket, sns,
+                                                                 verdict_deps):
+    _, stubber, published = sns
+    obj = upload(s3, fresh_bucket, user_upload_key("carol"), b"clean but untagged")
+    event = post_scan_action_failed_event(fresh_bucket, obj["key"], obj["version_id"],
+                                          "ACCESS_DENIED")
+    expect_publish(stubber, times=1)  # a second Publish would find no stubbed answer and fail
+    for _ in range(2):  # the second is a redelivery
+        assert scan_verdict.process_batch(as_sqs(event), verdict_deps) == {
+            "batchItemFailures": []}
+    message = json.loads(published[0]["Message"])
+    assert (message["key"], message["uploader"], message["verdict"], message["failures"]) == (
+        obj["key"], "carol", "TAGGING_FAILED", ["TAGGING: ACCESS_DENIED"])
+    assert tags(s3, fresh_bucket, obj) == {"scan-alerted": "TAGGING_FAILED"}
+
+
+def test_a_tagging_failure_the_tag_later_overtook_is_stale(s3, fresh_bucket, sns, verdict_deps):
+    _, _, published = sns
+    obj = upload(s3, fresh_bucket, user_upload_key(), b"rescanned")
+    guardduty_tags(s3, fresh_bucket, obj, "NO_THREATS_FOUND")  # an on-demand re-scan's tag
+    event = post_scan_action_failed_event(fresh_bucket, obj["key"], obj["version_id"])
+    verdict = scan_verdict.verdict_in(json.dumps(event))
+    assert scan_verdict.handle_verdict(verdict, verdict_deps) == "stale"
+    assert published == []
+
+
+def test_a_version_with_ten_tags_is_still_reported_and_left_unmarked(s3, fresh_bucket, sns,
+                                                                     verdict_deps):
+    _, stubber, published = sns
+    obj = upload(s3, fresh_bucket, user_upload_key(), b"ten tags")
+    full = [{"Key": f"t{i}", "Value": "x"} for i in range(10)]
+    s3.put_object_tagging(Bucket=fresh_bucket, Key=obj["key"], VersionId=obj["version_id"],
+                          Tagging={"TagSet": full})
+    event = post_scan_action_failed_event(fresh_bucket, obj["key"], obj["version_id"],
+                                          "MAX_TAG_LIMIT_EXCEEDED")
+    expect_publish(stubber)
+    verdict = scan_verdict.verdict_in(json.dumps(event))
+    assert scan_verdict.handle_verdict(verdict, verdict_deps) == "reported-unmarked"
+    assert "10 tags" in json.loads(published[0]["Message"])["note"]
+    assert len(s3.get_object_tagging(Bucket=fresh_bucket, Key=obj["key"],
+                                     VersionId=obj["version_id"])["TagSet"]) == 10

@@ -14,7 +14,11 @@ from infra import config
 from infra.constructs import malware_gate
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
-from aws_events import s3_notification, scan_result_event  # noqa: E402
+from aws_events import (  # noqa: E402
+    post_scan_action_failed_event,
+    s3_notification,
+    scan_result_event,
+)
 
 NOT_CLEAN = ("THREATS_FOUND", "UNSUPPORTED", "ACCESS_DENIED", "FAILED")
 
@@ -68,6 +72,30 @@ def test_verdict_handler_and_infrastructure_agree_on_tags_and_names():
     assert scan_verdict.SCAN_STATUS_TAG == config.SCAN_STATUS_TAG
     assert object_events.CLEAN == config.CLEAN
     assert object_events.SCAN_RESULT == malware_gate.SCAN_RESULT
+    assert object_events.POST_SCAN_ACTION_FAILED == malware_gate.POST_SCAN_ACTION_FAILED
     assert object_events.GUARDDUTY == malware_gate.GUARDDUTY
     assert scan_verdict.TOPIC_ENV == malware_gate.TOPIC_ENV
     assert scan_verdict.USER_UPLOADS == config.USER_UPLOADS
+
+
+def test_a_post_scan_failure_is_a_verdict_naming_the_version_and_guardduty_s_reasons():
+    event = post_scan_action_failed_event("assets", "user-content/uploads/eve/q/a.pdf", "v3",
+                                          "MAX_TAG_LIMIT_EXCEEDED")
+    verdict = scan_verdict.verdict_in(json.dumps(event))
+    assert verdict.obj == ObjectVersion("assets", "user-content/uploads/eve/q/a.pdf", "v3")
+    assert (verdict.status, verdict.clean) == (object_events.TAGGING_FAILED, False)
+    assert verdict.failures == ("TAGGING: MAX_TAG_LIMIT_EXCEEDED",)
+    assert verdict.time == event["detail"]["eventTime"]
+    # It never releases the version to a consumer.
+    assert objects_in_message(json.dumps(event)) == []
+    subject, message = scan_verdict.notification(verdict)
+    body = json.loads(message)
+    assert body["failures"] == ["TAGGING: MAX_TAG_LIMIT_EXCEEDED"]
+    assert (body["uploader"], body["verdict"]) == ("eve", "TAGGING_FAILED")
+    assert "could not tag" in subject and len(subject) <= 100
+
+
+def test_a_post_scan_failure_without_actions_is_still_reported():
+    event = post_scan_action_failed_event("assets", "brands/logos/x/l.png", "v1", "ACCESS_DENIED")
+    del event["detail"]["postScanActions"]
+    assert scan_verdict.verdict_in(json.dumps(event)).failures == ("unknown",)

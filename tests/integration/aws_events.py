@@ -68,34 +68,39 @@ SCAN_STATUS_OF = {"NO_THREATS_FOUND": "COMPLETED", "THREATS_FOUND": "COMPLETED",
                   "UNSUPPORTED": "SKIPPED", "ACCESS_DENIED": "SKIPPED", "FAILED": "FAILED"}
 
 
-def scan_result_event(bucket: str, key: str, version_id: str | None,
-                      status: str = "NO_THREATS_FOUND", account: str = "123456789012",
-                      region: str = "us-east-1") -> dict:
-    threats = [{"name": "EICAR-Test-File (not a virus)"}] if status == "THREATS_FOUND" else None
+def _guardduty_event(detail_type: str, detail: dict, account: str, region: str) -> dict:
+    """The envelope GuardDuty's Malware Protection events share on the default event bus."""
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
-        "detail-type": "GuardDuty Malware Protection Object Scan Result",
+        "detail-type": detail_type,
         "source": "aws.guardduty",
         "account": account,
         "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": region,
         "resources": [f"arn:aws:guardduty:{region}:{account}:malware-protection-plan/"
                       "b4c7f464ab3a4EXAMPLE"],
-        "detail": {
-            "schemaVersion": "1.0",
-            "scanStatus": SCAN_STATUS_OF[status],
-            "resourceType": "S3_OBJECT",
-            "s3ObjectDetails": {
-                "bucketName": bucket,
-                "objectKey": key,
-                "eTag": "ASIAI44QH8DHBEXAMPLE",
-                "versionId": version_id,
-                "s3Throttled": False,
-            },
-            "scanResultDetails": {"scanResultStatus": status, "threats": threats},
-        },
+        "detail": detail,
     }
+
+
+def scan_result_event(bucket: str, key: str, version_id: str | None,
+                      status: str = "NO_THREATS_FOUND", account: str = "123456789012",
+                      region: str = "us-east-1") -> dict:
+    threats = [{"name": "EICAR-Test-File (not a virus)"}] if status == "THREATS_FOUND" else None
+    return _guardduty_event("GuardDuty Malware Protection Object Scan Result", {
+        "schemaVersion": "1.0",
+        "scanStatus": SCAN_STATUS_OF[status],
+        "resourceType": "S3_OBJECT",
+        "s3ObjectDetails": {
+            "bucketName": bucket,
+            "objectKey": key,
+            "eTag": "ASIAI44QH8DHBEXAMPLE",
+            "versionId": version_id,
+            "s3Throttled": False,
+        },
+        "scanResultDetails": {"scanResultStatus": status, "threats": threats},
+    }, account, region)
 
 
 def post_scan_action_failed_event(bucket: str, key: str, version_id: str | None,
@@ -105,28 +110,16 @@ def post_scan_action_failed_event(bucket: str, key: str, version_id: str | None,
     written. The detail's fields are those of the event's EventBridge schema (schemaVersion,
     eventTime, s3ObjectDetails, postScanActions with actionType / status / failureReason);
     the reasons are the two GuardDuty documents (ACCESS_DENIED, MAX_TAG_LIMIT_EXCEEDED)."""
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "GuardDuty Malware Protection Post Scan Action Failed",
-        "source": "aws.guardduty",
-        "account": account,
-        "time": now,
-        "region": region,
-        "resources": [f"arn:aws:guardduty:{region}:{account}:malware-protection-plan/"
-                      "b4c7f464ab3a4EXAMPLE"],
-        "detail": {
-            "schemaVersion": "1.0",
-            "eventTime": now,
-            "s3ObjectDetails": {
-                "bucketName": bucket,
-                "objectKey": key,
-                "eTag": "ASIAI44QH8DHBEXAMPLE",
-                "versionId": version_id,
-            },
-            "postScanActions": [
-                {"actionType": "TAGGING", "status": "FAILED", "failureReason": reason},
-            ],
+    return _guardduty_event("GuardDuty Malware Protection Post Scan Action Failed", {
+        "schemaVersion": "1.0",
+        "eventTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "s3ObjectDetails": {
+            "bucketName": bucket,
+            "objectKey": key,
+            "eTag": "ASIAI44QH8DHBEXAMPLE",
+            "versionId": version_id,
         },
-    }
+        "postScanActions": [
+            {"actionType": "TAGGING", "status": "FAILED", "failureReason": reason},
+        ],
+    }, account, region)

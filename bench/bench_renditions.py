@@ -30,7 +30,8 @@ lowest peak ratio (``largest-avif``), the what-if's ratios and AVIF bytes, the
 bytes per format of each implementation, GB-seconds per image at the function's memory size
 and the monthly compute cost at the platform's volume.
 
-``--encoders`` runs only the encoder effort study on the four widths of the 12 MP photo: per
+``--encoders`` runs only the encoder effort study on the four widths of a 12 MP photo (three
+of scikit-image's: still life, portrait, fur; a few minutes each): per
 setting, CPU, bytes and SSIMULACRA2 at the configured quality, and the bytes it needs to match
 the shipped setting's perceptual score at every width: the figures behind
 ``Settings.avif_speed``, ``imaging.WEBP_METHOD`` and ``imaging.AVIF_AOM_OPTIONS``.
@@ -71,12 +72,15 @@ PRICE_PER_1000_PUTS = 0.005
 DAYS_PER_MONTH = 30
 
 
-def make_photo(path: Path, size: tuple[int, int]) -> None:
+STUDY_PHOTOS = ("coffee", "astronaut", "chelsea")  # still life, portrait, fur: scikit-image's
+
+
+def make_photo(path: Path, size: tuple[int, int], photo: str = "coffee") -> None:
     import numpy as np
     from PIL import Image
     from skimage import data
 
-    im = Image.fromarray(data.coffee()).resize(size, Image.Resampling.BICUBIC)
+    im = Image.fromarray(getattr(data, photo)()).resize(size, Image.Resampling.BICUBIC)
     grain = np.random.default_rng(size[0]).normal(0, 6, (size[1], size[0], 3))
     arr = np.clip(np.asarray(im, dtype=np.int16) + grain, 0, 255).astype(np.uint8)
     Image.fromarray(arr).save(path, "JPEG", quality=90)
@@ -317,7 +321,7 @@ def equal_quality_bytes(levels, fmt: str, options: dict, configured: int, target
     return None, sorted(points)
 
 
-def encoder_study(path: Path) -> None:
+def encoder_study(path: Path) -> dict[tuple[str, str], float | None]:
     """Each setting encodes the pipeline's four widths (from the same cascade): CPU, bytes and
     SSIMULACRA2 at the configured quality, then the bytes it needs to match the shipped
     setting's score at every width (its quality swept in steps of 5 and interpolated)."""
@@ -329,9 +333,9 @@ def encoder_study(path: Path) -> None:
     levels = [r for _, r in imaging.resize_cascade(imaging.decode(im, inspection, settings),
                                                    settings.widths)]
     score = PerceptualScorer(levels)
-    print(f"\n{'format':>6} {'setting':>28} {'cpu s':>6} {'bytes':>9} {'SSIMU2':>7} "
+    print(f"{'format':>6} {'setting':>28} {'cpu s':>6} {'bytes':>9} {'SSIMU2':>7} "
           f"{'bytes at shipped quality':>25} {'qualities tried'}")
-    shipped = {}
+    shipped, deltas = {}, {}
     for fmt, label, overrides in ENCODER_SETTINGS:
         quality = settings.quality_of(fmt)
         options = study_options(fmt, overrides)
@@ -344,10 +348,12 @@ def encoder_study(path: Path) -> None:
             equal, tried = equal_quality_bytes(levels, fmt, options, quality,
                                                shipped[fmt]["scores"], score, first)
         base = sum(shipped[fmt]["bytes"])
+        deltas[(fmt, label)] = None if equal is None else equal / base - 1
         equal_text = "not bracketed" if equal is None else \
             f"{equal:>10,.0f} ({equal / base - 1:+6.1%})"
         print(f"{fmt:>6} {label:>28} {first['cpu']:>6.2f} {sum(first['bytes']):>9,} "
               f"{sum(first['scores']) / len(levels):>7.2f} {equal_text:>25} {tried}")
+    return deltas
 
 
 def main(argv=None) -> int:
@@ -356,7 +362,7 @@ def main(argv=None) -> int:
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--repeat", type=int, default=1, help="processes per case (best time)")
     parser.add_argument("--encoders", action="store_true",
-                        help="only the encoder effort study (CPU, bytes, SSIMULACRA2) on 12 MP")
+                        help="only the encoder effort study (CPU, bytes, SSIMULACRA2), 3 photos at 12 MP")
     parser.add_argument("--worker", nargs=2, metavar=("IMPL", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -365,10 +371,18 @@ def main(argv=None) -> int:
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
     if args.encoders:
+        deltas: dict[tuple[str, str], list[float | None]] = {}
         with tempfile.TemporaryDirectory() as tmp:
-            photo = Path(tmp) / "12mp.jpg"
-            make_photo(photo, SIZES_MP[12])
-            encoder_study(photo)
+            for name in STUDY_PHOTOS:
+                photo = Path(tmp) / f"{name}-12mp.jpg"
+                make_photo(photo, SIZES_MP[12], name)
+                print(f"\n{name} (12 MP)")
+                for key, delta in encoder_study(photo).items():
+                    deltas.setdefault(key, []).append(delta)
+        print(f"\nbytes at the shipped setting's quality, vs it, per photo ({', '.join(STUDY_PHOTOS)})")
+        for (fmt, label), values in deltas.items():
+            shown = ", ".join("not bracketed" if v is None else f"{v:+.1%}" for v in values)
+            print(f"{fmt:>6} {label:>28}  {shown}")
         return 0
 
     # The function's memory size, read from its construct without importing the CDK.

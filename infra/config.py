@@ -381,7 +381,7 @@ class RenditionsConfig:
     max_pixels: int = 100_000_000                      # refused from the header, before decoding
     max_bytes: int = 50 * MB                           # the upload API's product-image cap
     # libaom speed 0..10. 6 makes the fewest AVIF bytes per CPU-second worth having; 9 meets
-    # the benchmark's time target but needs ~29 % more bytes at equal quality (README).
+    # the benchmark's time target but needs 18-29 % more bytes at equal quality (README).
     avif_speed: int = RENDITION_AVIF_SPEED
     reserved_concurrency: int = 50                     # also the SQS event source's maximum
     log_retention_days: int = 365

@@ -30,19 +30,19 @@ from estate_handlers.renditions.sniff import Inspection, Rejected
 CONTENT_TYPE = {"avif": "image/avif", "webp": "image/webp", "jpeg": "image/jpeg"}
 EXTENSION = {"avif": "avif", "webp": "webp", "jpeg": "jpg"}
 # Encoder effort: Pillow 13's defaults, kept on purpose (``settings.AVIF_SPEED`` is the default of
-# ``Settings.avif_speed``, the one effort the config may change). ``bench_renditions.py --encoders``
-# compares settings by the bytes each needs to match the shipped setting's perceptual quality
-# (SSIMULACRA2, per width, the four widths of a 12 MP photo; README "Renditions" has the
+# ``Settings.avif_speed``, the one effort the config may change). ``bench_renditions.py
+# --encoders`` compares settings by the bytes each needs to match the shipped setting's
+# perceptual quality (SSIMULACRA2, per width, three 12 MP photos; README "Renditions" has the
 # table and the arithmetic). Egress is the estate's largest bill, so a setting that saves CPU
 # must not cost bytes at the same quality:
-# - AVIF speed 6, libaom's tune=iq (its default for still images): the fewest bytes per
-#   quality of any setting but speed 5 (-4.9 % for 4.8x the CPU: +$1.4k/month). Speed 8 / 9
-#   save 0.9 / 1.3 CPU-s per original (~$210 / $320 a month at 9 M originals) for +19 % /
-#   +29 % AVIF bytes: they pay only while AVIF is under ~4 % of the CDN's egress bill.
-#   tune=ssim and deltaq-mode=0 shrink files at the same ``quality`` by lowering it: at equal
-#   quality they are +0.3 % / +5.7 %.
-# - WebP method 4: 6 is -5.6 % bytes for +80 % CPU, 2 is +2 % for -57 %; WebP only reaches
-#   browsers without AVIF, so either way the difference is under $50 a month.
+# - AVIF speed 6 with tune=iq (this libavif + libaom's default for still images): nothing but
+#   speed 5 (-5 to -8 % for 4.8x the CPU: +$1.4k/month) beats it by more than the spread
+#   between photos. Speed 8 / 9 save 0.9 / 1.3 CPU-s per original (~$210 / $320 a month at
+#   9 M originals) for +15-22 % / +18-29 % AVIF bytes: they pay only while AVIF is under
+#   ~4-7 % of the CDN's egress bill. tune=ssim and deltaq-mode=0 shrink files at the same
+#   ``quality`` by lowering it: at equal quality they are -4.6..+1.0 % / +4.5..+5.7 %.
+# - WebP method 4: 6 is ~-5 % bytes for +80 % CPU, 2 is +2..+8 % for -57 %; WebP only reaches
+#   browsers without AVIF, so either way the difference is under $55 a month.
 # - Threads: Pillow's default (the CPUs the process may use); at speed 6 a second thread
 #   shortens an encode by only ~5-10 %, and the function's 2048 MB buys ~1.2 vCPU anyway.
 WEBP_METHOD = 4

@@ -12,3 +12,10 @@ def bucket_arn(bucket_name: str) -> str:
 def object_arns(bucket_name: str, prefixes: Iterable[str]) -> list[str]:
     """Every object under each prefix (one ARN per prefix, ``<prefix>*``)."""
     return [f"{bucket_arn(bucket_name)}/{prefix}*" for prefix in prefixes]
+
+
+def from_bucket(bucket_name: str, account: str) -> dict:
+    """Conditions for a service principal acting for this account's bucket only (S3
+    notifications): the confused-deputy guard AWS documents."""
+    return {"ArnEquals": {"aws:SourceArn": bucket_arn(bucket_name)},
+            "StringEquals": {"aws:SourceAccount": account}}

@@ -117,3 +117,18 @@ class EncryptedLogGroup(Construct):
         )
         cfn: logs.CfnLogGroup = self.log_group.node.default_child  # type: ignore[assignment]
         cfn.retention_in_days = log_retention_days(retention_days)
+
+
+def admit_delivery(key: kms.IKey, target, *, target_arn: str, action: str, service: str,
+                   conditions: dict, sid: str, key_sid: str | None = None) -> None:
+    """Let ``service`` ``action`` on ``target`` (a queue or topic encrypted with ``key``) and
+    use ``key`` to do it, both only under ``conditions`` (who the source is)."""
+    principal = iam.ServicePrincipal(service)
+    key.add_to_resource_policy(iam.PolicyStatement(
+        sid=key_sid or sid, principals=[principal],
+        actions=["kms:GenerateDataKey", "kms:Decrypt"],
+        resources=["*"],  # in a key policy, "*" means this key
+        conditions=conditions))
+    target.add_to_resource_policy(iam.PolicyStatement(
+        sid=sid, principals=[principal], actions=[action], resources=[target_arn],
+        conditions=conditions))

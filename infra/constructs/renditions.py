@@ -46,8 +46,8 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import ORIGINALS, PROCESSED, THUMBNAILS, MonitoringConfig
-from infra.constructs.arns import bucket_arn, object_arns
-from infra.constructs.encryption import rotating_key
+from infra.constructs.arns import bucket_arn, from_bucket, object_arns
+from infra.constructs.encryption import admit_delivery, rotating_key
 from infra.constructs.function import ASSET_ROOT, EstateFunction
 from infra.constructs.monitoring import MetricAlarm, MonitoredFunction, MonitoredQueue
 from infra.constructs.python_layer import PythonLayer
@@ -269,29 +269,14 @@ def fan_out_originals(scope: Construct, construct_id: str, *, bucket: s3.IBucket
     configuration; every queue in ``queues`` subscribes with raw message delivery, so its
     messages stay S3 event notifications. Other prefixes are left as they are.
     """
-    stack = Stack.of(scope)
-    from_this_bucket = {
-        "ArnEquals": {"aws:SourceArn": bucket_arn(bucket_name)},
-        "StringEquals": {"aws:SourceAccount": stack.account},
-    }
     key = rotating_key(scope, f"{construct_id}Key",
                        description=f"Encrypts the originals topic of {bucket_name}")
-    key.add_to_resource_policy(iam.PolicyStatement(
-        sid="S3PublishesFromTheAssetsBucket",
-        principals=[iam.ServicePrincipal("s3.amazonaws.com")],
-        actions=["kms:GenerateDataKey", "kms:Decrypt"],
-        resources=["*"],  # in a key policy, "*" means this key
-        conditions=from_this_bucket,
-    ))
     topic = sns.Topic(scope, construct_id, master_key=key, enforce_ssl=True,
                       display_name=f"New originals in {bucket_name}")
-    topic.add_to_resource_policy(iam.PolicyStatement(
-        sid="S3PublishesFromTheAssetsBucket",
-        principals=[iam.ServicePrincipal("s3.amazonaws.com")],
-        actions=["sns:Publish"],
-        resources=[topic.topic_arn],
-        conditions=from_this_bucket,
-    ))
+    admit_delivery(key, topic, target_arn=topic.topic_arn, action="sns:Publish",
+                   service="s3.amazonaws.com",
+                   conditions=from_bucket(bucket_name, Stack.of(scope).account),
+                   sid="S3PublishesFromTheAssetsBucket")
     for queue in queues:
         # Also lets SNS use the queue's key, for this topic only (aws:SourceArn), and adds
         # the queue policy statement for this topic.

@@ -41,8 +41,8 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import DEDUP_PARTITION_KEY, HASHED_PREFIXES, TABLE_ENV
-from infra.constructs.arns import bucket_arn, object_arns
-from infra.constructs.encryption import rotating_key
+from infra.constructs.arns import bucket_arn, from_bucket, object_arns
+from infra.constructs.encryption import admit_delivery, rotating_key
 from infra.constructs.function import EstateFunction
 from infra.constructs.monitoring import MonitoredFunction, MonitoredQueue
 from infra.constructs.work_queue import consume_statements, work_queue
@@ -167,24 +167,10 @@ class UploadHasher(Construct):
     def _notify_from(self, bucket: s3.Bucket, prefixes: tuple[str, ...]) -> None:
         """S3 may send to the queue (and use its key) from the assets bucket only; the
         notification is set on the bucket itself, one queue configuration per prefix."""
-        from_this_bucket = {
-            "ArnEquals": {"aws:SourceArn": bucket_arn(self.bucket_name)},
-            "StringEquals": {"aws:SourceAccount": Stack.of(self).account},
-        }
-        self.queue_key.add_to_resource_policy(iam.PolicyStatement(
-            sid="S3NotifiesFromTheAssetsBucket",
-            principals=[iam.ServicePrincipal("s3.amazonaws.com")],
-            actions=["kms:GenerateDataKey", "kms:Decrypt"],
-            resources=["*"],  # in a key policy, "*" means this key
-            conditions=from_this_bucket,
-        ))
-        self.queue.add_to_resource_policy(iam.PolicyStatement(
-            sid="S3NotifiesFromTheAssetsBucket",
-            principals=[iam.ServicePrincipal("s3.amazonaws.com")],
-            actions=["sqs:SendMessage"],
-            resources=[self.queue.queue_arn],
-            conditions=from_this_bucket,
-        ))
+        admit_delivery(self.queue_key, self.queue, target_arn=self.queue.queue_arn,
+                       action="sqs:SendMessage", service="s3.amazonaws.com",
+                       conditions=from_bucket(self.bucket_name, Stack.of(self).account),
+                       sid="S3NotifiesFromTheAssetsBucket")
         cfn_bucket: s3.CfnBucket = bucket.node.default_child  # type: ignore[assignment]
         cfn_bucket.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
             queue_configurations=[

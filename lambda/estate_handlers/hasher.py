@@ -53,6 +53,7 @@ from estate_handlers.layout import (
     DUPLICATE,
     DUPLICATE_OF_TAG,
     HASHED_PREFIXES,
+    MAX_TAGS_PER_OBJECT,
     TABLE_ENV,
 )
 from estate_handlers.object_events import ObjectVersion, objects_in_message
@@ -65,6 +66,7 @@ from estate_handlers.runtime import (
     once,
     require_env,
 )
+from estate_handlers.s3_errors import is_missing
 
 CHUNK_ENV = "HASH_CHUNK_BYTES"
 DEFAULT_CHUNK_BYTES = 1024 * 1024
@@ -72,12 +74,10 @@ MAX_CHUNK_BYTES = 16 * 1024 * 1024  # the memory budget is 64 MB above baseline
 MAX_ATTEMPTS = 5  # per AWS call, first try included; botocore "standard" mode: exponential backoff, jitter, ≤20 s
 MAX_CLAIM_ROUNDS = 5  # index claim/take-over rounds before giving the record back to SQS
 MAX_TAG_VALUE_CHARS = 256
-MAX_TAGS_PER_OBJECT = 10
 # S3 tag values: Unicode letters, digits and whitespace, plus these (the documented
 # pattern ^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$).
 _TAG_PUNCTUATION = frozenset("_.:/=+-@")
 
-MISSING_CODES = frozenset({"NoSuchKey", "NoSuchVersion", "404", "NotFound"})
 THROTTLING_CODES = frozenset({
     "SlowDown", "503", "ServiceUnavailable", "Throttling", "ThrottlingException",
     "ProvisionedThroughputExceededException", "RequestLimitExceeded", "RequestThrottled",
@@ -233,12 +233,6 @@ def _as_dict(tags: list[dict]) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------------------- one object
-
-def is_missing(exc: ClientError) -> bool:
-    """404 for the object/version (HEAD answers a bare "404"). Needs s3:ListBucket: without
-    it S3 answers 403 for a missing key, which would then fail the record instead."""
-    return exc.response.get("Error", {}).get("Code") in MISSING_CODES
-
 
 def is_throttling(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") in THROTTLING_CODES

@@ -63,6 +63,9 @@ CANONICAL = "canonical"
 DUPLICATE = "duplicate"
 DUPLICATE_TAG = (DEDUP_STATUS_TAG, DUPLICATE)
 
+# --- S3 keeps at most this many tags on an object version; every tagger merges under it
+MAX_TAGS_PER_OBJECT = 10
+
 # --- the verdict GuardDuty Malware Protection for S3 writes on each scanned object
 SCAN_STATUS_TAG = "GuardDutyMalwareScanStatus"
 SCAN_CLEAN = "NO_THREATS_FOUND"

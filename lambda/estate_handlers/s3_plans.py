@@ -27,6 +27,7 @@ from botocore.exceptions import ClientError
 from estate_handlers import dedup_index, keys
 from estate_handlers._http import ApiError
 from estate_handlers.layout import SCAN_CLEAN, SCAN_STATUS_TAG, SCAN_THREATS
+from estate_handlers.s3_errors import error_code, http_status
 from estate_handlers.upload_policy import (
     S3_MAX_SINGLE_UPLOAD_BYTES,
     Completion,
@@ -53,14 +54,6 @@ class Store:
 
     def is_gated(self, key: str) -> bool:
         return bool(self.scan_gated_prefixes) and key.startswith(self.scan_gated_prefixes)
-
-
-def error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code") or "")
-
-
-def http_status(exc: ClientError) -> int:
-    return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
 
 
 def head(store: Store, key: str, version_id: str | None) -> dict | None:

@@ -45,6 +45,7 @@ from botocore.exceptions import ClientError
 
 from estate_handlers.layout import (
     ALERTED_TAG,
+    MAX_TAGS_PER_OBJECT,
     QUARANTINE_TAG,
     SCAN_STATUS_TAG,
     USER_UPLOADS,
@@ -59,10 +60,9 @@ from estate_handlers.object_events import (
     scan_result,
 )
 from estate_handlers.runtime import IN_LAMBDA, client, count, logger, metrics, once, require_env
+from estate_handlers.s3_errors import is_missing
 
 TOPIC_ENV = "ALARM_TOPIC_ARN"
-MAX_TAGS_PER_OBJECT = 10
-MISSING_CODES = frozenset({"NoSuchKey", "NoSuchVersion", "404", "NotFound"})
 MAX_SUBJECT = 100  # SNS
 
 
@@ -132,7 +132,7 @@ def handle_verdict(verdict: ScanResult, deps: Deps) -> str:
     try:
         tag_set = deps.s3.get_object_tagging(**args)["TagSet"]
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in MISSING_CODES:
+        if is_missing(exc):
             return "missing"
         raise
     tags = {t["Key"]: t["Value"] for t in tag_set}

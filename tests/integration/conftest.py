@@ -107,16 +107,27 @@ def dynamodb_client(dynamodb_endpoint, aws_test_credentials):
     return _session(aws_test_credentials).client("dynamodb", endpoint_url=dynamodb_endpoint)
 
 
-@pytest.fixture
-def fresh_bucket(s3_client):
-    """Name of a new, empty bucket with versioning enabled (like the assets bucket);
-    emptied (all versions, delete markers, multipart uploads) and deleted afterwards."""
+def _versioned_bucket(s3_client):
+    """A new, empty bucket with versioning enabled (like the assets bucket); emptied (all
+    versions, delete markers, multipart uploads) and deleted afterwards."""
     name = f"test-{uuid.uuid4().hex[:16]}"
     s3_client.create_bucket(Bucket=name)
     s3_client.put_bucket_versioning(Bucket=name,
                                     VersioningConfiguration={"Status": "Enabled"})
     yield name
     empty_and_delete_bucket(s3_client, name)
+
+
+@pytest.fixture
+def fresh_bucket(s3_client):
+    """Name of a new versioned bucket, gone after the test."""
+    yield from _versioned_bucket(s3_client)
+
+
+@pytest.fixture
+def second_bucket(s3_client):
+    """Another one, for tests that span two buckets (a replica, a restore destination)."""
+    yield from _versioned_bucket(s3_client)
 
 
 @pytest.fixture

@@ -3,10 +3,8 @@ from __future__ import annotations
 
 import io
 import json
-import uuid
 
 import pytest
-from local_services import empty_and_delete_bucket
 
 from tools.erase import cli
 
@@ -15,12 +13,8 @@ BOB = "arn-aws-iam-123456789012-user-bob-fedcba9876543210"
 
 
 @pytest.fixture
-def replica(s3_client):
-    name = f"test-{uuid.uuid4().hex[:16]}"
-    s3_client.create_bucket(Bucket=name)
-    s3_client.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
-    yield name
-    empty_and_delete_bucket(s3_client, name)
+def replica(second_bucket):
+    return second_bucket
 
 
 def _history(s3, bucket: str, user: str) -> None:

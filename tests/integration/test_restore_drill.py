@@ -32,13 +32,9 @@ PREFIX = "products/images/original/"
 
 
 @pytest.fixture
-def other_bucket(s3_client):
-    """A second versioned bucket (a replica, another destination), emptied afterwards."""
-    name = f"test-{uuid.uuid4().hex[:16]}"
-    s3_client.create_bucket(Bucket=name)
-    s3_client.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
-    yield name
-    empty_and_delete_bucket(s3_client, name)
+def other_bucket(second_bucket):
+    """Another destination for a restore."""
+    return second_bucket
 
 
 def restore(*argv: str) -> tuple[int, str]:

@@ -51,3 +51,24 @@ def test_every_studied_setting_encodes_and_the_shipped_one_is_what_the_function_
             seen.add(fmt)
             assert overrides == {}, label
             assert body == imaging.encode(photo, fmt, 60), label
+
+
+def test_the_quality_is_stepped_until_every_width_brackets_its_target(monkeypatch):
+    # A fake encoder whose score is the quality and whose bytes are ten times it, per width:
+    # at targets 62.5 and 57.5 the sweep must go up to 65 and report 625 + 575 bytes.
+    def sweep(levels, fmt, quality, options, score):
+        return {"quality": quality, "cpu": 0.0, "bytes": [10 * quality] * len(levels),
+                "scores": [float(quality)] * len(levels)}
+
+    monkeypatch.setattr(bench, "sweep_point", sweep)
+    first = sweep([0, 0], "avif", 55, {}, None)
+    total, tried = bench.equal_quality_bytes([0, 0], "avif", {}, 55, [62.5, 57.5], None, first)
+    assert total == pytest.approx(625 + 575)
+    assert tried == [55, 60, 65]
+    # Downwards too, and a target no quality reaches is reported, not invented.
+    total, tried = bench.equal_quality_bytes([0], "avif", {}, 55, [41.0], None,
+                                             sweep([0], "avif", 55, {}, None))
+    assert total == pytest.approx(410) and tried == [40, 45, 50, 55]
+    total, _ = bench.equal_quality_bytes([0], "avif", {}, 55, [250.0], None,
+                                         sweep([0], "avif", 55, {}, None))
+    assert total is None

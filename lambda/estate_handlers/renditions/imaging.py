@@ -191,7 +191,3 @@ def render_each(im: Image.Image, settings: Settings):
             yield Encoded(requested, resized.width, resized.height, fmt,
                           encode_rendition(resized, fmt, settings))
 
-
-def render(im: Image.Image, settings: Settings) -> list[Encoded]:
-    """Every (width, format) of the configured set, from one decoded image."""
-    return list(render_each(im, settings))

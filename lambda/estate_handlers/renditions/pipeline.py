@@ -28,9 +28,17 @@ from datetime import UTC, datetime
 
 from botocore.exceptions import ClientError
 
+from estate_handlers.layout import (
+    CONTENT_SHA256_TAG,
+    DEDUP_STATUS_TAG,
+    DUPLICATE,
+    DUPLICATE_OF_TAG,
+    MAX_TAGS_PER_OBJECT,
+)
 from estate_handlers.object_events import ObjectVersion
 from estate_handlers.renditions import fingerprints, imaging, keys, sniff
 from estate_handlers.renditions.settings import Settings
+from estate_handlers.s3_errors import is_missing
 
 CACHE_IMMUTABLE = "public, max-age=31536000, immutable"
 # The manifest keeps its key when a new version of the original replaces the renditions.
@@ -38,12 +46,7 @@ CACHE_MANIFEST = "public, max-age=86400"
 STATUS_TAG = "processing-status"
 REASON_TAG = "processing-reason"
 REJECTED = "rejected"
-CONTENT_SHA256_TAG = "content-sha256"  # written by the upload hasher
-DEDUP_STATUS_TAG = "dedup-status"
-DUPLICATE_OF_TAG = "duplicate-of"
-MAX_TAGS = 10
 MANIFEST_SCHEMA = 1
-MISSING = frozenset({"NoSuchKey", "NoSuchVersion", "404", "NotFound"})
 
 
 @dataclass(frozen=True)
@@ -51,10 +54,6 @@ class Outcome:
     status: str  # rendered | reused | rejected | unchanged | superseded | skipped
     detail: str = ""
     written: int = 0  # objects written (renditions + manifest)
-
-
-def is_missing(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") in MISSING
 
 
 def settings_digest(settings: Settings) -> str:
@@ -85,9 +84,9 @@ def tag(s3, obj: ObjectVersion, existing: list[dict], ours: dict[str, str]) -> b
     S3's 10-tag limit leaves no room even for the status (the rejection is still counted)."""
     kept = [t for t in existing if t["Key"] not in ours]
     merged = kept + [{"Key": k, "Value": v} for k, v in ours.items()]
-    if len(merged) > MAX_TAGS:  # the reason goes first: the status alone is what counts
+    if len(merged) > MAX_TAGS_PER_OBJECT:  # the reason goes first: the status alone is what counts
         merged = kept + [{"Key": STATUS_TAG, "Value": ours[STATUS_TAG]}]
-        if len(merged) > MAX_TAGS:
+        if len(merged) > MAX_TAGS_PER_OBJECT:
             return False
     s3.put_object_tagging(Bucket=obj.bucket, Key=obj.key, **_version(obj),
                           Tagging={"TagSet": merged})
@@ -138,7 +137,7 @@ def try_reuse(s3, obj: ObjectVersion, tags: dict[str, str], size: int,
     """Copy a byte-identical canonical's renditions server-side; None when that is not possible."""
     canonical_key = tags.get(DUPLICATE_OF_TAG, "")
     sha256 = tags.get(CONTENT_SHA256_TAG)
-    if tags.get(DEDUP_STATUS_TAG) != "duplicate" or not keys.is_original(canonical_key) \
+    if tags.get(DEDUP_STATUS_TAG) != DUPLICATE or not keys.is_original(canonical_key) \
             or not sha256 or canonical_key == obj.key:
         return None
     canonical = read_manifest(s3, obj.bucket, canonical_key)

@@ -17,7 +17,7 @@ import uuid
 import boto3
 import pytest
 from botocore.config import Config
-from estate_handlers import dedup_index
+from estate_handlers import dedup_index, hasher
 from lambda_context import LambdaContext
 from local_services import (
     REGION,
@@ -145,6 +145,17 @@ def dedup_table(dynamodb_client):
         TableName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 50})
     yield name
     dynamodb_client.delete_table(TableName=name)
+
+
+@pytest.fixture
+def hasher_deps(s3_endpoint, dynamodb_endpoint, dedup_table):
+    """The hasher's own clients, configured as in Lambda (standard retries, timeouts), on a
+    fresh dedup table; small chunks so multi-chunk reads happen on small objects."""
+    config = hasher.client_config()
+    return hasher.Deps(s3=boto3.client("s3", endpoint_url=s3_endpoint, config=config),
+                       dynamodb=boto3.client("dynamodb", endpoint_url=dynamodb_endpoint,
+                                             config=config),
+                       table_name=dedup_table, chunk_bytes=256 * 1024)
 
 
 # --------------------------------------------------------------------------- presign handler

@@ -57,12 +57,8 @@ def table(dedup_table):
 
 
 @pytest.fixture
-def deps(s3_endpoint, dynamodb_endpoint, table):
-    """The hasher's own clients, configured as in Lambda (standard retries, timeouts)."""
-    config = hasher.client_config()
-    return Deps(s3=boto3.client("s3", endpoint_url=s3_endpoint, config=config),
-                dynamodb=boto3.client("dynamodb", endpoint_url=dynamodb_endpoint, config=config),
-                table_name=table, chunk_bytes=256 * 1024)
+def deps(hasher_deps):
+    return hasher_deps
 
 
 @pytest.fixture

@@ -22,7 +22,6 @@ import pytest
 from aws_events import post_scan_action_failed_event, scan_result_event, sqs_event, sqs_record
 from botocore.stub import ANY, Stubber
 from estate_handlers import dedup_index, hasher, scan_verdict
-from estate_handlers.hasher import Deps as HasherDeps
 from estate_handlers.object_events import scan_result
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:justkalm-test-alarms"
@@ -34,15 +33,6 @@ NOT_CLEAN_FAULTS = ("UNSUPPORTED", "ACCESS_DENIED", "FAILED")
 @pytest.fixture
 def s3(s3_client):
     return s3_client
-
-
-@pytest.fixture
-def hasher_deps(s3_endpoint, dynamodb_endpoint, dedup_table):
-    config = hasher.client_config()
-    return HasherDeps(s3=boto3.client("s3", endpoint_url=s3_endpoint, config=config),
-                      dynamodb=boto3.client("dynamodb", endpoint_url=dynamodb_endpoint,
-                                            config=config),
-                      table_name=dedup_table, chunk_bytes=256 * 1024)
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 """The storage estate: config → one Stage per environment → policy packs.
 
 `cdk synth` with no context synthesizes every environment; `-c env=prod` only prod;
-`-c account_prod=123456789012` sets prod's account id (see README, "Configuration").
+`-c account_prod=123456789012` sets prod's account id (see docs/configuration.md).
 """
 from aws_cdk import App
 

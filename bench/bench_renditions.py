@@ -61,7 +61,7 @@ MEMORY_TARGET = 0.5
 SIZES_MP = {12: (4240, 2832), 24: (6000, 4000), 50: (8660, 5773)}
 IMPLEMENTATIONS = ("pipeline", "baseline", "pyvips", "pipeline-decode", "baseline-decode",
                    "largest-avif", "pipeline-avif-speed9")
-WHAT_IF_AVIF_SPEED = 9  # the only libaom speed whose CPU fits the time target (README)
+WHAT_IF_AVIF_SPEED = 9  # the only libaom speed whose CPU fits the time target (docs/benchmarks.md)
 
 # Volume and prices (us-east-1, Lambda arm64, first pricing tier).
 UPLOADS_PER_DAY = 1_200_000
@@ -183,7 +183,7 @@ def worker(implementation: str, path: str) -> None:
            "pipeline-decode": lambda p: run_pipeline(p, encode=False),
            "baseline-decode": lambda p: run_baseline(p, encode=False),
            "largest-avif": run_largest_avif,
-           # What-if, not shipped: RenditionsConfig(avif_speed=9) (README: its byte cost).
+           # What-if, not shipped: RenditionsConfig(avif_speed=9) (docs/renditions.md: its byte cost).
            "pipeline-avif-speed9": lambda p: run_pipeline(p, avif_speed=WHAT_IF_AVIF_SPEED),
            }[implementation]
     started, cpu_started = time.perf_counter(), _cpu_seconds()

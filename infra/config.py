@@ -320,7 +320,7 @@ class BucketCorsConfig:
 
 @dataclass(frozen=True)
 class MonitoringConfig:
-    """Alarm thresholds of one environment (see README, "Alarms"). Every alarm evaluates
+    """Alarm thresholds of one environment (see docs/operations.md). Every alarm evaluates
     ``alarm_period_minutes`` datapoints; "sustained" alarms need ``sustained_periods`` of them
     in a row, "any occurrence" alarms (failed replication, DLQ, throttles, errors) need one."""
 
@@ -369,8 +369,8 @@ class MonitoringConfig:
 
 @dataclass(frozen=True)
 class RenditionsConfig:
-    """What the renditions function makes of every product original (see README,
-    "Renditions"), and how the function is sized. The rendition set itself is the handler's
+    """What the renditions function makes of every product original (see
+    docs/renditions.md), and how the function is sized. The rendition set itself is the handler's
     ``Settings`` (one definition, one validation): written into the function's environment as
     JSON (``settings_json``), where the function validates it again on start."""
 
@@ -381,7 +381,7 @@ class RenditionsConfig:
     max_pixels: int = 100_000_000                      # refused from the header, before decoding
     max_bytes: int = 50 * MB                           # the upload API's product-image cap
     # libaom speed 0..10. 6 makes the fewest AVIF bytes per CPU-second worth having; 9 meets
-    # the benchmark's time target but needs 18-29 % more bytes at equal quality (README).
+    # the benchmark's time target but needs 18-29 % more bytes at equal quality (docs/renditions.md).
     avif_speed: int = RENDITION_AVIF_SPEED
     reserved_concurrency: int = 50                     # also the SQS event source's maximum
     log_retention_days: int = 365
@@ -510,7 +510,7 @@ class FunctionUsage:
 @dataclass(frozen=True)
 class UsageConfig:
     """What an environment does in a month (30 days): the cost estimator's input
-    (``python -m tools.cost``); the template decides everything else. README, "Cost"."""
+    (``python -m tools.cost``); the template decides everything else. See docs/cost.md."""
 
     stored: dict[str, StoredGroup] = field(default_factory=dict)  # assets prefix -> bytes
     avg_object_mb: float = 2.0            # object count for Intelligent-Tiering monitoring

@@ -1,5 +1,5 @@
 """The shipped environments. Account ids are placeholders: set real ones here
-(or pass `-c account_<env>=123456789012`, see README "Configuration")."""
+(or pass `-c account_<env>=123456789012`, see docs/configuration.md)."""
 from __future__ import annotations
 
 from infra.config import (

@@ -27,7 +27,7 @@ class UsageError(Exception):
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse that exits with the tools' usage-error code (2), as the README promises."""
+    """argparse that exits with the tools' usage-error code (2), as the tools' docs promise."""
 
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)

@@ -14,7 +14,7 @@ What a reviewer can check here:
   ``grant_distribution_read``, which names the CloudFront distributions of this account
   (``AWS:SourceArn`` ``arn:aws:cloudfront::<account>:distribution/*``) rather than this one:
   a distribution id would make the bucket stacks wait for the distribution, and the
-  distribution wait for the buckets (see README, "CDN", for why that scope is tight enough).
+  distribution wait for the buckets (see docs/cdn.md for why that scope is tight enough).
   CDK's OAC auto-grant is off because the grants are the bucket stacks'.
 """
 from __future__ import annotations

@@ -333,4 +333,4 @@ def test_the_shipped_environments_use_the_storefront_defaults():
         config = json.loads(make().renditions.settings_json())
         assert (config["processed_widths"], config["thumbnail_widths"], config["formats"]) == (
             [2048, 1200], [600, 300], ["avif", "webp", "jpeg"])
-        assert config["avif_speed"] == 6  # the equal-quality study's choice (README)
+        assert config["avif_speed"] == 6  # the equal-quality study's choice (docs/renditions.md)

@@ -32,7 +32,7 @@ EXTENSION = {"avif": "avif", "webp": "webp", "jpeg": "jpg"}
 # Encoder effort: Pillow 13's defaults, kept on purpose (``settings.AVIF_SPEED`` is the default of
 # ``Settings.avif_speed``, the one effort the config may change). ``bench_renditions.py
 # --encoders`` compares settings by the bytes each needs to match the shipped setting's
-# perceptual quality (SSIMULACRA2, per width, three 12 MP photos; README "Renditions" has the
+# perceptual quality (SSIMULACRA2, per width, three 12 MP photos; docs/renditions.md has the
 # table and the arithmetic). Egress is the estate's largest bill, so a setting that saves CPU
 # must not cost bytes at the same quality:
 # - AVIF speed 6 with tune=iq (this libavif + libaom's default for still images): nothing but

@@ -1,0 +1,79 @@
+"""Typed configuration of one environment of the storage estate.
+
+One frozen ``EnvironmentConfig`` per environment, validated when it is built
+(``__post_init__``), so a bad value fails before any construct exists and the
+message names the field. ``app.py`` reads it once and passes it down as props;
+nothing below ``app.py`` reads context or environment variables.
+
+One module per concern, as the constructs are: ``environment`` (accounts, regions, days,
+derived names), ``upload_api``, ``upload_gate``, ``cdn``, ``browser_uploads``, ``monitoring``,
+``renditions``, ``tiering``, ``usage`` (the cost model), ``recovery``; ``common`` and ``layout``
+hold what they share. Import from here: ``from infra.config import EnvironmentConfig``.
+"""
+from .browser_uploads import BucketCorsConfig
+from .cdn import CdnConfig, CdnNames
+from .common import GB, MB, ConfigError
+from .environment import EnvironmentConfig, function_log_group_name
+from .layout import (
+    ARCHIVE_TIER_PREFIXES,
+    ASSET_PREFIXES,
+    BRAND_LOGOS,
+    BRAND_MEDIA,
+    BRANDS,
+    CERTIFICATES,
+    CLEAN,
+    DEDUP_PARTITION_KEY,
+    DOCUMENTS,
+    DUPLICATE_TAG,
+    HASHED_PREFIXES,
+    INTELLIGENT_TIERING_PREFIXES,
+    METRICS_NAMESPACE,
+    ORIGINALS,
+    PROCESSED,
+    QUARANTINE_TAG,
+    REFUSED_CONTENT_TYPES,
+    REPORTS,
+    SCAN_CLEAN,
+    SCAN_GATED_PREFIXES_ENV,
+    SCAN_STATUS_TAG,
+    SCAN_THREATS,
+    TABLE_ENV,
+    THUMBNAILS,
+    USER_EXPORTS,
+    USER_UPLOADS,
+    layout_replica_bucket_name,
+)
+from .monitoring import MonitoringConfig
+from .recovery import RecoveryConfig
+from .renditions import (
+    RENDITION_AVIF_SPEED,
+    RENDITION_FORMATS,
+    RenditionsConfig,
+    RenditionSettings,
+    SettingsError,
+)
+from .tiering import ObjectExpiry
+from .upload_api import NOBODY, KindAccess, UploadApiConfig, UploadKind, default_upload_kinds
+from .upload_gate import (
+    DEFAULT_GATED_PREFIXES,
+    MAX_GATED_PREFIXES,
+    NEVER_GATED,
+    UploadGateConfig,
+    UploadGateNames,
+)
+from .usage import FunctionUsage, StoredGroup, UsageConfig
+
+__all__ = [
+    "ARCHIVE_TIER_PREFIXES", "ASSET_PREFIXES", "BRAND_LOGOS", "BRAND_MEDIA", "BRANDS",
+    "CERTIFICATES", "CLEAN", "DEDUP_PARTITION_KEY", "DEFAULT_GATED_PREFIXES", "DOCUMENTS",
+    "DUPLICATE_TAG", "GB", "HASHED_PREFIXES", "INTELLIGENT_TIERING_PREFIXES",
+    "MAX_GATED_PREFIXES", "MB", "METRICS_NAMESPACE", "NEVER_GATED", "NOBODY", "ORIGINALS",
+    "PROCESSED", "QUARANTINE_TAG", "REFUSED_CONTENT_TYPES", "RENDITION_AVIF_SPEED",
+    "RENDITION_FORMATS", "REPORTS", "SCAN_CLEAN", "SCAN_GATED_PREFIXES_ENV", "SCAN_STATUS_TAG",
+    "SCAN_THREATS", "TABLE_ENV", "THUMBNAILS", "USER_EXPORTS", "USER_UPLOADS",
+    "BucketCorsConfig", "CdnConfig", "CdnNames", "ConfigError", "EnvironmentConfig",
+    "FunctionUsage", "KindAccess", "MonitoringConfig", "ObjectExpiry", "RecoveryConfig",
+    "RenditionSettings", "RenditionsConfig", "SettingsError", "StoredGroup", "UploadApiConfig",
+    "UploadGateConfig", "UploadGateNames", "UploadKind", "UsageConfig", "default_upload_kinds",
+    "function_log_group_name", "layout_replica_bucket_name",
+]

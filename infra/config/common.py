@@ -1,0 +1,22 @@
+"""What every concern's settings share: the error that names a field, the whole-number check,
+and byte units."""
+from __future__ import annotations
+
+MB = 1024 * 1024
+GB = 1024 * MB
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid; the message names the field."""
+
+
+def _check_whole(where: str, obj: object, names: tuple[str, ...], minimum: int,
+                 maximum: int | None = None, unit: str = "") -> None:
+    """Every field in ``names`` is an int (not a bool) within bounds; the error names it."""
+    for name in names:
+        value = getattr(obj, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < minimum \
+                or (maximum is not None and value > maximum):
+            bounds = f">= {minimum}" if maximum is None else f"in {minimum}..{maximum}"
+            raise ConfigError(f"{where}: {name} must be a whole number {unit}{bounds} "
+                              f"(got {value!r})")

@@ -1,0 +1,293 @@
+"""One environment's configuration: accounts, regions, days, each concern's settings, and every
+physical name derived from them."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .browser_uploads import BucketCorsConfig
+from .cdn import CdnConfig, CdnNames
+from .common import ConfigError, _check_whole
+from .layout import layout_replica_bucket_name
+from .monitoring import MonitoringConfig
+from .recovery import RecoveryConfig
+from .renditions import RenditionsConfig
+from .tiering import ObjectExpiry
+from .upload_api import UploadApiConfig
+from .upload_gate import UploadGateConfig, UploadGateNames
+from .usage import UsageConfig
+
+_ACCOUNT = re.compile(r"\d{12}")
+_REGION = re.compile(r"[a-z]{2}(-gov)?-[a-z]+-\d")
+# S3 general purpose bucket naming rules, minus the forms S3 reserves.
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_ORG = re.compile(r"[a-z0-9][a-z0-9-]{0,20}[a-z0-9]")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_IAM_ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}")
+
+
+def _fail(env: str, field_name: str, problem: str) -> None:
+    raise ConfigError(f"config '{env}': {field_name} {problem}")
+
+
+def _check_bucket_name(env: str, field_name: str, name: str) -> None:
+    if not _BUCKET.fullmatch(name) or ".." in name or name.startswith("xn--") \
+            or name.endswith("-s3alias") or re.fullmatch(r"\d+\.\d+\.\d+\.\d+", name):
+        _fail(env, field_name, f"'{name}' is not a valid S3 bucket name "
+              "(3-63 lowercase letters, digits, dots or hyphens)")
+
+
+def function_log_group_name(function_name: str) -> str:
+    """Every estate function logs to its own group under ``/estate/lambda/``."""
+    return f"/estate/lambda/{function_name}"
+
+
+@dataclass(frozen=True)
+class EnvironmentConfig:
+    """Everything that differs between environments. Regions, names and days only:
+    the rules (encryption, TLS, replication shape) are the constructs' business."""
+
+    name: str
+    account: str
+    org: str
+    alarm_email: str
+    primary_region: str = "us-east-1"
+    replica_region: str = "us-west-2"
+    backups_region: str = "us-west-2"
+    noncurrent_version_expiration_days: int = 90
+    noncurrent_glacier_ir_after_days: int = 30
+    exports_expiration_days: int = 7
+    access_log_retention_days: int = 365
+    backups_retention_days: int = 35
+    backups_deep_archive_after_days: int = 30
+    backups_compliance_mode: bool = False
+    duplicate_expiration_days: int = 30
+    termination_protection: bool = True
+    upload_api: UploadApiConfig = field(default_factory=UploadApiConfig)
+    cdn: CdnConfig = field(default_factory=CdnConfig)
+    chat_webhook_url: str | None = None
+    monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
+    usage: UsageConfig = field(default_factory=UsageConfig)
+    assets_cors: BucketCorsConfig = field(default_factory=BucketCorsConfig)
+    # The only principal that may disable, delete or re-policy the backups and replica keys
+    # (and so the only way to change those key policies through CloudFormation: deploy with
+    # it as the execution role). Owned by the security team, outside the estate.
+    break_glass_role_name: str = "storage-estate-break-glass"
+    cdk_function_log_retention_days: int = 90  # logs of CDK's own custom-resource functions
+    upload_gate: UploadGateConfig = field(default_factory=UploadGateConfig)
+    renditions: RenditionsConfig = field(default_factory=RenditionsConfig)
+    recovery: RecoveryConfig = field(default_factory=RecoveryConfig)
+
+    def __post_init__(self) -> None:
+        env = self.name or "<unnamed>"
+        if not re.fullmatch(r"[a-z][a-z0-9]{1,9}", self.name or ""):
+            _fail(env, "name", "must be 2-10 lowercase letters or digits")
+        if not self.account:
+            _fail(env, "account", "is missing (a 12-digit AWS account id)")
+        if not _ACCOUNT.fullmatch(self.account):
+            _fail(env, "account", f"'{self.account}' is not a 12-digit AWS account id")
+        if not _ORG.fullmatch(self.org or ""):
+            _fail(env, "org", f"'{self.org}' must be lowercase letters, digits or hyphens")
+        for region_field in ("primary_region", "replica_region", "backups_region"):
+            value = getattr(self, region_field)
+            if not _REGION.fullmatch(value or ""):
+                _fail(env, region_field, f"'{value}' is not an AWS region name")
+        if self.primary_region != "us-east-1":
+            # CloudFront certificates, WAF (CLOUDFRONT scope) and their metrics live there.
+            _fail(env, "primary_region", "must be us-east-1 (CloudFront, ACM and WAF scope)")
+        if self.replica_region == self.primary_region:
+            _fail(env, "replica_region",
+                  f"must differ from primary_region ({self.primary_region}): "
+                  "cross-region replication needs a second region")
+        _check_whole(f"config '{env}'", self, (
+            "noncurrent_version_expiration_days", "noncurrent_glacier_ir_after_days",
+            "exports_expiration_days", "access_log_retention_days", "backups_retention_days",
+            "backups_deep_archive_after_days", "duplicate_expiration_days",
+            "cdk_function_log_retention_days"), 1, unit="of days ")
+        if self.noncurrent_version_expiration_days <= self.noncurrent_glacier_ir_after_days:
+            _fail(env, "noncurrent_version_expiration_days",
+                  "must be greater than noncurrent_glacier_ir_after_days")
+        if self.noncurrent_version_expiration_days < self.recovery.continuous_backup_days:
+            # The restore tool works from noncurrent versions: they must reach at least as far
+            # back as the point-in-time backups, or the cheap, self-service layer has a hole.
+            _fail(env, "noncurrent_version_expiration_days",
+                  f"({self.noncurrent_version_expiration_days}) must be at least "
+                  f"recovery.continuous_backup_days ({self.recovery.continuous_backup_days})")
+        if not _EMAIL.fullmatch(self.alarm_email or ""):
+            _fail(env, "alarm_email", f"'{self.alarm_email}' is not an email address")
+        for bucket_field in ("assets_bucket_name", "replica_bucket_name", "backups_bucket_name"):
+            _check_bucket_name(env, "org", getattr(self, bucket_field))
+        url = self.chat_webhook_url
+        if url is not None and (not isinstance(url, str) or not url.startswith("https://")
+                                or len(url) <= len("https://")):
+            _fail(env, "chat_webhook_url", "must be an https:// URL (SNS delivers to it over TLS)")
+        unknown = sorted(set(self.usage.upload_mix) - set(self.upload_api.kinds))
+        if unknown:
+            _fail(env, "usage.upload_mix", f"names upload kinds upload_api does not define: "
+                  f"{', '.join(unknown)}")
+        if not isinstance(self.break_glass_role_name, str) \
+                or not _IAM_ROLE_NAME.fullmatch(self.break_glass_role_name):
+            _fail(env, "break_glass_role_name", f"{self.break_glass_role_name!r} is not an IAM "
+                  "role name (1-64 letters, digits or +=,.@_-)")
+
+    # Physical names: stable, derived, never typed twice.
+    @property
+    def assets_bucket_name(self) -> str:
+        return f"{self.org}-assets-{self.name}"
+
+    @property
+    def replica_bucket_name(self) -> str:
+        return layout_replica_bucket_name(self.assets_bucket_name)
+
+    @property
+    def backups_bucket_name(self) -> str:
+        return f"{self.org}-backups-{self.name}"
+
+    @property
+    def replication_role_name(self) -> str:
+        return f"{self.assets_bucket_name}-replication"
+
+    # Each data bucket's key is aliased after its bucket.
+    @property
+    def assets_key_alias(self) -> str:
+        return f"alias/{self.assets_bucket_name}"
+
+    @property
+    def replica_key_alias(self) -> str:
+        return f"alias/{self.replica_bucket_name}"
+
+    @property
+    def backups_key_alias(self) -> str:
+        return f"alias/{self.backups_bucket_name}"
+
+    @property
+    def replica_key_alias_arn(self) -> str:
+        """S3 accepts an alias ARN as a rule's ReplicaKmsKeyID: the Assets stack names the
+        replica key without referencing it."""
+        return f"arn:aws:kms:{self.replica_region}:{self.account}:{self.replica_key_alias}"
+
+    @property
+    def replication_role_arn(self) -> str:
+        return f"arn:aws:iam::{self.account}:role/{self.replication_role_name}"
+
+    @property
+    def upload_hasher_name(self) -> str:
+        """The upload hasher function (log group, role and policy descriptions)."""
+        return f"{self.org}-{self.name}-upload-hasher"
+
+    @property
+    def presign_name(self) -> str:
+        """The presign function (log group, descriptions) and its JWT authorizer's prefix."""
+        return f"{self.org}-{self.name}-presign"
+
+    @property
+    def upload_api_name(self) -> str:
+        return f"{self.org}-{self.name}-uploads"
+
+    @property
+    def upload_api_access_log_group_name(self) -> str:
+        return f"/estate/apigateway/{self.upload_api_name}"
+
+    @property
+    def object_expiry(self) -> ObjectExpiry:
+        gate = self.upload_gate
+        return ObjectExpiry(
+            exports_days=self.exports_expiration_days,
+            duplicates_days=self.duplicate_expiration_days,
+            quarantine_days=gate.quarantine_expiration_days if gate.enabled else None,
+            noncurrent_glacier_ir_after_days=self.noncurrent_glacier_ir_after_days,
+            noncurrent_expiration_days=self.noncurrent_version_expiration_days)
+
+    @property
+    def renditions_name(self) -> str:
+        """The renditions function (log group, role and policy descriptions)."""
+        return f"{self.org}-{self.name}-renditions"
+
+    @property
+    def renditions_backfill_role_name(self) -> str:
+        """The role S3 Batch Operations assumes to backfill renditions (tools/backfill names it)."""
+        return f"{self.assets_bucket_name}-renditions-backfill"
+
+    @property
+    def renditions_backfill_role_arn(self) -> str:
+        return f"arn:aws:iam::{self.account}:role/{self.renditions_backfill_role_name}"
+
+    @property
+    def cdn_name(self) -> str:
+        """The CDN's web ACL (and its metric name); the prefix of its other names."""
+        return f"{self.org}-assets-{self.name}"
+
+    @property
+    def cdn_names(self) -> CdnNames:
+        return CdnNames(self.cdn_name)
+
+    @property
+    def cdn_access_log_source_name(self) -> str:
+        return self.cdn_names.access_log_source
+
+    @property
+    def alarm_name_prefix(self) -> str:
+        """Every alarm, alarm topic and topic key alias of the environment starts with it."""
+        return f"{self.org}-{self.name}"
+
+    @property
+    def alarm_topic_name(self) -> str:
+        """The alarm topic of each region the estate alarms in (topic names are regional)."""
+        return f"{self.alarm_name_prefix}-alarms"
+
+    @property
+    def alarm_topic_key_alias(self) -> str:
+        return f"alias/{self.alarm_topic_name}"
+
+    @property
+    def dashboard_name(self) -> str:
+        return f"{self.org}-storage-estate-{self.name}"
+
+    @property
+    def upload_gate_name(self) -> str:
+        """Prefix of the upload gate's rules and function."""
+        return f"{self.org}-{self.name}-upload-gate"
+
+    @property
+    def upload_gate_names(self) -> UploadGateNames:
+        return UploadGateNames(self.upload_gate_name)
+
+    @property
+    def malware_scan_role_name(self) -> str:
+        return f"{self.assets_bucket_name}-malware-scan"
+
+    @property
+    def break_glass_role_arn(self) -> str:
+        return f"arn:aws:iam::{self.account}:role/{self.break_glass_role_name}"
+
+    @property
+    def backups_writer_policy_name(self) -> str:
+        return f"{self.backups_bucket_name}-writer"
+
+    def cdk_function_log_group_name(self, stack_id: str, function: str) -> str:
+        return function_log_group_name(f"{self.org}-{self.name}-{stack_id.lower()}-{function}")
+
+    @property
+    def backup_vault_name(self) -> str:
+        return f"{self.org}-assets-{self.name}-vault"
+
+    @property
+    def backup_vault_key_alias(self) -> str:
+        return f"alias/{self.backup_vault_name}"
+
+    @property
+    def backup_role_name(self) -> str:
+        return f"{self.assets_bucket_name}-backup"
+
+    @property
+    def restore_batch_role_name(self) -> str:
+        return f"{self.assets_bucket_name}-restore-batch"
+
+    def access_log_bucket_name(self, region: str) -> str:
+        return f"{self.org}-access-logs-{self.name}-{region}"
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        """Every region the estate uses, primary first, without repeats."""
+        return tuple(dict.fromkeys((self.primary_region, self.replica_region,
+                                    self.backups_region)))

@@ -275,6 +275,8 @@ def test_uploads_survive_a_primary_outage_and_land_in_the_primary_after_failback
     copied = [f.key for f in findings if engine.COPY in f.actions]
     assert copied == [written_in_west[-1].key]
     assert all(engine.HASH in f.actions for f in findings)
+    (image,) = [f for f in findings if engine.RENDER in f.actions]
+    assert image.outcomes[engine.RENDER] == "rejected"  # the page's pattern bytes are no PNG
     assert not any(f.actions for f in reconcile_cli.reconcile(estate, None, None, apply=True))
 
     # Every acknowledged upload, before, during and after the outage, is in the primary.

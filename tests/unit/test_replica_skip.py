@@ -48,6 +48,16 @@ def head(status: str | None, **extra) -> dict:
     return answer
 
 
+@pytest.fixture(autouse=True)
+def fresh_metrics():
+    """Metrics another test added in this process (unflushed) must not show up here."""
+    for metrics in (hasher.metrics, renditions_entry.metrics):
+        metrics.clear_metrics()
+    yield
+    for metrics in (hasher.metrics, renditions_entry.metrics):
+        metrics.clear_metrics()
+
+
 def emf(capsys) -> list[dict]:
     return [json.loads(line) for line in capsys.readouterr().out.splitlines()
             if line.startswith('{"_aws"')]

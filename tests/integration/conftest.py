@@ -71,16 +71,18 @@ def _serve(server, endpoint_variable: str):
         server.stop()
 
 
+def _seaweedfs(creds: dict, workdir):
+    try:
+        return start_seaweedfs(workdir, creds["access_key"], creds["secret_key"])
+    except LocalServiceError as exc:
+        pytest.fail(f"cannot start SeaweedFS: {exc}", pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def s3_endpoint(aws_test_credentials, tmp_path_factory):
     """URL of a running SeaweedFS S3 gateway that enforces SigV4 (checked at start-up);
     also exported as ``AWS_ENDPOINT_URL_S3`` for the session."""
-    try:
-        server = start_seaweedfs(tmp_path_factory.mktemp("seaweedfs"),
-                                 aws_test_credentials["access_key"],
-                                 aws_test_credentials["secret_key"])
-    except LocalServiceError as exc:
-        pytest.fail(f"cannot start SeaweedFS: {exc}", pytrace=False)
+    server = _seaweedfs(aws_test_credentials, tmp_path_factory.mktemp("seaweedfs"))
     yield from _serve(server, "AWS_ENDPOINT_URL_S3")
 
 
@@ -101,12 +103,7 @@ def outage_s3_server(aws_test_credentials, tmp_path_factory):
     freezes and thaws (``LocalServer.freeze``/``thaw``). Its endpoint is not exported: the
     session's ``AWS_ENDPOINT_URL_S3`` stays the first server's. Started on first use, once
     per session, stopped at its end."""
-    try:
-        server = start_seaweedfs(tmp_path_factory.mktemp("seaweedfs-outage"),
-                                 aws_test_credentials["access_key"],
-                                 aws_test_credentials["secret_key"])
-    except LocalServiceError as exc:
-        pytest.fail(f"cannot start the second SeaweedFS: {exc}", pytrace=False)
+    server = _seaweedfs(aws_test_credentials, tmp_path_factory.mktemp("seaweedfs-outage"))
     try:
         yield server
     finally:

@@ -208,6 +208,27 @@ def _each_rendition_written_once(estate, names) -> None:
     assert set(versions) == expected and set(versions.values()) == {1}
 
 
+def test_other_bytes_under_the_key_are_a_conflict_never_overwritten_and_errors_are_reported(
+        estate, monkeypatch):
+    s3, primary, secondary = estate.primary.s3, estate.primary.bucket, estate.secondary.bucket
+    key = KEYS["done"]
+    s3.put_object(Bucket=secondary, Key=key, Body=b"%PDF-1.7 from the outage",
+                  Tagging=f"{SCAN_STATUS_TAG}=NO_THREATS_FOUND")
+    theirs = s3.put_object(Bucket=primary, Key=key, Body=b"%PDF-1.7 written by hand",
+                           Tagging=f"{SCAN_STATUS_TAG}=NO_THREATS_FOUND")["VersionId"]
+    (finding,) = cli.reconcile(estate, None, None, apply=True)
+    assert (finding.state, finding.actions, finding.primary_version) == (
+        "conflict", [], theirs)
+    assert s3.head_object(Bucket=primary, Key=key)["VersionId"] == theirs
+
+    def unreachable(*_args, **_kw):
+        raise ConnectionError("the primary does not answer")
+
+    monkeypatch.setattr(engine, "primary_versions", unreachable)
+    (finding,) = cli.reconcile(estate, None, None, apply=True)
+    assert finding.state == "failed" and "ConnectionError" in finding.detail
+
+
 # ------------------------------------------------------------------ the command line
 
 def test_the_command_plans_by_default_and_exits_1_while_something_is_pending(

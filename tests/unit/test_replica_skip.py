@@ -84,6 +84,21 @@ def hasher_deps():
         yield hasher.Deps(s3=s3, dynamodb=dynamodb, table_name="dedup"), s3_stub, dynamodb_stub
 
 
+def expect_hashing(s3_stub, dynamodb_stub, replication_status: str) -> None:
+    """The calls hashing one version makes when S3 stores its full-object SHA-256: HEAD
+    (checksum and replication status), the index claim, the tag merge."""
+    checksum = base64.b64encode(bytes.fromhex(SHA)).decode()
+    where = {"Bucket": BUCKET, "Key": UPLOAD, "VersionId": "v1"}
+    s3_stub.add_response("head_object", head(replication_status, ChecksumSHA256=checksum,
+                                             ChecksumType="FULL_OBJECT"),
+                         {**where, "ChecksumMode": "ENABLED"})
+    dynamodb_stub.add_response("put_item", {}, {"TableName": "dedup", "Item": ANY,
+                                                "ConditionExpression": ANY,
+                                                "ExpressionAttributeNames": ANY})
+    s3_stub.add_response("get_object_tagging", {"TagSet": []}, where)
+    s3_stub.add_response("put_object_tagging", {}, {**where, "Tagging": ANY})
+
+
 def test_the_hasher_entry_point_skips_a_replica_with_one_head_and_counts_it(
         hasher_deps, monkeypatch, capsys):
     deps, s3_stub, dynamodb_stub = hasher_deps
@@ -100,16 +115,7 @@ def test_the_hasher_entry_point_skips_a_replica_with_one_head_and_counts_it(
 
 def test_the_hasher_hashes_a_version_first_written_here_from_the_same_head(hasher_deps):
     deps, s3_stub, dynamodb_stub = hasher_deps
-    checksum = base64.b64encode(bytes.fromhex(SHA)).decode()
-    where = {"Bucket": BUCKET, "Key": UPLOAD, "VersionId": "v1"}
-    s3_stub.add_response("head_object", head("COMPLETED", ChecksumSHA256=checksum,
-                                             ChecksumType="FULL_OBJECT"),
-                         {**where, "ChecksumMode": "ENABLED"})  # one HEAD: skip check + hash
-    dynamodb_stub.add_response("put_item", {}, {"TableName": "dedup", "Item": ANY,
-                                                "ConditionExpression": ANY,
-                                                "ExpressionAttributeNames": ANY})
-    s3_stub.add_response("get_object_tagging", {"TagSet": []}, where)
-    s3_stub.add_response("put_object_tagging", {}, {**where, "Tagging": ANY})
+    expect_hashing(s3_stub, dynamodb_stub, "COMPLETED")  # one HEAD: skip check and checksum
     result = hasher.process_batch(event_for(UPLOAD), deps)
     assert result == {"batchItemFailures": []}
     s3_stub.assert_no_pending_responses()
@@ -119,16 +125,7 @@ def test_the_hasher_hashes_a_version_first_written_here_from_the_same_head(hashe
 def test_a_direct_call_hashes_a_replica(hasher_deps):
     # tools.reconcile calls process_object itself for a replica its origin never hashed.
     deps, s3_stub, dynamodb_stub = hasher_deps
-    checksum = base64.b64encode(bytes.fromhex(SHA)).decode()
-    where = {"Bucket": BUCKET, "Key": UPLOAD, "VersionId": "v1"}
-    s3_stub.add_response("head_object", head("REPLICA", ChecksumSHA256=checksum,
-                                             ChecksumType="FULL_OBJECT"),
-                         {**where, "ChecksumMode": "ENABLED"})
-    dynamodb_stub.add_response("put_item", {}, {"TableName": "dedup", "Item": ANY,
-                                                "ConditionExpression": ANY,
-                                                "ExpressionAttributeNames": ANY})
-    s3_stub.add_response("get_object_tagging", {"TagSet": []}, where)
-    s3_stub.add_response("put_object_tagging", {}, {**where, "Tagging": ANY})
+    expect_hashing(s3_stub, dynamodb_stub, "REPLICA")
     assert hasher.process_object(ObjectVersion(BUCKET, UPLOAD, "v1"), deps) == "canonical"
 
 

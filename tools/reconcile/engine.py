@@ -234,14 +234,15 @@ def is_rendered(estate: Estate, key: str, version_id: str, tags: dict[str, str])
 # --------------------------------------------------------------------------- one version
 
 def examine(estate: Estate, item: Written, apply: bool) -> Finding:
-    """What ``item`` lacks in the primary; with ``apply``, also do it. Never raises for an
-    AWS error on this one version: the finding says ``failed`` and why."""
+    """What ``item`` lacks in the primary; with ``apply``, also do it. One version's error
+    never stops the run: its finding says ``failed`` and why, and a rerun retries it."""
     finding = Finding(item.key, item.version_id)
     try:
         _examine(estate, item, apply, finding)
-    except (ClientError, RuntimeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - reported per version, the run goes on
         finding.state = FAILED
-        finding.detail = (error_code(exc) if isinstance(exc, ClientError) else str(exc))
+        finding.detail = (f"{error_code(exc)}: {exc}" if isinstance(exc, ClientError)
+                          else f"{type(exc).__name__}: {exc}")
     return finding
 
 

@@ -22,6 +22,7 @@ from functools import partial
 
 import boto3
 import pytest
+from aws_events import http_api_event
 from botocore.config import Config
 from browser_page import CHROMIUM, CHROMIUM_ARGS, PAGE_DIR, QuietHandler
 from estate_handlers import dedup_index, hasher
@@ -183,23 +184,6 @@ def hasher_deps(s3_endpoint, dynamodb_endpoint, dedup_table):
 # --------------------------------------------------------------------------- presign handler
 
 ALICE = "arn:aws:iam::123456789012:user/alice"
-
-
-def http_api_event(method: str, path: str, *, body=None, query: str | None = None,
-                   caller: str | None = ALICE) -> dict:
-    """An API Gateway HTTP API (payload 2.0) request event with IAM authorizer context."""
-    event = {
-        "version": "2.0", "routeKey": f"{method} {path}", "rawPath": path,
-        "rawQueryString": query or "", "headers": {"content-type": "application/json"},
-        "requestContext": {"http": {"method": method, "path": path},
-                           "requestId": uuid.uuid4().hex},
-        "isBase64Encoded": False,
-    }
-    if caller is not None:
-        event["requestContext"]["authorizer"] = {"iam": {"userArn": caller}}
-    if body is not None:
-        event["body"] = body if isinstance(body, str) else json.dumps(body)
-    return event
 
 
 class PresignApi:

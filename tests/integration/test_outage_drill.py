@@ -45,9 +45,9 @@ from urllib.parse import urlsplit
 
 import boto3
 import pytest
+from aws_events import http_api_event
 from botocore.config import Config
 from browser_page import page_bytes
-from conftest import ALICE, http_api_event
 from estate_handlers import hasher, presign
 from estate_handlers.renditions.settings import Settings
 from local_services import empty_and_delete_bucket, http, post_form
@@ -59,6 +59,7 @@ from infra.environments import ENVIRONMENTS
 from tools.reconcile import cli as reconcile_cli
 from tools.reconcile import engine
 
+ALICE = "arn:aws:iam::123456789012:user/alice"
 PRIMARY, SECONDARY = "us-east-1", "us-west-2"
 UPLOAD_TIMEOUT = 1.0  # the client's patience with a store that does not answer
 
@@ -83,7 +84,8 @@ class RegionalApi:
         return cls(region, s3_endpoint, bucket, deps)
 
     def issue(self, **fields) -> dict:
-        response = presign.handle(http_api_event("POST", "/uploads", body=fields), self.deps)
+        response = presign.handle(http_api_event("POST", "/uploads", body=fields,
+                                                 caller=ALICE), self.deps)
         presign.metrics.flush_metrics()  # one EMF blob per invocation, as in Lambda
         assert response["statusCode"] == 200, response
         return json.loads(response["body"])

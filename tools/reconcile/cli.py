@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import datetime as dt
 import json
 import sys
 from collections.abc import Callable
@@ -131,6 +132,7 @@ def _main(args, stdout, make_estate) -> int:
     settings = Settings.from_args(args)
     estate = make_estate(settings, args.table)
     apply = bool(args.yes)
+    started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     findings = reconcile(estate, args.since, args.until, apply=apply)
     window = f"{args.since.isoformat() if args.since else 'the beginning'} to " \
              f"{args.until.isoformat() if args.until else 'now'}"
@@ -140,7 +142,12 @@ def _main(args, stdout, make_estate) -> int:
     print(summary(findings, apply=apply), file=stdout)
     if args.report:
         with open(args.report, "w", encoding="utf-8") as out:
-            json.dump({"apply": apply, "findings": [f.as_dict() for f in findings]}, out,
-                      indent=2, default=str)
+            json.dump({"apply": apply, "started": started,
+                       "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                       "primary": f"s3://{settings.primary_bucket}",
+                       "secondary": f"s3://{settings.secondary_bucket}",
+                       "since": args.since, "until": args.until,
+                       "findings": [f.as_dict() for f in findings]},
+                      out, indent=2, default=str)
     unfinished = any(f.state in engine.NEEDS_RERUN for f in findings)
     return NEEDS_RERUN if unfinished else 0

@@ -13,7 +13,8 @@ What each local piece stands in for in AWS:
   (us-east-1: assets, us-west-2: the replica), the dedup table (a DynamoDB global table in
   AWS, read in each Region; here one DynamoDB Local table for both, which the drill never
   stops: the drill is about S3 and the API, not a DynamoDB outage).
-- ``HealthCheck`` is the Route 53 health check of the primary: it asks the primary's S3
+- ``HealthCheck`` is the Route 53 health check of the primary (in AWS on the API's
+  ``GET /health``, a write probe into that Region's bucket): it asks the primary's S3
   whether it answers (any HTTP answer, even 403, is "up"; no answer within 0.3 s is "down").
   Route 53 checks every 10 s and turns unhealthy after 3 failures (about 30 s, plus DNS TTL
   60 s); the drill evaluates it at the moments it names, so the phases are deterministic.

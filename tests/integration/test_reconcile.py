@@ -203,7 +203,7 @@ def _each_rendition_written_once(estate, names) -> None:
     assert set(versions) == expected and set(versions.values()) == {1}
 
 
-def test_other_bytes_under_the_key_are_a_conflict_never_overwritten_and_errors_are_reported(
+def test_other_bytes_are_a_conflict_a_deletion_is_kept_and_errors_are_reported(
         estate, monkeypatch):
     s3, primary, secondary = estate.primary.s3, estate.primary.bucket, estate.secondary.bucket
     key = KEYS["done"]
@@ -215,6 +215,14 @@ def test_other_bytes_under_the_key_are_a_conflict_never_overwritten_and_errors_a
     assert (finding.state, finding.actions, finding.primary_version) == (
         "conflict", [], theirs)
     assert s3.head_object(Bucket=primary, Key=key)["VersionId"] == theirs
+
+    # Deleted in the primary since (a delete marker is current): never brought back.
+    s3.delete_object(Bucket=primary, Key=key)
+    (finding,) = cli.reconcile(estate, None, None, apply=True)
+    assert (finding.state, finding.actions) == ("reconciled", [])
+    assert "deleted in the primary" in finding.detail
+    assert "DeleteMarker" in str(s3.list_object_versions(Bucket=primary, Prefix=key))
+    assert len(s3.list_object_versions(Bucket=primary, Prefix=key)["Versions"]) == 1
 
     def unreachable(*_args, **_kw):
         raise ConnectionError("the primary does not answer")

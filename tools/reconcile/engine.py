@@ -155,11 +155,13 @@ def head(side: Region, key: str, version_id: str | None = None) -> dict | None:
         raise
 
 
-def primary_versions(estate: Estate, key: str) -> list[dict]:
-    """The primary's versions of exactly ``key`` (a listing: allowed before any verdict)."""
+def primary_versions(estate: Estate, key: str) -> tuple[list[dict], bool]:
+    """The primary's versions of exactly ``key`` (a listing: allowed before any verdict),
+    and whether a delete marker is its current version."""
     side = estate.primary
     listed = side.s3.list_object_versions(Bucket=side.bucket, Prefix=key)
-    return [v for v in listed.get("Versions", []) if v["Key"] == key]
+    deleted = any(m["Key"] == key and m.get("IsLatest") for m in listed.get("DeleteMarkers", []))
+    return [v for v in listed.get("Versions", []) if v["Key"] == key], deleted
 
 
 def same_bytes(estate: Estate, item: Written, primary_head: dict) -> bool:
@@ -249,7 +251,7 @@ def examine(estate: Estate, item: Written, apply: bool) -> Finding:
 def _examine(estate: Estate, item: Written, apply: bool, finding: Finding) -> None:
     gated = estate.gated(item.key)
     twin = _primary_twin(estate, item, finding)
-    if finding.state == CONFLICT or finding.state == PENDING:
+    if finding.state != RECONCILED or finding.detail:  # decided: nothing to copy or complete
         if apply and SCAN in finding.actions:
             request_scan(estate.primary, item.key, finding.primary_version)
         return
@@ -286,9 +288,12 @@ def _after_copy(key: str, gated: bool) -> list[str]:
 
 def _primary_twin(estate: Estate, item: Written, finding: Finding) -> str | None:
     """The primary version holding ``item``'s bytes, or None when there is none yet."""
-    versions = primary_versions(estate, item.key)
+    versions, deleted = primary_versions(estate, item.key)
     if any(v["VersionId"] == item.version_id for v in versions):
         return item.version_id  # replication keeps the version id
+    if deleted:  # deleted in the primary since: a copy would bring it back
+        finding.detail = "deleted in the primary: not copied back"
+        return None
     current = next((v for v in versions if v.get("IsLatest")), None)
     if current is None:
         return None
@@ -299,11 +304,8 @@ def _primary_twin(estate: Estate, item: Written, finding: Finding) -> str | None
         finding.primary_version = current["VersionId"]
         if verdict is None and ours:
             finding.state, finding.detail = PENDING, "copied; the primary scans it as an upload"
-        elif verdict is None:  # e.g. replicated before its origin's scan: scan it here
-            finding.actions.append(SCAN)
-            finding.state, finding.detail = PENDING, "no scan verdict: on-demand scan requested"
-        else:
-            finding.state, finding.detail = CONFLICT, f"the primary's version is {verdict}"
+        else:  # e.g. replicated before its origin's scan: scan it here
+            _released(current_tags, finding, SCAN)
         return None
     if ours:
         return current["VersionId"]

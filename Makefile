@@ -14,7 +14,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := true
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: install synth test test-infra test-handlers diff deploy backfill-renditions lint snapshot-update bench bench-check review cost restore erase clean
+.PHONY: install synth test test-infra test-handlers diff deploy backfill-renditions lint snapshot-update bench bench-check review cost restore erase reconcile clean
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -114,6 +114,12 @@ restore: install
 erase: install
 	@test -n "$(ARGS)" || { $(PY) -m tools.erase --help; exit 2; }
 	$(PY) -m tools.erase $(ARGS)
+
+## After a failback (AWS credentials): complete in the primary what the secondary took; a dry run
+## unless ARGS has --yes: make reconcile ARGS="--env prod --table T --since 2026-11-20T10:00:00Z [--yes]"
+reconcile: install
+	@test -n "$(ARGS)" || { $(PY) -m tools.reconcile --help; exit 2; }
+	$(PY) -m tools.reconcile $(ARGS)
 
 clean:
 	rm -rf cdk.out .pytest_cache

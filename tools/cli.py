@@ -1,10 +1,12 @@
-"""What the operator tools (``tools.restore``, ``tools.erase``) share on the command line:
-the exit code of a usage error, argument types, the replica's name, and one ``main`` shape
-that turns a ``UsageError`` into a clear line on stderr and exit code 2 (never a traceback).
+"""What the operator tools (``tools.restore``, ``tools.erase``, ``tools.reconcile``) share on
+the command line: the exit code of a usage error, argument types, the replica's name, and one
+``main`` shape that turns a ``UsageError`` into a clear line on stderr and exit code 2 (never
+a traceback).
 """
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import re
 import sys
 from collections.abc import Callable
@@ -38,6 +40,18 @@ def bucket(text: str) -> str:
     if not _BUCKET.fullmatch(text):
         raise argparse.ArgumentTypeError(f"{text!r} is not an S3 bucket name")
     return text
+
+
+def moment(text: str) -> dt.datetime:
+    """An ISO 8601 time with a time zone (``2026-11-20T10:00:00Z``)."""
+    try:
+        when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO 8601 time like 2026-11-20T10:00:00Z") from None
+    if when.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no time zone; add Z for UTC")
+    return when
 
 
 def run_main(parser: argparse.ArgumentParser, body: Callable[[argparse.Namespace], int],

@@ -20,7 +20,8 @@ A version that no longer exists is skipped (success). Throttling is retried by b
 The entry point is thin: messages are read through ``object_events.objects_in_message`` (the
 trigger can change without touching this code); the rules (hashing, claim, tags) are plain
 functions over injected clients (``Deps``), testable without AWS. EMF metrics: BytesHashed,
-DuplicatesFound, HashedObjects.
+DuplicatesFound, HashedObjects, ReplicasSkipped (versions S3 replication wrote here: their
+origin Region hashed them, see ``object_events.is_replica``).
 """
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ from estate_handlers.layout import (
     MAX_TAGS_PER_OBJECT,
     TABLE_ENV,
 )
-from estate_handlers.object_events import ObjectVersion, objects_in_message
+from estate_handlers.object_events import ObjectVersion, is_replica, objects_in_message
 from estate_handlers.runtime import (
     IN_LAMBDA,
     ConfigError,
@@ -74,6 +75,7 @@ MAX_CHUNK_BYTES = 16 * 1024 * 1024  # the memory budget is 64 MB above baseline
 MAX_ATTEMPTS = 5  # per AWS call, first try included; botocore "standard" mode: exponential backoff, jitter, ≤20 s
 MAX_CLAIM_ROUNDS = 5  # index claim/take-over rounds before giving the record back to SQS
 MAX_TAG_VALUE_CHARS = 256
+REPLICAS_SKIPPED_METRIC = "ReplicasSkipped"
 # S3 tag values: Unicode letters, digits and whitespace, plus these (the documented
 # pattern ^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$).
 _TAG_PUNCTUATION = frozenset("_.:/=+-@")
@@ -136,9 +138,15 @@ def _version_args(obj: ObjectVersion) -> dict:
     return {"Bucket": obj.bucket, "Key": obj.key, **({"VersionId": obj.version_id} if obj.version_id else {})}
 
 
-def hash_version(s3, obj: ObjectVersion, chunk_bytes: int) -> tuple[str, int, str]:
-    """(hex SHA-256, size, source) of exactly the version in the event; source says how."""
-    head = s3.head_object(**_version_args(obj), ChecksumMode="ENABLED")
+def head_version(s3, obj: ObjectVersion) -> dict:
+    return s3.head_object(**_version_args(obj), ChecksumMode="ENABLED")
+
+
+def hash_version(s3, obj: ObjectVersion, chunk_bytes: int,
+                 head: dict | None = None) -> tuple[str, int, str]:
+    """(hex SHA-256, size, source) of exactly the version in the event; source says how.
+    ``head``: that version's HeadObject response (with checksums) when the caller has it."""
+    head = head if head is not None else head_version(s3, obj)
     stored = full_object_sha256(head)
     if stored is not None:
         return stored, head["ContentLength"], "stored-checksum"
@@ -246,14 +254,21 @@ class Deps:
     chunk_bytes: int = DEFAULT_CHUNK_BYTES
 
 
-def process_object(obj: ObjectVersion, deps: Deps) -> str:
-    """Hash, claim and tag one version. Returns its outcome: canonical, duplicate or skipped."""
+def process_object(obj: ObjectVersion, deps: Deps, *, skip_replicas: bool = False) -> str:
+    """Hash, claim and tag one version. Returns its outcome: canonical, duplicate, skipped
+    or replica. ``skip_replicas`` (the event-driven path): a version S3 replication wrote
+    here is left to its origin Region (``object_events.is_replica``)."""
     where = {"bucket": obj.bucket, "key": obj.key, "version_id": obj.version_id}
     if not is_hashed_key(obj.key):
         log(logging.INFO, "skipped: not an upload prefix", **where)
         return "skipped"
     try:
-        sha256, size, source = hash_version(deps.s3, obj, deps.chunk_bytes)
+        head = head_version(deps.s3, obj) if skip_replicas else None
+        if head is not None and is_replica(head):
+            metrics.add_metric(name=REPLICAS_SKIPPED_METRIC, unit=MetricUnit.Count, value=1)
+            log(logging.INFO, "skipped: a replica, hashed in its origin Region", **where)
+            return "replica"
+        sha256, size, source = hash_version(deps.s3, obj, deps.chunk_bytes, head)
         candidate = CanonicalObject(
             sha256=sha256, key=obj.key, version_id=obj.version_id or "null", size=size,
             first_seen=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -284,7 +299,7 @@ def process_record(record: SQSRecord, deps: Deps) -> None:
     """Every object version one queue message names; any exception fails only this record."""
     try:
         for obj in objects_in_message(record.body):
-            process_object(obj, deps)
+            process_object(obj, deps, skip_replicas=True)
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code")
         level, message = ((logging.WARNING, "record failed: throttled after retries")

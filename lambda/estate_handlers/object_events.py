@@ -19,6 +19,9 @@ from urllib.parse import unquote_plus
 
 from estate_handlers.layout import SCAN_CLEAN
 
+# HeadObject's ``ReplicationStatus`` on a version that S3 replication wrote into this bucket.
+REPLICA = "REPLICA"
+
 
 @dataclass(frozen=True)
 class ObjectVersion:
@@ -50,6 +53,18 @@ class ScanResult:
     @property
     def clean(self) -> bool:
         return self.status == CLEAN
+
+
+def is_replica(head: dict) -> bool:
+    """Did S3 replication write this version (a HeadObject response) into its bucket?
+
+    Each Region's event-driven consumers process only the versions first written in that
+    Region: a replica was hashed, scanned and rendered where it was uploaded, and its tags
+    (the verdict, the hasher's) and its renditions arrive by replication too. Processing it
+    again would hash, alarm or render twice. After a failback, ``tools.reconcile`` checks
+    what replication brought and calls these same consumers for whatever is missing.
+    """
+    return head.get("ReplicationStatus") == REPLICA
 
 
 def is_scan_result(message: dict) -> bool:

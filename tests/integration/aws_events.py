@@ -1,4 +1,5 @@
-"""The exact event shapes AWS delivers: an S3 event notification inside an SQS record."""
+"""The exact event shapes AWS delivers: an S3 event notification inside an SQS record, an API
+Gateway HTTP API request, GuardDuty's Malware Protection events."""
 from __future__ import annotations
 
 import hashlib
@@ -36,6 +37,23 @@ def s3_notification(bucket: str, key: str, version_id: str, size: int, etag: str
                        "versionId": version_id, "sequencer": f"{time.time_ns():X}"},
         },
     }]}
+
+
+def http_api_event(method: str, path: str, *, body=None, query: str | None = None,
+                   caller: str | None) -> dict:
+    """An API Gateway HTTP API (payload 2.0) request event with IAM authorizer context."""
+    event = {
+        "version": "2.0", "routeKey": f"{method} {path}", "rawPath": path,
+        "rawQueryString": query or "", "headers": {"content-type": "application/json"},
+        "requestContext": {"http": {"method": method, "path": path},
+                           "requestId": uuid.uuid4().hex},
+        "isBase64Encoded": False,
+    }
+    if caller is not None:
+        event["requestContext"]["authorizer"] = {"iam": {"userArn": caller}}
+    if body is not None:
+        event["body"] = body if isinstance(body, str) else json.dumps(body)
+    return event
 
 
 def sqs_record(body: dict | str) -> dict:

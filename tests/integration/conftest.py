@@ -1,7 +1,9 @@
 """Fixtures for handler tests against real local servers (see local_services.py).
 
 Session-scoped: one SeaweedFS and one DynamoDB Local per test session (per xdist worker),
-each started on first use and killed at the end. Function-scoped: a fresh versioned
+each started on first use and killed at the end (plus, for the outage drill only, a second
+SeaweedFS standing for the primary Region); one headless Chromium and the upload page's
+origins for the browser tests. Function-scoped: a fresh versioned
 bucket and a fresh dedup table per test, so tests never see each other's objects.
 
 While a server runs, the session's environment points boto3 at it
@@ -11,12 +13,18 @@ from the environment talks to the local servers, never to AWS. Restored afterwar
 """
 from __future__ import annotations
 
+import http.server
+import json
 import secrets
+import threading
 import uuid
+from functools import partial
 
 import boto3
 import pytest
+from aws_events import http_api_event
 from botocore.config import Config
+from browser_page import CHROMIUM, CHROMIUM_ARGS, PAGE_DIR, QuietHandler
 from estate_handlers import dedup_index, hasher
 from lambda_context import LambdaContext
 from local_services import (
@@ -64,16 +72,18 @@ def _serve(server, endpoint_variable: str):
         server.stop()
 
 
+def _seaweedfs(creds: dict, workdir):
+    try:
+        return start_seaweedfs(workdir, creds["access_key"], creds["secret_key"])
+    except LocalServiceError as exc:
+        pytest.fail(f"cannot start SeaweedFS: {exc}", pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def s3_endpoint(aws_test_credentials, tmp_path_factory):
     """URL of a running SeaweedFS S3 gateway that enforces SigV4 (checked at start-up);
     also exported as ``AWS_ENDPOINT_URL_S3`` for the session."""
-    try:
-        server = start_seaweedfs(tmp_path_factory.mktemp("seaweedfs"),
-                                 aws_test_credentials["access_key"],
-                                 aws_test_credentials["secret_key"])
-    except LocalServiceError as exc:
-        pytest.fail(f"cannot start SeaweedFS: {exc}", pytrace=False)
+    server = _seaweedfs(aws_test_credentials, tmp_path_factory.mktemp("seaweedfs"))
     yield from _serve(server, "AWS_ENDPOINT_URL_S3")
 
 
@@ -86,6 +96,19 @@ def dynamodb_endpoint(aws_test_credentials, tmp_path_factory):
     except LocalServiceError as exc:
         pytest.fail(f"cannot start DynamoDB Local: {exc}", pytrace=False)
     yield from _serve(server, "AWS_ENDPOINT_URL_DYNAMODB")
+
+
+@pytest.fixture(scope="session")
+def outage_s3_server(aws_test_credentials, tmp_path_factory):
+    """A second SeaweedFS, for the outage drill: the primary Region's S3, which the drill
+    freezes and thaws (``LocalServer.freeze``/``thaw``). Its endpoint is not exported: the
+    session's ``AWS_ENDPOINT_URL_S3`` stays the first server's. Started on first use, once
+    per session, stopped at its end."""
+    server = _seaweedfs(aws_test_credentials, tmp_path_factory.mktemp("seaweedfs-outage"))
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def _session(creds) -> boto3.session.Session:
@@ -190,18 +213,7 @@ class PresignApi:
     def call(self, method: str, path: str, *, body=None, query: str | None = None,
              caller: str | None = ALICE) -> tuple[int, dict]:
         """(status, JSON body) for one payload-2.0 request with IAM authorizer context."""
-        import json
-        event = {
-            "version": "2.0", "routeKey": f"{method} {path}", "rawPath": path,
-            "rawQueryString": query or "", "headers": {"content-type": "application/json"},
-            "requestContext": {"http": {"method": method, "path": path},
-                               "requestId": uuid.uuid4().hex},
-            "isBase64Encoded": False,
-        }
-        if caller is not None:
-            event["requestContext"]["authorizer"] = {"iam": {"userArn": caller}}
-        if body is not None:
-            event["body"] = body if isinstance(body, str) else json.dumps(body)
+        event = http_api_event(method, path, body=body, query=query, caller=caller)
         response = self._presign.handler(event, LambdaContext())
         return response["statusCode"], json.loads(response["body"])
 
@@ -214,3 +226,57 @@ class PresignApi:
 def presign_api(monkeypatch, fresh_bucket, dedup_table):
     """The presign handler bound to a fresh bucket and dedup table (default policy)."""
     return PresignApi(monkeypatch, fresh_bucket, dedup_table)
+
+
+# --------------------------------------------------------------------------- browser
+
+@pytest.fixture(scope="session")
+def page_origins():
+    """Two origins serving the upload page: the configured one, and one that is not."""
+    servers = []
+    for _ in range(2):
+        handler = partial(QuietHandler, directory=str(PAGE_DIR))
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+    try:
+        yield tuple(f"http://127.0.0.1:{s.server_address[1]}" for s in servers)
+    finally:
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package",
+                    pytrace=False)
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="session")
+def open_page(chromium):
+    """The upload page loaded from an origin; one page per origin for the session (the page
+    keeps no state between calls, and loading it is the slow part of a browser test)."""
+    contexts, pages = [], {}
+
+    def open_at(origin: str):
+        if origin not in pages:
+            context = chromium.new_context()
+            contexts.append(context)
+            pages[origin] = context.new_page()
+            pages[origin].goto(f"{origin}/upload_page.html")
+        return pages[origin]
+
+    yield open_at
+    for context in contexts:
+        context.close()
+
+

@@ -57,12 +57,22 @@ class LocalServer:
             return "<no log>"
         return "\n".join(text[-lines:])
 
+    def freeze(self) -> None:
+        """SIGSTOP the server's process group: it stops answering (connections are accepted
+        by the kernel and then hang), as an unresponsive Region does; nothing is lost."""
+        os.killpg(self.process.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """SIGCONT: the server answers again, with everything it held."""
+        os.killpg(self.process.pid, signal.SIGCONT)
+
     def stop(self, grace_seconds: float = 1.0) -> None:
         """SIGTERM, then SIGKILL: weed's graceful shutdown takes ~15 s and the data is
         throw-away."""
         if self.process.poll() is None:
             try:
                 os.killpg(self.process.pid, signal.SIGTERM)
+                os.killpg(self.process.pid, signal.SIGCONT)  # a frozen server takes it too
                 self.process.wait(timeout=grace_seconds)
             except (ProcessLookupError, subprocess.TimeoutExpired):
                 try:
@@ -278,21 +288,22 @@ def empty_and_delete_bucket(s3, bucket: str) -> None:
 # Plain urllib, as a browser or mobile client would talk to a presigned URL (no SDK).
 
 def http(method: str, url: str, body: bytes | None = None,
-         headers: dict | None = None) -> tuple[int, bytes]:
+         headers: dict | None = None, timeout: float = 30) -> tuple[int, bytes]:
     """(status, body) of one request; HTTP errors are returned, not raised. Content-Length
     always comes from ``body`` (a ``Content-Length`` in ``headers`` is dropped), as it
     would from any real HTTP client."""
     sent = {k: v for k, v in (headers or {}).items() if k.lower() != "content-length"}
     request = urllib.request.Request(url, data=body, method=method, headers=sent)
     try:
-        with urllib.request.urlopen(request, timeout=30) as resp:
+        with urllib.request.urlopen(request, timeout=timeout) as resp:
             return resp.status, resp.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
 
 
 def post_form(url: str, fields: dict, content: bytes,
-              file_content_type: str = "application/octet-stream") -> tuple[int, bytes]:
+              file_content_type: str = "application/octet-stream",
+              timeout: float = 30) -> tuple[int, bytes]:
     """A browser-style multipart/form-data POST: the policy fields, then the file last."""
     boundary = f"----form{uuid.uuid4().hex}"
     parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
@@ -301,7 +312,7 @@ def post_form(url: str, fields: dict, content: bytes,
                  f'filename="upload"\r\nContent-Type: {file_content_type}\r\n\r\n'.encode()
                  + content + f"\r\n--{boundary}--\r\n".encode())
     return http("POST", url, b"".join(parts),
-                {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+                {"Content-Type": f"multipart/form-data; boundary={boundary}"}, timeout)
 
 
 def s3_error_code(body: bytes) -> str:

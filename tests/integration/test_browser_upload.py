@@ -11,70 +11,23 @@ What CORS can and cannot refuse (in AWS and here alike): a PUT (and every multip
 preflighted, so a page from another origin never sends it; a form POST is a "simple"
 request that the browser sends without a preflight and then hides the answer from the page.
 The POST's own protection is its signed policy, not CORS; that test says so.
+
+The browser, the page's two origins and the loaded pages are session fixtures
+(tests/integration/conftest.py): the outage drill uploads through the same browser.
 """
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import http.server
-import threading
-from functools import partial
-from pathlib import Path
 
 import pytest
+from browser_page import page_bytes
 
 from infra.config import MB
 from infra.constructs.browser_uploads import cors_rule_specs
 from infra.environments import ENVIRONMENTS
 
-CHROMIUM = Path("/usr/bin/chromium")
-PAGE_DIR = Path(__file__).parent / "browser"
-# Flags for a quiet, offline, throw-away browser in a container (no sandbox as root).
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage"]
 ALICE = "arn:aws:iam::123456789012:user/alice"
-
-
-def page_bytes(size: int) -> bytes:
-    """The bytes ``testBytes(size)`` of the page makes (a pattern that repeats every 256)."""
-    period = bytes((i * 31 + 7) & 255 for i in range(256))
-    return (period * (size // 256 + 1))[:size]
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - the base class's signature
-        pass
-
-
-@pytest.fixture(scope="session")
-def page_origins():
-    """Two origins serving the upload page: the configured one, and one that is not."""
-    servers = []
-    for _ in range(2):
-        handler = partial(_QuietHandler, directory=str(PAGE_DIR))
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-    try:
-        yield tuple(f"http://127.0.0.1:{s.server_address[1]}" for s in servers)
-    finally:
-        for server in servers:
-            server.shutdown()
-            server.server_close()
-
-
-@pytest.fixture(scope="session")
-def chromium():
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package",
-                    pytrace=False)
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture
@@ -86,25 +39,6 @@ def api(presign_api, s3_client, page_origins):
     s3_client.put_bucket_cors(Bucket=presign_api.bucket,
                               CORSConfiguration={"CORSRules": cors_rule_specs(cors)})
     return presign_api
-
-
-@pytest.fixture(scope="session")
-def open_page(chromium):
-    """The upload page loaded from an origin; one page per origin for the session (the page
-    keeps no state between calls, and loading it is the slow part of a browser test)."""
-    contexts, pages = [], {}
-
-    def open_at(origin: str):
-        if origin not in pages:
-            context = chromium.new_context()
-            contexts.append(context)
-            pages[origin] = context.new_page()
-            pages[origin].goto(f"{origin}/upload_page.html")
-        return pages[origin]
-
-    yield open_at
-    for context in contexts:
-        context.close()
 
 
 def _plan(api, size: int, sha256: str | None = None, kind="product-image",

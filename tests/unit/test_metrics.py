@@ -89,7 +89,8 @@ def test_refused_requests_count_nothing(capsys):
 
 def test_hasher_counts_bytes_hashed_and_duplicates(monkeypatch, capsys):
     canonical = CanonicalObject(SHA, "brands/media/first.png", "v1", len(BODY), "2026")
-    monkeypatch.setattr(hasher, "hash_version", lambda s3, obj, chunk: (SHA, len(BODY), "streamed"))
+    monkeypatch.setattr(hasher, "hash_version",
+                        lambda s3, obj, chunk, head=None: (SHA, len(BODY), "streamed"))
     monkeypatch.setattr(hasher, "claim", lambda *args: canonical)
     monkeypatch.setattr(hasher, "apply_tags", lambda *args: True)
     hasher.process_object(ObjectVersion("assets", "brands/media/second.png", "v2"),

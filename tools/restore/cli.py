@@ -33,7 +33,7 @@ from botocore.exceptions import ClientError
 from botocore.utils import parse_timestamp
 from tqdm import tqdm
 
-from tools.cli import Parser, UsageError, bucket, replica_bucket_name, run_main
+from tools.cli import Parser, UsageError, bucket, moment, replica_bucket_name, run_main
 from tools.restore import batch as batch_ops
 from tools.restore.copier import (
     ARCHIVE_REPORTED,
@@ -60,17 +60,6 @@ class BatchSubmitError(Exception):
     pass
 
 
-def _moment(text: str) -> dt.datetime:
-    try:
-        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not an ISO 8601 time like 2026-11-20T10:00:00Z") from None
-    if moment.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{text!r} has no time zone; add Z for UTC")
-    return moment
-
-
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -87,7 +76,7 @@ def parser() -> argparse.ArgumentParser:
                             "moment, as new current versions (history is never rewritten).")
     p.add_argument("--bucket", required=True, type=bucket, help="the bucket to restore")
     p.add_argument("--prefix", required=True, help="the prefix to restore ('' = whole bucket)")
-    p.add_argument("--at", required=True, type=_moment, metavar="TIME",
+    p.add_argument("--at", required=True, type=moment, metavar="TIME",
                    help="ISO 8601 moment with a time zone, e.g. 2026-11-20T10:00:00Z")
     p.add_argument("--to-bucket", type=bucket, help="write the restored state into this bucket")
     p.add_argument("--to-prefix", help="write the restored state under this prefix")

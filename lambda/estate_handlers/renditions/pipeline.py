@@ -3,7 +3,8 @@
 Order of work, cheapest and safest first:
 
 1. Not an original, or not the key's current version (a newer one has its own event):
-   skip. Gone: skip.
+   skip. Gone: skip. A replica (S3 replication wrote it here) on the event-driven path:
+   skip; its origin Region rendered it and the renditions arrive by replication.
 2. Its manifest already names this version and this rendition set: skip (a redelivery or
    a re-run writes nothing). A manifest for another version is replaced.
 3. Already tagged ``processing-status=rejected``: skip.
@@ -35,7 +36,7 @@ from estate_handlers.layout import (
     DUPLICATE_OF_TAG,
     MAX_TAGS_PER_OBJECT,
 )
-from estate_handlers.object_events import ObjectVersion
+from estate_handlers.object_events import ObjectVersion, is_replica
 from estate_handlers.renditions import fingerprints, imaging, keys, sniff
 from estate_handlers.renditions.settings import Settings
 from estate_handlers.s3_errors import is_missing
@@ -47,11 +48,12 @@ STATUS_TAG = "processing-status"
 REASON_TAG = "processing-reason"
 REJECTED = "rejected"
 MANIFEST_SCHEMA = 1
+REPLICA_OUTCOME = "replica"
 
 
 @dataclass(frozen=True)
 class Outcome:
-    status: str  # rendered | reused | rejected | unchanged | superseded | skipped
+    status: str  # rendered | reused | rejected | unchanged | superseded | skipped | replica
     detail: str = ""
     written: int = 0  # objects written (renditions + manifest)
 
@@ -210,8 +212,10 @@ def reject(s3, obj: ObjectVersion, existing_tags: list[dict], error: sniff.Rejec
     return Outcome(REJECTED, error.reason if tagged else f"{error.reason} (untagged: 10 tags)")
 
 
-def process_object(s3, obj: ObjectVersion, settings: Settings) -> Outcome:
-    """Render one original version (see the module docstring for the order of work)."""
+def process_object(s3, obj: ObjectVersion, settings: Settings, *,
+                   skip_replicas: bool = False) -> Outcome:
+    """Render one original version (see the module docstring for the order of work).
+    ``skip_replicas``: the event-driven path leaves replicas to their origin Region."""
     if not keys.is_original(obj.key):
         return Outcome("skipped", "not an original")
     try:
@@ -222,6 +226,8 @@ def process_object(s3, obj: ObjectVersion, settings: Settings) -> Outcome:
         raise
     if obj.version_id and head.get("VersionId") != obj.version_id:
         return Outcome("superseded", f"current version is {head.get('VersionId')}")
+    if skip_replicas and is_replica(head):
+        return Outcome(REPLICA_OUTCOME, "rendered in its origin Region")
     obj = ObjectVersion(obj.bucket, obj.key, head.get("VersionId") or obj.version_id)
     manifest = read_manifest(s3, obj.bucket, obj.key)
     if manifest is not None \

@@ -1,0 +1,63 @@
+"""Local stand-ins for what AWS does between and around the two Regions' buckets, shared by
+the reconciliation test and the outage drill. Each says what it stands in for.
+"""
+from __future__ import annotations
+
+import urllib.parse
+
+import boto3
+from botocore.stub import Stubber
+from estate_handlers.layout import SCAN_CLEAN, SCAN_STATUS_TAG
+
+
+def replicate(source_s3, source_bucket: str, target_s3, target_bucket: str, key: str) -> str:
+    """S3 replication of one key's current version: bytes, content type, user metadata and
+    tags (the scan verdict and the hasher's included: replication copies tags). In AWS, S3
+    Cross-Region Replication does it within 15 minutes (RTC) and keeps the version id; here a
+    GET and a PUT make a new id, which is why the reconciliation compares bytes when the ids
+    differ. Returns the target's new version id."""
+    got = source_s3.get_object(Bucket=source_bucket, Key=key)
+    tags = source_s3.get_object_tagging(Bucket=source_bucket, Key=key,
+                                        VersionId=got["VersionId"])["TagSet"]
+    extra = {"Tagging": urllib.parse.urlencode({t["Key"]: t["Value"] for t in tags})} \
+        if tags else {}
+    put = target_s3.put_object(Bucket=target_bucket, Key=key, Body=got["Body"].read(),
+                               ContentType=got.get("ContentType") or "binary/octet-stream",
+                               Metadata=got.get("Metadata") or {}, **extra)
+    return put["VersionId"]
+
+
+def guardduty_scans(s3, bucket: str, key: str, version_id: str | None = None,
+                    verdict: str = SCAN_CLEAN) -> None:
+    """GuardDuty Malware Protection for S3 after scanning a version: its verdict tag, merged
+    with the version's other tags (GuardDuty adds its tag). No scan runs locally."""
+    extra = {"VersionId": version_id} if version_id else {}
+    tags = s3.get_object_tagging(Bucket=bucket, Key=key, **extra)["TagSet"]
+    kept = [t for t in tags if t["Key"] != SCAN_STATUS_TAG]
+    s3.put_object_tagging(Bucket=bucket, Key=key, **extra, Tagging={
+        "TagSet": kept + [{"Key": SCAN_STATUS_TAG, "Value": verdict}]})
+
+
+def tags(s3, bucket: str, key: str, version_id: str | None = None) -> dict[str, str]:
+    extra = {"VersionId": version_id} if version_id else {}
+    return {t["Key"]: t["Value"]
+            for t in s3.get_object_tagging(Bucket=bucket, Key=key, **extra)["TagSet"]}
+
+
+class StubbedGuardDuty:
+    """A GuardDuty client whose ``SendObjectMalwareScan`` calls are answered by a Stubber
+    (no local GuardDuty exists) and recorded: ``requested`` lists (bucket, key, version)."""
+
+    def __init__(self, region: str):
+        self.client = boto3.client("guardduty", region_name=region)
+        self.requested: list[tuple[str, str, str]] = []
+        self._stubber = Stubber(self.client)
+        self._stubber.activate()
+        self.client.meta.events.register(
+            "provide-client-params.guardduty.SendObjectMalwareScan", self._record)
+
+    def _record(self, params, **_):
+        target = params["S3Object"]
+        self.requested.append((target["Bucket"], target["Key"], target["VersionId"]))
+        # Stubber answers in order; one answer per accepted request, checked against the model.
+        self._stubber.add_response("send_object_malware_scan", {}, {"S3Object": target})

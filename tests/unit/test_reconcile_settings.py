@@ -1,0 +1,45 @@
+"""``tools.reconcile`` reads the environment's config: buckets, Regions, the gate, the
+rendition set; the clients it builds point at the right Region (no AWS call is made)."""
+from __future__ import annotations
+
+import pytest
+
+from infra.environments import ENVIRONMENTS
+from tools.reconcile import cli
+
+
+def settings(*extra: str) -> cli.Settings:
+    return cli.Settings.from_args(cli.parser().parse_args(["--env", "prod", "--table", "t",
+                                                           *extra]))
+
+
+def test_the_environment_names_both_buckets_regions_gate_and_renditions():
+    cfg = ENVIRONMENTS["prod"]()
+    got = settings()
+    assert (got.primary_bucket, got.secondary_bucket) == (cfg.assets_bucket_name,
+                                                          cfg.replica_bucket_name)
+    assert (got.primary_region, got.secondary_region) == (cfg.primary_region,
+                                                          cfg.replica_region)
+    assert got.gated_prefixes == cfg.upload_gate.gated_prefixes
+    assert got.render_settings == cfg.renditions.settings()
+
+
+def test_a_bucket_override_derives_its_replica_name():
+    got = settings("--bucket", "acme-imported-assets")
+    assert got.secondary_bucket == "acme-imported-assets-replica"
+
+
+def test_clients_are_built_for_each_region_and_the_hasher_writes_the_primary(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDUNIT")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    estate = cli.build_estate(settings(), "dedup")
+    assert estate.primary.s3.meta.region_name == "us-east-1"
+    assert estate.secondary.s3.meta.region_name == "us-west-2"
+    assert estate.secondary.guardduty.meta.region_name == "us-west-2"
+    assert estate.hasher.s3 is estate.primary.s3 and estate.hasher.table_name == "dedup"
+    assert estate.hasher.dynamodb.meta.region_name == "us-east-1"
+
+
+def test_since_after_until_is_a_usage_error():
+    with pytest.raises(cli.UsageError, match="before --until"):
+        settings("--since", "2026-11-20T11:00:00Z", "--until", "2026-11-20T10:00:00Z")

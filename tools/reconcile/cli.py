@@ -1,0 +1,153 @@
+"""CLI: after a failback, complete in the primary every upload the secondary Region took.
+
+    python -m tools.reconcile --env prod --table DEDUP_TABLE [--since T] [--until T]
+        [--bucket B] [--secondary-bucket B2] [--dry-run | --yes] [--report FILE]
+
+Without ``--yes`` it is a dry run: the plan (what each version lacks and what would be done)
+and the summary, nothing changed. With ``--yes`` it does it (``engine``) and prints the
+audit summary: how many versions were checked, copied, sent to a scan, hashed and rendered,
+and every one still pending, in conflict or failed.
+
+Exit codes: 0 everything the secondary took is complete in the primary (or would be, for a
+dry run), 1 something is still pending (a scan to wait for: run it again after it), in
+conflict or failed (the report says which), 2 usage error (nothing was changed).
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import datetime as dt
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import boto3
+from botocore.config import Config
+
+from tools.cli import Parser, UsageError, bucket, moment, replica_bucket_name, run_main
+from tools.reconcile import engine
+
+NEEDS_RERUN = 1
+SAMPLE_KEYS = 10
+
+
+def parser() -> argparse.ArgumentParser:
+    p = Parser(prog="python -m tools.reconcile",
+               description="After a failback: make every upload the secondary Region took "
+                           "present, scanned, hashed and rendered in the primary.")
+    p.add_argument("--env", required=True, help="the environment (its buckets, Regions, gate, "
+                                                "rendition set come from its config)")
+    p.add_argument("--table", required=True,
+                   help="the dedup index table (the hasher's DEDUP_TABLE_NAME)")
+    p.add_argument("--since", type=moment, metavar="TIME",
+                   help="first moment of the outage window (ISO 8601 with a time zone)")
+    p.add_argument("--until", type=moment, metavar="TIME", help="end of the window (excluded)")
+    p.add_argument("--bucket", type=bucket, help="the primary bucket (default: the env's)")
+    p.add_argument("--secondary-bucket", type=bucket,
+                   help="the bucket that took the writes (default: <bucket>-replica)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--dry-run", action="store_true", help="print the plan (the default)")
+    mode.add_argument("--yes", action="store_true", help="carry the plan out")
+    p.add_argument("--report", metavar="FILE", help="write every finding as JSON here")
+    return p
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the environment's config decides."""
+
+    primary_bucket: str
+    secondary_bucket: str
+    primary_region: str
+    secondary_region: str
+    gated_prefixes: tuple[str, ...]
+    render_settings: object
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> Settings:
+        from infra.environments import ENVIRONMENTS
+        if args.env not in ENVIRONMENTS:
+            raise UsageError(f"--env must be one of {', '.join(ENVIRONMENTS)}, not {args.env!r}")
+        if args.since and args.until and args.since >= args.until:
+            raise UsageError("--since must be before --until")
+        cfg = ENVIRONMENTS[args.env]()
+        primary = args.bucket or cfg.assets_bucket_name
+        secondary = args.secondary_bucket or replica_bucket_name(primary)
+        if secondary == primary:
+            raise UsageError("--secondary-bucket must differ from the primary bucket")
+        return cls(primary, secondary, cfg.primary_region, cfg.replica_region,
+                   cfg.upload_gate.gated_prefixes, cfg.renditions.settings())
+
+
+def build_estate(settings: Settings, table: str) -> engine.Estate:
+    """Clients from the standard AWS environment (credentials, ``AWS_ENDPOINT_URL_*``)."""
+    from estate_handlers import hasher
+    config = Config(signature_version="s3v4", retries={"mode": "standard",
+                                                       "total_max_attempts": 5})
+
+    def region(name: str, bucket_name: str) -> engine.Region:
+        return engine.Region(boto3.client("s3", region_name=name, config=config), bucket_name,
+                             boto3.client("guardduty", region_name=name, config=config))
+
+    primary = region(settings.primary_region, settings.primary_bucket)
+    dynamodb = boto3.client("dynamodb", region_name=settings.primary_region,
+                            config=hasher.client_config())
+    return engine.Estate(primary=primary,
+                         secondary=region(settings.secondary_region, settings.secondary_bucket),
+                         hasher=hasher.Deps(s3=primary.s3, dynamodb=dynamodb, table_name=table),
+                         render_settings=settings.render_settings,
+                         gated_prefixes=settings.gated_prefixes)
+
+
+def reconcile(estate: engine.Estate, since, until, *, apply: bool) -> list[engine.Finding]:
+    return [engine.examine(estate, item, apply)
+            for item in engine.written_in_secondary(estate, since, until)]
+
+
+def summary(findings: list[engine.Finding], *, apply: bool) -> str:
+    """The plan (dry run) or the audit summary: counts by action and state, sample keys."""
+    actions = collections.Counter(a for f in findings for a in f.actions)
+    states = collections.Counter(f.state for f in findings)
+    verb = "done" if apply else "to do"
+    lines = [f"{len(findings)} versions written in the secondary checked"]
+    lines += [f"  {action} {verb}: {actions[action]}" for action in engine.ACTIONS
+              if actions[action]]
+    for state, count in sorted(states.items()):
+        lines.append(f"  {state}: {count}")
+        if state in engine.NEEDS_RERUN or state == engine.QUARANTINED:
+            samples = [f for f in findings if f.state == state][:SAMPLE_KEYS]
+            lines += [f"    {f.key} ({f.secondary_version}): {f.detail}" for f in samples]
+    if not apply and any(f.actions for f in findings):
+        lines.append("dry run: nothing changed; run again with --yes to do it")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None, *, stdout=None,
+         make_estate: Callable[[Settings, str], engine.Estate] = build_estate) -> int:
+    return run_main(parser(), lambda args: _main(args, stdout or sys.stdout, make_estate), argv)
+
+
+def _main(args, stdout, make_estate) -> int:
+    settings = Settings.from_args(args)
+    estate = make_estate(settings, args.table)
+    apply = bool(args.yes)
+    started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    findings = reconcile(estate, args.since, args.until, apply=apply)
+    window = f"{args.since.isoformat() if args.since else 'the beginning'} to " \
+             f"{args.until.isoformat() if args.until else 'now'}"
+    print(f"reconcile s3://{settings.secondary_bucket} ({settings.secondary_region}) into "
+          f"s3://{settings.primary_bucket} ({settings.primary_region}), writes from {window}",
+          file=stdout)
+    print(summary(findings, apply=apply), file=stdout)
+    if args.report:
+        with open(args.report, "w", encoding="utf-8") as out:
+            json.dump({"apply": apply, "started": started,
+                       "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                       "primary": f"s3://{settings.primary_bucket}",
+                       "secondary": f"s3://{settings.secondary_bucket}",
+                       "since": args.since, "until": args.until,
+                       "findings": [f.as_dict() for f in findings]},
+                      out, indent=2, default=str)
+    unfinished = any(f.state in engine.NEEDS_RERUN for f in findings)
+    return NEEDS_RERUN if unfinished else 0

@@ -922,6 +922,14 @@ class EnvironmentConfig:
         """The read-only role the scheduled drift check of this environment assumes (OIDC)."""
         return f"{self.org}-{self.name}-github-drift"
 
+    @property
+    def github_deploy_role_arn(self) -> str:
+        return f"arn:aws:iam::{self.account}:role/{self.github_deploy_role_name}"
+
+    @property
+    def github_drift_role_arn(self) -> str:
+        return f"arn:aws:iam::{self.account}:role/{self.github_drift_role_name}"
+
     def bootstrap_role_arns(self, *kinds: str) -> list[str]:
         """The CDK bootstrap roles of this account, in every region the estate uses
         (``cdk-<qualifier>-<kind>-role-<account>-<region>``)."""

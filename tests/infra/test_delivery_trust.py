@@ -21,6 +21,7 @@ from infra.constructs.github_oidc import GITHUB_OIDC_HOST
 from infra.delivery_stage import DeliveryStage
 from infra.environments import DELIVERY, ENVIRONMENTS, dev, prod
 from infra.nag import apply_policy_packs
+from tools import github_roles
 
 REPO = DELIVERY.repository  # justkalm/storage-estate
 AUD = "sts.amazonaws.com"
@@ -211,3 +212,21 @@ def test_an_environment_without_delivery_gets_no_github_roles():
     assert stage.stacks_by_id == {}
     with pytest.raises(ConfigError, match="delivery is not configured"):
         unconfigured.bootstrap_role_arns()
+
+
+def test_the_roles_the_workflows_assume_are_the_synthesized_ones(templates, estate, capsys):
+    """The workflows read role ARNs from `python -m tools.github_roles` (config), so they must
+    name the roles the delivery stacks create and the lookup role the drift role may assume."""
+    assert github_roles.main([]) == 0
+    printed = dict(line.split("=", 1) for line in capsys.readouterr().out.splitlines())
+    for env, template in templates.items():
+        account = estate.stages[env].cfg.account
+        names = {r["Properties"]["RoleName"] for r in resources(template, "AWS::IAM::Role").values()}
+        for kind in ("deploy", "drift"):
+            arn = printed[f"{env}_{kind}_role"]
+            assert arn.startswith(f"arn:aws:iam::{account}:role/")
+            assert arn.rsplit("/", 1)[1] in names
+        (drift_policy,) = [p for p in resources(template, "AWS::IAM::ManagedPolicy").values()
+                           if "github-drift" in p["Properties"]["Description"]]
+        assert printed[f"{env}_lookup_role"] in drift_policy["Properties"]["PolicyDocument"][
+            "Statement"][0]["Resource"]

@@ -230,3 +230,16 @@ def test_the_roles_the_workflows_assume_are_the_synthesized_ones(templates, esta
                            if "github-drift" in p["Properties"]["Description"]]
         assert printed[f"{env}_lookup_role"] in drift_policy["Properties"]["PolicyDocument"][
             "Statement"][0]["Resource"]
+
+
+def test_the_drift_check_finds_an_environments_stacks_by_their_name_prefix(estate):
+    """tools.drift selects `<env>-…` stacks: true of every stack of the environment's stage
+    and of no other stage's."""
+    names = {}
+    for manifest in estate.outdir.glob("assembly-*/manifest.json"):
+        for artifact in json.loads(manifest.read_text())["artifacts"].values():
+            if artifact["type"] == "aws:cloudformation:stack":
+                names[artifact["displayName"]] = artifact["properties"]["stackName"]
+    for env in ENVIRONMENTS:
+        own = {name for display, name in names.items() if display.startswith(f"{env}/")}
+        assert own and own == {name for name in names.values() if name.startswith(f"{env}-")}

@@ -13,7 +13,6 @@ from botocore.stub import ANY, Stubber
 from tools.drift.cli import main
 from tools.drift.detect import detect_region
 
-ESTATE_TAGS = [{"Key": "project", "Value": "storage-estate"}]
 TIME = "2026-12-01T00:00:00Z"
 
 
@@ -22,9 +21,8 @@ def _client():
                         aws_secret_access_key="testing")
 
 
-def _stack(name: str, env: str, status: str = "UPDATE_COMPLETE", project=True) -> dict:
-    tags = (ESTATE_TAGS if project else []) + [{"Key": "environment", "Value": env}]
-    return {"StackName": name, "StackStatus": status, "CreationTime": TIME, "Tags": tags}
+def _stack(name: str, status: str = "UPDATE_COMPLETE") -> dict:
+    return {"StackName": name, "StackStatus": status, "CreationTime": TIME}
 
 
 def _describe(stubber: Stubber, *stacks: dict) -> None:
@@ -68,9 +66,8 @@ def _drift(logical_id: str, status: str, rtype: str = "AWS::S3::Bucket",
 def test_only_live_stacks_of_the_environment_are_checked_and_polled_until_done():
     cfn, sleeps = _client(), []
     with Stubber(cfn) as stubber:
-        _describe(stubber, _stack("dev-Assets", "dev"), _stack("prod-Assets", "prod"),
-                  _stack("dev-Old", "dev", status="DELETE_COMPLETE"),
-                  _stack("dev-Other", "dev", project=False))
+        _describe(stubber, _stack("dev-Assets"), _stack("prod-Assets"), _stack("delivery-dev"),
+                  _stack("devtools-Build"), _stack("dev-Old", status="DELETE_COMPLETE"))
         _detect(stubber, "dev-Assets", "d1")
         _status(stubber, "d1", "DETECTION_IN_PROGRESS")
         _status(stubber, "d1", "DETECTION_COMPLETE", "DRIFTED")
@@ -103,7 +100,7 @@ def _run(tmp_path: Path, stub, *extra: str) -> tuple[int, str, str]:
 
 def test_drift_is_reported_in_the_job_summary_and_exits_1(tmp_path):
     def stub(stubber):
-        _describe(stubber, _stack("dev-Assets", "dev"), _stack("dev-Cdn", "dev"))
+        _describe(stubber, _stack("dev-Assets"), _stack("dev-Cdn"))
         _detect(stubber, "dev-Assets", "a")
         _detect(stubber, "dev-Cdn", "c")
         _status(stubber, "a", "DETECTION_COMPLETE", "DRIFTED")
@@ -123,7 +120,7 @@ def test_drift_is_reported_in_the_job_summary_and_exits_1(tmp_path):
 
 def test_everything_in_sync_exits_0(tmp_path):
     def stub(stubber):
-        _describe(stubber, _stack("dev-Assets", "dev"))
+        _describe(stubber, _stack("dev-Assets"))
         _detect(stubber, "dev-Assets", "a")
         _status(stubber, "a", "DETECTION_COMPLETE", "IN_SYNC")
         _drifts(stubber, "dev-Assets", [])
@@ -133,7 +130,7 @@ def test_everything_in_sync_exits_0(tmp_path):
 
 def test_failed_detection_keeps_partial_results_and_says_why(tmp_path):
     def stub(stubber):
-        _describe(stubber, _stack("dev-Assets", "dev"))
+        _describe(stubber, _stack("dev-Assets"))
         _detect(stubber, "dev-Assets", "a")
         _status(stubber, "a", "DETECTION_FAILED", "IN_SYNC",
                 reason="Failed to detect drift on resource [Gate]: access denied")
@@ -144,7 +141,7 @@ def test_failed_detection_keeps_partial_results_and_says_why(tmp_path):
 
 def test_a_detection_still_running_at_the_timeout_is_reported_incomplete(tmp_path):
     def stub(stubber):
-        _describe(stubber, _stack("dev-Assets", "dev"))
+        _describe(stubber, _stack("dev-Assets"))
         _detect(stubber, "dev-Assets", "a")
         for _ in range(3):
             _status(stubber, "a", "DETECTION_IN_PROGRESS")
@@ -153,13 +150,13 @@ def test_a_detection_still_running_at_the_timeout_is_reported_incomplete(tmp_pat
 
 
 def test_no_stack_found_is_not_reported_as_in_sync(tmp_path):
-    code, out, _ = _run(tmp_path, lambda stubber: _describe(stubber, _stack("prod-A", "prod")))
+    code, out, _ = _run(tmp_path, lambda stubber: _describe(stubber, _stack("prod-A")))
     assert code == 3 and "nothing was checked" in out
 
 
 def test_an_aws_error_is_one_line_and_exit_3(tmp_path, capsys):
     def stub(stubber):
-        _describe(stubber, _stack("dev-Assets", "dev"))
+        _describe(stubber, _stack("dev-Assets"))
         stubber.add_client_error("detect_stack_drift", "AccessDenied", "not authorized",
                                  expected_params={"StackName": ANY})
     code, out, summary = _run(tmp_path, stub)
@@ -180,7 +177,7 @@ def test_default_regions_are_the_environments_regions():
         seen.append(region)
         cfn = _client()
         stubber = Stubber(cfn)
-        _describe(stubber, _stack("x", "prod"))
+        _describe(stubber, _stack("x"))
         stubber.activate()
         return cfn
     assert main(["--env", "dev"], client=client, stdout=io.StringIO()) == 3

@@ -1,8 +1,9 @@
 """Run CloudFormation drift detection on an environment's stacks and collect the results.
 
-The stacks are found by the tags every estate stage puts on its stacks (``project`` and
-``environment``), in each region the environment uses, so a stack added to the app is checked
-without touching this tool. Detection runs on all stacks of a region at once and is polled.
+The stacks are found by name, in each region the environment uses: CDK names a stage's
+stacks ``<stage>-<stack id>`` (``dev-Assets``), so a stack added to the app is checked without
+touching this tool. (Not by stack tags: ``@aws-cdk/core:explicitStackTags`` keeps the stage's
+tags on the resources only.) Detection runs on all stacks of a region at once and is polled.
 """
 from __future__ import annotations
 
@@ -11,8 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-PROJECT_TAG = ("project", "storage-estate")
-ENVIRONMENT_TAG = "environment"
 DRIFTED_STATUSES = ["MODIFIED", "DELETED"]  # NOT_CHECKED and IN_SYNC are not drift
 GONE = {"DELETE_COMPLETE", "REVIEW_IN_PROGRESS", "DELETE_IN_PROGRESS"}
 
@@ -48,14 +47,11 @@ class StackDrift:
 
 
 def environment_stacks(cfn: Any, env: str) -> list[str]:
-    """Names of the live stacks tagged as this environment of the estate."""
+    """Names of the live stacks of this environment's stage (``<env>-...``)."""
     names = []
     for page in cfn.get_paginator("describe_stacks").paginate():
-        for stack in page["Stacks"]:
-            tags = {t["Key"]: t["Value"] for t in stack.get("Tags", [])}
-            if tags.get(PROJECT_TAG[0]) == PROJECT_TAG[1] and tags.get(ENVIRONMENT_TAG) == env \
-                    and stack["StackStatus"] not in GONE:
-                names.append(stack["StackName"])
+        names += [stack["StackName"] for stack in page["Stacks"]
+                  if stack["StackName"].startswith(f"{env}-") and stack["StackStatus"] not in GONE]
     return sorted(names)
 
 

@@ -22,7 +22,7 @@ def incomplete(results: list[StackDrift]) -> bool:
 
 def render(env: str, results: list[StackDrift]) -> str:
     if not results:
-        return (f"## Drift: `{env}`\n\n❓ No stack tagged `environment={env}` was found: "
+        return (f"## Drift: `{env}`\n\n❓ No stack named `{env}-…` was found: "
                 "nothing was checked (wrong account or role, or not deployed yet).\n")
     count = sum(len(r.resources) for r in results)
     headline = (f"⚠️ **{count} resource(s) drifted** from what the estate deployed"

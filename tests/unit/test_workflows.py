@@ -160,18 +160,25 @@ def test_deploy_synthesizes_once_and_every_deploy_job_consumes_that_artifact():
     jobs = workflow["jobs"]
     synthesizing = [name for name, job in jobs.items() if "make synth" in runs(job)]
     assert synthesizing == ["synth"]
+    synth = jobs["synth"]["steps"]
     (upload,) = steps_using(jobs["synth"], "actions/upload-artifact")
-    assert upload["with"]["name"] == ASSEMBLY_ARTIFACT and upload["with"]["path"] == "cdk.out/"
+    (pack,) = [s for s in synth if "tar -cf" in s.get("run", "")]
+    assert pack["run"].split() == ["tar", "-cf", f"{ASSEMBLY_ARTIFACT}.tar", "cdk.out"]
+    assert upload["with"]["name"] == ASSEMBLY_ARTIFACT
+    assert upload["with"]["path"] == f"{ASSEMBLY_ARTIFACT}.tar"
+    assert synth.index(pack) < synth.index(upload)
     deploys = {name: job for name, job in jobs.items() if "environment" in job}
     assert {job["environment"] for job in deploys.values()} == set(ENVIRONMENTS)
     for name, job in deploys.items():
         env = job["environment"]
         steps = job["steps"]
         (download,) = steps_using(job, "actions/download-artifact")
-        assert download["with"] == {"name": ASSEMBLY_ARTIFACT, "path": "cdk.out"}
+        assert download["with"] == {"name": ASSEMBLY_ARTIFACT}  # this run's, no other run-id
+        (unpack,) = [s for s in steps if "tar -xf" in s.get("run", "")]
+        assert unpack["run"].split() == ["tar", "-xf", f"{ASSEMBLY_ARTIFACT}.tar"]
         deploy_steps = [s for s in steps if "cdk deploy" in s.get("run", "")]
         assert len(deploy_steps) == 1
-        assert steps.index(download) < steps.index(deploy_steps[0])
+        assert steps.index(download) < steps.index(unpack) < steps.index(deploy_steps[0])
         command = deploy_steps[0]["run"].split()
         assert command[:4] == ["node_modules/.bin/cdk", "deploy", "--app", "cdk.out"]
         assert f"'{env}/*'" in command

@@ -118,24 +118,24 @@ def test_drift_is_reported_in_the_job_summary_and_exits_1(tmp_path):
     assert "| `/Tags/0/Value` | NOT_EQUAL | dev | a\\|b |" in out
 
 
-def test_everything_in_sync_exits_0(tmp_path):
+def _one_stack(detection: str, reason: str | None = None):
+    """One stack `dev-Assets`, whose detection ends with ``detection`` and nothing drifted."""
     def stub(stubber):
         _describe(stubber, _stack("dev-Assets"))
         _detect(stubber, "dev-Assets", "a")
-        _status(stubber, "a", "DETECTION_COMPLETE", "IN_SYNC")
+        _status(stubber, "a", detection, "IN_SYNC", reason=reason)
         _drifts(stubber, "dev-Assets", [])
-    code, out, _ = _run(tmp_path, stub)
+    return stub
+
+
+def test_everything_in_sync_exits_0(tmp_path):
+    code, out, _ = _run(tmp_path, _one_stack("DETECTION_COMPLETE"))
     assert code == 0 and "✅ Every stack is in sync" in out
 
 
 def test_failed_detection_keeps_partial_results_and_says_why(tmp_path):
-    def stub(stubber):
-        _describe(stubber, _stack("dev-Assets"))
-        _detect(stubber, "dev-Assets", "a")
-        _status(stubber, "a", "DETECTION_FAILED", "IN_SYNC",
-                reason="Failed to detect drift on resource [Gate]: access denied")
-        _drifts(stubber, "dev-Assets", [])
-    code, out, _ = _run(tmp_path, stub)
+    code, out, _ = _run(tmp_path, _one_stack(
+        "DETECTION_FAILED", reason="Failed to detect drift on resource [Gate]: access denied"))
     assert code == 3 and "Failed to detect drift on resource [Gate]" in out
 
 

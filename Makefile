@@ -14,7 +14,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := true
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: install synth test test-infra test-handlers diff deploy backfill-renditions lint snapshot-update bench bench-check review cost restore erase clean
+.PHONY: install synth test test-infra test-handlers diff deploy backfill-renditions lint snapshot-update bench bench-check review cost restore erase drift clean
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -116,6 +116,12 @@ restore: install
 erase: install
 	@test -n "$(ARGS)" || { $(PY) -m tools.erase --help; exit 2; }
 	$(PY) -m tools.erase $(ARGS)
+
+## CloudFormation drift of one environment's stacks (AWS credentials; what drift.yml runs daily):
+## make drift ENV=prod. Exit 0 in sync, 1 drift, 3 detection incomplete (docs/delivery.md).
+drift: install
+	@test -n "$(ENV)" || { echo "usage: make drift ENV=dev|prod"; exit 2; }
+	$(PY) -m tools.drift --env $(ENV)
 
 clean:
 	rm -rf cdk.out .pytest_cache

@@ -105,7 +105,9 @@ def _risky_by_environment(review: Review) -> list[str]:
 def comment_body(review: Review, base_label: str, head_label: str, labels: list[str],
                  cost: list[str] | None = None) -> str:
     """Markdown of the pull request's review comment (marker first)."""
-    title, _, report = render_markdown(review, base_label, head_label, cost).partition("\n\n")
+    # The security section keeps the other (info) findings: the risky ones are listed above.
+    title, _, report = render_markdown(review, base_label, head_label, cost,
+                                       security_levels=("info",)).partition("\n\n")
     head = [MARKER, title, "", *_verdict(gate(review, labels)), *_risky_by_environment(review),
             "---", ""]
     body = "\n".join(head) + report

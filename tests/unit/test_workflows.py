@@ -156,7 +156,7 @@ def test_pull_request_jobs_run_with_a_read_only_token_and_no_secrets():
 
 def test_the_comment_workflow_never_runs_the_pull_requests_code():
     workflow = load("review-comment.yml")
-    assert workflow["on"] == {"workflow_run": {"workflows": ["pull request"],
+    assert workflow["on"] == {"workflow_run": {"workflows": [load("pull-request.yml")["name"]],
                                                "types": ["completed"]}}
     (job,) = workflow["jobs"].values()
     assert job["permissions"] == {"actions": "read", "pull-requests": "write"}

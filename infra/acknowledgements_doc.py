@@ -37,12 +37,15 @@ def render(found: Iterable[tuple[str, str, str]]) -> str:
 
 
 def build_app() -> App:
+    from infra.delivery_stage import DeliveryStage
     from infra.environments import ENVIRONMENTS
     from infra.stage import EstateStage
 
     app = App()
-    for make in ENVIRONMENTS.values():
-        EstateStage(app, make())
+    configs = [make() for make in ENVIRONMENTS.values()]
+    DeliveryStage(app, configs)
+    for cfg in configs:
+        EstateStage(app, cfg)
     return app
 
 

@@ -13,6 +13,7 @@ from infra.config import (
     USER_UPLOADS,
     BucketCorsConfig,
     CdnConfig,
+    DeliveryConfig,
     EnvironmentConfig,
     FunctionUsage,
     KindAccess,
@@ -25,6 +26,9 @@ from infra.config import (
 )
 
 ORG = "justkalm"
+# The repository whose GitHub Actions deploy the estate (docs/delivery.md): its deploy roles
+# trust this repository's `dev`/`prod` GitHub environments, and its drift roles its main branch.
+DELIVERY = DeliveryConfig(owner="justkalm", repo="storage-estate", branch="main")
 
 # Hashing: SHA-256 streams at ~hashlib speed (bench_hash: ratio ~1.0, ~0.4 GB/s on Graviton), so
 # an S3 read dominates: ~0.3 s per 4-record batch. Renditions: ~0.25 s of 1.5 GB per original.
@@ -101,6 +105,7 @@ def dev(account: str = "111111111111") -> EnvironmentConfig:
                       waf_rate_limit_per_5min=1000),
         usage=DEV_USAGE,
         assets_cors=BucketCorsConfig(allowed_origins=("http://localhost:3000",)),
+        delivery=DELIVERY,
     )
 
 
@@ -129,6 +134,7 @@ def prod(account: str = "222222222222") -> EnvironmentConfig:
         assets_cors=BucketCorsConfig(
             allowed_origins=("https://www.justkalm.example", "https://justkalm.example")),
         upload_gate=UploadGateConfig(enabled=True),
+        delivery=DELIVERY,
     )
 
 

@@ -5,7 +5,8 @@
   (``estate_synth``), if the session includes ``tests/infra``;
 - under pytest-xdist (``make test`` runs ``-n 2 --dist loadgroup``), tests are grouped so that
   each expensive session resource is built by one worker only: every infra test (they share
-  the assembly) in one group, every test against the local servers in another, and each other
+  the assembly) in one group, every test against the local servers in another, the review
+  tests that read the two synthesized revisions (``revisions``) in a third, and each other
   module in its own group (its module fixtures are built once).
 """
 import sys
@@ -47,6 +48,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 def _group(item: pytest.Item) -> str:
     path = Path(str(item.path))
+    if "revisions" in getattr(item, "fixturenames", ()):
+        return "review-revisions"  # the review tests' two synthesized revisions, built once
     if INFRA in path.parents:
         return "infra"
     if SERVERS in path.parents:

@@ -7,12 +7,13 @@ nothing below ``app.py`` reads context or environment variables.
 
 One module per concern, as the constructs are: ``environment`` (accounts, regions, days,
 derived names), ``upload_api``, ``upload_gate``, ``cdn``, ``browser_uploads``, ``monitoring``,
-``renditions``, ``tiering``, ``usage`` (the cost model), ``recovery``; ``common`` and ``layout``
+``renditions``, ``tiering``, ``usage`` (the cost model), ``recovery``, ``delivery``; ``common`` and ``layout``
 hold what they share. Import from here: ``from infra.config import EnvironmentConfig``.
 """
 from .browser_uploads import BucketCorsConfig
 from .cdn import CdnConfig, CdnNames
 from .common import GB, MB, ConfigError
+from .delivery import BOOTSTRAP_ROLE_KINDS, DeliveryConfig
 from .environment import EnvironmentConfig, function_log_group_name
 from .layout import (
     ARCHIVE_TIER_PREFIXES,
@@ -75,5 +76,6 @@ __all__ = [
     "FunctionUsage", "KindAccess", "MonitoringConfig", "ObjectExpiry", "RecoveryConfig",
     "RenditionSettings", "RenditionsConfig", "SettingsError", "StoredGroup", "UploadApiConfig",
     "UploadGateConfig", "UploadGateNames", "UploadKind", "UsageConfig", "default_upload_kinds",
-    "function_log_group_name", "layout_replica_bucket_name",
+    "function_log_group_name", "layout_replica_bucket_name", "BOOTSTRAP_ROLE_KINDS",
+    "DeliveryConfig",
 ]

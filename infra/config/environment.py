@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from .browser_uploads import BucketCorsConfig
 from .cdn import CdnConfig, CdnNames
 from .common import ConfigError, _check_whole
+from .delivery import BOOTSTRAP_ROLE_KINDS, DeliveryConfig
 from .layout import layout_replica_bucket_name
 from .monitoring import MonitoringConfig
 from .recovery import RecoveryConfig
@@ -77,6 +78,8 @@ class EnvironmentConfig:
     upload_gate: UploadGateConfig = field(default_factory=UploadGateConfig)
     renditions: RenditionsConfig = field(default_factory=RenditionsConfig)
     recovery: RecoveryConfig = field(default_factory=RecoveryConfig)
+    # GitHub Actions may deploy this environment (None: only people, with their own credentials).
+    delivery: DeliveryConfig | None = None
 
     def __post_init__(self) -> None:
         env = self.name or "<unnamed>"
@@ -125,6 +128,8 @@ class EnvironmentConfig:
         if unknown:
             _fail(env, "usage.upload_mix", f"names upload kinds upload_api does not define: "
                   f"{', '.join(unknown)}")
+        if self.delivery is not None and not isinstance(self.delivery, DeliveryConfig):
+            _fail(env, "delivery", f"must be a DeliveryConfig or None (got {self.delivery!r})")
         if not isinstance(self.break_glass_role_name, str) \
                 or not _IAM_ROLE_NAME.fullmatch(self.break_glass_role_name):
             _fail(env, "break_glass_role_name", f"{self.break_glass_role_name!r} is not an IAM "
@@ -282,6 +287,34 @@ class EnvironmentConfig:
     @property
     def restore_batch_role_name(self) -> str:
         return f"{self.assets_bucket_name}-restore-batch"
+
+    @property
+    def github_deploy_role_name(self) -> str:
+        """The role a GitHub Actions deploy job of this environment assumes (OIDC)."""
+        return f"{self.org}-{self.name}-github-deploy"
+
+    @property
+    def github_drift_role_name(self) -> str:
+        """The read-only role the scheduled drift check of this environment assumes (OIDC)."""
+        return f"{self.org}-{self.name}-github-drift"
+
+    @property
+    def github_deploy_role_arn(self) -> str:
+        return f"arn:aws:iam::{self.account}:role/{self.github_deploy_role_name}"
+
+    @property
+    def github_drift_role_arn(self) -> str:
+        return f"arn:aws:iam::{self.account}:role/{self.github_drift_role_name}"
+
+    def bootstrap_role_arns(self, *kinds: str) -> list[str]:
+        """The CDK bootstrap roles of this account, in every region the estate uses
+        (``cdk-<qualifier>-<kind>-role-<account>-<region>``)."""
+        if self.delivery is None:
+            raise ConfigError(f"config '{self.name}': delivery is not configured")
+        qualifier = self.delivery.bootstrap_qualifier
+        return [f"arn:aws:iam::{self.account}:role/cdk-{qualifier}-{kind}-role-"
+                f"{self.account}-{region}" for kind in kinds or BOOTSTRAP_ROLE_KINDS
+                for region in self.regions]
 
     def access_log_bucket_name(self, region: str) -> str:
         return f"{self.org}-access-logs-{self.name}-{region}"

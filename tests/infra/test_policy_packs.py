@@ -14,10 +14,11 @@ from infra.nag import PACKS, acknowledge, apply_policy_packs
 
 def test_every_environment_synthesizes_with_no_unacknowledged_finding(estate):
     # The session's `cdk synth` ran app.py, which applies both packs: an open finding would
-    # have failed it. Every environment is in the assembly, with its stacks.
+    # have failed it. Every environment is in the assembly, with its stacks, and the accounts'
+    # GitHub trust (stage `delivery`).
     manifest = json.loads((estate.outdir / "manifest.json").read_text())
     assert {a for a in manifest["artifacts"] if a.startswith("assembly-")} == {
-        "assembly-dev", "assembly-prod"}
+        "assembly-dev", "assembly-prod", "assembly-delivery"}
     assert all(estate.stack_ids(env) for env in ("dev", "prod"))
 
 

@@ -1,54 +1,17 @@
 """The review of two small real CDK apps (a Stage each, so assemblies are nested) that differ
-in known ways: each test checks one change lands in the right section of the report."""
+in known ways (``revisions`` in conftest.py): each test checks one change lands in the right
+section of the report."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from aws_cdk import App, Duration, RemovalPolicy, Stack, Stage
-from aws_cdk import aws_iam as iam
-from aws_cdk import aws_s3 as s3
 from review_helpers import SECURITY, STACKS, lines_with, run_cli, section
 
 
-def _synth(outdir: Path, head: bool) -> Path:
-    """Base (head=False) and head revisions of a tiny storage estate."""
-    app = App(outdir=str(outdir))
-    stage = Stage(app, "dev")
-    stack = Stack(stage, "Assets")
-    retain = RemovalPolicy.RETAIN
-    s3.Bucket(stack, "Named", bucket_name="review-named-v2" if head else "review-named-v1",
-              removal_policy=retain)
-    s3.Bucket(stack, "AuditLogs" if head else "Logs", removal_policy=retain)  # logical-id change
-    s3.Bucket(stack, "Scratch", removal_policy=RemovalPolicy.DESTROY if head else retain)
-    data = s3.Bucket(stack, "Data", removal_policy=retain, lifecycle_rules=[s3.LifecycleRule(
-        id="expire-old", expiration=Duration.days(30 if head else 365))])
-    data.add_to_resource_policy(iam.PolicyStatement(
-        sid="PartnerRead",
-        principals=[iam.AnyPrincipal() if head else iam.AccountPrincipal("123456789012")],
-        actions=["s3:GetObject", "s3:PutObject"] if head else ["s3:GetObject"],
-        resources=[data.arn_for_objects("*")]))
-    worker = iam.Role(stack, "Worker", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
-    worker.add_to_policy(iam.PolicyStatement(
-        actions=["s3:GetObject", "s3:DeleteObject"] if head else ["s3:GetObject"],
-        resources=[data.arn_for_objects("*" if head else "reports/*")]))
-    if head:
-        s3.Bucket(Stack(stage, "Audit"), "Trail")
-    else:
-        s3.Bucket(Stack(stage, "Legacy"), "Old", removal_policy=RemovalPolicy.DESTROY)
-    app.synth()
-    return outdir
-
-
 @pytest.fixture(scope="module")
-def assemblies(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("estate")
-    return _synth(root / "base", head=False), _synth(root / "head", head=True)
-
-
-@pytest.fixture(scope="module")
-def result(assemblies: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory):
-    base, head = assemblies
+def result(revisions: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory):
+    base, head = revisions
     return run_cli(base, head, tmp_path_factory.mktemp("report") / "review.md")
 
 
@@ -135,6 +98,6 @@ def test_exit_code_is_2_when_a_stateful_resource_is_at_risk(result):
     assert result[0] == 2
 
 
-def test_identical_assemblies_exit_0_and_report_no_changes(assemblies, tmp_path):
-    code, text = run_cli(assemblies[0], assemblies[0], tmp_path / "same.md")
+def test_identical_assemblies_exit_0_and_report_no_changes(revisions, tmp_path):
+    code, text = run_cli(revisions[0], revisions[0], tmp_path / "same.md")
     assert (code, "No infrastructure changes." in text) == (0, True)

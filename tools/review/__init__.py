@@ -7,5 +7,6 @@ No AWS credentials are used; everything is read from the synthesized templates.
 
 Modules: `assembly` (read cdk.out, synthesize revisions), `cfn` (template value helpers),
 `rules` (replacement table, stateful types, weakening rules), `policy` (IAM statement diff),
-`diff` (stack/resource diff and findings), `report` (Markdown), `__main__` (CLI).
+`diff` (stack/resource diff and findings), `report` (Markdown), `comment` (the pull request
+comment and the destructive-change gate), `__main__` (CLI).
 """

@@ -1,8 +1,11 @@
 """CLI: `python -m tools.review [--base REF] [--head REF|--worktree] [--base-dir D --head-dir D]`.
 
 Exit codes: 0 no risky change; 2 a stateful resource is replaced, deleted or no longer
-retained, or (with --cost-threshold) an environment's monthly cost rises by more than the
-threshold; 1 usage or synthesis error. Cost never makes a review risky without a threshold.
+retained (unless --labels names the override label, see comment.py), or (with
+--cost-threshold) an environment's monthly cost rises by more than the threshold; 1 usage or
+synthesis error. Cost never makes a review risky without a threshold.
+`--comment FILE` also writes the pull request's comment (marker, verdict, risky changes per
+environment, then the report).
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from tools.review.assembly import (
     synthesize,
     synthesize_ref,
 )
+from tools.review.comment import OVERRIDE_LABEL, comment_body, gate, parse_labels
 from tools.review.diff import diff_assemblies
 from tools.review.report import cost_section, render_markdown
 
@@ -51,6 +55,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="an existing cloud assembly (cdk.out) to use as head")
     p.add_argument("--format", choices=["markdown"], default="markdown")
     p.add_argument("--output", type=Path, metavar="FILE", help="write the report here, not stdout")
+    p.add_argument("--comment", type=Path, metavar="FILE",
+                   help="also write the pull request comment (hidden marker, verdict, risky "
+                        "changes per environment, report) here")
+    p.add_argument("--labels", default="", metavar="LABELS",
+                   help="the pull request's labels (JSON array or comma-separated); "
+                        f"'{OVERRIDE_LABEL}' lets a destructive change pass (exit 0)")
     p.add_argument("--cost-threshold", type=float, metavar="USD",
                    help="exit 2 when an environment's estimated monthly cost rises by more "
                         "than this (default: cost never changes the exit code)")
@@ -92,7 +102,12 @@ def _from_working_tree() -> Side:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        labels = parse_labels(args.labels)
+    except ValueError as error:
+        parser.error(f"--labels: {error}")
     try:
         base = _from_dir(args.base_dir) if args.base_dir else _from_ref(
             args.base or default_base(repo_root(Path.cwd())))
@@ -115,7 +130,15 @@ def main(argv: list[str] | None = None) -> int:
         _progress(f"report written to {args.output}")
     else:
         sys.stdout.write(text)
-    return review.exit_code or (2 if over_threshold else 0)
+    if args.comment:
+        args.comment.write_text(comment_body(review, base[0], head[0], labels, cost),
+                                encoding="utf-8")
+        _progress(f"pull request comment written to {args.comment}")
+    verdict = gate(review, labels)
+    if verdict.at_risk and verdict.overridden:
+        _progress(f"{len(verdict.at_risk)} destructive change(s) allowed by the label "
+                  f"'{OVERRIDE_LABEL}'")
+    return verdict.exit_code or (2 if over_threshold else 0)
 
 
 if __name__ == "__main__":

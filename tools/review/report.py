@@ -30,11 +30,13 @@ def _finding(f: Finding) -> str:
     return line
 
 
-def _security(review: Review) -> list[str]:
+def _security(review: Review, levels: tuple[str, ...] = ("danger", "warn", "info")) -> list[str]:
     out = ["### ⚠️ Security & data", ""]
     if not review.findings:
         return out + ["No security- or data-relevant changes.", ""]
-    for level in ("danger", "warn", "info"):
+    if not any(f.level in levels for f in review.findings):
+        return out + ["Nothing besides the risky changes above.", ""]
+    for level in levels:
         items = [_finding(f) for f in review.findings if f.level == level]
         if not items:
             continue
@@ -128,13 +130,16 @@ def cost_section(base: dict[str, StackTemplate], head: dict[str, StackTemplate],
 
 
 def render_markdown(review: Review, base_label: str, head_label: str,
-                    cost: list[str] | None = None) -> str:
+                    cost: list[str] | None = None,
+                    security_levels: tuple[str, ...] = ("danger", "warn", "info")) -> str:
+    """``security_levels``: the finding levels the security section lists (the pull request
+    comment lists danger and warn above the report, per environment)."""
     out = [f"## Infrastructure review: {base_label} → {head_label}", ""]
     changed = [s for s in review.stacks if s.status != "unchanged"]
     if not changed:
         return "\n".join(out + ["No infrastructure changes.", ""])
     out += [_headline(review), ""]
-    out += _security(review)
+    out += _security(review, security_levels)
     out += cost or []
     out += ["### Stacks", ""]
     for stack in changed:

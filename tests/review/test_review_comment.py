@@ -1,0 +1,133 @@
+"""The pull request's review comment and the destructive-change gate.
+
+The golden file is the comment for the two real synthesized revisions of the tiny estate
+(``revisions``, conftest.py), re-recorded after an intended change with
+``pytest tests/review/test_review_comment.py --snapshot-update``."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from review_helpers import SECURITY, STACKS, write_assembly
+from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
+
+from tools.review.__main__ import main
+from tools.review.assembly import load_assembly
+from tools.review.comment import (
+    MARKER,
+    MAX_COMMENT_CHARS,
+    OVERRIDE_LABEL,
+    comment_body,
+    parse_labels,
+)
+from tools.review.diff import Finding, Review, diff_assemblies
+from tools.review.report import cost_section
+
+RISKY = "### Risky changes, per environment"
+
+
+class MarkdownSnapshot(SingleFileSnapshotExtension):
+    _write_mode = WriteMode.TEXT
+    _file_extension = "md"
+
+
+def _comment(base: Path, head: Path, labels: list[str]) -> str:
+    before, after = load_assembly(base), load_assembly(head)
+    cost, _ = cost_section(before, after)
+    return comment_body(diff_assemblies(before, after), "`main` (1111aaaa)",
+                        "`feature` (2222bbbb)", labels, cost)
+
+
+@pytest.fixture(scope="module")
+def blocked(revisions) -> str:
+    return _comment(*revisions, labels=["documentation"])
+
+
+def test_comment_of_two_real_revisions_matches_the_golden_file(blocked, snapshot):
+    assert blocked == snapshot.use_extension(MarkdownSnapshot)
+
+
+def test_comment_starts_with_the_marker_then_the_verdict_then_the_risky_changes(blocked):
+    lines = blocked.splitlines()
+    assert lines[0] == MARKER and lines[0].startswith("<!--") and lines[0].endswith("-->")
+    assert lines[1].startswith("## Infrastructure review: `main` (1111aaaa) → `feature`")
+    assert blocked.index("⛔ **Blocked") < blocked.index(RISKY) < blocked.index(SECURITY) \
+        < blocked.index(STACKS)
+    assert blocked.count(MARKER) == 1
+
+
+def test_risky_section_names_each_resource_at_risk_and_why_dangers_before_warnings(blocked):
+    risky = blocked[blocked.index(RISKY):blocked.index("\n---\n")]
+    lines = [line for line in risky.splitlines() if line.startswith("- ")]
+    assert any("`dev/Assets`" in line and "`Named" in line and "`BucketName` forces replacement"
+               in line for line in lines)
+    assert any("`dev/Legacy`" in line and "`Old" in line for line in lines)
+    levels = [line[2] for line in lines]  # ⛔ or ⚠
+    assert levels == sorted(levels, key=lambda icon: icon != "⛔") and "⚠" in levels
+
+
+def test_with_the_label_the_comment_records_the_override(revisions):
+    text = _comment(*revisions, labels=[OVERRIDE_LABEL])
+    assert f"allowed by the label `{OVERRIDE_LABEL}`" in text and "Blocked" not in text
+
+
+def _cli(base: Path, head: Path, tmp_path: Path, *extra: str) -> tuple[int, str]:
+    comment = tmp_path / "comment.md"
+    try:
+        code = main(["--base-dir", str(base), "--head-dir", str(head), "--output",
+                     str(tmp_path / "report.md"), "--comment", str(comment), *extra])
+    except SystemExit as usage_error:  # argparse's way out, as `python -m` would exit
+        code = usage_error.code
+    return code, comment.read_text(encoding="utf-8") if comment.exists() else ""
+
+
+def test_gate_fails_a_risky_change_without_the_label(revisions, tmp_path):
+    code, text = _cli(*revisions, tmp_path, "--labels", '["documentation"]')
+    assert code == 2 and "⛔ **Blocked" in text
+
+
+def test_gate_passes_a_risky_change_with_the_label(revisions, tmp_path, capsys):
+    code, text = _cli(*revisions, tmp_path, "--labels", f'["bug", "{OVERRIDE_LABEL}"]')
+    assert code == 0 and OVERRIDE_LABEL in text
+    assert f"allowed by the label '{OVERRIDE_LABEL}'" in capsys.readouterr().err
+
+
+def test_gate_passes_when_nothing_is_risky(revisions, tmp_path):
+    base, _ = revisions
+    code, text = _cli(base, base, tmp_path, "--labels", "[]")
+    assert code == 0 and text.startswith(MARKER) and "✅" in text
+
+
+def test_gate_refuses_labels_it_cannot_read_as_a_usage_error(revisions, tmp_path, capsys):
+    code, text = _cli(*revisions, tmp_path, "--labels", '{"name": "x"}')
+    assert code == 1 and text == "" and "--labels" in capsys.readouterr().err
+
+
+def test_labels_are_read_from_json_or_comma_separated_text():
+    assert parse_labels(f'["{OVERRIDE_LABEL}", "x"]') == [OVERRIDE_LABEL, "x"]
+    assert parse_labels(f" a , {OVERRIDE_LABEL},") == ["a", OVERRIDE_LABEL]
+    assert parse_labels("") == []
+
+
+def test_environments_are_listed_most_dangerous_first(tmp_path):
+    bucket = {"Type": "AWS::S3::Bucket", "Properties": {}}
+    policy = {"Type": "AWS::IAM::Policy", "Properties": {"PolicyName": "p", "Roles": ["r"],
+              "PolicyDocument": {"Statement": [{"Effect": "Allow", "Action": "s3:GetObject",
+                                                "Resource": "arn:aws:s3:::b/*"}]}}}
+    wider = {**policy, "Properties": {**policy["Properties"], "PolicyDocument": {"Statement": [
+        {"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::b/*"}]}}}
+    base = write_assembly(tmp_path / "base", {
+        "dev/Main": {"Resources": {"P": policy}}, "prod/Main": {"Resources": {"B": bucket}}})
+    head = write_assembly(tmp_path / "head", {
+        "dev/Main": {"Resources": {"P": wider}}, "prod/Main": {"Resources": {}}})
+    text = _comment(base, head, [])
+    risky = text[text.index(RISKY):text.index("\n---\n")]
+    assert risky.index("#### `prod` — ⛔ 1") < risky.index("#### `dev` — ⚠️ 1")
+
+
+def test_a_comment_over_githubs_limit_is_cut_with_a_pointer_to_the_artifact():
+    findings = [Finding("warn", "prod/Main", f"Policy{i}", "AWS::IAM::Policy", "x" * 200)
+                for i in range(500)]
+    text = comment_body(Review([], findings), "a", "b", [])
+    assert len(text) <= MAX_COMMENT_CHARS and text.startswith(MARKER)
+    assert text.rstrip().endswith("the `review` artifact of this workflow run.")

@@ -1,0 +1,5 @@
+import sys
+
+from tools.drift.cli import main
+
+sys.exit(main())

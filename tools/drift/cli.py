@@ -1,0 +1,75 @@
+"""`python -m tools.drift --env prod [--region R ...] [--summary FILE]`.
+
+Exit codes: 0 every stack in sync; 1 drift found; 2 usage error; 3 detection could not
+complete (AWS error, failed or timed-out detection) — the report says which stack and why.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tools.cli import Parser, UsageError, run_main
+from tools.drift.detect import DetectionError, detect_region
+from tools.drift.report import drifted, incomplete, render
+
+DRIFTED, INCOMPLETE = 1, 3
+
+
+def parser() -> argparse.ArgumentParser:
+    p = Parser(prog="python -m tools.drift",
+               description="CloudFormation drift detection on one environment's stacks.")
+    p.add_argument("--env", required=True, help="the estate environment (dev, prod)")
+    p.add_argument("--region", action="append", metavar="REGION",
+                   help="region to check (repeatable; default: every region the "
+                        "environment uses)")
+    p.add_argument("--summary", type=Path, metavar="FILE",
+                   help="append the Markdown report here (e.g. $GITHUB_STEP_SUMMARY)")
+    p.add_argument("--poll-seconds", type=float, default=5.0)
+    p.add_argument("--timeout-seconds", type=float, default=900.0)
+    return p
+
+
+def _regions(args: argparse.Namespace) -> list[str]:
+    from infra.environments import ENVIRONMENTS
+
+    if args.env not in ENVIRONMENTS:
+        raise UsageError(f"--env {args.env!r} is not one of: {', '.join(ENVIRONMENTS)}")
+    return args.region or list(ENVIRONMENTS[args.env]().regions)
+
+
+def _default_client(region: str) -> Any:
+    import boto3
+
+    return boto3.client("cloudformation", region_name=region)
+
+
+def check(args: argparse.Namespace, client: Callable[[str], Any], stdout=None,
+          sleep: Callable[[float], None] | None = None) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    regions = _regions(args)
+    options = {"poll_seconds": args.poll_seconds, "timeout_seconds": args.timeout_seconds}
+    if sleep is not None:
+        options["sleep"] = sleep
+    try:
+        results = [r for region in regions
+                   for r in detect_region(client(region), region, args.env, **options)]
+    except (ClientError, BotoCoreError) as error:
+        raise DetectionError(f"drift detection failed: {error}") from None
+    text = render(args.env, results)
+    (stdout or sys.stdout).write(text)
+    if args.summary:
+        with args.summary.open("a", encoding="utf-8") as summary:
+            summary.write(text)
+    if drifted(results):
+        return DRIFTED
+    return INCOMPLETE if incomplete(results) or not results else 0
+
+
+def main(argv: list[str] | None = None, *, client: Callable[[str], Any] = _default_client,
+         stdout=None, sleep: Callable[[float], None] | None = None) -> int:
+    return run_main(parser(), lambda args: check(args, client, stdout, sleep), argv,
+                    failures={DetectionError: INCOMPLETE})

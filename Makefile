@@ -7,7 +7,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 CDK := node_modules/.bin/cdk
-CHROMIUM := /usr/bin/chromium
+# A browser already installed elsewhere: `make test CHROMIUM=/usr/bin/google-chrome`.
+CHROMIUM ?= /usr/bin/chromium
+export CHROMIUM
 ENV ?=
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20

@@ -4,9 +4,12 @@ page uploads. The fixtures that start them are in conftest.py (one browser per s
 from __future__ import annotations
 
 import http.server
+import os
 from pathlib import Path
 
-CHROMIUM = Path("/usr/bin/chromium")
+# Debian's package by default; CI on GitHub's Ubuntu runners points this at their preinstalled
+# Google Chrome (Ubuntu's apt chromium is only a snap stub).
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 PAGE_DIR = Path(__file__).parent / "browser"
 # Flags for a quiet, offline, throw-away browser in a container (no sandbox as root).
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -14,7 +14,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := true
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: install synth test test-infra test-handlers diff deploy backfill-renditions lint snapshot-update bench bench-check review cost restore erase clean
+.PHONY: install synth test test-infra test-handlers diff deploy backfill-renditions lint snapshot-update bench bench-check review cost restore erase failover failback clean
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -114,6 +114,17 @@ restore: install
 erase: install
 	@test -n "$(ARGS)" || { $(PY) -m tools.erase --help; exit 2; }
 	$(PY) -m tools.erase $(ARGS)
+
+## Send uploads to a region (Route 53 failover switch; prints the change, asks first; ARGS=--yes
+## skips the question): make failover ENV=prod REGION=us-west-2. See docs/multi-region-writes.md.
+failover: install
+	@test -n "$(ENV)" -a -n "$(REGION)" || { echo "usage: make failover ENV=prod REGION=<region> [ARGS=--yes]"; exit 2; }
+	$(PY) -m tools.failover --env $(ENV) --region $(REGION) $(ARGS)
+
+## Give uploads back to the primary region once it is healthy: make failback ENV=prod
+failback: install
+	@test -n "$(ENV)" || { echo "usage: make failback ENV=prod [ARGS=--yes]"; exit 2; }
+	$(PY) -m tools.failover --env $(ENV) --failback $(ARGS)
 
 clean:
 	rm -rf cdk.out .pytest_cache

@@ -390,3 +390,28 @@ def test_the_replica_region_alarms_when_its_api_takes_uploads(estate, env):
     assert metric["Dimensions"][0]["Value"]["Fn::GetStackOutput"]["StackName"] == \
         f"{env}-{SECONDARY}"
     assert SECONDARY in estate.dependencies(env, "ReplicationMonitoring")
+
+
+# ------------------------------------------------------------------------------------ cost
+
+def test_make_cost_prices_the_second_write_path_of_the_real_prod_estate(estate):
+    """`make cost` reads this assembly: the replica region's write path is in the estimate,
+    its traffic at the failover share of the month, its standing parts in full."""
+    from tools.cost.estimate import by_environment, environment_estimate
+    from tools.review.assembly import load_assembly
+
+    cfg = _cfg(estate, "prod")
+    lines = environment_estimate(
+        "prod", by_environment(load_assembly(estate.outdir))["prod"]).by_key()
+    uploads = cfg.usage.uploads_per_day * 30
+    replica = cfg.replica_region
+    api = lines[("API Gateway", "API Gateway HTTP API requests", replica)]
+    assert api.quantity * 1e6 == pytest.approx(
+        uploads * cfg.usage.api_calls_per_upload * cfg.usage.secondary_write_share)
+    writes = lines[("DynamoDB", "DynamoDB global tables replicated write request units", replica)]
+    assert writes.usd == pytest.approx(uploads / 1e6 * 0.625)
+    checks = lines[("Route 53", "Route 53 health checks (AWS endpoints; calculated)", "global")]
+    assert checks.quantity == 2  # the endpoint check and the calculated switch
+    features = lines[("Route 53", "Route 53 health check optional features (HTTPS, fast "
+                                  "interval), AWS endpoints", "global")]
+    assert features.usd == pytest.approx(2.0)

@@ -29,7 +29,10 @@ ORG = "justkalm"
 # Hashing: SHA-256 streams at ~hashlib speed (bench_hash: ratio ~1.0, ~0.4 GB/s on Graviton), so
 # an S3 read dominates: ~0.3 s per 4-record batch. Renditions: ~0.25 s of 1.5 GB per original.
 # Malware-scan verdicts other than clean (unsupported, failed, threats): ~0.2 % of uploads.
+# WriteHealth answers Route 53's probes, not uploads: priced with the health check (the
+# probes' requests); its compute per upload is nil.
 _FUNCTIONS = {"Presign": FunctionUsage(1.5, 0.05), "Hasher": FunctionUsage(0.25, 0.3),
+              "WriteHealth": FunctionUsage(0.0, 0.0),
               "Rendition": FunctionUsage(1.0, 0.25), "Verdict": FunctionUsage(0.002, 0.2)}
 _QUEUES = {"Hasher": 1.0, "Rendition": 1.0, "Verdict": 0.002, "DeadLetter": 0.0, "Dlq": 0.0}
 _UPLOAD_MIX = {"product-image": (0.5, 0.4), "user-upload": (0.4, 0.25),

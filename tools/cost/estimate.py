@@ -524,6 +524,12 @@ def _health_check(ctx: _Context, stack: StackTemplate, lid: str, res: dict[str, 
     features = (config.get("Type") in ("HTTPS", "HTTPS_STR_MATCH")) \
         + (config.get("RequestInterval", 30) == 10) + bool(config.get("MeasureLatency"))
     ctx.add("route53.health_check_feature", "global", features)
+    if config.get("Type") in ("HTTPS", "HTTP", "HTTPS_STR_MATCH"):  # probes of GET /health
+        probes, region = ctx.usage.health_probes_per_minute * 60 * 24 * MONTH_DAYS, \
+            ctx.region(stack)
+        ctx.add("apigw.http", region, probes)
+        ctx.add("lambda.requests", region, probes)
+        ctx.add("s3.requests.put", region, probes)
 
 
 def _sdk_call(ctx: _Context, stack: StackTemplate, lid: str, res: dict[str, Any]) -> None:

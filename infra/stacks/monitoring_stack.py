@@ -3,7 +3,8 @@
 Thin: the rules are ``EstateMonitoring``'s and ``ReplicationMonitoring``'s. Two stacks,
 because an alarm watches only metrics of its own region: ``Monitoring`` in the primary region
 (CloudFront, WAF, the API, functions, queues, failed replications; the one dashboard) and
-``ReplicationMonitoring`` in the replica region (replication latency, backlog, heartbeat).
+``ReplicationMonitoring`` in the replica region (the forward rule's latency, backlog and
+heartbeat, the reverse rule's failures, the replica region's write path, its own dashboard).
 No termination protection: they hold no data.
 """
 from __future__ import annotations

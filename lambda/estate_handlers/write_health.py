@@ -24,8 +24,8 @@ from estate_handlers.runtime import client, logger, once, region, require_env
 
 BUCKET_ENV = "WRITE_HEALTH_BUCKET"
 HEALTH_KEY_PREFIX = "ops/write-health/"
-# Route 53 waits 4 s for a response from an HTTPS endpoint: answer well within it.
-_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"mode": "standard", "max_attempts": 1})
+# A Route 53 checker wants the response within 2 s of connecting: a slower S3 is an unhealthy one.
+_CONFIG = Config(connect_timeout=1, read_timeout=1, retries={"mode": "standard", "max_attempts": 1})
 
 
 @dataclass(frozen=True)

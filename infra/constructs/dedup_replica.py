@@ -26,7 +26,7 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from infra.constructs.encryption import EncryptedLogGroup, rotating_key
-from infra.constructs.function import NO_VPC_REASON
+from infra.constructs.function import LOG_ACTIONS, NO_VPC_REASON
 from infra.nag import acknowledge
 
 NAME_FIELD = "StackResourceDetail.PhysicalResourceId"
@@ -53,6 +53,17 @@ class DedupIndexReplica(Construct):
         self.call_logs = EncryptedLogGroup(
             self, "CallLogs", log_group_name=log_group_name, retention_days=log_retention_days,
             purpose="logs of the deploy-time calls that replicate the dedup index")
+        # Our own role for CDK's call function (not its default with an AWS managed policy):
+        # it may write to this log group; each call's own permissions are added to it.
+        self.call_role = iam.Role(
+            self, "CallRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Deploy-time calls that replicate the dedup index")
+        iam.ManagedPolicy(
+            self, "CallLogsPolicy", roles=[self.call_role],
+            description="The dedup index replica's deploy-time calls write their own logs",
+            statements=[iam.PolicyStatement(
+                sid="WriteOwnLogs", actions=LOG_ACTIONS,
+                resources=[self.call_logs.log_group.log_group_arn])])
         lookup_call = cr.AwsSdkCall(
             service="CloudFormation", action="describeStackResource", region=primary_region,
             parameters={"StackName": source_stack_name, "LogicalResourceId": source_logical_id},
@@ -62,7 +73,7 @@ class DedupIndexReplica(Construct):
                      f"{source_stack_name}/*")
         self.lookup = cr.AwsCustomResource(
             self, "TableName", on_create=lookup_call, on_update=lookup_call,
-            install_latest_aws_sdk=False, log_group=self.call_logs.log_group,
+            install_latest_aws_sdk=False, log_group=self.call_logs.log_group, role=self.call_role,
             policy=cr.AwsCustomResourcePolicy.from_statements([iam.PolicyStatement(
                 actions=["cloudformation:DescribeStackResource"], resources=[stack_arn])]))
         self.table_name = self.lookup.get_response_field(NAME_FIELD)
@@ -70,6 +81,7 @@ class DedupIndexReplica(Construct):
                   for r in (primary_region, region)]
         self.replica = cr.AwsCustomResource(
             self, "Replica", install_latest_aws_sdk=False, log_group=self.call_logs.log_group,
+            role=self.call_role,
             on_create=cr.AwsSdkCall(
                 service="DynamoDB", action="updateTable", region=primary_region,
                 parameters={"TableName": self.table_name, "ReplicaUpdates": [{"Create": {
@@ -118,10 +130,6 @@ class DedupIndexReplica(Construct):
         })
         provider = stack.node.find_child(PROVIDER_ID)
         acknowledge(provider, {
-            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-            "AWSLambdaBasicExecutionRole]":
-                "CDK's AwsCustomResource function runs only during deployments; the managed "
-                "policy only lets it write its logs.",
             "NIST.800.53.R5-LambdaDLQ":
                 "Invoked synchronously by CloudFormation during a deployment: a failure fails "
                 "the deployment, which is the report; a DLQ applies to asynchronous calls.",

@@ -39,6 +39,14 @@ def expect_reads(cf: Stubber, r53: Stubber, threshold: int, version: int = 7) ->
         {"ResourceType": "healthcheck", "ResourceId": CHECK})
 
 
+def expect_update(r53: Stubber, *, version: int, threshold: int) -> None:
+    """The one change, made with the version read (a concurrent change fails it)."""
+    r53.add_response("update_health_check", {"HealthCheck": {
+        "Id": CHECK, "CallerReference": "ref", "HealthCheckVersion": version + 1,
+        "HealthCheckConfig": {"Type": "CALCULATED", "HealthThreshold": threshold}}},
+        {"HealthCheckId": CHECK, "HealthCheckVersion": version, "HealthThreshold": threshold})
+
+
 def run(argv, cf_client, r53_client, answer="y", interactive=True):
     out, asked = io.StringIO(), []
 
@@ -55,10 +63,7 @@ def test_failover_prints_the_change_asks_then_forces_the_primary_unhealthy():
     cf_client, r53_client = clients()
     with Stubber(cf_client) as cf, Stubber(r53_client) as r53:
         expect_reads(cf, r53, threshold=1, version=7)
-        r53.add_response("update_health_check", {"HealthCheck": {
-            "Id": CHECK, "CallerReference": "ref", "HealthCheckVersion": 8,
-            "HealthCheckConfig": {"Type": "CALCULATED", "HealthThreshold": 2}}},
-            {"HealthCheckId": CHECK, "HealthCheckVersion": 7, "HealthThreshold": 2})
+        expect_update(r53, version=7, threshold=2)
         code, out, asked = run(["--env", "prod", "--region", "us-west-2"], cf_client, r53_client)
         r53.assert_no_pending_responses()
     assert code == 0
@@ -72,10 +77,7 @@ def test_failback_restores_following_the_primary_without_a_question_under_yes():
     cf_client, r53_client = clients()
     with Stubber(cf_client) as cf, Stubber(r53_client) as r53:
         expect_reads(cf, r53, threshold=2, version=8)
-        r53.add_response("update_health_check", {"HealthCheck": {
-            "Id": CHECK, "CallerReference": "ref", "HealthCheckVersion": 9,
-            "HealthCheckConfig": {"Type": "CALCULATED", "HealthThreshold": 1}}},
-            {"HealthCheckId": CHECK, "HealthCheckVersion": 8, "HealthThreshold": 1})
+        expect_update(r53, version=8, threshold=1)
         code, out, asked = run(["--env", "prod", "--failback", "--yes"],
                                cf_client, r53_client, interactive=False)
         r53.assert_no_pending_responses()

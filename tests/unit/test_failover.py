@@ -85,32 +85,23 @@ def test_failback_restores_following_the_primary_without_a_question_under_yes():
     assert "HealthThreshold 2 -> 1" in out
 
 
-def test_a_no_at_the_question_changes_nothing():
+@pytest.mark.parametrize("threshold, argv, answer, asked, says", [
+    # a "no" at the question
+    (1, ["--region", "us-west-2"], "n", ["Change it? [y/N] "], "Nothing changed."),
+    # already where it was asked to go
+    (2, ["--region", "us-west-2"], "y", [], "nothing to change"),
+    # --status only reads
+    (2, ["--status"], "y", [], f"answers with: {PROD.replica_region}"),
+])
+def test_nothing_is_changed_when(threshold, argv, answer, asked, says):
     cf_client, r53_client = clients()
     with Stubber(cf_client) as cf, Stubber(r53_client) as r53:
-        expect_reads(cf, r53, threshold=1)
+        expect_reads(cf, r53, threshold=threshold)
         # no update_health_check stubbed: a call would raise
-        code, out, _ = run(["--env", "prod", "--region", "us-west-2"], cf_client, r53_client,
-                           answer="n")
-    assert code == 0 and "Nothing changed." in out
-
-
-def test_already_there_is_nothing_to_change():
-    cf_client, r53_client = clients()
-    with Stubber(cf_client) as cf, Stubber(r53_client) as r53:
-        expect_reads(cf, r53, threshold=2)
-        code, out, asked = run(["--env", "prod", "--region", "us-west-2"], cf_client, r53_client)
-    assert (code, asked) == (0, [])
-    assert "nothing to change" in out
-
-
-def test_status_reads_and_changes_nothing():
-    cf_client, r53_client = clients()
-    with Stubber(cf_client) as cf, Stubber(r53_client) as r53:
-        expect_reads(cf, r53, threshold=2)
-        code, out, asked = run(["--env", "prod", "--status"], cf_client, r53_client)
-    assert (code, asked) == (0, [])
-    assert f"answers with: {PROD.replica_region}" in out
+        code, out, questions = run(["--env", "prod", *argv], cf_client, r53_client,
+                                   answer=answer)
+    assert (code, questions) == (0, asked)
+    assert says in out
 
 
 def test_without_a_terminal_it_needs_yes(capsys):

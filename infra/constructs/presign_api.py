@@ -64,8 +64,11 @@ HEALTH_HANDLER = "estate_handlers.write_health.handler"
 HEALTH_BUCKET_ENV = "WRITE_HEALTH_BUCKET"  # estate_handlers.write_health.BUCKET_ENV
 HEALTH_KEY_PREFIX = "ops/write-health/"    # estate_handlers.write_health.HEALTH_KEY_PREFIX
 HEALTH_PATH = "/health"
-# Route 53 checkers probe about 30 times a minute; a few concurrent probes at most.
+# Route 53's checkers probe about 1.5 times a second in all; a few concurrent probes at most.
 HEALTH_RESERVED_CONCURRENCY = 5
+# The route anyone may call: its own throttle, far above Route 53's probing and far below the
+# stage's, so hammering it costs little and never eats into the upload routes' limits.
+HEALTH_THROTTLE_RATE, HEALTH_THROTTLE_BURST = 10, 20
 # Cold start is dominated by importing boto3/botocore; Lambda's CPU share scales with
 # memory, so 512 MB initializes markedly faster than 128 MB for a fraction of a cent. The
 # work itself (signing URLs, one HeadObject, one GetItem) is light.
@@ -231,13 +234,17 @@ class PresignApi(Construct):
             path=HEALTH_PATH, methods=[apigwv2.HttpMethod.GET],
             integration=integrations.HttpLambdaIntegration("WriteHealth", self.health.function),
             authorizer=apigwv2.HttpNoneAuthorizer())
+        cfn_stage: apigwv2.CfnStage = self.stage.node.default_child  # type: ignore[assignment]
+        cfn_stage.route_settings = {f"GET {HEALTH_PATH}": {
+            "ThrottlingRateLimit": HEALTH_THROTTLE_RATE,
+            "ThrottlingBurstLimit": HEALTH_THROTTLE_BURST}}
         for route in routes:
             acknowledge(route, {
                 "AwsSolutions-APIG4":
                     "Route 53 health checks cannot sign requests. The route takes no input, "
                     "returns only ok/unavailable, and its function can only rewrite one probe "
-                    "key (a conditional write that never adds a version); the stage throttle "
-                    "applies.",
+                    "key (a conditional write that never adds a version); it has its own "
+                    "throttle (10 requests/s).",
             })
         return self.health
 

@@ -49,6 +49,7 @@ class WriteHealthCheck(Construct):
                 type="HTTPS",
                 fully_qualified_domain_name=f"{api.api_id}.execute-api.{region}.amazonaws.com",
                 resource_path=HEALTH_PATH, port=443,
+                enable_sni=True,  # execute-api answers TLS only for the name it is asked for
                 request_interval=REQUEST_INTERVAL_SECONDS,
                 failure_threshold=FAILURE_THRESHOLD),
             health_check_tags=[route53.CfnHealthCheck.HealthCheckTagProperty(

@@ -299,8 +299,8 @@ def test_prod_answers_one_upload_hostname_primary_first_then_the_replica_region(
     assert calculated["Type"] == "CALCULATED" and calculated["HealthThreshold"] == 1
     [child] = calculated["ChildHealthChecks"]
     endpoint = checks[child["Fn::GetAtt"][0]]["Properties"]["HealthCheckConfig"]
-    assert (endpoint["Type"], endpoint["ResourcePath"], endpoint["Port"]) == \
-        ("HTTPS", "/health", 443)
+    assert (endpoint["Type"], endpoint["ResourcePath"], endpoint["Port"], endpoint["EnableSNI"]) \
+        == ("HTTPS", "/health", 443, True)
     api_id, _ = next(iter(resources(estate.template_json("prod", PRIMARY),
                                     "AWS::ApiGatewayV2::Api").items()))
     assert {"Ref": api_id} in endpoint["FullyQualifiedDomainName"]["Fn::Join"][1]
@@ -345,6 +345,12 @@ def test_get_health_is_the_only_route_without_an_authorizer(estate, env, stack_i
     open_routes = {k for k, r in routes.items() if r["AuthorizationType"] == "NONE"}
     assert open_routes == {"GET /health"}
     assert len(routes) == 5
+    # its own throttle, well under the stage's (the upload routes keep theirs)
+    [stage] = resources(template, "AWS::ApiGatewayV2::Stage").values()
+    health = stage["Properties"]["RouteSettings"]["GET /health"]
+    default = stage["Properties"]["DefaultRouteSettings"]
+    assert health == {"ThrottlingRateLimit": 10, "ThrottlingBurstLimit": 20}
+    assert health["ThrottlingRateLimit"] < default["ThrottlingRateLimit"]
 
 
 @pytest.mark.parametrize("stack_id, bucket_attr", [(PRIMARY, "assets_bucket_name"),

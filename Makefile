@@ -16,7 +16,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := true
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: install synth test test-infra test-handlers diff deploy backfill-renditions lint snapshot-update bench bench-check review cost restore erase reconcile drift clean
+.PHONY: install synth test test-infra test-handlers diff deploy backfill-renditions lint snapshot-update bench bench-check review cost restore erase reconcile drift failover failback clean
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -130,6 +130,17 @@ reconcile: install
 drift: install
 	@test -n "$(ENV)" || { echo "usage: make drift ENV=dev|prod"; exit 2; }
 	$(PY) -m tools.drift --env $(ENV)
+
+## Send uploads to a region (Route 53 failover switch; prints the change, asks first; ARGS=--yes
+## skips the question): make failover ENV=prod REGION=us-west-2. See docs/multi-region-writes.md.
+failover: install
+	@test -n "$(ENV)" -a -n "$(REGION)" || { echo "usage: make failover ENV=prod REGION=<region> [ARGS=--yes]"; exit 2; }
+	$(PY) -m tools.failover --env $(ENV) --region $(REGION) $(ARGS)
+
+## Give uploads back to the primary region once it is healthy: make failback ENV=prod
+failback: install
+	@test -n "$(ENV)" || { echo "usage: make failback ENV=prod [ARGS=--yes]"; exit 2; }
+	$(PY) -m tools.failover --env $(ENV) --failback $(ARGS)
 
 clean:
 	rm -rf cdk.out .pytest_cache

@@ -1,6 +1,7 @@
 """Turn the app's context into validated environment configs (the only place context is read)."""
 from __future__ import annotations
 
+import dataclasses
 import sys
 
 from aws_cdk import App
@@ -11,15 +12,23 @@ from infra.environments import ENVIRONMENTS
 
 def configs_from_context(app: App) -> list[EnvironmentConfig]:
     """`-c env=<name>` selects one environment (default: all);
-    `-c account_<name>=<12 digits>` replaces that environment's placeholder account."""
+    `-c account_<name>=<12 digits>` replaces that environment's placeholder account;
+    `-c first_deploy=true` (a brand-new environment only) leaves out the replica bucket's
+    rule back to the assets bucket, which S3 refuses before that bucket exists."""
     selected = app.node.try_get_context("env")
     if selected is not None and selected not in ENVIRONMENTS:
         raise ConfigError(f"context env='{selected}' is not one of: {', '.join(ENVIRONMENTS)}")
+    first_deploy = app.node.try_get_context("first_deploy")
+    if first_deploy not in (None, "true", "false", True, False):
+        raise ConfigError(f"context first_deploy={first_deploy!r} must be true or false")
     configs = []
     for name in [selected] if selected else list(ENVIRONMENTS):
         account = app.node.try_get_context(f"account_{name}")
-        configs.append(ENVIRONMENTS[name](str(account)) if account is not None
-                       else ENVIRONMENTS[name]())
+        cfg = (ENVIRONMENTS[name](str(account)) if account is not None
+               else ENVIRONMENTS[name]())
+        if first_deploy in ("true", True):  # the assets bucket does not exist yet
+            cfg = dataclasses.replace(cfg, replicate_back=False)
+        configs.append(cfg)
     return configs
 
 

@@ -33,7 +33,10 @@ DELIVERY = DeliveryConfig(owner="justkalm", repo="storage-estate", branch="main"
 # Hashing: SHA-256 streams at ~hashlib speed (bench_hash: ratio ~1.0, ~0.4 GB/s on Graviton), so
 # an S3 read dominates: ~0.3 s per 4-record batch. Renditions: ~0.25 s of 1.5 GB per original.
 # Malware-scan verdicts other than clean (unsupported, failed, threats): ~0.2 % of uploads.
+# WriteHealth answers Route 53's probes, not uploads: priced with the health check (the
+# probes' requests); its compute per upload is nil.
 _FUNCTIONS = {"Presign": FunctionUsage(1.5, 0.05), "Hasher": FunctionUsage(0.25, 0.3),
+              "WriteHealth": FunctionUsage(0.0, 0.0),
               "Rendition": FunctionUsage(1.0, 0.25), "Verdict": FunctionUsage(0.002, 0.2)}
 _QUEUES = {"Hasher": 1.0, "Rendition": 1.0, "Verdict": 0.002, "DeadLetter": 0.0, "Dlq": 0.0}
 _UPLOAD_MIX = {"product-image": (0.5, 0.4), "user-upload": (0.4, 0.25),
@@ -55,8 +58,9 @@ PROD_USAGE = UsageConfig(
                       "in": 8_000, "au": 4_000},
     cdn_cache_hit_ratio=0.95, functions=_FUNCTIONS, queue_messages_per_upload=_QUEUES,
     kms_requests_per_month=12e6,
+    # WriteHealth: Lambda's START/END/REPORT lines of ~3.9 M Route 53 probes a month.
     log_gb_per_month={"Presign": 20, "Hasher": 15, "Rendition": 15, "Api": 25, "Waf": 30,
-                      "Verdict": 0.5},
+                      "Verdict": 0.5, "WriteHealth": 1.2},
     access_log_gb_per_month={"us-east-1": 300, "us-west-2": 60}, cdn_log_gb_per_month=900,
     alarm_notifications_per_month=300, dedup_index_gb=60,
     backups_gb=36_500, backups_age_span_days=365,  # ~100 GB/day kept for a year
@@ -74,7 +78,7 @@ DEV_USAGE = UsageConfig(
     cdn_requests_per_month={"na": 2e6, "eu": 0.5e6}, cdn_gb_per_month={"na": 150, "eu": 40},
     functions=_FUNCTIONS, queue_messages_per_upload=_QUEUES, kms_requests_per_month=50_000,
     log_gb_per_month={"Presign": 0.5, "Hasher": 0.5, "Rendition": 0.5, "Api": 0.5, "Waf": 0.5,
-                      "Verdict": 0.1},
+                      "Verdict": 0.1, "WriteHealth": 0.01},
     access_log_gb_per_month={"us-east-1": 1, "us-west-2": 0.2}, cdn_log_gb_per_month=1,
     alarm_notifications_per_month=50, dedup_index_gb=0.1, backups_gb=50,
     aws_backup_gb=90 + 0.2 * 35,

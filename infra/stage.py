@@ -6,8 +6,14 @@ from constructs import Construct
 
 from infra.config import EnvironmentConfig
 from infra.constructs.cdk_function_logs import give_cdk_functions_log_groups
-from infra.constructs.monitoring import MonitoringTargets, WatchedReplication
-from infra.constructs.replication import RULE_ID
+from infra.constructs.monitoring import MonitoringTargets, replication_destination_alarms
+from infra.constructs.write_alarms import (
+    REVERSE_ALARM_GROUP,
+    forward_replication,
+    replica_region_serving_alarm,
+    reverse_replication,
+    writes_failed_over_alarm,
+)
 from infra.stacks.access_logs_stack import AccessLogsStack
 from infra.stacks.assets_stack import AssetsStack
 from infra.stacks.backups_stack import BackupsStack
@@ -23,7 +29,8 @@ class EstateStage(Stage):
 
     Deploy order (CloudFormation dependencies, not references, across regions):
     AccessLogs-<region> → Replica → Assets → Cdn → Monitoring; Assets → UploadApi →
-    Monitoring; Assets → ReplicationMonitoring; AccessLogs-<backups region> → Backups.
+    UploadApi-<replica region> → ReplicationMonitoring; Assets → ReplicationMonitoring;
+    AccessLogs-<backups region> → Backups.
     The buckets exist before the distribution whose origins name them; the bucket stacks
     grant this account's distributions, so nothing refers back to Cdn.
     """
@@ -78,13 +85,26 @@ class EstateStage(Stage):
         self.cdn.add_stack_dependency(self.replica, "the failover origin is the replica bucket")
 
     def _upload_api(self, cfg: EnvironmentConfig) -> None:
+        """One write path per region, the same code: each signs for its own region's bucket
+        (the replica region's for the replica bucket, with a replica of the dedup index)."""
         hasher = self.assets.upload_hasher
+        gated = cfg.upload_gate.gated_prefixes  # pending/quarantined answers
         self.upload_api = UploadApiStack(self, "UploadApi", cfg=cfg,
+                                         bucket_name=cfg.assets_bucket_name,
                                          bucket_key=self.assets.assets.key,
                                          table=hasher.table, table_key=hasher.table_key,
-                                         # the upload gate's prefixes: pending/quarantined answers
-                                         scan_gated_prefixes=cfg.upload_gate.gated_prefixes)
+                                         scan_gated_prefixes=gated)
         self.upload_api.add_stack_dependency(self.assets, "the API signs for the assets bucket")
+        table_id = self.assets.get_logical_id(
+            hasher.table.node.default_child)  # type: ignore[arg-type]
+        self.replica_upload_api = UploadApiStack(
+            self, f"UploadApi-{cfg.replica_region}", cfg=cfg, region=cfg.replica_region,
+            bucket_name=cfg.replica_bucket_name, bucket_key=self.replica.replica.key,
+            scan_gated_prefixes=gated, dedup_source=(self.assets.stack_name, table_id))
+        self.replica_upload_api.add_stack_dependency(
+            self.assets, "the dedup index it replicates is the Assets stack's table")
+        self.replica_upload_api.add_stack_dependency(
+            self.upload_api, "its certificate is validated by the record the primary's writes")
 
     def _monitoring_targets(self, cfg: EnvironmentConfig) -> MonitoringTargets:
         """What the alarms watch. A construct that brings a function, a queue pipeline or a
@@ -92,11 +112,10 @@ class EstateStage(Stage):
         ``metric_alarms()``); the monitoring stacks are built last."""
         hasher, renditions = self.assets.upload_hasher, self.assets.renditions
         targets = MonitoringTargets(
-            replication=WatchedReplication(
-                source_bucket=cfg.assets_bucket_name, destination_bucket=cfg.replica_bucket_name,
-                rule_id=RULE_ID, destination_region=cfg.replica_region),
+            replication=forward_replication(cfg),
             http_api=self.upload_api.api,
-            functions=[self.upload_api.presign.monitored_function(), hasher.monitored_function()],
+            functions=[self.upload_api.presign.monitored_function(),
+                       self.upload_api.presign.monitored_health(), hasher.monitored_function()],
             queues=[hasher.monitored_queue()],
             distribution_id=self.cdn.distribution_id,
             web_acl_metric_name=self.cdn.edge.web_acl_metric_name,
@@ -111,13 +130,30 @@ class EstateStage(Stage):
         targets.queues.append(renditions.monitored_queue())
         targets.metric_alarms.extend(renditions.metric_alarms(
             cfg.monitoring, cfg.renditions.rejected_alarm_per_period))
+        # The rule back from the replica: its latency and backlog are published here.
+        targets.metric_alarms.extend(replication_destination_alarms(
+            reverse_replication(cfg), cfg.monitoring, group=REVERSE_ALARM_GROUP))
+        if self.upload_api.health_check is not None:
+            targets.metric_alarms.append(writes_failed_over_alarm(
+                self.upload_api.health_check.health_check_id, cfg))
         return targets
+
+    def _replica_region_targets(self, cfg: EnvironmentConfig) -> MonitoringTargets:
+        """The replica region's write path, and the reverse rule's failures (published in
+        its source region, here)."""
+        api = self.replica_upload_api
+        return MonitoringTargets(
+            replication=reverse_replication(cfg),
+            http_api=api.api,
+            functions=[api.presign.monitored_function(), api.presign.monitored_health()],
+            metric_alarms=[replica_region_serving_alarm(api.api, cfg)])
 
     def _monitoring(self, cfg: EnvironmentConfig) -> None:
         self.monitoring = MonitoringStack(self, "Monitoring", cfg=cfg,
                                           targets=self.monitoring_targets)
         self.replication_monitoring = ReplicationMonitoringStack(
-            self, "ReplicationMonitoring", cfg=cfg, watch=self.monitoring_targets.replication)
+            self, "ReplicationMonitoring", cfg=cfg, watch=self.monitoring_targets.replication,
+            targets=self._replica_region_targets(cfg))
         self.replication_monitoring.add_stack_dependency(
             self.assets, "the replication rule it watches is the assets bucket's")
 

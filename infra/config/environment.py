@@ -78,6 +78,10 @@ class EnvironmentConfig:
     upload_gate: UploadGateConfig = field(default_factory=UploadGateConfig)
     renditions: RenditionsConfig = field(default_factory=RenditionsConfig)
     recovery: RecoveryConfig = field(default_factory=RecoveryConfig)
+    # The replica bucket's rule back to the assets bucket. S3 refuses a rule whose destination
+    # does not exist yet: only a brand-new environment's first deploy sets it False
+    # (``-c first_deploy=true``); every later deploy has it.
+    replicate_back: bool = True
     # GitHub Actions may deploy this environment (None: only people, with their own credentials).
     delivery: DeliveryConfig | None = None
 
@@ -174,6 +178,48 @@ class EnvironmentConfig:
     @property
     def replication_role_arn(self) -> str:
         return f"arn:aws:iam::{self.account}:role/{self.replication_role_name}"
+
+    @property
+    def reverse_replication_role_name(self) -> str:
+        """The role S3 assumes to replicate writes made in the replica region back."""
+        return f"{self.replica_bucket_name}-replication"
+
+    @property
+    def reverse_replication_role_arn(self) -> str:
+        return f"arn:aws:iam::{self.account}:role/{self.reverse_replication_role_name}"
+
+    @property
+    def assets_key_alias_arn(self) -> str:
+        """The reverse rule names the assets key by alias ARN, like the forward rule the
+        replica key: the Replica stack deploys first and cannot reference it."""
+        return f"arn:aws:kms:{self.primary_region}:{self.account}:{self.assets_key_alias}"
+
+    @property
+    def upload_domain_name(self) -> str | None:
+        """The one upload hostname browsers use, answered by whichever region serves writes
+        (Route 53 failover records); None without a hosted zone (dev: each region's
+        execute-api URL, no failover)."""
+        zone = self.cdn.hosted_zone_name
+        return f"uploads.{zone}" if zone else None
+
+    def presign_name_in(self, region: str) -> str:
+        """The presign function of the write path in ``region`` (the primary keeps its name)."""
+        return self.presign_name if region == self.primary_region \
+            else f"{self.presign_name}-{region}"
+
+    def upload_api_name_in(self, region: str) -> str:
+        return self.upload_api_name if region == self.primary_region \
+            else f"{self.upload_api_name}-{region}"
+
+    def upload_api_access_log_group_name_in(self, region: str) -> str:
+        return f"/estate/apigateway/{self.upload_api_name_in(region)}"
+
+    def write_health_name_in(self, region: str) -> str:
+        """The function behind ``GET /health`` of the write path in ``region``."""
+        return f"{self.org}-{self.name}-write-health-{region}"
+
+    def dedup_index_key_description_in(self, region: str) -> str:
+        return f"Encrypts the dedup index of the {self.name} write path in {region}"
 
     @property
     def upload_hasher_name(self) -> str:

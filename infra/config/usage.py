@@ -60,6 +60,12 @@ class UsageConfig:
     backups_gb: float = 0.0               # in the backups bucket, aged evenly over:
     backups_age_span_days: int = 35
     aws_backup_gb: float = 0.0            # AWS Backup copies, when a backup plan selects them
+    # Share of a month the replica region serves writes (failover windows): its write path's
+    # requests, functions and queues are priced at this share; health checks and keys always.
+    secondary_write_share: float = 0.001
+    # Route 53 probes GET /health of the primary from about 15 checkers every 10 s: each probe
+    # is an API request, a Lambda invocation and a (conditional) S3 PUT.
+    health_probes_per_minute: float = 90.0
 
     def __post_init__(self) -> None:
         def fail(name: str, problem: str) -> None:

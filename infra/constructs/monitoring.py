@@ -76,7 +76,7 @@ from infra.constructs.encryption import rotating_key
 SEVERITY = "Critical"
 
 # Dashboard sections, top to bottom (each appears only if one of its targets is given).
-SECTION_REPLICATION = "Replication (assets -> replica)"
+SECTION_REPLICATION = "Replication (two-way: assets <-> replica)"
 SECTION_UPLOADS = "Uploads (HTTP API)"
 SECTION_FUNCTIONS = "Functions"
 SECTION_QUEUES = "Queues and dead-letter queues"
@@ -171,6 +171,7 @@ class WatchedReplication:
     destination_bucket: str
     rule_id: str
     destination_region: str
+    alarm_group: str = "Replication"  # alarms are named "<prefix>-<alarm_group>-<name>-…"
 
     @property
     def dimensions(self) -> dict[str, str]:
@@ -331,21 +332,79 @@ def replication_metric(watch: WatchedReplication, metric_name: str, statistic: s
                      period=period, region=region)
 
 
+def replication_destination_alarms(watch: WatchedReplication, m: MonitoringConfig,
+                                   group: str = "Replication") -> list[MetricAlarm]:
+    """Latency, growing backlog and silence of one rule: S3 publishes these metrics in the
+    DESTINATION bucket's region, so the alarms belong to a stack there."""
+    period = Duration.minutes(m.alarm_period_minutes)
+    section = f"Replication ({watch.rule_id})"
+    pending = replication_metric(watch, "OperationsPendingReplication", "Maximum",
+                                 "Pending operations (max)", period)
+    # Growing: above the floor AND higher than the period before, N periods in a row.
+    growing = cw.MathExpression(
+        expression=f"IF(pending > {m.pending_replication_floor} AND DIFF(pending) > 0, 1, 0)",
+        using_metrics={"pending": pending},
+        label="Pending replications growing (1 = yes)", period=period)
+    # Published every minute for the rule, replication or not: no sample is a dead rule.
+    reports = replication_metric(watch, "BytesPendingReplication", "SampleCount",
+                                 "Replication metric samples", period)
+    return [
+        MetricAlarm(
+            group=group, name="Latency", section=section,
+            metric=replication_metric(watch, "ReplicationLatency", "Maximum",
+                                      "Replication latency (max, s)", period),
+            threshold=m.replication_latency_seconds, periods=m.sustained_periods,
+            what=f"S3 replication latency ({watch.rule_id}) above the RTC window "
+                 f"({m.replication_latency_seconds} s).",
+            runbook=RUNBOOKS["replication_latency"]),
+        MetricAlarm(
+            group=group, name="Pending-Growing", section=section,
+            metric=growing, threshold=1,
+            comparison=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            periods=m.pending_replication_growth_periods,
+            what=f"S3 replication backlog ({watch.rule_id}) above "
+                 f"{m.pending_replication_floor} operations and growing for "
+                 f"{m.pending_replication_growth_periods} periods.",
+            runbook=RUNBOOKS["replication_pending"]),
+        MetricAlarm(
+            group=group, name="Silent", section=section, metric=reports,
+            threshold=1, comparison=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
+            periods=m.sustained_periods, missing=cw.TreatMissingData.BREACHING,
+            what=f"S3 published no replication metrics for rule {watch.rule_id} for "
+                 f"{m.sustained_periods} periods.",
+            runbook=RUNBOOKS["replication_silent"]),
+    ]
+
+
+def replication_failed_alarm(watch: WatchedReplication, m: MonitoringConfig,
+                             group: str = "Replication") -> MetricAlarm:
+    """Failed replications of one rule: published in the SOURCE bucket's region."""
+    period = Duration.minutes(m.alarm_period_minutes)
+    return MetricAlarm(
+        group=group, name="Failed", section=f"Replication ({watch.rule_id})",
+        metric=replication_metric(watch, "OperationsFailedReplication", "Sum",
+                                  "Failed replications", period),
+        threshold=0, what=f"S3 failed to replicate objects ({watch.rule_id}).",
+        runbook=RUNBOOKS["replication_failed"])
+
+
 # --- primary region -----------------------------------------------------------------------------
 
 class EstateMonitoring(Construct):
-    """The primary region's topic, alarms and the estate's one dashboard."""
+    """One region's topic, alarms and dashboard: the primary's (CDN, WAF, the whole primary
+    pipeline) and the replica region's (its write path, the replication alarms published
+    there)."""
 
     def __init__(self, scope: Construct, construct_id: str, *, alarm_name_prefix: str,
                  topic_names: TopicNames, dashboard_name: str, alarm_email: str,
                  chat_webhook_url: str | None, thresholds: MonitoringConfig,
-                 targets: MonitoringTargets) -> None:
+                 targets: MonitoringTargets, display_name: str | None = None) -> None:
         super().__init__(scope, construct_id)
         self.thresholds = thresholds
         self.period = Duration.minutes(thresholds.alarm_period_minutes)
         self.alarm_topic = alarm_topic(
             self, alarm_name_prefix=alarm_name_prefix, names=topic_names,
-            display_name=f"{alarm_name_prefix} storage estate alarms",
+            display_name=display_name or f"{alarm_name_prefix} storage estate alarms",
             email=alarm_email, webhook_url=chat_webhook_url)
         self.topic = self.alarm_topic.topic
         self.key = self.alarm_topic.key
@@ -386,15 +445,15 @@ class EstateMonitoring(Construct):
 
         self.facade.add_large_header(SECTION_REPLICATION)
         self.facade.monitor_custom(
-            alarm_friendly_name="Replication",
+            alarm_friendly_name=watch.alarm_group,
             human_readable_name=f"{watch.source_bucket} -> {watch.destination_bucket} "
                                 f"(rule {watch.rule_id}; latency and backlog are published in "
                                 f"{watch.destination_region})",
             metric_groups=[
                 CustomMetricGroup(title="Failed replications", metrics=[_with_alarm(MetricAlarm(
-                    group="Replication", name="Failed", section=SECTION_REPLICATION,
+                    group=watch.alarm_group, name="Failed", section=SECTION_REPLICATION,
                     metric=failed, threshold=0,
-                    what="S3 failed to replicate objects to the replica.",
+                    what=f"S3 failed to replicate objects to {watch.destination_bucket}.",
                     runbook=RUNBOOKS["replication_failed"]))]),
                 CustomMetricGroup(title="Replication latency (max, s)", metrics=[
                     remote("ReplicationLatency", "Maximum", "Replication latency (max, s)")]),
@@ -552,38 +611,4 @@ class ReplicationMonitoring(Construct):
         self.topic = self.alarm_topic.topic
         self.facade, _ = _facade(self, topic=self.topic, alarm_name_prefix=alarm_name_prefix,
                                  period=period, dashboard_name=None)
-        pending = replication_metric(watch, "OperationsPendingReplication", "Maximum",
-                                     "Pending operations (max)", period)
-        # Growing: above the floor AND higher than the period before, N periods in a row.
-        growing = cw.MathExpression(
-            expression=f"IF(pending > {m.pending_replication_floor} AND DIFF(pending) > 0, 1, 0)",
-            using_metrics={"pending": pending},
-            label="Pending replications growing (1 = yes)", period=period)
-        # Published every minute for the rule, replication or not: no sample is a dead rule.
-        reports = replication_metric(watch, "BytesPendingReplication", "SampleCount",
-                                     "Replication metric samples", period)
-        _add_metric_alarms(self.facade, [
-            MetricAlarm(
-                group="Replication", name="Latency", section=SECTION_REPLICATION,
-                metric=replication_metric(watch, "ReplicationLatency", "Maximum",
-                                          "Replication latency (max, s)", period),
-                threshold=m.replication_latency_seconds, periods=m.sustained_periods,
-                what=f"S3 replication latency above the RTC window "
-                     f"({m.replication_latency_seconds} s).",
-                runbook=RUNBOOKS["replication_latency"]),
-            MetricAlarm(
-                group="Replication", name="Pending-Growing", section=SECTION_REPLICATION,
-                metric=growing, threshold=1,
-                comparison=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                periods=m.pending_replication_growth_periods,
-                what=f"S3 replication backlog above {m.pending_replication_floor} operations "
-                     f"and growing for {m.pending_replication_growth_periods} periods.",
-                runbook=RUNBOOKS["replication_pending"]),
-            MetricAlarm(
-                group="Replication", name="Silent", section=SECTION_REPLICATION, metric=reports,
-                threshold=1, comparison=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
-                periods=m.sustained_periods, missing=cw.TreatMissingData.BREACHING,
-                what=f"S3 published no replication metrics for rule {watch.rule_id} for "
-                     f"{m.sustained_periods} periods.",
-                runbook=RUNBOOKS["replication_silent"]),
-        ])
+        _add_metric_alarms(self.facade, replication_destination_alarms(watch, m))

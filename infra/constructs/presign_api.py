@@ -5,8 +5,12 @@
     GET  /downloads         presigned GET of one object version
     POST /downloads/restore restore an object from an Intelligent-Tiering archive tier
 
-Every route is authorized: IAM (SigV4) by default, a JWT authorizer when the config names
-an issuer. There is no unauthenticated route. The ``$default`` stage is throttled (rate
+    GET  /health            (``add_write_health``) can this region take a write now?
+
+Every upload/download route is authorized: IAM (SigV4) by default, a JWT authorizer when the
+config names an issuer. ``GET /health`` is the one route without an authorizer: Route 53
+health checks cannot sign requests. It takes no input, returns only a status, and its
+function may do one thing: a conditional PutObject of its own probe key. The ``$default`` stage is throttled (rate
 and burst from config) and writes one JSON access-log line per request to a KMS-encrypted
 log group. HTTP APIs cannot be associated with AWS WAF (only REST APIs, ALBs, AppSync,
 CloudFront can); the throttle and the authorizer are the edge controls here.
@@ -56,6 +60,15 @@ from infra.constructs.upload_hasher import TABLE_ENV
 from infra.nag import acknowledge
 
 HANDLER = "estate_handlers.presign.handler"
+HEALTH_HANDLER = "estate_handlers.write_health.handler"
+HEALTH_BUCKET_ENV = "WRITE_HEALTH_BUCKET"  # estate_handlers.write_health.BUCKET_ENV
+HEALTH_KEY_PREFIX = "ops/write-health/"    # estate_handlers.write_health.HEALTH_KEY_PREFIX
+HEALTH_PATH = "/health"
+# Route 53's checkers probe about 1.5 times a second in all; a few concurrent probes at most.
+HEALTH_RESERVED_CONCURRENCY = 5
+# The route anyone may call: its own throttle, far above Route 53's probing and far below the
+# stage's, so hammering it costs little and never eats into the upload routes' limits.
+HEALTH_THROTTLE_RATE, HEALTH_THROTTLE_BURST = 10, 20
 # Cold start is dominated by importing boto3/botocore; Lambda's CPU share scales with
 # memory, so 512 MB initializes markedly faster than 128 MB for a fraction of a cent. The
 # work itself (signing URLs, one HeadObject, one GetItem) is light.
@@ -190,6 +203,53 @@ class PresignApi(Construct):
 
     def monitored_function(self) -> MonitoredFunction:
         return MonitoredFunction("Presign", self.function.function, self.function.timeout)
+
+    def add_write_health(self, *, function_name: str, bucket_name: str, bucket_key: kms.IKey,
+                         log_retention_days: int) -> EstateFunction:
+        """``GET /health`` (no authorizer, see the module docstring): a conditional PutObject
+        of ``ops/write-health/<region>`` into ``bucket_name`` (estate_handlers.write_health)."""
+        region = Stack.of(self).region
+        probe = f"{bucket_arn(bucket_name)}/{HEALTH_KEY_PREFIX}{region}"
+        self.health = EstateFunction(
+            self, "WriteHealth", name=function_name,
+            description=f"Answers Route 53: can {region} take a write into {bucket_name}?",
+            handler=HEALTH_HANDLER, memory_size=256, timeout=Duration.seconds(4),
+            environment={HEALTH_BUCKET_ENV: bucket_name},
+            reserved_concurrency=HEALTH_RESERVED_CONCURRENCY,
+            log_retention_days=log_retention_days,
+            statements=[
+                iam.PolicyStatement(sid="WriteTheProbeObject", actions=["s3:PutObject"],
+                                    resources=[probe]),
+                iam.PolicyStatement(
+                    sid="EncryptTheProbeViaS3", actions=["kms:GenerateDataKey"],
+                    resources=[bucket_key.key_arn],
+                    conditions={"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}}),
+            ])
+        acknowledge(self.health.function, {
+            "NIST.800.53.R5-LambdaDLQ":
+                "Invoked only synchronously by the HTTP API for Route 53's probes: a failure is "
+                "the answer (503); a function DLQ only applies to asynchronous invocations.",
+        })
+        routes = self.api.add_routes(
+            path=HEALTH_PATH, methods=[apigwv2.HttpMethod.GET],
+            integration=integrations.HttpLambdaIntegration("WriteHealth", self.health.function),
+            authorizer=apigwv2.HttpNoneAuthorizer())
+        cfn_stage: apigwv2.CfnStage = self.stage.node.default_child  # type: ignore[assignment]
+        cfn_stage.route_settings = {f"GET {HEALTH_PATH}": {
+            "ThrottlingRateLimit": HEALTH_THROTTLE_RATE,
+            "ThrottlingBurstLimit": HEALTH_THROTTLE_BURST}}
+        for route in routes:
+            acknowledge(route, {
+                "AwsSolutions-APIG4":
+                    "Route 53 health checks cannot sign requests. The route takes no input, "
+                    "returns only ok/unavailable, and its function can only rewrite one probe "
+                    "key (a conditional write that never adds a version); it has its own "
+                    "throttle (10 requests/s).",
+            })
+        return self.health
+
+    def monitored_health(self) -> MonitoredFunction:
+        return MonitoredFunction("WriteHealth", self.health.function, self.health.timeout)
 
     def _presign_function(self, name: str, upload_api: UploadApiConfig, *, bucket_name: str,
                           bucket_key: kms.IKey, table: dynamodb.ITable, table_key: kms.IKey,

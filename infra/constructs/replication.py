@@ -1,4 +1,15 @@
-"""Cross-region replication of the assets bucket into its replica.
+"""Two-way cross-region replication between the assets bucket and its replica.
+
+Forward (``assets-to-replica``): every primary write, into STANDARD_IA in the replica region.
+Reverse (``replica-to-assets``): writes made in the replica region while it serves uploads
+(failover), back into the assets bucket in their own storage class. S3 never replicates a
+replica again, so each object crosses once; replica modification sync on both rules carries
+tag changes made on either copy back to the other.
+
+Order: the reverse rule is set on the replica bucket (Replica stack, first); its role lives in
+the Assets stack and is named, not referenced. S3 checks that a rule's destination bucket
+exists and is versioned, so a brand-new environment's first deploy omits the reverse rule
+(``-c first_deploy=true``, see docs/multi-region-writes.md) and the second adds it.
 
 Dependency direction (why there is no cycle and no cross-region reference):
 the replica stack deploys first and owns the replica bucket, the replica key and the
@@ -29,6 +40,8 @@ from infra.constructs.arns import bucket_arn
 RTC_MINUTES = 15
 REPLICA_STORAGE_CLASS = "STANDARD_IA"
 RULE_ID = "assets-to-replica"
+# Writes made in the replica region while it serves uploads go back to the assets bucket.
+REVERSE_RULE_ID = "replica-to-assets"
 
 
 def _s3_context(bucket_name: str) -> list[str]:
@@ -133,17 +146,22 @@ def _grant_source_decrypt(source_key: kms.Key, *, role_arn: str, source_bucket_n
 
 def _replication_configuration(
     *,
+    rule_id: str,
     role_arn: str,
     destination_bucket_name: str,
     destination_key_alias_arn: str,
+    storage_class: str | None,
 ) -> s3.CfnBucket.ReplicationConfigurationProperty:
-    """One rule, whole bucket, RTC 15 min with metrics, STANDARD_IA, no delete markers."""
+    """One rule, whole bucket, RTC 15 min with metrics, no delete markers, and replica
+    modification sync: tag changes made on a replica (the hasher's dedup tags, the gate's
+    verdict, written in whichever region processes the object) flow back to the source.
+    ``storage_class`` None keeps the source object's class."""
     fifteen = s3.CfnBucket.ReplicationTimeValueProperty(minutes=RTC_MINUTES)
     return s3.CfnBucket.ReplicationConfigurationProperty(
         role=role_arn,
         rules=[
             s3.CfnBucket.ReplicationRuleProperty(
-                id=RULE_ID,
+                id=rule_id,
                 status="Enabled",
                 priority=1,
                 filter=s3.CfnBucket.ReplicationRuleFilterProperty(prefix=""),
@@ -153,11 +171,14 @@ def _replication_configuration(
                 source_selection_criteria=s3.CfnBucket.SourceSelectionCriteriaProperty(
                     sse_kms_encrypted_objects=s3.CfnBucket.SseKmsEncryptedObjectsProperty(
                         status="Enabled"
-                    )
+                    ),
+                    replica_modifications=s3.CfnBucket.ReplicaModificationsProperty(
+                        status="Enabled"
+                    ),
                 ),
                 destination=s3.CfnBucket.ReplicationDestinationProperty(
                     bucket=bucket_arn(destination_bucket_name),
-                    storage_class=REPLICA_STORAGE_CLASS,
+                    storage_class=storage_class,
                     encryption_configuration=s3.CfnBucket.EncryptionConfigurationProperty(
                         replica_kms_key_id=destination_key_alias_arn
                     ),
@@ -186,6 +207,8 @@ class SourceReplication(Construct):
         role_arn: str,
         destination_bucket_name: str,
         destination_key_alias_arn: str,
+        rule_id: str = RULE_ID,
+        storage_class: str | None = REPLICA_STORAGE_CLASS,
     ) -> None:
         super().__init__(scope, construct_id)
         cfn_source: s3.CfnBucket = source.node.default_child  # type: ignore[assignment]
@@ -193,8 +216,10 @@ class SourceReplication(Construct):
         if not isinstance(source_name, str):
             raise ValueError(f"{source.node.path}: SourceReplication needs a named bucket")
         cfn_source.replication_configuration = _replication_configuration(
+            rule_id=rule_id,
             role_arn=role_arn,
             destination_bucket_name=destination_bucket_name,
             destination_key_alias_arn=destination_key_alias_arn,
+            storage_class=storage_class,
         )
         _grant_source_decrypt(source_key, role_arn=role_arn, source_bucket_name=source_name)

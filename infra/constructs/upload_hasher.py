@@ -147,6 +147,9 @@ class UploadHasher(Construct):
                 point_in_time_recovery_enabled=True),
             deletion_protection=True,
             removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
+            # Global tables replicate through the table's stream (the replica region's
+            # presign API reads a replica: ``DedupIndexReplica``); an in-place update.
+            stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
         )
         acknowledge(self.table, {
             "NIST.800.53.R5-DynamoDBInBackupPlan":

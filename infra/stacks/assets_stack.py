@@ -13,9 +13,10 @@ from infra.constructs.cdn import grant_distribution_read
 from infra.constructs.encrypted_bucket import EncryptedBucket
 from infra.constructs.malware_gate import MalwareGate, split_by_gate
 from infra.constructs.renditions import Renditions, fan_out_originals
-from infra.constructs.replication import SourceReplication
+from infra.constructs.replication import ReplicationRole, SourceReplication
 from infra.constructs.tiering import assets_intelligent_tiering, assets_lifecycle_rules
 from infra.constructs.upload_hasher import HASHED_PREFIXES, UploadHasher
+from infra.nag import acknowledge
 
 
 class AssetsStack(Stack):
@@ -80,6 +81,23 @@ class AssetsStack(Stack):
             destination_bucket_name=cfg.replica_bucket_name,
             destination_key_alias_arn=cfg.replica_key_alias_arn,
         )
+        # The replica bucket's rule back here (set in the Replica stack) names this role.
+        self.reverse_replication = ReplicationRole(
+            self, "ReverseReplication",
+            role_name=cfg.reverse_replication_role_name,
+            source_bucket_name=cfg.replica_bucket_name,
+            destination=self.assets.bucket,
+            destination_key=self.assets.key,
+        )
+        assets_id = self.get_logical_id(self.assets.cfn_bucket)
+        acknowledge(self.reverse_replication.policy, {
+            f"AwsSolutions-IAM5[Resource::arn:aws:s3:::{cfg.replica_bucket_name}/*]":
+                "S3 replication reads any version of any object of the replica bucket written "
+                "there during a failover: the rule covers the whole bucket.",
+            f"AwsSolutions-IAM5[Resource::<{assets_id}.Arn>/*]":
+                "Writes made in the replica region come back under the same keys, anywhere in "
+                "the assets bucket; the actions are only ReplicateObject and ReplicateTags.",
+        })
 
     def _upload_gate(self, cfg: EnvironmentConfig, *, hashed_released: tuple[str, ...],
                      originals_released: tuple[str, ...]) -> MalwareGate:

@@ -3,7 +3,8 @@
 Thin: the rules are ``EstateMonitoring``'s and ``ReplicationMonitoring``'s. Two stacks,
 because an alarm watches only metrics of its own region: ``Monitoring`` in the primary region
 (CloudFront, WAF, the API, functions, queues, failed replications; the one dashboard) and
-``ReplicationMonitoring`` in the replica region (replication latency, backlog, heartbeat).
+``ReplicationMonitoring`` in the replica region (the forward rule's latency, backlog and
+heartbeat, the reverse rule's failures, the replica region's write path, its own dashboard).
 No termination protection: they hold no data.
 """
 from __future__ import annotations
@@ -18,6 +19,7 @@ from infra.constructs.monitoring import (
     ReplicationMonitoring,
     TopicNames,
     WatchedReplication,
+    replication_destination_alarms,
 )
 
 
@@ -43,16 +45,32 @@ class MonitoringStack(Stack):
 
 
 class ReplicationMonitoringStack(Stack):
+    """The replica region's alarms, topic and dashboard: the forward rule's latency, backlog
+    and heartbeat (published here, its destination), the reverse rule's failures (published
+    here, its source) and the region's write path (upload API, presign and health
+    functions). The stack id keeps its name: its topic key's logical id is pinned."""
+
     def __init__(self, scope: Construct, construct_id: str, *, cfg: EnvironmentConfig,
-                 watch: WatchedReplication) -> None:
+                 watch: WatchedReplication, targets: MonitoringTargets | None = None) -> None:
         super().__init__(scope, construct_id,
                          env=Environment(account=cfg.account, region=watch.destination_region),
                          description=f"Replication alarms of the {cfg.name} storage estate "
                                      f"(where S3 publishes them: {watch.destination_region})",
                          termination_protection=False)
-        self.monitoring = ReplicationMonitoring(
-            self, "Monitoring",
-            alarm_name_prefix=cfg.alarm_name_prefix, topic_names=_topic_names(cfg),
-            alarm_email=cfg.alarm_email,
-            chat_webhook_url=cfg.chat_webhook_url, thresholds=cfg.monitoring, watch=watch)
+        region = watch.destination_region
+        if targets is None:
+            self.monitoring = ReplicationMonitoring(
+                self, "Monitoring",
+                alarm_name_prefix=cfg.alarm_name_prefix, topic_names=_topic_names(cfg),
+                alarm_email=cfg.alarm_email,
+                chat_webhook_url=cfg.chat_webhook_url, thresholds=cfg.monitoring, watch=watch)
+        else:
+            targets.metric_alarms[:0] = replication_destination_alarms(watch, cfg.monitoring)
+            self.monitoring = EstateMonitoring(
+                self, "Monitoring",
+                alarm_name_prefix=cfg.alarm_name_prefix, topic_names=_topic_names(cfg),
+                dashboard_name=f"{cfg.dashboard_name}-{region}",
+                alarm_email=cfg.alarm_email, chat_webhook_url=cfg.chat_webhook_url,
+                thresholds=cfg.monitoring, targets=targets,
+                display_name=f"{cfg.alarm_name_prefix} storage estate alarms ({region})")
         self.topic = self.monitoring.topic

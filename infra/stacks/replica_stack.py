@@ -1,5 +1,7 @@
 """Replica: the assets replica bucket, its key and the replication role (deploys before Assets
-and Cdn)."""
+and Cdn). The bucket is also the write target of the replica region's upload API while that
+region serves writes: browsers upload to it directly (CORS like the assets bucket), and its rule
+back to the assets bucket (``replica-to-assets``) carries those writes home."""
 from __future__ import annotations
 
 from aws_cdk import CfnOutput, Environment, Stack
@@ -7,11 +9,16 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
+from infra.constructs.browser_uploads import cors_rules
 from infra.constructs.cdn import grant_distribution_read
 from infra.constructs.encrypted_bucket import EncryptedBucket
 from infra.constructs.encryption import guard_key_from_destruction
 from infra.constructs.malware_gate import gate_statements
-from infra.constructs.replication import ReplicationRole
+from infra.constructs.replication import (
+    REVERSE_RULE_ID,
+    ReplicationRole,
+    SourceReplication,
+)
 from infra.constructs.tiering import replica_lifecycle_rules
 from infra.nag import acknowledge
 
@@ -31,6 +38,8 @@ class ReplicaStack(Stack):
             purpose="cross-region replica of the assets bucket",
             access_logs=access_logs,
             lifecycle_rules=replica_lifecycle_rules(cfg.object_expiry),
+            # Presigned URLs of the replica region's upload API name this bucket.
+            cors_rules=cors_rules(cfg.assets_cors),
         )
         guard_key_from_destruction(self.replica.key, break_glass_role_arn=cfg.break_glass_role_arn)
         self.replication = ReplicationRole(
@@ -48,11 +57,23 @@ class ReplicaStack(Stack):
                                          prefixes=cfg.upload_gate.gated_prefixes,
                                          scanner_role_arn=None):
             self.replica.bucket.add_to_resource_policy(statement)
-        acknowledge(self.replica.bucket, {
-            "NIST.800.53.R5-S3BucketReplicationEnabled":
-                "This bucket is the replication destination of the assets bucket; replicating "
-                "the replica again would add a third copy with no recovery benefit.",
-        })
+        if cfg.replicate_back:
+            # Writes made here during a failover go back to the assets bucket (their role is the
+            # Assets stack's, named); S3 never replicates a replica again, so primary writes
+            # do not bounce back.
+            self.reverse = SourceReplication(
+                self, "ReverseReplication",
+                source=self.replica.bucket, source_key=self.replica.key,
+                role_arn=cfg.reverse_replication_role_arn,
+                destination_bucket_name=cfg.assets_bucket_name,
+                destination_key_alias_arn=cfg.assets_key_alias_arn,
+                rule_id=REVERSE_RULE_ID, storage_class=None)
+        else:
+            acknowledge(self.replica.bucket, {
+                "NIST.800.53.R5-S3BucketReplicationEnabled":
+                    "First deploy of a new environment only: S3 refuses the rule back to the "
+                    "assets bucket before that bucket exists; the next deploy sets it.",
+            })
         replica_id = self.get_logical_id(self.replica.cfn_bucket)
         acknowledge(self.replication.policy, {
             f"AwsSolutions-IAM5[Resource::arn:aws:s3:::{cfg.assets_bucket_name}/*]":

@@ -57,11 +57,18 @@ def test_preflights_are_cached_for_the_configured_max_age(estate, env):
 
 
 @pytest.mark.parametrize("env", ENVS)
-@pytest.mark.parametrize("stack_id,attr", [("Replica", "replica_bucket_name"),
-                                           ("Backups", "backups_bucket_name")])
-def test_replica_and_backups_answer_no_browser(estate, env, stack_id, attr):
-    _, rules = _cors_rules(estate, env, stack_id, attr)
+def test_the_backups_bucket_answers_no_browser(estate, env):
+    _, rules = _cors_rules(estate, env, "Backups", "backups_bucket_name")
     assert rules == {}
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_replica_answers_browsers_exactly_like_the_assets_bucket(estate, env):
+    """The replica region's upload API signs URLs for the replica bucket during a failover:
+    the same origins, methods, headers and preflight cache."""
+    _, assets = _cors_rules(estate, env)
+    _, replica = _cors_rules(estate, env, "Replica", "replica_bucket_name")
+    assert replica == assets != {}
 
 
 @pytest.mark.parametrize("bad", ["*", "https://shop.example/", "https://*.shop.example",

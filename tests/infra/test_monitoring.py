@@ -138,10 +138,17 @@ def test_a_replication_rule_that_stops_reporting_is_an_alarm(e):
                  periods=e.m.sustained_periods, missing="breaching")
 
 
-def test_replica_region_alarms_are_only_the_destination_published_ones(e):
-    assert sorted(alarms(e.replica)) == sorted(
-        e.name(s) for s in ("Replication-Latency", "Replication-Pending-Growing",
-                            "Replication-Silent"))
+def test_replica_region_alarms_are_the_ones_published_there(e):
+    """The forward rule's destination metrics, the reverse rule's failures (its source is the
+    replica), and the replica region's write path."""
+    region = e.cfg.replica_region
+    assert sorted(alarms(e.replica)) == sorted(e.name(s) for s in (
+        "Replication-Latency", "Replication-Pending-Growing", "Replication-Silent",
+        "ReplicationBack-Failed",
+        "UploadApi-Fault-Rate", "UploadApi-Latency-P99",
+        "Presign-Fault-Count", "Presign-Throttled-Count", "Presign-Latency-P99",
+        "WriteHealth-Fault-Count", "WriteHealth-Throttled-Count", "WriteHealth-Latency-P99",
+        f"Writes-Taking-Uploads-{region}"))
 
 
 def test_replication_monitoring_refuses_a_region_where_the_metrics_are_not_published():
@@ -319,7 +326,13 @@ def test_one_dashboard_shows_every_section(e):
     for section in (SECTION_REPLICATION, SECTION_UPLOADS, SECTION_FUNCTIONS, SECTION_QUEUES,
                     SECTION_EDGE):
         assert f"# {section}" in text, section
-    assert resources(e.replica, "AWS::CloudWatch::Dashboard") == {}
+    # The replica region's write path has its own dashboard there.
+    (replica,) = resources(e.replica, "AWS::CloudWatch::Dashboard").values()
+    assert replica["Properties"]["DashboardName"] == \
+        f"{e.cfg.dashboard_name}-{e.cfg.replica_region}"
+    text = _dashboard_text(e.replica)
+    for section in (SECTION_UPLOADS, SECTION_FUNCTIONS, SECTION_REPLICATION):
+        assert f"# {section}" in text, section
 
 
 @pytest.mark.parametrize("metric", ["ReplicationLatency", "OperationsPendingReplication",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from helpers import resources
 
-from infra.constructs.replication import RULE_ID
+from infra.constructs.replication import REVERSE_RULE_ID, RULE_ID
 
 
 @pytest.fixture(params=["dev", "prod"])
@@ -24,11 +24,23 @@ EXPECTED_ALARMS = {
         "RenditionsQueue-Queue-Message-Age-Max", "RenditionsQueue-DLQ-Queue-Message-Count-Max",
         "Renditions-Rejected",
         "Cdn-Error-Rate", "Cdn-Fault-Rate", "Cdn-Origin-Latency", "Waf-Blocked",
+        "WriteHealth-Latency-P99", "WriteHealth-Fault-Count", "WriteHealth-Throttled-Count",
+        # the rule back from the replica: its destination (the assets bucket) is here
+        "ReplicationBack-Latency", "ReplicationBack-Pending-Growing", "ReplicationBack-Silent",
     },
     "ReplicationMonitoring": {
         "Replication-Latency", "Replication-Pending-Growing", "Replication-Silent",
+        "ReplicationBack-Failed",
+        # the replica region's write path
+        "UploadApi-Latency-P99", "UploadApi-Fault-Rate",
+        "Presign-Latency-P99", "Presign-Fault-Count", "Presign-Throttled-Count",
+        "WriteHealth-Latency-P99", "WriteHealth-Fault-Count", "WriteHealth-Throttled-Count",
+        "Writes-Taking-Uploads-us-west-2",
     },
 }
+# With a hosted zone (failover records): which region serves writes, from the primary's
+# health check (Route 53 metrics: us-east-1 only).
+FAILOVER_ALARMS = {"Writes-Served-By-us-west-2"}
 # Where the upload gate is on: its verdict function and queue, and GuardDuty's scan alarms.
 UPLOAD_GATE_ALARMS = {
     "ScanVerdict-Latency-P99", "ScanVerdict-Fault-Count", "ScanVerdict-Throttled-Count",
@@ -51,16 +63,28 @@ PUBLISHED_IN = {
     ("AWS/ApiGateway", "*"): "primary",
     ("AWS/GuardDuty/MalwareProtection", "*"): "primary",  # the protected bucket's region
     ("AWS/Events", "*"): "primary",  # the default event bus of the bucket's region
+    ("AWS/Route53", "*"): "us-east-1",  # health check metrics
 }
 
 
-def published_region(cfg, namespace: str, metric: str) -> str:
+def published_region(cfg, namespace: str, metric: str, dimensions: list | None = None) -> str:
+    """Where AWS publishes the metric. "source"/"destination": the region of the bucket the
+    rule's dimension names; "primary": the region of the resource the dimension names (a
+    cross-stack output carries its stack's region), else the primary region."""
     rule = PUBLISHED_IN.get((namespace, metric)) or PUBLISHED_IN.get((namespace, "*"))
     if rule is None and not namespace.startswith("AWS/"):
         rule = "primary"  # the estate's own (EMF) metrics, emitted by its functions
     assert rule is not None, f"no published-region rule for {namespace}/{metric}: add one"
-    return {"source": cfg.primary_region, "destination": cfg.replica_region,
-            "primary": cfg.primary_region}.get(rule, rule)
+    dims = {d["Name"]: d["Value"] for d in dimensions or []}
+    bucket_region = {cfg.assets_bucket_name: cfg.primary_region,
+                     cfg.replica_bucket_name: cfg.replica_region}
+    if rule in ("source", "destination"):
+        return bucket_region[dims["SourceBucket" if rule == "source" else "DestinationBucket"]]
+    if rule == "primary":
+        regions = {v["Fn::GetStackOutput"]["Region"] for v in dims.values()
+                   if isinstance(v, dict) and "Fn::GetStackOutput" in v}
+        return regions.pop() if regions else cfg.primary_region
+    return rule
 
 
 def _alarms(estate, env, stack_id) -> dict[str, dict]:
@@ -83,8 +107,11 @@ def _all_alarms(estate, env):
 
 @pytest.mark.parametrize("stack_id", sorted(EXPECTED_ALARMS))
 def test_every_estate_alarm_exists_in_its_stack(estate, env, stack_id):
-    gated = stack_id == "Monitoring" and estate.stages[env].cfg.upload_gate.enabled
-    expected = EXPECTED_ALARMS[stack_id] | (UPLOAD_GATE_ALARMS if gated else set())
+    cfg = estate.stages[env].cfg
+    primary = stack_id == "Monitoring"
+    expected = (EXPECTED_ALARMS[stack_id]
+                | (UPLOAD_GATE_ALARMS if primary and cfg.upload_gate.enabled else set())
+                | (FAILOVER_ALARMS if primary and cfg.upload_domain_name else set()))
     assert set(_alarms(estate, env, stack_id)) == expected
 
 
@@ -98,7 +125,8 @@ def test_every_alarm_is_in_the_region_where_its_metric_is_published(estate, env)
     for stack_id, name, props in _all_alarms(estate, env):
         region = estate.stack(env, stack_id).region
         for metric in _metrics(props):
-            assert region == published_region(cfg, metric["Namespace"], metric["MetricName"]), \
+            assert region == published_region(cfg, metric["Namespace"], metric["MetricName"],
+                                              metric.get("Dimensions")), \
                 f"{stack_id}/{name}: {metric['Namespace']}/{metric['MetricName']} in {region}"
             checked += 1
     assert checked >= sum(map(len, EXPECTED_ALARMS.values()))
@@ -106,18 +134,28 @@ def test_every_alarm_is_in_the_region_where_its_metric_is_published(estate, env)
 
 def test_the_region_rule_would_catch_a_latency_alarm_in_the_source_region(estate):
     cfg = estate.stages["dev"].cfg
-    assert published_region(cfg, "AWS/S3", "ReplicationLatency") != cfg.primary_region
+    forward = [{"Name": "SourceBucket", "Value": cfg.assets_bucket_name},
+               {"Name": "DestinationBucket", "Value": cfg.replica_bucket_name}]
+    assert published_region(cfg, "AWS/S3", "ReplicationLatency", forward) != cfg.primary_region
 
 
-def test_replication_alarms_watch_the_assets_to_replica_rule(estate, env):
+def test_replication_alarms_watch_the_two_rules_of_this_environment(estate, env):
     cfg = estate.stages[env].cfg
-    expected = [{"Name": "DestinationBucket", "Value": cfg.replica_bucket_name},
-                {"Name": "RuleId", "Value": RULE_ID},
-                {"Name": "SourceBucket", "Value": cfg.assets_bucket_name}]
+    rules = {"Replication": (cfg.assets_bucket_name, cfg.replica_bucket_name, RULE_ID),
+             "ReplicationBack": (cfg.replica_bucket_name, cfg.assets_bucket_name,
+                                 REVERSE_RULE_ID)}
+    seen = set()
     for _stack_id, name, props in _all_alarms(estate, env):
         for metric in _metrics(props):
             if metric["Namespace"] == "AWS/S3":
-                assert sorted(metric["Dimensions"], key=lambda d: d["Name"]) == expected, name
+                source, destination, rule = rules[name.split("-")[0]]
+                assert sorted(metric["Dimensions"], key=lambda d: d["Name"]) == [
+                    {"Name": "DestinationBucket", "Value": destination},
+                    {"Name": "RuleId", "Value": rule},
+                    {"Name": "SourceBucket", "Value": source}], name
+                seen.add(name)
+    # each rule: failed (source region), latency, backlog, heartbeat (destination region)
+    assert len(seen) == 8
 
 
 def _exported_by(estate, env, stack_id: str, value: dict) -> dict:

@@ -23,6 +23,7 @@ POWERTOOLS_ENV = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"}
 
 ENVS = ("dev", "prod")
 HANDLER = "estate_handlers.presign.handler"
+HEALTH_ROUTE = "GET /health"
 ROUTE_KEYS = {"POST /uploads", "POST /uploads/complete", "GET /downloads",
               "POST /downloads/restore"}
 ISSUER = "https://auth.justkalm.example/"
@@ -66,12 +67,18 @@ def jwt_variant(tmp_path_factory) -> _JwtVariant:
 # ------------------------------------------------------------------- template readers
 
 def _function(template: dict) -> tuple[str, dict]:
-    return only(template, "AWS::Lambda::Function")
+    """The presign function (the stack also has the write-health function behind GET /health,
+    tests/infra/test_multi_region_writes.py)."""
+    [found] = [(k, f) for k, f in resources(template, "AWS::Lambda::Function").items()
+               if f["Properties"]["Handler"] == "estate_handlers.presign.handler"]
+    return found
 
 
 def _routes(template: dict) -> dict[str, dict]:
+    """The presign routes: every route but the unauthenticated GET /health."""
     return {r["Properties"]["RouteKey"]: r["Properties"]
-            for r in resources(template, "AWS::ApiGatewayV2::Route").values()}
+            for r in resources(template, "AWS::ApiGatewayV2::Route").values()
+            if r["Properties"]["RouteKey"] != HEALTH_ROUTE}
 
 
 def _stage(template: dict) -> dict:
@@ -138,8 +145,7 @@ def test_endpoint_url_is_an_output(estate, env):
     template = _api(estate, env)
     api_id, _ = only(template, "AWS::ApiGatewayV2::Api")
     # ExportsOutput*/PublishOutput* are CDK's cross-stack references (Monitoring's), not for users.
-    (output,) = [o for k, o in template["Outputs"].items()
-                 if not k.startswith(("ExportsOutput", "PublishOutput"))]
+    output = template["Outputs"]["UploadApiUrl"]
     assert output["Value"] == {"Fn::Join": ["", [
         "https://", {"Ref": api_id}, ".execute-api.us-east-1.", {"Ref": "AWS::URLSuffix"}, "/"]]}
 
@@ -177,8 +183,9 @@ def test_every_route_requires_the_jwt_authorizer_when_an_issuer_is_configured(jw
 def test_every_route_goes_to_the_presign_function(estate, env):
     template = _api(estate, env)
     fn_id, _ = _function(template)
-    (integration_id, integration), = resources(
-        template, "AWS::ApiGatewayV2::Integration").items()
+    [(integration_id, integration)] = [
+        (k, i) for k, i in resources(template, "AWS::ApiGatewayV2::Integration").items()
+        if i["Properties"]["IntegrationUri"] == {"Fn::GetAtt": [fn_id, "Arn"]}]
     assert integration["Properties"]["IntegrationType"] == "AWS_PROXY"
     assert integration["Properties"]["IntegrationUri"] == {"Fn::GetAtt": [fn_id, "Arn"]}
     assert integration["Properties"]["PayloadFormatVersion"] == "2.0"
@@ -190,7 +197,7 @@ def test_only_this_api_may_invoke_the_function(estate, env):
     template = _api(estate, env)
     api_id, _ = only(template, "AWS::ApiGatewayV2::Api")
     permissions = resources(template, "AWS::Lambda::Permission").values()
-    assert len(permissions) == len(ROUTE_KEYS)
+    assert len(permissions) == len(ROUTE_KEYS) + 1  # and GET /health's function
     for permission in permissions:
         props = permission["Properties"]
         assert props["Principal"] == "apigateway.amazonaws.com"

@@ -97,3 +97,39 @@ def test_an_unpriced_type_is_shown_in_the_cost_section_without_changing_the_exit
             **BASE, "X": {"Type": "AWS::Foo::Bar"}}}}), tmp_path / "r.md")
     assert code == 0 and "not estimated" in section(report, COST) \
         and "AWS::Foo::Bar" in section(report, COST)
+
+
+SECOND_WRITE_PATH = {
+    "Api": {"Type": "AWS::ApiGatewayV2::Api", "Properties": {"ProtocolType": "HTTP"}},
+    "Endpoint": {"Type": "AWS::Route53::HealthCheck", "Properties": {"HealthCheckConfig": {
+        "Type": "HTTPS", "ResourcePath": "/health", "RequestInterval": 10}}},
+    "Writes": {"Type": "AWS::Route53::HealthCheck", "Properties": {"HealthCheckConfig": {
+        "Type": "CALCULATED", "HealthThreshold": 1}}},
+    "DedupReplica": {"Type": "Custom::AWS", "Properties": {"Create": {"Fn::Join": ["", [
+        '{"action":"updateTable","parameters":{"ReplicaUpdates":[{"Create":{"RegionName":'
+        '"us-west-2"}}]}}']]}}},
+}
+
+
+def test_the_second_write_path_shows_its_monthly_cost_in_the_review(tmp_path):
+    base_dir = write_assembly(tmp_path / "base", {"prod/Assets": {"Resources": BASE}})
+    head_dir = write_assembly(tmp_path / "head", {
+        "prod/Assets": {"Resources": BASE},
+        "prod/UploadApi-us-west-2": {"Resources": SECOND_WRITE_PATH}})
+    code, report = run_cli(base_dir, head_dir, tmp_path / "review.md")
+    cost = section(report, COST)
+    row = next(line for line in cost.splitlines() if line.startswith("| `prod` |"))
+    # prod: 1.2 M uploads/day x 30 = 36 M a month.
+    # API in the replica region, only while it serves writes (0.1 % of the month):
+    #   36 M x 1.5 calls x 0.001 = 54,000 requests x $1/M = $0.054
+    # dedup index replica: 36 M replicated writes x $0.625/M = $22.50; 60 GB x $0.25 = $15.00
+    # health checks: HTTPS + fast interval $0.50 + $1 + $1; calculated $0.50 = $3.00
+    # Route 53's probes of GET /health: 90 a minute x 43,200 minutes = 3,888,000, each an API
+    # request ($3.888), a Lambda request ($0.7776) and a conditional S3 PUT ($19.44)
+    sign, amount = re.search(r"([+−])\$([\d,.]+)", row).groups()
+    assert (code, sign, float(amount)) == (0, "+", pytest.approx(
+        0.054 + 22.50 + 15.00 + 3.00 + 3.888 + 0.7776 + 19.44, abs=0.01))
+    for item in ("DynamoDB global tables replicated write request units",
+                 "Route 53 health checks (AWS endpoints; calculated)",
+                 "Route 53 health check optional features"):
+        assert item in cost, item

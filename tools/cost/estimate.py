@@ -7,6 +7,7 @@ A type without a rule here is an error naming the type: never a silent $0.
 """
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -117,6 +118,13 @@ class _Context:
 
     def region(self, stack: StackTemplate) -> str:
         return stack.region or self.cfg.primary_region
+
+    def write_share(self, stack: StackTemplate) -> float:
+        """The share of the month's writes a stack's write path serves: the replica region's
+        upload API only while it serves writes (failover windows), every other stack all."""
+        if stack.name.endswith(f"/UploadApi-{self.cfg.replica_region}"):
+            return self.usage.secondary_write_share
+        return 1.0
 
     # Monthly volumes the model derives from uploads.
     @property
@@ -326,6 +334,16 @@ def _replica_bucket(ctx: _Context, region: str, props: dict[str, Any]) -> None:
         ctx.add(dim, region, gb)
     put = "s3.requests.put_ia" if klass == "STANDARD_IA" else "s3.requests.put"
     ctx.add(put, region, ctx.uploads + ctx.renditions)
+    # The rule back to the assets bucket carries only what was written here: the uploads of
+    # failover windows (replicas are never replicated again).
+    for rule in props.get("ReplicationConfiguration", {}).get("Rules", []):
+        if rule.get("Status") != "Enabled":
+            continue
+        window_gb = ctx.usage.upload_gb_per_day * MONTH_DAYS * ctx.usage.secondary_write_share
+        ctx.add("s3.transfer.inter_region", region, window_gb)
+        if rule.get("Destination", {}).get("ReplicationTime", {}).get("Status") == "Enabled":
+            ctx.add("s3.rtc", region, window_gb)
+        break
 
 
 def _age_spread_bucket(ctx: _Context, region: str, props: dict[str, Any], gb: float,
@@ -388,7 +406,7 @@ def _lambda(ctx: _Context, stack: StackTemplate, lid: str, res: dict[str, Any]) 
         ctx.notes.append(f"{stack.name} {lid}: function without usage in the model "
                          "(deploy-time custom resource handlers cost ~$0)")
         return
-    invocations = ctx.uploads * work.invocations_per_upload
+    invocations = ctx.uploads * work.invocations_per_upload * ctx.write_share(stack)
     arch = (props.get("Architectures") or ["x86_64"])[0]
     ctx.add("lambda.requests", region, invocations)
     ctx.add(f"lambda.compute.{arch}", region, invocations * work.seconds_per_invocation
@@ -416,6 +434,7 @@ def _log_group(ctx: _Context, stack: StackTemplate, lid: str, res: dict[str, Any
         ctx.notes.append(f"{stack.name} {lid}: log group without usage in the model")
         return
     days = res.get("Properties", {}).get("RetentionInDays", UNBOUNDED_DAYS)
+    gb *= ctx.write_share(stack)
     ctx.add("logs.ingest", ctx.region(stack), gb)
     ctx.add("logs.storage", ctx.region(stack), gb * days / MONTH_DAYS)
 
@@ -474,7 +493,8 @@ def _table(ctx: _Context, stack: StackTemplate, lid: str, res: dict[str, Any]) -
 def _api(ctx: _Context, stack: StackTemplate, lid: str, res: dict[str, Any]) -> None:
     if res.get("Properties", {}).get("ProtocolType", "HTTP") != "HTTP":
         raise CostError(f"{stack.name} {lid}: only HTTP APIs are priced by the estimator")
-    ctx.add("apigw.http", ctx.region(stack), ctx.uploads * ctx.usage.api_calls_per_upload)
+    ctx.add("apigw.http", ctx.region(stack),
+            ctx.uploads * ctx.usage.api_calls_per_upload * ctx.write_share(stack))
 
 
 def _topic(ctx: _Context, stack: StackTemplate, lid: str, res: dict[str, Any]) -> None:
@@ -494,6 +514,32 @@ def _malware_plan(ctx: _Context, stack: StackTemplate, lid: str, res: dict[str, 
     objects, gigabytes = ctx.uploads_under(bucket.get("ObjectPrefixes") or [""])
     ctx.add("guardduty.malware_s3.objects", ctx.region(stack), objects)
     ctx.add("guardduty.malware_s3.gb", ctx.region(stack), gigabytes)
+
+
+def _health_check(ctx: _Context, stack: StackTemplate, lid: str, res: dict[str, Any]) -> None:
+    """Route 53 bills a health check of an AWS endpoint per month, plus each optional
+    feature (HTTPS, fast interval) it uses; calculated checks at the basic rate."""
+    config = res.get("Properties", {}).get("HealthCheckConfig", {})
+    ctx.add("route53.health_check", "global", 1)
+    features = (config.get("Type") in ("HTTPS", "HTTPS_STR_MATCH")) \
+        + (config.get("RequestInterval", 30) == 10) + bool(config.get("MeasureLatency"))
+    ctx.add("route53.health_check_feature", "global", features)
+    if config.get("Type") in ("HTTPS", "HTTP", "HTTPS_STR_MATCH"):  # probes of GET /health
+        probes, region = ctx.usage.health_probes_per_minute * 60 * 24 * MONTH_DAYS, \
+            ctx.region(stack)
+        ctx.add("apigw.http", region, probes)
+        ctx.add("lambda.requests", region, probes)
+        ctx.add("s3.requests.put", region, probes)
+
+
+def _sdk_call(ctx: _Context, stack: StackTemplate, lid: str, res: dict[str, Any]) -> None:
+    """A deploy-time SDK call costs nothing itself; one that creates a DynamoDB global-table
+    replica brings the replica's replicated writes and storage, in the stack's region."""
+    if "ReplicaUpdates" not in json.dumps(res.get("Properties", {}).get("Create", "")):
+        return
+    region = ctx.region(stack)
+    ctx.add("dynamodb.replicated_write", region, ctx.uploads)  # every index write, replicated
+    ctx.add("dynamodb.storage", region, ctx.usage.dedup_index_gb)
 
 
 def _backup_selection(ctx: _Context, stack: StackTemplate, lid: str, res: dict[str, Any]) -> None:
@@ -532,6 +578,7 @@ RULES: dict[str, Callable[[_Context, StackTemplate, str, dict[str, Any]], None]]
     "AWS::GuardDuty::MalwareProtectionPlan": _malware_plan,
     "AWS::Backup::BackupSelection": _backup_selection,
     "AWS::Route53::HostedZone": _fixed("route53.hosted_zone", "global"),
+    "AWS::Route53::HealthCheck": _health_check, "Custom::AWS": _sdk_call,
     "AWS::SSM::Parameter": _parameter,
 }
 

@@ -1,0 +1,139 @@
+"""The dedup index in a second region: a global-table replica of the primary's table.
+
+The primary's table (Assets stack, ``UploadHasher``) is an ``AWS::DynamoDB::Table`` encrypted
+with a customer-managed key, and its logical id is pinned. CDK's ``Table`` refuses
+``replicationRegions`` with a customer-managed key, and moving to
+``AWS::DynamoDB::GlobalTable`` is a resource-type change (retain, remove, import). DynamoDB
+itself adds a replica to an existing table in place (``UpdateTable`` with ``ReplicaUpdates``,
+global tables version 2019.11.21), with a key of the replica's region. So this construct, in
+the replica region's stack:
+
+1. looks the table's generated name up (``DescribeStackResource`` of the pinned logical id in
+   the Assets stack; names are not referenced across regions);
+2. asks DynamoDB for a replica here, encrypted with this region's own key (``Key``).
+
+The replica is retained: deleting this construct leaves it in place (nothing is called on
+delete), like every stateful resource of the estate. DynamoDB keeps the replica in sync in
+both directions, so the presign API here reads the same index as the primary's (dedup hits
+during a failover), and what a region's hasher writes reaches the other.
+"""
+from __future__ import annotations
+
+from aws_cdk import Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import custom_resources as cr
+from constructs import Construct
+
+from infra.constructs.encryption import EncryptedLogGroup, rotating_key
+from infra.constructs.function import LOG_ACTIONS, NO_VPC_REASON
+from infra.nag import acknowledge
+
+NAME_FIELD = "StackResourceDetail.PhysicalResourceId"
+PROVIDER_ID = "AWS679f53fac002430cb0da5b7982bd2287"  # CDK's AwsCustomResource singleton
+# What DynamoDB documents for creating a replica of a table (global tables, 2019.11.21).
+REPLICA_ACTIONS = ["dynamodb:UpdateTable", "dynamodb:DescribeTable",
+                   "dynamodb:CreateTableReplica", "dynamodb:Scan", "dynamodb:Query",
+                   "dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:GetItem",
+                   "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"]
+KEY_ACTIONS = ["kms:CreateGrant", "kms:DescribeKey", "kms:Decrypt", "kms:Encrypt",
+               "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:ReEncryptTo"]
+
+
+class DedupIndexReplica(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, primary_region: str,
+                 source_stack_name: str, source_logical_id: str, key_description: str,
+                 log_group_name: str, log_retention_days: int) -> None:
+        """``log_group_name``: where the deploy-time calls log (encrypted, retained)."""
+        super().__init__(scope, construct_id)
+        self.source_stack_name = source_stack_name
+        stack = Stack.of(self)
+        region, account = stack.region, stack.account
+        self.key = rotating_key(self, "Key", description=key_description)
+        self.call_logs = EncryptedLogGroup(
+            self, "CallLogs", log_group_name=log_group_name, retention_days=log_retention_days,
+            purpose="logs of the deploy-time calls that replicate the dedup index")
+        # Our own role for CDK's call function (not its default with an AWS managed policy):
+        # it may write to this log group; each call's own permissions are added to it.
+        self.call_role = iam.Role(
+            self, "CallRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Deploy-time calls that replicate the dedup index")
+        iam.ManagedPolicy(
+            self, "CallLogsPolicy", roles=[self.call_role],
+            description="The dedup index replica's deploy-time calls write their own logs",
+            statements=[iam.PolicyStatement(
+                sid="WriteOwnLogs", actions=LOG_ACTIONS,
+                resources=[self.call_logs.log_group.log_group_arn])])
+        lookup_call = cr.AwsSdkCall(
+            service="CloudFormation", action="describeStackResource", region=primary_region,
+            parameters={"StackName": source_stack_name, "LogicalResourceId": source_logical_id},
+            physical_resource_id=cr.PhysicalResourceId.from_response(NAME_FIELD),
+            output_paths=[NAME_FIELD])
+        stack_arn = (f"arn:aws:cloudformation:{primary_region}:{account}:stack/"
+                     f"{source_stack_name}/*")
+        self.lookup = cr.AwsCustomResource(
+            self, "TableName", on_create=lookup_call, on_update=lookup_call,
+            install_latest_aws_sdk=False, log_group=self.call_logs.log_group, role=self.call_role,
+            policy=cr.AwsCustomResourcePolicy.from_statements([iam.PolicyStatement(
+                actions=["cloudformation:DescribeStackResource"], resources=[stack_arn])]))
+        self.table_name = self.lookup.get_response_field(NAME_FIELD)
+        tables = [f"arn:aws:dynamodb:{r}:{account}:table/{self.table_name}"
+                  for r in (primary_region, region)]
+        self.replica = cr.AwsCustomResource(
+            self, "Replica", install_latest_aws_sdk=False, log_group=self.call_logs.log_group,
+            role=self.call_role,
+            on_create=cr.AwsSdkCall(
+                service="DynamoDB", action="updateTable", region=primary_region,
+                parameters={"TableName": self.table_name, "ReplicaUpdates": [{"Create": {
+                    "RegionName": region, "KMSMasterKeyId": self.key.key_arn}}]},
+                physical_resource_id=cr.PhysicalResourceId.of(f"dedup-index-replica-{region}")),
+            policy=cr.AwsCustomResourcePolicy.from_statements([
+                iam.PolicyStatement(actions=REPLICA_ACTIONS, resources=tables),
+                iam.PolicyStatement(actions=KEY_ACTIONS, resources=[self.key.key_arn]),
+                iam.PolicyStatement(
+                    actions=KEY_ACTIONS,
+                    resources=[f"arn:aws:kms:{primary_region}:{account}:key/*"],
+                    conditions={"StringEquals": {
+                        "kms:ViaService": f"dynamodb.{primary_region}.amazonaws.com"}}),
+                iam.PolicyStatement(
+                    actions=["iam:CreateServiceLinkedRole"],
+                    resources=[f"arn:aws:iam::{account}:role/aws-service-role/"
+                               "replication.dynamodb.amazonaws.com/*"],
+                    conditions={"StringEquals": {
+                        "iam:AWSServiceName": "replication.dynamodb.amazonaws.com"}}),
+            ]))
+        self.table = dynamodb.Table.from_table_attributes(
+            self, "Table", table_name=self.table_name, encryption_key=self.key)
+        self._acknowledge(primary_region)
+
+    def _acknowledge(self, primary_region: str) -> None:
+        """The two deploy-time calls run in CDK's AwsCustomResource function (one per stack)."""
+        stack = Stack.of(self)
+        inline = ("CDK's AwsCustomResource writes each call's permissions as an inline policy of "
+                  "its deploy-time function; each names only this construct's resources.")
+        acknowledge(self.lookup.node.find_child("CustomResourcePolicy"), {
+            "NIST.800.53.R5-IAMNoInlinePolicy": inline,
+            f"AwsSolutions-IAM5[Resource::arn:aws:cloudformation:{primary_region}:"
+            f"{stack.account}:stack/{self.source_stack_name}/*]":
+                "A stack's ARN ends in the id CloudFormation generated; the stack is named "
+                "exactly and only read (DescribeStackResource).",
+        })
+        acknowledge(self.replica.node.find_child("CustomResourcePolicy"), {
+            "NIST.800.53.R5-IAMNoInlinePolicy": inline,
+            f"AwsSolutions-IAM5[Resource::arn:aws:kms:{primary_region}:{stack.account}:key/*]":
+                "The primary table's key lives in another region's stack: usable only through "
+                "DynamoDB there, which reads the table to seed the replica.",
+            f"AwsSolutions-IAM5[Resource::arn:aws:iam::{stack.account}:role/aws-service-role/"
+            "replication.dynamodb.amazonaws.com/*]":
+                "DynamoDB's replication service-linked role, created once per account; only "
+                "for that service name (iam:AWSServiceName).",
+        })
+        provider = stack.node.find_child(PROVIDER_ID)
+        acknowledge(provider, {
+            "NIST.800.53.R5-LambdaDLQ":
+                "Invoked synchronously by CloudFormation during a deployment: a failure fails "
+                "the deployment, which is the report; a DLQ applies to asynchronous calls.",
+            "NIST.800.53.R5-LambdaInsideVPC": NO_VPC_REASON,
+            "NIST.800.53.R5-LambdaConcurrency":
+                "Runs once per custom-resource event of a deployment, never under load.",
+        })

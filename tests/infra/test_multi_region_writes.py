@@ -1,0 +1,423 @@
+"""Writes survive a primary-region outage: the write path exists in both regions with the same
+policies, keys, gate and alarms; one upload hostname fails over between them; the two buckets
+replicate both ways."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+
+import pytest
+from aws_cdk import App
+from aws_cdk.assertions import Template
+from helpers import bucket_named, key_of_bucket, policy_of_bucket, resources
+
+from infra.app_builder import configs_from_context
+from infra.config import ConfigError
+from infra.constructs.replication import REVERSE_RULE_ID, RTC_MINUTES, RULE_ID
+from infra.environments import dev
+from infra.stacks.replica_stack import ReplicaStack
+
+ENVS = ["dev", "prod"]
+PRIMARY, SECONDARY = "UploadApi", "UploadApi-us-west-2"
+
+
+@pytest.fixture(params=ENVS)
+def env(request):
+    return request.param
+
+
+def _cfg(estate, env):
+    return estate.stages[env].cfg
+
+
+def _function(template: dict, handler: str) -> tuple[str, dict]:
+    [found] = [(k, f) for k, f in resources(template, "AWS::Lambda::Function").items()
+               if f["Properties"]["Handler"] == handler]
+    return found
+
+
+def _policy_of(template: dict, function: dict) -> list[dict]:
+    role = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    [policy] = [p for p in resources(template, "AWS::IAM::ManagedPolicy").values()
+                if {"Ref": role} in p["Properties"]["Roles"]]
+    return policy["Properties"]["PolicyDocument"]["Statement"]
+
+
+def _normalized(statements: list[dict], cfg, bucket: str, region: str) -> str:
+    """The statements with this region's own names replaced by placeholders: the bucket and
+    region by name; a key or the dedup table, referenced differently in each stack (a key of
+    each region, the table by its looked-up name), by one placeholder."""
+    def resource(value):
+        # the statement's Sid says which (ReadDedupIndex, UseAssetsKeyViaS3, ...)
+        return "<REFERENCE>" if "Fn::" in json.dumps(value) else value
+
+    plain = [{**st, "Resource": ([resource(r) for r in st["Resource"]]
+                                 if isinstance(st["Resource"], list)
+                                 else resource(st["Resource"]))} for st in statements]
+    return json.dumps(plain, sort_keys=True).replace(bucket, "<BUCKET>").replace(region,
+                                                                                  "<REGION>")
+
+
+# ----------------------------------------------------------------------- the write path twice
+
+def test_each_region_has_a_write_path_in_its_own_region(estate, env):
+    cfg = _cfg(estate, env)
+    assert estate.stack(env, PRIMARY).region == cfg.primary_region
+    assert estate.stack(env, SECONDARY).region == cfg.replica_region == "us-west-2"
+
+
+@pytest.mark.parametrize("stack_id, bucket_attr", [(PRIMARY, "assets_bucket_name"),
+                                                   (SECONDARY, "replica_bucket_name")])
+def test_each_region_signs_only_for_the_bucket_in_its_own_region(estate, env, stack_id,
+                                                                 bucket_attr):
+    cfg = _cfg(estate, env)
+    template = estate.template_json(env, stack_id)
+    own = getattr(cfg, bucket_attr)
+    other = cfg.replica_bucket_name if own == cfg.assets_bucket_name else cfg.assets_bucket_name
+    _, presign = _function(template, "estate_handlers.presign.handler")
+    assert presign["Properties"]["Environment"]["Variables"]["ASSETS_BUCKET_NAME"] == own
+    text = json.dumps(template)
+    assert f"arn:aws:s3:::{own}/" in text
+    assert f"arn:aws:s3:::{other}/" not in text and f"arn:aws:s3:::{other}\"" not in text
+
+
+@pytest.mark.parametrize("handler", ["estate_handlers.presign.handler",
+                                     "estate_handlers.write_health.handler"])
+def test_both_regions_grant_their_functions_the_same_permissions(estate, env, handler):
+    cfg = _cfg(estate, env)
+    sides = []
+    for stack_id, bucket, region in ((PRIMARY, cfg.assets_bucket_name, cfg.primary_region),
+                                     (SECONDARY, cfg.replica_bucket_name, cfg.replica_region)):
+        template = estate.template_json(env, stack_id)
+        _, function = _function(template, handler)
+        sides.append(_normalized(_policy_of(template, function), cfg, bucket, region))
+    assert sides[0] == sides[1]
+
+
+def test_both_regions_configure_their_functions_the_same_way(estate, env):
+    cfg = _cfg(estate, env)
+    primary = _function(estate.template_json(env, PRIMARY), "estate_handlers.presign.handler")[1]
+    secondary = _function(estate.template_json(env, SECONDARY),
+                          "estate_handlers.presign.handler")[1]
+    for name in ("Runtime", "MemorySize", "Timeout", "ReservedConcurrentExecutions",
+                 "Architectures"):
+        assert primary["Properties"][name] == secondary["Properties"][name], name
+    env_vars = [f["Properties"]["Environment"]["Variables"] for f in (primary, secondary)]
+    for name in ("UPLOAD_POLICY", "SCAN_GATED_PREFIXES"):
+        assert env_vars[0][name] == env_vars[1][name], name
+    assert env_vars[1]["SCAN_GATED_PREFIXES"] == ",".join(cfg.upload_gate.gated_prefixes)
+
+
+def test_the_replica_region_reads_a_global_table_replica_of_the_pinned_dedup_index(estate, env):
+    cfg = _cfg(estate, env)
+    template = estate.template_json(env, SECONDARY)
+    calls = {k: r["Properties"] for k, r in resources(template, "Custom::AWS").items()}
+    lookup = next(json.loads(p["Create"]) for p in calls.values()
+                  if isinstance(p["Create"], str) and "describeStackResource" in p["Create"])
+    pinned = json.loads(open("tests/infra/stateful_logical_ids.json").read())
+    assert f"{lookup['parameters']['LogicalResourceId']} (AWS::DynamoDB::Table)" in \
+        pinned[f"{env}/Assets"]
+    assert lookup["parameters"]["StackName"] == f"{env}-Assets"
+    assert lookup["region"] == cfg.primary_region
+    [replica] = [p for p in calls.values() if "ReplicaUpdates" in json.dumps(p["Create"])]
+    create = json.dumps(replica["Create"])
+    assert '\\"RegionName\\":\\"us-west-2\\"' in create and "updateTable" in create
+    [key_id] = re.findall(r'\{"Fn::GetAtt": \["(DedupIndexKey[A-Z0-9]+)", "Arn"\]\}', create)
+    assert template["Resources"][key_id]["Properties"]["EnableKeyRotation"] is True
+    # Nothing is called on delete: the replica stays, like every stateful resource.
+    assert "Delete" not in replica
+    _, presign = _function(template, "estate_handlers.presign.handler")
+    assert presign["Properties"]["Environment"]["Variables"]["DEDUP_TABLE_NAME"] == {
+        "Fn::GetAtt": [next(k for k, p in calls.items() if "describeStackResource"
+                            in json.dumps(p["Create"])), "StackResourceDetail.PhysicalResourceId"]}
+
+
+def test_the_primary_dedup_index_streams_new_and_old_images_for_its_replica(estate, env):
+    [table] = resources(estate.template_json(env, "Assets"), "AWS::DynamoDB::Table").values()
+    assert table["Properties"]["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert table["DeletionPolicy"] == "RetainExceptOnCreate"
+
+
+# ------------------------------------------------------------------ the bucket that takes writes
+
+SECURITY_PROPERTIES = ("BucketEncryption", "VersioningConfiguration",
+                       "PublicAccessBlockConfiguration", "OwnershipControls",
+                       "CorsConfiguration")
+
+
+def test_the_replica_bucket_is_encrypted_versioned_private_and_cors_like_the_assets(estate, env):
+    cfg = _cfg(estate, env)
+    assets_t, replica_t = estate.template_json(env, "Assets"), estate.template_json(env, "Replica")
+    _, assets = bucket_named(assets_t, cfg.assets_bucket_name)
+    _, replica = bucket_named(replica_t, cfg.replica_bucket_name)
+    for name in SECURITY_PROPERTIES:
+        a, r = (json.dumps(b["Properties"][name], sort_keys=True) for b in (assets, replica))
+        assert re.sub(r'"[A-Za-z]+Key[0-9A-F]{8}"', "K", a) == \
+            re.sub(r'"[A-Za-z]+Key[0-9A-F]{8}"', "K", r), name
+    # its own customer-managed, rotating key; access logs to the region's log bucket
+    _, key = key_of_bucket(replica_t, replica)
+    assert key["Properties"]["EnableKeyRotation"] is True
+    logging = replica["Properties"]["LoggingConfiguration"]
+    assert logging["DestinationBucketName"] == cfg.access_log_bucket_name(cfg.replica_region)
+    assert logging["LogFilePrefix"] == f"{cfg.replica_bucket_name}/"
+
+
+def _denies(statements: list[dict]) -> list[dict]:
+    return [s for s in statements if s["Effect"] == "Deny" and "Condition" in s
+            and any("ObjectTag" in json.dumps(s["Condition"]) for _ in [0])]
+
+
+def test_the_replica_enforces_the_upload_gate_like_the_assets_bucket(estate, env):
+    """Reads of gated objects are denied until scanned clean, in both buckets. No scanner
+    runs in the replica region (objects written there are scanned once, in the primary, when
+    they replicate back; docs/multi-region-writes.md), so the replica has no exception."""
+    cfg = _cfg(estate, env)
+    assets_id, _ = bucket_named(estate.template_json(env, "Assets"), cfg.assets_bucket_name)
+    replica_id, _ = bucket_named(estate.template_json(env, "Replica"), cfg.replica_bucket_name)
+    assets = _denies(policy_of_bucket(estate.template_json(env, "Assets"), assets_id))
+    replica = _denies(policy_of_bucket(estate.template_json(env, "Replica"), replica_id))
+    assert len(assets) == len(replica) == (3 if cfg.upload_gate.enabled else 0)
+
+    def shape(statement, bucket):
+        condition = {op: {k: v for k, v in c.items() if k != "aws:PrincipalArn"}
+                     for op, c in statement["Condition"].items()}
+        condition = {op: c for op, c in condition.items() if c}
+        return (statement["Sid"], json.dumps(statement["Action"]),
+                json.dumps(statement["Resource"]).replace(bucket, "B"),
+                json.dumps(condition, sort_keys=True))
+
+    assert sorted(shape(s, cfg.assets_bucket_name) for s in assets) == \
+        sorted(shape(s, cfg.replica_bucket_name) for s in replica)
+    assert not any("aws:PrincipalArn" in json.dumps(s) for s in replica)
+
+
+def test_no_malware_protection_plan_scans_the_replica_bucket(estate, env):
+    """GuardDuty scans objects that replication writes into a protected bucket: a plan on the
+    replica would scan every primary upload a second time."""
+    cfg = _cfg(estate, env)
+    for stack_id in estate.stack_ids(env):
+        for plan in resources(estate.template_json(env, stack_id),
+                              "AWS::GuardDuty::MalwareProtectionPlan").values():
+            bucket = plan["Properties"]["ProtectedResource"]["S3Bucket"]["BucketName"]
+            assert bucket == cfg.assets_bucket_name
+
+
+# ---------------------------------------------------------------------- two-way replication
+
+def _rules(template: dict, bucket_name: str) -> dict[str, dict]:
+    _, bucket = bucket_named(template, bucket_name)
+    config = bucket["Properties"]["ReplicationConfiguration"]
+    return {r["Id"]: {**r, "Role": config["Role"]} for r in config["Rules"]}
+
+
+def test_writes_made_in_the_replica_region_replicate_back_with_rtc(estate, env):
+    cfg = _cfg(estate, env)
+    [reverse] = _rules(estate.template_json(env, "Replica"), cfg.replica_bucket_name).values()
+    [forward] = _rules(estate.template_json(env, "Assets"), cfg.assets_bucket_name).values()
+    assert (forward["Id"], reverse["Id"]) == (RULE_ID, REVERSE_RULE_ID)
+    fifteen = {"Minutes": RTC_MINUTES}
+    destination = reverse["Destination"]
+    assert destination["Bucket"] == f"arn:aws:s3:::{cfg.assets_bucket_name}"
+    assert destination["ReplicationTime"] == {"Status": "Enabled", "Time": fifteen}
+    assert destination["Metrics"] == {"Status": "Enabled", "EventThreshold": fifteen}
+    assert destination["EncryptionConfiguration"] == {
+        "ReplicaKmsKeyID": cfg.assets_key_alias_arn}
+    assert "StorageClass" not in destination  # an upload keeps the class it was written with
+    assert reverse["Role"] == cfg.reverse_replication_role_arn
+    for rule in (forward, reverse):
+        # Delete markers stay where they were made, as the forward rule always did.
+        assert rule["DeleteMarkerReplication"] == {"Status": "Disabled"}
+        assert rule["SourceSelectionCriteria"]["ReplicaModifications"] == {"Status": "Enabled"}
+        assert rule["Filter"] == {"Prefix": ""} and rule["Status"] == "Enabled"
+
+
+def test_the_reverse_role_is_only_for_s3_replicating_the_replica(estate, env):
+    cfg = _cfg(estate, env)
+    template = estate.template_json(env, "Assets")
+    [role] = [r for r in resources(template, "AWS::IAM::Role").values()
+              if r["Properties"].get("RoleName") == cfg.reverse_replication_role_name]
+    [trust] = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "s3.amazonaws.com"}
+    assert trust["Condition"]["ArnEquals"] == {
+        "aws:SourceArn": f"arn:aws:s3:::{cfg.replica_bucket_name}"}
+    actions = {a for p in resources(template, "AWS::IAM::ManagedPolicy").values()
+               if "replicate" in p["Properties"].get("Description", "").lower()
+               and cfg.replica_bucket_name in p["Properties"]["Description"]
+               for s in p["Properties"]["PolicyDocument"]["Statement"]
+               for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    assert "s3:ReplicateObject" in actions and "s3:ReplicateDelete" not in actions
+
+
+def test_the_replica_key_lets_only_the_reverse_role_decrypt_through_s3(estate, env):
+    cfg = _cfg(estate, env)
+    template = estate.template_json(env, "Replica")
+    _, replica = bucket_named(template, cfg.replica_bucket_name)
+    _, key = key_of_bucket(template, replica)
+    [grant] = [s for s in key["Properties"]["KeyPolicy"]["Statement"]
+               if s.get("Sid") == "ReplicationRoleDecryptsSourceObjects"]
+    assert grant["Principal"] == {"AWS": cfg.reverse_replication_role_arn}
+    assert grant["Action"] == "kms:Decrypt"
+    assert grant["Condition"]["StringEquals"] == {
+        "kms:ViaService": f"s3.{cfg.replica_region}.amazonaws.com"}
+
+
+def test_a_first_deploy_leaves_the_reverse_rule_out_and_says_why():
+    app = App(context={"env": "dev", "first_deploy": "true"})
+    [cfg] = configs_from_context(app)
+    assert cfg.replicate_back is False
+    template = Template.from_stack(ReplicaStack(app, "Replica", cfg=cfg)).to_json()
+    _, bucket = bucket_named(template, cfg.replica_bucket_name)
+    assert "ReplicationConfiguration" not in bucket["Properties"]
+    assert dataclasses.replace(dev(), replicate_back=True).replicate_back
+
+
+def test_a_bad_first_deploy_value_is_a_config_error():
+    with pytest.raises(ConfigError, match="first_deploy"):
+        configs_from_context(App(context={"first_deploy": "maybe"}))
+
+
+# ------------------------------------------------------------- one hostname, failover records
+
+def _records(estate, env, stack_id) -> list[dict]:
+    return [r["Properties"] for r in
+            resources(estate.template_json(env, stack_id), "AWS::Route53::RecordSet").values()]
+
+
+def test_prod_answers_one_upload_hostname_primary_first_then_the_replica_region(estate):
+    cfg = _cfg(estate, "prod")
+    [primary] = _records(estate, "prod", PRIMARY)
+    [secondary] = _records(estate, "prod", SECONDARY)
+    for record, role in ((primary, "PRIMARY"), (secondary, "SECONDARY")):
+        assert record["Name"] == f"uploads.{cfg.cdn.hosted_zone_name}."
+        assert record["HostedZoneId"] == cfg.cdn.hosted_zone_id
+        assert (record["Type"], record["Failover"]) == ("A", role)
+    assert "HealthCheckId" not in secondary
+    checks = resources(estate.template_json("prod", PRIMARY), "AWS::Route53::HealthCheck")
+    calculated_id = primary["HealthCheckId"]["Fn::GetAtt"][0]
+    calculated = checks[calculated_id]["Properties"]["HealthCheckConfig"]
+    assert calculated["Type"] == "CALCULATED" and calculated["HealthThreshold"] == 1
+    [child] = calculated["ChildHealthChecks"]
+    endpoint = checks[child["Fn::GetAtt"][0]]["Properties"]["HealthCheckConfig"]
+    assert (endpoint["Type"], endpoint["ResourcePath"], endpoint["Port"], endpoint["EnableSNI"]) \
+        == ("HTTPS", "/health", 443, True)
+    api_id, _ = next(iter(resources(estate.template_json("prod", PRIMARY),
+                                    "AWS::ApiGatewayV2::Api").items()))
+    assert {"Ref": api_id} in endpoint["FullyQualifiedDomainName"]["Fn::Join"][1]
+    outputs = estate.template_json("prod", PRIMARY)["Outputs"]
+    assert outputs["WritesHealthCheckId"]["Value"] == {
+        "Fn::GetAtt": [calculated_id, "HealthCheckId"]}
+
+
+def test_each_region_has_its_own_certificate_and_only_the_primary_writes_the_validation(estate):
+    validations = {}
+    for stack_id in (PRIMARY, SECONDARY):
+        [cert] = resources(estate.template_json("prod", stack_id),
+                           "AWS::CertificateManager::Certificate").values()
+        assert cert["Properties"]["DomainName"] == "uploads.justkalm.example"
+        validations[stack_id] = cert["Properties"].get("DomainValidationOptions")
+        [domain] = resources(estate.template_json("prod", stack_id),
+                             "AWS::ApiGatewayV2::DomainName").values()
+        [config] = domain["Properties"]["DomainNameConfigurations"]
+        assert (config["EndpointType"], config["SecurityPolicy"]) == ("REGIONAL", "TLS_1_2")
+    assert validations[PRIMARY][0]["HostedZoneId"] == "Z0123456789EXAMPLE"
+    assert validations[SECONDARY] is None
+    assert PRIMARY in estate.dependencies("prod", SECONDARY)
+
+
+def test_dev_without_a_hosted_zone_gets_both_apis_but_no_dns_failover(estate):
+    for stack_id in (PRIMARY, SECONDARY):
+        template = estate.template_json("dev", stack_id)
+        for cfn_type in ("AWS::Route53::RecordSet", "AWS::Route53::HealthCheck",
+                         "AWS::CertificateManager::Certificate",
+                         "AWS::ApiGatewayV2::DomainName"):
+            assert resources(template, cfn_type) == {}, (stack_id, cfn_type)
+        assert "UploadApiUrl" in template["Outputs"]
+
+
+# --------------------------------------------------------------------------- the health route
+
+@pytest.mark.parametrize("stack_id", [PRIMARY, SECONDARY])
+def test_get_health_is_the_only_route_without_an_authorizer(estate, env, stack_id):
+    template = estate.template_json(env, stack_id)
+    routes = {r["Properties"]["RouteKey"]: r["Properties"]
+              for r in resources(template, "AWS::ApiGatewayV2::Route").values()}
+    open_routes = {k for k, r in routes.items() if r["AuthorizationType"] == "NONE"}
+    assert open_routes == {"GET /health"}
+    assert len(routes) == 5
+    # its own throttle, well under the stage's (the upload routes keep theirs)
+    [stage] = resources(template, "AWS::ApiGatewayV2::Stage").values()
+    health = stage["Properties"]["RouteSettings"]["GET /health"]
+    default = stage["Properties"]["DefaultRouteSettings"]
+    assert health == {"ThrottlingRateLimit": 10, "ThrottlingBurstLimit": 20}
+    assert health["ThrottlingRateLimit"] < default["ThrottlingRateLimit"]
+
+
+@pytest.mark.parametrize("stack_id, bucket_attr", [(PRIMARY, "assets_bucket_name"),
+                                                   (SECONDARY, "replica_bucket_name")])
+def test_the_health_function_may_only_write_its_probe_key(estate, env, stack_id, bucket_attr):
+    cfg = _cfg(estate, env)
+    template = estate.template_json(env, stack_id)
+    region = estate.stack(env, stack_id).region
+    _, function = _function(template, "estate_handlers.write_health.handler")
+    bucket = getattr(cfg, bucket_attr)
+    assert function["Properties"]["Environment"]["Variables"]["WRITE_HEALTH_BUCKET"] == bucket
+    statements = {s["Sid"]: s for s in _policy_of(template, function)}
+    assert statements["WriteTheProbeObject"]["Action"] == "s3:PutObject"
+    assert statements["WriteTheProbeObject"]["Resource"] == \
+        f"arn:aws:s3:::{bucket}/ops/write-health/{region}"
+    assert statements["EncryptTheProbeViaS3"]["Condition"] == {
+        "StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}}
+    assert set(statements) == {"WriteTheProbeObject", "EncryptTheProbeViaS3", "WriteOwnLogs"}
+
+
+# ------------------------------------------------------------------- which region serves writes
+
+def test_an_alarm_says_when_writes_are_served_by_the_replica_region(estate):
+    template = estate.template_json("prod", "Monitoring")
+    [alarm] = [a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()
+               if a["Properties"]["AlarmName"] == "justkalm-prod-Writes-Served-By-us-west-2-Critical"]
+    [metric] = [m["MetricStat"]["Metric"] for m in alarm["Metrics"] if "MetricStat" in m]
+    assert (metric["Namespace"], metric["MetricName"]) == ("AWS/Route53", "HealthCheckStatus")
+    [dimension] = metric["Dimensions"]
+    output = dimension["Value"]["Fn::GetStackOutput"]
+    assert (output["StackName"], output["Region"]) == ("prod-UploadApi", "us-east-1")
+    assert alarm["ComparisonOperator"] == "LessThanThreshold" and alarm["Threshold"] == 1
+    assert alarm["TreatMissingData"] == "breaching"
+    assert estate.stack("prod", "Monitoring").region == "us-east-1"
+
+
+def test_the_replica_region_alarms_when_its_api_takes_uploads(estate, env):
+    template = estate.template_json(env, "ReplicationMonitoring")
+    [alarm] = [a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()
+               if a["Properties"]["AlarmName"].endswith("Writes-Taking-Uploads-us-west-2-Critical")]
+    [metric] = [m["MetricStat"]["Metric"] for m in alarm["Metrics"] if "MetricStat" in m]
+    assert (metric["Namespace"], metric["MetricName"]) == ("AWS/ApiGateway", "Count")
+    assert metric["Dimensions"][0]["Value"]["Fn::GetStackOutput"]["StackName"] == \
+        f"{env}-{SECONDARY}"
+    assert SECONDARY in estate.dependencies(env, "ReplicationMonitoring")
+
+
+# ------------------------------------------------------------------------------------ cost
+
+def test_make_cost_prices_the_second_write_path_of_the_real_prod_estate(estate):
+    """`make cost` reads this assembly: the replica region's write path is in the estimate,
+    its traffic at the failover share of the month, its standing parts in full."""
+    from tools.cost.estimate import by_environment, environment_estimate
+    from tools.review.assembly import load_assembly
+
+    cfg = _cfg(estate, "prod")
+    lines = environment_estimate(
+        "prod", by_environment(load_assembly(estate.outdir))["prod"]).by_key()
+    uploads = cfg.usage.uploads_per_day * 30
+    replica = cfg.replica_region
+    api = lines[("API Gateway", "API Gateway HTTP API requests", replica)]
+    assert api.quantity * 1e6 == pytest.approx(
+        uploads * cfg.usage.api_calls_per_upload * cfg.usage.secondary_write_share)
+    writes = lines[("DynamoDB", "DynamoDB global tables replicated write request units", replica)]
+    assert writes.usd == pytest.approx(uploads / 1e6 * 0.625)
+    checks = lines[("Route 53", "Route 53 health checks (AWS endpoints; calculated)", "global")]
+    assert checks.quantity == 2  # the endpoint check and the calculated switch
+    features = lines[("Route 53", "Route 53 health check optional features (HTTPS, fast "
+                                  "interval), AWS endpoints", "global")]
+    assert features.usd == pytest.approx(2.0)

@@ -1,0 +1,80 @@
+"""GET /health (estate_handlers.write_health) against a stubbed S3 client: what Route 53 sees
+for each answer S3 can give to the conditional probe write."""
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from botocore.exceptions import ConnectTimeoutError
+from botocore.stub import Stubber
+from estate_handlers import write_health
+from estate_handlers._http import ConfigError
+from estate_handlers.write_health import Deps, handler, response, write_accepted
+
+BUCKET = "justkalm-assets-dev-replica"
+KEY = "ops/write-health/us-west-2"
+PROBE = {"Bucket": BUCKET, "Key": KEY, "Body": b"ok", "IfNoneMatch": "*"}
+
+
+def _deps():
+    s3 = boto3.client("s3", region_name="us-west-2", aws_access_key_id="x",
+                      aws_secret_access_key="x")
+    return Deps(s3=s3, bucket=BUCKET, key=KEY)
+
+
+def test_the_first_probe_creates_the_object_and_is_healthy():
+    deps = _deps()
+    with Stubber(deps.s3) as s3:
+        s3.add_response("put_object", {"ETag": '"e"'}, PROBE)
+        assert write_accepted(deps) is True
+        s3.assert_no_pending_responses()
+
+
+def test_a_412_on_the_existing_probe_is_healthy_and_adds_no_version():
+    deps = _deps()
+    with Stubber(deps.s3) as s3:
+        s3.add_client_error("put_object", "PreconditionFailed", "At least one precondition",
+                            http_status_code=412, expected_params=PROBE)
+        assert write_accepted(deps) is True
+
+
+@pytest.mark.parametrize("code, status", [("AccessDenied", 403), ("InternalError", 500),
+                                          ("ServiceUnavailable", 503), ("KMS.DisabledException",
+                                                                        400)])
+def test_any_other_refusal_is_unhealthy(code, status):
+    deps = _deps()
+    with Stubber(deps.s3) as s3:
+        s3.add_client_error("put_object", code, "no", http_status_code=status)
+        assert write_accepted(deps) is False
+
+
+def test_a_timeout_is_unhealthy():
+    class TimingOut:
+        def put_object(self, **_):
+            raise ConnectTimeoutError(endpoint_url="https://s3.us-west-2.amazonaws.com")
+
+    assert write_accepted(Deps(s3=TimingOut(), bucket=BUCKET, key=KEY)) is False
+
+
+def test_route_53_reads_200_for_healthy_and_503_for_not():
+    ok, down = response(True), response(False)
+    assert (ok["statusCode"], down["statusCode"]) == (200, 503)
+    assert json.loads(ok["body"]) == {"status": "ok"}
+    assert json.loads(down["body"]) == {"status": "unavailable"}
+    assert ok["headers"]["cache-control"] == "no-store"
+
+
+def test_the_handler_answers_from_the_probe(monkeypatch):
+    deps = _deps()
+    monkeypatch.setattr(write_health, "current_deps", lambda: deps)
+    with Stubber(deps.s3) as s3:
+        s3.add_client_error("put_object", "AccessDenied", "no", http_status_code=403)
+        assert handler({"rawPath": "/health"}, None)["statusCode"] == 503
+
+
+def test_the_probe_key_is_per_region_and_the_bucket_is_required():
+    deps = Deps.from_env({"WRITE_HEALTH_BUCKET": BUCKET, "AWS_REGION": "us-west-2"})
+    assert (deps.bucket, deps.key) == (BUCKET, KEY)
+    with pytest.raises(ConfigError, match="WRITE_HEALTH_BUCKET"):
+        Deps.from_env({"AWS_REGION": "us-west-2"})

@@ -1,0 +1,1 @@
+"""Move uploads between the regions' write paths (``make failover`` / ``make failback``)."""

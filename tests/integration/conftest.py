@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from pathlib import Path
 
 import boto3
 import pytest
@@ -214,3 +215,24 @@ class PresignApi:
 def presign_api(monkeypatch, fresh_bucket, dedup_table):
     """The presign handler bound to a fresh bucket and dedup table (default policy)."""
     return PresignApi(monkeypatch, fresh_bucket, dedup_table)
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Flags for a quiet, offline, throw-away browser in a container (no sandbox as root).
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage"]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's chromium driven by Playwright (no browser download), one per session."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package",
+                    pytrace=False)
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()

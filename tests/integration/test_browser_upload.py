@@ -27,11 +27,7 @@ from infra.config import MB
 from infra.constructs.browser_uploads import cors_rule_specs
 from infra.environments import ENVIRONMENTS
 
-CHROMIUM = Path("/usr/bin/chromium")
 PAGE_DIR = Path(__file__).parent / "browser"
-# Flags for a quiet, offline, throw-away browser in a container (no sandbox as root).
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage"]
 ALICE = "arn:aws:iam::123456789012:user/alice"
 
 
@@ -61,20 +57,6 @@ def page_origins():
         for server in servers:
             server.shutdown()
             server.server_close()
-
-
-@pytest.fixture(scope="session")
-def chromium():
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package",
-                    pytrace=False)
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture

@@ -21,9 +21,9 @@ What a reviewer can check here:
   (``image_url_headers``): the edge cache keys on the stored key, but a browser or a shared
   proxy only sees ``/i/...?w=600``, whose body depends on those request headers.
 """
-from __future__ import annotations
+from __future__ import annotations  # noqa: I001 (infra.config first: it puts lambda/ on sys.path)
 
-import json  # noqa: I001 (infra.config first: it puts lambda/ on sys.path)
+import json
 from pathlib import Path
 
 from infra.config import RenditionSettings as Settings

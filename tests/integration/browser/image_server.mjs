@@ -4,7 +4,8 @@
 // Accept-CH / Critical-CH headers docs/image-urls.md tells a storefront to send.
 //
 //   node image_server.mjs <function.js> <store dir> <page.html> '<response headers JSON>'
-// Prints "listening <port>" once ready; GET /log answers every /i/ request seen, as JSON.
+// Prints "listening <port>" once ready; GET /log answers the /i/ requests seen since the last
+// GET /log, as JSON.
 import { createServer } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { join, normalize } from 'node:path';
@@ -44,7 +45,10 @@ function serveStored(res, uri, extra) {
 
 createServer((req, res) => {
   const path = req.url.split('?')[0];
-  if (path === '/log') { res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(log)); return; }
+  if (path === '/log') {
+    res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(log.splice(0)));
+    return;
+  }
   if (path === '/' || path === '/page.html') {
     res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Accept-CH': HINTS, 'Critical-CH': HINTS });
     res.end(readFileSync(pageFile));

@@ -52,6 +52,7 @@ from estate_handlers.layout import (  # noqa: E402, F401 (re-exported for the co
 from estate_handlers.layout import replica_bucket_name as layout_replica_bucket_name  # noqa: E402
 from estate_handlers.renditions.settings import AVIF_SPEED as RENDITION_AVIF_SPEED  # noqa: E402
 from estate_handlers.renditions.settings import FORMATS as RENDITION_FORMATS  # noqa: E402
+from estate_handlers.renditions.settings import JPEG_ENCODER as RENDITION_JPEG_ENCODER  # noqa: E402
 from estate_handlers.renditions.settings import Settings as RenditionSettings  # noqa: E402
 from estate_handlers.renditions.settings import SettingsError  # noqa: E402
 
@@ -383,6 +384,8 @@ class RenditionsConfig:
     # libaom speed 0..10. 6 makes the fewest AVIF bytes per CPU-second worth having; 9 meets
     # the benchmark's time target but needs 18-29 % more bytes at equal quality (README).
     avif_speed: int = RENDITION_AVIF_SPEED
+    # jpegli + lossless progressive: fewer JPEG bytes than sharp at equal quality (docs/image-urls.md).
+    jpeg_encoder: str = RENDITION_JPEG_ENCODER
     reserved_concurrency: int = 50                     # also the SQS event source's maximum
     log_retention_days: int = 365
     rejected_alarm_per_period: int = 25                # rejected originals per alarm period
@@ -400,7 +403,7 @@ class RenditionsConfig:
         return RenditionSettings(
             processed_widths=self.processed_widths, thumbnail_widths=self.thumbnail_widths,
             formats=self.formats, quality=self.quality, max_pixels=self.max_pixels,
-            max_bytes=self.max_bytes, avif_speed=self.avif_speed)
+            max_bytes=self.max_bytes, avif_speed=self.avif_speed, jpeg_encoder=self.jpeg_encoder)
 
     def settings_json(self) -> str:
         """The rendition set as the function reads it (env var RENDITIONS_CONFIG)."""

@@ -19,9 +19,13 @@ var PREFIX = '/i/';
 var MAX_URI = 1024;
 var MAX_WIDTH = 8192;
 var MAX_DPR = 4;
-// Server-chosen keys: segments of [A-Za-z0-9._-], none empty, none starting with a dot (so no
-// "..", no hidden names); "%" is not allowed, so no encoded slash, dot or NUL gets through.
-var PATH = /^(?:[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}\/){0,15}[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}$/;
+// Server-chosen keys: up to 16 segments of [A-Za-z0-9._-], none empty, none starting with a
+// dot (so no "..", no hidden names); "%" is not allowed, so no encoded slash, dot or NUL.
+var SEGMENT = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/;
+var MAX_SEGMENTS = 16;
+var MAX_SEGMENT = 255;
+var MAX_ACCEPT = 512;  // browsers send 60-200 characters for images
+var MAX_RANGES = 16;  // Safari, the longest, sends 11 media ranges
 var WIDTH = /^[1-9][0-9]{0,4}$/;
 var DPR = /^[0-9](?:\.[0-9]{1,4})?$/;  // Android sends e.g. 2.625
 
@@ -50,19 +54,30 @@ function header(headers, name) {
   return h ? h.value : null;
 }
 
-// Does Accept name this media type with q > 0? Exact type only, never a wildcard.
-function accepts(accept, type) {
-  var parts = accept.toLowerCase().split(',');
-  for (var i = 0; i < parts.length && i < 64; i++) {
-    var fields = parts[i].split(';');
-    if (fields[0].trim() !== type) continue;
+function validPath(path) {
+  var segments = path.split('/', MAX_SEGMENTS + 1);
+  if (segments.length > MAX_SEGMENTS) return false;
+  for (var i = 0; i < segments.length; i++) {
+    if (segments[i].length > MAX_SEGMENT || !SEGMENT.test(segments[i])) return false;
+  }
+  return true;
+}
+
+// The media types Accept names with q > 0, exactly (a wildcard never counts), lower-cased.
+function acceptedTypes(accept) {
+  var types = {};
+  if (accept.length > MAX_ACCEPT) return types;  // no browser sends that much: JPEG
+  var ranges = accept.toLowerCase().split(',', MAX_RANGES);
+  for (var i = 0; i < ranges.length; i++) {
+    var fields = ranges[i].split(';');
+    var ok = true;
     for (var j = 1; j < fields.length; j++) {
       var kv = fields[j].trim().split('=');
-      if (kv[0] === 'q' && !(parseFloat(kv[1]) > 0)) return false;
+      if (kv[0] === 'q' && !(parseFloat(kv[1]) > 0)) ok = false;
     }
-    return true;
+    if (ok) types[fields[0].trim()] = true;
   }
-  return false;
+  return types;
 }
 
 function dprOf(text) {
@@ -77,7 +92,7 @@ function handler(event) {
   var uri = request.uri;
   if (uri.length > MAX_URI || uri.indexOf(PREFIX) !== 0) return bad('not an image URL');
   var path = uri.substring(PREFIX.length);
-  if (!PATH.test(path)) return bad('invalid image path');
+  if (!validPath(path)) return bad('invalid image path');
 
   var qs = request.querystring || {};
   var w = param(qs, 'w');
@@ -101,12 +116,10 @@ function handler(event) {
   for (var i = 0; i < R.widths.length; i++) {
     if (R.widths[i].width >= wanted) { stored = R.widths[i]; break; }
   }
-  var accept = header(headers, 'accept') || '';
+  var accepted = acceptedTypes(header(headers, 'accept') || '');
   var format = R.fallback;
-  if (accept.length <= 2048) {
-    for (var f = 0; f < R.formats.length; f++) {
-      if (accepts(accept, R.formats[f].type)) { format = R.formats[f].name; break; }
-    }
+  for (var f = 0; f < R.formats.length; f++) {
+    if (accepted[R.formats[f].type] === true) { format = R.formats[f].name; break; }
   }
   var key = stored.keys[format];
   request.uri = key[0] + path + key[1];

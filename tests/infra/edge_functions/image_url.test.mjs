@@ -180,6 +180,9 @@ test('hostile or missing widths and DPRs are answered 400', () => {
 test('an oversized or pathological Accept falls back to JPEG, promptly', () => {
   const huge = 'text/html;q=0.1,'.repeat(4000) + 'image/avif';
   assert.equal(rewrite(URI, { w: '600' }, { Accept: huge }), storedKey(PATH, expectedWidth(600), 'jpeg'));
+  const padded = 'text/plain;q=0.1,'.repeat(20) + 'image/avif';  // past 16 media ranges
+  assert.equal(padded.length < 512, true);
+  assert.equal(rewrite(URI, { w: '600' }, { Accept: padded }), storedKey(PATH, expectedWidth(600), 'jpeg'));
   const many = ',;='.repeat(600);
   assert.equal(rewrite(URI, { w: '600' }, { Accept: many }), storedKey(PATH, expectedWidth(600), 'jpeg'));
 });

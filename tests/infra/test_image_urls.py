@@ -79,8 +79,10 @@ def test_the_function_passes_its_node_tests_as_synthesized(estate, env, tmp_path
 def test_node_tests_fail_when_the_function_picks_wrongly(tmp_path):
     """The Node suite can fail: a function that ignores Accept (always JPEG) is caught."""
     settings = RenditionsConfig().settings()
-    broken = image_url_code(settings).replace("var format = R.fallback;",
-                                              "var format = R.fallback; accept = '';")
+    code = image_url_code(settings)
+    choice = "accepted[R.formats[f].type] === true"
+    assert choice in code
+    broken = code.replace(choice, "false")
     result = run_node_tests(broken, settings, tmp_path)
     assert result.returncode != 0
     assert "each browser gets the best format it announces" in result.stdout

@@ -547,6 +547,12 @@ class UsageConfig:
     backups_gb: float = 0.0               # in the backups bucket, aged evenly over:
     backups_age_span_days: int = 35
     aws_backup_gb: float = 0.0            # AWS Backup copies, when a backup plan selects them
+    # Prepared once vs rendered per miss (tools/cost, "rendering compute"; figures from
+    # bench/bench_anchor.py: CPU-seconds of the whole stored set of a 12 MP original, and of
+    # one sharp render of one (width, format) at its defaults).
+    cdn_image_request_share: float = 0.9  # CDN requests for product renditions
+    rendition_cpu_seconds_per_original: float = 2.7
+    anchor_cpu_seconds_per_render: float = 0.9
 
     def __post_init__(self) -> None:
         def fail(name: str, problem: str) -> None:

@@ -126,9 +126,9 @@ def point(encode, im, quality: int, score) -> tuple[float, int, float]:
     return score(body), len(body), _cpu_seconds() - started
 
 
-def bytes_at(encode, im, start: int, target: float, score) -> tuple[float | None, float, list[int]]:
+def bytes_at(encode, im, start: int, target: float, score) -> tuple[float | None, float, dict]:
     """Bytes at SSIMULACRA2 ``target`` (quality stepped by 5 from ``start``, interpolated),
-    the mean encode CPU of the sweep, and the qualities tried."""
+    the mean encode CPU of the sweep, and {quality: (score, bytes)} of the qualities tried."""
     points, cpu = {}, []
     quality = start
     for _ in range(MAX_STEPS):
@@ -137,13 +137,13 @@ def bytes_at(encode, im, start: int, target: float, score) -> tuple[float | None
         cpu.append(c)
         found = bytes_at_score(list(points.values()), target)
         if found is not None:
-            return found, sum(cpu) / len(cpu), sorted(points)
+            return found, sum(cpu) / len(cpu), points
         lowest = min(points.values())[0]
         quality = (max(points) + QUALITY_STEP) if lowest < target and \
             max(points.values())[0] < target else (min(points) - QUALITY_STEP)
         if not 1 <= quality <= 100:
             break
-    return None, sum(cpu) / len(cpu), sorted(points)
+    return None, sum(cpu) / len(cpu), points
 
 
 def compare_photo(name: str, tmp: Path, tried: list) -> list[dict]:
@@ -160,10 +160,12 @@ def compare_photo(name: str, tmp: Path, tried: list) -> list[dict]:
                 return scorer(0, body)
 
             encode(im, start)  # warm-up: the codec's first call
-            equal, cpu, qualities = bytes_at(encode, im, start, target, score)
+            equal, cpu, points = bytes_at(encode, im, start, target, score)
+            qualities = sorted(points)
             rows.append({"photo": name, "width": im.width, "class": width, "format": fmt,
                          "setting": label, "sharp_bytes": len(body), "sharp_score": target,
                          "bytes": equal, "cpu": cpu, "qualities": qualities,
+                         "configured_score": points[start][0], "configured_bytes": points[start][1],
                          "ratio": None if equal is None else equal / len(body)})
             ratio = "not bracketed" if equal is None else f"{equal / len(body):5.2f}x"
             print(f"{name:>9} w{width:<4} {fmt:>4} {label:>26} sharp {len(body):>7,} B "
@@ -186,19 +188,22 @@ def cpu_per_original(tmp: Path) -> tuple[dict, dict]:
 
 
 def page_view(rows: list[dict]) -> dict[str, float]:
-    """Bytes per page view: ours (shipped settings, by the browser mix) vs the anchor's default
-    (JPEG at sharp's quality 80 to everyone) and the anchor with its auto-WebP option on."""
+    """Bytes per page view: what ours serves (shipped settings at their configured quality, by
+    the browser mix) vs what the anchor serves by default (the original's format, JPEG, at
+    sharp's quality 80, to everyone) and with its auto-WebP option on. Mean of the photos."""
     def mean(fmt, key, setting="shipped"):
         values = [r[key] for r in rows if r["class"] == PAGE_WIDTH and r["format"] == fmt
                   and r["setting"] == setting and r[key] is not None]
         return sum(values) / len(values)
 
-    ours = sum(share * mean(fmt, "bytes") for fmt, share in BROWSER_MIX.items())
+    ours = sum(share * mean(fmt, "configured_bytes") for fmt, share in BROWSER_MIX.items())
     anchor_default = mean("jpeg", "sharp_bytes")
     anchor_webp = (1 - BROWSER_MIX["jpeg"]) * mean("webp", "sharp_bytes") + \
         BROWSER_MIX["jpeg"] * anchor_default
+    scores = {fmt: mean(fmt, "configured_score") for fmt in FORMATS}
     return {"ours": PAGE_TILES * ours, "anchor_default": PAGE_TILES * anchor_default,
-            "anchor_auto_webp": PAGE_TILES * anchor_webp}
+            "anchor_auto_webp": PAGE_TILES * anchor_webp, "ours_scores": scores,
+            "anchor_jpeg_score": mean("jpeg", "sharp_score")}
 
 
 def main(argv=None) -> int:
@@ -245,6 +250,9 @@ def main(argv=None) -> int:
           f"{page['anchor_default'] / 1024:,.0f} KiB ({page['ours'] / page['anchor_default']:.2f}x); "
           f"the anchor with auto-WebP {page['anchor_auto_webp'] / 1024:,.0f} KiB "
           f"({page['ours'] / page['anchor_auto_webp']:.2f}x)")
+    print("  mean SSIMULACRA2 of what is served: ours " + ", ".join(
+        f"{fmt} {score:.1f}" for fmt, score in page["ours_scores"].items())
+        + f"; the anchor's JPEG {page['anchor_jpeg_score']:.1f}")
     if args.json:
         args.json.write_text(json.dumps({"rows": rows, "ours": ours, "anchor": anchor,
                                          "page": page}, indent=1))

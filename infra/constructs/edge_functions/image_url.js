@@ -1,7 +1,7 @@
 // CloudFront Function (cloudfront-js-2.0), viewer request of the /i/* behaviour: one image URL
 // per original and size class, answered with the stored rendition that fits the browser.
 //
-//   /i/<path>?w=<css px>[&dpr=<1..4>]  ->  /products/images/{thumbnails,processed}/<path>/w<W>.<ext>
+//   /i/<path>?w=<css px>[&dpr=<density>]  ->  /products/images/{thumbnails,processed}/<path>/w<W>.<ext>
 //
 // <path> is the original's key after products/images/original/. Format: AVIF when Accept names
 // image/avif, else WebP when it names image/webp, else JPEG (a wildcard never counts: old

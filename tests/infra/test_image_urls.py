@@ -26,12 +26,7 @@ from infra.constructs.image_urls import (
 
 NODE_TESTS = Path(__file__).with_name("edge_functions") / "image_url.test.mjs"
 NODE_TEST_COUNT = len(re.findall(r"^test\(", NODE_TESTS.read_text(), re.MULTILINE))
-ENVS = ("dev", "prod")
-
-
-@pytest.fixture(params=ENVS)
-def env(request):
-    return request.param
+each_env = pytest.mark.parametrize("env", ["dev", "prod"])
 
 
 def _template(estate, env) -> dict:
@@ -68,6 +63,7 @@ def run_node_tests(code: str, settings, tmp_path: Path) -> subprocess.CompletedP
                           env=env, capture_output=True, text=True, timeout=120)
 
 
+@each_env
 def test_the_function_passes_its_node_tests_as_synthesized(estate, env, tmp_path):
     settings = estate.stages[env].cfg.renditions.settings()
     result = run_node_tests(_function_code(_template(estate, env)), settings, tmp_path)
@@ -102,6 +98,7 @@ def test_a_different_rendition_set_reaches_the_function(tmp_path):
     assert f"# pass {NODE_TEST_COUNT}" in result.stdout
 
 
+@each_env
 def test_the_function_fits_cloudfront_functions_size_quota(estate, env):
     code = _function_code(_template(estate, env))
     assert len(code.encode()) <= MAX_FUNCTION_BYTES
@@ -115,6 +112,7 @@ def test_a_rendition_set_too_large_for_the_quota_fails_the_synth():
         image_url_code(settings)
 
 
+@each_env
 def test_image_behaviour_runs_its_own_function_on_viewer_request(estate, env):
     template = _template(estate, env)
     behaviour = _image_behaviour(template)
@@ -131,6 +129,7 @@ def test_image_behaviour_runs_its_own_function_on_viewer_request(estate, env):
     assert behaviour["TargetOriginId"] == config["DefaultCacheBehavior"]["TargetOriginId"]
 
 
+@each_env
 def test_image_cache_key_is_the_rewritten_uri_only(estate, env):
     template = _template(estate, env)
     policy = _resource(template, _image_behaviour(template)["CachePolicyId"])["Properties"]
@@ -141,6 +140,7 @@ def test_image_cache_key_is_the_rewritten_uri_only(estate, env):
     assert "OriginRequestPolicyId" not in _image_behaviour(template)
 
 
+@each_env
 def test_image_responses_vary_on_accept_and_the_hints(estate, env):
     template = _template(estate, env)
     behaviour = _image_behaviour(template)

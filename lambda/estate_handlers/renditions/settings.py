@@ -18,7 +18,7 @@ AVIF_SPEED = 6
 MIN_AVIF_SPEED, MAX_AVIF_SPEED = 0, 10
 # The JPEG fallback's encoder. jpegli (libjxl's JPEG encoder, BSD-3-Clause, via pyjpegli),
 # its scans then made progressive and Huffman-optimized losslessly by mozjpeg's jpegtran
-# (mozjpeg-lossless-optimization, BSD-3-Clause): 6-15 % fewer bytes than sharp's JPEG at
+# (mozjpeg-lossless-optimization, BSD-3-Clause): 8-21 % fewer bytes than sharp's JPEG at
 # equal SSIMULACRA2 where Pillow's libjpeg-turbo needs 0-3 % more, at about the same CPU
 # (bench/bench_anchor.py, docs/image-urls.md). "libjpeg-turbo" is Pillow's, optimized and
 # progressive: the encoder before, kept for comparison and as a way back.

@@ -34,7 +34,7 @@ from estate_handlers.renditions.settings import FALLBACK_FORMAT, FORMATS
 IMAGE_URL_PREFIX = "i/"
 IMAGE_URL_PATH_PATTERN = f"{IMAGE_URL_PREFIX}*"
 IMAGE_URL_FUNCTION_SOURCE = Path(__file__).with_name("edge_functions") / "image_url.js"
-# CloudFront Functions quota: 10 KB of function code (JavaScript runtime 2.0 included).
+# CloudFront Functions quota: at most 10 KB of code per function, whichever runtime.
 MAX_FUNCTION_BYTES = 10 * 1024
 
 # Every request header the body of an /i/ URL depends on; Origin too where the policy adds
@@ -50,6 +50,7 @@ CACHE_CONTROL = "public, max-age=604800, stale-while-revalidate=86400"
 def image_url_headers(cors: bool) -> dict[str, str]:
     """The headers the /i/* behaviour's response headers policy sets, replacing the origin's."""
     return {"Vary": ", ".join(VARY_WITH_CORS if cors else VARY), "Cache-Control": CACHE_CONTROL}
+
 
 _MARK = "\x00"  # stands for <path> while the layout is read from keys.rendition_key
 

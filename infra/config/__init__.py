@@ -49,6 +49,7 @@ from .recovery import RecoveryConfig
 from .renditions import (
     RENDITION_AVIF_SPEED,
     RENDITION_FORMATS,
+    RENDITION_JPEG_ENCODER,
     RenditionsConfig,
     RenditionSettings,
     SettingsError,
@@ -70,7 +71,8 @@ __all__ = [
     "DUPLICATE_TAG", "GB", "HASHED_PREFIXES", "INTELLIGENT_TIERING_PREFIXES",
     "MAX_GATED_PREFIXES", "MB", "METRICS_NAMESPACE", "NEVER_GATED", "NOBODY", "ORIGINALS",
     "PROCESSED", "QUARANTINE_TAG", "REFUSED_CONTENT_TYPES", "RENDITION_AVIF_SPEED",
-    "RENDITION_FORMATS", "REPORTS", "SCAN_CLEAN", "SCAN_GATED_PREFIXES_ENV", "SCAN_STATUS_TAG",
+    "RENDITION_FORMATS", "RENDITION_JPEG_ENCODER", "REPORTS", "SCAN_CLEAN", "SCAN_GATED_PREFIXES_ENV",
+    "SCAN_STATUS_TAG",
     "SCAN_THREATS", "TABLE_ENV", "THUMBNAILS", "USER_EXPORTS", "USER_UPLOADS",
     "BucketCorsConfig", "CdnConfig", "CdnNames", "ConfigError", "EnvironmentConfig",
     "FunctionUsage", "KindAccess", "MonitoringConfig", "ObjectExpiry", "RecoveryConfig",

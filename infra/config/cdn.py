@@ -62,6 +62,11 @@ class CdnNames:
     def headers_policy(self) -> str:
         return f"{self.prefix}-security-headers"
 
+    @property
+    def image_headers_policy(self) -> str:
+        """The negotiated image URLs' policy: the security headers plus Vary, Cache-Control."""
+        return f"{self.prefix}-image-url-headers"
+
     def cache_policy(self, kind: str) -> str:
         return f"{self.prefix}-{kind}"
 

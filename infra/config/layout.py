@@ -41,6 +41,7 @@ from estate_handlers.layout import (  # noqa: E402, F401 (re-exported for the co
 from estate_handlers.layout import replica_bucket_name as layout_replica_bucket_name  # noqa: E402, F401
 from estate_handlers.renditions.settings import AVIF_SPEED as RENDITION_AVIF_SPEED  # noqa: E402, F401
 from estate_handlers.renditions.settings import FORMATS as RENDITION_FORMATS  # noqa: E402, F401
+from estate_handlers.renditions.settings import JPEG_ENCODER as RENDITION_JPEG_ENCODER  # noqa: E402, F401
 from estate_handlers.renditions.settings import Settings as RenditionSettings  # noqa: E402, F401
 from estate_handlers.renditions.settings import SettingsError  # noqa: E402, F401
 

@@ -4,7 +4,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .common import MB, ConfigError, _check_whole
-from .layout import RENDITION_AVIF_SPEED, RENDITION_FORMATS, RenditionSettings, SettingsError
+from .layout import (
+    RENDITION_AVIF_SPEED,
+    RENDITION_FORMATS,
+    RENDITION_JPEG_ENCODER,
+    RenditionSettings,
+    SettingsError,
+)
 
 
 @dataclass(frozen=True)
@@ -23,6 +29,8 @@ class RenditionsConfig:
     # libaom speed 0..10. 6 makes the fewest AVIF bytes per CPU-second worth having; 9 meets
     # the benchmark's time target but needs 18-29 % more bytes at equal quality (docs/renditions.md).
     avif_speed: int = RENDITION_AVIF_SPEED
+    # jpegli + lossless progressive: fewer JPEG bytes than sharp at equal quality (docs/image-urls.md).
+    jpeg_encoder: str = RENDITION_JPEG_ENCODER
     reserved_concurrency: int = 50                     # also the SQS event source's maximum
     log_retention_days: int = 365
     rejected_alarm_per_period: int = 25                # rejected originals per alarm period
@@ -40,7 +48,7 @@ class RenditionsConfig:
         return RenditionSettings(
             processed_widths=self.processed_widths, thumbnail_widths=self.thumbnail_widths,
             formats=self.formats, quality=self.quality, max_pixels=self.max_pixels,
-            max_bytes=self.max_bytes, avif_speed=self.avif_speed)
+            max_bytes=self.max_bytes, avif_speed=self.avif_speed, jpeg_encoder=self.jpeg_encoder)
 
     def settings_json(self) -> str:
         """The rendition set as the function reads it (env var RENDITIONS_CONFIG)."""

@@ -66,6 +66,12 @@ class UsageConfig:
     # Route 53 probes GET /health of the primary from about 15 checkers every 10 s: each probe
     # is an API request, a Lambda invocation and a (conditional) S3 PUT.
     health_probes_per_minute: float = 90.0
+    # Prepared once vs rendered per miss (tools/cost, "rendering compute"; figures from
+    # bench/bench_anchor.py: CPU-seconds of the whole stored set of a 12 MP original, and of
+    # one sharp render of one (width, format) at its defaults).
+    cdn_image_request_share: float = 0.9  # CDN requests for product renditions
+    rendition_cpu_seconds_per_original: float = 2.7
+    anchor_cpu_seconds_per_render: float = 0.9
 
     def __post_init__(self) -> None:
         def fail(name: str, problem: str) -> None:

@@ -1,7 +1,9 @@
 """AssetsCdn: the CloudFront distribution in front of the assets bucket (and its replica).
 
 What a reviewer can check here:
-- only the public prefixes are served: one cache behaviour per prefix; every other path hits
+- only the public prefixes are served: one cache behaviour per prefix, plus ``/i/*``, whose
+  own viewer-request function rewrites a negotiated image URL to a stored rendition key or
+  answers 400 (``infra.constructs.image_urls``, docs/image-urls.md); every other path hits
   the default behaviour, whose viewer-request CloudFront Function answers 404 itself, so
   originals, documents and user content never reach an origin. The bucket policies
   (``grant_distribution_read``) grant ``s3:GetObject`` on the public prefixes only, so even a
@@ -36,7 +38,16 @@ from aws_cdk import aws_route53_targets as targets
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from infra.config import BRAND_LOGOS, BRAND_MEDIA, PROCESSED, THUMBNAILS, CdnConfig, CdnNames
+from infra.config import (
+    BRAND_LOGOS,
+    BRAND_MEDIA,
+    PROCESSED,
+    THUMBNAILS,
+    CdnConfig,
+    CdnNames,
+    RenditionSettings,
+)
+from infra.constructs.image_urls import IMAGE_URL_PATH_PATTERN, image_url_code
 from infra.nag import acknowledge
 
 # What the CDN serves. Everything else (originals, documents, user content) is not public.
@@ -159,6 +170,8 @@ class AssetsCdn(Construct):
         log_bucket_name: str,
         web_acl_arn: str,
         response_headers_policy: cloudfront.IResponseHeadersPolicy,
+        image_url_headers_policy: cloudfront.IResponseHeadersPolicy,
+        renditions: RenditionSettings,
     ) -> None:
         super().__init__(scope, construct_id)
         self.names = names
@@ -177,9 +190,15 @@ class AssetsCdn(Construct):
             code=cloudfront.FunctionCode.from_inline(deny_non_public_code(PUBLIC_PREFIXES)),
             runtime=cloudfront.FunctionRuntime.JS_2_0,
         )
+        self.image_url_function = cloudfront.Function(
+            self, "ImageUrl",
+            comment="/i/<path>?w=: the stored rendition that fits Accept and the width wanted",
+            code=cloudfront.FunctionCode.from_inline(image_url_code(renditions)),
+            runtime=cloudfront.FunctionRuntime.JS_2_0,
+        )
         zone, certificate = self._certificate(cdn)
         self.distribution = self._distribution(cdn, certificate, web_acl_arn,
-                                               response_headers_policy)
+                                               response_headers_policy, image_url_headers_policy)
         self.distribution_arn = self.distribution.distribution_arn
         self._acknowledge(cdn)
         if zone is not None:
@@ -266,8 +285,9 @@ class AssetsCdn(Construct):
         )
 
     def _distribution(self, cdn: CdnConfig, certificate: acm.ICertificate | None,
-                      web_acl_arn: str,
-                      headers: cloudfront.IResponseHeadersPolicy) -> cloudfront.Distribution:
+                      web_acl_arn: str, headers: cloudfront.IResponseHeadersPolicy,
+                      image_url_headers: cloudfront.IResponseHeadersPolicy,
+                      ) -> cloudfront.Distribution:
         distribution = cloudfront.Distribution(
             self, "Distribution",
             comment=f"{self.name}: public renditions and brand assets",
@@ -279,10 +299,16 @@ class AssetsCdn(Construct):
                 )],
             ),
             additional_behaviors={
-                f"{prefix}*": self._behavior(
+                **{f"{prefix}*": self._behavior(
                     self.immutable_cache_policy if prefix in IMMUTABLE_PREFIXES
                     else self.mutable_cache_policy, headers)
-                for prefix in PUBLIC_PREFIXES
+                   for prefix in PUBLIC_PREFIXES},
+                # The cache key is the rewritten (stored) key: the renditions' own policy.
+                IMAGE_URL_PATH_PATTERN: self._behavior(
+                    self.immutable_cache_policy, image_url_headers,
+                    function_associations=[cloudfront.FunctionAssociation(
+                        function=self.image_url_function,
+                        event_type=cloudfront.FunctionEventType.VIEWER_REQUEST)]),
             },
             http_version=cloudfront.HttpVersion.HTTP2_AND_3,
             enable_ipv6=True,

@@ -5,7 +5,9 @@
 - WAF logging of the requests a rule BLOCKed or COUNTed, into a KMS-encrypted log group
   named ``aws-waf-logs-…`` (the prefix WAF requires), retained like the access logs;
 - a response headers policy: HSTS (2 years, subdomains, preload), nosniff, frames DENY,
-  strict-origin-when-cross-origin, and CORS for the storefront origins, GET/HEAD only.
+  strict-origin-when-cross-origin, and CORS for the storefront origins, GET/HEAD only;
+- the same policy plus ``Vary`` and ``Cache-Control`` for the negotiated image URLs (``/i/*``,
+  ``infra.constructs.image_urls``), whose body depends on request headers.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from constructs import Construct
 
 from infra.config import CdnNames
 from infra.constructs.encryption import EncryptedLogGroup
+from infra.constructs.image_urls import image_url_headers
 
 HSTS_MAX_AGE_SECONDS = 63_072_000  # two years: the HSTS preload list's minimum is one
 CORS_MAX_AGE_SECONDS = 600
@@ -55,7 +58,11 @@ class EdgeSecurity(Construct):
         self.web_acl_metric_name = names.web_acl  # WAF publishes the web ACL's metrics under it
         self.web_acl = self._web_acl(names, rate_limit_per_5min)
         self._waf_logging(names.waf_log_group, log_retention_days_min)
-        self.response_headers = self._response_headers(names.headers_policy, storefront_origins)
+        self.response_headers = self._response_headers(
+            "ResponseHeaders", names.headers_policy, storefront_origins)
+        self.image_response_headers = self._response_headers(
+            "ImageUrlResponseHeaders", names.image_headers_policy, storefront_origins,
+            custom=image_url_headers(cors=bool(storefront_origins)))
 
     def _web_acl(self, names: CdnNames, rate_limit_per_5min: int) -> wafv2.CfnWebACL:
         """IP reputation first, then the per-IP rate limit, then the AWS managed rule groups;
@@ -128,13 +135,18 @@ class EdgeSecurity(Construct):
         )
         self.logging.node.add_dependency(self.log_group)
 
-    def _response_headers(self, policy_name: str, storefront_origins: Sequence[str],
+    def _response_headers(self, policy_id: str, policy_name: str,
+                          storefront_origins: Sequence[str], custom: dict[str, str] | None = None,
                           ) -> cloudfront.ResponseHeadersPolicy:
+        comment = "HSTS preload, nosniff, no framing, strict referrer; CORS for the storefront"
         return cloudfront.ResponseHeadersPolicy(
             self,
-            "ResponseHeaders",
+            policy_id,
             response_headers_policy_name=policy_name,
-            comment="HSTS preload, nosniff, no framing, strict referrer; CORS for the storefront",
+            comment=comment + ("; " + ", ".join(custom) + " for negotiated images" if custom else ""),
+            custom_headers_behavior=cloudfront.ResponseCustomHeadersBehavior(custom_headers=[
+                cloudfront.ResponseCustomHeader(header=name, value=value, override=True)
+                for name, value in custom.items()]) if custom else None,
             security_headers_behavior=cloudfront.ResponseSecurityHeadersBehavior(
                 strict_transport_security=cloudfront.ResponseHeadersStrictTransportSecurity(
                     access_control_max_age=Duration.seconds(HSTS_MAX_AGE_SECONDS),

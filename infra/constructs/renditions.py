@@ -78,7 +78,8 @@ MAX_RECEIVE_COUNT = 5
 QUEUE_RETENTION = Duration.days(4)
 DLQ_RETENTION = Duration.days(14)  # SQS's maximum: two weeks to fix and redrive
 LICENSE = ("Pillow: MIT-CMU; bundled libjpeg-turbo, libwebp, libavif, aom, dav1d, libpng, "
-           "zlib-ng, lcms2: BSD/MIT-style. Powertools: MIT-0.")
+           "zlib-ng, lcms2: BSD/MIT-style. pyjpegli (jpegli, highway, skcms), "
+           "mozjpeg-lossless-optimization, pycparser: BSD-3-Clause; cffi: MIT. Powertools: MIT-0.")
 
 
 def renditions_statements(*, region: str, bucket_name: str, bucket_key: kms.IKey,

@@ -37,6 +37,8 @@ class CdnStack(Stack):
             log_bucket_name=cfg.access_log_bucket_name(cfg.primary_region),
             web_acl_arn=self.edge.web_acl.attr_arn,
             response_headers_policy=self.edge.response_headers,
+            image_url_headers_policy=self.edge.image_response_headers,
+            renditions=cfg.renditions.settings(),
         )
         self.distribution = self.cdn.distribution
         self.distribution_id = self.distribution.distribution_id

@@ -28,6 +28,7 @@ from infra.config import (
     CdnConfig,
 )
 from infra.constructs.cdn import DENY_FUNCTION_SOURCE, grant_distribution_read
+from infra.constructs.image_urls import IMAGE_URL_PATH_PATTERN
 from infra.environments import dev
 from infra.stacks.cdn_stack import CdnStack
 
@@ -47,8 +48,7 @@ def _cdn(estate, env) -> dict:
 
 
 def _distribution(estate, env) -> tuple[str, dict]:
-    logical_id, dist = only(_cdn(estate, env), "AWS::CloudFront::Distribution")
-    return logical_id, dist["Properties"]["DistributionConfig"]
+    return _distribution_of(_cdn(estate, env))
 
 
 def _behaviours(config: dict) -> list[dict]:
@@ -195,9 +195,22 @@ def test_each_origin_has_origin_shield_in_its_own_region(estate, env):
 
 
 def test_there_is_one_cache_behaviour_per_public_prefix_and_no_other(estate, env):
+    """Plus the negotiated image URLs, which only ever reach the same two rendition prefixes
+    (tests/infra/test_image_urls.py)."""
     _, config = _distribution(estate, env)
     assert sorted(b["PathPattern"] for b in config["CacheBehaviors"]) == sorted(
-        f"{p}*" for p in PUBLIC)
+        [*(f"{p}*" for p in PUBLIC), IMAGE_URL_PATH_PATTERN])
+
+
+def _deny_function(template: dict) -> dict:
+    _, config = _distribution_of(template)
+    [association] = config["DefaultCacheBehavior"]["FunctionAssociations"]
+    return _by_ref(template, association["FunctionARN"])
+
+
+def _distribution_of(template: dict) -> tuple[str, dict]:
+    logical_id, dist = only(template, "AWS::CloudFront::Distribution")
+    return logical_id, dist["Properties"]["DistributionConfig"]
 
 
 def test_default_behaviour_runs_the_deny_function_on_viewer_request(estate, env):
@@ -209,7 +222,8 @@ def test_default_behaviour_runs_the_deny_function_on_viewer_request(estate, env)
     assert function["Type"] == "AWS::CloudFront::Function"
     assert function["Properties"]["FunctionConfig"]["Runtime"] == "cloudfront-js-2.0"
     for behaviour in config["CacheBehaviors"]:
-        assert "FunctionAssociations" not in behaviour
+        if behaviour["PathPattern"] != IMAGE_URL_PATH_PATTERN:
+            assert "FunctionAssociations" not in behaviour
 
 
 def _run_deny_function(code: str, uri: str) -> dict:
@@ -233,8 +247,7 @@ def _run_deny_function(code: str, uri: str) -> dict:
     ("/", False),
 ])
 def test_deny_function_answers_404_for_any_path_outside_the_public_prefixes(estate, uri, served):
-    template = _cdn(estate, "prod")
-    _, function = only(template, "AWS::CloudFront::Function")
+    function = _deny_function(_cdn(estate, "prod"))
     result = _run_deny_function(function["Properties"]["FunctionCode"], uri)
     if served:
         assert result == {"uri": uri, "method": "GET"}  # the request goes on, unchanged
@@ -243,7 +256,7 @@ def test_deny_function_answers_404_for_any_path_outside_the_public_prefixes(esta
 
 
 def test_deny_function_is_the_javascript_file_with_the_public_prefixes(estate):
-    _, function = only(_cdn(estate, "dev"), "AWS::CloudFront::Function")
+    function = _deny_function(_cdn(estate, "dev"))
     source = DENY_FUNCTION_SOURCE.read_text()
     assert "__PUBLIC_PREFIXES__" in source
     assert function["Properties"]["FunctionCode"] == source.replace(
@@ -368,15 +381,19 @@ def test_distribution_serves_http2_and_http3_over_ipv6_from_every_edge(estate, e
 
 
 def _headers_policy(estate, env) -> dict:
-    _, policy = only(_cdn(estate, env), "AWS::CloudFront::ResponseHeadersPolicy")
+    template = _cdn(estate, env)
+    _, config = _distribution(estate, env)
+    policy = _by_ref(template, config["DefaultCacheBehavior"]["ResponseHeadersPolicyId"])
     return policy["Properties"]["ResponseHeadersPolicyConfig"]
 
 
 def test_every_behaviour_uses_the_security_headers_policy(estate, env):
-    policy_id, _ = only(_cdn(estate, env), "AWS::CloudFront::ResponseHeadersPolicy")
+    """The negotiated image URLs use the same policy plus Vary and Cache-Control
+    (tests/infra/test_image_urls.py checks its security and CORS parts are equal)."""
     _, config = _distribution(estate, env)
-    assert {json.dumps(b["ResponseHeadersPolicyId"]) for b in _behaviours(config)} == {
-        json.dumps({"Ref": policy_id})}
+    direct = [b for b in _behaviours(config) if b.get("PathPattern") != IMAGE_URL_PATH_PATTERN]
+    assert len({json.dumps(b["ResponseHeadersPolicyId"]) for b in direct}) == 1
+    assert "CustomHeadersConfig" not in _headers_policy(estate, env)
 
 
 def test_headers_policy_sets_hsts_preload_nosniff_frame_deny_and_strict_referrer(estate, env):

@@ -249,6 +249,7 @@ def page_origins():
 
 @pytest.fixture(scope="session")
 def chromium():
+    """Debian's chromium driven by Playwright (no browser download), one per session."""
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package",
                     pytrace=False)

@@ -132,3 +132,26 @@ def test_each_upload_under_a_transition_rule_pays_one_transition_request():
                                                                 "TransitionInDays": 0}]}])
     # 15,000 product images a month x $0.01 per 1,000; user uploads are not under the rule
     assert _usd({"B": bucket}, usage)["s3.transition.it"] == pytest.approx(0.15)
+
+
+def test_rendering_compute_prices_prepared_originals_against_a_render_per_cdn_miss():
+    from tools.cost.estimate import MB_PER_VCPU, rendering_compute
+    from tools.cost.prices import default_table
+
+    usage = dataclasses.replace(
+        prod().usage, uploads_per_day=1000, upload_mix={"product-image": (0.5, 1.0),
+                                                        "user-upload": (0.5, 1.0)},
+        duplicate_share=0.2, cdn_requests_per_month={"na": 1e6, "eu": 1e6},
+        cdn_image_request_share=0.5, cdn_cache_hit_ratio=0.9,
+        rendition_cpu_seconds_per_original=3.0, anchor_cpu_seconds_per_render=1.0)
+    rc = rendering_compute(usage, "us-east-1")
+    assert rc.originals == 1000 * 30 * 0.5 * 0.8            # duplicates copy, never render
+    assert rc.prepared_cpu_seconds == rc.originals * 3.0
+    assert rc.anchor_renders == pytest.approx(2e6 * 0.5 * 0.1)  # every miss is a render
+    assert rc.anchor_cpu_seconds == pytest.approx(rc.anchor_renders * 1.0)
+    gb_second = default_table().get("us-east-1", "lambda.compute.arm64").cost(1)
+    assert rc.usd_per_cpu_second == pytest.approx(gb_second * MB_PER_VCPU / 1024)
+    assert rc.anchor_usd / rc.prepared_usd == pytest.approx(1e5 / 36_000)
+    # A better hit ratio shrinks only the anchor's side.
+    fewer = rendering_compute(dataclasses.replace(usage, cdn_cache_hit_ratio=0.99), "us-east-1")
+    assert fewer.prepared_usd == rc.prepared_usd and fewer.anchor_usd < rc.anchor_usd / 9

@@ -176,3 +176,31 @@ def test_the_configured_avif_speed_reaches_the_encoder_and_survives_the_environm
         imaging.encode_rendition(photo, "avif", Settings())
     # Only AVIF has a configured effort: the other formats encode as before.
     assert imaging.encode_rendition(photo, "webp", fast) == imaging.encode(photo, "webp", 80)
+
+
+def test_the_jpeg_fallback_is_jpegli_made_progressive_without_changing_a_pixel():
+    import pyjpegli
+
+    photo = Image.effect_mandelbrot((160, 120), (-2.0, -1.2, 1.0, 1.2), 60).convert("RGB")
+    body = imaging.encode_rendition(photo, "jpeg", Settings())
+    decoded = Image.open(io.BytesIO(body))
+    assert decoded.format == "JPEG" and decoded.size == (160, 120)
+    assert decoded.info.get("progressive") == 1 and decoded.info.get("progression") == 1
+    assert not decoded.getexif() and "icc_profile" not in decoded.info
+    # The progressive pass is lossless: the pixels are jpegli's own.
+    baseline = pyjpegli.encode(photo.tobytes(), 160, 120, quality=82)
+    assert decoded.tobytes() == Image.open(io.BytesIO(baseline)).convert("RGB").tobytes()
+    assert len(body) < len(baseline)
+
+
+def test_the_jpeg_encoder_is_a_setting_and_reaches_the_digest():
+    photo = Image.effect_mandelbrot((160, 120), (-2.0, -1.2, 1.0, 1.2), 60).convert("RGB")
+    turbo = Settings(jpeg_encoder="libjpeg-turbo")
+    assert Settings.from_json(turbo.to_json()) == turbo
+    assert turbo.to_json() != Settings().to_json()  # so renditions made before are remade
+    assert imaging.encode_rendition(photo, "jpeg", turbo) == imaging.encode(
+        photo, "jpeg", 82, encoder="libjpeg-turbo")
+    assert imaging.encode_rendition(photo, "jpeg", turbo) != \
+        imaging.encode_rendition(photo, "jpeg", Settings())
+    with pytest.raises(SettingsError, match="jpeg_encoder"):
+        Settings(jpeg_encoder="mozjpeg")

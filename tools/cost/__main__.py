@@ -16,7 +16,7 @@ from typing import NoReturn
 from infra.config import ConfigError, UsageConfig
 from infra.environments import ENVIRONMENTS
 from tools.cost import render
-from tools.cost.estimate import by_environment, environment_estimate
+from tools.cost.estimate import by_environment, environment_estimate, rendering_compute
 from tools.cost.prices import CostError
 from tools.review.assembly import (
     ReviewError,
@@ -101,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
             base = environment_estimate(env, envs[env])
             markdown.append(render.markdown(base))
             parts.append(markdown[-1] if args.format == "markdown" else render.terminal(base))
+            cfg = ENVIRONMENTS[env]()
+            markdown.append(render.rendering(env, rendering_compute(cfg.usage, cfg.primary_region)))
+            parts.append(markdown[-1])
             if args.what_if:
                 after = environment_estimate(env, envs[env],
                                              what_if(ENVIRONMENTS[env]().usage, args.what_if))

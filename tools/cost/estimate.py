@@ -626,3 +626,53 @@ def environment_estimate(env: str, stacks: list[StackTemplate],
         raise CostError(f"no usage model for environment {env!r} "
                         f"(infra/environments.py has {', '.join(sorted(ENVIRONMENTS))})")
     return estimate(ENVIRONMENTS[env](), stacks, usage)
+
+
+# Lambda allocates CPU in proportion to memory: one full vCPU at 1,769 MB. A CPU-second of
+# image work therefore costs 1.769 GB-seconds, whatever memory size the function has.
+MB_PER_VCPU = 1769
+RENDER_PRICE_DIMENSION = "lambda.compute.arm64"
+
+
+@dataclass(frozen=True)
+class RenderingCompute:
+    """Renditions prepared once per original vs rendered on every cache miss (the anchor)."""
+
+    originals: float            # product originals rendered a month (duplicates copy, not render)
+    prepared_cpu_seconds: float
+    anchor_renders: float       # CDN misses for product renditions a month: each one a render
+    anchor_cpu_seconds: float
+    usd_per_cpu_second: float
+
+    @property
+    def prepared_usd(self) -> float:
+        return self.prepared_cpu_seconds * self.usd_per_cpu_second
+
+    @property
+    def anchor_usd(self) -> float:
+        return self.anchor_cpu_seconds * self.usd_per_cpu_second
+
+
+def rendering_compute(usage: UsageConfig, region: str,
+                      table: PriceTable | None = None) -> RenderingCompute:
+    """A month of image compute both ways, at arm64 Lambda's GB-second price in ``region``.
+
+    Prepared once: each product original not tagged as a duplicate is rendered once (its whole
+    stored set). Rendered per miss: every CDN request for a product rendition that misses the
+    cache (the same misses that reach S3 today, ``cdn_cache_hit_ratio``) is a render, in
+    whichever edge location or Region missed: an on-the-fly renderer has nothing stored to
+    copy, so the set is rendered again after each eviction and in each place it is missed.
+    """
+    table = table or default_table()
+    product_share = usage.upload_mix.get("product-image", (0.0, 0.0))[0]
+    originals = usage.uploads_per_day * MONTH_DAYS * product_share * (1 - usage.duplicate_share)
+    renders = (sum(usage.cdn_requests_per_month.values()) * usage.cdn_image_request_share
+               * (1 - usage.cdn_cache_hit_ratio))
+    price = table.get(region, RENDER_PRICE_DIMENSION)
+    return RenderingCompute(
+        originals=originals,
+        prepared_cpu_seconds=originals * usage.rendition_cpu_seconds_per_original,
+        anchor_renders=renders,
+        anchor_cpu_seconds=renders * usage.anchor_cpu_seconds_per_render,
+        usd_per_cpu_second=price.cost(MB_PER_VCPU / 1024),
+    )

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from itertools import groupby
 
-from tools.cost.estimate import Estimate, Line
+from tools.cost.estimate import Estimate, Line, RenderingCompute
 
 
 def usd(value: float) -> str:
@@ -76,3 +76,17 @@ def delta_text(before: Estimate, after: Estimate, label: str) -> str:
     out += [f"    {line.service:<16} {line.item[:60]:<60} {line.region:<9} {signed(d):>14}"
             for line, d in moved(before, after)]
     return "\n".join(out) + "\n"
+
+
+def rendering(env: str, rc: RenderingCompute) -> str:
+    """Markdown (also fine as terminal text): prepared-once vs render-per-miss compute."""
+    ratio = rc.anchor_cpu_seconds / rc.prepared_cpu_seconds if rc.prepared_cpu_seconds else 0.0
+    return "\n".join([
+        f"#### `{env}` — image compute: prepared once vs rendered per cache miss", "",
+        "| | Renders / month | CPU-seconds / month | USD / month |", "|---|---:|---:|---:|",
+        f"| Prepared once (this pipeline: each original's stored set) | {rc.originals:,.0f} "
+        f"originals | {rc.prepared_cpu_seconds:,.0f} | {usd(rc.prepared_usd)} |",
+        f"| Rendered per miss (the on-the-fly anchor: every CDN miss, every edge and Region) | "
+        f"{rc.anchor_renders:,.0f} | {rc.anchor_cpu_seconds:,.0f} | {usd(rc.anchor_usd)} |",
+        "", f"The anchor needs {ratio:.1f}x the compute (Lambda arm64, one vCPU per 1,769 MB; "
+        f"{usd(rc.usd_per_cpu_second * 1000)} per 1,000 CPU-seconds).", ""])

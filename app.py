@@ -2,17 +2,20 @@
 """The storage estate: config → one Stage per environment → policy packs.
 
 `cdk synth` with no context synthesizes every environment; `-c env=prod` only prod;
-`-c account_prod=123456789012` sets prod's account id (see README, "Configuration").
+`-c account_prod=123456789012` sets prod's account id (see README, "Configuration");
+`-c validate-templates=true` adds CDK's CloudFormation template validation (``infra/nag.py``:
+`make deploy`, `make diff` and the test suite's synth turn it on, `make synth` leaves it off).
 """
 from aws_cdk import App
 
 from infra.app_builder import configs_or_exit
-from infra.nag import apply_policy_packs
+from infra.nag import apply_policy_packs, apply_template_validation
 from infra.stage import EstateStage
 
-app = App()
+app = App(builtin_cloud_formation_validation=False)  # opt-in instead: see apply_template_validation
 configs = configs_or_exit(app)  # validated before any construct exists; bad: one line, exit 1
 for cfg in configs:
     EstateStage(app, cfg)
 apply_policy_packs(app)
+apply_template_validation(app)
 app.synth()

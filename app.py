@@ -9,11 +9,14 @@
 from aws_cdk import App
 
 from infra.app_builder import configs_or_exit
-from infra.nag import apply_policy_packs, apply_template_validation
-from infra.stage import EstateStage
 
 app = App(builtin_cloud_formation_validation=False)  # opt-in instead: see apply_template_validation
 configs = configs_or_exit(app)  # validated before any construct exists; bad: one line, exit 1
+# Imported once the context is known good: they load every construct library (seconds), which
+# a bad `-c` would only wait for.
+from infra.nag import apply_policy_packs, apply_template_validation  # noqa: E402
+from infra.stage import EstateStage  # noqa: E402
+
 for cfg in configs:
     EstateStage(app, cfg)
 apply_policy_packs(app)

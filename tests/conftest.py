@@ -8,10 +8,18 @@
   the assembly) in one group, every test against the local servers in another, and each other
   module in its own group (its module fixtures are built once).
 """
+import os
 import sys
 from pathlib import Path
 
 import pytest
+
+# CDK's built-in CloudFormation validation compiles a WebAssembly engine in every process that
+# synthesizes (several CPU seconds) and re-reads every template: the small apps the tests build
+# in-process, the review tool's revisions and the app-error runs would each pay it. It runs
+# once, on the estate's assembly, where the session synth asks for it (estate_synth.py, which
+# registers it explicitly: the variable only turns off CDK's default instance).
+os.environ.setdefault("CDK_VALIDATION", "false")
 
 TESTS = Path(__file__).resolve().parent
 # `lambda/` is the Lambda asset root, and a Python keyword: put it on the path, not in a package.

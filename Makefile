@@ -42,7 +42,8 @@ synth: install
 	@echo "synthesized into cdk.out/ ($(if $(ENV),$(ENV),every environment))"
 
 ## The whole test suite: infrastructure assertions, snapshots, cfn-lint, handlers against local servers.
-## Two workers: the infra group (one CLI synth) and the rest (local servers, review apps) in parallel.
+## Two workers: the infra group (one CLI synth), two groups of handler tests against local servers
+## and the small groups (review apps, unit tests), spread over both.
 test: install $(CHROMIUM)
 	$(PY) -m pytest -n 2 --dist loadgroup
 

@@ -14,6 +14,7 @@ from infra.constructs.python_layer import (
     PLATFORMS,
     LayerBuildError,
     build_layer,
+    build_layers,
     cache_key,
     layer_zip,
 )
@@ -197,3 +198,8 @@ def test_each_layer_in_the_estate_is_one_zip_file_asset_named_by_its_cache_key(e
         with zipfile.ZipFile(stack.directory / source["path"]) as archive:
             assert any(n.startswith(f"{LAYER_SUBDIR}/aws_lambda_powertools/")
                        for n in archive.namelist())
+
+
+def test_layers_built_side_by_side_land_where_build_layer_puts_them():
+    both = [RENDITIONS_REQUIREMENTS, HANDLER_REQUIREMENTS]
+    assert build_layers(both) == [build_layer(path) for path in both]

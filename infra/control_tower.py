@@ -19,17 +19,16 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import platform
 import re
-import shutil
 import subprocess
 import tarfile
-import tempfile
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from infra.build_cache import publish
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CACHE_ROOT = REPO_ROOT / ".build" / "cfn-guard"
@@ -127,18 +126,12 @@ def unpacked(cache_root: Path = CACHE_ROOT) -> Path:
     final = cache_root / bundle.name.removesuffix(".jsii.tgz")
     if (final / _RULES).is_dir():
         return final
-    cache_root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".unpack-", dir=cache_root))
-    try:
+
+    def extract(staging: Path) -> None:
         with tarfile.open(bundle) as archive:
             archive.extractall(staging, filter="data")
-        os.replace(staging, final)
-    except OSError:
-        if not (final / _RULES).is_dir():
-            raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return final
+
+    return publish(final, extract, complete=lambda f: (f / _RULES).is_dir())
 
 
 def guard_binary(root: Path) -> Path:

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -46,6 +45,7 @@ from aws_cdk import AssetHashType, RemovalPolicy
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from infra.build_cache import publish
 from infra.constructs.lambda_target import ARCHITECTURE, RUNTIME
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -101,9 +101,8 @@ def build_layer(requirements: Path, cache_root: Path = CACHE_ROOT,
     final = cache_root / f"{requirements.stem}-{key}"
     if (final / LAYER_SUBDIR).is_dir():
         return final
-    cache_root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{requirements.stem}-", dir=cache_root))
-    try:
+
+    def pip_install(staging: Path) -> None:
         command = pip_command(requirements, staging / LAYER_SUBDIR, platforms,
                               python_version, implementation)
         result = runner(command, capture_output=True, text=True, check=False)
@@ -115,14 +114,10 @@ def build_layer(requirements: Path, cache_root: Path = CACHE_ROOT,
                 f"{'/'.join(platforms)}, CPython {python_version} (exit {result.returncode}). "
                 "Every package needs a wheel for that target (no source builds); "
                 f"pip said:\n{said}")
-        try:
-            os.replace(staging, final)  # atomic: a concurrent build of the same key is identical
-        except OSError:
-            if not (final / LAYER_SUBDIR).is_dir():
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return final
+
+    # A concurrent build of the same key is identical: whichever is renamed first stays.
+    return publish(final, pip_install, complete=lambda f: (f / LAYER_SUBDIR).is_dir(),
+                   prefix=f".{requirements.stem}-")
 
 
 def build_layers(requirements: Sequence[Path]) -> list[Path]:

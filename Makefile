@@ -18,9 +18,12 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 
 install: $(VENV)/.installed node_modules/.installed
 
+# --no-compile: pip would byte-compile every module it installs (aws-cdk-lib alone is 180 MB of
+# Python, ~35 CPU seconds); Python compiles the few hundred modules the app and tests import on
+# first use and keeps them.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt 2>&1 | { grep -v "^WARNING: Location" || true; }
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-compile -r requirements-dev.txt 2>&1 | { grep -v "^WARNING: Location" || true; }
 	touch $@
 
 node_modules/.installed: package.json package-lock.json

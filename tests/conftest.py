@@ -34,7 +34,8 @@ SERVERS = TESTS / "integration"
 # and DynamoDB Local, seconds, against a minute of tests); split by measured module time.
 SECOND_SERVERS_GROUP = {"test_browser_upload.py", "test_restore_drill.py", "test_erase.py",
                         "test_presign_multipart.py", "test_presign_downloads.py",
-                        "test_restore_batch.py"}
+                        "test_restore_batch.py", "test_upload_gate_handlers.py",
+                        "test_presign_scan_gate.py"}
 
 
 def _includes(arg: str, folder: Path) -> bool:

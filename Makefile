@@ -20,9 +20,12 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 
 install: $(VENV)/.installed node_modules/.installed
 
+# --no-compile: pip would byte-compile every module it installs (aws-cdk-lib alone is 180 MB of
+# Python, ~35 CPU seconds); Python compiles the few hundred modules the app and tests import on
+# first use and keeps them.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt 2>&1 | { grep -v "^WARNING: Location" || true; }
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-compile -r requirements-dev.txt 2>&1 | { grep -v "^WARNING: Location" || true; }
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -36,13 +39,16 @@ $(CHROMIUM):
 	$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo -E) apt-get install -y -qq --no-install-recommends chromium >/dev/null
 
-## Synthesize every environment (policy packs applied) through the pinned CDK CLI.
+## Synthesize every environment (policy packs applied) through the pinned CDK CLI. CDK's own
+## CloudFormation validation is left to the suite, diff and deploy (infra/nag.py);
+## `make synth ARGS="-c validate-templates=true"` adds it here.
 synth: install
-	$(CDK) synth --quiet $(if $(ENV),-c env=$(ENV))
+	$(CDK) synth --quiet $(if $(ENV),-c env=$(ENV)) $(ARGS)
 	@echo "synthesized into cdk.out/ ($(if $(ENV),$(ENV),every environment))"
 
 ## The whole test suite: infrastructure assertions, snapshots, cfn-lint, handlers against local servers.
-## Two workers: the infra group (one CLI synth) and the rest (local servers, review apps) in parallel.
+## Two workers: the infra group (one CLI synth), two groups of handler tests against local servers
+## and the small groups (review apps, unit tests), spread over both.
 test: install $(CHROMIUM)
 	$(PY) -m pytest -n 2 --dist loadgroup
 
@@ -54,12 +60,12 @@ test-handlers: install $(CHROMIUM)
 
 ## Needs AWS credentials for the target account: compares with what is deployed.
 diff: install
-	$(CDK) diff $(if $(ENV),-c env=$(ENV) '$(ENV)/*',--all)
+	$(CDK) diff -c validate-templates=true $(if $(ENV),-c env=$(ENV) '$(ENV)/*',--all)
 
 ## Deploys one environment, in dependency order. Needs AWS credentials and a bootstrapped account.
 deploy: install
 	@test -n "$(ENV)" || { echo "usage: make deploy ENV=dev|prod"; exit 2; }
-	$(CDK) deploy -c env=$(ENV) '$(ENV)/*' --require-approval broadening
+	$(CDK) deploy -c env=$(ENV) -c validate-templates=true '$(ENV)/*' --require-approval broadening
 
 ## Renditions for existing originals, on S3 Batch Operations: writes the manifest CSV and prints
 ## the CreateJob request; ARGS="--create --function-arn <RenditionsFunctionArn>" creates the job.

@@ -6,7 +6,10 @@ from constructs import Construct
 
 from infra.config import EnvironmentConfig
 from infra.constructs.cdk_function_logs import give_cdk_functions_log_groups
+from infra.constructs.function import HANDLER_REQUIREMENTS
 from infra.constructs.monitoring import MonitoringTargets, replication_destination_alarms
+from infra.constructs.python_layer import build_layers
+from infra.constructs.renditions import REQUIREMENTS as RENDITIONS_REQUIREMENTS
 from infra.constructs.write_alarms import (
     REVERSE_ALARM_GROUP,
     forward_replication,
@@ -39,6 +42,8 @@ class EstateStage(Stage):
         super().__init__(scope, cfg.name, env=Environment(account=cfg.account,
                                                           region=cfg.primary_region))
         self.cfg = cfg
+        # Every layer's pip run at once, before the constructs ask for them one by one.
+        build_layers([HANDLER_REQUIREMENTS, RENDITIONS_REQUIREMENTS])
         self.access_logs = self._access_logs(cfg)
         self._buckets(cfg)
         self._cdn(cfg)

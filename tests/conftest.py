@@ -5,14 +5,22 @@
   (``estate_synth``), if the session includes ``tests/infra``;
 - under pytest-xdist (``make test`` runs ``-n 2 --dist loadgroup``), tests are grouped so that
   each expensive session resource is built by one worker only: every infra test (they share
-  the assembly) in one group, every test against the local servers in another, the review
-  tests that read the two synthesized revisions (``revisions``) in a third, and each other
+  the assembly) in one group, the tests against the local servers in two more, the review
+  tests that read the two synthesized revisions (``revisions``) in another, and each other
   module in its own group (its module fixtures are built once).
 """
+import os
 import sys
 from pathlib import Path
 
 import pytest
+
+# CDK's built-in CloudFormation validation compiles a WebAssembly engine in every process that
+# synthesizes (several CPU seconds) and re-reads every template: the small apps the tests build
+# in-process, the review tool's revisions and the app-error runs would each pay it. It runs
+# once, on the estate's assembly, where the session synth asks for it (estate_synth.py, which
+# registers it explicitly: the variable only turns off CDK's default instance).
+os.environ.setdefault("CDK_VALIDATION", "false")
 
 TESTS = Path(__file__).resolve().parent
 # `lambda/` is the Lambda asset root, and a Python keyword: put it on the path, not in a package.
@@ -22,6 +30,13 @@ import estate_synth  # noqa: E402  (tests/ is on the path: this file's folder)
 
 INFRA = TESTS / "infra"
 SERVERS = TESTS / "integration"
+# The tests against the local servers take as long as everything else together, so they are
+# two groups that xdist can give to both workers (each worker then starts its own SeaweedFS
+# and DynamoDB Local, seconds, against a minute of tests); split by measured module time.
+SECOND_SERVERS_GROUP = {"test_browser_upload.py", "test_restore_drill.py", "test_erase.py",
+                        "test_presign_multipart.py", "test_presign_downloads.py",
+                        "test_restore_batch.py", "test_upload_gate_handlers.py",
+                        "test_presign_scan_gate.py"}
 
 
 def _includes(arg: str, folder: Path) -> bool:
@@ -53,7 +68,7 @@ def _group(item: pytest.Item) -> str:
     if INFRA in path.parents:
         return "infra"
     if SERVERS in path.parents:
-        return "local-servers"
+        return "local-servers-2" if path.name in SECOND_SERVERS_GROUP else "local-servers"
     return path.relative_to(TESTS).as_posix()
 
 

@@ -22,7 +22,10 @@ ROOT = Path(__file__).resolve().parents[1]
 CDK = ROOT / "node_modules" / ".bin" / "cdk"
 ENV_VAR = "ESTATE_SYNTH_DIR"
 # Runs the CLI, then records its exit code (the lock is held until this shell exits).
-_WRAPPER = '"$0" synth --quiet --output "$1" >"$2" 2>&1; echo $? >"$3"'
+# ``validate-templates``: CDK's CloudFormation validation, which `make synth` leaves out
+# (infra/nag.py), runs on the assembly every infra test reads.
+_WRAPPER = ('"$0" synth --quiet -c validate-templates=true --output "$1" >"$2" 2>&1; '
+            'echo $? >"$3"')
 
 _process: subprocess.Popen | None = None
 

@@ -32,10 +32,14 @@ def _function_label(function: CfnResource) -> str:
 
 
 def _needs_log_group(node: IConstruct) -> bool:
-    if not CfnResource.is_cfn_resource(node) or node.cfn_resource_type != LAMBDA_FUNCTION:
-        return False
-    # The estate's own functions (EstateFunction) already log to their EncryptedLogGroup.
-    return not (isinstance(node, aws_lambda.CfnFunction) and node.logging_config is not None)
+    # Decided on the Python side first: jsii hands every construct over as its most specific
+    # exported class, so ``isinstance`` costs no call into Node, and the tree holds ~2,000
+    # constructs per environment. A function is either the L1 ``CfnFunction`` or a bare
+    # ``CfnResource`` of that type (CDK's custom resource providers); other L1 classes never are.
+    if isinstance(node, aws_lambda.CfnFunction):
+        # The estate's own functions (EstateFunction) already log to their EncryptedLogGroup.
+        return node.logging_config is None
+    return type(node) is CfnResource and node.cfn_resource_type == LAMBDA_FUNCTION
 
 
 @jsii.implements(IValidation)
@@ -49,7 +53,7 @@ class _GiveCdkFunctionsLogGroups:
 
     def validate(self) -> list[str]:
         for node in list(self._scope.node.find_all()):
-            if node.node.path in self._done or not _needs_log_group(node):
+            if not _needs_log_group(node) or node.node.path in self._done:
                 continue
             self._done.add(node.node.path)
             stack = Stack.of(node)

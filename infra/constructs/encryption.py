@@ -2,7 +2,7 @@
 
 Every key of the estate rotates yearly, waits 30 days before deletion, and is retained with
 its stack (except after a failed first create) unless it protects nothing at rest. No key
-accepts a grant that is not for an AWS resource (``kms:GrantIsForAWSResource``): the
+accepts a grant unless an AWS service asks for it (``GRANTS_ONLY_FOR_AWS_SERVICES``): the
 account's IAM administrators cannot hand a key to an arbitrary principal through a grant. A
 log group's key lets CloudWatch Logs of its region use it for that one log group only, with the
 exact actions it needs.
@@ -42,6 +42,17 @@ KEY_DESTROYING_ACTIONS = ("kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:PutK
                           "kms:DeleteAlias", "kms:UpdateAlias")
 
 
+# AWS Control Tower's CT.KMS.PR.3, exactly as its Guard rule checks it: CreateGrant is denied
+# unless an integrated service sends it on a principal's behalf (kms:GrantIsForAWSResource)
+# or a service principal sends it itself (aws:PrincipalIsAWSService). BoolIfExists: a request
+# that carries neither key is denied too. Every service the estate hands a key to either
+# uses the key without grants (S3 SSE-KMS and replication, CloudFront OAC, CloudWatch Logs,
+# SNS, SQS, GuardDuty's malware scan role) or creates its grants through KMS integration
+# (DynamoDB, AWS Backup), where kms:GrantIsForAWSResource is true.
+GRANTS_ONLY_FOR_AWS_SERVICES = {"BoolIfExists": {"kms:GrantIsForAWSResource": "false",
+                                                 "aws:PrincipalIsAWSService": "false"}}
+
+
 def rotating_key(scope: Construct, construct_id: str, *, description: str,
                  alias: str | None = None,
                  removal_policy: RemovalPolicy = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
@@ -50,15 +61,14 @@ def rotating_key(scope: Construct, construct_id: str, *, description: str,
                   enable_key_rotation=True, removal_policy=removal_policy,
                   pending_window=Duration.days(30))
     # The default policy gives the account kms:*, so any IAM principal allowed kms:CreateGrant
-    # could grant itself (or anyone) use of the key. Services that need grants (DynamoDB)
-    # create them for their own resources, where this condition is true.
+    # could grant itself (or anyone) use of the key.
     key.add_to_resource_policy(iam.PolicyStatement(
         sid="GrantsOnlyForAwsResources",
         effect=iam.Effect.DENY,
         principals=[iam.AnyPrincipal()],
         actions=["kms:CreateGrant"],
         resources=["*"],
-        conditions={"Bool": {"kms:GrantIsForAWSResource": "false"}},
+        conditions=GRANTS_ONLY_FOR_AWS_SERVICES,
     ))
     return key
 

@@ -19,23 +19,33 @@ a second synth reuses it (no pip run), a changed pin or target builds a new one.
 to a temporary sibling directory first and are renamed into place, so an interrupted pip run
 never leaves a half-filled cache entry that later synths would trust.
 
+Next to the folder, the same cache entry holds the layer as a zip (``<digest>.zip``, built
+once, also renamed into place), and the asset is that one file with ``<digest>`` as its
+asset hash. A folder asset would cost every synth a walk of its ~900 files: CDK fingerprints
+the tree to name the asset, then copies it file by file into the assembly (and the CLI zips
+it again at deploy). The digest already names the content (same pins, same target, same
+wheels: pip only takes published wheels), so the tree never needs hashing; a single file is
+copied in one call, and uploaded as it is.
+
 Lambda puts ``/opt/python`` on ``sys.path``: that is why the packages go under ``python/``.
 """
 from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
+import zipfile
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import AssetHashType, RemovalPolicy
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from infra.build_cache import publish
 from infra.constructs.lambda_target import ARCHITECTURE, RUNTIME
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -48,6 +58,9 @@ IMPLEMENTATION = "cp"
 # The folder Lambda adds to sys.path for a Python layer.
 LAYER_SUBDIR = "python"
 _PIP_TAIL_LINES = 25
+# Zip entries get this timestamp, so a rebuilt zip of the same folder has the same bytes.
+_ZIP_DATE = (2020, 1, 1, 0, 0, 0)
+_NOT_PACKAGED = ("__pycache__", ".pyc")
 
 
 class LayerBuildError(RuntimeError):
@@ -88,9 +101,8 @@ def build_layer(requirements: Path, cache_root: Path = CACHE_ROOT,
     final = cache_root / f"{requirements.stem}-{key}"
     if (final / LAYER_SUBDIR).is_dir():
         return final
-    cache_root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{requirements.stem}-", dir=cache_root))
-    try:
+
+    def pip_install(staging: Path) -> None:
         command = pip_command(requirements, staging / LAYER_SUBDIR, platforms,
                               python_version, implementation)
         result = runner(command, capture_output=True, text=True, check=False)
@@ -102,13 +114,41 @@ def build_layer(requirements: Path, cache_root: Path = CACHE_ROOT,
                 f"{'/'.join(platforms)}, CPython {python_version} (exit {result.returncode}). "
                 "Every package needs a wheel for that target (no source builds); "
                 f"pip said:\n{said}")
-        try:
-            os.replace(staging, final)  # atomic: a concurrent build of the same key is identical
-        except OSError:
-            if not (final / LAYER_SUBDIR).is_dir():
-                raise
+
+    # A concurrent build of the same key is identical: whichever is renamed first stays.
+    return publish(final, pip_install, complete=lambda f: (f / LAYER_SUBDIR).is_dir(),
+                   prefix=f".{requirements.stem}-")
+
+
+def build_layers(requirements: Sequence[Path]) -> list[Path]:
+    """``build_layer`` for several requirements files side by side: on a first synth (a fresh
+    clone) each pip run spends most of its time waiting on the package index, not the CPU."""
+    with ThreadPoolExecutor(max_workers=max(len(requirements), 1)) as pool:
+        return list(pool.map(build_layer, requirements))
+
+
+def layer_zip(folder: Path) -> Path:
+    """``<folder>.zip``: the layer folder's content (``python/...`` at the root, the layout
+    Lambda unpacks into ``/opt``), built once and renamed into place."""
+    final = folder.with_name(f"{folder.name}.zip")
+    if final.is_file():
+        return final
+    handle, staging = tempfile.mkstemp(prefix=f".{folder.name}-", suffix=".zip",
+                                       dir=folder.parent)
+    os.close(handle)
+    try:
+        with zipfile.ZipFile(staging, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
+            for path in sorted(folder.rglob("*")):
+                relative = path.relative_to(folder)
+                if path.is_dir() or any(part.endswith(_NOT_PACKAGED) for part in relative.parts):
+                    continue
+                entry = zipfile.ZipInfo(relative.as_posix(), date_time=_ZIP_DATE)
+                entry.external_attr = (path.stat().st_mode & 0o777 | 0o100000) << 16
+                entry.compress_type = zipfile.ZIP_DEFLATED
+                archive.writestr(entry, path.read_bytes())
+        os.replace(staging, final)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        Path(staging).unlink(missing_ok=True)
     return final
 
 
@@ -120,12 +160,14 @@ class PythonLayer(Construct):
         super().__init__(scope, construct_id)
         self.requirements = Path(requirements)
         self.folder = build_layer(self.requirements)
+        self.zip = layer_zip(self.folder)
         self.layer = lambda_.LayerVersion(
             self,
             "Layer",
             description=description,
-            code=lambda_.Code.from_asset(str(self.folder),
-                                         exclude=["**/__pycache__", "**/*.pyc"]),
+            # The cache key names the content: no fingerprint of the tree (see above).
+            code=lambda_.Code.from_asset(str(self.zip), asset_hash_type=AssetHashType.CUSTOM,
+                                         asset_hash=self.folder.name),
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],
             license=license_info,

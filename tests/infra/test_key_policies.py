@@ -1,5 +1,6 @@
-"""KMS key policies: no grants for non-AWS resources, exact actions for log keys, and keys
-of data that must survive an administrator (backups, replica) guarded from destruction."""
+"""KMS key policies: grants only when an AWS service asks (Control Tower's CT.KMS.PR.3),
+exact actions for log keys, and keys of data that must survive an administrator (backups,
+replica) guarded from destruction."""
 from __future__ import annotations
 
 import dataclasses
@@ -32,13 +33,14 @@ def _bucket_key(estate, env, stack_id, bucket_name):
 
 
 @pytest.mark.parametrize("env", ENVS)
-def test_no_key_accepts_a_grant_that_is_not_for_an_aws_resource(estate, env):
+def test_no_key_accepts_a_grant_unless_an_aws_service_asks_for_it(estate, env):
     keys = dict(_all_keys(estate, env))
     assert len(keys) >= 5
     for where, key in keys.items():
         assert {"Sid": "GrantsOnlyForAwsResources", "Effect": "Deny",
                 "Principal": {"AWS": "*"}, "Action": "kms:CreateGrant", "Resource": "*",
-                "Condition": {"Bool": {"kms:GrantIsForAWSResource": "false"}}
+                "Condition": {"BoolIfExists": {"kms:GrantIsForAWSResource": "false",
+                                               "aws:PrincipalIsAWSService": "false"}}
                 } in _statements(key), where
 
 

@@ -1,8 +1,10 @@
 """The Docker-free layer build: wheels for Lambda's arm64 / CPython 3.14 only, cached, loud on failure."""
 from __future__ import annotations
 
+import json
 import re
 import subprocess
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,9 @@ from infra.constructs.python_layer import (
     PLATFORMS,
     LayerBuildError,
     build_layer,
+    build_layers,
     cache_key,
+    layer_zip,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -156,3 +160,46 @@ def test_the_tests_run_the_same_pillow_and_powertools_the_layer_ships():
     for name in ("pillow", "aws-lambda-powertools"):
         assert dev[name] == layer[name], name
     assert dev["aws-lambda-powertools"] == _pins(HANDLER_REQUIREMENTS)["aws-lambda-powertools"]
+
+
+def test_the_layer_zip_holds_exactly_the_folder_under_python(each_layer):
+    _, site = each_layer
+    folder = site.parent
+    with zipfile.ZipFile(layer_zip(folder)) as archive:
+        names = set(archive.namelist())
+        assert archive.testzip() is None
+    assert names == {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+    assert all(name.startswith(f"{LAYER_SUBDIR}/") for name in names)
+
+
+def test_a_rebuilt_zip_of_the_same_folder_has_the_same_bytes(tmp_path):
+    folder = tmp_path / "requirements-0123"
+    (folder / LAYER_SUBDIR / "pkg").mkdir(parents=True)
+    (folder / LAYER_SUBDIR / "pkg" / "__init__.py").write_text("VALUE = 1\n")
+    (folder / LAYER_SUBDIR / "pkg" / "__pycache__").mkdir()
+    (folder / LAYER_SUBDIR / "pkg" / "__pycache__" / "x.pyc").write_bytes(b"\0")
+    first = layer_zip(folder).read_bytes()
+    layer_zip(folder).unlink()
+    assert layer_zip(folder).read_bytes() == first
+    with zipfile.ZipFile(folder.with_name(f"{folder.name}.zip")) as archive:
+        assert archive.namelist() == [f"{LAYER_SUBDIR}/pkg/__init__.py"]
+
+
+def test_each_layer_in_the_estate_is_one_zip_file_asset_named_by_its_cache_key(estate):
+    stack = estate.stack("dev", "Assets")
+    manifest = json.loads((stack.directory / f"{stack.artifact_id}.assets.json").read_text())
+    layers = [r for r in estate.template_json("dev", "Assets")["Resources"].values()
+              if r["Type"] == "AWS::Lambda::LayerVersion"]
+    assert len(layers) == 2  # handler packages and the renditions packages
+    for layer in layers:
+        source = manifest["files"][layer["Properties"]["Content"]["S3Key"].removesuffix(".zip")][
+            "source"]
+        assert source["packaging"] == "file"  # uploaded as it is: no tree walk, no re-zip
+        with zipfile.ZipFile(stack.directory / source["path"]) as archive:
+            assert any(n.startswith(f"{LAYER_SUBDIR}/aws_lambda_powertools/")
+                       for n in archive.namelist())
+
+
+def test_layers_built_side_by_side_land_where_build_layer_puts_them():
+    both = [RENDITIONS_REQUIREMENTS, HANDLER_REQUIREMENTS]
+    assert build_layers(both) == [build_layer(path) for path in both]

@@ -1,9 +1,10 @@
 """Fixtures for handler tests against real local servers (see local_services.py).
 
 Session-scoped: one SeaweedFS and one DynamoDB Local per test session (per xdist worker),
-each started on first use and killed at the end (plus, for the outage drill only, a second
-SeaweedFS standing for the primary Region); one headless Chromium and the upload page's
-origins for the browser tests. Function-scoped: a fresh versioned
+each started on first use and killed at the end (SeaweedFS and DynamoDB Local side by side on
+first use of either: each takes seconds to come up, and nearly every module here needs both; plus,
+for the outage drill only, a second SeaweedFS standing for the primary Region); one headless
+Chromium and the upload page's origins for the browser tests. Function-scoped: a fresh versioned
 bucket and a fresh dedup table per test, so tests never see each other's objects.
 
 While a server runs, the session's environment points boto3 at it
@@ -18,6 +19,7 @@ import json
 import secrets
 import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 import boto3
@@ -80,22 +82,43 @@ def _seaweedfs(creds: dict, workdir):
 
 
 @pytest.fixture(scope="session")
-def s3_endpoint(aws_test_credentials, tmp_path_factory):
-    """URL of a running SeaweedFS S3 gateway that enforces SigV4 (checked at start-up);
-    also exported as ``AWS_ENDPOINT_URL_S3`` for the session."""
-    server = _seaweedfs(aws_test_credentials, tmp_path_factory.mktemp("seaweedfs"))
-    yield from _serve(server, "AWS_ENDPOINT_URL_S3")
+def _starting_servers(aws_test_credentials, tmp_path_factory):
+    """Both servers' start-ups, running side by side: name -> future of the LocalServer."""
+    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="local-server-start")
+    starting = {
+        "SeaweedFS": pool.submit(start_seaweedfs, tmp_path_factory.mktemp("seaweedfs"),
+                                 aws_test_credentials["access_key"],
+                                 aws_test_credentials["secret_key"]),
+        "DynamoDB Local": pool.submit(start_dynamodb_local,
+                                      tmp_path_factory.mktemp("dynamodb-local")),
+    }
+    pool.shutdown(wait=False)
+    yield starting
+    for future in starting.values():  # a server no test asked for is stopped all the same
+        if future.done() and future.exception() is None:
+            future.result().stop()
+
+
+def _started(starting, name: str):
+    try:
+        return starting[name].result()
+    except LocalServiceError as exc:
+        pytest.fail(f"cannot start {name}: {exc}", pytrace=False)
 
 
 @pytest.fixture(scope="session")
-def dynamodb_endpoint(aws_test_credentials, tmp_path_factory):
+def s3_endpoint(_starting_servers):
+    """URL of a running SeaweedFS S3 gateway that enforces SigV4 (checked at start-up);
+    also exported as ``AWS_ENDPOINT_URL_S3`` for the session."""
+    yield from _serve(_started(_starting_servers, "SeaweedFS"), "AWS_ENDPOINT_URL_S3")
+
+
+@pytest.fixture(scope="session")
+def dynamodb_endpoint(_starting_servers):
     """URL of a running DynamoDB Local (in memory); also exported as
     ``AWS_ENDPOINT_URL_DYNAMODB`` for the session."""
-    try:
-        server = start_dynamodb_local(tmp_path_factory.mktemp("dynamodb-local"))
-    except LocalServiceError as exc:
-        pytest.fail(f"cannot start DynamoDB Local: {exc}", pytrace=False)
-    yield from _serve(server, "AWS_ENDPOINT_URL_DYNAMODB")
+    yield from _serve(_started(_starting_servers, "DynamoDB Local"),
+                      "AWS_ENDPOINT_URL_DYNAMODB")
 
 
 @pytest.fixture(scope="session")

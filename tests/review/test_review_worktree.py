@@ -109,3 +109,18 @@ def test_default_base_prefers_origin_main_over_main(tmp_path):
 
 def test_default_base_falls_back_to_main(repo):
     assert default_base(repo) == "main"
+
+
+def test_a_reviewed_commit_is_read_from_the_cache_not_synthesized_again(
+        repo, default_run, tmp_path, monkeypatch):
+    import tools.review.assembly as assembly
+
+    def must_not_synthesize(*args, **kwargs):
+        raise AssertionError("a reviewed commit was synthesized again")
+
+    monkeypatch.setattr(assembly, "synthesize", must_not_synthesize)
+    code, report = review_in(repo, tmp_path, ["--base", "main", "--head", "main"])
+    assert code == 0 and "`main` (" in report
+    cached = assembly.cached_assembly(repo, git(repo, "rev-parse", "main").strip())
+    assert (cached / "manifest.json").is_file()
+    assert git(repo, "worktree", "list", "--porcelain").count("worktree ") == 1

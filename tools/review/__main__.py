@@ -82,9 +82,10 @@ def _from_ref(ref: str) -> Side:
         raise ReviewError(f"unknown git revision: {ref}")
     label = f"`{ref}` ({commit[:8]})"
 
-    def load(scratch: Path) -> dict[str, StackTemplate]:
-        _progress(f"synthesizing {ref} ({commit[:8]}) in a temporary worktree")
-        outdir = synthesize_ref(repo, commit, scratch)
+    def load(_scratch: Path) -> dict[str, StackTemplate]:  # kept in the repository's cache
+        _progress(f"synthesizing {ref} ({commit[:8]}) in a temporary worktree, unless "
+                  "a review already did")
+        outdir = synthesize_ref(repo, commit)
         if outdir is None:
             _progress(f"{ref} has no app.py: treating it as an empty estate")
             return {}

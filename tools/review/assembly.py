@@ -1,6 +1,14 @@
-"""Read cloud assemblies (cdk.out folders) and synthesize revisions into them."""
+"""Read cloud assemblies (cdk.out folders) and synthesize revisions into them.
+
+A committed revision is synthesized once: its assembly is kept under
+``<repo>/.review/assemblies/<commit>-<toolchain>/`` (gitignored), where ``<toolchain>`` names
+the Python and aws-cdk-lib that produced it, and the next review of that commit reads it
+there (the base of a branch is reviewed again and again). The newest ``KEPT_ASSEMBLIES`` stay.
+The working tree is never cached: it changes between runs.
+"""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -12,6 +20,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+CACHE = Path(".review") / "assemblies"
+KEPT_ASSEMBLIES = 6
 
 
 class ReviewError(Exception):
@@ -71,6 +82,9 @@ def synthesize(app_dir: Path, outdir: Path, python: str = sys.executable) -> Pat
         "CDK_OUTDIR": str(outdir),
         "CDK_CONTEXT_JSON": json.dumps(_cli_context(app_dir)),
         "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+        # The review compares templates; whether they are valid CloudFormation is the test
+        # suite's question (infra/nag.py), and CDK's validator would double each synth.
+        "CDK_VALIDATION": "false",
     }
     proc = subprocess.run([python, "app.py"], cwd=app_dir, env=env,
                           capture_output=True, text=True, check=False)
@@ -125,10 +139,48 @@ def worktree(repo: Path, ref: str) -> Iterator[Path]:
         shutil.rmtree(holder, ignore_errors=True)
 
 
-def synthesize_ref(repo: Path, ref: str, outdir: Path,
-                   python: str = sys.executable) -> Path | None:
-    """Synthesize ref in a temporary worktree; None when that revision has no app.py yet."""
-    with worktree(repo, ref) as path:
+def _toolchain(python: str) -> str:
+    """What besides the commit decides its templates: the interpreter and its aws-cdk-lib."""
+    probe = subprocess.run([python, "-c", "from importlib.metadata import version; "
+                            "print(version('aws-cdk-lib'))"],
+                           capture_output=True, text=True, check=False)
+    return hashlib.sha256(f"{python}\0{probe.stdout.strip()}".encode()).hexdigest()[:12]
+
+
+def cached_assembly(repo: Path, commit: str, python: str = sys.executable) -> Path:
+    """Where the assembly of ``commit`` is kept (it exists when it has a manifest.json)."""
+    return repo / CACHE / f"{commit}-{_toolchain(python)}"
+
+
+def _prune(cache: Path) -> None:
+    kept = sorted((p for p in cache.iterdir() if not p.name.startswith(".")),
+                  key=lambda p: p.stat().st_mtime, reverse=True)
+    for stale in kept[KEPT_ASSEMBLIES:]:
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def synthesize_ref(repo: Path, ref: str, python: str = sys.executable) -> Path | None:
+    """The assembly of ref, synthesized in a temporary worktree unless a review already did;
+    None when that revision has no app.py yet."""
+    commit = resolve_commit(repo, ref)
+    if commit is None:
+        raise ReviewError(f"unknown git revision: {ref}")
+    final = cached_assembly(repo, commit, python)
+    if (final / "manifest.json").is_file():
+        os.utime(final)  # most recently used: the last to be pruned
+        return final
+    with worktree(repo, commit) as path:
         if not (path / "app.py").is_file():
             return None  # e.g. the base of the change that introduces the app
-        return synthesize(path, outdir, python)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".synth-", dir=final.parent))
+        try:
+            synthesize(path, staging, python)
+            os.replace(staging, final)  # whole or not at all; a concurrent twin is identical
+        except OSError:
+            if not (final / "manifest.json").is_file():
+                raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    _prune(final.parent)
+    return final

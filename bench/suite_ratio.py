@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""The suite's time as a newcomer meets it, as a ratio to the floor app's synth (not a test).
+
+    .venv/bin/python bench/suite_ratio.py [--check] [--ref REF]
+
+1. ``git clone`` of this repository (``--ref``, default: the checked-out branch; committed
+   work only) into a temporary folder;
+2. there, ``make install`` (a new venv from PyPI through pip's cache, ``npm ci``) and
+   ``make test`` (chromium already installed; Lambda layers built on first synth into the
+   clone's own ``.build/``): the wall time of the two together is the suite's time;
+3. the floor app (``bench/floor_app.py``: 20 stacks, one KMS-encrypted versioned bucket each)
+   synthesized with the clone's venv, once between install and test and twice after the
+   test; the best of the three is the floor;
+4. prints suite / floor. Budget: <= 12 (``SUITE_BUDGET``); ``--check`` exits 1 above it.
+
+Both figures come from the same run on the same machine, so the machine's speed cancels;
+load from other processes does not (it slows the suite more than a 4-second synth, and
+best-of-3 protects only the floor), so measure on an idle machine. The temporary clone is
+removed afterwards (``--keep`` leaves it).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SUITE_BUDGET = 12.0
+QUIET_NODE = {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+              "CDK_DISABLE_VERSION_CHECK": "true", "CDK_DISABLE_CLI_TELEMETRY": "true"}
+
+
+def timed(command: list[str], cwd: Path, log: Path, env: dict[str, str] | None = None) -> float:
+    start = time.perf_counter()
+    with log.open("a") as out:
+        result = subprocess.run(command, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, env=env, check=False)
+    seconds = time.perf_counter() - start
+    if result.returncode != 0:
+        tail = "\n".join(log.read_text().splitlines()[-40:])
+        sys.exit(f"{' '.join(command)} failed (exit {result.returncode}) in {cwd}:\n{tail}")
+    return seconds
+
+
+def floor_seconds(clone: Path, log: Path) -> float:
+    outdir = Path(tempfile.mkdtemp(prefix="floor-"))
+    try:
+        env = {**os.environ, **QUIET_NODE, "CDK_OUTDIR": str(outdir)}
+        return timed([str(clone / ".venv" / "bin" / "python"), "bench/floor_app.py"],
+                     clone, log, env)
+    finally:
+        shutil.rmtree(outdir, ignore_errors=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ref", help="branch or commit to clone (default: the current branch)")
+    parser.add_argument("--check", action="store_true",
+                        help=f"exit 1 when suite / floor exceeds {SUITE_BUDGET}")
+    parser.add_argument("--keep", action="store_true", help="leave the temporary clone")
+    args = parser.parse_args()
+    ref = args.ref or subprocess.run(["git", "rev-parse", "--abbrev-ref", "HEAD"], cwd=REPO,
+                                     capture_output=True, text=True, check=True).stdout.strip()
+    workdir = Path(tempfile.mkdtemp(prefix="suite-ratio-"))
+    clone, log = workdir / "estate", workdir / "run.log"
+    try:
+        subprocess.run(["git", "clone", "--quiet", "--branch", ref, str(REPO), str(clone)],
+                       check=True)
+        # The clone's own venv and node_modules: nothing of this checkout's is reused.
+        env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "ESTATE_SYNTH_DIR")}
+        install = timed(["make", "install"], clone, log, env)
+        floors = [floor_seconds(clone, log)]
+        test = timed(["make", "test"], clone, log, env)
+        floors += [floor_seconds(clone, log) for _ in range(2)]
+    finally:
+        if args.keep:
+            print(f"clone kept in {clone}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    suite, floor = install + test, min(floors)
+    ratio = suite / floor
+    print(f"make install {install:6.1f} s  make test {test:6.1f} s  together {suite:6.1f} s")
+    print(f"floor synth best {floor:5.2f} s  (runs: {', '.join(f'{f:.2f}' for f in floors)})")
+    verdict = "met" if ratio <= SUITE_BUDGET else "MISSED"
+    print(f"suite ratio (install + test) / floor: {ratio:.1f}x  (budget <= {SUITE_BUDGET:g}x: "
+          f"{verdict})")
+    return 1 if args.check and ratio > SUITE_BUDGET else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,4 +1,4 @@
-"""Alarms, alarm topics and the dashboard of each environment (infra/constructs/monitoring.py),
+"""Alarms, alarm topics and the dashboard of each environment (infra/constructs/monitoring/),
 read from the estate's synthesized templates: the thresholds come from the environment's
 ``MonitoringConfig``, the dimensions from the resources they watch."""
 from __future__ import annotations

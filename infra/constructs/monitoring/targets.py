@@ -1,0 +1,82 @@
+"""What to watch: ``MonitoringTargets`` and the pieces other constructs append to it before
+the monitoring stack is built — a Lambda function, a queue with its dead-letter queue, an S3
+replication rule, or a ``MetricAlarm`` on any metric the library does not model."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from aws_cdk import Duration
+from aws_cdk import aws_apigatewayv2 as apigwv2
+from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sqs as sqs
+
+GT = cw.ComparisonOperator.GREATER_THAN_THRESHOLD
+NOT_BREACHING = cw.TreatMissingData.NOT_BREACHING
+
+
+@dataclass(frozen=True)
+class MonitoredFunction:
+    """A Lambda function, its configured timeout (IFunction does not expose it) and the name
+    its alarms and widgets carry."""
+
+    name: str
+    function: lambda_.IFunction
+    timeout: Duration
+
+
+@dataclass(frozen=True)
+class MonitoredQueue:
+    """A queue pipeline: the work queue (alarm: age of the oldest message) and its
+    dead-letter queue (alarm: any message)."""
+
+    name: str
+    title: str
+    queue: sqs.IQueue
+    dlq: sqs.IQueue
+
+
+@dataclass(frozen=True)
+class MetricAlarm:
+    """One alarm on a metric the library does not model, with its graph on the dashboard."""
+
+    group: str  # the alarm is named "<prefix>-<group>-<name>-Critical"
+    name: str
+    section: str  # dashboard header (alarms with the same section share it)
+    metric: cw.IMetric
+    threshold: float
+    what: str  # the first sentence of the alarm description
+    runbook: str  # one line: what to do
+    comparison: cw.ComparisonOperator = GT
+    periods: int = 1
+    missing: cw.TreatMissingData = NOT_BREACHING
+
+
+@dataclass(frozen=True)
+class WatchedReplication:
+    """One replication rule, by the names S3 publishes its metrics under."""
+
+    source_bucket: str
+    destination_bucket: str
+    rule_id: str
+    destination_region: str
+    alarm_group: str = "Replication"  # alarms are named "<prefix>-<alarm_group>-<name>-…"
+
+    @property
+    def dimensions(self) -> dict[str, str]:
+        return {"SourceBucket": self.source_bucket,
+                "DestinationBucket": self.destination_bucket, "RuleId": self.rule_id}
+
+
+@dataclass(frozen=True)
+class MonitoringTargets:
+    """What the primary-region monitoring watches. A piece left None (or a list left empty)
+    gets no alarms and no widgets; constructs append to the lists before the stack is built."""
+
+    replication: WatchedReplication | None = None
+    http_api: apigwv2.IHttpApi | None = None
+    functions: list[MonitoredFunction] = field(default_factory=list)
+    queues: list[MonitoredQueue] = field(default_factory=list)
+    distribution_id: str | None = None
+    web_acl_metric_name: str | None = None
+    metric_alarms: list[MetricAlarm] = field(default_factory=list)

@@ -68,18 +68,6 @@ def replication_destination_alarms(watch: WatchedReplication, m: MonitoringConfi
     ]
 
 
-def replication_failed_alarm(watch: WatchedReplication, m: MonitoringConfig,
-                             group: str = "Replication") -> MetricAlarm:
-    """Failed replications of one rule: published in the SOURCE bucket's region."""
-    period = Duration.minutes(m.alarm_period_minutes)
-    return MetricAlarm(
-        group=group, name="Failed", section=f"Replication ({watch.rule_id})",
-        metric=replication_metric(watch, "OperationsFailedReplication", "Sum",
-                                  "Failed replications", period),
-        threshold=0, what=f"S3 failed to replicate objects ({watch.rule_id}).",
-        runbook=RUNBOOKS["replication_failed"])
-
-
 class ReplicationMonitoring(Construct):
     """The replication alarms whose metrics S3 publishes in the destination bucket's region,
     with that region's own encrypted topic (SNS cannot encrypt a topic with a key of another

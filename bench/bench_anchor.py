@@ -226,26 +226,10 @@ def page_view(rows: list[dict]) -> dict[str, float]:
             "anchor_jpeg_score": mean("jpeg", "sharp_score")}
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
-    parser.add_argument("--photos", default=",".join(STUDY_PHOTOS))
-    parser.add_argument("--json", type=Path, help="write every row here")
-    parser.add_argument("--no-large", action="store_true",
-                        help="skip the 2048 and 1200 px widths (~5 minutes of scoring)")
-    args = parser.parse_args(argv)
+def report(rows: list[dict], tried: list) -> list[str]:
+    """Print each setting's ratios to sharp and encode CPU vs the shipped setting; return the
+    byte targets the shipped settings miss."""
     missed = []
-    tried = candidates()
-    with tempfile.TemporaryDirectory() as tmp_name:
-        tmp = Path(tmp_name)
-        rows = []
-        for name in args.photos.split(","):
-            rows += compare_photo(name, tmp, tried)
-        if not args.no_large:
-            shipped = [c for c in tried if c[1] == "shipped"]
-            rows += compare_photo("camera", tmp, shipped, levels=camera_levels(tmp))
-        ours, anchor = cpu_per_original(tmp)
-
     print("\nbytes at sharp's SSIMULACRA2, vs sharp's bytes (per photo and width), and encode "
           "CPU vs the shipped setting")
     for fmt, label, _, _ in tried:
@@ -262,6 +246,29 @@ def main(argv=None) -> int:
         if label == "shipped" and (worst is None or worst > BYTES_TARGET):
             missed.append(f"{fmt}: {'not bracketed' if worst is None else f'{worst:.2f}x'} "
                           f"sharp's bytes at equal SSIMULACRA2 > {BYTES_TARGET}x")
+    return missed
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("--photos", default=",".join(STUDY_PHOTOS))
+    parser.add_argument("--json", type=Path, help="write every row here")
+    parser.add_argument("--no-large", action="store_true",
+                        help="skip the 2048 and 1200 px widths (~5 minutes of scoring)")
+    args = parser.parse_args(argv)
+    tried = candidates()
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        rows = []
+        for name in args.photos.split(","):
+            rows += compare_photo(name, tmp, tried)
+        if not args.no_large:
+            shipped = [c for c in tried if c[1] == "shipped"]
+            rows += compare_photo("camera", tmp, shipped, levels=camera_levels(tmp))
+        ours, anchor = cpu_per_original(tmp)
+
+    missed = report(rows, tried)
 
     cpu_ratio = ours["cpu"] / anchor["cpu"]
     print(f"\nCPU-s per original, whole stored set (12 MP JPEG, 4 widths x 3 formats): "

@@ -22,11 +22,13 @@ puts it beside the pipeline on the same pixels and the same metric:
   the anchor serves by default (the original's format, JPEG, at sharp's quality 80).
 
 The settings tried beside the shipped ones are what the wheels allow (Pillow's AVIF
-subsampling and libaom speed, WebP method) and the JPEG encoders: jpegli (``pyjpegli``,
-BSD-3-Clause) with and without mozjpeg's lossless progressive pass
-(``mozjpeg-lossless-optimization``, BSD-3-Clause), and Pillow's libjpeg-turbo. Each is
-reported as bytes vs sharp at equal score and encode CPU vs the shipped setting;
-``Settings``/``imaging`` keep the winner on bytes per CPU-second (docs/image-urls.md).
+subsampling and libaom speed, WebP method) and the JPEG encoders: jpegli (the library in
+``pyjpegli``'s wheel, BSD-3-Clause) with its adaptive quantization off (shipped) and on, with
+and without mozjpeg's lossless progressive pass (``mozjpeg-lossless-optimization``,
+BSD-3-Clause), and Pillow's libjpeg-turbo; encoders that are not in the layer are measured by
+``encoder_survey.py``. Each is reported as bytes vs sharp at equal score and encode CPU vs the
+shipped setting; ``Settings``/``imaging`` keep the winner on bytes per CPU-second
+(docs/image-urls.md).
 
     .venv/bin/python bench/bench_anchor.py [--check] [--photos coffee,astronaut,chelsea]
 """
@@ -73,7 +75,7 @@ PILLOW_OPTIONS = {"speed", "subsampling", "method", "optimize", "progressive"}
 
 
 def jpegli_baseline(im, quality: int) -> bytes:
-    """jpegli alone (pyjpegli), without the shipped lossless progressive pass."""
+    """jpegli alone (pyjpegli: adaptive quantization on), without the lossless pass."""
     import pyjpegli
 
     rgb = im.convert("RGB")
@@ -103,6 +105,7 @@ def candidates() -> list[tuple[str, str, object, int]]:
         ("webp", "shipped", shipped["webp"], q("webp")),
         ("webp", "method 6", pillow("webp", method=6), q("webp")),
         ("jpeg", "shipped", shipped["jpeg"], q("jpeg")),
+        ("jpeg", "jpegli, adaptive quant. on", pillow("jpeg", encoder="jpegli"), q("jpeg")),
         ("jpeg", "libjpeg-turbo progressive", pillow("jpeg", encoder="libjpeg-turbo"), q("jpeg")),
         ("jpeg", "jpegli baseline", jpegli_baseline, q("jpeg")),
     ]

@@ -124,6 +124,8 @@ def survey() -> list[tuple[str, str, str | None, object]]:
          lambda: plugin_avif(codec="svt", speed=6, advanced={"tune": "3"})),
         ("avif", "rav1e 0.8 speed 6, 4:2:0", "pillow_avif",
          lambda: plugin_avif(codec="rav1e", speed=6)),
+        ("avif", "rav1e 0.8 speed 4, 4:4:4", "pillow_avif",
+         lambda: plugin_avif(codec="rav1e", speed=4, subsampling="4:4:4")),
         ("avif", "imagecodecs aom 4:4:4 8-bit s6", "imagecodecs", lambda: imagecodecs_avif(8, 6)),
         ("avif", "imagecodecs aom 4:4:4 10-bit s6", "imagecodecs",
          lambda: imagecodecs_avif(10, 6)),
@@ -170,7 +172,9 @@ def main(argv=None) -> int:
     tried = list(shipped)
     if "jpeg" in formats:  # the shipped encoder, its sweep started elsewhere on the grid
         encode = next(c[2] for c in shipped if c[0] == "jpeg")
-        tried += [("jpeg", f"shipped, swept from q{q}", encode, q) for q in (78, 80, 84, 86)]
+        start = quality_of("jpeg")
+        tried += [("jpeg", f"shipped, swept from q{start + d}", encode, start + d)
+                  for d in (-4, -2, 2, 4)]
     for fmt, label, package, factory in survey():
         if fmt not in formats:
             continue

@@ -211,6 +211,24 @@ def test_jpeglis_c_api_through_cffi_is_pyjpegli_byte_for_byte_with_adaptive_quan
         assert Image.open(io.BytesIO(jpegli.encode(tiny.tobytes(), *size, 82))).size == size
 
 
+def test_a_struct_layout_jpegli_was_not_built_with_is_refused_not_misread():
+    import subprocess
+    import sys
+
+    # What a drifted declaration would meet: jpegli checks the size it is handed, and its
+    # error_exit ends the process with the reason on stderr (run in a child process).
+    code = ("from estate_handlers.renditions import jpegli\n"
+            "ffi, lib, _ = jpegli._api()\n"
+            "c = ffi.new('jpeg_compress_struct *'); e = ffi.new('jpeg_error_mgr *')\n"
+            "c.err = lib.jpegli_std_error(e)\n"
+            "lib.jpegli_CreateCompress(c, jpegli.LIB_VERSION, ffi.sizeof(c[0]) - 8)\n"
+            "print('returned')\n")
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           env={"PYTHONPATH": ":".join(sys.path)}, timeout=60)
+    assert child.returncode != 0 and "returned" not in child.stdout
+    assert "wrong size" in child.stderr
+
+
 @pytest.mark.parametrize("args, message", [
     ((b"\0" * 3, 0, 1, 82), "outside"),
     ((b"\0" * 3, 1, 70_000, 82), "outside"),

@@ -1,7 +1,7 @@
 """jpegli with its adaptive quantization off, through the C API its wheel already ships.
 
 pyjpegli's ``encode`` takes a quality and nothing else: jpegli's defaults, adaptive
-quantization (AQ) on. At equal SSIMULACRA2 against the on-the-fly anchor, AQ off needs 9-20 %
+quantization (AQ) on. At equal SSIMULACRA2 against the on-the-fly anchor, AQ off needs 2-21 %
 fewer bytes on every photo and width measured (bench/bench_anchor.py, docs/image-urls.md).
 pyjpegli's extension module exports jpegli's whole libjpeg-style API (``jpegli_*``, the
 libjpeg 6.2 ABI), so this module calls it with cffi in ABI mode: no compiler, no other wheel.

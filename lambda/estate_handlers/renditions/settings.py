@@ -19,11 +19,11 @@ MIN_AVIF_SPEED, MAX_AVIF_SPEED = 0, 10
 # The JPEG fallback's encoder. "jpegli-aq-off": jpegli (libjxl's JPEG encoder, BSD-3-Clause, the
 # library in pyjpegli's wheel) with its adaptive quantization off (``jpegli.py``), its scans
 # then made progressive and Huffman-optimized losslessly by mozjpeg's jpegtran
-# (mozjpeg-lossless-optimization, BSD-3-Clause): 17-34 % fewer bytes than sharp's JPEG at equal
+# (mozjpeg-lossless-optimization, BSD-3-Clause): 17-32 % fewer bytes than sharp's JPEG at equal
 # SSIMULACRA2, at every photo and width measured, for the same CPU. "jpegli" is pyjpegli's
-# default (adaptive quantization on: 8-21 % fewer, but 8 % more at one small photo), and
-# "libjpeg-turbo" Pillow's, optimized and progressive (0-5 % more than sharp); both kept for
-# comparison and as ways back (bench/bench_anchor.py, docs/image-urls.md).
+# default (adaptive quantization on: 9-16 % fewer, but only 0-10 % on the small fur photo),
+# "libjpeg-turbo" Pillow's, optimized and progressive (0-3 % either side of sharp); both kept
+# for comparison and as ways back (bench/bench_anchor.py, docs/image-urls.md).
 JPEG_ENCODERS = ("jpegli-aq-off", "jpegli", "libjpeg-turbo")
 JPEG_ENCODER = "jpegli-aq-off"
 

@@ -92,7 +92,7 @@ bench: install
 	$(PY) bench/bench_image_url.py
 
 ## Every bench/bench_*.py at full size with --check: exits 1 when any target is missed
-## (today: bench_anchor.py's byte targets against sharp are missed, and bench_renditions.py's
+## (today: bench_anchor.py's AVIF and WebP byte targets against sharp are missed, and bench_renditions.py's
 ## 12 MP decode + resize time is at the 0.35x line; docs/image-urls.md has the figures).
 bench-check: install
 	@status=0; for script in bench/bench_*.py; do \

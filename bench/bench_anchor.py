@@ -22,11 +22,13 @@ puts it beside the pipeline on the same pixels and the same metric:
   the anchor serves by default (the original's format, JPEG, at sharp's quality 80).
 
 The settings tried beside the shipped ones are what the wheels allow (Pillow's AVIF
-subsampling and libaom speed, WebP method) and the JPEG encoders: jpegli (``pyjpegli``,
-BSD-3-Clause) with and without mozjpeg's lossless progressive pass
-(``mozjpeg-lossless-optimization``, BSD-3-Clause), and Pillow's libjpeg-turbo. Each is
-reported as bytes vs sharp at equal score and encode CPU vs the shipped setting;
-``Settings``/``imaging`` keep the winner on bytes per CPU-second (docs/image-urls.md).
+subsampling and libaom speed, WebP method) and the JPEG encoders: jpegli (the library in
+``pyjpegli``'s wheel, BSD-3-Clause) with its adaptive quantization off (shipped) and on, with
+and without mozjpeg's lossless progressive pass (``mozjpeg-lossless-optimization``,
+BSD-3-Clause), and Pillow's libjpeg-turbo; encoders that are not in the layer are measured by
+``encoder_survey.py``. Each is reported as bytes vs sharp at equal score and encode CPU vs the
+shipped setting; ``Settings``/``imaging`` keep the winner on bytes per CPU-second
+(docs/image-urls.md).
 
     .venv/bin/python bench/bench_anchor.py [--check] [--photos coffee,astronaut,chelsea]
 """
@@ -73,7 +75,7 @@ PILLOW_OPTIONS = {"speed", "subsampling", "method", "optimize", "progressive"}
 
 
 def jpegli_baseline(im, quality: int) -> bytes:
-    """jpegli alone (pyjpegli), without the shipped lossless progressive pass."""
+    """jpegli alone (pyjpegli: adaptive quantization on), without the lossless pass."""
     import pyjpegli
 
     rgb = im.convert("RGB")
@@ -103,6 +105,7 @@ def candidates() -> list[tuple[str, str, object, int]]:
         ("webp", "shipped", shipped["webp"], q("webp")),
         ("webp", "method 6", pillow("webp", method=6), q("webp")),
         ("jpeg", "shipped", shipped["jpeg"], q("jpeg")),
+        ("jpeg", "jpegli, adaptive quant. on", pillow("jpeg", encoder="jpegli"), q("jpeg")),
         ("jpeg", "libjpeg-turbo progressive", pillow("jpeg", encoder="libjpeg-turbo"), q("jpeg")),
         ("jpeg", "jpegli baseline", jpegli_baseline, q("jpeg")),
     ]
@@ -226,26 +229,10 @@ def page_view(rows: list[dict]) -> dict[str, float]:
             "anchor_jpeg_score": mean("jpeg", "sharp_score")}
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
-    parser.add_argument("--photos", default=",".join(STUDY_PHOTOS))
-    parser.add_argument("--json", type=Path, help="write every row here")
-    parser.add_argument("--no-large", action="store_true",
-                        help="skip the 2048 and 1200 px widths (~5 minutes of scoring)")
-    args = parser.parse_args(argv)
+def report(rows: list[dict], tried: list) -> list[str]:
+    """Print each setting's ratios to sharp and encode CPU vs the shipped setting; return the
+    byte targets the shipped settings miss."""
     missed = []
-    tried = candidates()
-    with tempfile.TemporaryDirectory() as tmp_name:
-        tmp = Path(tmp_name)
-        rows = []
-        for name in args.photos.split(","):
-            rows += compare_photo(name, tmp, tried)
-        if not args.no_large:
-            shipped = [c for c in tried if c[1] == "shipped"]
-            rows += compare_photo("camera", tmp, shipped, levels=camera_levels(tmp))
-        ours, anchor = cpu_per_original(tmp)
-
     print("\nbytes at sharp's SSIMULACRA2, vs sharp's bytes (per photo and width), and encode "
           "CPU vs the shipped setting")
     for fmt, label, _, _ in tried:
@@ -262,6 +249,29 @@ def main(argv=None) -> int:
         if label == "shipped" and (worst is None or worst > BYTES_TARGET):
             missed.append(f"{fmt}: {'not bracketed' if worst is None else f'{worst:.2f}x'} "
                           f"sharp's bytes at equal SSIMULACRA2 > {BYTES_TARGET}x")
+    return missed
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("--photos", default=",".join(STUDY_PHOTOS))
+    parser.add_argument("--json", type=Path, help="write every row here")
+    parser.add_argument("--no-large", action="store_true",
+                        help="skip the 2048 and 1200 px widths (~5 minutes of scoring)")
+    args = parser.parse_args(argv)
+    tried = candidates()
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        rows = []
+        for name in args.photos.split(","):
+            rows += compare_photo(name, tmp, tried)
+        if not args.no_large:
+            shipped = [c for c in tried if c[1] == "shipped"]
+            rows += compare_photo("camera", tmp, shipped, levels=camera_levels(tmp))
+        ours, anchor = cpu_per_original(tmp)
+
+    missed = report(rows, tried)
 
     cpu_ratio = ours["cpu"] / anchor["cpu"]
     print(f"\nCPU-s per original, whole stored set (12 MP JPEG, 4 widths x 3 formats): "

@@ -23,13 +23,14 @@ class RenditionsConfig:
     processed_widths: tuple[int, ...] = (2048, 1200)   # products/images/processed/
     thumbnail_widths: tuple[int, ...] = (600, 300)     # products/images/thumbnails/
     formats: tuple[str, ...] = RENDITION_FORMATS       # jpeg is the required fallback
-    quality: tuple[tuple[str, int], ...] = (("avif", 55), ("webp", 80), ("jpeg", 82))
+    quality: tuple[tuple[str, int], ...] = (("avif", 55), ("webp", 80), ("jpeg", 76))
     max_pixels: int = 100_000_000                      # refused from the header, before decoding
     max_bytes: int = 50 * MB                           # the upload API's product-image cap
     # libaom speed 0..10. 6 makes the fewest AVIF bytes per CPU-second worth having; 9 meets
     # the benchmark's time target but needs 18-29 % more bytes at equal quality (docs/renditions.md).
     avif_speed: int = RENDITION_AVIF_SPEED
-    # jpegli + lossless progressive: fewer JPEG bytes than sharp at equal quality (docs/image-urls.md).
+    # jpegli, adaptive quantization off, + lossless progressive: fewer JPEG bytes than sharp
+    # at equal quality at every width measured (docs/image-urls.md).
     jpeg_encoder: str = RENDITION_JPEG_ENCODER
     reserved_concurrency: int = 50                     # also the SQS event source's maximum
     log_retention_days: int = 365

@@ -6,7 +6,7 @@ import io
 import struct
 
 import pytest
-from estate_handlers.renditions import fingerprints, imaging, keys, sniff
+from estate_handlers.renditions import fingerprints, imaging, jpegli, keys, sniff
 from estate_handlers.renditions.settings import Settings, SettingsError
 from PIL import Image, ImageFilter
 
@@ -178,29 +178,78 @@ def test_the_configured_avif_speed_reaches_the_encoder_and_survives_the_environm
     assert imaging.encode_rendition(photo, "webp", fast) == imaging.encode(photo, "webp", 80)
 
 
-def test_the_jpeg_fallback_is_jpegli_made_progressive_without_changing_a_pixel():
-    import pyjpegli
+PHOTO = Image.effect_mandelbrot((160, 120), (-2.0, -1.2, 1.0, 1.2), 60).convert("RGB")
 
-    photo = Image.effect_mandelbrot((160, 120), (-2.0, -1.2, 1.0, 1.2), 60).convert("RGB")
-    body = imaging.encode_rendition(photo, "jpeg", Settings())
+
+def test_the_jpeg_fallback_is_jpegli_made_progressive_without_changing_a_pixel():
+    body = imaging.encode_rendition(PHOTO, "jpeg", Settings())
     decoded = Image.open(io.BytesIO(body))
     assert decoded.format == "JPEG" and decoded.size == (160, 120)
     assert decoded.info.get("progressive") == 1 and decoded.info.get("progression") == 1
     assert not decoded.getexif() and "icc_profile" not in decoded.info
-    # The progressive pass is lossless: the pixels are jpegli's own.
-    baseline = pyjpegli.encode(photo.tobytes(), 160, 120, quality=82)
+    # The progressive pass is lossless: the pixels are jpegli's own, adaptive quantization off.
+    baseline = jpegli.encode(PHOTO.tobytes(), 160, 120, Settings().quality_of("jpeg"))
     assert decoded.tobytes() == Image.open(io.BytesIO(baseline)).convert("RGB").tobytes()
     assert len(body) < len(baseline)
 
 
+def test_jpeglis_c_api_through_cffi_is_pyjpegli_byte_for_byte_with_adaptive_quantization_on():
+    import pyjpegli
+
+    # pyjpegli's encode is jpegli's defaults: the same library, called the same way, so the
+    # struct layout declared for cffi is the one jpegli was built with.
+    for quality in (40, 82, 95):
+        assert jpegli.encode(PHOTO.tobytes(), 160, 120, quality, adaptive_quantization=True) \
+            == pyjpegli.encode(PHOTO.tobytes(), 160, 120, quality=quality)
+    off = jpegli.encode(PHOTO.tobytes(), 160, 120, 82)
+    assert off != pyjpegli.encode(PHOTO.tobytes(), 160, 120, quality=82)
+    decoded = Image.open(io.BytesIO(off))
+    assert (decoded.format, decoded.mode, decoded.size) == ("JPEG", "RGB", (160, 120))
+    # One-pixel and odd-sized images take the same path (edge blocks, 4:2:0 padding).
+    for size in ((1, 1), (17, 3)):
+        tiny = PHOTO.resize(size)
+        assert Image.open(io.BytesIO(jpegli.encode(tiny.tobytes(), *size, 82))).size == size
+
+
+def test_a_struct_layout_jpegli_was_not_built_with_is_refused_not_misread():
+    import subprocess
+    import sys
+
+    # What a drifted declaration would meet: jpegli checks the size it is handed, and its
+    # error_exit ends the process with the reason on stderr (run in a child process).
+    code = ("from estate_handlers.renditions import jpegli\n"
+            "ffi, lib, _ = jpegli._api()\n"
+            "c = ffi.new('jpeg_compress_struct *'); e = ffi.new('jpeg_error_mgr *')\n"
+            "c.err = lib.jpegli_std_error(e)\n"
+            "lib.jpegli_CreateCompress(c, jpegli.LIB_VERSION, ffi.sizeof(c[0]) - 8)\n"
+            "print('returned')\n")
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           env={"PYTHONPATH": ":".join(sys.path)}, timeout=60)
+    assert child.returncode != 0 and "returned" not in child.stdout
+    assert "wrong size" in child.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    ((b"\0" * 3, 0, 1, 82), "outside"),
+    ((b"\0" * 3, 1, 70_000, 82), "outside"),
+    ((b"\0" * 3, 1, 1, 0), "quality"),
+    ((b"\0" * 3, 1, 1, 101), "quality"),
+    ((b"\0" * 4, 1, 1, 82), "packed RGB"),
+])
+def test_jpegli_refuses_what_would_reach_its_error_exit(args, message):
+    with pytest.raises(ValueError, match=message):
+        jpegli.encode(*args)
+
+
 def test_the_jpeg_encoder_is_a_setting_and_reaches_the_digest():
-    photo = Image.effect_mandelbrot((160, 120), (-2.0, -1.2, 1.0, 1.2), 60).convert("RGB")
-    turbo = Settings(jpeg_encoder="libjpeg-turbo")
-    assert Settings.from_json(turbo.to_json()) == turbo
-    assert turbo.to_json() != Settings().to_json()  # so renditions made before are remade
-    assert imaging.encode_rendition(photo, "jpeg", turbo) == imaging.encode(
-        photo, "jpeg", 82, encoder="libjpeg-turbo")
-    assert imaging.encode_rendition(photo, "jpeg", turbo) != \
-        imaging.encode_rendition(photo, "jpeg", Settings())
+    assert Settings().jpeg_encoder == "jpegli-aq-off"
+    for name in ("jpegli", "libjpeg-turbo"):
+        other = Settings(jpeg_encoder=name)
+        assert Settings.from_json(other.to_json()) == other
+        assert other.to_json() != Settings().to_json()  # so renditions made before are remade
+        assert imaging.encode_rendition(PHOTO, "jpeg", other) == imaging.encode(
+            PHOTO, "jpeg", Settings().quality_of("jpeg"), encoder=name)
+        assert imaging.encode_rendition(PHOTO, "jpeg", other) != \
+            imaging.encode_rendition(PHOTO, "jpeg", Settings())
     with pytest.raises(SettingsError, match="jpeg_encoder"):
         Settings(jpeg_encoder="mozjpeg")

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageCms, ImageOps
 
+from estate_handlers.renditions import jpegli
 from estate_handlers.renditions.settings import AVIF_SPEED, JPEG_ENCODER, Settings
 from estate_handlers.renditions.sniff import Inspection, Rejected
 
@@ -155,26 +156,28 @@ def encode_rendition(im: Image.Image, fmt: str, settings: Settings) -> bytes:
 
 def encode(im: Image.Image, fmt: str, quality: int, **overrides) -> bytes:
     """``overrides`` replace encoder options (the benchmark's effort study uses them); for
-    JPEG, ``encoder`` picks jpegli or Pillow's libjpeg-turbo (``settings.JPEG_ENCODERS``)."""
+    JPEG, ``encoder`` picks jpegli, with or without its adaptive quantization, or Pillow's
+    libjpeg-turbo (``settings.JPEG_ENCODERS``)."""
     out = io.BytesIO()
     im.info = {}
     if fmt == "jpeg":
         im = _flatten(im)
-        if overrides.pop("encoder", JPEG_ENCODER) == "jpegli":
-            return encode_jpegli(im, quality)
+        encoder = overrides.pop("encoder", JPEG_ENCODER)
+        if encoder.startswith("jpegli"):
+            return encode_jpegli(im, quality, adaptive_quantization=encoder == "jpegli")
     im.save(out, PILLOW_FORMAT[fmt], quality=quality, **{**encoder_options(fmt), **overrides})
     return out.getvalue()
 
 
-def encode_jpegli(im: Image.Image, quality: int) -> bytes:
+def encode_jpegli(im: Image.Image, quality: int, *, adaptive_quantization: bool) -> bytes:
     """An RGB image as a progressive, Huffman-optimized JPEG from jpegli. jpegli writes the
     JFIF header and nothing else (no EXIF, no ICC: untagged sRGB, like every output here);
     jpegtran then rewrites the scans losslessly (the same pixels decode)."""
     import mozjpeg_lossless_optimization
-    import pyjpegli
 
     rgb = im if im.mode == "RGB" else im.convert("RGB")
-    baseline = pyjpegli.encode(rgb.tobytes(), rgb.width, rgb.height, quality=quality)
+    baseline = jpegli.encode(rgb.tobytes(), rgb.width, rgb.height, quality,
+                             adaptive_quantization=adaptive_quantization)
     return mozjpeg_lossless_optimization.optimize(baseline)
 
 

@@ -16,14 +16,16 @@ MIN_WIDTH, MAX_WIDTH = 16, 8192
 # quality, the fewest bytes per CPU-second worth having: imaging.py, "Encoder effort".
 AVIF_SPEED = 6
 MIN_AVIF_SPEED, MAX_AVIF_SPEED = 0, 10
-# The JPEG fallback's encoder. jpegli (libjxl's JPEG encoder, BSD-3-Clause, via pyjpegli),
-# its scans then made progressive and Huffman-optimized losslessly by mozjpeg's jpegtran
-# (mozjpeg-lossless-optimization, BSD-3-Clause): 8-21 % fewer bytes than sharp's JPEG at
-# equal SSIMULACRA2 where Pillow's libjpeg-turbo needs 0-3 % more, at about the same CPU
-# (bench/bench_anchor.py, docs/image-urls.md). "libjpeg-turbo" is Pillow's, optimized and
-# progressive: the encoder before, kept for comparison and as a way back.
-JPEG_ENCODERS = ("jpegli", "libjpeg-turbo")
-JPEG_ENCODER = "jpegli"
+# The JPEG fallback's encoder. "jpegli-aq-off": jpegli (libjxl's JPEG encoder, BSD-3-Clause, the
+# library in pyjpegli's wheel) with its adaptive quantization off (``jpegli.py``), its scans
+# then made progressive and Huffman-optimized losslessly by mozjpeg's jpegtran
+# (mozjpeg-lossless-optimization, BSD-3-Clause): 17-32 % fewer bytes than sharp's JPEG at equal
+# SSIMULACRA2, at every photo and width measured, for the same CPU. "jpegli" is pyjpegli's
+# default (adaptive quantization on: 9-16 % fewer, but only 0-10 % on the small fur photo),
+# "libjpeg-turbo" Pillow's, optimized and progressive (0-3 % either side of sharp); both kept
+# for comparison and as ways back (bench/bench_anchor.py, docs/image-urls.md).
+JPEG_ENCODERS = ("jpegli-aq-off", "jpegli", "libjpeg-turbo")
+JPEG_ENCODER = "jpegli-aq-off"
 
 
 class SettingsError(ValueError):
@@ -35,7 +37,7 @@ class Settings:
     processed_widths: tuple[int, ...] = (2048, 1200)
     thumbnail_widths: tuple[int, ...] = (600, 300)
     formats: tuple[str, ...] = FORMATS
-    quality: tuple[tuple[str, int], ...] = (("avif", 55), ("webp", 80), ("jpeg", 82))
+    quality: tuple[tuple[str, int], ...] = (("avif", 55), ("webp", 80), ("jpeg", 76))
     max_pixels: int = 100_000_000
     max_bytes: int = 50 * 1024 * 1024
     avif_speed: int = AVIF_SPEED

@@ -15,6 +15,11 @@ ENV ?=
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := true
 export CDK_DISABLE_CLI_TELEMETRY := true
+# Bytecode caches (gitignored, and in the venv) are written even where the shell sets
+# PYTHONDONTWRITEBYTECODE: the venv is installed without them (below), and without a cache each of
+# the suite's Python processes (two xdist workers, the synth, the subprocess runs) compiles the
+# same ~80 MB of aws-cdk-lib, boto3 and pytest source again: ~25 s of a fresh clone's `make test`.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: install synth test test-infra test-handlers diff deploy backfill-renditions lint snapshot-update bench bench-check review cost restore erase reconcile drift failover failback clean
 

@@ -66,9 +66,9 @@ class LocalServer:
         """SIGCONT: the server answers again, with everything it held."""
         os.killpg(self.process.pid, signal.SIGCONT)
 
-    def stop(self, grace_seconds: float = 1.0) -> None:
+    def stop(self, grace_seconds: float = 0.2) -> None:
         """SIGTERM, then SIGKILL: weed's graceful shutdown takes ~15 s and the data is
-        throw-away."""
+        throw-away, so the grace is short (each worker's last test waits for it, per server)."""
         if self.process.poll() is None:
             try:
                 os.killpg(self.process.pid, signal.SIGTERM)

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """The suite's time as a newcomer meets it, as a ratio to the floor app's synth (not a test).
 
-    .venv/bin/python bench/suite_ratio.py [--check] [--ref REF]
+    .venv/bin/python bench/suite_ratio.py [--check] [--ref REF] [--cold]
 
 1. ``git clone`` of this repository (``--ref``, default: the checked-out branch; committed
    work only) into a temporary folder;
-2. there, ``make install`` (a new venv from PyPI through pip's cache, ``npm ci``) and
+2. there, ``make install`` (a new venv filled by uv from PyPI through uv's cache, ``npm ci``
+   through npm's; ``--cold``: both caches new and empty, so everything is downloaded) and
    ``make test`` (chromium already installed; Lambda layers built on first synth into the
    clone's own ``.build/``): the wall time of the two together is the suite's time;
 3. the floor app (``bench/floor_app.py``: 20 stacks, one KMS-encrypted versioned bucket each)
@@ -63,6 +64,9 @@ def main() -> int:
     parser.add_argument("--check", action="store_true",
                         help=f"exit 1 when suite / floor exceeds {SUITE_BUDGET}")
     parser.add_argument("--keep", action="store_true", help="leave the temporary clone")
+    parser.add_argument("--cold", action="store_true",
+                        help="install through new, empty uv and npm caches (the budget is "
+                             "judged with warm ones)")
     args = parser.parse_args()
     ref = args.ref or subprocess.run(["git", "rev-parse", "--abbrev-ref", "HEAD"], cwd=REPO,
                                      capture_output=True, text=True, check=True).stdout.strip()
@@ -73,6 +77,8 @@ def main() -> int:
                        check=True)
         # The clone's own venv and node_modules: nothing of this checkout's is reused.
         env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "ESTATE_SYNTH_DIR")}
+        if args.cold:
+            env.update(UV_CACHE_DIR=str(workdir / "uv-cache"), npm_config_cache=str(workdir / "npm-cache"))
         install = timed(["make", "install"], clone, log, env)
         floors = [floor_seconds(clone, log)]
         test = timed(["make", "test"], clone, log, env)

@@ -32,8 +32,9 @@ INFRA = TESTS / "infra"
 SERVERS = TESTS / "integration"
 # The tests against the local servers take as long as everything else together, so they are
 # two groups that xdist can give to both workers (each worker then starts its own SeaweedFS
-# and DynamoDB Local, seconds, against a minute of tests); split by measured module time. Both
-# browser modules are in the second group: one Chromium launch, not one per worker. xdist hands
+# and DynamoDB Local, seconds, against a minute of tests); split by measured module time. The
+# two browser modules share the second group's Chromium (the outage drill, in the first, has its
+# own for its one browser upload: moving it too would overload the second group). xdist hands
 # out groups by number of tests: infra (the most) to one worker, this second group (more tests
 # than the first) to the other; the infra worker is free first (it mostly waits for the synth)
 # and takes the first group, the other worker then takes the small groups. Hence the second

@@ -23,7 +23,10 @@ unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: install synth test test-infra test-handlers diff deploy backfill-renditions lint snapshot-update bench bench-check review cost restore erase reconcile drift failover failback clean
 
-install: $(VENV)/.installed node_modules/.installed
+# The venv and node_modules side by side (uv and npm mostly wait on the registries).
+INSTALLED := $(VENV)/.installed node_modules/.installed
+install:
+	@$(MAKE) --no-print-directory -q $(INSTALLED) || $(MAKE) --no-print-directory -j2 $(INSTALLED)
 
 # uv (pinned in requirements-dev.txt, installed into the new venv by the venv's own pip) installs
 # the pins from PyPI: parallel downloads and a cache it links from, ~7 s cold and ~2 s warm where

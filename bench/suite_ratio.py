@@ -76,7 +76,7 @@ def floor_seconds(clone: Path, log: Path) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--ref", help="branch or commit to clone (default: the current branch)")
+    parser.add_argument("--ref", help="branch or tag to clone (default: the current branch)")
     parser.add_argument("--check", action="store_true",
                         help=f"exit 1 when suite / floor exceeds {SUITE_BUDGET}")
     parser.add_argument("--keep", action="store_true", help="leave the temporary clone")

@@ -12,11 +12,13 @@ from __future__ import annotations
 import json
 import subprocess
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from estate_handlers.renditions import imaging
 from estate_handlers.renditions.keys import ORIGINALS, rendition_key
+from estate_handlers.renditions.settings import MAX_AVIF_SPEED
 from renditions_images import photo
 
 from infra.config import RenditionsConfig
@@ -29,7 +31,9 @@ ORIGINAL = f"{ORIGINALS}sku-1/coffee.jpg"  # the page's /i/sku-1/coffee.jpg
 @pytest.fixture(scope="module")
 def image_server(tmp_path_factory):
     """The rendered store and the Node server over it; yields its base URL."""
-    settings = RenditionsConfig().settings()
+    # The shipped widths and formats (the function's code depends on them); the fastest AVIF
+    # speed, since what is checked is which rendition the browser gets, not its bytes.
+    settings = replace(RenditionsConfig().settings(), avif_speed=MAX_AVIF_SPEED)
     root = tmp_path_factory.mktemp("image-urls")
     store = root / "store"
     for encoded in imaging.render_each(photo("coffee"), settings):  # 600x400: widths above 600 are 600

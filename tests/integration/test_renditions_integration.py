@@ -1,13 +1,16 @@
 """The renditions function in-process against the local S3 (SeaweedFS): real photographs and
 hostile files in, renditions + manifest (or a rejected tag) out, through the real entry point.
 
-The tests use a small rendition set (processed 320/200, thumbnails 96/48) so encodes stay
-fast; one test uses the shipped defaults to prove "never upscale".
+The tests use a small rendition set (processed 320/200, thumbnails 96/48) and libaom's fastest
+AVIF speed so encodes stay fast: no test here judges bytes, only what comes out and where (the
+shipped encoder settings are tests/unit/test_renditions_rules.py's). One test uses the shipped
+widths to prove "never upscale".
 """
 from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
@@ -15,10 +18,10 @@ import renditions_images as images
 from aws_events import s3_notification, sqs_event, sqs_record
 from estate_handlers.renditions import handler as entry
 from estate_handlers.renditions import keys
-from estate_handlers.renditions.settings import CONFIG_ENV, Settings
+from estate_handlers.renditions.settings import CONFIG_ENV, MAX_AVIF_SPEED, Settings
 from PIL import Image
 
-SMALL = Settings(processed_widths=(320, 200), thumbnail_widths=(96, 48))
+SMALL = Settings(processed_widths=(320, 200), thumbnail_widths=(96, 48), avif_speed=MAX_AVIF_SPEED)
 ORIGINAL = "products/images/original/3f9a0c1d2e4b5a67/look 07.jpg"
 CONTEXT = SimpleNamespace(function_name="renditions", memory_limit_in_mb=2048,
                           invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:renditions",
@@ -136,7 +139,8 @@ def test_the_manifest_records_the_originals_sha256_version_placeholder_and_phash
 
 
 def test_the_shipped_defaults_never_upscale_a_small_original(run, monkeypatch):
-    monkeypatch.setenv(CONFIG_ENV, Settings().to_json())
+    # The shipped widths; the speed only changes bytes, which this test does not look at.
+    monkeypatch.setenv(CONFIG_ENV, replace(Settings(), avif_speed=MAX_AVIF_SPEED).to_json())
     run.process(images.jpeg(images.photo("coffee")))  # 600 wide: below 2048, 1200 and 600
     widths = {(e["requested_width"], e["width"]) for e in _manifest(run)["renditions"]}
     assert widths == {(2048, 600), (1200, 600), (600, 600), (300, 300)}

@@ -74,7 +74,9 @@ class EnvironmentConfig:
     # (and so the only way to change those key policies through CloudFormation: deploy with
     # it as the execution role). Owned by the security team, outside the estate.
     break_glass_role_name: str = "storage-estate-break-glass"
-    cdk_function_log_retention_days: int = 90  # logs of CDK's own custom-resource functions
+    # Logs of CDK's own custom-resource functions (the dedup replica's deploy-time calls): a
+    # year, like every estate log group (Control Tower CT.CLOUDWATCH.PR.2 asks for one).
+    cdk_function_log_retention_days: int = 365
     upload_gate: UploadGateConfig = field(default_factory=UploadGateConfig)
     renditions: RenditionsConfig = field(default_factory=RenditionsConfig)
     recovery: RecoveryConfig = field(default_factory=RecoveryConfig)

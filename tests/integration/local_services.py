@@ -131,6 +131,38 @@ def find_dynamodb_local() -> tuple[str, Path, Path]:
     return java, jar, jar.parent / "DynamoDBLocal_lib"
 
 
+def listens_on(pid: int, port: int) -> bool:
+    """Whether process ``pid`` holds the listening TCP socket on ``port`` (Linux /proc).
+
+    ``free_ports`` closes its sockets before the server binds them, and SeaweedFS binds its S3
+    port seconds after start: another server starting at the same moment (the other xdist
+    worker's) can take the port first. SeaweedFS then exits, but only after the readiness
+    probe has been answered by the other server, which knows the same credentials: the
+    session would silently share (and the outage drill freeze) the wrong server."""
+    listening: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                local, state, inode = fields[1], fields[3], fields[9]
+                if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                    listening.add(f"socket:[{inode}]")
+    fd_dir = Path(f"/proc/{pid}/fd")
+    owned = set()
+    with contextlib.suppress(OSError):  # the process is gone: it owns nothing
+        for fd in fd_dir.iterdir():
+            with contextlib.suppress(OSError):
+                owned.add(os.readlink(fd))
+    return bool(listening & owned)
+
+
+def _check_owns_port(server: LocalServer, port: int) -> None:
+    if not listens_on(server.process.pid, port):
+        raise LocalServiceError(f"{server.name}: port {port} answered, but another process "
+                                f"holds it (taken between free_ports() and bind); log tail:\n"
+                                f"{server.log_tail()}")
+
+
 def _spawn(name: str, argv: list[str], workdir: Path, env: dict | None = None) -> tuple:
     log_path = workdir / f"{name}.log"
     log = open(log_path, "wb")
@@ -209,6 +241,7 @@ def start_seaweedfs(workdir: Path, access_key: str, secret_key: str,
             client = _client("s3", server.endpoint, access_key, secret_key)
             _wait(server, lambda client=client: _seaweed_write_probe(client), timeout)
             check_s3_enforces_sigv4(server.endpoint, access_key)
+            _check_owns_port(server, s3)
             return server
         except LocalServiceError as exc:
             server.stop(grace_seconds=0.5)
@@ -265,6 +298,7 @@ def start_dynamodb_local(workdir: Path, timeout: float = 30.0, attempts: int = 2
         try:
             client = _client("dynamodb", server.endpoint, "local", "local")
             _wait(server, client.list_tables, timeout)
+            _check_owns_port(server, port)
             return server
         except LocalServiceError as exc:
             server.stop(grace_seconds=0.5)

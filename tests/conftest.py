@@ -2,7 +2,9 @@
 
 - ``lambda/`` on the import path (the Lambda asset root is not a package);
 - the estate's one CLI synth starts when the session starts, in the background
-  (``estate_synth``), if the session includes ``tests/infra``;
+  (``estate_synth``), if the session includes ``tests/infra``; the local servers of the
+  handler tests start then too, in each process that runs tests, if it includes
+  ``tests/integration`` (``integration/early_servers.py``);
 - under pytest-xdist (``make test`` runs ``-n 2 --dist loadgroup``), tests are grouped so that
   each expensive session resource is built by one worker only: every infra test (they share
   the assembly) in one group, the tests against the local servers in two more, the review
@@ -58,15 +60,29 @@ def _parallel(config: pytest.Config) -> bool:
         config.pluginmanager.hasplugin("xdist") and config.getoption("dist", "no") != "no")
 
 
+def _runs(config: pytest.Config, folder: Path) -> bool:
+    return not config.option.collectonly and any(_includes(arg, folder) for arg in config.args)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
     # The xdist controller collects nothing: it starts the synth before spawning the workers
     # (they inherit ESTATE_SYNTH_DIR) whenever the run includes the infra tests.
     config = session.config
-    if _parallel(config) and not hasattr(config, "workerinput") \
-            and not config.option.collectonly \
-            and any(_includes(arg, INFRA) for arg in config.args):
+    controller = _parallel(config) and not hasattr(config, "workerinput")
+    if controller and _runs(config, INFRA):
         estate_synth.start()
+    # Each process that runs tests starts its local servers now, in the background: they come
+    # up while it collects (every xdist worker gets a group of the handler tests).
+    if not controller and _runs(config, SERVERS):
+        _early_servers().start()
+
+
+def _early_servers():
+    if str(SERVERS) not in sys.path:
+        sys.path.insert(0, str(SERVERS))  # as pytest itself does for that folder's conftest
+    import early_servers
+    return early_servers
 
 
 def _group(item: pytest.Item) -> str:
@@ -94,3 +110,5 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     estate_synth.stop()
+    if "early_servers" in sys.modules:
+        sys.modules["early_servers"].stop()

@@ -1,8 +1,8 @@
 """Fixtures for handler tests against real local servers (see local_services.py).
 
 Session-scoped: one SeaweedFS and one DynamoDB Local per test session (per xdist worker),
-each started on first use and killed at the end (SeaweedFS and DynamoDB Local side by side on
-first use of either: each takes seconds to come up, and nearly every module here needs both; plus,
+started side by side when the session starts (``early_servers``: each takes seconds to come up,
+and nearly every module here needs both) and killed at the end; plus,
 for the outage drill only, a second SeaweedFS standing for the primary Region); one headless
 Chromium and the upload page's origins for the browser tests. Function-scoped: a fresh versioned
 bucket and a fresh dedup table per test, so tests never see each other's objects.
@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import http.server
 import json
-import secrets
 import threading
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 import boto3
+import early_servers
 import pytest
 from aws_events import http_api_event
 from botocore.config import Config
@@ -33,8 +32,10 @@ from local_services import (
     REGION,
     LocalServiceError,
     empty_and_delete_bucket,
-    start_dynamodb_local,
+    session_credentials,
+    start_both,
     start_seaweedfs,
+    stop_started,
 )
 
 
@@ -42,8 +43,7 @@ from local_services import (
 def aws_test_credentials(tmp_path_factory):
     """Dummy credentials and region for the session; hides any real AWS configuration.
     Yields ``{"access_key", "secret_key", "region"}`` (the S3 server's only identity)."""
-    creds = {"access_key": "AKIALOCALTEST" + secrets.token_hex(4).upper(),
-             "secret_key": secrets.token_urlsafe(30), "region": REGION}
+    creds = session_credentials()
     nowhere = tmp_path_factory.mktemp("aws-config") / "absent"
     with pytest.MonkeyPatch.context() as mp:
         for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN",
@@ -83,20 +83,14 @@ def _seaweedfs(creds: dict, workdir):
 
 @pytest.fixture(scope="session")
 def _starting_servers(aws_test_credentials, tmp_path_factory):
-    """Both servers' start-ups, running side by side: name -> future of the LocalServer."""
-    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="local-server-start")
-    starting = {
-        "SeaweedFS": pool.submit(start_seaweedfs, tmp_path_factory.mktemp("seaweedfs"),
-                                 aws_test_credentials["access_key"],
-                                 aws_test_credentials["secret_key"]),
-        "DynamoDB Local": pool.submit(start_dynamodb_local,
-                                      tmp_path_factory.mktemp("dynamodb-local")),
-    }
-    pool.shutdown(wait=False)
+    """Both servers' start-ups: name -> future of the LocalServer. Usually begun when the
+    session began (``early_servers``, root conftest.py); else now."""
+    if early_servers.starting is not None:
+        yield early_servers.starting  # stopped at the end of the session, by its owner
+        return
+    starting = start_both(tmp_path_factory.mktemp("local-servers"))
     yield starting
-    for future in starting.values():  # a server no test asked for is stopped all the same
-        if future.done() and future.exception() is None:
-            future.result().stop()
+    stop_started(starting)  # a server no test asked for is stopped all the same
 
 
 def _started(starting, name: str):

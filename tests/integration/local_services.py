@@ -14,8 +14,10 @@ from __future__ import annotations
 import atexit
 import contextlib
 import datetime
+import functools
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -25,6 +27,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from unittest import mock
@@ -88,6 +91,35 @@ class LocalServer:
 def _stop_leftovers() -> None:
     for server in list(_RUNNING):
         server.stop(grace_seconds=0.5)
+
+
+@functools.cache
+def session_credentials() -> dict[str, str]:
+    """The process's throw-away identity: the only one its SeaweedFS knows, the one the tests
+    sign with. ``{"access_key", "secret_key", "region"}``."""
+    return {"access_key": "AKIALOCALTEST" + secrets.token_hex(4).upper(),
+            "secret_key": secrets.token_urlsafe(30), "region": REGION}
+
+
+def start_both(workdir: Path) -> dict[str, Future]:
+    """SeaweedFS and DynamoDB Local starting side by side, in the background (each takes
+    seconds, mostly waiting): name -> future of the ``LocalServer``."""
+    creds = session_credentials()
+    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="local-server-start")
+    starting = {
+        "SeaweedFS": pool.submit(start_seaweedfs, workdir / "seaweedfs",
+                                 creds["access_key"], creds["secret_key"]),
+        "DynamoDB Local": pool.submit(start_dynamodb_local, workdir / "dynamodb-local"),
+    }
+    pool.shutdown(wait=False)
+    return starting
+
+
+def stop_started(starting: dict[str, Future]) -> None:
+    """Stop whichever of ``start_both``'s servers came up (waiting for those still starting)."""
+    for future in starting.values():
+        if future.exception() is None:
+            future.result().stop()
 
 
 def free_ports(count: int) -> list[int]:
@@ -238,8 +270,8 @@ def start_seaweedfs(workdir: Path, access_key: str, secret_key: str,
                              extra={"data_dir": str(data)})
         _RUNNING.append(server)
         try:
-            filer_url = f"http://127.0.0.1:{filer}"
-            _wait(server, lambda: _share_one_collection(filer_url), timeout)
+            _wait(server, functools.partial(_share_one_collection, f"http://127.0.0.1:{filer}"),
+                  timeout)
             client = _client("s3", server.endpoint, access_key, secret_key)
             _wait(server, lambda client=client: _seaweed_write_probe(client), timeout)
             check_s3_enforces_sigv4(server.endpoint, access_key)

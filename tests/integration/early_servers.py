@@ -1,0 +1,38 @@
+"""The local servers of a session that runs the handler tests, started when the session
+starts rather than at the first test that needs them.
+
+SeaweedFS takes 3.5-7.5 s to come up, almost all of it waiting (its volume server's first
+heartbeat can land before the master has elected itself, and the next is 5 s later); started
+on first use, every worker waited that long in a test's set-up. Started with the session
+(``tests/conftest.py``), the wait runs while the worker collects and runs its other tests.
+``starting`` is what ``start_both`` returned, or None when nothing was started early (the
+session's ``_starting_servers`` fixture then starts them itself).
+"""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from concurrent.futures import Future
+from pathlib import Path
+
+from local_services import start_both, stop_started
+
+starting: dict[str, Future] | None = None
+_workdir: Path | None = None
+
+
+def start() -> None:
+    global starting, _workdir
+    if starting is None:
+        _workdir = Path(tempfile.mkdtemp(prefix="local-servers-"))
+        starting = start_both(_workdir)
+
+
+def stop() -> None:
+    global starting, _workdir
+    if starting is not None:
+        stop_started(starting)
+        starting = None
+    if _workdir is not None:
+        shutil.rmtree(_workdir, ignore_errors=True)
+        _workdir = None

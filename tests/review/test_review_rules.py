@@ -5,11 +5,12 @@ import pytest
 
 from tools.review.rules import DOCUMENTED_ONLY, REPLACES, UPDATE_FAILS
 
-cfnlint_schema = pytest.importorskip("cfnlint.schema")
-
 
 def _create_only(rtype: str) -> set[str]:
-    schema = cfnlint_schema.PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", rtype)
+    # Imported here, not at collection: cfn-lint loads sympy and networkx (~1 s), and every
+    # xdist worker collects this module while only one runs it.
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+    schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", rtype)
     return {p.removeprefix("/properties/") for p in schema.schema.get("createOnlyProperties", [])}
 
 

@@ -28,14 +28,20 @@ INSTALLED := $(VENV)/.installed node_modules/.installed
 install:
 	@$(MAKE) --no-print-directory -q $(INSTALLED) || $(MAKE) --no-print-directory -j2 $(INSTALLED)
 
-# uv (pinned in requirements-dev.txt, installed into the new venv by the venv's own pip) installs
-# the pins from PyPI: parallel downloads and a cache it links from, ~7 s cold and ~2 s warm where
-# pip took ~30 s. Like pip's --no-compile, it does not byte-compile what it installs (aws-cdk-lib
-# alone is 180 MB of Python, ~35 CPU seconds); Python compiles the modules it imports.
+# uv (pinned in requirements-dev.txt) installs the pins from PyPI: parallel downloads and a cache
+# it links from, ~7 s cold and ~3 s warm where pip took ~30 s. Like pip's --no-compile, it does
+# not byte-compile what it installs (aws-cdk-lib alone is 180 MB of Python, ~35 CPU seconds);
+# Python compiles the modules it imports. uv itself comes from the system's pip, into a venv made
+# without pip: ensurepip installs and byte-compiles pip and setuptools, ~5 s of a ~10 s install.
+# The venv's own pip (pinned: it builds the Lambda layers) then comes from uv. A system pip
+# without --python (before 22.3) or no system pip at all: the venv gets ensurepip's after all.
+QUIET_PIP := --quiet --disable-pip-version-check --no-compile
+UV_PIN = "$$(grep -oE '^uv==[^ ]+' requirements-dev.txt)"
 $(VENV)/.installed: requirements.txt requirements-dev.txt
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-compile \
-		"$$(grep -oE '^uv==[^ ]+' requirements-dev.txt)" 2>&1 | { grep -v "^WARNING: Location" || true; }
+	$(PYTHON) -m venv --without-pip $(VENV)
+	{ $(PYTHON) -m pip --python $(PY) install $(QUIET_PIP) $(UV_PIN) || \
+	  { $(PY) -m ensurepip --default-pip && $(PY) -m pip install $(QUIET_PIP) $(UV_PIN); }; } \
+	  2>&1 | { grep -v "^WARNING: Location" || true; }
 	$(VENV)/bin/uv pip install --quiet --python $(PY) -r requirements-dev.txt
 	touch $@
 

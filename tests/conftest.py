@@ -25,6 +25,12 @@ import pytest
 os.environ.setdefault("CDK_VALIDATION", "false")
 
 TESTS = Path(__file__).resolve().parent
+# The suite's processes share the machine's cores (two workers, the session synth, the local
+# servers), so V8's background threads in each jsii kernel (concurrent compilation and garbage
+# collection) only add CPU seconds: on 2 cores a synth of the estate takes a quarter fewer and
+# CDK's template validation two thirds fewer, in the same wall time. Set before any process
+# starts a kernel (the workers and the session synth inherit it).
+os.environ.setdefault("JSII_NODE", str(TESTS / "node-single-threaded"))
 # `lambda/` is the Lambda asset root, and a Python keyword: put it on the path, not in a package.
 sys.path.insert(0, str(TESTS.parent / "lambda"))
 

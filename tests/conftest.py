@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 # CDK's built-in CloudFormation validation compiles a WebAssembly engine in every process that
 # synthesizes (several CPU seconds) and re-reads every template: the small apps the tests build
@@ -23,6 +24,12 @@ import pytest
 # once, on the estate's assembly, where the session synth asks for it (estate_synth.py, which
 # registers it explicitly: the variable only turns off CDK's default instance).
 os.environ.setdefault("CDK_VALIDATION", "false")
+
+# Property tests judge the handlers' answers, not how fast examples are generated: on a loaded
+# machine, long text strategies (the 5,000-character filenames) trip Hypothesis's too_slow
+# health check, which fails the test though every example passed.
+settings.register_profile("suite", suppress_health_check=[HealthCheck.too_slow], deadline=None)
+settings.load_profile("suite")
 
 TESTS = Path(__file__).resolve().parent
 # The suite's processes share the machine's cores (two workers, the session synth, the local

@@ -1,11 +1,13 @@
 """The local servers the test session starts behave like a good citizen of the machine."""
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
 
+import early_servers
 import local_services
 
 
@@ -43,3 +45,36 @@ def test_a_port_held_by_another_process_is_not_ours():
     finally:
         holder.kill()
         holder.wait()
+
+
+def _seaweedfs(s3_endpoint):
+    [server] = [s for s in local_services._RUNNING if s.endpoint == s3_endpoint]
+    return server
+
+
+def test_the_session_servers_are_the_ones_started_when_it_began(s3_endpoint, dynamodb_endpoint):
+    # Started with the session (tests/conftest.py), not in the first test's set-up.
+    assert early_servers.starting is not None
+    started = {name: future.result().endpoint for name, future in early_servers.starting.items()}
+    assert started == {"SeaweedFS": s3_endpoint, "DynamoDB Local": dynamodb_endpoint}
+
+
+def test_every_bucket_is_stored_in_the_one_shared_collection(s3_client, fresh_bucket,
+                                                             s3_endpoint):
+    # A bucket of its own collection would wait ~200 ms for a new volume on its first write.
+    s3_client.put_object(Bucket=fresh_bucket, Key="k", Body=b"x")
+    master = next(a.split("=", 1)[1] for a in _seaweedfs(s3_endpoint).process.args
+                  if a.startswith("-master.port="))
+    status, body = local_services.http("GET", f"http://127.0.0.1:{master}/vol/status")
+    assert status == 200
+    collections = {volume["Collection"]
+                   for racks in json.loads(body)["Volumes"]["DataCenters"].values()
+                   for nodes in racks.values() for volumes in nodes.values()
+                   for volume in volumes}
+    assert "tests" in collections and fresh_bucket not in collections
+
+
+def test_seaweedfs_runs_its_go_runtime_on_one_core(s3_endpoint):
+    pid = _seaweedfs(s3_endpoint).process.pid
+    environ = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
+    assert b"GOMAXPROCS=1" in environ

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The suite's time as a newcomer meets it, as a ratio to the floor app's synth (not a test).
 
-    .venv/bin/python bench/suite_ratio.py [--check] [--ref REF] [--cold]
+    .venv/bin/python bench/suite_ratio.py [--check] [--ref REF] [--empty-build-cache] [--cold]
 
 1. ``git clone`` of this repository (``--ref``, default: the checked-out branch; committed
    work only) into a temporary folder;
@@ -36,6 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 SUITE_BUDGET = 12.0
 CPU_SECONDS: dict[str, float] = {}
 FLOOR_APP = "bench/floor_app.py"
+ESTATE_BUILD_CACHE = "ESTATE_BUILD_CACHE"  # infra/build_cache.py
 QUIET_NODE = {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
               "CDK_DISABLE_VERSION_CHECK": "true", "CDK_DISABLE_CLI_TELEMETRY": "true"}
 
@@ -83,7 +84,10 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="leave the temporary clone")
     parser.add_argument("--cold", action="store_true",
                         help="install through new, empty uv and npm caches (the budget is "
-                             "judged with warm ones)")
+                             "judged with warm ones); implies --empty-build-cache")
+    parser.add_argument("--empty-build-cache", action="store_true",
+                        help="a new, empty estate build cache: the suite builds the Lambda "
+                             "layers with pip")
     args = parser.parse_args()
     ref = args.ref or subprocess.run(["git", "rev-parse", "--abbrev-ref", "HEAD"], cwd=REPO,
                                      capture_output=True, text=True, check=True).stdout.strip()
@@ -97,6 +101,9 @@ def main() -> int:
         env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "ESTATE_SYNTH_DIR")}
         if args.cold:
             env.update(UV_CACHE_DIR=str(workdir / "uv-cache"), npm_config_cache=str(workdir / "npm-cache"))
+        empty_build_cache = args.cold or args.empty_build_cache
+        if empty_build_cache:
+            env[ESTATE_BUILD_CACHE] = str(workdir / "estate-build-cache")
         install = timed(["make", "install"], clone, log, env)
         floors = [floor_seconds(clone, log, workdir / "floor-pycache")]
         floor_cpu = [CPU_SECONDS[FLOOR_APP]]
@@ -111,7 +118,9 @@ def main() -> int:
             shutil.rmtree(workdir, ignore_errors=True)
     suite, floor = install + test, min(floors)
     ratio = suite / floor
-    print(f"make install {install:6.1f} s  make test {test:6.1f} s  together {suite:6.1f} s")
+    build_cache = "empty" if empty_build_cache else "shared, as earlier runs left it"
+    print(f"make install {install:6.1f} s  make test {test:6.1f} s  together {suite:6.1f} s  "
+          f"(build cache: {build_cache})")
     print(f"CPU seconds: make install {CPU_SECONDS['install']:.1f}, make test "
           f"{CPU_SECONDS['test']:.1f}; load average {load[0]:.2f} before, "
           f"{os.getloadavg()[0]:.2f} after")

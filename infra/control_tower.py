@@ -2,8 +2,8 @@
 over the synthesized templates, and the controls the estate does not meet on purpose.
 
 The package ships cfn-guard and the Control Tower rule files inside its jsii bundle; they are
-unpacked once into ``.build/cfn-guard/<version>/`` (gitignored) and cfn-guard runs on the
-templates directly, not as a synth plugin: the test suite runs it on the one assembly every
+unpacked once into ``cfn-guard/<version>/`` of the estate's build cache (``infra/build_cache.py``)
+and cfn-guard runs on the templates directly, not as a synth plugin: the test suite runs it on the one assembly every
 infra test reads (``tests/infra/test_control_tower.py``), so synth pays nothing for it.
 
 cfn-guard's time grows with rules x templates, and most of the 81 controls are about
@@ -28,10 +28,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra.build_cache import publish
+from infra.build_cache import cache_home, publish, used
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-CACHE_ROOT = REPO_ROOT / ".build" / "cfn-guard"
+CACHE_ROOT = cache_home() / "cfn-guard"
 PACKAGE = "cdklabs.cdk_validator_cfnguard"
 _RULES = "package/rules/control-tower"
 _CONTROL_ID = re.compile(r"\[(CT\.[A-Z0-9]+\.PR\.\d+)\]")
@@ -132,7 +131,7 @@ def unpacked(cache_root: Path = CACHE_ROOT) -> Path:
     bundle = _bundle()
     final = cache_root / bundle.name.removesuffix(".jsii.tgz")
     if (final / _RULES).is_dir():
-        return final
+        return used(final)
 
     def extract(staging: Path) -> None:
         with tarfile.open(bundle) as archive:

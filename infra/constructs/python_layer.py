@@ -13,9 +13,11 @@ the target (Linux, arm64, CPython 3.14 or abi3 or pure Python); nothing is compi
 build machine, so nothing built for x86_64 or the build machine's Python can slip in. A
 package without such a wheel makes pip fail, and synth fails with pip's own explanation.
 
-The result lives under ``.build/python-layers/<digest>/`` (gitignored), where ``<digest>``
-is the SHA-256 of the requirements file plus the target (platforms, Python, implementation):
-a second synth reuses it (no pip run), a changed pin or target builds a new one. Builds go
+The result lives under ``python-layers/<name>-<digest>/`` in the estate's build cache
+(``infra/build_cache.py``: ``~/.cache/storage-estate`` unless configured, shared by every
+clone and worktree on the machine), where ``<digest>`` is the SHA-256 of the requirements
+file plus the target (platforms, Python, implementation): a later synth, in this checkout or
+another, reuses it (no pip run), a changed pin or target builds a new one. Builds go
 to a temporary sibling directory first and are renamed into place, so an interrupted pip run
 never leaves a half-filled cache entry that later synths would trust.
 
@@ -45,11 +47,10 @@ from aws_cdk import AssetHashType, RemovalPolicy
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from infra.build_cache import publish
+from infra.build_cache import cache_home, publish, used
 from infra.constructs.lambda_target import ARCHITECTURE, RUNTIME
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CACHE_ROOT = REPO_ROOT / ".build" / "python-layers"
+CACHE_ROOT = cache_home() / "python-layers"
 # manylinux2014 (glibc 2.17) and manylinux_2_28: both run on Amazon Linux 2023 (glibc 2.34),
 # the OS of the python3.14 runtime. Listing both lets pip pick whichever a project ships.
 PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_28_aarch64")
@@ -100,7 +101,7 @@ def build_layer(requirements: Path, cache_root: Path = CACHE_ROOT,
     key = cache_key(requirements, platforms, python_version, implementation)
     final = cache_root / f"{requirements.stem}-{key}"
     if (final / LAYER_SUBDIR).is_dir():
-        return final
+        return used(final)
 
     def pip_install(staging: Path) -> None:
         command = pip_command(requirements, staging / LAYER_SUBDIR, platforms,
@@ -132,7 +133,7 @@ def layer_zip(folder: Path) -> Path:
     Lambda unpacks into ``/opt``), built once and renamed into place."""
     final = folder.with_name(f"{folder.name}.zip")
     if final.is_file():
-        return final
+        return used(final)
     handle, staging = tempfile.mkstemp(prefix=f".{folder.name}-", suffix=".zip",
                                        dir=folder.parent)
     os.close(handle)

@@ -31,22 +31,36 @@ install:
 # uv (pinned in requirements-dev.txt) installs the pins from PyPI: parallel downloads and a cache
 # it links from, ~7 s cold and ~3 s warm where pip took ~30 s. Like pip's --no-compile, it does
 # not byte-compile what it installs (aws-cdk-lib alone is 180 MB of Python, ~35 CPU seconds);
-# Python compiles the modules it imports. uv itself comes from the system's pip, into a venv made
-# without pip: ensurepip installs and byte-compiles pip and setuptools, ~5 s of a ~10 s install.
-# The venv's own pip (pinned: it builds the Lambda layers) then comes from uv. A system pip
-# without --python (before 22.3) or no system pip at all: the venv gets ensurepip's after all.
+# Python compiles the modules it imports. The venv is made without pip (ensurepip installs and
+# byte-compiles pip and setuptools, ~5 s); the venv's own pip (pinned: it builds the Lambda
+# layers) comes from uv.
+# uv itself: the copy of the pinned version an earlier install on this machine kept in the
+# estate's build cache (infra/build_cache.py), else the system's pip installs it (~2.5 s; a pip
+# without --python, before 22.3, or no system pip at all: the venv gets ensurepip's after all)
+# and the install keeps a copy. uv first tries its cache alone (--offline): exact pins need no
+# fresh index pages, and revalidating ~80 of them costs 2-5 s; anything missing, and it
+# installs online.
 QUIET_PIP := --quiet --disable-pip-version-check --no-compile
-UV_PIN = "$$(grep -oE '^uv==[^ ]+' requirements-dev.txt)"
+UV_PIN = $$(grep -oE '^uv==[^ ]+' requirements-dev.txt)
+KEPT_UV = "$${ESTATE_BUILD_CACHE:-$${XDG_CACHE_HOME:-$$HOME/.cache}/storage-estate}/$$(echo $(UV_PIN) | sed 's/==/-/')/uv"
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv --without-pip $(VENV)
-	{ $(PYTHON) -m pip --python $(PY) install $(QUIET_PIP) $(UV_PIN) || \
-	  { $(PY) -m ensurepip --default-pip && $(PY) -m pip install $(QUIET_PIP) $(UV_PIN); }; } \
-	  2>&1 | { grep -v "^WARNING: Location" || true; }
-	$(VENV)/bin/uv pip install --quiet --python $(PY) -r requirements-dev.txt
+	kept=$(KEPT_UV); uv="$$kept"; \
+	if [ ! -x "$$kept" ]; then \
+	  { $(PYTHON) -m pip --python $(PY) install $(QUIET_PIP) $(UV_PIN) || \
+	    { $(PY) -m ensurepip --default-pip && $(PY) -m pip install $(QUIET_PIP) $(UV_PIN); }; } \
+	    2>&1 | { grep -v "^WARNING: Location" || true; }; \
+	  uv=$(VENV)/bin/uv; fi; \
+	"$$uv" pip install --offline --quiet --python $(PY) -r requirements-dev.txt 2>/dev/null || \
+	  "$$uv" pip install --quiet --python $(PY) -r requirements-dev.txt; \
+	if [ ! -x "$$kept" ]; then \
+	  { mkdir -p "$${kept%/*}" && cp $(VENV)/bin/uv "$$kept.$$$$" && mv "$$kept.$$$$" "$$kept"; } || true; fi
 	touch $@
 
+# --prefer-offline: the lock file names every tarball and its hash, so npm's cache needs no
+# revalidation (~1.3 s of a 3.5 s install); anything missing is fetched.
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	npm ci --no-audit --no-fund --loglevel=error --prefer-offline
 	touch $@
 
 # Debian's chromium, driven by Playwright (no browser download), for the browser upload test.

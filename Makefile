@@ -34,27 +34,27 @@ install:
 # Python compiles the modules it imports. The venv is made without pip (ensurepip installs and
 # byte-compiles pip and setuptools, ~5 s); the venv's own pip (pinned: it builds the Lambda
 # layers) comes from uv.
-# uv itself: the copy of the pinned version an earlier install on this machine kept in the
-# estate's build cache (infra/build_cache.py), else the system's pip installs it (~2.5 s; a pip
-# without --python, before 22.3, or no system pip at all: the venv gets ensurepip's after all)
-# and the install keeps a copy. uv first tries its cache alone (--offline): exact pins need no
-# fresh index pages, and revalidating ~80 of them costs 2-5 s; anything missing, and it
-# installs online.
+# uv itself: the copy of the pinned version that an earlier install on this machine kept in the
+# estate's build cache (infra/build_cache.py), if it runs; else the system's pip installs it
+# (~2.5 s; a pip without --python, before 22.3, or no system pip at all: the venv gets
+# ensurepip's after all) and the install keeps a copy. uv tries its cache alone first
+# (--offline): exact pins need no fresh index pages, and revalidating ~80 of them took 2-7 s;
+# if anything is missing, it installs online.
 QUIET_PIP := --quiet --disable-pip-version-check --no-compile
 UV_PIN = $$(grep -oE '^uv==[^ ]+' requirements-dev.txt)
 KEPT_UV = "$${ESTATE_BUILD_CACHE:-$${XDG_CACHE_HOME:-$$HOME/.cache}/storage-estate}/$$(echo $(UV_PIN) | sed 's/==/-/')/uv"
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv --without-pip $(VENV)
 	kept=$(KEPT_UV); uv="$$kept"; \
-	if [ ! -x "$$kept" ]; then \
+	if ! "$$kept" --version >/dev/null 2>&1; then \
 	  { $(PYTHON) -m pip --python $(PY) install $(QUIET_PIP) $(UV_PIN) || \
 	    { $(PY) -m ensurepip --default-pip && $(PY) -m pip install $(QUIET_PIP) $(UV_PIN); }; } \
 	    2>&1 | { grep -v "^WARNING: Location" || true; }; \
 	  uv=$(VENV)/bin/uv; fi; \
 	"$$uv" pip install --offline --quiet --python $(PY) -r requirements-dev.txt 2>/dev/null || \
 	  "$$uv" pip install --quiet --python $(PY) -r requirements-dev.txt; \
-	if [ ! -x "$$kept" ]; then \
-	  { mkdir -p "$${kept%/*}" && cp $(VENV)/bin/uv "$$kept.$$$$" && mv "$$kept.$$$$" "$$kept"; } || true; fi
+	if [ "$$uv" != "$$kept" ]; then \
+	  { mkdir -p "$${kept%/*}" && cp $(VENV)/bin/uv "$$kept.$$$$" && mv "$$kept.$$$$" "$$kept"; } 2>/dev/null || true; fi
 	touch $@
 
 # --prefer-offline: the lock file names every tarball and its hash, so npm's cache needs no

@@ -25,6 +25,10 @@ ENV_VAR = "ESTATE_BUILD_CACHE"
 IDLE_DAYS = 30
 
 
+class BuildCacheError(RuntimeError):
+    """The cache folder cannot be created; the message names it and the variable that moves it."""
+
+
 def cache_home(environ: dict[str, str] | None = None) -> Path:
     """The estate's build cache folder for this user (not created here)."""
     environ = os.environ if environ is None else environ
@@ -69,7 +73,12 @@ def publish(final: Path, build: Callable[[Path], None], *, complete: Callable[[P
     ``final``: an interrupted or failed build leaves nothing a later run would trust. When a
     concurrent build of the same key got there first (``complete(final)``), its copy stays.
     Afterwards, entries next to ``final`` unused for ``IDLE_DAYS`` are removed."""
-    final.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise BuildCacheError(
+            f"cannot create the build cache folder {final.parent} ({error.strerror}): set "
+            f"{ENV_VAR} to a writable folder") from error
     staging = Path(tempfile.mkdtemp(prefix=prefix or f".{final.name}-", dir=final.parent))
     try:
         build(staging)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from infra import build_cache
-from infra.build_cache import cache_home, prune, publish
+from infra.build_cache import BuildCacheError, cache_home, prune, publish
 from infra.constructs.python_layer import build_layer, layer_zip
 
 OLD = time.time() - (build_cache.IDLE_DAYS + 1) * 86400
@@ -103,3 +103,12 @@ def test_a_failed_build_removes_nothing(tmp_path):
     with pytest.raises(RuntimeError, match="pip failed"):
         publish(tmp_path / "entry", failing, complete=lambda f: False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["idle.zip"]
+
+
+def test_a_cache_folder_that_cannot_be_made_names_itself_and_the_variable(tmp_path):
+    blocker = tmp_path / "cache"
+    blocker.write_text("a file where the cache folder would go")
+    with pytest.raises(BuildCacheError, match="ESTATE_BUILD_CACHE") as error:
+        publish(blocker / "python-layers" / "entry", lambda staging: None,
+                complete=lambda f: False)
+    assert str(blocker / "python-layers") in str(error.value)

@@ -37,7 +37,7 @@ install:
 # uv itself: the copy of the pinned version that an earlier install on this machine kept in the
 # estate's build cache (infra/build_cache.py), if it runs; else the system's pip installs it
 # (~2.5 s; a pip without --python, before 22.3, or no system pip at all: the venv gets
-# ensurepip's after all) and the install keeps a copy. uv tries its cache alone first
+# ensurepip's after all) and the install keeps a copy (and drops copies of other versions). uv tries its cache alone first
 # (--offline): exact pins need no fresh index pages, and revalidating ~80 of them took 2-7 s;
 # if anything is missing, it installs online.
 QUIET_PIP := --quiet --disable-pip-version-check --no-compile
@@ -54,7 +54,9 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	"$$uv" pip install --offline --quiet --python $(PY) -r requirements-dev.txt 2>/dev/null || \
 	  "$$uv" pip install --quiet --python $(PY) -r requirements-dev.txt; \
 	if [ "$$uv" != "$$kept" ]; then \
-	  { mkdir -p "$${kept%/*}" && cp $(VENV)/bin/uv "$$kept.$$$$" && mv "$$kept.$$$$" "$$kept"; } 2>/dev/null || true; fi
+	  { mkdir -p "$${kept%/*}" && cp $(VENV)/bin/uv "$$kept.$$$$" && mv "$$kept.$$$$" "$$kept" && \
+	    for other in "$${kept%/*/*}"/uv-*; do \
+	      [ "$$other" = "$${kept%/*}" ] || rm -rf "$$other"; done; } 2>/dev/null || true; fi
 	touch $@
 
 # --prefer-offline: the lock file names every tarball and its hash, so npm's cache needs no

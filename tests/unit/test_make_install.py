@@ -87,6 +87,7 @@ def install(scratch: Path, **env: str) -> list[str]:
 
 
 def test_a_first_install_gets_uv_from_the_systems_pip_and_keeps_a_copy(scratch):
+    superseded = _script(scratch / "cache" / "uv-0.0.1" / "uv", WORKING_UV)
     calls = install(scratch)
     assert calls[0] == "python -m venv --without-pip .venv"
     assert calls[1].startswith("python -m pip --python .venv/bin/python install")
@@ -95,6 +96,7 @@ def test_a_first_install_gets_uv_from_the_systems_pip_and_keeps_a_copy(scratch):
                         "-r requirements-dev.txt")
     assert len(calls) == 3
     assert kept_uv(scratch).read_bytes() == (scratch / ".venv" / "bin" / "uv").read_bytes()
+    assert not superseded.parent.exists()  # a copy of another version is dropped
 
 
 def test_a_system_pip_without_python_option_falls_back_to_ensurepip(scratch):

@@ -35,11 +35,11 @@ install:
 # byte-compiles pip and setuptools, ~5 s); the venv's own pip (pinned: it builds the Lambda
 # layers) comes from uv.
 # uv itself: the copy of the pinned version that an earlier install on this machine kept in the
-# estate's build cache (infra/build_cache.py), if it runs; else the system's pip installs it
-# (~2.5 s; a pip without --python, before 22.3, or no system pip at all: the venv gets
-# ensurepip's after all) and the install keeps a copy (and drops copies of other versions). uv tries its cache alone first
-# (--offline): exact pins need no fresh index pages, and revalidating ~80 of them took 2-7 s;
-# if anything is missing, it installs online.
+# estate's build cache (located as infra/build_cache.py does), if it runs; else the system's pip
+# installs it (~2.5 s; a pip without --python, before 22.3, or no system pip at all: the venv
+# gets ensurepip's after all) and the install keeps a copy, dropping copies of other versions.
+# uv tries its cache alone first (--offline): exact pins need no fresh index pages, and
+# revalidating ~80 of them took 2-7 s; if anything is missing, it installs online.
 QUIET_PIP := --quiet --disable-pip-version-check --no-compile
 UV_PIN = $$(grep -oE '^uv==[^ ]+' requirements-dev.txt)
 KEPT_UV = "$${ESTATE_BUILD_CACHE:-$${XDG_CACHE_HOME:-$$HOME/.cache}/storage-estate}/$$(echo $(UV_PIN) | sed 's/==/-/')/uv"

@@ -33,10 +33,13 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from infra.build_cache import ENV_VAR as ESTATE_BUILD_CACHE  # noqa: E402  (stdlib only)
+
 SUITE_BUDGET = 12.0
 CPU_SECONDS: dict[str, float] = {}
 FLOOR_APP = "bench/floor_app.py"
-ESTATE_BUILD_CACHE = "ESTATE_BUILD_CACHE"  # infra/build_cache.py
 QUIET_NODE = {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
               "CDK_DISABLE_VERSION_CHECK": "true", "CDK_DISABLE_CLI_TELEMETRY": "true"}
 

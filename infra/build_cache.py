@@ -34,7 +34,8 @@ def cache_home(environ: dict[str, str] | None = None) -> Path:
     environ = os.environ if environ is None else environ
     if environ.get(ENV_VAR):
         return Path(environ[ENV_VAR]).expanduser()
-    base = environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    home = environ.get("HOME") or str(Path.home())
+    base = environ.get("XDG_CACHE_HOME") or str(Path(home) / ".cache")
     return Path(base).expanduser() / "storage-estate"
 
 

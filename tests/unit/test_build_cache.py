@@ -19,6 +19,7 @@ def test_the_variable_wins_then_xdg_then_the_home_cache(tmp_path):
     assert cache_home({"ESTATE_BUILD_CACHE": str(tmp_path / "mine"),
                        "XDG_CACHE_HOME": "/elsewhere"}) == tmp_path / "mine"
     assert cache_home({"XDG_CACHE_HOME": str(tmp_path)}) == tmp_path / "storage-estate"
+    assert cache_home({"HOME": str(tmp_path)}) == tmp_path / ".cache" / "storage-estate"
     assert cache_home({}) == Path.home() / ".cache" / "storage-estate"
 
 

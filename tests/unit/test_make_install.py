@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from infra.build_cache import cache_home
+
 REPO = Path(__file__).resolve().parents[2]
 UV_PIN = re.search(r"^uv==(\S+)", (REPO / "requirements-dev.txt").read_text(), re.M).group(1)
 
@@ -69,13 +71,15 @@ def kept_uv(scratch: Path) -> Path:
     return scratch / "cache" / f"uv-{UV_PIN}" / "uv"
 
 
-def install(scratch: Path, **env: str) -> list[str]:
-    """``make .venv/.installed`` with the stand-ins; the tools' calls, in order."""
+def install(scratch: Path, **env: str | None) -> list[str]:
+    """``make .venv/.installed`` with the stand-ins (a None value unsets that variable); the
+    tools' calls, in order."""
     log = scratch / "calls.log"
     log.unlink(missing_ok=True)
     environ = {**os.environ, "TOOL_LOG": str(log), "WORKING_UV": str(scratch / "tools" / "uv"),
                "VENV_PYTHON": str(scratch / "tools" / "venv-python"),
                "ESTATE_BUILD_CACHE": str(scratch / "cache"), **env}
+    environ = {name: value for name, value in environ.items() if value is not None}
     environ.pop("MAKEFLAGS", None)
     result = subprocess.run(
         ["make", "--no-print-directory", ".venv/.installed",
@@ -139,3 +143,19 @@ def test_a_cache_that_cannot_be_written_is_not_an_error(scratch):
     calls = install(scratch, ESTATE_BUILD_CACHE=str(blocked))
     assert calls[1].startswith("python -m pip") and calls[2].startswith("uv pip install")
     assert blocked.is_file()
+
+
+@pytest.mark.parametrize("variables", [
+    {"ESTATE_BUILD_CACHE": "moved"},
+    {"ESTATE_BUILD_CACHE": None, "XDG_CACHE_HOME": "xdg"},
+    {"ESTATE_BUILD_CACHE": None, "XDG_CACHE_HOME": None, "HOME": "home"},
+], ids=["variable", "xdg", "home"])
+def test_uv_is_kept_in_the_cache_folder_the_layers_use(scratch, variables):
+    # The Makefile's shell locates the cache itself (the venv it would import from does not
+    # exist yet): it must find the folder infra/build_cache.py does.
+    env = {name: value if value is None else str(scratch / value)
+           for name, value in variables.items()}
+    install(scratch, **env)
+    expected = cache_home({k: v for k, v in env.items() if v is not None}
+                          ) / f"uv-{UV_PIN}" / "uv"
+    assert expected.is_file()

@@ -3,13 +3,14 @@
 - ``lambda/`` on the import path (the Lambda asset root is not a package);
 - the estate's one CLI synth starts when the session starts, in the background
   (``estate_synth``), if the session includes ``tests/infra``; the local servers of the
-  handler tests start then too, in each process that runs tests, if it includes
+  handler tests start then too, in the process that will run them, if the session includes
   ``tests/integration`` (``integration/early_servers.py``);
 - under pytest-xdist (``make test`` runs ``-n 2 --dist loadgroup``), tests are grouped so that
   each expensive session resource is built by one worker only: every infra test (they share
-  the assembly) in one group, the tests against the local servers in two more, the review
-  tests that read the two synthesized revisions (``revisions``) in another, and each other
-  module in its own group (its module fixtures are built once).
+  the assembly) in one group, the tests against the local servers in another (pinned to the
+  first worker, ``pinned_groups.py``), the review tests that read the two synthesized
+  revisions (``revisions``) in another, and each other module in its own group (its module
+  fixtures are built once). A free worker takes the largest group left.
 """
 import os
 import sys
@@ -42,24 +43,10 @@ os.environ.setdefault("JSII_NODE", str(TESTS / "node-single-threaded"))
 sys.path.insert(0, str(TESTS.parent / "lambda"))
 
 import estate_synth  # noqa: E402  (tests/ is on the path: this file's folder)
+from pinned_groups import SERVERS_GROUP, SERVERS_WORKER, PinnedGroupScheduling  # noqa: E402
 
 INFRA = TESTS / "infra"
 SERVERS = TESTS / "integration"
-# The tests against the local servers take as long as everything else together, so they are
-# two groups that xdist can give to both workers (each worker then starts its own SeaweedFS
-# and DynamoDB Local, seconds, against a minute of tests); split by measured module time. The
-# two browser modules share the second group's Chromium (the outage drill, in the first, has its
-# own for its one browser upload: moving it too would overload the second group). xdist hands
-# out groups by number of tests: infra (the most) to one worker, this second group (more tests
-# than the first) to the other; the infra worker is free first (it mostly waits for the synth)
-# and takes the first group, the other worker then takes the small groups (~18 s). Hence the
-# second group is given ~15 s more than the first (a fresh clone's infra group takes 30-40 s).
-SECOND_SERVERS_GROUP = {"test_browser_upload.py", "test_browser_image_urls.py",
-                        "test_restore_drill.py", "test_erase.py", "test_reconcile.py",
-                        "test_presign_put.py", "test_presign_post.py",
-                        "test_presign_multipart.py", "test_presign_downloads.py",
-                        "test_restore_batch.py", "test_upload_gate_handlers.py",
-                        "test_presign_scan_gate.py"}
 
 
 def _includes(arg: str, folder: Path) -> bool:
@@ -85,9 +72,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     controller = _parallel(config) and not hasattr(config, "workerinput")
     if controller and _runs(config, INFRA):
         estate_synth.start()
-    # Each process that runs tests starts its local servers now, in the background: they come
-    # up while it collects (every xdist worker gets a group of the handler tests).
-    if not controller and _runs(config, SERVERS):
+    # The process that will run the handler tests starts its local servers now, in the
+    # background: they come up while it collects. Under xdist that is the one worker the
+    # local-server tests are pinned to (pinned_groups.py).
+    worker = getattr(config, "workerinput", {}).get("workerid")
+    if not controller and _runs(config, SERVERS) and worker in (None, SERVERS_WORKER):
         _early_servers().start()
 
 
@@ -105,7 +94,7 @@ def _group(item: pytest.Item) -> str:
     if INFRA in path.parents:
         return "infra"
     if SERVERS in path.parents:
-        return "local-servers-2" if path.name in SECOND_SERVERS_GROUP else "local-servers"
+        return SERVERS_GROUP
     return path.relative_to(TESTS).as_posix()
 
 
@@ -119,6 +108,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     elif items and "estate" in getattr(items[-1], "fixturenames", ()) \
             and not config.option.collectonly:
         estate_synth.start()
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    if config.getoption("dist") == "loadgroup":
+        return PinnedGroupScheduling(config, log)
+    return None
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -358,19 +358,6 @@ def start_dynamodb_local(workdir: Path, timeout: float = 30.0, attempts: int = 2
     raise error
 
 
-def empty_and_delete_bucket(s3, bucket: str) -> None:
-    """Abort uploads, delete every version and delete marker, then the bucket (SeaweedFS
-    frees the bucket's volume with it)."""
-    for page in s3.get_paginator("list_multipart_uploads").paginate(Bucket=bucket):
-        for upload in page.get("Uploads", []):
-            s3.abort_multipart_upload(Bucket=bucket, Key=upload["Key"],
-                                      UploadId=upload["UploadId"])
-    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
-        for item in page.get("Versions", []) + page.get("DeleteMarkers", []):
-            s3.delete_object(Bucket=bucket, Key=item["Key"], VersionId=item["VersionId"])
-    s3.delete_bucket(Bucket=bucket)
-
-
 # --------------------------------------------------------------------------- HTTP client helpers
 # Plain urllib, as a browser or mobile client would talk to a presigned URL (no SDK).
 

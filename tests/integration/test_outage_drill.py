@@ -51,7 +51,7 @@ from botocore.config import Config
 from browser_page import page_bytes
 from estate_handlers import hasher, presign
 from estate_handlers.renditions.settings import Settings
-from local_services import empty_and_delete_bucket, http, post_form
+from local_services import http, post_form
 from two_regions import replicate
 
 from infra.config import KindAccess, UploadApiConfig, default_upload_kinds
@@ -187,7 +187,6 @@ def primary_bucket(outage_s3_server, aws_test_credentials):
     s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
     yield s3, name
     outage_s3_server.thaw()  # whatever happened in the test: never leave it frozen
-    empty_and_delete_bucket(s3, name)
 
 
 def _client(endpoint: str, creds: dict):

@@ -10,7 +10,6 @@ import uuid
 import boto3
 import pytest
 from botocore.stub import ANY, Stubber
-from local_services import empty_and_delete_bucket
 
 from tools.restore import batch, cli
 
@@ -88,12 +87,9 @@ def test_a_refused_job_is_a_clear_error_with_exit_code_1(s3_client, fresh_bucket
     s3_client.create_bucket(Bucket=target)
     stubbed_control.add_client_error("create_job", service_error_code="IdempotencyException",
                                      service_message="token reused", http_status_code=409)
-    try:
-        code = cli.main(["--bucket", fresh_bucket, "--prefix", PREFIX, "--to-bucket", target,
-                         "--at", dt.datetime.now(dt.UTC).isoformat(), "--yes",
-                         "--batch-operations", "--batch-role-arn", "arn:aws:iam::1:role/r",
-                         "--account-id", "123456789012"], stdout=io.StringIO())
-    finally:
-        empty_and_delete_bucket(s3_client, target)
+    code = cli.main(["--bucket", fresh_bucket, "--prefix", PREFIX, "--to-bucket", target,
+                     "--at", dt.datetime.now(dt.UTC).isoformat(), "--yes",
+                     "--batch-operations", "--batch-role-arn", "arn:aws:iam::1:role/r",
+                     "--account-id", "123456789012"], stdout=io.StringIO())
     assert code == 1
     assert "IdempotencyException" in capsys.readouterr().err

@@ -24,7 +24,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from botocore.exceptions import ClientError
-from local_services import empty_and_delete_bucket
 
 from tools.restore import cli, copier
 
@@ -172,8 +171,7 @@ def drill(s3_client):
     name = f"drill-{uuid.uuid4().hex[:16]}"
     s3_client.create_bucket(Bucket=name)
     s3_client.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
-    yield Drill(s3_client, name)
-    empty_and_delete_bucket(s3_client, name)
+    return Drill(s3_client, name)
 
 
 @pytest.fixture

@@ -1,0 +1,82 @@
+"""The suite's xdist scheduler: the local-server tests go to the one worker that starts the
+servers, everything else to whichever worker is free (tests/pinned_groups.py)."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from pinned_groups import SERVERS_GROUP, SERVERS_WORKER, PinnedGroupScheduling
+
+COLLECTION = (
+    [f"tests/infra/test_a.py::test_{i}@infra" for i in range(6)]
+    + [f"tests/integration/test_b.py::test_{i}@{SERVERS_GROUP}" for i in range(4)]
+    + [f"tests/unit/test_c.py::test_{i}@unit/test_c.py" for i in range(5)]
+)
+
+
+class FakeWorker:
+    def __init__(self, worker_id: str) -> None:
+        self.gateway = SimpleNamespace(id=worker_id)
+        self.shutting_down = False
+        self.sent: list[str] = []
+
+    def send_runtest_some(self, indices: list[int]) -> None:
+        self.sent.extend(COLLECTION[i] for i in indices)
+
+    def shutdown(self) -> None:
+        self.shutting_down = True
+
+    def groups(self) -> set[str]:
+        return {nodeid.rsplit("@", 1)[1] for nodeid in self.sent}
+
+
+def _scheduled(*worker_ids: str) -> tuple[PinnedGroupScheduling, dict[str, FakeWorker]]:
+    config = SimpleNamespace(getvalue=lambda name: {"tx": [f"{len(worker_ids)}*popen"]}[name],
+                             option=SimpleNamespace(loadscopereorder=True))
+    scheduler = PinnedGroupScheduling(config)
+    workers = {worker_id: FakeWorker(worker_id) for worker_id in worker_ids}
+    for worker in workers.values():  # in the order the workers came up
+        scheduler.add_node(worker)
+        scheduler.add_node_collection(worker, COLLECTION)
+    scheduler.schedule()
+    return scheduler, workers
+
+
+def _finish(scheduler, worker: FakeWorker) -> None:
+    """Run everything the worker is sent, including what it is sent meanwhile."""
+    done = 0
+    while done < len(worker.sent):
+        scheduler.mark_test_complete(worker, COLLECTION.index(worker.sent[done]))
+        done += 1
+
+
+def test_the_server_tests_go_to_their_worker_even_when_another_comes_up_first():
+    scheduler, workers = _scheduled("gw1", SERVERS_WORKER)
+    assert workers[SERVERS_WORKER].groups() == {SERVERS_GROUP}
+    assert workers["gw1"].groups() == {"infra"}  # the largest group, to the first free worker
+
+
+def test_a_free_worker_does_not_take_the_server_tests_while_their_worker_is_alive():
+    scheduler, workers = _scheduled("gw1", SERVERS_WORKER)
+    # Put the server tests back in the queue, as if their worker had not taken them yet.
+    scheduler.workqueue[SERVERS_GROUP] = scheduler.assigned_work[workers[SERVERS_WORKER]].pop(
+        SERVERS_GROUP)
+    workers[SERVERS_WORKER].sent.clear()
+    _finish(scheduler, workers["gw1"])
+    assert SERVERS_GROUP not in workers["gw1"].groups()
+    assert workers["gw1"].shutting_down  # nothing left it may run
+    assert SERVERS_GROUP in scheduler.workqueue
+
+
+def test_the_other_groups_go_to_whichever_worker_is_free():
+    scheduler, workers = _scheduled(SERVERS_WORKER, "gw1")
+    _finish(scheduler, workers[SERVERS_WORKER])
+    assert workers[SERVERS_WORKER].groups() == {SERVERS_GROUP, "unit/test_c.py"}
+    assert not scheduler.workqueue
+
+
+def test_the_server_tests_of_a_crashed_worker_go_to_another():
+    scheduler, workers = _scheduled(SERVERS_WORKER, "gw1")
+    crashed = workers[SERVERS_WORKER]
+    assert scheduler.remove_node(crashed) == COLLECTION[6]  # the first server test it held
+    _finish(scheduler, workers["gw1"])
+    assert SERVERS_GROUP in workers["gw1"].groups()

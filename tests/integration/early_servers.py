@@ -1,9 +1,8 @@
 """The local servers of a session that runs the handler tests, started when the session
 starts rather than at the first test that needs them.
 
-SeaweedFS takes 3.5-7.5 s to come up, almost all of it waiting (its volume server's first
-heartbeat can land before the master has elected itself, and the next is 5 s later); started
-on first use, every worker waited that long in a test's set-up. Started with the session
+SeaweedFS takes ~2.7 s to come up and DynamoDB Local's JVM a few seconds, mostly waiting;
+started on first use, a test's set-up waited that long. Started with the session
 (``tests/conftest.py``), the wait runs while the worker collects and runs its other tests.
 ``starting`` is what ``start_both`` returned, or None when nothing was started early (the
 session's ``_starting_servers`` fixture then starts them itself).

@@ -4,7 +4,8 @@
 - the estate's one CLI synth starts when the session starts, in the background
   (``estate_synth``), if the session includes ``tests/infra``; the local servers of the
   handler tests start then too, in the process that will run them, if the session includes
-  ``tests/integration`` (``integration/early_servers.py``);
+  ``tests/integration`` (``integration/early_servers.py``; the outage drill's second
+  SeaweedFS too if it includes the drill);
 - under pytest-xdist (``make test`` runs ``-n 2 --dist loadgroup``), tests are grouped so that
   each expensive session resource is built by one worker only: every infra test (they share
   the assembly) in one group, the tests against the local servers in another (pinned to the
@@ -47,6 +48,7 @@ from pinned_groups import SERVERS_GROUP, SERVERS_WORKER, PinnedGroupScheduling  
 
 INFRA = TESTS / "infra"
 SERVERS = TESTS / "integration"
+OUTAGE_DRILL = SERVERS / "test_outage_drill.py"  # its own second SeaweedFS
 
 
 def _includes(arg: str, folder: Path) -> bool:
@@ -77,7 +79,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     # local-server tests are pinned to (pinned_groups.py).
     worker = getattr(config, "workerinput", {}).get("workerid")
     if not controller and _runs(config, SERVERS) and worker in (None, SERVERS_WORKER):
-        _early_servers().start()
+        _early_servers().start(primary_region_s3=_runs(config, OUTAGE_DRILL))
 
 
 def _early_servers():

@@ -29,6 +29,7 @@ from browser_page import CHROMIUM, CHROMIUM_ARGS, PAGE_DIR, QuietHandler
 from estate_handlers import dedup_index, hasher
 from lambda_context import LambdaContext
 from local_services import (
+    PRIMARY_REGION_S3,
     REGION,
     LocalServiceError,
     session_credentials,
@@ -118,8 +119,13 @@ def dynamodb_endpoint(_starting_servers):
 def outage_s3_server(aws_test_credentials, tmp_path_factory):
     """A second SeaweedFS, for the outage drill: the primary Region's S3, which the drill
     freezes and thaws (``LocalServer.freeze``/``thaw``). Its endpoint is not exported: the
-    session's ``AWS_ENDPOINT_URL_S3`` stays the first server's. Started on first use, once
-    per session, stopped at its end."""
+    session's ``AWS_ENDPOINT_URL_S3`` stays the first server's. Once per session: started with
+    the others when the session includes the drill (``early_servers``), else on first use;
+    stopped at the session's end."""
+    starting = early_servers.starting or {}
+    if PRIMARY_REGION_S3 in starting:
+        yield _started(starting, PRIMARY_REGION_S3)  # stopped at the session's end, by its owner
+        return
     server = _seaweedfs(aws_test_credentials, tmp_path_factory.mktemp("seaweedfs-outage"))
     try:
         yield server

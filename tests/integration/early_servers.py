@@ -20,11 +20,12 @@ starting: dict[str, Future] | None = None
 _workdir: Path | None = None
 
 
-def start() -> None:
+def start(primary_region_s3: bool = False) -> None:
+    """Start the servers; with ``primary_region_s3``, the outage drill's second SeaweedFS too."""
     global starting, _workdir
     if starting is None:
         _workdir = Path(tempfile.mkdtemp(prefix="local-servers-"))
-        starting = start_both(_workdir)
+        starting = start_both(_workdir, primary_region_s3)
 
 
 def stop() -> None:

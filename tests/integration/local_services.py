@@ -101,16 +101,24 @@ def session_credentials() -> dict[str, str]:
             "secret_key": secrets.token_urlsafe(30), "region": REGION}
 
 
-def start_both(workdir: Path) -> dict[str, Future]:
+PRIMARY_REGION_S3 = "SeaweedFS (primary Region)"
+
+
+def start_both(workdir: Path, primary_region_s3: bool = False) -> dict[str, Future]:
     """SeaweedFS and DynamoDB Local starting side by side, in the background (each takes
-    seconds, mostly waiting): name -> future of the ``LocalServer``."""
+    seconds, mostly waiting): name -> future of the ``LocalServer``. With
+    ``primary_region_s3``, also the outage drill's second SeaweedFS (``PRIMARY_REGION_S3``)."""
     creds = session_credentials()
-    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="local-server-start")
+    pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="local-server-start")
     starting = {
         "SeaweedFS": pool.submit(start_seaweedfs, workdir / "seaweedfs",
                                  creds["access_key"], creds["secret_key"]),
         "DynamoDB Local": pool.submit(start_dynamodb_local, workdir / "dynamodb-local"),
     }
+    if primary_region_s3:
+        starting[PRIMARY_REGION_S3] = pool.submit(
+            start_seaweedfs, workdir / "seaweedfs-primary-region",
+            creds["access_key"], creds["secret_key"])
     pool.shutdown(wait=False)
     return starting
 

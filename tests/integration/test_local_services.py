@@ -56,7 +56,8 @@ def test_the_session_servers_are_the_ones_started_when_it_began(s3_endpoint, dyn
     # Started with the session (tests/conftest.py), not in the first test's set-up.
     assert early_servers.starting is not None
     started = {name: future.result().endpoint for name, future in early_servers.starting.items()}
-    assert started == {"SeaweedFS": s3_endpoint, "DynamoDB Local": dynamodb_endpoint}
+    assert started["SeaweedFS"] == s3_endpoint
+    assert started["DynamoDB Local"] == dynamodb_endpoint
 
 
 def test_every_bucket_is_stored_in_the_one_shared_collection(s3_client, fresh_bucket,

@@ -112,6 +112,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         estate_synth.start()
 
 
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: `-p no:xdist` runs without it
 def pytest_xdist_make_scheduler(config: pytest.Config, log):
     if config.getoption("dist") == "loadgroup":
         return PinnedGroupScheduling(config, log)

@@ -33,8 +33,8 @@ from local_services import (
     REGION,
     LocalServiceError,
     session_credentials,
-    start_both,
     start_seaweedfs,
+    start_servers,
     stop_started,
 )
 
@@ -88,7 +88,7 @@ def _starting_servers(aws_test_credentials, tmp_path_factory):
     if early_servers.starting is not None:
         yield early_servers.starting  # stopped at the end of the session, by its owner
         return
-    starting = start_both(tmp_path_factory.mktemp("local-servers"))
+    starting = start_servers(tmp_path_factory.mktemp("local-servers"))
     yield starting
     stop_started(starting)  # a server no test asked for is stopped all the same
 

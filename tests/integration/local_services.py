@@ -104,7 +104,7 @@ def session_credentials() -> dict[str, str]:
 PRIMARY_REGION_S3 = "SeaweedFS (primary Region)"
 
 
-def start_both(workdir: Path, primary_region_s3: bool = False) -> dict[str, Future]:
+def start_servers(workdir: Path, primary_region_s3: bool = False) -> dict[str, Future]:
     """SeaweedFS and DynamoDB Local starting side by side, in the background (each takes
     seconds, mostly waiting): name -> future of the ``LocalServer``. With
     ``primary_region_s3``, also the outage drill's second SeaweedFS (``PRIMARY_REGION_S3``)."""
@@ -124,7 +124,7 @@ def start_both(workdir: Path, primary_region_s3: bool = False) -> dict[str, Futu
 
 
 def stop_started(starting: dict[str, Future]) -> None:
-    """Stop whichever of ``start_both``'s servers came up (waiting for those still starting)."""
+    """Stop whichever of ``start_servers``'s servers came up (waiting for those still starting)."""
     for future in starting.values():
         if future.exception() is None:
             future.result().stop()

@@ -1,11 +1,12 @@
 """Fixtures for handler tests against real local servers (see local_services.py).
 
-Session-scoped: one SeaweedFS and one DynamoDB Local per test session (per xdist worker),
-started side by side when the session starts (``early_servers``: each takes seconds to come up,
-and nearly every module here needs both) and killed at the end; plus,
-for the outage drill only, a second SeaweedFS standing for the primary Region); one headless
-Chromium and the upload page's origins for the browser tests. Function-scoped: a fresh versioned
-bucket and a fresh dedup table per test, so tests never see each other's objects.
+Session-scoped: one SeaweedFS and one DynamoDB Local per test session (under xdist, in the one
+worker these tests are pinned to), started side by side when the session starts
+(``early_servers``: each takes seconds to come up, and nearly every module here needs both) and
+killed at the end; plus, for the outage drill only, a second SeaweedFS standing for the primary
+Region; one headless Chromium and the upload page's origins for the browser tests.
+Function-scoped: a fresh versioned bucket (left for the server's temporary folder) and a fresh
+dedup table per test, so tests never see each other's objects.
 
 While a server runs, the session's environment points boto3 at it
 (``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL_DYNAMODB``), with throw-away credentials,

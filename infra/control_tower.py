@@ -2,9 +2,10 @@
 over the synthesized templates, and the controls the estate does not meet on purpose.
 
 The package ships cfn-guard and the Control Tower rule files inside its jsii bundle; they are
-unpacked once into ``cfn-guard/<version>/`` of the estate's build cache (``infra/build_cache.py``)
-and cfn-guard runs on the templates directly, not as a synth plugin: the test suite runs it on the one assembly every
-infra test reads (``tests/infra/test_control_tower.py``), so synth pays nothing for it.
+unpacked once into ``cfn-guard/<version>/`` of the estate's build cache
+(``infra/build_cache.py``) and cfn-guard runs on the templates directly, not as a synth plugin:
+the test suite runs it on the one assembly every infra test reads
+(``tests/infra/test_control_tower.py``), so synth pays nothing for it.
 
 cfn-guard's time grows with rules x templates, and most of the 81 controls are about
 resources the estate does not have (RDS, EC2, ECS, ...): each template is checked against

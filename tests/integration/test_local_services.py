@@ -79,3 +79,10 @@ def test_seaweedfs_runs_its_go_runtime_on_one_core(s3_endpoint):
     pid = _seaweedfs(s3_endpoint).process.pid
     environ = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
     assert b"GOMAXPROCS=1" in environ
+
+
+def test_seaweedfs_runs_as_a_single_master_that_reports_nothing(s3_endpoint):
+    # With raft's bootstrap the volume server's first heartbeat is refused and the next comes
+    # 5 s later: a single master leads at once. Nothing is sent to SeaweedFS's telemetry.
+    args = _seaweedfs(s3_endpoint).process.args
+    assert "-master.peers=none" in args and "-master.telemetry=false" in args

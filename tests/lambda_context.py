@@ -16,3 +16,14 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return 10_000
+
+
+def one_invocation(handle, event, deps):
+    """``handle(event, deps)`` as one Lambda invocation: the handler's decorator would flush
+    what it counted, so the next call starts with no metrics (Powertools warns when a call adds
+    a dimension an earlier one left)."""
+    from estate_handlers.runtime import metrics
+    try:
+        return handle(event, deps)
+    finally:
+        metrics.clear_metrics()

@@ -47,6 +47,7 @@ from botocore.exceptions import ClientError
 
 from estate_handlers import dedup_index
 from estate_handlers.dedup_index import DUPLICATE_OF_INDEX_PREFIX, CanonicalObject
+from estate_handlers.emf import log_metrics
 from estate_handlers.layout import (
     CANONICAL,
     CONTENT_SHA256_TAG,
@@ -346,7 +347,7 @@ current_deps = once(deps_from_env)
 
 
 @logger.inject_lambda_context
-@metrics.log_metrics
+@log_metrics(metrics)
 def handler(event, context):
     return process_batch(event, current_deps())
 

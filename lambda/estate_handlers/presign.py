@@ -29,6 +29,7 @@ from botocore.config import Config
 
 from estate_handlers import keys, s3_plans
 from estate_handlers._http import ApiError, dig, json_body, query_params
+from estate_handlers.emf import log_metrics
 from estate_handlers.layout import (
     ASSETS_BUCKET_ENV,
     SCAN_GATED_PREFIXES_ENV,
@@ -271,7 +272,7 @@ class _Unconfigured:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@metrics.log_metrics
+@log_metrics(metrics)
 def handler(event: Any, context: Any) -> dict:
     try:
         deps = current_deps()

@@ -48,7 +48,7 @@ def client(service: str, config: Config, region_name: str | None = None):
 
 
 def count(name: str, value: float = 1, unit: str = MetricUnit.Count, **dimensions: str) -> None:
-    """Add to this invocation's EMF metrics (flushed once by ``@metrics.log_metrics``). An
+    """Add to this invocation's EMF metrics (flushed once by ``emf.log_metrics``). An
     API invocation is one request, so its dimensions (e.g. the upload kind) are the request's."""
     for dimension, dimension_value in dimensions.items():
         metrics.add_dimension(name=dimension, value=dimension_value)

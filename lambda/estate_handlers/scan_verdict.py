@@ -43,6 +43,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from estate_handlers.emf import log_metrics
 from estate_handlers.layout import (
     ALERTED_TAG,
     MAX_TAGS_PER_OBJECT,
@@ -205,6 +206,6 @@ if IN_LAMBDA:  # build clients in the init phase (once per container, with the C
 
 
 @logger.inject_lambda_context
-@metrics.log_metrics
+@log_metrics(metrics)
 def handler(event, context):
     return process_batch(event, current_deps())

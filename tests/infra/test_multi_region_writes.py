@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from pathlib import Path
 
 import pytest
 from aws_cdk import App
@@ -115,7 +116,7 @@ def test_the_replica_region_reads_a_global_table_replica_of_the_pinned_dedup_ind
     calls = {k: r["Properties"] for k, r in resources(template, "Custom::AWS").items()}
     lookup = next(json.loads(p["Create"]) for p in calls.values()
                   if isinstance(p["Create"], str) and "describeStackResource" in p["Create"])
-    pinned = json.loads(open("tests/infra/stateful_logical_ids.json").read())
+    pinned = json.loads((Path(__file__).parent / "stateful_logical_ids.json").read_text())
     assert f"{lookup['parameters']['LogicalResourceId']} (AWS::DynamoDB::Table)" in \
         pinned[f"{env}/Assets"]
     assert lookup["parameters"]["StackName"] == f"{env}-Assets"

@@ -43,17 +43,16 @@ def image_server(tmp_path_factory):
         (store / key).write_bytes(encoded.body)
     function = root / "image_url.js"
     function.write_text(image_url_code(settings))
-    server = subprocess.Popen(
-        ["node", str(BROWSER_DIR / "image_server.mjs"), str(function), str(store) + "/",
-         str(BROWSER_DIR / "image_page.html"), json.dumps(image_url_headers(cors=False))],
-        stdout=subprocess.PIPE, text=True)
-    try:
-        line = server.stdout.readline()
-        assert line.startswith("listening "), line
-        yield f"http://127.0.0.1:{line.split()[1]}"
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    with subprocess.Popen(
+            ["node", str(BROWSER_DIR / "image_server.mjs"), str(function), str(store) + "/",
+             str(BROWSER_DIR / "image_page.html"), json.dumps(image_url_headers(cors=False))],
+            stdout=subprocess.PIPE, text=True) as server:
+        try:
+            line = server.stdout.readline()
+            assert line.startswith("listening "), line
+            yield f"http://127.0.0.1:{line.split()[1]}"
+        finally:
+            server.terminate()  # leaving the block closes its pipe and waits for it
 
 
 def _load(chromium, base: str, scale: float) -> tuple[dict, list[dict], list[dict]]:

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import early_servers
 import local_services
@@ -30,21 +31,21 @@ def test_each_server_holds_its_own_listening_port(s3_endpoint, dynamodb_endpoint
 
 
 def test_a_port_held_by_another_process_is_not_ours():
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import socket,sys; s=socket.socket(); s.bind(('127.0.0.1', 0)); "
-         "s.listen(); print(s.getsockname()[1], flush=True); sys.stdin.read()"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        port = int(holder.stdout.readline())
-        assert local_services.listens_on(holder.pid, port)
-        assert not local_services.listens_on(os.getpid(), port)
-        with socket.socket() as mine:
-            mine.bind(("127.0.0.1", 0))
-            mine.listen()
-            assert not local_services.listens_on(holder.pid, mine.getsockname()[1])
-    finally:
-        holder.kill()
-        holder.wait()
+    with subprocess.Popen(
+            [sys.executable, "-c", "import socket,sys; s=socket.socket(); "
+             "s.bind(('127.0.0.1', 0)); s.listen(); print(s.getsockname()[1], flush=True); "
+             "sys.stdin.read()"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as holder:
+        try:
+            port = int(holder.stdout.readline())
+            assert local_services.listens_on(holder.pid, port)
+            assert not local_services.listens_on(os.getpid(), port)
+            with socket.socket() as mine:
+                mine.bind(("127.0.0.1", 0))
+                mine.listen()
+                assert not local_services.listens_on(holder.pid, mine.getsockname()[1])
+        finally:
+            holder.kill()  # leaving the block closes its pipes and waits for it
 
 
 def _seaweedfs(s3_endpoint):
@@ -77,7 +78,7 @@ def test_every_bucket_is_stored_in_the_one_shared_collection(s3_client, fresh_bu
 
 def test_seaweedfs_runs_its_go_runtime_on_one_core(s3_endpoint):
     pid = _seaweedfs(s3_endpoint).process.pid
-    environ = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
+    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
     assert b"GOMAXPROCS=1" in environ
 
 

@@ -15,6 +15,7 @@ from botocore.config import Config
 from botocore.stub import Stubber
 from estate_handlers import presign
 from estate_handlers.upload_policy import UploadPolicy
+from lambda_context import one_invocation
 
 from infra.config import ConfigError, KindAccess, UploadApiConfig, UploadKind, default_upload_kinds
 
@@ -49,7 +50,7 @@ def call(deps, body=None, *, method="POST", path="/uploads", query="", authorize
                              "authorizer": authorizer or {"iam": {"userArn": SELLER}}}}
     if body is not None:
         ev["body"] = json.dumps(body)
-    response = presign.handle(ev, deps)
+    response = one_invocation(presign.handle, ev, deps)
     return response["statusCode"], json.loads(response["body"])
 
 

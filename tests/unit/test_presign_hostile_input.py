@@ -17,6 +17,7 @@ from estate_handlers._http import MAX_BODY_BYTES
 from estate_handlers.keys import caller_segment
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from lambda_context import one_invocation
 
 from infra.config import UploadApiConfig
 
@@ -93,7 +94,7 @@ def call(deps, ev):
         except ValueError:
             pass  # not base64: the handler refuses it as sent
     _last_sent["text"] = " ".join([ev["rawPath"], ev["rawQueryString"], body]).lower()
-    response = presign.handle(ev, deps)
+    response = one_invocation(presign.handle, ev, deps)
     return response["statusCode"], json.loads(response["body"]), response["body"]
 
 
@@ -357,7 +358,7 @@ def test_requests_without_a_usable_identity_are_403(authorizer):
 @given(ev=json_values)
 def test_events_that_are_not_http_requests_are_4xx(ev):
     aws = fresh_deps()
-    response = presign.handle(ev, aws)
+    response = one_invocation(presign.handle, ev, aws)
     assert 400 <= response["statusCode"] < 500
     assert "url" not in response["body"]
 

@@ -29,6 +29,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.exceptions import ClientError
 
+from estate_handlers.emf import log_metrics
 from estate_handlers.object_events import ObjectVersion, objects_in_message
 from estate_handlers.renditions.pipeline import REJECTED, REPLICA_OUTCOME, Outcome, process_object
 from estate_handlers.renditions.settings import CONFIG_ENV, Settings
@@ -111,7 +112,7 @@ def batch_operations_response(event: dict) -> dict:
     }
 
 
-@metrics.log_metrics
+@log_metrics(metrics)
 @logger.inject_lambda_context
 def handler(event: dict, context) -> dict:
     if "invocationSchemaVersion" in event:

@@ -78,7 +78,7 @@ ACCEPTED: dict[str, Accepted] = {
         "The estate has no VPC (cdk-nag's NIST LambdaInsideVPC is acknowledged on each "
         "function for the same reason): functions call public, IAM-authorized AWS endpoints.",
         ("UploadHasherFunction", "RenditionsFunction", "UploadGateVerdictFunction",
-         "UploadApiPresignFunction", "UploadApiWriteHealthFunction",
+         "UploadApiPresignFunction", "UploadApiWriteHealthFunction", "DedupIndexGuardFunction",
          # CDK's AwsCustomResource provider (the dedup index replica's deploy-time calls)
          "AWS679f53fac002430cb0da5b7982bd2287")),
     "CT.APIGATEWAY.PR.5": Accepted(

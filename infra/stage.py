@@ -144,14 +144,16 @@ class EstateStage(Stage):
         return targets
 
     def _replica_region_targets(self, cfg: EnvironmentConfig) -> MonitoringTargets:
-        """The replica region's write path, and the reverse rule's failures (published in
-        its source region, here)."""
+        """The replica region's write path, the guard of its dedup index replica, and the
+        reverse rule's failures (published in its source region, here)."""
         api = self.replica_upload_api
+        guard = api.dedup.guard
         return MonitoringTargets(
             replication=reverse_replication(cfg),
             http_api=api.api,
-            functions=[api.presign.monitored_function(), api.presign.monitored_health()],
-            metric_alarms=[replica_region_serving_alarm(api.api, cfg)])
+            functions=[api.presign.monitored_function(), api.presign.monitored_health(),
+                       guard.monitored_function()],
+            metric_alarms=[replica_region_serving_alarm(api.api, cfg), *guard.metric_alarms()])
 
     def _monitoring(self, cfg: EnvironmentConfig) -> None:
         self.monitoring = MonitoringStack(self, "Monitoring", cfg=cfg,

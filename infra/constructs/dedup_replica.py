@@ -12,6 +12,11 @@ the replica region's stack:
    the Assets stack; names are not referenced across regions);
 2. asks DynamoDB for a replica here, encrypted with this region's own key (``Key``).
 
+3. protects it as the primary table is (deletion protection, point-in-time recovery) once
+   DynamoDB has built it: ``DedupReplicaGuard``, an hourly function, because both are settings
+   of each replica that DynamoDB takes only when the replica is ACTIVE, hours after a deploy
+   for a large table.
+
 The replica is retained: deleting this construct leaves it in place (nothing is called on
 delete), like every stateful resource of the estate. DynamoDB keeps the replica in sync in
 both directions, so the presign API here reads the same index as the primary's (dedup hits
@@ -19,14 +24,19 @@ during a failover), and what a region's hasher writes reaches the other.
 """
 from __future__ import annotations
 
-from aws_cdk import Stack
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
+from infra.config import METRICS_NAMESPACE
 from infra.constructs.encryption import EncryptedLogGroup, rotating_key
-from infra.constructs.function import LOG_ACTIONS, NO_VPC_REASON
+from infra.constructs.function import LOG_ACTIONS, NO_VPC_REASON, EstateFunction
+from infra.constructs.monitoring import MetricAlarm, MonitoredFunction
 from infra.nag import acknowledge
 
 NAME_FIELD = "StackResourceDetail.PhysicalResourceId"
@@ -36,6 +46,15 @@ REPLICA_ACTIONS = ["dynamodb:UpdateTable", "dynamodb:DescribeTable",
                    "dynamodb:CreateTableReplica", "dynamodb:Scan", "dynamodb:Query",
                    "dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:GetItem",
                    "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"]
+GUARD_HANDLER = "estate_handlers.replica_guard.handler"
+GUARD_TABLE_ENV = "DEDUP_TABLE_NAME"  # estate_handlers.replica_guard.TABLE_ENV
+PROTECTED_METRIC = "DedupReplicaProtected"  # estate_handlers.replica_guard.PROTECTED_METRIC
+GUARD_ACTIONS = ["dynamodb:DescribeTable", "dynamodb:DescribeContinuousBackups",
+                 "dynamodb:UpdateContinuousBackups", "dynamodb:UpdateTable"]
+GUARD_EVERY = Duration.hours(1)
+# The alarm fires when the replica has been unprotected (or the guard silent) this long: longer
+# than DynamoDB takes to build a replica of the index, short enough to act within a day.
+GUARD_ALARM_AFTER = Duration.hours(24)
 KEY_ACTIONS = ["kms:CreateGrant", "kms:DescribeKey", "kms:Decrypt", "kms:Encrypt",
                "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:ReEncryptTo"]
 
@@ -43,8 +62,10 @@ KEY_ACTIONS = ["kms:CreateGrant", "kms:DescribeKey", "kms:Decrypt", "kms:Encrypt
 class DedupIndexReplica(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, primary_region: str,
                  source_stack_name: str, source_logical_id: str, key_description: str,
-                 log_group_name: str, log_retention_days: int) -> None:
-        """``log_group_name``: where the deploy-time calls log (encrypted, retained)."""
+                 log_group_name: str, log_retention_days: int, guard_name: str,
+                 guard_log_retention_days: int) -> None:
+        """``log_group_name``: where the deploy-time calls log (encrypted, retained);
+        ``guard_name``: the protecting function's name (its log group and alarms)."""
         super().__init__(scope, construct_id)
         self.source_stack_name = source_stack_name
         stack = Stack.of(self)
@@ -104,6 +125,11 @@ class DedupIndexReplica(Construct):
             ]))
         self.table = dynamodb.Table.from_table_attributes(
             self, "Table", table_name=self.table_name, encryption_key=self.key)
+        self.guard = DedupReplicaGuard(
+            self, "Guard", name=guard_name, table_name=self.table_name,
+            table_arn=f"arn:aws:dynamodb:{region}:{account}:table/{self.table_name}",
+            log_retention_days=guard_log_retention_days)
+        self.guard.node.add_dependency(self.replica)
         self._acknowledge(primary_region)
 
     def _acknowledge(self, primary_region: str) -> None:
@@ -137,3 +163,56 @@ class DedupIndexReplica(Construct):
             "NIST.800.53.R5-LambdaConcurrency":
                 "Runs once per custom-resource event of a deployment, never under load.",
         })
+
+
+class DedupReplicaGuard(Construct):
+    """Hourly: deletion protection and point-in-time recovery on this region's replica, set
+    once DynamoDB has built it and again whenever either is found off
+    (``estate_handlers.replica_guard``); ``metric_alarms()`` reports a replica left
+    unprotected, ``monitored_function()`` a guard that fails."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, name: str, table_name: str,
+                 table_arn: str, log_retention_days: int) -> None:
+        super().__init__(scope, construct_id)
+        self.name = name
+        self.function = EstateFunction(
+            self, "Function", name=name,
+            description="Turns on deletion protection and point-in-time recovery of the dedup "
+                        "index replica in this region",
+            handler=GUARD_HANDLER, memory_size=256, timeout=Duration.seconds(30),
+            environment={GUARD_TABLE_ENV: table_name}, reserved_concurrency=1,
+            log_retention_days=log_retention_days,
+            statements=[iam.PolicyStatement(sid="ProtectTheReplica", actions=GUARD_ACTIONS,
+                                            resources=[table_arn])])
+        self.schedule = events.Rule(
+            self, "Schedule", schedule=events.Schedule.rate(GUARD_EVERY),
+            description=f"Runs {name} every hour")
+        self.schedule.add_target(targets.LambdaFunction(
+            self.function.function, retry_attempts=2, max_event_age=GUARD_EVERY))
+        acknowledge(self.function.function, {
+            "NIST.800.53.R5-LambdaDLQ":
+                "Invoked by an hourly schedule with nothing to deliver: a failed run is retried "
+                "by EventBridge and then by the next hour's run, and its errors raise the "
+                "function's alarm.",
+        })
+
+    def monitored_function(self) -> MonitoredFunction:
+        return MonitoredFunction("DedupReplicaGuard", self.function.function,
+                                 self.function.timeout)
+
+    def metric_alarms(self) -> list[MetricAlarm]:
+        period = GUARD_EVERY
+        return [MetricAlarm(
+            group="DedupIndex", name="Replica-Unprotected", section="Dedup index replica",
+            metric=cw.Metric(namespace=METRICS_NAMESPACE, metric_name=PROTECTED_METRIC,
+                             dimensions_map={"service": self.name}, statistic="Minimum",
+                             period=period, label="Replica protected (1 = yes)"),
+            threshold=1, comparison=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
+            periods=int(GUARD_ALARM_AFTER.to_hours() / period.to_hours()),
+            # No data is a guard that does not run: the replica is unwatched.
+            missing=cw.TreatMissingData.BREACHING,
+            what="The dedup index replica in this region has been without deletion protection "
+                 "or point-in-time recovery (or its guard silent) for a day.",
+            runbook="Read the guard function's log: a replica still CREATING after a day, a "
+                    "table busy with another update, or a refused call; docs/multi-region-"
+                    "writes.md.")]

@@ -43,7 +43,9 @@ class UploadApiStack(Stack):
                 key_description=cfg.dedup_index_key_description_in(region),
                 log_group_name=function_log_group_name(
                     f"{cfg.org}-{cfg.name}-dedup-index-replica-{region}"),
-                log_retention_days=cfg.cdk_function_log_retention_days)
+                log_retention_days=cfg.cdk_function_log_retention_days,
+                guard_name=f"{cfg.org}-{cfg.name}-dedup-replica-guard-{region}",
+                guard_log_retention_days=cfg.upload_api.log_retention_days)
             table, table_key = self.dedup.table, self.dedup.key
         if table is None or table_key is None:
             raise ValueError(f"{construct_id}: a dedup index (table and key, or its source)")

@@ -140,7 +140,7 @@ def test_a_replication_rule_that_stops_reporting_is_an_alarm(e):
 
 def test_replica_region_alarms_are_the_ones_published_there(e):
     """The forward rule's destination metrics, the reverse rule's failures (its source is the
-    replica), and the replica region's write path."""
+    replica), the replica region's write path and the guard of its dedup index replica."""
     region = e.cfg.replica_region
     assert sorted(alarms(e.replica)) == sorted(e.name(s) for s in (
         "Replication-Latency", "Replication-Pending-Growing", "Replication-Silent",
@@ -148,7 +148,9 @@ def test_replica_region_alarms_are_the_ones_published_there(e):
         "UploadApi-Fault-Rate", "UploadApi-Latency-P99",
         "Presign-Fault-Count", "Presign-Throttled-Count", "Presign-Latency-P99",
         "WriteHealth-Fault-Count", "WriteHealth-Throttled-Count", "WriteHealth-Latency-P99",
-        f"Writes-Taking-Uploads-{region}"))
+        f"Writes-Taking-Uploads-{region}",
+        "DedupReplicaGuard-Fault-Count", "DedupReplicaGuard-Throttled-Count",
+        "DedupReplicaGuard-Latency-P99", "DedupIndex-Replica-Unprotected"))
 
 
 def test_replication_monitoring_refuses_a_region_where_the_metrics_are_not_published():

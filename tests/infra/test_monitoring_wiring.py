@@ -36,6 +36,9 @@ EXPECTED_ALARMS = {
         "Presign-Latency-P99", "Presign-Fault-Count", "Presign-Throttled-Count",
         "WriteHealth-Latency-P99", "WriteHealth-Fault-Count", "WriteHealth-Throttled-Count",
         "Writes-Taking-Uploads-us-west-2",
+        # the guard of the dedup index replica
+        "DedupReplicaGuard-Latency-P99", "DedupReplicaGuard-Fault-Count",
+        "DedupReplicaGuard-Throttled-Count", "DedupIndex-Replica-Unprotected",
     },
 }
 # With a hosted zone (failover records): which region serves writes, from the primary's
@@ -50,7 +53,8 @@ UPLOAD_GATE_ALARMS = {
 
 # Where AWS publishes each metric (CloudWatch alarms only read metrics of their own region).
 # "source"/"destination": the replication rule's buckets' regions; "primary": the region of
-# the resources the estate runs (functions, queues, API, and their embedded metrics).
+# the resources the estate runs (functions, queues, API, and their embedded metrics); "replica":
+# the replica region.
 PUBLISHED_IN = {
     ("AWS/S3", "OperationsFailedReplication"): "source",
     ("AWS/S3", "ReplicationLatency"): "destination",
@@ -64,6 +68,8 @@ PUBLISHED_IN = {
     ("AWS/GuardDuty/MalwareProtection", "*"): "primary",  # the protected bucket's region
     ("AWS/Events", "*"): "primary",  # the default event bus of the bucket's region
     ("AWS/Route53", "*"): "us-east-1",  # health check metrics
+    # EMF of the guard of the dedup index replica, which runs next to the replica
+    ("StorageEstate", "DedupReplicaProtected"): "replica",
 }
 
 
@@ -80,6 +86,8 @@ def published_region(cfg, namespace: str, metric: str, dimensions: list | None =
                      cfg.replica_bucket_name: cfg.replica_region}
     if rule in ("source", "destination"):
         return bucket_region[dims["SourceBucket" if rule == "source" else "DestinationBucket"]]
+    if rule == "replica":
+        return cfg.replica_region
     if rule == "primary":
         regions = {v["Fn::GetStackOutput"]["Region"] for v in dims.values()
                    if isinstance(v, dict) and "Fn::GetStackOutput" in v}

@@ -134,6 +134,53 @@ def test_the_replica_region_reads_a_global_table_replica_of_the_pinned_dedup_ind
                             in json.dumps(p["Create"])), "StackResourceDetail.PhysicalResourceId"]}
 
 
+def test_an_hourly_guard_protects_the_dedup_replica_and_may_touch_nothing_else(estate, env):
+    template = estate.template_json(env, SECONDARY)
+    key, guard = _function(template, "estate_handlers.replica_guard.handler")
+    lookup = next(k for k, r in resources(template, "Custom::AWS").items()
+                  if "describeStackResource" in json.dumps(r["Properties"]["Create"]))
+    table_name = {"Fn::GetAtt": [lookup, "StackResourceDetail.PhysicalResourceId"]}
+    assert guard["Properties"]["Environment"]["Variables"]["DEDUP_TABLE_NAME"] == table_name
+    assert guard["Properties"]["ReservedConcurrentExecutions"] == 1
+    [rule] = [r["Properties"] for r in resources(template, "AWS::Events::Rule").values()
+              if {"Fn::GetAtt": [key, "Arn"]} in [t["Arn"] for t in r["Properties"]["Targets"]]]
+    assert rule["ScheduleExpression"] == "rate(1 hour)" and rule["State"] == "ENABLED"
+    [target] = rule["Targets"]
+    assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 2}
+    own, logs = _policy_of(template, guard)
+    assert own["Sid"] == "ProtectTheReplica" and logs["Sid"] == "WriteOwnLogs"
+    assert sorted(own["Action"]) == ["dynamodb:DescribeContinuousBackups",
+                                     "dynamodb:DescribeTable",
+                                     "dynamodb:UpdateContinuousBackups", "dynamodb:UpdateTable"]
+    # this region's replica only: never the primary's table
+    assert json.dumps(own["Resource"]).count("us-west-2") == 1
+    assert "us-east-1" not in json.dumps(own["Resource"]) and lookup in json.dumps(own["Resource"])
+    # only the replica region's stack has one
+    assert not [f for f in resources(estate.template_json(env, PRIMARY),
+                                      "AWS::Lambda::Function").values()
+                if f["Properties"]["Handler"] == "estate_handlers.replica_guard.handler"]
+
+
+def test_a_replica_left_unprotected_for_a_day_raises_an_alarm_in_its_region(estate, env):
+    template = estate.template_json(env, "ReplicationMonitoring")
+    alarms = [a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()]
+    [alarm] = [a for a in alarms
+               if a["AlarmName"] == f"justkalm-{env}-DedupIndex-Replica-Unprotected-Critical"]
+    [metric] = [m["MetricStat"] for m in alarm["Metrics"] if "MetricStat" in m]
+    assert (metric["Metric"]["Namespace"], metric["Metric"]["MetricName"]) == (
+        "StorageEstate", "DedupReplicaProtected")
+    assert metric["Metric"]["Dimensions"] == [
+        {"Name": "service", "Value": f"justkalm-{env}-dedup-replica-guard-us-west-2"}]
+    assert (metric["Stat"], metric["Period"]) == ("Minimum", 3600)
+    assert alarm["ComparisonOperator"] == "LessThanThreshold" and alarm["Threshold"] == 1
+    assert alarm["EvaluationPeriods"] == alarm["DatapointsToAlarm"] == 24
+    assert alarm["TreatMissingData"] == "breaching"  # a guard that does not run
+    # the guard's own failures alarm too (errors, throttles, duration)
+    assert any(a["AlarmName"] == f"justkalm-{env}-DedupReplicaGuard-Fault-Count-Critical"
+               for a in alarms)
+    assert estate.stack(env, "ReplicationMonitoring").region == "us-west-2"
+
+
 def test_the_primary_dedup_index_streams_new_and_old_images_for_its_replica(estate, env):
     [table] = resources(estate.template_json(env, "Assets"), "AWS::DynamoDB::Table").values()
     assert table["Properties"]["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}

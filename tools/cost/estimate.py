@@ -404,7 +404,8 @@ def _lambda(ctx: _Context, stack: StackTemplate, lid: str, res: dict[str, Any]) 
     work = _matching(ctx.usage.functions, lid)
     if work is None:
         ctx.notes.append(f"{stack.name} {lid}: function without usage in the model "
-                         "(deploy-time custom resource handlers cost ~$0)")
+                         "(deploy-time custom-resource handlers and the hourly dedup replica guard "
+                         "cost ~$0)")
         return
     invocations = ctx.uploads * work.invocations_per_upload * ctx.write_share(stack)
     arch = (props.get("Architectures") or ["x86_64"])[0]

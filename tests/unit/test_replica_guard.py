@@ -21,6 +21,7 @@ from estate_handlers.replica_guard import (
     Deps,
     protect,
 )
+from lambda_context import LambdaContext
 
 from infra.constructs import dedup_replica
 
@@ -161,3 +162,14 @@ def test_the_infra_names_what_the_handler_reads():
     assert dedup_replica.GUARD_TABLE_ENV == replica_guard.TABLE_ENV
     assert dedup_replica.PROTECTED_METRIC == replica_guard.PROTECTED_METRIC
     assert dedup_replica.GUARD_HANDLER == f"{replica_guard.__name__}.handler"
+
+
+def test_the_lambda_handler_runs_the_guard_and_writes_its_count(dynamodb, monkeypatch, capsys):
+    client, stub = dynamodb
+    _describe(stub, status="CREATING")
+    monkeypatch.setattr(replica_guard, "current_deps", lambda: Deps(client, TABLE))
+    replica_guard.metrics.clear_metrics()
+    assert replica_guard.handler({"source": "aws.events"}, LambdaContext())["status"] == "CREATING"
+    [line] = [json.loads(out) for out in capsys.readouterr().out.splitlines()
+              if out.startswith('{"_aws"')]
+    assert line[PROTECTED_METRIC] in (0, 0.0, [0.0])

@@ -2,16 +2,13 @@
 and deletion protection where they are off, changes nothing on a replica DynamoDB is still
 building or updating, and counts ``DedupReplicaProtected`` for the alarm.
 
-DynamoDB Local has neither setting's API, so botocore's Stubber answers; it checks every
-request against DynamoDB's model, and ``assert_no_pending_responses`` that each expected call
-was made (an unexpected one fails the test)."""
+DynamoDB Local has neither setting's API, so botocore's Stubber answers (``stubbed_client``:
+requests checked against DynamoDB's model, each expected call made, no other)."""
 from __future__ import annotations
 
 import json
 
-import boto3
 import pytest
-from botocore.stub import Stubber
 from estate_handlers import replica_guard
 from estate_handlers._http import ConfigError
 from estate_handlers.replica_guard import (
@@ -22,6 +19,7 @@ from estate_handlers.replica_guard import (
     protect,
 )
 from lambda_context import LambdaContext
+from stubbed_client import stubbed_client
 
 from infra.constructs import dedup_replica
 
@@ -30,11 +28,8 @@ TABLE = "dev-Assets-UploadHasherDedupIndex-1ABC"
 
 @pytest.fixture
 def dynamodb():
-    client = boto3.client("dynamodb", region_name="us-west-2", aws_access_key_id="AKIDUNIT",
-                          aws_secret_access_key="secret")
-    with Stubber(client) as stub:
-        yield client, stub
-        stub.assert_no_pending_responses()
+    with stubbed_client("dynamodb", "us-west-2") as client_and_stub:
+        yield client_and_stub
 
 
 def _table(status="ACTIVE", deletion_protection=False) -> dict:

@@ -7,6 +7,7 @@ import datetime as dt
 import boto3
 import pytest
 from botocore.stub import ANY, Stubber
+from stubbed_client import stubbed_client
 
 from tools.restore import batch
 from tools.restore.copier import (
@@ -24,11 +25,8 @@ BUCKET = "justkalm-assets-dev"
 
 @pytest.fixture
 def s3():
-    client = boto3.client("s3", region_name="us-east-1", aws_access_key_id="x",
-                          aws_secret_access_key="x")
-    with Stubber(client) as stubber:
-        yield client, stubber
-        stubber.assert_no_pending_responses()
+    with stubbed_client("s3") as client_and_stub:
+        yield client_and_stub
 
 
 def restorer(client, **options) -> Restorer:

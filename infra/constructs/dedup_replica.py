@@ -197,8 +197,9 @@ class DedupReplicaGuard(Construct):
         })
 
     def monitored_function(self) -> MonitoredFunction:
+        # Hourly: each failed run (botocore's retries spent) is worth an alarm.
         return MonitoredFunction("DedupReplicaGuard", self.function.function,
-                                 self.function.timeout)
+                                 self.function.timeout, errors_per_period=0)
 
     def metric_alarms(self) -> list[MetricAlarm]:
         period = GUARD_EVERY

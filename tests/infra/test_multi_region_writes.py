@@ -175,9 +175,13 @@ def test_a_replica_left_unprotected_for_a_day_raises_an_alarm_in_its_region(esta
     assert alarm["ComparisonOperator"] == "LessThanThreshold" and alarm["Threshold"] == 1
     assert alarm["EvaluationPeriods"] == alarm["DatapointsToAlarm"] == 24
     assert alarm["TreatMissingData"] == "breaching"  # a guard that does not run
-    # the guard's own failures alarm too (errors, throttles, duration)
-    assert any(a["AlarmName"] == f"justkalm-{env}-DedupReplicaGuard-Fault-Count-Critical"
-               for a in alarms)
+    # the guard's own failures alarm too: any error (it runs hourly), throttles, duration
+    [errors] = [a for a in alarms
+                if a["AlarmName"] == f"justkalm-{env}-DedupReplicaGuard-Fault-Count-Critical"]
+    [presign_errors] = [a for a in alarms
+                        if a["AlarmName"] == f"justkalm-{env}-Presign-Fault-Count-Critical"]
+    assert (errors["Threshold"], errors["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+    assert presign_errors["Threshold"] == estate.stages[env].cfg.monitoring.function_errors_per_period
     assert estate.stack(env, "ReplicationMonitoring").region == "us-west-2"
 
 

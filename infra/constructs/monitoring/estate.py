@@ -149,15 +149,17 @@ class EstateMonitoring(Construct):
         m = self.thresholds
         near_timeout = Duration.millis(int(fn.timeout.to_milliseconds()
                                            * m.duration_near_timeout_ratio))
+        errors = m.function_errors_per_period if fn.errors_per_period is None \
+            else fn.errors_per_period
         self.facade.monitor_lambda_function(
             lambda_function=fn.function,
             alarm_friendly_name=fn.name,
             human_readable_name=f"Function {fn.name}",
             is_iterator=False,  # no stream event source: no iterator-age widget
             add_fault_count_alarm={SEVERITY: ErrorCountThreshold(
-                max_error_count=m.function_errors_per_period,
-                **threshold(f"{fn.name}: more than {m.function_errors_per_period} errors in "
-                            "a period.", RUNBOOKS["function_errors"], periods=1,
+                max_error_count=errors,
+                **threshold(f"{fn.name}: more than {errors} errors in a period.",
+                            RUNBOOKS["function_errors"], periods=1,
                             missing=NOT_BREACHING))},
             add_throttles_count_alarm={SEVERITY: ErrorCountThreshold(
                 max_error_count=m.function_throttles_per_period,

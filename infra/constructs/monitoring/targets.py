@@ -23,6 +23,9 @@ class MonitoredFunction:
     name: str
     function: lambda_.IFunction
     timeout: Duration
+    # Errors tolerated per period; None: MonitoringConfig's. A function that runs a few times
+    # an hour never reaches a count meant for one that runs per request: it sets its own.
+    errors_per_period: int | None = None
 
 
 @dataclass(frozen=True)

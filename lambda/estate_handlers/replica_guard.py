@@ -4,13 +4,13 @@ protection and point-in-time recovery.
 Both are settings of each replica of a global table, set in the replica's own region (DynamoDB:
 "You must enable deletion protection on each replica"). The replica is created by a deploy-time
 ``UpdateTable`` that returns at once; DynamoDB then builds it (minutes for an empty table, hours
-for a large one) and takes neither setting before it is ACTIVE, so no deploy can set them. This
+for a large one) and takes neither setting before it is ACTIVE, longer than a deploy can wait. This
 runs on a schedule instead: on an ACTIVE replica it turns on whatever is off (also when someone
 turned it off), and counts ``DedupReplicaProtected``: 1 when both are on after the run, else 0,
 which an alarm watches.
 
-A run that finds the table busy (a replica or setting update in progress) changes nothing and
-counts 0; the next run tries again. Any other error fails the run (the function's error alarm).
+A run that finds the table busy (a replica or setting update in progress) stops there and counts
+0; the next run goes on. Any other error fails the run (the function's error alarm).
 """
 from __future__ import annotations
 

@@ -41,8 +41,10 @@ from infra.nag import acknowledge
 
 NAME_FIELD = "StackResourceDetail.PhysicalResourceId"
 PROVIDER_ID = "AWS679f53fac002430cb0da5b7982bd2287"  # CDK's AwsCustomResource singleton
-# What DynamoDB documents for creating a replica of a table (global tables, 2019.11.21).
-REPLICA_ACTIONS = ["dynamodb:UpdateTable", "dynamodb:DescribeTable",
+# What DynamoDB documents for creating a replica of a table (global tables, 2019.11.21, "Using
+# IAM with global tables"): UpdateTable in the source region; in the destination region
+# CreateTable, CreateTableReplica and the item actions; DescribeTable to read the result.
+REPLICA_ACTIONS = ["dynamodb:UpdateTable", "dynamodb:DescribeTable", "dynamodb:CreateTable",
                    "dynamodb:CreateTableReplica", "dynamodb:Scan", "dynamodb:Query",
                    "dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:GetItem",
                    "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"]
@@ -192,8 +194,8 @@ class DedupReplicaGuard(Construct):
         acknowledge(self.function.function, {
             "NIST.800.53.R5-LambdaDLQ":
                 "Invoked by an hourly schedule with nothing to deliver: a failed run is retried "
-                "by EventBridge and then by the next hour's run, and its errors raise the "
-                "function's alarm.",
+                "by Lambda's asynchronous invocation and then by the next hour's run, and its "
+                "errors raise the function's alarm.",
         })
 
     def monitored_function(self) -> MonitoredFunction:

@@ -37,8 +37,11 @@ TABLE_ENV = "DEDUP_TABLE_NAME"
 PROTECTED_METRIC = "DedupReplicaProtected"
 DELETION_PROTECTION = "deletion protection"
 POINT_IN_TIME_RECOVERY = "point-in-time recovery"
-# Answers that mean "not yet": no replica in this region yet, or an update in progress.
-_NOT_YET = {"ResourceNotFoundException", "TableNotFoundException", "ResourceInUseException"}
+# Answers that mean "not yet": no replica in this region yet, an update in progress, or the
+# continuous backups of a table DynamoDB has just built not yet on ("Backups are being enabled
+# for the table ... retry later"), which point-in-time recovery needs.
+_NOT_YET = {"ResourceNotFoundException", "TableNotFoundException", "ResourceInUseException",
+            "ContinuousBackupsUnavailableException"}
 _PITR_ON = {"ENABLED", "ENABLING"}
 _CONFIG = Config(connect_timeout=5, read_timeout=10,
                  retries={"mode": "standard", "total_max_attempts": 3})

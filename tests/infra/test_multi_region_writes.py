@@ -134,6 +134,24 @@ def test_the_replica_region_reads_a_global_table_replica_of_the_pinned_dedup_ind
                             in json.dumps(p["Create"])), "StackResourceDetail.PhysicalResourceId"]}
 
 
+def test_the_replica_call_may_do_what_dynamodb_documents_for_adding_a_replica(estate, env):
+    # "Using IAM with global tables" (2019.11.21): UpdateTable in the source region; CreateTable,
+    # CreateTableReplica and the item actions in the destination region.
+    template = estate.template_json(env, SECONDARY)
+    [policy] = [p["Properties"] for k, p in resources(template, "AWS::IAM::Policy").items()
+                if k.startswith("DedupIndexReplicaCustomResourcePolicy")]
+    [tables] = [st for st in policy["PolicyDocument"]["Statement"]
+                if "dynamodb:CreateTableReplica" in st["Action"]]
+    assert {"dynamodb:UpdateTable", "dynamodb:CreateTable", "dynamodb:CreateTableReplica",
+            "dynamodb:Scan", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem",
+            "dynamodb:GetItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"} <= \
+        set(tables["Action"])
+    account = _cfg(estate, env).account
+    assert [r["Fn::Join"][1][0] for r in tables["Resource"]] == [
+        f"arn:aws:dynamodb:us-east-1:{account}:table/",
+        f"arn:aws:dynamodb:us-west-2:{account}:table/"]
+
+
 def test_an_hourly_guard_protects_the_dedup_replica_and_may_touch_nothing_else(estate, env):
     template = estate.template_json(env, SECONDARY)
     key, guard = _function(template, "estate_handlers.replica_guard.handler")

@@ -111,6 +111,16 @@ def test_before_dynamodb_has_created_the_replica_nothing_is_called(dynamodb):
     assert (run.status, run.protected) == ("MISSING", False)
 
 
+def test_a_new_replica_whose_backups_are_still_being_enabled_waits_for_the_next_run(dynamodb):
+    client, stub = dynamodb
+    _describe(stub, pitr="DISABLED")
+    stub.add_client_error("update_continuous_backups", "ContinuousBackupsUnavailableException",
+                          expected_params={"TableName": TABLE, "PointInTimeRecoverySpecification":
+                                           {"PointInTimeRecoveryEnabled": True}})
+    run = protect(Deps(client, TABLE))  # no error: the function's error alarm stays quiet
+    assert (run.turned_on, run.protected) == ((), False)
+
+
 def test_a_table_busy_with_another_update_waits_for_the_next_run(dynamodb):
     client, stub = dynamodb
     _describe(stub, pitr="DISABLED")

@@ -78,7 +78,8 @@ ALERTED_TAG = "scan-alerted"
 # --- the dedup index (DynamoDB): partition key, 64 lowercase hex of the content's SHA-256
 DEDUP_PARTITION_KEY = "sha256"
 
-# --- every function's EMF metrics land in this one CloudWatch namespace
+# --- the functions' EMF metrics land in this CloudWatch namespace (the renditions function's
+#     in StorageEstate/Renditions, renditions/handler.py)
 METRICS_NAMESPACE = "StorageEstate"
 
 # --- environment variables the handlers read (set by the constructs)

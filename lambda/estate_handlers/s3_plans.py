@@ -7,8 +7,11 @@ storage class, expiry) is bound into the signature or the POST policy:
 * POST: ``content-length-range`` is exactly ``size..size`` (the declared size is what gets
   stored), plus Content-Type and storage class conditions.
 * PUT (with ``sha256``): Content-Type, Content-Length and ``x-amz-checksum-sha256`` signed.
-* Multipart: each part's exact Content-Length signed, so the total binds too. S3 has no
-  full-object SHA-256 for multipart; the upload hasher verifies those after the fact.
+* Multipart: each part's exact Content-Length signed, and completion takes parts 1, 2, 3, ...
+  in order, so no part and no object is larger than planned. A completion that lists only the
+  first parts stores a shorter object: it still fits its kind's limits, and the upload hasher
+  records the size and SHA-256 of what was stored (S3 has no full-object SHA-256 for
+  multipart).
 * Dedup: a hash is a hit only when the indexed version still exists, its size equals the
   declared size, the caller may read it, and (under scan-gated prefixes) it was scanned clean.
 * Downloads: pinned to the version HeadObject saw. Under scan-gated prefixes only a
@@ -57,8 +60,9 @@ class Store:
 
 
 def head(store: Store, key: str, version_id: str | None) -> dict | None:
-    """HeadObject's response, or None when the key/version does not exist (or the version
-    id is one S3 cannot parse: a 400 without a body)."""
+    """HeadObject's response, or None when the key/version does not exist, the version id is
+    one S3 cannot parse (a 400 without a body), or the version is a delete marker (S3 answers
+    a HEAD of a delete marker's version id with 405 Method Not Allowed)."""
     kwargs = {"Bucket": store.bucket, "Key": key}
     if version_id is not None:
         kwargs["VersionId"] = version_id
@@ -67,7 +71,7 @@ def head(store: Store, key: str, version_id: str | None) -> dict | None:
     except ClientError as exc:
         if http_status(exc) == 404 or error_code(exc) in ("NoSuchKey", "NoSuchVersion", "404"):
             return None
-        if version_id is not None and http_status(exc) == 400:
+        if version_id is not None and http_status(exc) in (400, 405):
             return None
         raise
 

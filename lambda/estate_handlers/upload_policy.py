@@ -252,10 +252,10 @@ def parse_completion(body: dict) -> Completion:
         number = part.get("part_number") if isinstance(part, dict) else None
         etag = part.get("etag") if isinstance(part, dict) else None
         if not (isinstance(part, dict) and set(part) == {"part_number", "etag"}
-                and type(number) is int and previous < number <= S3_MAX_PARTS
+                and type(number) is int and number == previous + 1
                 and isinstance(etag, str) and _ETAG.fullmatch(etag)):
             raise ApiError(400, "invalid_parts", "Each part must be {\"part_number\", "
-                           "\"etag\"} with part numbers ascending from 1.")
+                           "\"etag\"}, numbered 1, 2, 3, ... in order.")
         out.append({"PartNumber": number, "ETag": etag})
         previous = number
     return Completion(key, upload_id, action, out)

@@ -25,7 +25,9 @@ from estate_handlers.runtime import client, logger, once, region, require_env
 BUCKET_ENV = "WRITE_HEALTH_BUCKET"
 HEALTH_KEY_PREFIX = "ops/write-health/"
 # A Route 53 checker wants the response within 2 s of connecting: a slower S3 is an unhealthy one.
-_CONFIG = Config(connect_timeout=1, read_timeout=1, retries={"mode": "standard", "max_attempts": 1})
+# One attempt in all (botocore's "max_attempts" counts retries, "total_max_attempts" attempts).
+_CONFIG = Config(connect_timeout=1, read_timeout=1,
+                 retries={"mode": "standard", "total_max_attempts": 1})
 
 
 @dataclass(frozen=True)

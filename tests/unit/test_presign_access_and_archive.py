@@ -298,3 +298,19 @@ def test_wire_invalid_object_state_on_restore_means_not_needed():
     s3, _ = wire_s3((200, ARCHIVED_HEADERS, b""), (403, {}, error))
     status, payload = restore(s3)
     assert status == 200 and payload["restore"]["status"] == "not-needed"
+
+
+def test_wire_a_delete_markers_version_id_is_404_on_download_and_restore():
+    # S3 answers a HEAD of a delete marker's version id with 405 and no body.
+    marker = (405, {"x-amz-delete-marker": "true", "x-amz-version-id": "dm1",
+                    "Allow": "DELETE"}, b"")
+    deps = {"dynamodb": FailsOnAnyCall(), "bucket": "acme-assets-dev", "table": "dedup",
+            "policy": POLICY}
+    s3, sent = wire_s3(marker)
+    status, payload = call(presign.Deps(s3=s3, **deps), method="GET", path="/downloads",
+                           query=f"key={ARCHIVED_KEY}&version_id=dm1")
+    assert (status, payload["error"]) == (404, "not_found") and len(sent) == 1
+    s3, sent = wire_s3(marker)
+    status, payload = call(presign.Deps(s3=s3, **deps),
+                           {"key": ARCHIVED_KEY, "version_id": "dm1"}, path="/downloads/restore")
+    assert (status, payload["error"]) == (404, "not_found") and len(sent) == 1

@@ -13,10 +13,10 @@ import boto3
 import pytest
 from botocore.config import Config
 from estate_handlers import keys, presign
-from estate_handlers._http import ConfigError
+from estate_handlers._http import ApiError, ConfigError
 from estate_handlers.dedup_index import CanonicalObject
 from estate_handlers.keys import caller_segment
-from estate_handlers.upload_policy import part_sizes
+from estate_handlers.upload_policy import parse_completion, part_sizes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lambda_context import one_invocation
@@ -266,3 +266,17 @@ def test_s3_download_urls_use_the_buckets_regional_endpoint(monkeypatch, region)
     url = presign.make_s3_client(region).generate_presigned_url(
         "get_object", Params={"Bucket": "acme-assets-dev", "Key": "brands/logos/a.png"})
     assert url.startswith(f"https://acme-assets-dev.s3.{region}.amazonaws.com/brands/logos/a.png?")
+
+
+@pytest.mark.parametrize("numbers", [[2], [1, 3], [1, 2, 2], [2, 1], [0, 1]])
+def test_a_completion_must_list_parts_1_2_3_in_order(numbers):
+    # Only then is the stored object the whole planned upload (no part skipped).
+    etag = '"' + "0" * 32 + '"'
+    body = {"key": "user-content/uploads/u/k.bin", "upload_id": "abc", "action": "complete",
+            "parts": [{"part_number": n, "etag": etag} for n in numbers]}
+    with pytest.raises(ApiError) as err:
+        parse_completion(body)
+    assert (err.value.status, err.value.code) == (400, "invalid_parts")
+    body["parts"] = [{"part_number": n, "etag": etag} for n in range(1, len(numbers) + 1)]
+    assert [p["PartNumber"] for p in parse_completion(body).parts] == \
+        list(range(1, len(numbers) + 1))

@@ -53,12 +53,16 @@ def test_a_cut_file_is_refused_as_truncated(pil):
     assert err.value.reason == "truncated"
 
 
-@pytest.mark.parametrize("pil", ["WEBP", "AVIF", "PNG", "JPEG"])
-def test_bytes_after_the_images_end_are_refused(pil):
+@pytest.mark.parametrize(("pil", "reason"), [
+    ("WEBP", "trailing-data"), ("PNG", "trailing-data"), ("JPEG", "trailing-data"),
+    # AVIF has no end marker: the appended bytes read as one more box, whose size ("<scr")
+    # runs past the end of the file
+    ("AVIF", "truncated")])
+def test_bytes_after_the_images_end_are_refused(pil, reason):
     body = _encoded(pil) + b"<script>alert(1)</script>"
     with pytest.raises(sniff.Rejected) as err:
         sniff.check_structure(sniff.sniff_format(body), body)
-    assert err.value.reason in ("trailing-data", "truncated", "unreadable-header")
+    assert err.value.reason == reason
 
 
 def test_widths_are_listed_largest_first_across_processed_and_thumbnails():

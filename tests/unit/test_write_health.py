@@ -78,3 +78,26 @@ def test_the_probe_key_is_per_region_and_the_bucket_is_required():
     assert (deps.bucket, deps.key) == (BUCKET, KEY)
     with pytest.raises(ConfigError, match="WRITE_HEALTH_BUCKET"):
         Deps.from_env({"AWS_REGION": "us-west-2"})
+
+
+def test_a_slow_down_is_answered_after_one_attempt_within_route_53s_budget(monkeypatch):
+    # The client Lambda builds (Deps.from_env): a retry would double the time to the 503,
+    # past the 2 s a Route 53 checker waits for an answer.
+    from botocore.awsrequest import AWSResponse
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
+    deps = Deps.from_env({"WRITE_HEALTH_BUCKET": BUCKET, "AWS_REGION": "us-west-2"})
+    sent = []
+
+    class _Raw:
+        def stream(self, **_):
+            yield b"<Error><Code>SlowDown</Code><Message>Reduce your rate</Message></Error>"
+
+    def answer(request, **_):
+        sent.append(request)
+        return AWSResponse(request.url, 503, {}, _Raw())
+
+    deps.s3.meta.events.register("before-send", answer)
+    assert write_accepted(deps) is False
+    assert len(sent) == 1

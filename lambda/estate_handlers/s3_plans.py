@@ -30,7 +30,7 @@ from botocore.exceptions import ClientError
 from estate_handlers import dedup_index, keys
 from estate_handlers._http import ApiError
 from estate_handlers.layout import SCAN_CLEAN, SCAN_STATUS_TAG, SCAN_THREATS
-from estate_handlers.s3_errors import error_code, http_status
+from estate_handlers.s3_errors import error_code, http_status, is_missing
 from estate_handlers.upload_policy import (
     S3_MAX_SINGLE_UPLOAD_BYTES,
     Completion,
@@ -76,19 +76,39 @@ def head(store: Store, key: str, version_id: str | None) -> dict | None:
         raise
 
 
-def scan_verdict(store: Store, key: str, version_id: str | None) -> str | None:
-    """The GuardDuty verdict tag of one version, or None while it has not been scanned."""
+def scan_verdict(store: Store, key: str,
+                 version_id: str | None) -> tuple[str | None, str | None] | None:
+    """(the GuardDuty verdict tag, or None while not scanned; the version it is of), or None
+    when the key or version does not exist.
+
+    Read with GetObjectTagging, which the upload gate's bucket policy leaves open: its
+    ``DenyReadsUntilScannedClean`` denies s3:GetObject, and with it HeadObject, on a version
+    not scanned clean. So under a gated prefix the verdict comes first, and HeadObject only
+    for a clean version."""
     kwargs = {"Bucket": store.bucket, "Key": key}
     if version_id and version_id != "null":
         kwargs["VersionId"] = version_id
-    tags = store.s3.get_object_tagging(**kwargs).get("TagSet", [])
-    return next((t["Value"] for t in tags if t.get("Key") == SCAN_STATUS_TAG), None)
+    try:
+        tagging = store.s3.get_object_tagging(**kwargs)
+    except ClientError as exc:
+        if http_status(exc) == 404 or is_missing(exc) or \
+                (version_id is not None and http_status(exc) in (400, 405)):
+            return None
+        raise
+    verdict = next((t["Value"] for t in tagging.get("TagSet", [])
+                    if t.get("Key") == SCAN_STATUS_TAG), None)
+    return verdict, version_id or tagging.get("VersionId")
 
 
-def require_clean(store: Store, key: str, version_id: str | None) -> None:
-    verdict = scan_verdict(store, key, version_id)
+def require_clean(store: Store, key: str, version_id: str | None) -> str | None:
+    """The version (``version_id``, or the current one) when it was scanned clean; else the
+    4xx its verdict means (404 when it does not exist)."""
+    found = scan_verdict(store, key, version_id)
+    if found is None:
+        raise ApiError(404, "not_found", "No such object (or no such version of it).")
+    verdict, pinned = found
     if verdict == SCAN_CLEAN:
-        return
+        return pinned
     if verdict is None:
         raise ApiError(409, "scan-pending", "The object has not been scanned for malware "
                        "yet; retry in a minute.")
@@ -151,11 +171,14 @@ def dedup_hit(store: Store, caller: str, req: UploadRequest) -> str | None:
         return None
     if not store.policy.may_read(canonical.key, caller):
         return None
+    # Gated: the verdict first (HeadObject is denied on bytes not released); never point a
+    # caller at bytes that are not released, or at a version deleted since it was indexed.
+    if store.is_gated(canonical.key):
+        found = scan_verdict(store, canonical.key, canonical.version_id)
+        if found is None or found[0] != SCAN_CLEAN:
+            return None
     if head(store, canonical.key, canonical.version_id) is None:
         return None  # deleted since it was indexed: a stale entry is not a hit
-    if store.is_gated(canonical.key) and \
-            scan_verdict(store, canonical.key, canonical.version_id) != SCAN_CLEAN:
-        return None  # never point a caller at bytes that are not released
     return canonical.key
 
 
@@ -224,9 +247,9 @@ def existing_version(store: Store, key: str, version_id: str | None) -> tuple[di
 
 
 def download_plan(store: Store, key: str, version_id: str | None) -> dict:
+    if store.is_gated(key):  # the verdict before HeadObject (see scan_verdict)
+        version_id = require_clean(store, key, version_id)
     found, pinned = existing_version(store, key, version_id)
-    if store.is_gated(key):
-        require_clean(store, key, pinned)
     if is_archived(found):
         raise ApiError(409, "archived", "The object is in an archive tier; request a restore "
                        "and retry when it has finished.", restore=restore_progress(found))
@@ -244,6 +267,8 @@ def request_restore(store: Store, key: str, version_id: str | None) -> tuple[int
     Intelligent-Tiering archive tiers take a RestoreObject WITHOUT ``Days``: the restored
     object moves back to the Frequent Access tier and stays there until it ages out again.
     """
+    if store.is_gated(key):  # nothing to restore for a download it would not get
+        version_id = require_clean(store, key, version_id)
     found, pinned = existing_version(store, key, version_id)
     answer = {"key": key, "version_id": pinned}
     if not is_archived(found):

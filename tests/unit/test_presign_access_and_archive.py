@@ -14,6 +14,7 @@ import pytest
 from botocore.config import Config
 from botocore.stub import Stubber
 from estate_handlers import presign
+from estate_handlers.keys import caller_segment
 from estate_handlers.upload_policy import UploadPolicy
 from lambda_context import one_invocation
 
@@ -314,3 +315,86 @@ def test_wire_a_delete_markers_version_id_is_404_on_download_and_restore():
     status, payload = call(presign.Deps(s3=s3, **deps),
                            {"key": ARCHIVED_KEY, "version_id": "dm1"}, path="/downloads/restore")
     assert (status, payload["error"]) == (404, "not_found") and len(sent) == 1
+
+
+# ------------------------------------------------- the gate's bucket policy and HeadObject
+# In AWS, DenyReadsUntilScannedClean denies s3:GetObject (so HeadObject) on a version not
+# scanned clean; GetObjectTagging stays open. Under a gated prefix the verdict must come first:
+# a HeadObject queued after it would be answered 403 there (the local S3 has no bucket policy,
+# so these run on the Stubber, which fails on any call out of this order).
+
+GATED_KEY = f"user-content/uploads/{caller_segment(SELLER)}/report.pdf"  # the seller's, gated
+
+
+def gated_deps(s3):
+    return presign.Deps(s3=s3, dynamodb=FailsOnAnyCall(), bucket="acme-assets-dev",
+                        table="dedup", policy=POLICY, scan_gated_prefixes=("user-content/",))
+
+
+def _tagging(verdict=None, version="v7"):
+    tags = [{"Key": "GuardDutyMalwareScanStatus", "Value": verdict}] if verdict else []
+    return {"TagSet": tags, "VersionId": version}
+
+
+@pytest.mark.parametrize(("verdict", "status", "error"), [
+    (None, 409, "scan-pending"), ("THREATS_FOUND", 403, "quarantined"),
+    ("ACCESS_DENIED", 422, "scan-failed")])
+def test_a_gated_download_not_scanned_clean_is_answered_from_its_tags_alone(verdict, status,
+                                                                           error):
+    for path, body, query in (("/downloads", None, f"key={GATED_KEY}"),
+                              ("/downloads/restore", {"key": GATED_KEY}, "")):
+        s3, stub = stubbed()
+        with stub:
+            stub.add_response("get_object_tagging", _tagging(verdict),
+                              {"Bucket": "acme-assets-dev", "Key": GATED_KEY})
+            got, payload = call(gated_deps(s3), body, method="GET" if body is None else "POST",
+                                path=path, query=query)
+            stub.assert_no_pending_responses()
+        assert (got, payload["error"]) == (status, error), path
+
+
+def test_a_clean_gated_download_is_pinned_to_the_version_whose_verdict_was_read():
+    s3, stub = stubbed()
+    with stub:
+        stub.add_response("get_object_tagging", _tagging("NO_THREATS_FOUND", "v7"),
+                          {"Bucket": "acme-assets-dev", "Key": GATED_KEY})
+        stub.add_response("head_object", {"ContentLength": 10, "VersionId": "v7"},
+                          {"Bucket": "acme-assets-dev", "Key": GATED_KEY, "VersionId": "v7"})
+        status, payload = call(gated_deps(s3), method="GET", path="/downloads",
+                               query=f"key={GATED_KEY}")
+        stub.assert_no_pending_responses()
+    assert status == 200 and "versionId=v7" in payload["url"]
+
+
+def test_a_gated_version_that_does_not_exist_is_404():
+    s3, stub = stubbed()
+    with stub:
+        stub.add_client_error("get_object_tagging", "NoSuchVersion", http_status_code=404,
+                              expected_params={"Bucket": "acme-assets-dev", "Key": GATED_KEY,
+                                               "VersionId": "gone"})
+        status, payload = call(gated_deps(s3), method="GET", path="/downloads",
+                               query=f"key={GATED_KEY}&version_id=gone")
+    assert (status, payload["error"]) == (404, "not_found")
+
+
+def test_a_gated_dedup_candidate_not_scanned_clean_is_no_hit_and_never_headed():
+    from estate_handlers.dedup_index import CanonicalObject
+
+    sha = "ab" * 32
+    canonical = CanonicalObject(sha, GATED_KEY, "v7", 1000, "2026-12-01")
+
+    class Index:
+        def get_item(self, **_):
+            return {"Item": canonical.to_item()}
+
+    s3, stub = stubbed()
+    with stub:
+        stub.add_response("get_object_tagging", _tagging(None, "v7"),
+                          {"Bucket": "acme-assets-dev", "Key": GATED_KEY, "VersionId": "v7"})
+        deps = presign.Deps(s3=s3, dynamodb=Index(), bucket="acme-assets-dev", table="dedup",
+                            policy=POLICY, scan_gated_prefixes=("user-content/",))
+        status, payload = call(deps, {"kind": "user-upload", "filename": "report.pdf",
+                                      "content_type": "application/pdf", "size": 1000,
+                                      "sha256": sha})
+        stub.assert_no_pending_responses()
+    assert status == 200 and payload["deduplicated"] is False  # a fresh URL instead

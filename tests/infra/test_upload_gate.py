@@ -396,6 +396,20 @@ def test_verdict_function_may_tag_but_never_read_bytes_or_delete(assets):
                 or "Delete" in a and a.startswith("s3:")}
 
 
+def test_verdict_function_can_tell_a_deleted_version_from_a_forbidden_one(assets, prod):
+    # S3 answers 404 (NoSuchVersion) rather than 403 only to a caller allowed s3:ListBucket;
+    # without a condition: a tagging request carries no s3:prefix.
+    (function,) = [v for v in resources(assets, "AWS::Lambda::Function").values()
+                   if v["Properties"]["Handler"] == VERDICT_HANDLER]
+    role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    (policy,) = [v for v in resources(assets, "AWS::IAM::ManagedPolicy").values()
+                 if {"Ref": role_id} in v["Properties"]["Roles"]]
+    [listing] = [s for s in policy["Properties"]["PolicyDocument"]["Statement"]
+                 if "s3:ListBucket" in as_list(s["Action"])]
+    assert listing["Resource"] == f"arn:aws:s3:::{prod.assets_bucket_name}"
+    assert "Condition" not in listing
+
+
 def test_alarm_topic_name_is_the_one_the_monitoring_stack_creates(estate, prod):
     template = estate.template_json("prod", "Monitoring")
     _, topic = only(template, "AWS::SNS::Topic")

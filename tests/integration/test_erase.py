@@ -130,3 +130,32 @@ def test_a_real_erasure_needs_yes(tmp_path, monkeypatch):
 def test_an_audit_destination_is_required():
     code, _ = erase("--bucket", "justkalm-assets-dev", "--user", ALICE, "--yes")
     assert code == 2
+
+
+def test_a_replica_that_does_not_answer_stops_the_run_before_anything_is_erased(
+        s3_client, estate, tmp_path):
+    primary, _ = estate
+    code, out = erase("--bucket", primary, "--replica-bucket", "no-such-replica-bucket-x1",
+                      "--replica-region", "us-east-1", "--user", ALICE,
+                      "--audit-file", str(tmp_path / "audit"), "--operator", "ops", "--yes")
+    assert code == 2 and not (tmp_path / "audit").exists()
+    assert _entries(s3_client, primary, f"user-content/uploads/{ALICE}/") == 4
+
+
+def test_an_s3_error_in_one_location_is_counted_and_the_others_still_erased():
+    from botocore.exceptions import ClientError
+
+    class Refusing:  # lists one version, then refuses to delete it
+        def get_paginator(self, _):
+            return self
+
+        def paginate(self, **kw):
+            yield {"Versions": [{"Key": kw["Prefix"] + "a.jpg", "VersionId": "v1", "Size": 3}]}
+
+        def delete_objects(self, **_):
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}},
+                              "DeleteObjects")
+
+    tally = cli.erase_prefix(Refusing(), "b", f"user-content/uploads/{ALICE}/", dry_run=False)
+    assert tally.failed == 1 and tally.errors[0].startswith("AccessDenied")
+    assert tally.versions == 1

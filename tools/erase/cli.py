@@ -19,7 +19,8 @@ log itself holds no readable identifier. With ``--audit-bucket`` the record is o
 under ``audit/erasure/`` — point it at the Object-Lock backups bucket and nobody can alter it.
 
 Exit codes: 0 erased (or nothing to erase), 1 some versions could not be deleted (the report
-says which prefix), 2 usage error (nothing was changed).
+says which prefix; the audit record is written all the same), 2 usage error or a bucket that
+does not answer, checked before anything is deleted (nothing was changed).
 """
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ from dataclasses import dataclass, field
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from infra.config import USER_EXPORTS, USER_UPLOADS
 from tools.cli import Parser, UsageError, bucket, replica_bucket_name, run_main
@@ -102,8 +104,25 @@ def _pages(s3, bucket: str, prefix: str):
 
 
 def erase_prefix(s3, bucket: str, prefix: str, *, dry_run: bool) -> Tally:
-    """Delete every version and delete marker under ``prefix`` (or count them)."""
+    """Delete every version and delete marker under ``prefix`` (or count them). An S3 error
+    stops this location only: it is counted as failed, so the other locations are still
+    erased and the audit record still written (a rerun finishes the job)."""
     tally = Tally(bucket, prefix)
+    try:
+        _erase_pages(s3, tally, dry_run=dry_run)
+    except ClientError as exc:
+        tally.failed += 1
+        tally.errors.append(f"{_code(exc)}: stopped after {tally.versions} versions and "
+                            f"{tally.delete_markers} markers (rerun)")
+    return tally
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code") or "error")
+
+
+def _erase_pages(s3, tally: Tally, *, dry_run: bool) -> None:
+    bucket, prefix = tally.bucket, tally.prefix
     for items in _pages(s3, bucket, prefix):
         for item, marker in items:
             if marker:
@@ -121,11 +140,20 @@ def erase_prefix(s3, bucket: str, prefix: str, *, dry_run: bool) -> Tally:
                 tally.failed += 1
                 if len(tally.errors) < 10:  # codes only: keys are user content
                     tally.errors.append(f"{error.get('Code')}: {error.get('Message')}")
-    return tally
 
 
 def remaining(s3, bucket: str, prefix: str) -> int:
     return sum(len(items) for items in _pages(s3, bucket, prefix))
+
+
+def _reachable(s3, bucket: str) -> None:
+    """Every bucket the run touches answers before anything is deleted: a wrong name or
+    Region would otherwise stop the run half-way, after the primary's versions were gone."""
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except ClientError as exc:
+        raise UsageError(f"s3://{bucket} does not answer ({_code(exc)}): check its name and "
+                         "Region; nothing was erased") from None
 
 
 def _audit_record(args, operator: str, tallies: list[Tally], started: dt.datetime) -> dict:
@@ -143,14 +171,17 @@ def _audit_record(args, operator: str, tallies: list[Tally], started: dt.datetim
     }
 
 
-def _write_audit(args, record: dict) -> str:
+def _audit_client(args):
+    return boto3.client("s3", region_name=args.audit_region, config=Config(
+        signature_version="s3v4", retries={"mode": "standard"}))
+
+
+def _write_audit(args, record: dict, audit) -> str:
     if args.audit_file:
         with open(args.audit_file, "a", encoding="utf-8") as log:
             log.write(json.dumps(record, sort_keys=True) + "\n")
         return args.audit_file
     key = f"audit/erasure/{record['finished'][:10]}/{record['id']}.json"
-    audit = boto3.client("s3", region_name=args.audit_region, config=Config(
-        signature_version="s3v4", retries={"mode": "standard"}))
     audit.put_object(Bucket=args.audit_bucket, Key=key, ContentType="application/json",
                      Body=json.dumps(record, sort_keys=True).encode(), ChecksumAlgorithm="SHA256")
     return f"s3://{args.audit_bucket}/{key}"
@@ -169,18 +200,28 @@ def _main(args, stdout) -> int:
     primary = boto3.client("s3", config=config)
     replica = boto3.client("s3", region_name=args.replica_region, config=config)
     replica_bucket = args.replica_bucket or replica_bucket_name(args.bucket)
+    audit = None if args.audit_file else _audit_client(args)
+    for client, name in ((primary, args.bucket), (replica, replica_bucket),
+                         (audit, args.audit_bucket)):
+        if client is not None:
+            _reachable(client, name)
     operator = args.operator or boto3.client("sts").get_caller_identity()["Arn"]
     tallies = [erase_prefix(client, bucket, prefix, dry_run=args.dry_run)
                for client, bucket in ((primary, args.bucket), (replica, replica_bucket))
                for prefix in user_prefixes(args.user)]
     if not args.dry_run:
         for tally, client in zip(tallies, (primary, primary, replica, replica), strict=True):
-            left = remaining(client, tally.bucket, tally.prefix)
+            try:
+                left = remaining(client, tally.bucket, tally.prefix)
+            except ClientError as exc:
+                tally.failed += 1
+                tally.errors.append(f"{_code(exc)}: could not check what remains (rerun)")
+                continue
             if left:  # e.g. a replica still arriving; a rerun finishes it
                 tally.failed += left
                 tally.errors.append(f"{left} versions remain after erasure (rerun)")
     record = _audit_record(args, operator, tallies, started)
-    where = _write_audit(args, record)
+    where = _write_audit(args, record, audit)
     verb = "would erase" if args.dry_run else "erased"
     for t in tallies:
         print(f"{verb} s3://{t.bucket}/{t.prefix}: {t.versions} versions ({t.bytes} bytes), "

@@ -68,7 +68,7 @@ from estate_handlers.runtime import (
     once,
     require_env,
 )
-from estate_handlers.s3_errors import is_missing
+from estate_handlers.s3_errors import is_missing, newer_version_unreleased
 
 CHUNK_ENV = "HASH_CHUNK_BYTES"
 DEFAULT_CHUNK_BYTES = 1024 * 1024
@@ -170,8 +170,9 @@ def canonical_is_live(s3, bucket: str, canonical: CanonicalObject) -> bool:
     try:
         head = s3.head_object(Bucket=bucket, Key=canonical.key)
     except ClientError as exc:
-        if is_missing(exc):
-            return False
+        if is_missing(exc) or newer_version_unreleased(s3, bucket, canonical.key,
+                                                       canonical.version_id, exc):
+            return False  # gone, or overwritten by a version the upload gate holds back
         raise
     return head.get("VersionId", "null") == canonical.version_id
 

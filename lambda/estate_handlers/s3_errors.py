@@ -19,3 +19,22 @@ def http_status(exc: ClientError) -> int:
 def is_missing(exc: ClientError) -> bool:
     """The object or version does not exist (not: the bucket does not, or access is denied)."""
     return error_code(exc) in MISSING_CODES
+
+
+def newer_version_unreleased(s3, bucket: str, key: str, version_id: str | None,
+                             exc: ClientError) -> bool:
+    """After a HeadObject of ``key``'s current version answered ``exc``: is that the upload
+    gate's denial of a newer version not scanned clean (so ``version_id``, which we hold, is no
+    longer current)?
+
+    The gate's bucket policy denies reading any version under a gated prefix until it is
+    tagged clean. A version a handler holds was released (or is outside the gate), so it is
+    readable: when the current version is denied and ours is not, the current one is another,
+    newer version, still pending or quarantined."""
+    if http_status(exc) != 403 or not version_id:
+        return False
+    try:
+        s3.head_object(Bucket=bucket, Key=key, VersionId=version_id)
+    except ClientError:
+        return False
+    return True

@@ -39,7 +39,7 @@ from estate_handlers.layout import (
 from estate_handlers.object_events import ObjectVersion, is_replica
 from estate_handlers.renditions import fingerprints, imaging, keys, sniff
 from estate_handlers.renditions.settings import Settings
-from estate_handlers.s3_errors import is_missing
+from estate_handlers.s3_errors import is_missing, newer_version_unreleased
 
 CACHE_IMMUTABLE = "public, max-age=31536000, immutable"
 # The manifest keeps its key when a new version of the original replaces the renditions.
@@ -223,6 +223,8 @@ def process_object(s3, obj: ObjectVersion, settings: Settings, *,
     except ClientError as exc:
         if is_missing(exc):
             return Outcome("skipped", "gone")
+        if newer_version_unreleased(s3, obj.bucket, obj.key, obj.version_id, exc):
+            return Outcome("superseded", "current version not released by the upload gate yet")
         raise
     if obj.version_id and head.get("VersionId") != obj.version_id:
         return Outcome("superseded", f"current version is {head.get('VersionId')}")

@@ -93,3 +93,35 @@ def test_a_refused_job_is_a_clear_error_with_exit_code_1(s3_client, fresh_bucket
                      "--account-id", "123456789012"], stdout=io.StringIO())
     assert code == 1
     assert "IdempotencyException" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("extra", [[], ["--to-prefix", "brands/restored/"]])
+def test_above_the_threshold_without_a_usable_job_the_copies_run_from_here(
+        s3_client, fresh_bucket, monkeypatch, extra):
+    # No role, or another prefix: Batch Operations cannot be used, so the automatic switch
+    # must not turn a large plan (here: above a threshold of 1) into a usage error.
+    monkeypatch.setattr(cli.boto3, "client", _no_control(cli.boto3.client))
+    for key in KEYS[:3]:
+        s3_client.put_object(Bucket=fresh_bucket, Key=PREFIX + key, Body=key.encode())
+    at = s3_client.head_object(Bucket=fresh_bucket, Key=PREFIX + KEYS[2])["LastModified"]
+    time.sleep(max(0.0, (at + dt.timedelta(seconds=1)
+                         - dt.datetime.now(dt.UTC)).total_seconds()) + 0.02)
+    for key in KEYS[:3]:
+        s3_client.put_object(Bucket=fresh_bucket, Key=PREFIX + key, Body=b"bad")
+    argv = ["--bucket", fresh_bucket, "--prefix", PREFIX, "--at",
+            at.astimezone(dt.UTC).isoformat(), "--batch-threshold", "1", *extra]
+    out = io.StringIO()
+    assert cli.main([*argv, "--dry-run"], stdout=out) == 0, out.getvalue()
+    assert "above --batch-threshold, run from this machine" in out.getvalue()
+    out = io.StringIO()
+    assert cli.main([*argv, "--yes"], stdout=out) == 0, out.getvalue()
+    restored = (extra[1] if extra else PREFIX) + "plain.mp4"
+    assert s3_client.get_object(Bucket=fresh_bucket, Key=restored)["Body"].read() == b"plain.mp4"
+
+
+def _no_control(real_client):
+    def client(service, *args, **kwargs):
+        if service in ("s3control", "sts"):
+            pytest.fail(f"{service} was called: no Batch Operations job was possible")
+        return real_client(service, *args, **kwargs)
+    return client

@@ -320,15 +320,36 @@ def execute(run: Run, restorer: Restorer, decisions, total: int, report: ReportW
     return outcomes
 
 
+def _why_not_batch(run: Run) -> str | None:
+    """Why this run cannot use Batch Operations, or None when it can."""
+    if not run.args.batch_role_arn:
+        return ("Batch Operations needs --batch-role-arn (the Recovery stack's "
+                "RestoreBatchRoleArn output)")
+    if run.dest_prefix != run.source_prefix or run.args.from_replica:
+        return ("Batch Operations copies keys unchanged: it cannot restore into another "
+                "prefix or from the replica")
+    return None
+
+
+def _use_batch(run: Run, copies: int, stdout) -> bool:
+    """``--batch-operations`` asks for it (a usage error if it cannot be used); above
+    ``--batch-threshold`` it is used when it can be, else the copies run from here, said so."""
+    reason = _why_not_batch(run)
+    if run.args.batch_operations:
+        if reason:
+            raise UsageError(f"{reason}; run without --batch-operations")
+        return True
+    if copies <= run.args.batch_threshold:
+        return False
+    if reason:
+        print(f"  ({copies} copies, above --batch-threshold, run from this machine: {reason})",
+              file=stdout)
+        return False
+    return True
+
+
 def _batch_target(run: Run, dest_s3) -> batch_ops.BatchTarget:
     args = run.args
-    if not args.batch_role_arn:
-        raise UsageError("Batch Operations needs --batch-role-arn (the Recovery stack's "
-                         "RestoreBatchRoleArn output)")
-    if run.dest_prefix != run.source_prefix or run.source_bucket != run.dest_bucket \
-            and args.from_replica:
-        raise UsageError("Batch Operations copies keys unchanged: it cannot restore into "
-                         "another prefix or from the replica; run without --batch-operations")
     account = args.account_id or boto3.client("sts").get_caller_identity()["Account"]
     region = dest_s3.meta.region_name
     return batch_ops.BatchTarget(account, region, args.batch_role_arn,
@@ -351,13 +372,13 @@ def _main(args: argparse.Namespace, stdout) -> int:
                         readers=args.workers)
     with restorer, tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
         summary = build_plan(run, source_s3, dest_s3, spool)
-        use_batch = args.batch_operations or summary.counts[COPY] > args.batch_threshold
-        target = _batch_target(run, dest_s3) if use_batch else None
         print(summary.render(run), file=stdout)
+        use_batch = _use_batch(run, summary.counts[COPY], stdout)
         if args.dry_run:
             if use_batch:
                 print("  (the copies would run as an S3 Batch Operations job)", file=stdout)
             return 0
+        target = _batch_target(run, dest_s3) if use_batch else None
         _confirm(run, summary)
         report = ReportWriter(args.report)
         keep, job_id = (lambda decision: True), None

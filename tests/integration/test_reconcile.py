@@ -13,6 +13,10 @@ The outage left every state the secondary can leave, one upload each:
 
 (The window, ``--since``/``--until``, is the command-line test's.)
 
+The primary's S3 client enforces the upload gate as its bucket policy does in AWS
+(``GateEnforcingS3``: reading a gated version not tagged clean is 403; the local server has no
+bucket policies), so a read the tool makes too early fails here as it would there.
+
 GuardDuty is a stubbed client (on-demand scan requests recorded); its verdict tag is what
 the test writes, as GuardDuty would (``two_regions.guardduty_scans``). Replication is
 ``two_regions.replicate``. Proven: a dry run changes nothing; the runs converge (copy, then
@@ -29,6 +33,7 @@ from collections import Counter
 import boto3
 import pytest
 import renditions_images as images
+from botocore.exceptions import ClientError
 from estate_handlers import dedup_index, hasher
 from estate_handlers.layout import CONTENT_SHA256_TAG, SCAN_STATUS_TAG, SCAN_THREATS
 from estate_handlers.renditions import keys, pipeline
@@ -50,6 +55,40 @@ KEYS = {
 }
 
 
+class GateEnforcingS3:
+    """The tool's client of the primary bucket: GetObject and HeadObject of a gated version
+    not tagged clean are 403, as DenyReadsUntilScannedClean makes them (tagging and listing
+    stay open). ``unguarded``: the plain client, for the test's own set-up and checks."""
+
+    def __init__(self, s3, bucket: str, gated: tuple[str, ...]):
+        self._s3, self._bucket, self._gated = s3, bucket, gated
+        self.unguarded = s3
+
+    def __getattr__(self, name):
+        return getattr(self._s3, name)
+
+    def head_object(self, **kwargs):
+        self._deny_unless_clean(kwargs)
+        return self._s3.head_object(**kwargs)
+
+    def get_object(self, **kwargs):
+        self._deny_unless_clean(kwargs)
+        return self._s3.get_object(**kwargs)
+
+    def _deny_unless_clean(self, kwargs) -> None:
+        if kwargs["Bucket"] != self._bucket or not kwargs["Key"].startswith(self._gated):
+            return
+        version = {"VersionId": kwargs["VersionId"]} if kwargs.get("VersionId") else {}
+        try:
+            tag_set = self._s3.get_object_tagging(Bucket=kwargs["Bucket"], Key=kwargs["Key"],
+                                                  **version)["TagSet"]
+        except ClientError:
+            return  # missing: S3 answers as it would
+        if {t["Key"]: t["Value"] for t in tag_set}.get(SCAN_STATUS_TAG) != "NO_THREATS_FOUND":
+            raise ClientError({"Error": {"Code": "403", "Message": "Forbidden"},
+                               "ResponseMetadata": {"HTTPStatusCode": 403}}, "HeadObject")
+
+
 @pytest.fixture
 def guardduty():
     return {"primary": StubbedGuardDuty("us-east-1"), "secondary": StubbedGuardDuty("us-west-2")}
@@ -60,7 +99,8 @@ def estate(s3_endpoint, fresh_bucket, second_bucket, hasher_deps, guardduty):
     primary_gd, secondary_gd = guardduty["primary"], guardduty["secondary"]
     s3 = boto3.client("s3", endpoint_url=s3_endpoint)
     deps = hasher.Deps(s3=s3, dynamodb=hasher_deps.dynamodb, table_name=hasher_deps.table_name)
-    return engine.Estate(primary=engine.Region(s3, fresh_bucket, primary_gd.client),
+    return engine.Estate(primary=engine.Region(GateEnforcingS3(s3, fresh_bucket, GATED), fresh_bucket,
+                                               primary_gd.client),
                          secondary=engine.Region(s3, second_bucket, secondary_gd.client),
                          hasher=deps, render_settings=SMALL, gated_prefixes=GATED)
 
@@ -87,7 +127,7 @@ def counted(monkeypatch):
 def outage(estate: engine.Estate) -> None:
     """Write the states above into the secondary (and what replication brought into the
     primary)."""
-    s3, primary, secondary = estate.primary.s3, estate.primary.bucket, estate.secondary.bucket
+    s3, primary, secondary = estate.primary.s3.unguarded, estate.primary.bucket, estate.secondary.bucket
 
     def put(name: str, body: bytes, content_type: str) -> str:
         return s3.put_object(Bucket=secondary, Key=KEYS[name], Body=body,
@@ -115,7 +155,7 @@ def run(estate, apply: bool) -> dict[str, engine.Finding]:
 
 
 def primary_state(estate) -> list:
-    s3, bucket = estate.primary.s3, estate.primary.bucket
+    s3, bucket = estate.primary.s3.unguarded, estate.primary.bucket
     versions = s3.list_object_versions(Bucket=bucket).get("Versions", [])
     return sorted((v["Key"], v["VersionId"], json.dumps(tags(s3, bucket, v["Key"],
                                                               v["VersionId"]), sort_keys=True))
@@ -127,7 +167,7 @@ def index(estate) -> list:
 
 
 def current_version(estate, name: str) -> str:
-    return estate.primary.s3.head_object(Bucket=estate.primary.bucket,
+    return estate.primary.s3.unguarded.head_object(Bucket=estate.primary.bucket,
                                          Key=KEYS[name])["VersionId"]
 
 
@@ -155,16 +195,16 @@ def test_reconciliation_converges_and_does_each_thing_once(estate, guardduty, co
     assert first["unprocessed"].outcomes == {"hash": "canonical", "render": "rendered"}
     copy = first["unreplicated"].primary_version
     assert copy == current_version(estate, "unreplicated")
-    got = estate.primary.s3.get_object(Bucket=estate.primary.bucket, Key=KEYS["unreplicated"])
+    got = estate.primary.s3.unguarded.get_object(Bucket=estate.primary.bucket, Key=KEYS["unreplicated"])
     assert got["Body"].read() == images.jpeg(images.photo("chelsea"))
-    assert SCAN_STATUS_TAG not in tags(estate.primary.s3, estate.primary.bucket,
+    assert SCAN_STATUS_TAG not in tags(estate.primary.s3.unguarded, estate.primary.bucket,
                                        KEYS["unreplicated"], copy), "a copy carries no verdict"
     unscanned = current_version(estate, "unscanned")
     assert requested == [(estate.primary.bucket, KEYS["unscanned"], unscanned)]
 
     # GuardDuty scans the copy (a new upload to the primary) and the requested version.
-    guardduty_scans(estate.primary.s3, estate.primary.bucket, KEYS["unreplicated"], copy)
-    guardduty_scans(estate.primary.s3, estate.primary.bucket, KEYS["unscanned"], unscanned)
+    guardduty_scans(estate.primary.s3.unguarded, estate.primary.bucket, KEYS["unreplicated"], copy)
+    guardduty_scans(estate.primary.s3.unguarded, estate.primary.bucket, KEYS["unscanned"], unscanned)
     second = run(estate, apply=True)
     assert {n: f.state for n, f in second.items()} == {
         "done": "reconciled", "unprocessed": "reconciled", "unreplicated": "reconciled",
@@ -184,16 +224,16 @@ def test_reconciliation_converges_and_does_each_thing_once(estate, guardduty, co
                                                ("unprocessed", "unreplicated", "unscanned")}
     _each_rendition_written_once(estate, ("unprocessed", "unreplicated"))
     for name in ("done", "unprocessed", "unreplicated", "unscanned"):
-        primary_tags = tags(estate.primary.s3, estate.primary.bucket, KEYS[name])
+        primary_tags = tags(estate.primary.s3.unguarded, estate.primary.bucket, KEYS[name])
         assert primary_tags[SCAN_STATUS_TAG] == "NO_THREATS_FOUND", f"{name} left unscanned"
         assert dedup_index.get_canonical(estate.hasher.dynamodb, estate.hasher.table_name,
                                          primary_tags[CONTENT_SHA256_TAG]) is not None
-    listed = estate.primary.s3.list_object_versions(Bucket=estate.primary.bucket)
+    listed = estate.primary.s3.unguarded.list_object_versions(Bucket=estate.primary.bucket)
     assert KEYS["infected"] not in {v["Key"] for v in listed.get("Versions", [])}
 
 
 def _each_rendition_written_once(estate, names) -> None:
-    s3, bucket = estate.primary.s3, estate.primary.bucket
+    s3, bucket = estate.primary.s3.unguarded, estate.primary.bucket
     versions = Counter(v["Key"] for prefix in (keys.PROCESSED, keys.THUMBNAILS)
                        for v in s3.list_object_versions(Bucket=bucket, Prefix=prefix)
                        .get("Versions", []))
@@ -205,7 +245,7 @@ def _each_rendition_written_once(estate, names) -> None:
 
 def test_other_bytes_are_a_conflict_a_deletion_is_kept_and_errors_are_reported(
         estate, monkeypatch):
-    s3, primary, secondary = estate.primary.s3, estate.primary.bucket, estate.secondary.bucket
+    s3, primary, secondary = estate.primary.s3.unguarded, estate.primary.bucket, estate.secondary.bucket
     key = KEYS["done"]
     s3.put_object(Bucket=secondary, Key=key, Body=b"%PDF-1.7 from the outage",
                   Tagging=f"{SCAN_STATUS_TAG}=NO_THREATS_FOUND")

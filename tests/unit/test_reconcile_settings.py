@@ -43,3 +43,30 @@ def test_clients_are_built_for_each_region_and_the_hasher_writes_the_primary(mon
 def test_since_after_until_is_a_usage_error():
     with pytest.raises(cli.UsageError, match="before --until"):
         settings("--since", "2026-11-20T11:00:00Z", "--until", "2026-11-20T10:00:00Z")
+
+
+def test_the_primarys_versions_of_a_key_are_read_from_every_page():
+    from types import SimpleNamespace
+
+    from tools.reconcile import engine
+
+    key = "user-content/uploads/alice-0123456789abcdef/a1/receipt.pdf"
+    pages = [{"Versions": [{"Key": key, "VersionId": f"v{i}", "IsLatest": False}
+                           for i in range(1000)]},
+             {"Versions": [{"Key": key, "VersionId": "newest", "IsLatest": True},
+                           {"Key": key + ".bak", "VersionId": "other", "IsLatest": True}],
+              "DeleteMarkers": [{"Key": key + ".bak", "VersionId": "m", "IsLatest": True}]}]
+
+    class Listing:
+        def get_paginator(self, name):
+            assert name == "list_object_versions"
+            return self
+
+        def paginate(self, Bucket, Prefix):  # noqa: N803 - boto3's parameter names
+            assert (Bucket, Prefix) == ("b", key)
+            yield from pages
+
+    estate = SimpleNamespace(primary=SimpleNamespace(s3=Listing(), bucket="b"))
+    versions, deleted = engine.primary_versions(estate, key)
+    assert len(versions) == 1001 and versions[-1]["VersionId"] == "newest"
+    assert deleted is False  # the delete marker is another key's

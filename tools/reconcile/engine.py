@@ -159,9 +159,14 @@ def primary_versions(estate: Estate, key: str) -> tuple[list[dict], bool]:
     """The primary's versions of exactly ``key`` (a listing: allowed before any verdict),
     and whether a delete marker is its current version."""
     side = estate.primary
-    listed = side.s3.list_object_versions(Bucket=side.bucket, Prefix=key)
-    deleted = any(m["Key"] == key and m.get("IsLatest") for m in listed.get("DeleteMarkers", []))
-    return [v for v in listed.get("Versions", []) if v["Key"] == key], deleted
+    versions, deleted = [], False
+    # Every page: a key with more than 1,000 versions and markers spans several.
+    for page in side.s3.get_paginator("list_object_versions").paginate(Bucket=side.bucket,
+                                                                       Prefix=key):
+        versions += [v for v in page.get("Versions", []) if v["Key"] == key]
+        deleted |= any(m["Key"] == key and m.get("IsLatest")
+                       for m in page.get("DeleteMarkers", []))
+    return versions, deleted
 
 
 def same_bytes(estate: Estate, item: Written, primary_head: dict) -> bool:
@@ -183,10 +188,13 @@ def request_scan(side: Region, key: str, version_id: str) -> None:
         S3Object={"Bucket": side.bucket, "Key": key, "VersionId": version_id})
 
 
-def copy_to_primary(estate: Estate, item: Written, tags: dict[str, str]) -> str:
+def copy_to_primary(estate: Estate, item: Written, tags: dict[str, str], gated: bool) -> str:
     """The secondary version's bytes, headers and tags (the verdict and its report marker
     left out, ``COPIED_FROM_TAG`` added: a later run knows the copy before it may read it) as
-    a new primary version, with a stored SHA-256 checked against the source.
+    a new primary version, with a stored SHA-256 checked against the source: at once, or for a
+    gated key once the primary's scan released the copy (the gate's bucket policy denies
+    reading it before; ``_primary_twin`` compares then), S3 having checked each part's
+    SHA-256 on the way in.
     Streams through this machine: the two buckets are in two Regions and may be two
     endpoints; ``upload_fileobj`` goes multipart above 8 MB, so memory stays flat."""
     source, target = estate.secondary, estate.primary
@@ -204,6 +212,9 @@ def copy_to_primary(estate: Estate, item: Written, tags: dict[str, str]) -> str:
         target.s3.upload_fileobj(got["Body"], target.bucket, item.key, ExtraArgs=extra)
     finally:
         got["Body"].close()
+    if gated:  # unreadable until scanned clean: its version from the listing, allowed
+        versions, _ = primary_versions(estate, item.key)
+        return next(v["VersionId"] for v in versions if v.get("IsLatest"))
     written = head(target, item.key)
     if written is None or not same_bytes(estate, item, written):
         raise RuntimeError("the copy in the primary does not match the source's SHA-256")
@@ -271,7 +282,7 @@ def _examine(estate: Estate, item: Written, apply: bool, finding: Finding) -> No
             finding.actions.extend(_after_copy(item.key, gated))
             finding.state = PLANNED
             return
-        twin = copy_to_primary(estate, item, source_tags)
+        twin = copy_to_primary(estate, item, source_tags, gated)
         finding.primary_version = twin
         if gated:  # the primary's plan scans the copy; its verdict releases it
             finding.state, finding.detail = PENDING, "copied; the primary scans it as an upload"
@@ -298,7 +309,7 @@ def _primary_twin(estate: Estate, item: Written, finding: Finding) -> str | None
     if current is None:
         return None
     current_tags = tags_of(estate.primary, item.key, current["VersionId"])
-    ours = current_tags.get(COPIED_FROM_TAG) == item.version_id  # verified when copied
+    ours = current_tags.get(COPIED_FROM_TAG) == item.version_id  # our copy of item
     verdict = current_tags.get(SCAN_STATUS_TAG)
     if estate.gated(item.key) and verdict != SCAN_CLEAN:  # unreadable: cannot compare yet
         finding.primary_version = current["VersionId"]
@@ -307,8 +318,9 @@ def _primary_twin(estate: Estate, item: Written, finding: Finding) -> str | None
         else:  # e.g. replicated before its origin's scan: scan it here
             _released(current_tags, finding, SCAN)
         return None
-    if ours:
-        return current["VersionId"]
+    if ours and not estate.gated(item.key):
+        return current["VersionId"]  # compared with the source when it was copied
+    # Another writer's bytes, or our gated copy now released: compare with the source.
     primary_head = head(estate.primary, item.key, current["VersionId"])
     if primary_head is not None and same_bytes(estate, item, primary_head):
         return current["VersionId"]

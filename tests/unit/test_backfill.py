@@ -159,3 +159,17 @@ def test_bad_arguments_are_a_clear_error_with_exit_2_and_no_side_effect(tmp_path
     assert main([*argv, "--out", str(out)], s3=object(), s3control=object()) == 2
     assert message in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_an_unreadable_inventory_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys):
+    # A downloaded manifest whose data file is not beside it.
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"fileFormat": "CSV",
+                                    "fileSchema": "Bucket, Key, VersionId, IsLatest",
+                                    "files": [{"key": "data/missing.csv.gz"}]}))
+    out = tmp_path / "m.csv"
+    assert main(["--env", "dev", "--inventory", str(manifest), "--out", str(out)],
+                s3=object(), s3control=object()) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot read the originals") and "missing.csv.gz" in err
+    assert "Traceback" not in err and not out.exists()

@@ -14,6 +14,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from tools.backfill import (
     BackfillError,
     create_job_request,
@@ -81,6 +83,11 @@ def main(argv=None, *, s3=None, s3control=None) -> int:
         body, count = manifest_csv(entries)
     except BackfillError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError, ClientError, BotoCoreError) as exc:
+        # A data file missing beside a downloaded manifest, a corrupt one, or S3 refusing:
+        # nothing has been written yet.
+        print(f"error: cannot read the originals to backfill: {exc}", file=sys.stderr)
         return 2
     args.out.write_text(body)
     print(f"wrote {count} originals to {args.out}", file=sys.stderr)

@@ -59,10 +59,11 @@ IMMUTABLE_PREFIXES = (PROCESSED, THUMBNAILS, BRAND_LOGOS)
 IMMUTABLE_TTL = {"min": Duration.days(1), "default": Duration.days(365), "max": Duration.days(365)}
 MUTABLE_TTL = {"min": Duration.seconds(0), "default": Duration.days(1), "max": Duration.days(7)}
 
-# Fail over on what a regional S3 outage returns. Not on 403/404: the replica never has an
-# object the primary lacks (replication is one-way), but it does keep objects deleted from
-# the primary (delete markers are not replicated), so failing over on 403/404 would
-# resurrect deleted assets and double the origin work for every miss.
+# Fail over on what a regional S3 outage returns. Not on 403/404: the replica keeps objects
+# deleted from the primary (delete markers are not replicated), so failing over on 403/404
+# would resurrect deleted assets and double the origin work for every miss. The cost: an
+# upload written to the replica during a failover is a 403 from the primary once it is back,
+# until it has replicated back (two-way replication, RTC 15 min).
 FAILOVER_STATUS_CODES = (500, 502, 503, 504)
 # Fail over within ~6 s of an unreachable primary, instead of CloudFront's 3 x 10 s default.
 PRIMARY_CONNECTION_ATTEMPTS = 2

@@ -76,7 +76,9 @@ def image_url_code(settings: Settings) -> str:
     """The function's JavaScript with the rendition set of ``settings`` in it; raises when it
     would not fit CloudFront Functions' size quota (better at synth than at deploy)."""
     table = json.dumps(rendition_table(settings), separators=(",", ":"))
-    code = IMAGE_URL_FUNCTION_SOURCE.read_text().replace("__RENDITIONS__", table)
+    # The declaration only: the comment that names the placeholder stays as it is.
+    code = IMAGE_URL_FUNCTION_SOURCE.read_text().replace("var R = __RENDITIONS__;",
+                                                         f"var R = {table};")
     size = len(code.encode())
     if size > MAX_FUNCTION_BYTES:
         raise ValueError(f"image URL function is {size} bytes, over CloudFront Functions' "

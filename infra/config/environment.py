@@ -31,9 +31,14 @@ def _fail(env: str, field_name: str, problem: str) -> None:
     raise ConfigError(f"config '{env}': {field_name} {problem}")
 
 
+# Prefixes and suffixes S3 reserves (general purpose bucket naming rules).
+_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3")
+
+
 def _check_bucket_name(env: str, field_name: str, name: str) -> None:
-    if not _BUCKET.fullmatch(name) or ".." in name or name.startswith("xn--") \
-            or name.endswith("-s3alias") or re.fullmatch(r"\d+\.\d+\.\d+\.\d+", name):
+    if not _BUCKET.fullmatch(name) or ".." in name or name.startswith(_RESERVED_PREFIXES) \
+            or name.endswith(_RESERVED_SUFFIXES) or re.fullmatch(r"\d+\.\d+\.\d+\.\d+", name):
         _fail(env, field_name, f"'{name}' is not a valid S3 bucket name "
               "(3-63 lowercase letters, digits, dots or hyphens)")
 
@@ -124,8 +129,9 @@ class EnvironmentConfig:
                   f"recovery.continuous_backup_days ({self.recovery.continuous_backup_days})")
         if not _EMAIL.fullmatch(self.alarm_email or ""):
             _fail(env, "alarm_email", f"'{self.alarm_email}' is not an email address")
-        for bucket_field in ("assets_bucket_name", "replica_bucket_name", "backups_bucket_name"):
-            _check_bucket_name(env, "org", getattr(self, bucket_field))
+        for name in (self.assets_bucket_name, self.replica_bucket_name, self.backups_bucket_name,
+                     *map(self.access_log_bucket_name, self.regions)):
+            _check_bucket_name(env, "org", name)
         url = self.chat_webhook_url
         if url is not None and (not isinstance(url, str) or not url.startswith("https://")
                                 or len(url) <= len("https://")):

@@ -48,7 +48,9 @@ def test_glacier_transition_after_expiration_is_rejected():
         _dev(noncurrent_glacier_ir_after_days=90, noncurrent_version_expiration_days=60)
 
 
-@pytest.mark.parametrize("org", ["JustKalm", "just_kalm", "-jk", "a" * 40])
+@pytest.mark.parametrize("org", ["JustKalm", "just_kalm", "-jk", "a" * 40,
+                                 # prefixes S3 reserves (general purpose bucket naming rules)
+                                 "sthree-shop", "amzn-s3-demo-shop", "xn--shop"])
 def test_org_that_makes_an_invalid_bucket_name_is_rejected(org):
     with pytest.raises(ConfigError, match=r"config 'dev': org"):
         _dev(org=org)
@@ -107,3 +109,4 @@ def test_waf_rate_limit_outside_wafs_range_is_rejected():
 def test_storefront_origin_with_a_path_is_rejected():
     with pytest.raises(ConfigError, match=r"cdn: storefront_origins 'https://shop.example/x'"):
         CdnConfig(storefront_origins=("https://shop.example/x",))
+

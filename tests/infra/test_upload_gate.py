@@ -202,6 +202,15 @@ def test_scanner_role_policy_is_exactly_the_documented_one(assets, prod):
 
 # ------------------------------------------------------------------------ enforcement
 
+def _exempt(role_id: str, prod) -> list:
+    """The scanner, and the roles that back up and put back earlier versions with their tags
+    (AWS Backup's, the restore tool's Batch Operations job's), by their configured names."""
+    account = prod.account
+    return [{"Fn::GetAtt": [role_id, "Arn"]},
+            f"arn:aws:iam::{account}:role/{prod.backup_role_name}",
+            f"arn:aws:iam::{account}:role/{prod.restore_batch_role_name}"]
+
+
 def test_reads_of_gated_objects_are_denied_unless_tagged_clean_except_for_the_scanner(
         assets, prod):
     role_id, _ = _scanner_role(assets, prod)
@@ -212,7 +221,7 @@ def test_reads_of_gated_objects_are_denied_unless_tagged_clean_except_for_the_sc
         "Resource": [f"arn:aws:s3:::{prod.assets_bucket_name}/{p}*"
                      for p in prod.upload_gate.prefixes],
         "Condition": {"StringNotEquals": {f"s3:ExistingObjectTag/{TAG}": "NO_THREATS_FOUND"},
-                      "ArnNotEquals": {"aws:PrincipalArn": {"Fn::GetAtt": [role_id, "Arn"]}}},
+                      "ArnNotEquals": {"aws:PrincipalArn": _exempt(role_id, prod)}},
     })
 
 
@@ -225,13 +234,22 @@ def test_nobody_but_the_scanner_can_tag_an_unclean_object_clean(assets, prod):
     assert deny["Condition"] == {
         "StringEquals": {f"s3:RequestObjectTag/{TAG}": "NO_THREATS_FOUND"},
         "StringNotEquals": {f"s3:ExistingObjectTag/{TAG}": "NO_THREATS_FOUND"},
-        "ArnNotEquals": {"aws:PrincipalArn": {"Fn::GetAtt": [role_id, "Arn"]}}}
+        "ArnNotEquals": {"aws:PrincipalArn": _exempt(role_id, prod)}}
 
 
 def test_nobody_but_the_scanner_can_upload_an_object_carrying_a_verdict(assets, prod):
     deny = _gate_statements(assets, prod.assets_bucket_name)["DenyUploadsCarryingAScanVerdict"]
     assert (deny["Effect"], deny["Action"]) == ("Deny", "s3:PutObject")
     assert deny["Condition"]["Null"] == {f"s3:RequestObjectTag/{TAG}": "false"}
+    role_id, _ = _scanner_role(assets, prod)
+    assert deny["Condition"]["ArnNotEquals"] == {"aws:PrincipalArn": _exempt(role_id, prod)}
+
+
+def test_the_exempt_restorers_are_the_roles_the_recovery_stack_creates(estate, prod):
+    # AWS Backup restores "object data, tags": a restored clean version carries its verdict.
+    recovery = estate.template_json("prod", "Recovery")
+    names = {r["Properties"]["RoleName"] for r in resources(recovery, "AWS::IAM::Role").values()}
+    assert {prod.backup_role_name, prod.restore_batch_role_name} <= names
 
 
 def test_replication_reads_are_not_touched_by_the_gate(assets, prod):

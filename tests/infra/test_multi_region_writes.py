@@ -3,7 +3,6 @@ policies, keys, gate and alarms; one upload hostname fails over between them; th
 replicate both ways."""
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from pathlib import Path
@@ -17,6 +16,7 @@ from infra.app_builder import configs_from_context
 from infra.config import ConfigError
 from infra.constructs.replication import REVERSE_RULE_ID, RTC_MINUTES, RULE_ID
 from infra.environments import dev
+from infra.nag import acknowledgements
 from infra.stacks.replica_stack import ReplicaStack
 
 ENVS = ["dev", "prod"]
@@ -336,10 +336,15 @@ def test_a_first_deploy_leaves_the_reverse_rule_out_and_says_why():
     app = App(context={"env": "dev", "first_deploy": "true"})
     [cfg] = configs_from_context(app)
     assert cfg.replicate_back is False
-    template = Template.from_stack(ReplicaStack(app, "Replica", cfg=cfg)).to_json()
+    stack = ReplicaStack(app, "Replica", cfg=cfg)
+    template = Template.from_stack(stack).to_json()
     _, bucket = bucket_named(template, cfg.replica_bucket_name)
     assert "ReplicationConfiguration" not in bucket["Properties"]
-    assert dataclasses.replace(dev(), replicate_back=True).replicate_back
+    # ... says why, on the bucket the policy packs would flag for it
+    [(path, reason)] = [(path, reason) for path, rule, reason in acknowledgements(stack)
+                        if rule == "NIST.800.53.R5::NIST.800.53.R5-S3BucketReplicationEnabled"]
+    assert path.startswith("Replica/Replica") and "First deploy of a new environment" in reason
+    assert dev().replicate_back is True  # without the context, every deploy keeps the rule
 
 
 def test_a_bad_first_deploy_value_is_a_config_error():

@@ -20,6 +20,14 @@ def test_replacement_properties_are_create_only_in_the_registry_or_documented(rt
     assert not undocumented, f"{rtype}: not create-only in the registry schema: {undocumented}"
 
 
+@pytest.mark.parametrize("rtype", sorted(REPLACES))
+def test_every_create_only_property_of_the_registry_is_in_the_table(rtype):
+    # The other direction: a create-only property missing here would be reviewed as an
+    # in-place update (those whose change fails the update instead are in UPDATE_FAILS).
+    missing = _create_only(rtype) - REPLACES[rtype] - UPDATE_FAILS.get(rtype, frozenset())
+    assert not missing, f"{rtype}: create-only in the registry schema, not in REPLACES: {missing}"
+
+
 @pytest.mark.parametrize("rtype", sorted(UPDATE_FAILS))
 def test_properties_that_fail_the_update_are_not_also_listed_as_replacing(rtype):
     assert not UPDATE_FAILS[rtype] & REPLACES.get(rtype, frozenset())

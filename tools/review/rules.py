@@ -3,8 +3,9 @@
 REPLACES is a curated subset, not the whole registry: the resource types this estate uses (and
 close neighbours), with the properties whose change makes CloudFormation *replace* the resource
 (property reference: "Update requires: Replacement"; registry schema: `createOnlyProperties`).
-`tests/review/test_rules.py` cross-checks it against the registry schemas that ship with cfn-lint;
-the few entries taken from the property reference alone are listed in DOCUMENTED_ONLY.
+`tests/review/test_review_rules.py` cross-checks it both ways against the registry schemas that
+ship with cfn-lint (every entry create-only there, every create-only property here); the few
+entries taken from the property reference alone are listed in DOCUMENTED_ONLY.
 A modified resource of a type not listed reports replacement "unknown" with its changed
 properties, so the reviewer checks it rather than the tool guessing "no".
 """
@@ -17,18 +18,20 @@ from typing import Any
 from tools.review.cfn import MISSING
 
 REPLACES: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in {
-    "AWS::S3::Bucket": {"BucketName", "BucketNamePrefix"},
+    "AWS::S3::Bucket": {"BucketName", "BucketNamePrefix", "BucketNamespace"},
     "AWS::S3::BucketPolicy": {"Bucket"},
-    "AWS::S3::AccessPoint": {"Name", "Bucket", "VpcConfiguration"},
+    "AWS::S3::AccessPoint": {"Name", "Bucket", "VpcConfiguration", "BucketAccountId"},
     "AWS::KMS::Key": set(),  # immutable properties fail the update instead: see UPDATE_FAILS
     "AWS::KMS::Alias": {"AliasName"},
     "AWS::DynamoDB::Table": {"TableName", "KeySchema", "LocalSecondaryIndexes",
                              "ImportSourceSpecification"},  # + key AttributeDefinitions, see diff
     "AWS::DynamoDB::GlobalTable": {"TableName", "KeySchema", "LocalSecondaryIndexes"},
-    "AWS::Lambda::Function": {"FunctionName", "PackageType"},
+    "AWS::Lambda::Function": {"FunctionName", "PackageType", "TenancyConfig"},
     "AWS::Lambda::Permission": {"Action", "FunctionName", "Principal", "SourceArn",
-                                "SourceAccount", "PrincipalOrgID", "FunctionUrlAuthType"},
-    "AWS::Lambda::Version": {"FunctionName", "Description", "CodeSha256"},
+                                "SourceAccount", "PrincipalOrgID", "FunctionUrlAuthType",
+                                "EventSourceToken", "InvokedViaFunctionUrl"},
+    "AWS::Lambda::Version": {"FunctionName", "Description", "CodeSha256",
+                             "ProvisionedConcurrencyConfig", "RuntimePolicy"},
     "AWS::Lambda::Alias": {"Name", "FunctionName"},
     "AWS::IAM::Role": {"RoleName", "Path"},
     "AWS::IAM::Policy": set(),
@@ -47,10 +50,11 @@ REPLACES: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in {
     "AWS::CloudFront::Function": {"Name"},
     "AWS::CloudFront::KeyValueStore": {"Name"},
     "AWS::Route53::RecordSet": {"HostedZoneId", "HostedZoneName", "Name", "Type"},
-    "AWS::Route53::HostedZone": {"Name"},
+    "AWS::Route53::HostedZone": {"Name", "DelegationSetId"},
     "AWS::CertificateManager::Certificate": {"DomainName", "SubjectAlternativeNames",
                                              "DomainValidationOptions", "ValidationMethod",
-                                             "KeyAlgorithm", "CertificateAuthorityArn"},
+                                             "KeyAlgorithm", "CertificateAuthorityArn",
+                                             "CertificateExport"},
     "AWS::WAFv2::WebACL": {"Name", "Scope"},
     "AWS::WAFv2::IPSet": {"Name", "Scope"},
     "AWS::WAFv2::WebACLAssociation": {"ResourceArn", "WebACLArn"},

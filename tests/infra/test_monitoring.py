@@ -203,6 +203,32 @@ def test_function_duration_alarm_is_a_share_of_that_functions_own_timeout(estate
                  periods=e.m.sustained_periods, missing="notBreaching")
 
 
+def _exported(value: dict, stack: str) -> str:
+    """The output name behind a cross-stack dimension value, after checking its stack."""
+    output = value["Fn::GetStackOutput"]
+    assert output["StackName"] == stack, output
+    return output["OutputName"]
+
+
+def test_the_api_alarms_watch_the_upload_apis_default_stage(e, estate, env):
+    [api_id] = resources(estate.template_json(env, "UploadApi"), "AWS::ApiGatewayV2::Api")
+    for name in ("UploadApi-Fault-Rate", "UploadApi-Latency-P99"):
+        d = dims(stat(alarm(e.primary, e.name(name))))
+        assert set(d) == {"ApiId", "Stage"} and d["Stage"] == "$default"
+        assert _exported(d["ApiId"], f"{env}-UploadApi").startswith(f"PublishOutputRef{api_id}")
+
+
+def test_the_queue_alarms_watch_the_hashing_queue_and_its_dead_letters(e, estate, env):
+    queues = resources(estate.template_json(env, "Assets"), "AWS::SQS::Queue")
+    for name, queue in (("HashQueue-Queue-Message-Age-Max", "UploadHasherQueue"),
+                        ("HashQueue-DLQ-Queue-Message-Count-Max", "UploadHasherDeadLetters")):
+        [queue_id] = [q for q in queues if q.startswith(queue)]
+        d = dims(stat(alarm(e.primary, e.name(name))))
+        assert set(d) == {"QueueName"}
+        assert _exported(d["QueueName"], f"{env}-Assets").startswith(
+            f"PublishOutputFnGetAtt{queue_id}QueueName")
+
+
 def test_queue_alarms_on_the_age_of_its_oldest_message_keeping_state_when_silent(e):
     assert_alarm(alarm(e.primary, e.name("HashQueue-Queue-Message-Age-Max")), e,
                  namespace="AWS/SQS", metric="ApproximateAgeOfOldestMessage", statistic="Maximum",

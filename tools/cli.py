@@ -10,18 +10,14 @@ import datetime as dt
 import re
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import NoReturn
+
+# The replica's name is the estate's naming rule (lambda/estate_handlers/layout.py, on the
+# path through the tools package), shared with the CDK app, so a tool never guesses it.
+from estate_handlers.layout import replica_bucket_name  # noqa: F401 (re-exported)
 
 USAGE_ERROR = 2
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
-
-# The replica's name is the estate's naming rule (lambda/estate_handlers/layout.py), shared
-# with the CDK app, so a tool never guesses it differently.
-_LAMBDA_ROOT = str(Path(__file__).resolve().parents[1] / "lambda")
-if _LAMBDA_ROOT not in sys.path:
-    sys.path.append(_LAMBDA_ROOT)
-from estate_handlers.layout import replica_bucket_name  # noqa: E402, F401 (re-exported)
 
 
 class UsageError(Exception):

@@ -19,6 +19,7 @@ from estate_handlers.layout import (  # noqa: E402, F401 (re-exported for the co
     BRANDS,
     CERTIFICATES,
     DEDUP_PARTITION_KEY,
+    DEDUP_REPLICA_PROTECTED_METRIC,
     DOCUMENTS,
     DUPLICATE_TAG,
     HASHED_PREFIXES,

@@ -33,7 +33,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from infra.config import METRICS_NAMESPACE
+from infra.config import DEDUP_REPLICA_PROTECTED_METRIC, METRICS_NAMESPACE, TABLE_ENV
 from infra.constructs.encryption import EncryptedLogGroup, rotating_key
 from infra.constructs.function import LOG_ACTIONS, NO_VPC_REASON, EstateFunction
 from infra.constructs.monitoring import MetricAlarm, MonitoredFunction
@@ -49,8 +49,6 @@ REPLICA_ACTIONS = ["dynamodb:UpdateTable", "dynamodb:DescribeTable", "dynamodb:C
                    "dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:GetItem",
                    "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"]
 GUARD_HANDLER = "estate_handlers.replica_guard.handler"
-GUARD_TABLE_ENV = "DEDUP_TABLE_NAME"  # estate_handlers.replica_guard.TABLE_ENV
-PROTECTED_METRIC = "DedupReplicaProtected"  # estate_handlers.replica_guard.PROTECTED_METRIC
 GUARD_ACTIONS = ["dynamodb:DescribeTable", "dynamodb:DescribeContinuousBackups",
                  "dynamodb:UpdateContinuousBackups", "dynamodb:UpdateTable"]
 GUARD_EVERY = Duration.hours(1)
@@ -182,7 +180,7 @@ class DedupReplicaGuard(Construct):
             description="Turns on deletion protection and point-in-time recovery of the dedup "
                         "index replica in this region",
             handler=GUARD_HANDLER, memory_size=256, timeout=Duration.seconds(30),
-            environment={GUARD_TABLE_ENV: table_name}, reserved_concurrency=1,
+            environment={TABLE_ENV: table_name}, reserved_concurrency=1,
             log_retention_days=log_retention_days,
             statements=[iam.PolicyStatement(sid="ProtectTheReplica", actions=GUARD_ACTIONS,
                                             resources=[table_arn])])
@@ -207,7 +205,7 @@ class DedupReplicaGuard(Construct):
         period = GUARD_EVERY
         return [MetricAlarm(
             group="DedupIndex", name="Replica-Unprotected", section="Dedup index replica",
-            metric=cw.Metric(namespace=METRICS_NAMESPACE, metric_name=PROTECTED_METRIC,
+            metric=cw.Metric(namespace=METRICS_NAMESPACE, metric_name=DEDUP_REPLICA_PROTECTED_METRIC,
                              dimensions_map={"service": self.name}, statistic="Minimum",
                              period=period, label="Replica protected (1 = yes)"),
             threshold=1, comparison=cw.ComparisonOperator.LESS_THAN_THRESHOLD,

@@ -81,6 +81,9 @@ DEDUP_PARTITION_KEY = "sha256"
 # --- the functions' EMF metrics land in this CloudWatch namespace (the renditions function's
 #     in StorageEstate/Renditions, renditions/handler.py)
 METRICS_NAMESPACE = "StorageEstate"
+# 1 when the dedup index's replica has deletion protection and point-in-time recovery
+# (replica_guard.py), 0 otherwise; an alarm in the replica region watches it.
+DEDUP_REPLICA_PROTECTED_METRIC = "DedupReplicaProtected"
 
 # --- environment variables the handlers read (set by the constructs)
 ASSETS_BUCKET_ENV = "ASSETS_BUCKET_NAME"

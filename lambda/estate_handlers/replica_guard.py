@@ -6,7 +6,7 @@ Both are settings of each replica of a global table, set in the replica's own re
 ``UpdateTable`` that returns at once; DynamoDB then builds it (minutes for an empty table, hours
 for a large one) and takes neither setting before it is ACTIVE, longer than a deploy can wait. This
 runs on a schedule instead: on an ACTIVE replica it turns on whatever is off (also when someone
-turned it off), and counts ``DedupReplicaProtected``: 1 when both are on after the run, else 0,
+turned it off), and counts ``DEDUP_REPLICA_PROTECTED_METRIC``: 1 when both are on after the run, else 0,
 which an alarm watches.
 
 A run that finds the table busy (a replica or setting update in progress) stops there and counts
@@ -22,6 +22,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from estate_handlers.emf import log_metrics
+from estate_handlers.layout import DEDUP_REPLICA_PROTECTED_METRIC, TABLE_ENV
 from estate_handlers.runtime import (
     IN_LAMBDA,
     client,
@@ -32,9 +33,8 @@ from estate_handlers.runtime import (
     region,
     require_env,
 )
+from estate_handlers.s3_errors import error_code
 
-TABLE_ENV = "DEDUP_TABLE_NAME"
-PROTECTED_METRIC = "DedupReplicaProtected"
 DELETION_PROTECTION = "deletion protection"
 POINT_IN_TIME_RECOVERY = "point-in-time recovery"
 # Answers that mean "not yet": no replica in this region yet, an update in progress, or the
@@ -71,7 +71,7 @@ def protect(deps: Deps) -> GuardRun:
     try:
         table = deps.dynamodb.describe_table(TableName=deps.table_name)["Table"]
     except ClientError as exc:
-        if _code(exc) in _NOT_YET:
+        if error_code(exc) in _NOT_YET:
             return GuardRun("MISSING", (), False)
         raise
     status = table["TableStatus"]
@@ -91,19 +91,15 @@ def protect(deps: Deps) -> GuardRun:
             deps.dynamodb.update_table(TableName=deps.table_name, DeletionProtectionEnabled=True)
             turned_on.append(DELETION_PROTECTION)
     except ClientError as exc:
-        if _code(exc) not in _NOT_YET:
+        if error_code(exc) not in _NOT_YET:
             raise
         return GuardRun(status, tuple(turned_on), False)
     return GuardRun(status, tuple(turned_on), True)
 
 
-def _code(exc: ClientError) -> str:
-    return exc.response.get("Error", {}).get("Code", "")
-
-
 def run(deps: Deps) -> dict:
     result = protect(deps)
-    count(PROTECTED_METRIC, 1 if result.protected else 0)
+    count(DEDUP_REPLICA_PROTECTED_METRIC, 1 if result.protected else 0)
     fields = {"table": deps.table_name, "status": result.status,
               "turned_on": list(result.turned_on), "protected": result.protected}
     if result.turned_on:

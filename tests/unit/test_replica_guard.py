@@ -11,10 +11,10 @@ import json
 import pytest
 from estate_handlers import replica_guard
 from estate_handlers._http import ConfigError
+from estate_handlers.layout import DEDUP_REPLICA_PROTECTED_METRIC
 from estate_handlers.replica_guard import (
     DELETION_PROTECTION,
     POINT_IN_TIME_RECOVERY,
-    PROTECTED_METRIC,
     Deps,
     protect,
 )
@@ -152,7 +152,7 @@ def test_each_run_counts_whether_the_replica_is_protected(dynamodb, capsys, pitr
     replica_guard.metrics.flush_metrics()
     [line] = [json.loads(out) for out in capsys.readouterr().out.splitlines()
               if out.startswith('{"_aws"')]
-    assert line[PROTECTED_METRIC] in (protected, float(protected), [float(protected)])
+    assert line[DEDUP_REPLICA_PROTECTED_METRIC] in (protected, float(protected), [float(protected)])
     assert fields["protected"] is bool(protected) and fields["table"] == TABLE
 
 
@@ -163,9 +163,8 @@ def test_the_table_name_comes_from_the_environment():
     assert (deps.table_name, deps.dynamodb.meta.region_name) == (TABLE, "us-west-2")
 
 
-def test_the_infra_names_what_the_handler_reads():
-    assert dedup_replica.GUARD_TABLE_ENV == replica_guard.TABLE_ENV
-    assert dedup_replica.PROTECTED_METRIC == replica_guard.PROTECTED_METRIC
+def test_the_infra_names_the_handler_module_that_exists():
+    # The env var and the metric name come from estate_handlers.layout on both sides.
     assert dedup_replica.GUARD_HANDLER == f"{replica_guard.__name__}.handler"
 
 
@@ -177,4 +176,4 @@ def test_the_lambda_handler_runs_the_guard_and_writes_its_count(dynamodb, monkey
     assert replica_guard.handler({"source": "aws.events"}, LambdaContext())["status"] == "CREATING"
     [line] = [json.loads(out) for out in capsys.readouterr().out.splitlines()
               if out.startswith('{"_aws"')]
-    assert line[PROTECTED_METRIC] in (0, 0.0, [0.0])
+    assert line[DEDUP_REPLICA_PROTECTED_METRIC] in (0, 0.0, [0.0])

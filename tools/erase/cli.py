@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from estate_handlers.s3_errors import error_code
 
 from infra.config import USER_EXPORTS, USER_UPLOADS
 from tools.cli import Parser, UsageError, bucket, replica_bucket_name, run_main
@@ -112,13 +113,9 @@ def erase_prefix(s3, bucket: str, prefix: str, *, dry_run: bool) -> Tally:
         _erase_pages(s3, tally, dry_run=dry_run)
     except ClientError as exc:
         tally.failed += 1
-        tally.errors.append(f"{_code(exc)}: stopped after {tally.versions} versions and "
+        tally.errors.append(f"{error_code(exc)}: stopped after {tally.versions} versions and "
                             f"{tally.delete_markers} markers (rerun)")
     return tally
-
-
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code") or "error")
 
 
 def _erase_pages(s3, tally: Tally, *, dry_run: bool) -> None:
@@ -152,7 +149,7 @@ def _reachable(s3, bucket: str) -> None:
     try:
         s3.head_bucket(Bucket=bucket)
     except ClientError as exc:
-        raise UsageError(f"s3://{bucket} does not answer ({_code(exc)}): check its name and "
+        raise UsageError(f"s3://{bucket} does not answer ({error_code(exc)}): check its name and "
                          "Region; nothing was erased") from None
 
 
@@ -215,7 +212,7 @@ def _main(args, stdout) -> int:
                 left = remaining(client, tally.bucket, tally.prefix)
             except ClientError as exc:
                 tally.failed += 1
-                tally.errors.append(f"{_code(exc)}: could not check what remains (rerun)")
+                tally.errors.append(f"{error_code(exc)}: could not check what remains (rerun)")
                 continue
             if left:  # e.g. a replica still arriving; a rerun finishes it
                 tally.failed += left

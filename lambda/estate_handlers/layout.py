@@ -84,6 +84,21 @@ METRICS_NAMESPACE = "StorageEstate"
 # 1 when the dedup index's replica has deletion protection and point-in-time recovery
 # (replica_guard.py), 0 otherwise; an alarm in the replica region watches it.
 DEDUP_REPLICA_PROTECTED_METRIC = "DedupReplicaProtected"
+# Every EMF metric each handler module publishes, with the values of its one dimension besides
+# Powertools' ``service``: ``UPLOAD_KINDS`` stands for each configured upload kind. CloudWatch
+# bills each (name, dimensions) series as a custom metric, so `make cost` counts them from here;
+# tests/unit/test_emf_metrics_declared.py reads the handlers' sources and holds this to them.
+UPLOAD_KINDS = "<upload kind>"
+EMF_METRICS: dict[str, dict[str, tuple[str, ...]]] = {
+    "estate_handlers.presign": {"UrlsIssued": (UPLOAD_KINDS, "download"),
+                                "DedupHits": (UPLOAD_KINDS,)},
+    "estate_handlers.hasher": {"HashedObjects": (), "BytesHashed": (), "DuplicatesFound": (),
+                               "ReplicasSkipped": ()},
+    "estate_handlers.renditions.handler": {"RejectedOriginals": (), "ReplicasSkipped": ()},
+    "estate_handlers.scan_verdict": {"UploadsQuarantined": (), "UnreleasableUploadsReported": (),
+                                     "UnscannableUploadsReported": ()},
+    "estate_handlers.replica_guard": {DEDUP_REPLICA_PROTECTED_METRIC: ()},
+}
 
 # --- environment variables the handlers read (set by the constructs)
 ASSETS_BUCKET_ENV = "ASSETS_BUCKET_NAME"

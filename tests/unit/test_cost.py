@@ -174,3 +174,19 @@ def test_usage_model_naming_an_upload_kind_the_api_does_not_have_is_rejected():
     usage = UsageConfig(upload_mix={"hologram": (1.0, 1.0)})
     with pytest.raises(ConfigError, match="usage.upload_mix .*hologram"):
         dataclasses.replace(prod(), usage=usage)
+
+
+def test_cli_prices_an_assembly_with_the_delivery_stage_beside_the_environments(tmp_path, capsys):
+    root = _assembly(tmp_path / "a", {"Api": {"Type": "AWS::ApiGatewayV2::Api",
+                                              "Properties": {"ProtocolType": "HTTP"}}})
+    manifest = json.loads((root / "manifest.json").read_text())
+    (root / "roles.template.json").write_text(json.dumps({"Resources": {
+        "Provider": {"Type": "AWS::IAM::OIDCProvider"}, "Role": {"Type": "AWS::IAM::Role"}}}))
+    manifest["artifacts"]["Roles"] = {
+        "type": "aws:cloudformation:stack", "displayName": "delivery/prod",
+        "environment": "aws://222222222222/us-east-1",
+        "properties": {"templateFile": "roles.template.json"}}
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    assert main(["--assembly", str(root), "--what-if", "uploads_per_day=2.4e6"]) == 0
+    out = capsys.readouterr().out
+    assert "== delivery: $0.00 / month" in out and "== prod:" in out

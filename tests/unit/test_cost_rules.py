@@ -155,3 +155,59 @@ def test_rendering_compute_prices_prepared_originals_against_a_render_per_cdn_mi
     # A better hit ratio shrinks only the anchor's side.
     fewer = rendering_compute(dataclasses.replace(usage, cdn_cache_hit_ratio=0.99), "us-east-1")
     assert fewer.prepared_usd == rc.prepared_usd and fewer.anchor_usd < rc.anchor_usd / 9
+
+
+def _usd_by_region(stacks: list[StackTemplate], usage: UsageConfig) -> dict[tuple, float]:
+    return {(line.dimension, line.region): round(line.usd, 6)
+            for line in estimate(prod(), stacks, usage).lines}
+
+
+def test_replication_metrics_bill_three_series_at_the_destination_and_one_at_the_source():
+    rule = {"Status": "Enabled", "Destination": {"Metrics": {"Status": "Enabled"},
+                                                 "StorageClass": "STANDARD"}}
+    quiet_rule = {"Status": "Enabled", "Destination": {"StorageClass": "STANDARD"}}
+    assets = _bucket("justkalm-assets-prod", ReplicationConfiguration={"Rules": [rule]})
+    replica = _bucket("justkalm-assets-prod-replica",
+                      ReplicationConfiguration={"Rules": [quiet_rule]})
+    stacks = [StackTemplate("prod/Assets", "Assets", {"Resources": {"A": assets}}, "us-east-1"),
+              StackTemplate("prod/Replica", "Replica", {"Resources": {"R": replica}}, "us-west-2")]
+    costs = _usd_by_region(stacks, QUIET)
+    # ReplicationLatency, BytesPendingReplication, OperationsPendingReplication in the
+    # replica's region, OperationsFailedReplication in the source's, $0.30 each; the rule
+    # back without metrics adds none.
+    assert costs[("cw.metric.custom", "us-west-2")] == pytest.approx(0.90)
+    assert costs[("cw.metric.custom", "us-east-1")] == pytest.approx(0.30)
+
+
+def test_each_handler_bills_its_emf_series_and_the_replica_write_path_its_share_of_hours():
+    def fn(handler: str) -> dict:
+        return {"Type": "AWS::Lambda::Function", "Properties": {"Handler": handler}}
+    kinds = len(prod().upload_api.kinds)
+    primary = {"PresignFunction": fn("estate_handlers.presign.handler"),
+               "HealthFunction": fn("estate_handlers.write_health.handler")}
+    replica = {"PresignFunction": fn("estate_handlers.presign.handler"),
+               "GuardFunction": fn("estate_handlers.replica_guard.handler")}
+    # prod's usage model describes the presign function; the guard is outside it
+    usage = dataclasses.replace(prod().usage, secondary_write_share=0.01)
+    stacks = [StackTemplate("prod/UploadApi", "UploadApi", {"Resources": primary}, "us-east-1"),
+              StackTemplate("prod/UploadApi-us-west-2", "UploadApi-us-west-2",
+                            {"Resources": replica}, "us-west-2")]
+    costs = _usd_by_region(stacks, usage)
+    # presign: UrlsIssued per upload kind and for downloads, DedupHits per upload kind; the
+    # health function publishes none; the guard publishes one series every hour.
+    presign_series = 2 * kinds + 1
+    assert costs[("cw.metric.custom", "us-east-1")] == pytest.approx(presign_series * 0.30)
+    assert costs[("cw.metric.custom", "us-west-2")] == pytest.approx(
+        (presign_series * 0.01 + 1) * 0.30)
+
+
+def test_a_stage_of_free_resources_without_a_usage_model_costs_nothing_and_others_fail():
+    from tools.cost.estimate import environment_estimate
+    roles = [StackTemplate("delivery/prod", "prod", {"Resources": {
+        "Provider": {"Type": "AWS::IAM::OIDCProvider"}, "Role": {"Type": "AWS::IAM::Role"}}},
+        "us-east-1")]
+    assert environment_estimate("delivery", roles).total == 0
+    keyed = [StackTemplate("delivery/prod", "prod", {"Resources": {
+        "Key": {"Type": "AWS::KMS::Key"}}}, "us-east-1")]
+    with pytest.raises(CostError, match="no usage model for environment 'delivery'"):
+        environment_estimate("delivery", keyed)

@@ -101,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
             base = environment_estimate(env, envs[env])
             markdown.append(render.markdown(base))
             parts.append(markdown[-1] if args.format == "markdown" else render.terminal(base))
+            if env not in ENVIRONMENTS:  # a stage of free resources only: no usage to vary
+                continue
             cfg = ENVIRONMENTS[env]()
             markdown.append(render.rendering(env, rendering_compute(cfg.usage, cfg.primary_region)))
             parts.append(markdown[-1])

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from estate_handlers.layout import EMF_METRICS, UPLOAD_KINDS
 from infra.config import DUPLICATE_TAG, EnvironmentConfig, UsageConfig
 from infra.environments import ENVIRONMENTS
 from tools.cost.prices import CostError, PriceTable, default_table
@@ -23,6 +24,10 @@ IT_INFREQUENT_AFTER, IT_ARCHIVE_INSTANT_AFTER = 30, 90  # Intelligent-Tiering's 
 ROTATED_VERSIONS_BILLED = 2  # KMS bills the first and second rotation of a key, not later ones
 UNBOUNDED_DAYS = 365  # what "never expires" is priced as (one year of accumulation)
 CLOUDFRONT_ADDITIONAL_METRICS = 8
+# A replication rule with metrics on publishes ReplicationLatency, BytesPendingReplication and
+# OperationsPendingReplication in the destination bucket's Region, OperationsFailedReplication
+# in the source's; S3 bills them as CloudWatch custom metrics.
+REPLICATION_METRICS_AT_DESTINATION, REPLICATION_METRICS_AT_SOURCE = 3, 1
 # Edge location groups each CloudFront price class serves (None: all of them).
 PRICE_CLASSES = {"PriceClass_All": None, "PriceClass_100": {"na", "eu"},
                  "PriceClass_200": {"na", "eu", "za_me", "jp", "apac", "in"}}
@@ -362,8 +367,18 @@ def _log_bucket(ctx: _Context, region: str, props: dict[str, Any], name: str) ->
     ctx.add("s3.storage.standard", region, per_month / MONTH_DAYS * (days or UNBOUNDED_DAYS))
 
 
+def _replication_metrics(ctx: _Context, region: str, props: dict[str, Any]) -> None:
+    other = ctx.cfg.replica_region if region == ctx.cfg.primary_region else ctx.cfg.primary_region
+    for rule in props.get("ReplicationConfiguration", {}).get("Rules", []):
+        metrics = rule.get("Destination", {}).get("Metrics", {})
+        if rule.get("Status") == "Enabled" and metrics.get("Status") == "Enabled":
+            ctx.add("cw.metric.custom", other, REPLICATION_METRICS_AT_DESTINATION)
+            ctx.add("cw.metric.custom", region, REPLICATION_METRICS_AT_SOURCE)
+
+
 def _s3_bucket(ctx: _Context, stack: StackTemplate, lid: str, res: dict[str, Any]) -> None:
     props, region, cfg = res.get("Properties", {}), ctx.region(stack), ctx.cfg
+    _replication_metrics(ctx, region, props)
     name = props.get("BucketName")
     if name == cfg.assets_bucket_name:
         _assets_bucket(ctx, region, props)
@@ -399,9 +414,22 @@ def _alarm(ctx: _Context, stack: StackTemplate, lid: str, res: dict[str, Any]) -
             ctx.region(stack), max(1, len(stats)))
 
 
+def _emf_series(ctx: _Context, handler: str) -> int:
+    """The custom metric series a function's handler publishes (``layout.EMF_METRICS``)."""
+    declared = EMF_METRICS.get(handler.rpartition(".")[0], {})
+    kinds = len(ctx.cfg.upload_api.kinds)
+    return sum(sum(kinds if v == UPLOAD_KINDS else 1 for v in values) or 1
+               for values in declared.values())
+
+
 def _lambda(ctx: _Context, stack: StackTemplate, lid: str, res: dict[str, Any]) -> None:
     props, region = res.get("Properties", {}), ctx.region(stack)
     work = _matching(ctx.usage.functions, lid)
+    # Custom metrics are billed for the hours they are published in: a function of the
+    # usage model publishes as it is used (the replica region's write path only while it
+    # serves writes); one outside it (the dedup replica guard) runs every hour.
+    ctx.add("cw.metric.custom", region, _emf_series(ctx, str(props.get("Handler", "")))
+            * (ctx.write_share(stack) if work is not None else 1.0))
     if work is None:
         ctx.notes.append(f"{stack.name} {lid}: function without usage in the model "
                          "(deploy-time custom-resource handlers and the hourly dedup replica guard "
@@ -584,11 +612,14 @@ RULES: dict[str, Callable[[_Context, StackTemplate, str, dict[str, Any]], None]]
 }
 
 
+def _free(resource_type: object) -> bool:
+    return resource_type in FREE_TYPES or str(resource_type).startswith(FREE_PREFIXES)
+
+
 def unpriced_types(stacks: Iterable[StackTemplate]) -> list[str]:
     return sorted({r.get("Type", "?") for s in stacks
                    for r in s.template.get("Resources", {}).values()
-                   if r.get("Type") not in RULES and r.get("Type") not in FREE_TYPES
-                   and not str(r.get("Type")).startswith(FREE_PREFIXES)})
+                   if r.get("Type") not in RULES and not _free(r.get("Type"))})
 
 
 def estimate(cfg: EnvironmentConfig, stacks: list[StackTemplate],
@@ -623,6 +654,12 @@ def by_environment(stacks: dict[str, StackTemplate]) -> dict[str, list[StackTemp
 
 def environment_estimate(env: str, stacks: list[StackTemplate],
                          usage: UsageConfig | None = None) -> Estimate:
+    """One stage's estimate. A stage that is no environment (the delivery stage: the deploy
+    roles and their OIDC provider) has no usage model; it is $0 only if every one of its
+    resources is free, else an error naming the stage."""
+    if env not in ENVIRONMENTS and all(_free(r.get("Type")) for s in stacks
+                                       for r in s.template.get("Resources", {}).values()):
+        return Estimate(env, [])
     if env not in ENVIRONMENTS:
         raise CostError(f"no usage model for environment {env!r} "
                         f"(infra/environments.py has {', '.join(sorted(ENVIRONMENTS))})")

@@ -31,7 +31,7 @@ RESTORE_JOBS_PREFIX = "restore-jobs/"
 BACKUP_BUCKET_ACTIONS = [
     "s3:GetInventoryConfiguration", "s3:PutInventoryConfiguration", "s3:ListBucketVersions",
     "s3:ListBucket", "s3:GetBucketVersioning", "s3:GetBucketNotification",
-    "s3:PutBucketNotification", "s3:GetBucketLocation", "s3:GetBucketTagging",
+    "s3:PutBucketNotification", "s3:GetBucketLocation", "s3:GetBucketTagging", "s3:GetBucketAcl",
 ]
 BACKUP_OBJECT_ACTIONS = [
     "s3:GetObjectAcl", "s3:GetObject", "s3:GetObjectVersionTagging", "s3:GetObjectVersionAcl",
@@ -101,6 +101,7 @@ class Recovery(Construct):
         bucket_name, bucket_arn, objects_arn = self.bucket_name, self._bucket_arn, self._objects_arn
         via_s3 = self._via_s3
         rules_arn = f"arn:aws:events:{stack.region}:{stack.account}:rule/AwsBackupManagedRule*"
+        recovery_points_arn = f"arn:aws:backup:{stack.region}:{stack.account}:recovery-point:*"
         self.backup_role = iam.Role(
             self, "BackupRole", role_name=role_name,
             assumed_by=iam.ServicePrincipal(
@@ -122,6 +123,8 @@ class Recovery(Construct):
             iam.PolicyStatement(sid="EventsMetricsGlobalPermissions",
                                 actions=["cloudwatch:GetMetricData", "events:ListRules"],
                                 resources=["*"]),
+            iam.PolicyStatement(sid="RecoveryPointTaggingPermissions",
+                                actions=["backup:TagResource"], resources=[recovery_points_arn]),
             iam.PolicyStatement(sid="S3BucketRestorePermissions", actions=RESTORE_BUCKET_ACTIONS,
                                 resources=[bucket_arn]),
             iam.PolicyStatement(sid="S3ObjectRestorePermissions", actions=RESTORE_OBJECT_ACTIONS,
@@ -140,6 +143,9 @@ class Recovery(Construct):
             f"AwsSolutions-IAM5[Resource::{objects_arn}]":
                 "AWS Backup backs up and restores every object of the bucket; actions are "
                 "exactly those of AWS's managed S3 backup/restore policies.",
+            f"AwsSolutions-IAM5[Resource::{recovery_points_arn}]":
+                "AWS Backup tags the recovery points it creates, whose ids it chooses; this "
+                "account and Region only, and only backup:TagResource.",
             f"AwsSolutions-IAM5[Resource::{rules_arn}]":
                 "AWS Backup names the EventBridge rules it manages for continuous S3 backup "
                 "AwsBackupManagedRule<suffix>; the suffix is chosen by the service.",

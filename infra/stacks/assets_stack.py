@@ -74,6 +74,12 @@ class AssetsStack(Stack):
             intelligent_tiering=assets_intelligent_tiering(),
             cors_rules=cors_rules(cfg.assets_cors),
         )
+        # AWS Backup's continuous backup (the Recovery stack, every environment) follows the
+        # bucket's changes through EventBridge and turns that delivery on itself; CloudFormation
+        # owns the notification configuration and would turn it off on the next change to it,
+        # and continuous backups stop without one: declare it.
+        self.assets.cfn_bucket.add_property_override(
+            "NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True)
         self.replication = SourceReplication(
             self, "Replication",
             source=self.assets.bucket, source_key=self.assets.key,

@@ -7,7 +7,6 @@ import pytest
 from helpers import resources as resources_of
 
 from infra.config import ConfigError, EnvironmentConfig, RecoveryConfig
-from infra.constructs import recovery
 
 ENVS = ["dev", "prod"]
 
@@ -53,6 +52,17 @@ def test_the_plan_backs_up_continuously_for_the_configured_days(tpl, cfg):
     assert rule["Lifecycle"] == {"DeleteAfterDays": cfg.recovery.continuous_backup_days}
 
 
+def test_the_assets_bucket_keeps_the_eventbridge_delivery_continuous_backup_needs(estate, env,
+                                                                                  cfg):
+    # AWS Backup turns it on itself; a template without it would turn it off on the next
+    # notification change, and continuous backups stop without it.
+    (bucket,) = [r for r in resources_of(estate.template_json(env, "Assets"),
+                                         "AWS::S3::Bucket").values()
+                 if r["Properties"].get("BucketName") == cfg.assets_bucket_name]
+    assert bucket["Properties"]["NotificationConfiguration"]["EventBridgeConfiguration"] == {
+        "EventBridgeEnabled": True}
+
+
 def test_the_selection_is_the_assets_bucket_only(tpl, cfg):
     selection = _one(tpl, "AWS::Backup::BackupSelection")["BackupSelection"]
     assert selection["Resources"] == [f"arn:aws:s3:::{cfg.assets_bucket_name}"]
@@ -84,17 +94,44 @@ def test_the_vault_is_locked_in_prod_only(estate, environment, locked):
         "ChangeableForDays": cfg.recovery.vault_lock_changeable_days}
 
 
+# The S3 actions of AWS's managed policies, as the AWS Managed Policy reference prints them:
+# AWSBackupServiceRolePolicyForS3Backup v4 (2024-05-17) and ...ForS3Restore v2 (2023-02-07).
+DOCUMENTED = {
+    "S3BucketBackupPermissions": {
+        "s3:GetInventoryConfiguration", "s3:PutInventoryConfiguration", "s3:ListBucketVersions",
+        "s3:ListBucket", "s3:GetBucketVersioning", "s3:GetBucketNotification",
+        "s3:PutBucketNotification", "s3:GetBucketLocation", "s3:GetBucketTagging",
+        "s3:GetBucketAcl"},
+    "S3ObjectBackupPermissions": {
+        "s3:GetObjectAcl", "s3:GetObject", "s3:GetObjectVersionTagging",
+        "s3:GetObjectVersionAcl", "s3:GetObjectTagging", "s3:GetObjectVersion"},
+    "RecoveryPointTaggingPermissions": {"backup:TagResource"},
+    "S3BucketRestorePermissions": {
+        "s3:CreateBucket", "s3:ListBucketVersions", "s3:ListBucket", "s3:GetBucketVersioning",
+        "s3:GetBucketLocation", "s3:PutBucketVersioning", "s3:PutBucketOwnershipControls",
+        "s3:GetBucketOwnershipControls"},
+    "S3ObjectRestorePermissions": {
+        "s3:GetObject", "s3:GetObjectVersion", "s3:DeleteObject", "s3:PutObjectVersionAcl",
+        "s3:GetObjectVersionAcl", "s3:GetObjectTagging", "s3:PutObjectTagging",
+        "s3:GetObjectAcl", "s3:PutObjectAcl", "s3:ListMultipartUploadParts", "s3:PutObject"},
+}
+
+
 def test_the_backup_role_has_exactly_the_documented_s3_backup_and_restore_actions(tpl, cfg):
     statements = _policy_of_role(tpl, cfg.backup_role_name)
     by_sid = {s["Sid"]: s for s in statements}
-    assert _actions(by_sid["S3BucketBackupPermissions"]) == set(recovery.BACKUP_BUCKET_ACTIONS)
-    assert _actions(by_sid["S3ObjectBackupPermissions"]) == set(recovery.BACKUP_OBJECT_ACTIONS)
-    assert _actions(by_sid["S3BucketRestorePermissions"]) == set(recovery.RESTORE_BUCKET_ACTIONS)
-    assert _actions(by_sid["S3ObjectRestorePermissions"]) == set(recovery.RESTORE_OBJECT_ACTIONS)
-    assert set(by_sid) == {"S3BucketBackupPermissions", "S3ObjectBackupPermissions",
-                           "S3GlobalPermissions", "KMSBackupPermissions", "EventsPermissions",
-                           "EventsMetricsGlobalPermissions", "S3BucketRestorePermissions",
-                           "S3ObjectRestorePermissions", "KMSRestorePermissions"}
+    for sid, actions in DOCUMENTED.items():
+        assert _actions(by_sid[sid]) == actions, sid
+    assert set(by_sid) == {*DOCUMENTED, "S3GlobalPermissions", "KMSBackupPermissions",
+                           "EventsPermissions", "EventsMetricsGlobalPermissions",
+                           "KMSRestorePermissions"}
+
+
+def test_recovery_points_are_tagged_in_this_account_and_region_only(tpl, cfg):
+    (statement,) = [s for s in _policy_of_role(tpl, cfg.backup_role_name)
+                    if s["Sid"] == "RecoveryPointTaggingPermissions"]
+    assert statement["Resource"] == (f"arn:aws:backup:{cfg.primary_region}:{cfg.account}:"
+                                     "recovery-point:*")
 
 
 def test_only_actions_without_resource_level_permissions_use_a_star(tpl, cfg):

@@ -334,7 +334,8 @@ def test_gate_off_s3_notifies_the_hasher_queue_and_no_gate_exists(dev_assets):
         == sorted(p for p in HASHED_PREFIXES if p != ORIGINALS)
     assert [c["Filter"]["S3Key"]["Rules"][0]["Value"]
             for c in configs["TopicConfigurations"]] == [ORIGINALS]
-    assert "EventBridgeConfiguration" not in configs
+    # Not for a gate: AWS Backup's continuous backup needs EventBridge delivery everywhere.
+    assert configs["EventBridgeConfiguration"] == {"EventBridgeEnabled": True}
     assert not resources(dev_assets, "AWS::GuardDuty::MalwareProtectionPlan")
     assert not resources(dev_assets, "AWS::Events::Rule")
     assert "expire-quarantined" not in lifecycle_rules(bucket)

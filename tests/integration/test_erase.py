@@ -1,10 +1,13 @@
 """User-content erasure across two local buckets with versions (primary and replica)."""
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
+import uuid
 
 import pytest
+from botocore.exceptions import ClientError
 
 from tools.erase import cli
 
@@ -87,15 +90,90 @@ def test_the_audit_record_has_who_when_and_counts_but_no_keys(s3_client, estate,
     assert "photo" not in text and ALICE not in text  # no keys, no readable user id
 
 
-def test_the_audit_record_can_go_to_a_bucket(s3_client, estate, request):
+def _plain_bucket(s3) -> str:
+    name = f"audit-{uuid.uuid4().hex[:16]}"
+    s3.create_bucket(Bucket=name)
+    return name
+
+
+def _locked_bucket(s3, default_mode: str | None) -> str:
+    name = f"audit-{uuid.uuid4().hex[:16]}"
+    s3.create_bucket(Bucket=name, ObjectLockEnabledForBucket=True)
+    if default_mode:
+        s3.put_object_lock_configuration(Bucket=name, ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Mode": default_mode, "Days": 1}}})
+    return name
+
+
+def _erase_to(primary: str, replica: str, audit_bucket: str, *extra: str) -> tuple[int, str]:
+    return erase("--bucket", primary, "--replica-bucket", replica, "--replica-region",
+                 "us-east-1", "--user", ALICE, "--audit-bucket", audit_bucket,
+                 "--operator", "ops", "--yes", *extra)
+
+
+@pytest.mark.parametrize(("default_mode", "mode"), [("GOVERNANCE", "GOVERNANCE"),
+                                                     (None, "COMPLIANCE")])
+def test_the_audit_record_is_locked_for_the_retention_days_in_the_buckets_mode(
+        s3_client, estate, default_mode, mode):
     primary, replica = estate
-    audit_bucket = request.getfixturevalue("fresh_bucket")  # any bucket; prod: the backups one
-    code, out = erase("--bucket", primary, "--replica-bucket", replica, "--replica-region",
-                      "us-east-1", "--user", ALICE, "--audit-bucket", audit_bucket,
-                      "--operator", "ops", "--yes")
+    audit_bucket = _locked_bucket(s3_client, default_mode)
+    code, out = _erase_to(primary, replica, audit_bucket, "--audit-retain-days", "3")
     assert code == 0
     (item,) = s3_client.list_objects_v2(Bucket=audit_bucket, Prefix="audit/erasure/")["Contents"]
     assert item["Key"] in out
+    head = s3_client.head_object(Bucket=audit_bucket, Key=item["Key"])
+    finished = dt.datetime.fromisoformat(json.loads(s3_client.get_object(
+        Bucket=audit_bucket, Key=item["Key"])["Body"].read())["finished"])
+    assert head["ObjectLockMode"] == mode
+    assert abs(head["ObjectLockRetainUntilDate"] - finished - dt.timedelta(days=3)) \
+        < dt.timedelta(seconds=2)
+    with pytest.raises(ClientError, match="AccessDenied"):
+        s3_client.delete_object(Bucket=audit_bucket, Key=item["Key"],
+                                VersionId=head["VersionId"])
+
+
+def test_an_audit_bucket_without_object_lock_is_refused_before_anything_is_erased(
+        s3_client, estate):
+    primary, replica = estate
+    plain = _plain_bucket(s3_client)
+    code, _ = _erase_to(primary, replica, plain)
+    assert code == 2
+    assert _entries(s3_client, primary, f"user-content/uploads/{ALICE}/") == 4
+    assert "Contents" not in s3_client.list_objects_v2(Bucket=plain)
+
+
+def test_a_dry_run_is_refused_the_same_way_and_its_record_gets_no_extra_lock(s3_client,
+                                                                              estate):
+    primary, replica = estate
+    code, _ = erase("--bucket", primary, "--replica-bucket", replica, "--replica-region",
+                    "us-east-1", "--user", ALICE, "--audit-bucket", _plain_bucket(s3_client),
+                    "--operator", "ops", "--dry-run")
+    assert code == 2
+    locked = _locked_bucket(s3_client, None)
+    code, _ = erase("--bucket", primary, "--replica-bucket", replica, "--replica-region",
+                    "us-east-1", "--user", ALICE, "--audit-bucket", locked,
+                    "--operator", "ops", "--dry-run")
+    assert code == 0
+    (item,) = s3_client.list_objects_v2(Bucket=locked, Prefix="audit/erasure/")["Contents"]
+    assert "ObjectLockMode" not in s3_client.head_object(Bucket=locked, Key=item["Key"])
+
+
+def test_with_zero_retain_days_any_bucket_takes_the_audit_record(s3_client, estate):
+    primary, replica = estate
+    plain = _plain_bucket(s3_client)
+    code, out = _erase_to(primary, replica, plain, "--audit-retain-days", "0")
+    assert code == 0
+    (item,) = s3_client.list_objects_v2(Bucket=plain, Prefix="audit/erasure/")["Contents"]
+    assert item["Key"] in out
+
+
+@pytest.mark.parametrize("days", ["-1", "1.5", "x", "36501"])
+def test_retain_days_must_be_whole_days_within_s3s_limit(days, tmp_path, monkeypatch):
+    monkeypatch.setattr(cli.boto3, "client", lambda *a, **k: pytest.fail("AWS was called"))
+    code, _ = erase("--bucket", "justkalm-assets-dev", "--user", ALICE, "--audit-bucket",
+                    "justkalm-backups-dev", "--audit-retain-days", days, "--yes")
+    assert code == 2
 
 
 def test_dry_run_counts_and_deletes_nothing(s3_client, estate, tmp_path):

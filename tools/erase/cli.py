@@ -16,7 +16,10 @@ The audit record says who erased which user when, and how many versions and mark
 from where — never the keys (file names are user content). The user is recorded as the
 SHA-256 of the segment: a later "was X erased?" can be answered by hashing X, while the audit
 log itself holds no readable identifier. With ``--audit-bucket`` the record is one JSON object
-under ``audit/erasure/`` — point it at the Object-Lock backups bucket and nobody can alter it.
+under ``audit/erasure/``, locked for ``--audit-retain-days`` (six years by default: erasure is
+proved for as long as a claim about it can be raised) in the bucket's default Object Lock mode
+(COMPLIANCE in prod's backups bucket: nobody can alter or delete it until then). A bucket
+without Object Lock is refused before anything is erased, unless ``--audit-retain-days 0``.
 
 Exit codes: 0 erased (or nothing to erase), 1 some versions could not be deleted (the report
 says which prefix; the audit record is written all the same), 2 usage error or a bucket that
@@ -46,6 +49,10 @@ SOME_FAILED = 1
 # inside, at most 40) and the first 16 hex digits of its SHA-256.
 SEGMENT = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38}[A-Za-z0-9])?-[0-9a-f]{16}")
 DELETE_BATCH = 1000  # DeleteObjects' maximum
+# Six years: erasure is proved for as long as a claim about it can be raised (limitation
+# periods of six years are common); operators can ask for more or less.
+AUDIT_RETAIN_DAYS = 6 * 365
+MAX_RETAIN_DAYS = 100 * 365  # S3's Object Lock retention limit
 
 
 def _segment(text: str) -> str:
@@ -54,6 +61,13 @@ def _segment(text: str) -> str:
             f"{text!r} is not a caller segment (like alice-0123456789abcdef, as the upload API "
             "writes it); nothing outside one user's folder can be erased")
     return text
+
+
+def _days(text: str) -> int:
+    if not text.isdigit() or int(text) > MAX_RETAIN_DAYS:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of days from 0 to "
+                                         f"{MAX_RETAIN_DAYS}")
+    return int(text)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -70,6 +84,10 @@ def parser() -> argparse.ArgumentParser:
                        help="write the audit record here (e.g. the Object-Lock backups bucket)")
     audit.add_argument("--audit-file", help="append the audit record (one JSON line) here")
     p.add_argument("--audit-region", default=None, help="Region of --audit-bucket")
+    p.add_argument("--audit-retain-days", type=_days, default=AUDIT_RETAIN_DAYS, metavar="DAYS",
+                   help="lock the record in --audit-bucket this many days, in the bucket's "
+                        "default Object Lock mode (COMPLIANCE if it has none); 0: the bucket's "
+                        f"default retention only (default: {AUDIT_RETAIN_DAYS})")
     p.add_argument("--operator", help="who runs the erasure (default: the caller's AWS identity)")
     p.add_argument("--dry-run", action="store_true", help="count what would go; delete nothing")
     p.add_argument("--report", help="write the JSON report here")
@@ -153,6 +171,26 @@ def _reachable(s3, bucket: str) -> None:
                          "Region; nothing was erased") from None
 
 
+def audit_lock_mode(s3, bucket: str, retain_days: int) -> str | None:
+    """The Object Lock mode the audit record is written with (None: the bucket's default
+    retention only). Checked before anything is erased: a record S3 would refuse to lock, or
+    one anybody could delete, is a usage error while nothing has changed yet."""
+    if retain_days == 0:
+        return None
+    try:
+        config = s3.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"]
+    except ClientError as exc:
+        if error_code(exc) != "ObjectLockConfigurationNotFoundError":
+            raise UsageError(f"cannot read the Object Lock configuration of s3://{bucket} "
+                             f"({error_code(exc)}); nothing was erased") from None
+        config = {}
+    if config.get("ObjectLockEnabled") != "Enabled":
+        raise UsageError(f"s3://{bucket} has no Object Lock, so the audit record could be "
+                         "altered: use the backups bucket, or --audit-retain-days 0 to accept "
+                         "that; nothing was erased")
+    return config.get("Rule", {}).get("DefaultRetention", {}).get("Mode", "COMPLIANCE")
+
+
 def _audit_record(args, operator: str, tallies: list[Tally], started: dt.datetime) -> dict:
     return {
         "event": "user-content-erasure",
@@ -173,14 +211,19 @@ def _audit_client(args):
         signature_version="s3v4", retries={"mode": "standard"}))
 
 
-def _write_audit(args, record: dict, audit) -> str:
+def write_audit(args, record: dict, audit, lock_mode: str | None = None) -> str:
     if args.audit_file:
         with open(args.audit_file, "a", encoding="utf-8") as log:
             log.write(json.dumps(record, sort_keys=True) + "\n")
         return args.audit_file
     key = f"audit/erasure/{record['finished'][:10]}/{record['id']}.json"
+    lock = {} if lock_mode is None else {
+        "ObjectLockMode": lock_mode,
+        "ObjectLockRetainUntilDate": dt.datetime.fromisoformat(record["finished"])
+        + dt.timedelta(days=args.audit_retain_days)}
     audit.put_object(Bucket=args.audit_bucket, Key=key, ContentType="application/json",
-                     Body=json.dumps(record, sort_keys=True).encode(), ChecksumAlgorithm="SHA256")
+                     Body=json.dumps(record, sort_keys=True).encode(), ChecksumAlgorithm="SHA256",
+                     **lock)
     return f"s3://{args.audit_bucket}/{key}"
 
 
@@ -202,6 +245,8 @@ def _main(args, stdout) -> int:
                          (audit, args.audit_bucket)):
         if client is not None:
             _reachable(client, name)
+    lock_mode = None if audit is None else audit_lock_mode(audit, args.audit_bucket,
+                                                           args.audit_retain_days)
     operator = args.operator or boto3.client("sts").get_caller_identity()["Arn"]
     tallies = [erase_prefix(client, bucket, prefix, dry_run=args.dry_run)
                for client, bucket in ((primary, args.bucket), (replica, replica_bucket))
@@ -218,7 +263,9 @@ def _main(args, stdout) -> int:
                 tally.failed += left
                 tally.errors.append(f"{left} versions remain after erasure (rerun)")
     record = _audit_record(args, operator, tallies, started)
-    where = _write_audit(args, record, audit)
+    # A dry run changed nothing: its record keeps only the bucket's default retention (the
+    # check above still ran, so a dry run shows a real run would be refused).
+    where = write_audit(args, record, audit, None if args.dry_run else lock_mode)
     verb = "would erase" if args.dry_run else "erased"
     for t in tallies:
         print(f"{verb} s3://{t.bucket}/{t.prefix}: {t.versions} versions ({t.bytes} bytes), "

@@ -7,7 +7,6 @@ import ast
 from pathlib import Path
 
 import pytest
-
 from estate_handlers import layout
 from estate_handlers.layout import EMF_METRICS, UPLOAD_KINDS
 

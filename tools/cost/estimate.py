@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from estate_handlers.layout import EMF_METRICS, UPLOAD_KINDS
+
 from infra.config import DUPLICATE_TAG, EnvironmentConfig, UsageConfig
 from infra.environments import ENVIRONMENTS
 from tools.cost.prices import CostError, PriceTable, default_table

@@ -7,7 +7,7 @@ unpacked once into ``cfn-guard/<version>/`` of the estate's build cache
 the test suite runs it on the one assembly every infra test reads
 (``tests/infra/test_control_tower.py``), so synth pays nothing for it.
 
-cfn-guard's time grows with rules x templates, and most of the 81 controls are about
+cfn-guard's time grows with rules x templates, and most of the 237 controls are about
 resources the estate does not have (RDS, EC2, ECS, ...): each template is checked against
 the controls whose evaluated resource types (the rule's metadata) occur in it; a control
 about a type a template lacks could only SKIP there. A new resource type brings its

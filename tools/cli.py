@@ -18,6 +18,8 @@ from estate_handlers.layout import replica_bucket_name  # noqa: F401 (re-exporte
 
 USAGE_ERROR = 2
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_IP = re.compile(r"\d+\.\d+\.\d+\.\d+")
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 
 
 class UsageError(Exception):
@@ -33,8 +35,17 @@ class Parser(argparse.ArgumentParser):
 
 
 def bucket(text: str) -> str:
-    if not _BUCKET.fullmatch(text):
+    # S3's naming rules: no two adjacent periods, not formatted like an IP address.
+    if not _BUCKET.fullmatch(text) or ".." in text or _IP.fullmatch(text):
         raise argparse.ArgumentTypeError(f"{text!r} is not an S3 bucket name")
+    return text
+
+
+def region(text: str) -> str:
+    """An AWS Region code (``us-west-2``): checked here, since botocore would only fail on it
+    at the first call, with a traceback."""
+    if not _REGION.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an AWS Region such as us-west-2")
     return text
 
 

@@ -1,12 +1,8 @@
 """Developer tooling for the estate (not imported by app.py or the Lambda handlers).
 
 The tools share the handlers' own rules (the naming rule in ``estate_handlers.layout``, the
-hasher and pipeline the reconciliation runs, how S3 errors read): ``lambda/``, the Lambda asset
-root, goes on the import path here, before any ``tools`` module imports from it.
+hasher and pipeline the reconciliation runs, how S3 errors read): importing the ``infra``
+package puts ``lambda/``, the Lambda asset root, on the import path, before any ``tools``
+module imports from it.
 """
-import sys
-from pathlib import Path
-
-_LAMBDA_ROOT = str(Path(__file__).resolve().parents[1] / "lambda")
-if _LAMBDA_ROOT not in sys.path:
-    sys.path.append(_LAMBDA_ROOT)
+import infra  # noqa: F401  (puts lambda/ on the import path)

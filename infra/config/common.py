@@ -4,6 +4,10 @@ from __future__ import annotations
 
 MB = 1024 * 1024
 GB = 1024 * MB
+# CloudWatch Logs' longest retention (ten years): a longer setting would be cut to it silently.
+MAX_LOG_RETENTION_DAYS = 3653
+# S3 Object Lock's longest default retention (100 years).
+MAX_OBJECT_LOCK_DAYS = 36500
 
 
 class ConfigError(ValueError):

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from .browser_uploads import BucketCorsConfig
 from .cdn import CdnConfig, CdnNames
-from .common import ConfigError, _check_whole
+from .common import MAX_LOG_RETENTION_DAYS, MAX_OBJECT_LOCK_DAYS, ConfigError, _check_whole
 from .delivery import BOOTSTRAP_ROLE_KINDS, DeliveryConfig
 from .layout import layout_replica_bucket_name
 from .monitoring import MonitoringConfig
@@ -115,9 +115,12 @@ class EnvironmentConfig:
                   "cross-region replication needs a second region")
         _check_whole(f"config '{env}'", self, (
             "noncurrent_version_expiration_days", "noncurrent_glacier_ir_after_days",
-            "exports_expiration_days", "access_log_retention_days", "backups_retention_days",
-            "backups_deep_archive_after_days", "duplicate_expiration_days",
-            "cdk_function_log_retention_days"), 1, unit="of days ")
+            "exports_expiration_days", "access_log_retention_days",
+            "backups_deep_archive_after_days", "duplicate_expiration_days"), 1, unit="of days ")
+        _check_whole(f"config '{env}'", self, ("backups_retention_days",), 1,
+                     MAX_OBJECT_LOCK_DAYS, unit="of days ")
+        _check_whole(f"config '{env}'", self, ("cdk_function_log_retention_days",), 1,
+                     MAX_LOG_RETENTION_DAYS, unit="of days ")
         if self.noncurrent_version_expiration_days <= self.noncurrent_glacier_ir_after_days:
             _fail(env, "noncurrent_version_expiration_days",
                   "must be greater than noncurrent_glacier_ir_after_days")

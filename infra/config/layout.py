@@ -2,16 +2,10 @@
 tags, tiering, the rendition settings), imported from there so they are defined once."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 # The estate's shared names (prefix layout, tags, tiering) live in one plain module that the
-# Lambda handlers ship and import too; re-exported here for the constructs.
-_LAMBDA_ROOT = str(Path(__file__).resolve().parents[2] / "lambda")
-if _LAMBDA_ROOT not in sys.path:
-    sys.path.append(_LAMBDA_ROOT)
-
-from estate_handlers.layout import (  # noqa: E402, F401 (re-exported for the constructs)
+# Lambda handlers ship and import too (on the path through the infra package); re-exported
+# here for the constructs.
+from estate_handlers.layout import (  # noqa: F401 (re-exported for the constructs)
     ARCHIVE_TIER_PREFIXES,
     ASSET_PREFIXES,
     BRAND_LOGOS,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .common import MB, ConfigError, _check_whole
+from .common import MAX_LOG_RETENTION_DAYS, MB, ConfigError, _check_whole
 from .layout import (
     RENDITION_AVIF_SPEED,
     RENDITION_FORMATS,
@@ -41,7 +41,9 @@ class RenditionsConfig:
             self.settings()
         except SettingsError as exc:
             raise ConfigError(str(exc)) from exc
-        _check_whole("renditions", self, ("log_retention_days", "rejected_alarm_per_period"), 1)
+        _check_whole("renditions", self, ("rejected_alarm_per_period",), 1)
+        _check_whole("renditions", self, ("log_retention_days",), 1, MAX_LOG_RETENTION_DAYS,
+                     unit="of days ")
         # An SQS event source's maximum concurrency is 2..1000.
         _check_whole("renditions", self, ("reserved_concurrency",), 2, 1000)
 

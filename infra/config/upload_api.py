@@ -5,7 +5,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from .common import GB, MB, ConfigError, _check_whole
+from estate_handlers._http import ConfigError as HandlerConfigError
+from estate_handlers.upload_policy import (
+    MAX_EXPIRY_SECONDS,
+    MIN_EXPIRY_SECONDS,
+    S3_MAX_PART_BYTES,
+    S3_MIN_PART_BYTES,
+    UploadPolicy,
+)
+
+from .common import GB, MAX_LOG_RETENTION_DAYS, MB, ConfigError, _check_whole
 from .layout import (
     BRAND_LOGOS,
     BRAND_MEDIA,
@@ -116,7 +125,20 @@ class UploadApiConfig:
                 fail(f"kinds.{name}.content_types", f"must not include {', '.join(refused)}: "
                      "active content served from the CDN's domain is stored XSS")
         _check_whole("upload_api", self, ("throttle_rate_per_second", "throttle_burst",
-                                          "presign_reserved_concurrency", "log_retention_days"), 1)
+                                          "presign_reserved_concurrency"), 1)
+        _check_whole("upload_api", self, ("log_retention_days",), 1, MAX_LOG_RETENTION_DAYS,
+                     unit="of days ")
+        # The presign handler's own limits, so a policy it would refuse at cold start (every
+        # request failing after a clean deploy) fails here instead.
+        _check_whole("upload_api", self, ("url_expiry_seconds",), MIN_EXPIRY_SECONDS,
+                     MAX_EXPIRY_SECONDS, unit="of seconds ")
+        _check_whole("upload_api", self, ("multipart_part_bytes",), S3_MIN_PART_BYTES,
+                     S3_MAX_PART_BYTES, unit="of bytes ")
+        _check_whole("upload_api", self, ("multipart_threshold_bytes",), 1, unit="of bytes ")
+        try:
+            UploadPolicy.from_json(self.policy_json())
+        except HandlerConfigError as error:
+            fail("kinds", f"would be refused by the presign handler: {error}")
         # An SQS event source's maximum concurrency is 2..1000.
         _check_whole("upload_api", self, ("hasher_reserved_concurrency",), 2, 1000)
         if self.jwt_issuer is not None:

@@ -21,6 +21,7 @@ from estate_handlers.layout import ASSET_PREFIXES, REFUSED_CONTENT_TYPES, USER_C
 
 MIN_EXPIRY_SECONDS, MAX_EXPIRY_SECONDS = 60, 3600
 S3_MIN_PART_BYTES = 5 * 1024 * 1024
+S3_MAX_PART_BYTES = 5 * 1024 ** 3
 S3_MAX_PARTS = 10_000
 S3_MAX_SINGLE_UPLOAD_BYTES = 5 * 1024 ** 3
 
@@ -76,8 +77,9 @@ class UploadPolicy:
             kinds = {name: _kind(name, k) for name, k in raw["kinds"].items()}
             expiry = _positive_int(raw["url_expiry_seconds"], "url_expiry_seconds")
             part = _positive_int(raw["multipart_part_bytes"], "multipart_part_bytes")
-            if part < S3_MIN_PART_BYTES:
-                raise ConfigError(f"multipart_part_bytes must be >= {S3_MIN_PART_BYTES}")
+            if not S3_MIN_PART_BYTES <= part <= S3_MAX_PART_BYTES:
+                raise ConfigError(f"multipart_part_bytes must be in "
+                                  f"{S3_MIN_PART_BYTES}..{S3_MAX_PART_BYTES} (S3's part sizes)")
             return cls(
                 kinds=kinds,
                 # Bounded whatever the config says: a week-long URL is a leaked credential.

@@ -7,7 +7,13 @@ import pytest
 from aws_cdk import App
 
 from infra.app_builder import configs_from_context
-from infra.config import CdnConfig, ConfigError, EnvironmentConfig
+from infra.config import (
+    CdnConfig,
+    ConfigError,
+    EnvironmentConfig,
+    RenditionsConfig,
+    UploadApiConfig,
+)
 from infra.environments import dev, prod
 
 
@@ -39,8 +45,46 @@ def test_replica_in_the_primary_region_is_rejected():
     "access_log_retention_days", "backups_retention_days", "duplicate_expiration_days",
 ])
 def test_retention_days_below_one_are_rejected(field):
-    with pytest.raises(ConfigError, match=rf"{field} must be a whole number of days >= 1"):
+    with pytest.raises(ConfigError, match=rf"{field} must be a whole number of days (>= 1|in 1\.\.)"):
         _dev(**{field: 0})
+
+
+@pytest.mark.parametrize(("build", "field"), [
+    # CloudWatch Logs keeps at most 3653 days: a longer setting was cut to it silently.
+    (lambda: _dev(cdk_function_log_retention_days=3654), "cdk_function_log_retention_days"),
+    (lambda: UploadApiConfig(log_retention_days=5000), "log_retention_days"),
+    (lambda: RenditionsConfig(log_retention_days=5000), "log_retention_days"),
+    # Object Lock's default retention is at most 100 years: CDK failed at synth with a trace.
+    (lambda: _dev(backups_retention_days=36501), "backups_retention_days"),
+])
+def test_retentions_beyond_what_aws_keeps_are_rejected(build, field):
+    with pytest.raises(ConfigError, match=rf"{field} must be a whole number of days in 1\.\."):
+        build()
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"multipart_part_bytes": 1024 * 1024}, r"multipart_part_bytes .* in 5242880\.\.5368709120"),
+    ({"multipart_part_bytes": 6 * 1024 ** 3}, r"multipart_part_bytes .* in 5242880\.\.5368709120"),
+    ({"url_expiry_seconds": -5}, r"url_expiry_seconds .* in 60\.\.3600"),
+    ({"url_expiry_seconds": 604800}, r"url_expiry_seconds .* in 60\.\.3600"),
+    ({"multipart_threshold_bytes": 0}, r"multipart_threshold_bytes .* >= 1"),
+])
+def test_upload_sizes_and_expiry_outside_what_the_handler_and_s3_take_are_rejected(change,
+                                                                                    message):
+    with pytest.raises(ConfigError, match=rf"upload_api: {message}"):
+        dataclasses.replace(UploadApiConfig(), **change)
+
+
+@pytest.mark.parametrize(("kind_change", "message"), [
+    ({"prefix": "nowhere/"}, "prefix 'nowhere/' is not under an asset prefix"),
+    ({"max_bytes": 0}, "max_bytes must be a positive integer"),
+])
+def test_an_upload_kind_the_presign_handler_would_refuse_is_rejected(kind_change, message):
+    config = UploadApiConfig()
+    name, kind = next(iter(config.kinds.items()))
+    with pytest.raises(ConfigError, match=rf"would be refused by the presign handler: .*{message}"):
+        dataclasses.replace(config, kinds={**config.kinds,
+                                           name: dataclasses.replace(kind, **kind_change)})
 
 
 def test_glacier_transition_after_expiration_is_rejected():

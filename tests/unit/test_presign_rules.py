@@ -21,7 +21,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lambda_context import one_invocation
 
-from infra import config as infra_config
 from infra.config import MB, UploadApiConfig
 
 ALICE = "arn:aws:iam::123456789012:user/alice"
@@ -86,21 +85,29 @@ def test_policy_is_read_from_the_infra_policy_json():
             (kind.prefix, frozenset(kind.content_types), kind.max_bytes, kind.per_caller)
 
 
+def _policy(**changes) -> str:
+    """The shipped policy JSON with ``changes``: what the handler must withstand even where
+    the config (which refuses these values) is bypassed."""
+    return json.dumps({**json.loads(UploadApiConfig().policy_json()), **changes})
+
+
 @pytest.mark.parametrize(("configured", "used"), [(1, 60), (59, 60), (900, 900), (86400, 3600)])
 def test_url_expiry_is_bounded_to_60_3600_seconds(configured, used):
-    policy = UploadApiConfig(url_expiry_seconds=configured).policy_json()
+    policy = _policy(url_expiry_seconds=configured)
     assert presign.UploadPolicy.from_json(policy).expiry_seconds == used
 
 
-def test_part_size_below_the_s3_minimum_is_a_config_error():
+@pytest.mark.parametrize("part_bytes", [MB, 6 * 1024 * MB])
+def test_part_size_outside_s3s_part_sizes_is_a_config_error(part_bytes):
     with pytest.raises(ConfigError, match="multipart_part_bytes"):
-        presign.UploadPolicy.from_json(UploadApiConfig(multipart_part_bytes=MB).policy_json())
+        presign.UploadPolicy.from_json(_policy(multipart_part_bytes=part_bytes))
 
 
 def test_kind_prefix_outside_the_asset_prefixes_is_a_config_error():
-    kinds = {"evil": infra_config.UploadKind("internal/", ("image/png",), MB)}
+    kinds = {"evil": {"prefix": "internal/", "content_types": ["image/png"], "max_bytes": MB,
+                      "per_caller": False, "access": None}}
     with pytest.raises(ConfigError, match="not under an asset prefix"):
-        presign.UploadPolicy.from_json(UploadApiConfig(kinds=kinds).policy_json())
+        presign.UploadPolicy.from_json(_policy(kinds=kinds))
 
 
 @pytest.mark.parametrize("region", ["us-east-1", "eu-west-1"])

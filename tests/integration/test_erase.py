@@ -77,11 +77,13 @@ def test_other_users_and_other_prefixes_are_untouched(s3_client, estate, tmp_pat
 
 def test_the_audit_record_has_who_when_and_counts_but_no_keys(s3_client, estate, tmp_path):
     primary, replica = estate
-    audit = tmp_path / "audit.jsonl"
+    audit, report = tmp_path / "audit.jsonl", tmp_path / "report.json"
     erase("--bucket", primary, "--replica-bucket", replica, "--replica-region", "us-east-1",
-          "--user", ALICE, "--audit-file", str(audit), "--operator", "ops@example", "--yes")
+          "--user", ALICE, "--audit-file", str(audit), "--operator", "ops@example", "--yes",
+          "--report", str(report))
     text = audit.read_text()
     (record,) = [json.loads(line) for line in text.splitlines()]
+    assert json.loads(report.read_text()) == {**record, "errors": {}}
     assert record["operator"] == "ops@example" and record["started"] and record["finished"]
     assert [(loc["bucket"], loc["prefix_kind"], loc["versions"], loc["delete_markers"])
             for loc in record["locations"]] == [
@@ -218,6 +220,59 @@ def test_a_replica_that_does_not_answer_stops_the_run_before_anything_is_erased(
                       "--audit-file", str(tmp_path / "audit"), "--operator", "ops", "--yes")
     assert code == 2 and not (tmp_path / "audit").exists()
     assert _entries(s3_client, primary, f"user-content/uploads/{ALICE}/") == 4
+
+
+@pytest.mark.parametrize("unwritable", ["--audit-file", "--report"])
+def test_an_output_file_that_cannot_be_written_stops_the_run_before_anything_is_erased(
+        s3_client, estate, tmp_path, capsys, unwritable):
+    primary, replica = estate
+    paths = {"--audit-file": tmp_path / "audit.jsonl", "--report": tmp_path / "report.json",
+             unwritable: tmp_path / "no-such-folder" / "out"}
+    code, out = erase("--bucket", primary, "--replica-bucket", replica, "--replica-region",
+                      "us-east-1", "--user", ALICE, "--operator", "ops", "--yes",
+                      *(str(arg) for flag, path in paths.items() for arg in (flag, path)))
+    err = capsys.readouterr().err
+    assert code == 2 and out == ""
+    assert f"cannot write {unwritable}" in err and "Traceback" not in err
+    for bucket in (primary, replica):
+        assert _entries(s3_client, bucket, f"user-content/uploads/{ALICE}/") == 4
+        assert _entries(s3_client, bucket, f"user-content/exports/{ALICE}/") == 4
+    assert sorted(tmp_path.iterdir()) == [], "no output of a run that never started is left"
+
+
+def test_an_audit_file_that_is_a_folder_is_refused_before_anything_is_erased(
+        s3_client, estate, tmp_path):
+    primary, replica = estate
+    code, _ = erase("--bucket", primary, "--replica-bucket", replica, "--replica-region",
+                    "us-east-1", "--user", ALICE, "--audit-file", str(tmp_path),
+                    "--operator", "ops", "--yes")
+    assert code == 2
+    assert _entries(s3_client, primary, f"user-content/uploads/{ALICE}/") == 4
+
+
+def test_a_report_on_the_audit_file_is_refused_before_it_could_overwrite_the_log(
+        s3_client, estate, tmp_path):
+    primary, replica = estate
+    audit = tmp_path / "audit.jsonl"
+    audit.write_text('{"event": "an earlier erasure"}\n')
+    code, _ = erase("--bucket", primary, "--replica-bucket", replica, "--replica-region",
+                    "us-east-1", "--user", ALICE, "--audit-file", str(audit),
+                    "--report", str(tmp_path / "." / "audit.jsonl"), "--operator", "ops", "--yes")
+    assert code == 2
+    assert audit.read_text() == '{"event": "an earlier erasure"}\n'
+    assert _entries(s3_client, primary, f"user-content/uploads/{ALICE}/") == 4
+
+
+@pytest.mark.parametrize("flag", ["--replica-region", "--audit-region"])
+@pytest.mark.parametrize("name", ["bad region!", "", "US-EAST-1", "us-east"])
+def test_a_region_that_is_not_a_region_code_is_refused_before_any_call(
+        flag, name, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(cli.boto3, "client", lambda *a, **k: pytest.fail("AWS was called"))
+    code, _ = erase("--bucket", "justkalm-assets-dev", "--user", ALICE, "--audit-bucket",
+                    "justkalm-backups-dev", flag, name, "--operator", "ops", "--yes")
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "is not an AWS Region" in err and "Traceback" not in err
 
 
 def test_an_s3_error_in_one_location_is_counted_and_the_others_still_erased():

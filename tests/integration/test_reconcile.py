@@ -301,12 +301,17 @@ def test_the_command_plans_by_default_and_exits_1_while_something_is_pending(
 
 @pytest.mark.parametrize("argv, message", [
     (["--env", "prod"], "required: --table"),
-    (["--env", "staging", "--table", "t"], "--env must be one of"),
-    (["--env", "prod", "--table", "t", "--since", "2026-11-20"], "no time zone"),
-    (["--env", "prod", "--table", "t", "--bucket", "Not_A_Bucket"], "not an S3 bucket name"),
-    (["--env", "prod", "--table", "t", "--bucket", "same-bucket",
+    (["--env", "staging", "--table", "dedup"], "--env must be one of"),
+    (["--env", "prod", "--table", "dedup", "--since", "2026-11-20"], "no time zone"),
+    (["--env", "prod", "--table", "dedup", "--bucket", "Not_A_Bucket"],
+     "not an S3 bucket name"),
+    (["--env", "prod", "--table", "dedup", "--bucket", "same-bucket",
       "--secondary-bucket", "same-bucket"], "must differ"),
-    (["--env", "prod", "--table", "t", "--dry-run", "--yes"], "not allowed with"),
+    (["--env", "prod", "--table", "dedup", "--dry-run", "--yes"], "not allowed with"),
+    (["--env", "prod", "--table", "", "--yes"], "not a DynamoDB table name"),
+    (["--env", "prod", "--table", "ab", "--yes"], "not a DynamoDB table name"),
+    (["--env", "prod", "--table", "dedup index", "--yes"], "not a DynamoDB table name"),
+    (["--env", "prod", "--table", "d" * 256, "--yes"], "not a DynamoDB table name"),
 ])
 def test_bad_input_is_one_line_exit_2_and_touches_nothing(argv, message, capsys):
     def no_estate(settings, table):
@@ -315,3 +320,51 @@ def test_bad_input_is_one_line_exit_2_and_touches_nothing(argv, message, capsys)
     assert cli.main(argv, make_estate=no_estate) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def _outage_copy(estate) -> None:
+    """One clean upload only the secondary holds: a run with --yes copies it."""
+    estate.secondary.s3.put_object(Bucket=estate.secondary.bucket, Key=KEYS["done"],
+                                   Body=b"%PDF-1.7 scanned",
+                                   Tagging=f"{SCAN_STATUS_TAG}=NO_THREATS_FOUND")
+
+
+def _named(estate, settings, table: str) -> engine.Estate:
+    """``estate``'s clients on the buckets and table the command line names."""
+    return engine.Estate(
+        primary=engine.Region(estate.primary.s3, settings.primary_bucket,
+                              estate.primary.guardduty),
+        secondary=engine.Region(estate.secondary.s3, settings.secondary_bucket,
+                                estate.secondary.guardduty),
+        hasher=hasher.Deps(s3=estate.hasher.s3, dynamodb=estate.hasher.dynamodb,
+                           table_name=table),
+        render_settings=estate.render_settings, gated_prefixes=estate.gated_prefixes)
+
+
+def test_a_report_that_cannot_be_written_stops_the_run_before_anything_is_changed(
+        estate, tmp_path, capsys):
+    _outage_copy(estate)
+    code = cli.main(["--env", "prod", "--table", estate.hasher.table_name,
+                     "--bucket", estate.primary.bucket,
+                     "--secondary-bucket", estate.secondary.bucket,
+                     "--report", str(tmp_path / "no-such-folder" / "report.json"), "--yes"],
+                    make_estate=lambda settings, table: estate)
+    err = capsys.readouterr().err
+    assert code == 2 and "cannot write --report" in err and "Traceback" not in err
+    assert primary_state(estate) == []
+
+
+@pytest.mark.parametrize("missing", ["--bucket", "--secondary-bucket", "--table"])
+def test_a_bucket_or_table_that_does_not_answer_stops_the_run_before_anything_is_changed(
+        estate, capsys, missing):
+    _outage_copy(estate)
+    names = {"--bucket": estate.primary.bucket,
+             "--secondary-bucket": estate.secondary.bucket,
+             "--table": estate.hasher.table_name,
+             missing: "no-such-name-0123456789"}
+    code = cli.main(["--env", "prod", "--yes",
+                     *(arg for flag, name in names.items() for arg in (flag, name))],
+                    make_estate=lambda settings, table: _named(estate, settings, table))
+    err = capsys.readouterr().err
+    assert code == 2 and "does not answer" in err and "Traceback" not in err
+    assert primary_state(estate) == []

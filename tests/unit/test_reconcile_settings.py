@@ -9,7 +9,7 @@ from tools.reconcile import cli
 
 
 def settings(*extra: str) -> cli.Settings:
-    return cli.Settings.from_args(cli.parser().parse_args(["--env", "prod", "--table", "t",
+    return cli.Settings.from_args(cli.parser().parse_args(["--env", "prod", "--table", "dedup",
                                                            *extra]))
 
 

@@ -22,15 +22,18 @@ proved for as long as a claim about it can be raised) in the bucket's default Ob
 without Object Lock is refused before anything is erased, unless ``--audit-retain-days 0``.
 
 Exit codes: 0 erased (or nothing to erase), 1 some versions could not be deleted (the report
-says which prefix; the audit record is written all the same), 2 usage error or a bucket that
-does not answer, checked before anything is deleted (nothing was changed).
+says which prefix; the audit record is written all the same), 2 usage error, a bucket that
+does not answer or an audit file or report that cannot be written, all checked before anything
+is deleted (nothing was changed).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import hashlib
 import json
+import os
 import re
 import sys
 import uuid
@@ -42,7 +45,7 @@ from botocore.exceptions import ClientError
 from estate_handlers.s3_errors import error_code
 
 from infra.config import USER_EXPORTS, USER_UPLOADS
-from tools.cli import Parser, UsageError, bucket, replica_bucket_name, run_main
+from tools.cli import Parser, UsageError, bucket, region, replica_bucket_name, run_main
 
 SOME_FAILED = 1
 # The upload API's caller segment: a slug of the principal (letters, digits, single hyphens
@@ -78,12 +81,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--user", required=True, type=_segment, metavar="SEGMENT",
                    help="the caller segment, the folder under user-content/uploads/")
     p.add_argument("--replica-bucket", type=bucket, help="default: <bucket>-replica")
-    p.add_argument("--replica-region", default="us-west-2", help="(default: us-west-2)")
+    p.add_argument("--replica-region", type=region, default="us-west-2",
+                   help="(default: us-west-2)")
     audit = p.add_mutually_exclusive_group(required=True)
     audit.add_argument("--audit-bucket", type=bucket,
                        help="write the audit record here (e.g. the Object-Lock backups bucket)")
     audit.add_argument("--audit-file", help="append the audit record (one JSON line) here")
-    p.add_argument("--audit-region", default=None, help="Region of --audit-bucket")
+    p.add_argument("--audit-region", type=region, default=None,
+                   help="Region of --audit-bucket")
     p.add_argument("--audit-retain-days", type=_days, default=AUDIT_RETAIN_DAYS, metavar="DAYS",
                    help="lock the record in --audit-bucket this many days, in the bucket's "
                         "default Object Lock mode (COMPLIANCE if it has none); 0: the bucket's "
@@ -211,10 +216,46 @@ def _audit_client(args):
         signature_version="s3v4", retries={"mode": "standard"}))
 
 
-def write_audit(args, record: dict, audit, lock_mode: str | None = None) -> str:
-    if args.audit_file:
-        with open(args.audit_file, "a", encoding="utf-8") as log:
-            log.write(json.dumps(record, sort_keys=True) + "\n")
+def _same_file(first: str, second: str) -> bool:
+    try:
+        return os.path.samefile(first, second)
+    except OSError:  # one does not exist yet
+        return os.path.abspath(first) == os.path.abspath(second)
+
+
+def open_outputs(args, stack: contextlib.ExitStack) -> tuple:
+    """The audit file (appended to) and the report, opened on ``stack`` before anything is
+    erased: a path that cannot be written is then a usage error while nothing has changed,
+    not a crash after the erasure that leaves no record of it. A file this call created is
+    removed again when a later one cannot be opened (the run never started)."""
+    if args.audit_file and args.report and _same_file(args.audit_file, args.report):
+        raise UsageError("--report would overwrite the --audit-file log: give it another "
+                         "path; nothing was erased")
+    files, created = [], []
+    for flag, path, mode in (("--audit-file", args.audit_file, "a"),
+                             ("--report", args.report, "w")):
+        if not path:
+            files.append(None)
+            continue
+        new = not os.path.exists(path)
+        try:
+            files.append(stack.enter_context(open(path, mode, encoding="utf-8")))
+        except OSError as exc:
+            stack.close()
+            for made in created:
+                os.remove(made)
+            raise UsageError(f"cannot write {flag} {path} ({exc.strerror or exc}); nothing "
+                             "was erased") from None
+        if new:
+            created.append(path)
+    return tuple(files)
+
+
+def write_audit(args, record: dict, audit, lock_mode: str | None = None, log=None) -> str:
+    """The record into ``log`` (the open ``--audit-file``), else into ``--audit-bucket``."""
+    if log is not None:
+        log.write(json.dumps(record, sort_keys=True) + "\n")
+        log.flush()
         return args.audit_file
     key = f"audit/erasure/{record['finished'][:10]}/{record['id']}.json"
     lock = {} if lock_mode is None else {
@@ -248,32 +289,40 @@ def _main(args, stdout) -> int:
     lock_mode = None if audit is None else audit_lock_mode(audit, args.audit_bucket,
                                                            args.audit_retain_days)
     operator = args.operator or boto3.client("sts").get_caller_identity()["Arn"]
+    with contextlib.ExitStack() as stack:
+        audit_log, report = open_outputs(args, stack)
+        tallies = _erase(args, primary, replica, replica_bucket)
+        record = _audit_record(args, operator, tallies, started)
+        # A dry run changed nothing: its record keeps only the bucket's default retention (the
+        # check above still ran, so a dry run shows a real run would be refused).
+        where = write_audit(args, record, audit, None if args.dry_run else lock_mode, audit_log)
+        verb = "would erase" if args.dry_run else "erased"
+        for t in tallies:
+            print(f"{verb} s3://{t.bucket}/{t.prefix}: {t.versions} versions ({t.bytes} bytes), "
+                  f"{t.delete_markers} delete markers" + (f", {t.failed} FAILED" if t.failed
+                                                          else ""), file=stdout)
+        print(f"audit record: {where}", file=stdout)
+        if report is not None:
+            json.dump({**record, "errors": {f"{t.bucket}/{t.prefix}": t.errors
+                                            for t in tallies if t.errors}}, report, indent=2)
+    return SOME_FAILED if any(t.failed for t in tallies) else 0
+
+
+def _erase(args, primary, replica, replica_bucket: str) -> list[Tally]:
+    """Erase (or count) every location, then count what is left of each."""
     tallies = [erase_prefix(client, bucket, prefix, dry_run=args.dry_run)
                for client, bucket in ((primary, args.bucket), (replica, replica_bucket))
                for prefix in user_prefixes(args.user)]
-    if not args.dry_run:
-        for tally, client in zip(tallies, (primary, primary, replica, replica), strict=True):
-            try:
-                left = remaining(client, tally.bucket, tally.prefix)
-            except ClientError as exc:
-                tally.failed += 1
-                tally.errors.append(f"{error_code(exc)}: could not check what remains (rerun)")
-                continue
-            if left:  # e.g. a replica still arriving; a rerun finishes it
-                tally.failed += left
-                tally.errors.append(f"{left} versions remain after erasure (rerun)")
-    record = _audit_record(args, operator, tallies, started)
-    # A dry run changed nothing: its record keeps only the bucket's default retention (the
-    # check above still ran, so a dry run shows a real run would be refused).
-    where = write_audit(args, record, audit, None if args.dry_run else lock_mode)
-    verb = "would erase" if args.dry_run else "erased"
-    for t in tallies:
-        print(f"{verb} s3://{t.bucket}/{t.prefix}: {t.versions} versions ({t.bytes} bytes), "
-              f"{t.delete_markers} delete markers" + (f", {t.failed} FAILED" if t.failed else ""),
-              file=stdout)
-    print(f"audit record: {where}", file=stdout)
-    if args.report:
-        with open(args.report, "w", encoding="utf-8") as out:
-            json.dump({**record, "errors": {f"{t.bucket}/{t.prefix}": t.errors
-                                            for t in tallies if t.errors}}, out, indent=2)
-    return SOME_FAILED if any(t.failed for t in tallies) else 0
+    if args.dry_run:
+        return tallies
+    for tally, client in zip(tallies, (primary, primary, replica, replica), strict=True):
+        try:
+            left = remaining(client, tally.bucket, tally.prefix)
+        except ClientError as exc:
+            tally.failed += 1
+            tally.errors.append(f"{error_code(exc)}: could not check what remains (rerun)")
+            continue
+        if left:  # e.g. a replica still arriving; a rerun finishes it
+            tally.failed += left
+            tally.errors.append(f"{left} versions remain after erasure (rerun)")
+    return tallies

@@ -10,7 +10,9 @@ and every one still pending, in conflict or failed.
 
 Exit codes: 0 everything the secondary took is complete in the primary (or would be, for a
 dry run), 1 something is still pending (a scan to wait for: run it again after it), in
-conflict or failed (the report says which), 2 usage error (nothing was changed).
+conflict or failed (the report says which), 2 usage error, a bucket or table that does not
+answer or a report that cannot be written, all checked before anything is changed (nothing
+was changed).
 """
 from __future__ import annotations
 
@@ -18,18 +20,30 @@ import argparse
 import collections
 import datetime as dt
 import json
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from estate_handlers.s3_errors import error_code
 
 from tools.cli import Parser, UsageError, bucket, moment, replica_bucket_name, run_main
 from tools.reconcile import engine
 
 NEEDS_RERUN = 1
 SAMPLE_KEYS = 10
+# DynamoDB's table naming rule.
+TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
+
+
+def table_name(text: str) -> str:
+    if not TABLE_NAME.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a DynamoDB table name (3 to 255 letters, digits, _ . -)")
+    return text
 
 
 def parser() -> argparse.ArgumentParser:
@@ -38,7 +52,7 @@ def parser() -> argparse.ArgumentParser:
                            "present, scanned, hashed and rendered in the primary.")
     p.add_argument("--env", required=True, help="the environment (its buckets, Regions, gate, "
                                                 "rendition set come from its config)")
-    p.add_argument("--table", required=True,
+    p.add_argument("--table", required=True, type=table_name,
                    help="the dedup index table (the hasher's DEDUP_TABLE_NAME)")
     p.add_argument("--since", type=moment, metavar="TIME",
                    help="first moment of the outage window (ISO 8601 with a time zone)")
@@ -100,6 +114,37 @@ def build_estate(settings: Settings, table: str) -> engine.Estate:
                          gated_prefixes=settings.gated_prefixes)
 
 
+def _aws_error(exc: Exception) -> str:
+    return error_code(exc) if isinstance(exc, ClientError) else type(exc).__name__
+
+
+def check_reachable(estate: engine.Estate) -> None:
+    """Both buckets and the dedup table answer before anything is changed: a wrong name or
+    Region would otherwise be found per version, after copies into the primary were made."""
+    for side in (estate.primary, estate.secondary):
+        try:
+            side.s3.head_bucket(Bucket=side.bucket)
+        except (ClientError, BotoCoreError) as exc:
+            raise UsageError(f"s3://{side.bucket} does not answer ({_aws_error(exc)}): check "
+                             "its name and Region; nothing was changed") from None
+    deps = estate.hasher
+    try:
+        deps.dynamodb.describe_table(TableName=deps.table_name)
+    except (ClientError, BotoCoreError) as exc:
+        raise UsageError(f"table {deps.table_name} does not answer ({_aws_error(exc)}): check "
+                         "--table and the Region; nothing was changed") from None
+
+
+def open_report(path: str):
+    """The report, opened before anything is changed: a path that cannot be written is a
+    usage error then, not a crash after the changes with no report of them."""
+    try:
+        return open(path, "w", encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write --report {path} ({exc.strerror or exc}); nothing was "
+                         "changed") from None
+
+
 def reconcile(estate: engine.Estate, since, until, *, apply: bool) -> list[engine.Finding]:
     return [engine.examine(estate, item, apply)
             for item in engine.written_in_secondary(estate, since, until)]
@@ -131,6 +176,14 @@ def main(argv: list[str] | None = None, *, stdout=None,
 def _main(args, stdout, make_estate) -> int:
     settings = Settings.from_args(args)
     estate = make_estate(settings, args.table)
+    check_reachable(estate)
+    if not args.report:
+        return _run(args, settings, estate, None, stdout)
+    with open_report(args.report) as report:
+        return _run(args, settings, estate, report, stdout)
+
+
+def _run(args, settings: Settings, estate: engine.Estate, report, stdout) -> int:
     apply = bool(args.yes)
     started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     findings = reconcile(estate, args.since, args.until, apply=apply)
@@ -140,14 +193,13 @@ def _main(args, stdout, make_estate) -> int:
           f"s3://{settings.primary_bucket} ({settings.primary_region}), writes from {window}",
           file=stdout)
     print(summary(findings, apply=apply), file=stdout)
-    if args.report:
-        with open(args.report, "w", encoding="utf-8") as out:
-            json.dump({"apply": apply, "started": started,
-                       "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                       "primary": f"s3://{settings.primary_bucket}",
-                       "secondary": f"s3://{settings.secondary_bucket}",
-                       "since": args.since, "until": args.until,
-                       "findings": [f.as_dict() for f in findings]},
-                      out, indent=2, default=str)
+    if report is not None:
+        json.dump({"apply": apply, "started": started,
+                   "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                   "primary": f"s3://{settings.primary_bucket}",
+                   "secondary": f"s3://{settings.secondary_bucket}",
+                   "since": args.since, "until": args.until,
+                   "findings": [f.as_dict() for f in findings]},
+                  report, indent=2, default=str)
     unfinished = any(f.state in engine.NEEDS_RERUN for f in findings)
     return NEEDS_RERUN if unfinished else 0

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import sys
 
 from aws_cdk import App
@@ -15,7 +16,12 @@ def configs_from_context(app: App) -> list[EnvironmentConfig]:
     `-c account_<name>=<12 digits>` replaces that environment's placeholder account;
     `-c first_deploy=true` (a brand-new environment only) leaves out the replica bucket's
     rule back to the assets bucket, which S3 refuses before that bucket exists."""
+    _refuse_unknown_account_keys(app)
     selected = app.node.try_get_context("env")
+    # CDK_CONTEXT_JSON can carry any JSON value; a list or object is no environment name
+    # (and could not even be looked up: it is unhashable).
+    if selected is not None and not isinstance(selected, str):
+        raise ConfigError(f"context env={selected!r} must be one of: {', '.join(ENVIRONMENTS)}")
     if selected is not None and selected not in ENVIRONMENTS:
         raise ConfigError(f"context env='{selected}' is not one of: {', '.join(ENVIRONMENTS)}")
     first_deploy = app.node.try_get_context("first_deploy")
@@ -30,6 +36,22 @@ def configs_from_context(app: App) -> list[EnvironmentConfig]:
             cfg = dataclasses.replace(cfg, replicate_back=False)
         configs.append(cfg)
     return configs
+
+
+def _refuse_unknown_account_keys(app: App) -> None:
+    """An ``account_<name>`` key for no environment, or a misspelt one (``acount_dev``),
+    would leave the placeholder account in place without a word: refuse it.
+
+    CDK keeps its own keys in the same context (feature flags ``@aws-cdk/...``,
+    ``aws:cdk:...``, lookups such as ``availability-zones:account=...``); they all contain
+    ``@``, ``:`` or ``/``, which the estate's keys never do, so they are never looked at."""
+    accounts = [f"account_{name}" for name in ENVIRONMENTS]
+    for key in app.node.get_all_context():
+        if key in accounts or any(mark in key for mark in "@:/"):
+            continue
+        if key.startswith("account_") or difflib.get_close_matches(key, accounts, cutoff=0.85):
+            raise ConfigError(f"context {key} is not an environment's account: use one of "
+                              f"{', '.join(accounts)}")
 
 
 def configs_or_exit(app: App) -> list[EnvironmentConfig]:

@@ -1,6 +1,7 @@
 """The usage model of one environment: the cost estimator's input (``python -m tools.cost``)."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from .common import ConfigError, _check_whole
@@ -78,9 +79,11 @@ class UsageConfig:
             raise ConfigError(f"usage: {name} {problem}")
 
         def number(name: str, value: object, upper: float | None = None) -> None:
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 \
+            # NaN compares false with every bound, so it needs its own test, as does infinity.
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not math.isfinite(value) or value < 0 \
                     or (upper is not None and value > upper):
-                fail(name, f"must be a number >= 0{f' and <= {upper}' if upper else ''} "
+                fail(name, f"must be a finite number >= 0{f' and <= {upper}' if upper else ''} "
                      f"(got {value!r})")
 
         for name, value in vars(self).items():

@@ -154,3 +154,27 @@ def test_storefront_origin_with_a_path_is_rejected():
     with pytest.raises(ConfigError, match=r"cdn: storefront_origins 'https://shop.example/x'"):
         CdnConfig(storefront_origins=("https://shop.example/x",))
 
+
+
+@pytest.mark.parametrize("key", ["acount_dev", "account_devv", "account_staging", "Account_prod"])
+def test_an_account_key_for_no_environment_is_rejected_naming_it(key):
+    with pytest.raises(ConfigError, match=rf"context {key} is not an environment's account"):
+        configs_from_context(App(context={key: "123456789012"}))
+
+
+def test_cdks_own_context_keys_are_not_taken_for_misspelt_accounts():
+    import json
+    from pathlib import Path
+
+    cdk_json = json.loads((Path(__file__).resolve().parents[2] / "cdk.json").read_text())
+    context = {**cdk_json["context"], "aws:cdk:enable-path-metadata": True,
+               "availability-zones:account=123456789012:region=us-east-1": ["us-east-1a"],
+               "acknowledged-issue-numbers": [32775], "validate-templates": "true",
+               "account_dev": "123456789012"}
+    assert [cfg.name for cfg in configs_from_context(App(context=context))] == ["dev", "prod"]
+
+
+@pytest.mark.parametrize("env", [["dev"], {"name": "dev"}, 1])
+def test_an_environment_that_is_not_a_string_is_rejected_naming_it(env):
+    with pytest.raises(ConfigError, match=r"context env=.* must be one of: dev, prod"):
+        configs_from_context(App(context={"env": env}))

@@ -9,12 +9,14 @@ import uuid
 
 import boto3
 import pytest
+from botocore.exceptions import EndpointConnectionError
 from botocore.stub import ANY, Stubber
 
 from tools.restore import batch, cli
 
 PREFIX = "brands/media/"
 KEYS = ["clip one.mp4", "ünï+code.mp4", "plain.mp4", "kept.mp4", "gone.mp4"]
+ROLE = "arn:aws:iam::123456789012:role/justkalm-assets-dev-restore"
 
 
 def _versions_at(s3, bucket: str, at: dt.datetime) -> dict[str, tuple[str, bool]]:
@@ -89,7 +91,7 @@ def test_a_refused_job_is_a_clear_error_with_exit_code_1(s3_client, fresh_bucket
                                      service_message="token reused", http_status_code=409)
     code = cli.main(["--bucket", fresh_bucket, "--prefix", PREFIX, "--to-bucket", target,
                      "--at", dt.datetime.now(dt.UTC).isoformat(), "--yes",
-                     "--batch-operations", "--batch-role-arn", "arn:aws:iam::1:role/r",
+                     "--batch-operations", "--batch-role-arn", ROLE,
                      "--account-id", "123456789012"], stdout=io.StringIO())
     assert code == 1
     assert "IdempotencyException" in capsys.readouterr().err
@@ -125,3 +127,73 @@ def _no_control(real_client):
             pytest.fail(f"{service} was called: no Batch Operations job was possible")
         return real_client(service, *args, **kwargs)
     return client
+
+
+def _overwritten(s3_client, bucket: str) -> str:
+    """One key overwritten after a moment (returned): a restore to it has one copy to do."""
+    s3_client.put_object(Bucket=bucket, Key=PREFIX + "a.mp4", Body=b"good")
+    at = s3_client.head_object(Bucket=bucket, Key=PREFIX + "a.mp4")["LastModified"]
+    time.sleep(max(0.0, (at + dt.timedelta(seconds=1)
+                         - dt.datetime.now(dt.UTC)).total_seconds()) + 0.02)
+    s3_client.put_object(Bucket=bucket, Key=PREFIX + "a.mp4", Body=b"bad")
+    return at.astimezone(dt.UTC).isoformat()
+
+
+def _uploaded(s3_client, bucket: str) -> list[str]:
+    listing = s3_client.list_objects_v2(Bucket=bucket, Prefix="restore-jobs/")
+    return [item["Key"] for item in listing.get("Contents", [])]
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--batch-role-arn", ROLE, "--account-id", "not-an-account!"], "12-digit AWS account"),
+    (["--batch-role-arn", "arn:aws:iam::1:role/r", "--account-id", "123456789012"],
+     "not an IAM role ARN"),
+    (["--batch-role-arn", "role/restore", "--account-id", "123456789012"], "not an IAM role ARN"),
+])
+def test_a_bad_account_or_role_is_a_usage_error_before_the_manifest_is_uploaded(
+        s3_client, fresh_bucket, monkeypatch, capsys, flags, message):
+    monkeypatch.setattr(cli.boto3, "client", _no_control(cli.boto3.client))
+    at = _overwritten(s3_client, fresh_bucket)
+    code = cli.main(["--bucket", fresh_bucket, "--prefix", PREFIX, "--at", at, "--yes",
+                     "--batch-operations", "--manifest-bucket", fresh_bucket, *flags],
+                    stdout=io.StringIO())
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and "Traceback" not in err
+    assert _uploaded(s3_client, fresh_bucket) == []
+
+
+def test_a_manifest_bucket_that_does_not_answer_is_a_usage_error_before_any_upload(
+        s3_client, fresh_bucket, monkeypatch, capsys):
+    monkeypatch.setattr(cli.boto3, "client", _no_control(cli.boto3.client))
+    at = _overwritten(s3_client, fresh_bucket)
+    missing = f"missing-{uuid.uuid4().hex[:16]}"
+    code = cli.main(["--bucket", fresh_bucket, "--prefix", PREFIX, "--at", at, "--yes",
+                     "--batch-operations", "--batch-role-arn", ROLE,
+                     "--account-id", "123456789012", "--manifest-bucket", missing],
+                    stdout=io.StringIO())
+    err = capsys.readouterr().err
+    assert code == 2 and f"s3://{missing} does not answer" in err and "Traceback" not in err
+    # Nothing was restored from this machine either.
+    assert s3_client.get_object(Bucket=fresh_bucket, Key=PREFIX + "a.mp4")["Body"].read() \
+        == b"bad"
+
+
+def test_a_job_that_fails_inside_botocore_is_one_line_with_exit_code_1(
+        s3_client, fresh_bucket, monkeypatch, capsys):
+    # Not every late failure is a ClientError: no credentials, an endpoint that cannot be
+    # resolved or reached are BotoCoreErrors, and must not end the run with a traceback.
+    class Unreachable:
+        def create_job(self, **request):
+            raise EndpointConnectionError(endpoint_url="https://s3-control.example")
+
+    real_client = cli.boto3.client
+    monkeypatch.setattr(cli.boto3, "client", lambda service, *a, **k: Unreachable()
+                        if service == "s3control" else real_client(service, *a, **k))
+    at = _overwritten(s3_client, fresh_bucket)
+    code = cli.main(["--bucket", fresh_bucket, "--prefix", PREFIX, "--at", at, "--yes",
+                     "--batch-operations", "--batch-role-arn", ROLE,
+                     "--account-id", "123456789012"], stdout=io.StringIO())
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err
+    assert "job was not created" in err and "s3-control.example" in err
+    assert len(err.strip().splitlines()) == 1

@@ -42,3 +42,85 @@ def test_runs_as_a_module_from_the_repository_root(tmp_path):
                            "--head-dir", str(same), "--format", "markdown"],
                           cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True)
     assert (proc.returncode, "No infrastructure changes." in proc.stdout) == (0, True)
+
+
+def _usage_error(argv: list[str], capsys) -> str:
+    """stderr of a usage error: exit 1 (2 would mean "risky"), one line, no traceback."""
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exited.value.code == 1 and "Traceback" not in err
+    return err
+
+
+@pytest.mark.parametrize("threshold", ["-1", "nan", "inf"])
+def test_a_cost_threshold_that_is_negative_or_not_finite_is_a_usage_error(
+        threshold, tmp_path, capsys):
+    same = write_assembly(tmp_path / "a", STACK)
+    err = _usage_error(["--base-dir", str(same), "--head-dir", str(same),
+                        "--cost-threshold", threshold], capsys)
+    assert f"argument --cost-threshold: {threshold!r}" in err
+
+
+def test_a_cost_threshold_of_0_is_accepted_and_identical_assemblies_pass(tmp_path, capsys):
+    same = write_assembly(tmp_path / "a", STACK)
+    assert main(["--base-dir", str(same), "--head-dir", str(same),
+                 "--cost-threshold", "0"]) == 0
+
+
+@pytest.mark.parametrize(("side", "ref"), [
+    (["--base-dir", "{a}", "--base", "HEAD"], "--base"),
+    (["--head-dir", "{a}", "--head", "HEAD"], "--head"),
+    (["--head-dir", "{a}", "--worktree"], "--worktree"),
+])
+def test_an_assembly_folder_and_a_revision_for_the_same_side_is_a_usage_error(
+        side, ref, tmp_path, capsys):
+    same = write_assembly(tmp_path / "a", STACK)
+    argv = [arg.format(a=same) for arg in side]
+    err = _usage_error(["--base-dir", str(same), "--head-dir", str(same), *argv], capsys)
+    assert f"{argv[0]} and {ref} name the same side" in err
+
+
+@pytest.mark.parametrize("option", ["--output", "--comment"])
+@pytest.mark.parametrize("target", ["missing-folder/r.md", "."])
+def test_an_unwritable_output_is_a_usage_error_before_any_work(
+        option, target, tmp_path, monkeypatch, capsys):
+    same = write_assembly(tmp_path / "a", STACK)
+    monkeypatch.chdir(tmp_path)
+    err = _usage_error(["--base-dir", str(same), "--head-dir", str(same), option, target],
+                       capsys)
+    assert f"argument {option}: {target!r}" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a"]
+
+
+def _manifest(root: Path, text: str) -> Path:
+    root.mkdir()
+    (root / "manifest.json").write_text(text)
+    return root
+
+
+@pytest.mark.parametrize(("manifest", "message"), [
+    ('{"artifacts": {', "manifest.json is not valid JSON"),
+    ('["not", "an", "object"]', "manifest.json is not a JSON object"),
+    ('{"artifacts": {"Main": {"type": "aws:cloudformation:stack", "properties": {}}}}',
+     "artifact 'Main' has no properties.templateFile"),
+    ('{"artifacts": {"Main": {"type": "aws:cloudformation:stack", '
+     '"properties": {"templateFile": "gone.json"}}}}', "gone.json, which is not in the assembly"),
+    ('{"artifacts": {"dev": {"type": "cdk:cloud-assembly"}}}',
+     "artifact 'dev' has no properties.directoryName"),
+])
+def test_a_broken_assembly_is_one_line_and_exit_1(manifest, message, tmp_path, capsys):
+    broken = _manifest(tmp_path / "broken", manifest)
+    same = write_assembly(tmp_path / "a", STACK)
+    assert main(["--base-dir", str(broken), "--head-dir", str(same)]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and message in err
+
+
+def test_a_template_that_is_not_json_is_one_line_and_exit_1(tmp_path, capsys):
+    broken = write_assembly(tmp_path / "broken", STACK)
+    (template,) = broken.glob("assembly-dev/*.template.json")
+    template.write_text("{")
+    same = write_assembly(tmp_path / "a", STACK)
+    assert main(["--base-dir", str(broken), "--head-dir", str(same)]) == 1
+    assert f"{template.name} is not valid JSON" in capsys.readouterr().err

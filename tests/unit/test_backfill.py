@@ -9,6 +9,7 @@ import json
 
 import boto3
 import pytest
+from botocore.exceptions import NoCredentialsError
 from botocore.stub import ANY, Stubber
 
 from infra.environments import ENVIRONMENTS
@@ -38,8 +39,10 @@ def _version(key, version_id, latest=True):
             "ETag": '"e"', "StorageClass": "STANDARD"}
 
 
-def _listing_stub(s3) -> Stubber:
+def _listing_stub(s3, *, create: bool = False) -> Stubber:
     stub = Stubber(s3)
+    if create:  # --create checks the bucket answers before the listing
+        stub.add_response("head_bucket", {}, {"Bucket": BUCKET})
     stub.add_response("list_object_versions", {
         "Versions": [_version(ORIGINAL, "v2"), _version(ORIGINAL, "v1", latest=False),
                      _version("products/images/original/", "f1"),
@@ -120,7 +123,7 @@ def test_create_uploads_the_manifest_then_creates_the_job_pinned_to_its_etag(tmp
     s3control = boto3.client("s3control", region_name="us-east-1", aws_access_key_id="x",
                              aws_secret_access_key="y")
     out = tmp_path / "m.csv"
-    with _listing_stub(s3) as s3_stub, Stubber(s3control) as control_stub:
+    with _listing_stub(s3, create=True) as s3_stub, Stubber(s3control) as control_stub:
         s3_stub.add_response("put_object", {"ETag": '"etag-1"'}, {
             "Bucket": BUCKET, "Key": "ops/renditions-backfill/manifests/job-a.csv",
             "Body": ANY, "ContentType": "text/csv"})
@@ -153,6 +156,12 @@ def test_without_create_it_prints_the_request_and_creates_nothing(tmp_path, caps
     (["--env", "dev", "--create"], "--function-arn"),
     (["--env", "dev", "--function-arn", "arn:aws:s3:::nope"], "not a Lambda function ARN"),
     (["--env", "dev", "--job-name", "a/b"], "--job-name"),
+    # Another environment's function: the dev backfill role may not invoke it.
+    (["--env", "dev", "--function-arn",
+      f"arn:aws:lambda:us-east-1:{ENVIRONMENTS['prod']().account}:function:prod-Assets-Renditions"],
+     "not in --env dev's account"),
+    (["--env", "dev", "--function-arn",
+      f"arn:aws:lambda:eu-west-1:{CFG.account}:function:dev-Assets-Renditions"], "Region"),
 ])
 def test_bad_arguments_are_a_clear_error_with_exit_2_and_no_side_effect(tmp_path, capsys, argv, message):
     out = tmp_path / "m.csv"
@@ -173,3 +182,94 @@ def test_an_unreadable_inventory_is_one_line_exit_2_and_writes_nothing(tmp_path,
     err = capsys.readouterr().err
     assert err.startswith("error: cannot read the originals") and "missing.csv.gz" in err
     assert "Traceback" not in err and not out.exists()
+
+
+def _inventory(tmp_path, manifest, data: bytes | None = None):
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(manifest))
+    if data is not None:
+        (tmp_path / "1.csv.gz").write_bytes(gzip.compress(data))
+    return path
+
+
+_SCHEMA = "Bucket, Key, VersionId, IsLatest"
+
+
+@pytest.mark.parametrize("manifest, data, message", [
+    ([], None, "not an object"),
+    ({"fileFormat": "CSV", "fileSchema": None, "files": []}, None, "fileSchema is None"),
+    ({"fileFormat": "CSV", "fileSchema": _SCHEMA, "files": [{"size": 3}]}, None, "files must be"),
+    ({"fileFormat": "CSV", "fileSchema": _SCHEMA, "files": None}, None, "files must be"),
+    ({"fileFormat": "CSV", "fileSchema": _SCHEMA, "files": [{"key": "inv/1.csv.gz"}]},
+     f"{BUCKET},products/images/original/a.jpg,v1,true\n{BUCKET}\n".encode(),
+     "line 2 has 1 fields, the fileSchema names 4"),
+])
+def test_a_malformed_inventory_manifest_is_one_line_exit_2_and_writes_nothing(
+        tmp_path, capsys, manifest, data, message):
+    out = tmp_path / "m.csv"
+    code = main(["--env", "dev", "--inventory", str(_inventory(tmp_path, manifest, data)),
+                 "--out", str(out)], s3=object(), s3control=object())
+    err = capsys.readouterr().err
+    assert code == 2 and message in err, err
+    assert err.startswith("error: ") and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("where", ["missing-dir/m.csv", "."])
+def test_an_out_that_cannot_be_written_is_refused_before_any_work(tmp_path, capsys, where):
+    # s3=object(): any listing or upload would fail with an AttributeError.
+    code = main(["--env", "dev", "--out", str(tmp_path / where)], s3=object(),
+                s3control=object())
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: --out") and "Traceback" not in err
+
+
+def test_create_when_the_bucket_does_not_answer_uploads_nothing_and_exits_2(tmp_path, capsys):
+    s3 = _s3()
+    out = tmp_path / "m.csv"
+    with Stubber(s3) as stub:  # only HEAD is queued: a listing or an upload would raise
+        stub.add_client_error("head_bucket", service_error_code="403", http_status_code=403)
+        code = main(["--env", "dev", "--out", str(out), "--function-arn", FUNCTION_ARN,
+                     "--create"], s3=s3, s3control=object())
+    err = capsys.readouterr().err
+    assert code == 2 and f"s3://{BUCKET} does not answer" in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_create_when_the_upload_fails_is_one_line_exit_1_and_creates_no_job(tmp_path, capsys):
+    s3 = _s3()
+    with _listing_stub(s3, create=True) as stub:
+        stub.add_client_error("put_object", service_error_code="AccessDenied",
+                              service_message="no", http_status_code=403)
+        code = main(["--env", "dev", "--out", str(tmp_path / "m.csv"), "--function-arn",
+                     FUNCTION_ARN, "--job-name", "job-c", "--create"], s3=s3, s3control=object())
+    err = capsys.readouterr().err
+    assert code == 1 and "cannot upload the manifest" in err and "AccessDenied" in err
+    assert "no job created" in err and "Traceback" not in err
+
+
+class _Unreachable:
+    def create_job(self, **request):
+        raise NoCredentialsError()
+
+
+@pytest.mark.parametrize("failing_control", ["refused", "botocore"])
+def test_create_when_the_job_is_not_created_is_one_line_exit_1_naming_the_manifest(
+        tmp_path, capsys, failing_control):
+    s3 = _s3()
+    s3control = boto3.client("s3control", region_name="us-east-1", aws_access_key_id="x",
+                             aws_secret_access_key="y")
+    control_stub = Stubber(s3control)
+    control_stub.add_client_error("create_job", service_error_code="InvalidRequest",
+                                  service_message="bad role", http_status_code=400)
+    with _listing_stub(s3, create=True) as stub, control_stub:
+        stub.add_response("put_object", {"ETag": '"etag-1"'}, {
+            "Bucket": BUCKET, "Key": "ops/renditions-backfill/manifests/job-d.csv",
+            "Body": ANY, "ContentType": "text/csv"})
+        code = main(["--env", "dev", "--out", str(tmp_path / "m.csv"), "--function-arn",
+                     FUNCTION_ARN, "--job-name", "job-d", "--create"], s3=s3,
+                    s3control=s3control if failing_control == "refused" else _Unreachable())
+    err = capsys.readouterr().err
+    assert code == 1 and "did not create the job" in err and "Traceback" not in err
+    assert f"s3://{BUCKET}/ops/renditions-backfill/manifests/job-d.csv" in err
+    assert ("InvalidRequest" if failing_control == "refused" else "credentials") in err

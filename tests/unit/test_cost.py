@@ -12,7 +12,7 @@ from infra.config import ORIGINALS, ConfigError, StoredGroup, UsageConfig
 from infra.environments import dev, prod
 from tools.cost.__main__ import main
 from tools.cost.estimate import UnpricedTypes, estimate, storage_mix
-from tools.cost.prices import default_table
+from tools.cost.prices import CostError, default_table
 from tools.review.assembly import StackTemplate, load_assembly
 
 TABLE = default_table()
@@ -190,3 +190,67 @@ def test_cli_prices_an_assembly_with_the_delivery_stage_beside_the_environments(
     assert main(["--assembly", str(root), "--what-if", "uploads_per_day=2.4e6"]) == 0
     out = capsys.readouterr().out
     assert "== delivery: $0.00 / month" in out and "== prod:" in out
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"cdn_cache_hit_ratio": float("nan")}, "cdn_cache_hit_ratio"),
+    ({"uploads_per_day": float("nan")}, "uploads_per_day"),
+    ({"uploads_per_day": float("inf")}, "uploads_per_day"),
+    ({"cdn_gb_per_month": {"na": float("inf")}}, r"cdn_gb_per_month\['na'\]"),
+    ({"stored": {ORIGINALS: StoredGroup(float("nan"))}}, r"stored\[.*\]\.gb"),
+])
+def test_usage_model_refuses_nan_and_infinity_naming_the_field(change, field):
+    with pytest.raises(ConfigError, match=f"{field} must be a finite number"):
+        UsageConfig(**change)
+
+
+def test_what_if_keeps_a_fraction_for_a_float_field_even_when_the_current_value_is_whole():
+    from tools.cost.__main__ import what_if
+
+    assert isinstance(dev().usage.uploads_per_day, int)  # dev writes 2_000
+    changed = what_if(dev().usage, ["uploads_per_day=0.4", "avg_object_mb=3"])
+    assert changed.uploads_per_day == 0.4
+    assert changed.avg_object_mb == 3.0
+
+
+def test_what_if_on_a_whole_number_field_takes_whole_numbers_and_refuses_fractions():
+    from tools.cost.__main__ import what_if
+
+    changed = what_if(dev().usage, ["kms_key_age_days=4e2"])
+    assert changed.kms_key_age_days == 400 and isinstance(changed.kms_key_age_days, int)
+    with pytest.raises(CostError, match=r"kms_key_age_days must be a whole number .*400\.5"):
+        what_if(dev().usage, ["kms_key_age_days=400.5"])
+
+
+@pytest.mark.parametrize("change", [
+    "kms_key_age_days=inf", "kms_key_age_days=nan", "uploads_per_day=nan",
+    "uploads_per_day=-inf", "cdn_cache_hit_ratio=nan", "cdn_gb_per_month.eu=inf",
+])
+def test_cli_what_if_with_nan_or_infinity_is_one_line_and_exit_1(change, tmp_path, capsys):
+    root = _assembly(tmp_path / "a", {})
+    assert main(["--assembly", str(root), "--what-if", change]) == 1
+    err = capsys.readouterr().err
+    lines = err.splitlines()
+    assert len(lines) == 1 and "Traceback" not in err
+    assert f"{change.partition('=')[0]} must be a finite number" in lines[0]
+
+
+@pytest.mark.parametrize("target", ["missing-folder/cost.txt", "."])
+def test_cli_output_that_cannot_be_written_is_a_usage_error_before_any_work(
+        target, tmp_path, monkeypatch, capsys):
+    root = _assembly(tmp_path / "a", {})
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exited:
+        main(["--assembly", str(root), "--output", target])
+    err = capsys.readouterr().err
+    assert exited.value.code == 1 and "Traceback" not in err
+    assert f"argument --output: {target!r}" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a"]
+
+
+def test_cli_a_manifest_that_is_not_json_is_one_line_and_exit_1(tmp_path, capsys):
+    root = _assembly(tmp_path / "a", {})
+    (root / "manifest.json").write_text("{not json")
+    assert main(["--assembly", str(root)]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "manifest.json is not valid JSON" in err

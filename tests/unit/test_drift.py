@@ -202,3 +202,45 @@ def test_drifted_resources_follow_next_token():
         found = drifted_resources(cfn, "dev-Assets")
         stubber.assert_no_pending_responses()
     assert [r.logical_id for r in found] == ["A", "B"]
+
+
+@pytest.mark.parametrize(("option", "value"), [
+    ("--poll-seconds", "-1"), ("--poll-seconds", "0"), ("--poll-seconds", "nan"),
+    ("--poll-seconds", "inf"), ("--timeout-seconds", "-5"), ("--timeout-seconds", "nan"),
+    ("--timeout-seconds", "inf"),
+])
+def test_a_wait_that_could_never_end_is_a_usage_error_before_any_aws_call(
+        option, value, capsys):
+    code = main(["--env", "dev", "--region", "us-east-1", option, value],
+                client=lambda region: pytest.fail("no AWS call on bad input"),
+                sleep=lambda _s: pytest.fail("no wait on bad input"))
+    err = capsys.readouterr().err
+    assert code == 2, "2 is the usage error; 1 would say drift was found"
+    assert "Traceback" not in err and f"argument {option}: {value!r}" in err
+
+
+def test_a_timeout_of_0_still_checks_once_and_reports_incomplete(tmp_path):
+    def stub(stubber):
+        _describe(stubber, _stack("dev-Assets"))
+        _detect(stubber, "dev-Assets", "a")
+        _status(stubber, "a", "DETECTION_IN_PROGRESS")
+    code, out, _ = _run(tmp_path, stub, "--timeout-seconds", "0")
+    assert code == 3 and "still running after 0 s" in out
+
+
+@pytest.mark.parametrize("bound", [{"poll_seconds": 0}, {"poll_seconds": float("nan")},
+                                   {"timeout_seconds": float("inf")}])
+def test_detect_region_refuses_a_wait_that_could_never_end(bound):
+    with pytest.raises(ValueError, match=next(iter(bound))):
+        detect_region(_client(), "us-east-1", "dev", sleep=lambda _s: None, **bound)
+
+
+@pytest.mark.parametrize("summary", ["missing-folder/summary.md", "."])
+def test_an_unwritable_summary_is_a_usage_error_before_any_aws_call(
+        summary, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    code = main(["--env", "dev", "--region", "us-east-1", "--summary", summary],
+                client=lambda region: pytest.fail("no AWS call on bad input"))
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err and "--summary" in err
+    assert [p.name for p in tmp_path.iterdir()] == []

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import subprocess
+import sys
 import tracemalloc
+from pathlib import Path
 
 import pytest
 
@@ -100,6 +103,9 @@ def test_a_key_split_across_pages_is_one_state():
         ("a", 1, "v1"), ("k", 3, "v1"), ("z", 1, "v1")]
 
 
+REPO = Path(__file__).resolve().parents[2]
+
+
 def _generated_pages(keys: int, versions_per_key: int, page_size: int = 1000):
     """A listing generated page by page, never held whole."""
     entries = ((f"p/{k:07d}", v) for k in range(keys) for v in range(versions_per_key, 0, -1))
@@ -123,7 +129,13 @@ def _peak_of_planning(keys: int, versions: int) -> int:
 
 
 def test_listing_and_planning_memory_is_flat_from_1000_to_100000_versions():
-    small, large = _peak_of_planning(100, 10), _peak_of_planning(10_000, 10)
+    # Measured in a process of its own: tracemalloc counts every thread's allocations, and a
+    # worker of the suite may be starting local servers in another thread meanwhile.
+    code = ("from tests.unit.test_restore_plan import _peak_of_planning as peak; "
+            "print(peak(100, 10), peak(10_000, 10))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=REPO, check=True)
+    small, large = map(int, result.stdout.split())
     assert large < 1.25 * small, (small, large)
 
 
@@ -179,11 +191,32 @@ def test_from_the_replica_extra_primary_keys_are_kept_without_remove_newer():
      "--to-bucket", "b-2"],
     ["--bucket", "b-1", "--prefix", "p/", "--at", "2026-11-20T10:00:00Z",
      "--replica-bucket", "b-2"],
+    # Above the cap: a pool and threads sized from millions of workers hang the run.
+    ["--bucket", "b-1", "--prefix", "p/", "--at", "2026-11-20T10:00:00Z", "--workers", "257"],
+    ["--bucket", "b-1", "--prefix", "p/", "--at", "2026-11-20T10:00:00Z", "--dry-run",
+     "--workers", "5000000"],
+    ["--bucket", "b-1", "--prefix", "p/", "--at", "2026-11-20T10:00:00Z", "--from-replica",
+     "--replica-region", "bad region!"],
+    ["--bucket", "b-1", "--prefix", "p/", "--at", "2026-11-20T10:00:00Z", "--batch-operations",
+     "--batch-role-arn", "arn:aws:iam::111111111111:role/x", "--account-id", "not-an-account!"],
+    ["--bucket", "b-1", "--prefix", "p/", "--at", "2026-11-20T10:00:00Z", "--batch-operations",
+     "--batch-role-arn", "arn:aws:iam::111111111111:role/x", "--account-id", "12345678901"],
+    ["--bucket", "b-1", "--prefix", "p/", "--at", "2026-11-20T10:00:00Z", "--batch-operations",
+     "--batch-role-arn", "arn:aws:s3:::not-a-role", "--account-id", "111111111111"],
+    ["--bucket", "b-1", "--prefix", "p/", "--at", "2026-11-20T10:00:00Z", "--batch-operations",
+     "--batch-role-arn", "arn:aws:iam::1:role/x", "--account-id", "111111111111"],
 ])
 def test_usage_errors_exit_2_before_any_aws_call(argv, monkeypatch, capsys):
     monkeypatch.setattr(cli, "make_clients", lambda run: pytest.fail("AWS was called"))
     assert cli.main(argv, stdout=io.StringIO()) == 2
     assert "error" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("workers", ["1", "256"])
+def test_workers_from_1_to_256_are_accepted(workers):
+    args = cli.parser().parse_args(["--bucket", "b-1", "--prefix", "p/",
+                                    "--at", "2026-11-20T10:00:00Z", "--workers", workers])
+    assert args.workers == int(workers)
 
 
 @pytest.mark.parametrize("value", ["2026-11-20T10:00:01.000Z", "2026-11-20T10:00:01Z",

@@ -60,18 +60,35 @@ def entries_from_listing(s3, bucket: str) -> Iterator[Entry]:
 def entries_from_inventory(manifest: dict, read_file) -> Iterator[Entry]:
     """Entries from an S3 Inventory report (CSV format). ``read_file(key)`` returns the bytes
     of one data file the manifest names (gzip-compressed CSV, keys URL-encoded)."""
+    if not isinstance(manifest, dict):
+        raise BackfillError(f"the inventory manifest is a JSON {type(manifest).__name__}, not an "
+                            "object: is it the report's manifest.json?")
     if manifest.get("fileFormat") != "CSV":
         raise BackfillError(f"inventory format {manifest.get('fileFormat')!r} is not supported "
                             "(configure the inventory as CSV)")
-    columns = [c.strip() for c in manifest.get("fileSchema", "").split(",")]
+    schema = manifest.get("fileSchema")
+    if not isinstance(schema, str):
+        raise BackfillError(f"the inventory manifest's fileSchema is {schema!r}, not a list of "
+                            "column names")
+    columns = [c.strip() for c in schema.split(",")]
     for required in ("Bucket", "Key", "VersionId"):
         if required not in columns:
             raise BackfillError(f"inventory has no {required} column (fileSchema: "
-                                f"{manifest.get('fileSchema')!r}); enable versions in the inventory")
-    for data_file in manifest.get("files", []):
+                                f"{schema!r}); enable versions in the inventory")
+    files = manifest.get("files")
+    # Every entry is checked before the first data file is read: a bad one is then found
+    # before any work, not after millions of lines.
+    if not isinstance(files, list) or not all(
+            isinstance(f, dict) and isinstance(f.get("key"), str) and f["key"] for f in files):
+        raise BackfillError("the inventory manifest's files must be a list of {\"key\": ...} "
+                            f"entries, one per data file; found {json.dumps(files)[:200]}")
+    for data_file in files:
         text = gzip.decompress(read_file(data_file["key"])).decode("utf-8")
-        for row in csv.reader(io.StringIO(text)):
-            record = dict(zip(columns, row, strict=False))
+        for line, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+            if len(row) != len(columns):
+                raise BackfillError(f"inventory data file {data_file['key']} line {line} has "
+                                    f"{len(row)} fields, the fileSchema names {len(columns)}")
+            record = dict(zip(columns, row, strict=True))
             if record.get("IsLatest", "true") != "true" or record.get("IsDeleteMarker") == "true":
                 continue
             key = unquote(record["Key"])
@@ -140,7 +157,9 @@ def load_inventory_manifest(path_or_uri: str, s3=None) -> tuple[dict, callable]:
         if s3 is None:
             raise BackfillError("an s3:// inventory manifest needs AWS access")
         manifest = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-        destination = manifest.get("destinationBucket", "").removeprefix("arn:aws:s3:::") or bucket
+        destination = manifest.get("destinationBucket") if isinstance(manifest, dict) else None
+        destination = (destination.removeprefix("arn:aws:s3:::")
+                       if isinstance(destination, str) else "") or bucket
         return manifest, lambda data_key: s3.get_object(Bucket=destination, Key=data_key)["Body"].read()
     from pathlib import Path
 

@@ -4,11 +4,16 @@ Writes the manifest CSV of every current product original and prints the S3 Batc
 Operations CreateJob request; with ``--create`` uploads the manifest and creates the job
 (it waits for confirmation in the console unless ``--no-confirm``). Needs AWS credentials
 for the listing, the inventory on S3, and ``--create``; a local inventory needs none.
+
+Exit codes: 0 done, 1 the job was not created (AWS refused the upload or the job; the message
+says which and whether the manifest is on S3), 2 usage error or unreadable input (nothing was
+uploaded).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from datetime import UTC, datetime
@@ -27,7 +32,8 @@ from tools.backfill import (
     upload_manifest,
 )
 
-_FUNCTION_ARN = re.compile(r"arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]+(:[A-Za-z0-9$_-]+)?")
+_FUNCTION_ARN = re.compile(r"arn:aws[a-z-]*:lambda:([a-z0-9-]+):(\d{12}):function:[A-Za-z0-9_-]+(:[A-Za-z0-9$_-]+)?")
+JOB_NOT_CREATED = 1
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,6 +54,26 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _unwritable(out: Path) -> str | None:
+    """Why the manifest cannot be written to ``out``, checked before the listing or inventory
+    is read (hours for a large bucket) rather than after."""
+    if out.is_dir():
+        return "is a directory"
+    parent = out.parent
+    if not parent.is_dir():
+        return f"{parent} is not an existing directory"
+    if not os.access(parent, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
+        return "is not writable"
+    return None
+
+
+def _aws_error(exc: Exception) -> str:
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return f"{error.get('Code')}: {error.get('Message')}"
+    return str(exc)
+
+
 def main(argv=None, *, s3=None, s3control=None) -> int:
     args = _parser().parse_args(argv)
     from infra.environments import ENVIRONMENTS
@@ -55,7 +81,8 @@ def main(argv=None, *, s3=None, s3control=None) -> int:
     if args.env not in ENVIRONMENTS:
         print(f"error: --env must be one of {', '.join(ENVIRONMENTS)}", file=sys.stderr)
         return 2
-    if args.function_arn is not None and not _FUNCTION_ARN.fullmatch(args.function_arn):
+    function = _FUNCTION_ARN.fullmatch(args.function_arn) if args.function_arn is not None else None
+    if args.function_arn is not None and function is None:
         print(f"error: --function-arn {args.function_arn!r} is not a Lambda function ARN",
               file=sys.stderr)
         return 2
@@ -64,6 +91,16 @@ def main(argv=None, *, s3=None, s3control=None) -> int:
               file=sys.stderr)
         return 2
     cfg = ENVIRONMENTS[args.env]()
+    # The backfill role may invoke this environment's renditions function only, so a function
+    # of another account or Region (another environment's output) would fail every task.
+    if function is not None and function.group(1, 2) != (cfg.primary_region, cfg.account):
+        print(f"error: --function-arn {args.function_arn!r} is not in --env {args.env}'s account "
+              f"{cfg.account} and Region {cfg.primary_region}", file=sys.stderr)
+        return 2
+    problem = _unwritable(args.out)
+    if problem:
+        print(f"error: --out {args.out}: {problem}", file=sys.stderr)
+        return 2
     job_name = args.job_name or f"renditions-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
     if not re.fullmatch(r"[A-Za-z0-9._-]{1,100}", job_name):
         print("error: --job-name may hold letters, digits, '.', '_' and '-' only", file=sys.stderr)
@@ -74,6 +111,15 @@ def main(argv=None, *, s3=None, s3control=None) -> int:
         import boto3
 
         s3 = boto3.client("s3", region_name=cfg.primary_region)
+    if args.create:
+        # Checked before the listing: a bucket that does not answer would otherwise be found
+        # only at the upload, after the whole manifest was built.
+        try:
+            s3.head_bucket(Bucket=cfg.assets_bucket_name)
+        except (ClientError, BotoCoreError) as exc:
+            print(f"error: s3://{cfg.assets_bucket_name} does not answer ({_aws_error(exc)}): "
+                  "check the credentials and --env; nothing was uploaded", file=sys.stderr)
+            return 2
     try:
         if args.inventory:
             manifest, read_file = load_inventory_manifest(args.inventory, s3)
@@ -89,7 +135,11 @@ def main(argv=None, *, s3=None, s3control=None) -> int:
         # nothing has been written yet.
         print(f"error: cannot read the originals to backfill: {exc}", file=sys.stderr)
         return 2
-    args.out.write_text(body)
+    try:
+        args.out.write_text(body)
+    except OSError as exc:
+        print(f"error: cannot write --out {args.out}: {exc}; nothing was uploaded", file=sys.stderr)
+        return 2
     print(f"wrote {count} originals to {args.out}", file=sys.stderr)
 
     key, etag = manifest_key(job_name), "<ETag of the uploaded manifest>"
@@ -97,7 +147,12 @@ def main(argv=None, *, s3=None, s3control=None) -> int:
         print("no originals to backfill: no job created", file=sys.stderr)
         return 0
     if args.create:
-        key, etag = upload_manifest(s3, cfg.assets_bucket_name, job_name, body)
+        try:
+            key, etag = upload_manifest(s3, cfg.assets_bucket_name, job_name, body)
+        except (ClientError, BotoCoreError) as exc:
+            print(f"error: cannot upload the manifest to s3://{cfg.assets_bucket_name}/{key} "
+                  f"({_aws_error(exc)}): no job created", file=sys.stderr)
+            return JOB_NOT_CREATED
     request = create_job_request(
         account_id=cfg.account, bucket=cfg.assets_bucket_name, manifest_object_key=key,
         manifest_etag=etag, function_arn=args.function_arn or "<RenditionsFunctionArn>",
@@ -108,11 +163,17 @@ def main(argv=None, *, s3=None, s3control=None) -> int:
         print(f"upload {args.out} to s3://{cfg.assets_bucket_name}/{key}, or re-run with "
               "--create", file=sys.stderr)
         return 0
-    if s3control is None:
-        import boto3
+    try:
+        if s3control is None:
+            import boto3
 
-        s3control = boto3.client("s3control", region_name=cfg.primary_region)
-    job = s3control.create_job(**request)
+            s3control = boto3.client("s3control", region_name=cfg.primary_region)
+        job = s3control.create_job(**request)
+    except (ClientError, BotoCoreError) as exc:
+        print(f"error: S3 Batch Operations did not create the job ({_aws_error(exc)}); the "
+              f"manifest is at s3://{cfg.assets_bucket_name}/{key}, re-run with --create to "
+              "try again", file=sys.stderr)
+        return JOB_NOT_CREATED
     print(json.dumps({"JobId": job["JobId"], "manifest": f"s3://{cfg.assets_bucket_name}/{key}",
                       "originals": count}))
     return 0

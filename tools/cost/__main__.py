@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import sys
 import tempfile
+import typing
 from pathlib import Path
 from typing import NoReturn
 
@@ -25,6 +27,7 @@ from tools.review.assembly import (
     repo_root,
     synthesize,
 )
+from tools.review.output import writable_file
 
 
 class _Parser(argparse.ArgumentParser):
@@ -44,7 +47,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="change a number of the usage model and print the delta, "
                         "e.g. uploads_per_day=2.4e6 (repeatable)")
     p.add_argument("--format", choices=["terminal", "markdown"], default="terminal")
-    p.add_argument("--output", type=Path, metavar="FILE", help="write here, not stdout")
+    p.add_argument("--output", type=writable_file, metavar="FILE",
+                   help="write here, not stdout")
     p.add_argument("--markdown", type=Path, metavar="FILE",
                    help="also write the Markdown tables here (e.g. for a PR comment or a wiki)")
     return p
@@ -54,6 +58,9 @@ def what_if(usage: UsageConfig, changes: list[str]) -> UsageConfig:
     """`usage` with FIELD=VALUE changes: a number of the model, or one entry of a mapping of
     numbers (`cdn_gb_per_month.eu=120000`)."""
     fields = {f.name: getattr(usage, f.name) for f in dataclasses.fields(usage)}
+    # The declared type decides int or float, not the current value: dev's
+    # ``uploads_per_day=2_000`` is an int, yet 0.4 uploads a day must stay 0.4.
+    declared = typing.get_type_hints(type(usage))
     numbers = sorted(n for n, v in fields.items() if isinstance(v, (int, float)))
     updates: dict[str, object] = {}
     for change in changes:
@@ -70,10 +77,14 @@ def what_if(usage: UsageConfig, changes: list[str]) -> UsageConfig:
             number = float(value)
         except ValueError:
             raise CostError(f"--what-if {change!r}: {value!r} is not a number") from None
+        if not math.isfinite(number):
+            raise CostError(f"--what-if {change!r}: {name} must be a finite number")
         if key:
             updates[field_name] = {**current, key: number}
-        else:
-            updates[field_name] = int(number) if isinstance(current, int) else number
+        elif declared[field_name] is int and number.is_integer():
+            updates[field_name] = int(number)
+        else:  # a fraction for an int field stays a float: the model refuses it by name
+            updates[field_name] = number
     try:
         return dataclasses.replace(usage, **updates)
     except ConfigError as error:
@@ -114,13 +125,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cost: {error}", file=sys.stderr)
         return 1
     text = "\n".join(parts)
-    if args.markdown:
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text("\n".join(markdown), encoding="utf-8")
-    if args.output:
-        args.output.write_text(text, encoding="utf-8")
-    else:
-        sys.stdout.write(text)
+    try:  # --output was checked before the work; this catches what only writing shows
+        if args.markdown:
+            args.markdown.parent.mkdir(parents=True, exist_ok=True)
+            args.markdown.write_text("\n".join(markdown), encoding="utf-8")
+        if args.output:
+            args.output.write_text(text, encoding="utf-8")
+        else:
+            sys.stdout.write(text)
+    except OSError as error:
+        print(f"cost: cannot write {error.filename or 'the output'}: {error.strerror or error}",
+              file=sys.stderr)
+        return 1
     return 0
 
 

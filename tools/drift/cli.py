@@ -6,16 +6,37 @@ complete (AWS error, failed or timed-out detection) — the report says which st
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from tools.cli import Parser, UsageError, run_main
 from tools.drift.detect import DetectionError, detect_region
 from tools.drift.report import drifted, incomplete, render
+from tools.review.output import writable_file
 
 DRIFTED, INCOMPLETE = 1, 3
+
+
+def _seconds(text: str) -> float:
+    """A finite number of seconds >= 0: NaN or infinity would never end the wait."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number of seconds >= 0")
+    return value
+
+
+def _poll_seconds(text: str) -> float:
+    """Seconds between polls, > 0: with 0 the time waited never grows, so the timeout would
+    never be reached."""
+    value = _seconds(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a number of seconds > 0")
+    return value
 
 
 def parser() -> argparse.ArgumentParser:
@@ -25,10 +46,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--region", action="append", metavar="REGION",
                    help="region to check (repeatable; default: every region the "
                         "environment uses)")
-    p.add_argument("--summary", type=Path, metavar="FILE",
+    p.add_argument("--summary", type=writable_file, metavar="FILE",
                    help="append the Markdown report here (e.g. $GITHUB_STEP_SUMMARY)")
-    p.add_argument("--poll-seconds", type=float, default=5.0)
-    p.add_argument("--timeout-seconds", type=float, default=900.0)
+    p.add_argument("--poll-seconds", type=_poll_seconds, default=5.0, metavar="SECONDS",
+                   help="wait between status checks (> 0)")
+    p.add_argument("--timeout-seconds", type=_seconds, default=900.0, metavar="SECONDS",
+                   help="give up on a detection still running after this long (>= 0)")
     return p
 
 

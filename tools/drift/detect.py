@@ -7,6 +7,7 @@ tags on the resources only.) Detection runs on all stacks of a region at once an
 """
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -79,6 +80,12 @@ def detect_region(cfn: Any, region: str, env: str, *, poll_seconds: float = 5,
                   timeout_seconds: float = 900,
                   sleep: Callable[[float], None] = time.sleep) -> list[StackDrift]:
     """Drift of every stack of ``env`` in one region (``cfn``: that region's client)."""
+    # The wait ends only when the time waited reaches the timeout: a poll of 0 or a NaN or
+    # infinite bound would poll forever, a negative poll would make time run backwards.
+    if not (math.isfinite(poll_seconds) and poll_seconds > 0):
+        raise ValueError(f"poll_seconds must be finite and > 0 (got {poll_seconds!r})")
+    if not (math.isfinite(timeout_seconds) and timeout_seconds >= 0):
+        raise ValueError(f"timeout_seconds must be finite and >= 0 (got {timeout_seconds!r})")
     results = {name: StackDrift(name, region) for name in environment_stacks(cfn, env)}
     pending = {cfn.detect_stack_drift(StackName=name)["StackDriftDetectionId"]: name
                for name in results}

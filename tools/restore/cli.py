@@ -21,6 +21,7 @@ import functools
 import json
 import os
 import queue
+import re
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -28,12 +29,13 @@ from dataclasses import dataclass, field
 
 import boto3
 import botocore.session
+from boto3.exceptions import S3UploadFailedError
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from botocore.utils import parse_timestamp
 from tqdm import tqdm
 
-from tools.cli import Parser, UsageError, bucket, moment, replica_bucket_name, run_main
+from tools.cli import Parser, UsageError, bucket, moment, region, replica_bucket_name, run_main
 from tools.restore import batch as batch_ops
 from tools.restore.copier import (
     ARCHIVE_REPORTED,
@@ -54,6 +56,13 @@ IN_BATCH_JOB = "copied-by-batch-job"
 SAMPLE_KEYS = 10
 # Default above which the copies go to S3 Batch Operations (RecoveryConfig documents it too).
 DEFAULT_BATCH_THRESHOLD = 100_000
+# Upper bound of --workers. S3 serves about 3,500 writes a second per prefix, which a few dozen
+# workers already reach (more only earn SlowDown retries), and the connection pool is sized
+# from the workers (``client_config``): a huge value would build a pool and threads for nothing,
+# or hang the run.
+MAX_WORKERS = 256
+_ACCOUNT_ID = re.compile(r"[0-9]{12}")
+_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}", re.ASCII)
 
 
 class BatchSubmitError(Exception):
@@ -70,6 +79,28 @@ def _positive(text: str) -> int:
     return value
 
 
+def _workers(text: str) -> int:
+    value = _positive(text)
+    if value > MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of workers from 1 to {MAX_WORKERS}")
+    return value
+
+
+def _account_id(text: str) -> str:
+    # Checked here: S3 Control puts the account in its endpoint's host name, so a bad one
+    # would only fail after the manifest was uploaded.
+    if not _ACCOUNT_ID.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a 12-digit AWS account ID")
+    return text
+
+
+def _role_arn(text: str) -> str:
+    if not _ROLE_ARN.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an IAM role ARN such as arn:aws:iam::111111111111:role/name")
+    return text
+
+
 def parser() -> argparse.ArgumentParser:
     p = Parser(prog="python -m tools.restore",
                 description="Restore every key under a prefix to the version current at a "
@@ -84,11 +115,12 @@ def parser() -> argparse.ArgumentParser:
                    help="disaster mode: read the history from the replica bucket")
     p.add_argument("--replica-bucket", type=bucket,
                    help="replica bucket (default: <bucket>-replica)")
-    p.add_argument("--replica-region", default="us-west-2", help="(default: us-west-2)")
+    p.add_argument("--replica-region", type=region, default="us-west-2", help="(default: us-west-2)")
     p.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     p.add_argument("--remove-newer", action="store_true",
                    help="add a delete marker to keys that did not exist at --at")
-    p.add_argument("--workers", type=_positive, default=16, help="parallel copies (default 16)")
+    p.add_argument("--workers", type=_workers, default=16,
+                   help=f"parallel copies, 1 to {MAX_WORKERS} (default 16)")
     p.add_argument("--report", metavar="FILE", help="write the JSON report (every key) here")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     p.add_argument("--request-archive-restore", action="store_true",
@@ -100,9 +132,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-threshold", type=_positive, default=DEFAULT_BATCH_THRESHOLD,
                    help=f"copies above which Batch Operations is used (default "
                         f"{DEFAULT_BATCH_THRESHOLD})")
-    p.add_argument("--batch-role-arn", help="the restore role (Recovery stack output "
-                                            "RestoreBatchRoleArn)")
-    p.add_argument("--account-id", help="for Batch Operations (default: from STS)")
+    p.add_argument("--batch-role-arn", type=_role_arn,
+                   help="the restore role (Recovery stack output RestoreBatchRoleArn)")
+    p.add_argument("--account-id", type=_account_id,
+                   help="for Batch Operations (default: from STS)")
     p.add_argument("--manifest-bucket", type=bucket,
                    help="where manifests and job reports go (default: the destination bucket)")
     p.add_argument("--multipart-threshold-mb", type=_positive,
@@ -348,12 +381,36 @@ def _use_batch(run: Run, copies: int, stdout) -> bool:
     return True
 
 
+def _aws_error(exc: Exception) -> str:
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return f"{error.get('Code')}: {error.get('Message')}"
+    return str(exc)
+
+
+def _reachable(s3, bucket_name: str) -> None:
+    """Every bucket the run touches answers before anything is changed: a wrong name or Region
+    would otherwise be found half-way, after keys were restored or a manifest uploaded."""
+    try:
+        s3.head_bucket(Bucket=bucket_name)
+    except (ClientError, BotoCoreError) as exc:
+        raise UsageError(f"s3://{bucket_name} does not answer ({_aws_error(exc)}): check its "
+                         "name and Region; nothing was changed") from None
+
+
 def _batch_target(run: Run, dest_s3) -> batch_ops.BatchTarget:
     args = run.args
-    account = args.account_id or boto3.client("sts").get_caller_identity()["Account"]
+    try:
+        account = args.account_id or boto3.client("sts").get_caller_identity()["Account"]
+    except (ClientError, BotoCoreError) as exc:
+        raise UsageError(f"cannot find the AWS account for Batch Operations "
+                         f"({_aws_error(exc)}): pass --account-id; nothing was changed") from None
     region = dest_s3.meta.region_name
-    return batch_ops.BatchTarget(account, region, args.batch_role_arn,
-                                 args.manifest_bucket or run.dest_bucket, "restore-jobs/")
+    manifest_bucket = args.manifest_bucket or run.dest_bucket
+    if manifest_bucket != run.dest_bucket:
+        _reachable(dest_s3, manifest_bucket)
+    return batch_ops.BatchTarget(account, region, args.batch_role_arn, manifest_bucket,
+                                 "restore-jobs/")
 
 
 def main(argv: list[str] | None = None, *, stdout=None) -> int:
@@ -370,8 +427,15 @@ def _main(args: argparse.Namespace, stdout) -> int:
                                     request_archive_restore=args.request_archive_restore,
                                     archive_restore_tier=args.archive_restore_tier),
                         readers=args.workers)
+    _reachable(source_s3, run.source_bucket)
+    if run.dest_bucket != run.source_bucket:
+        _reachable(dest_s3, run.dest_bucket)
     with restorer, tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
-        summary = build_plan(run, source_s3, dest_s3, spool)
+        try:
+            summary = build_plan(run, source_s3, dest_s3, spool)
+        except (ClientError, BotoCoreError) as exc:
+            raise UsageError(f"cannot list the versions to restore ({_aws_error(exc)}); "
+                             "nothing was changed") from None
         print(summary.render(run), file=stdout)
         use_batch = _use_batch(run, summary.counts[COPY], stdout)
         if args.dry_run:
@@ -424,16 +488,15 @@ def _submit_batch(run: Run, target: batch_ops.BatchTarget, dest_s3, spool,
             return None, (lambda decision: True)
         token = batch_ops.run_token(run.source_bucket, run.source_prefix,
                                     run.args.at.isoformat(), run.dest_bucket)
-        s3control = boto3.client("s3control", region_name=target.region)
         try:
+            s3control = boto3.client("s3control", region_name=target.region)
             job_id = batch_ops.create_copy_job(
             s3control, dest_s3, target, manifest_path=manifest.name, token=token,
             dest_bucket=run.dest_bucket,
             description=f"restore {run.source_bucket}/{run.source_prefix} to "
                         f"{run.args.at.isoformat()} ({rows} versions)")
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            raise BatchSubmitError(f"S3 Batch Operations refused the job: {error.get('Code')}: "
-                                   f"{error.get('Message')} (token {token}; an earlier job with "
-                                   "these arguments may exist: aws s3control list-jobs)") from None
+        except (ClientError, BotoCoreError, S3UploadFailedError) as exc:
+            raise BatchSubmitError(f"the S3 Batch Operations job was not created: {_aws_error(exc)} "
+                                   f"(token {token}; an earlier job with these arguments may "
+                                   "exist: aws s3control list-jobs)") from None
     return job_id, (lambda decision: not in_job(decision))

@@ -10,6 +10,7 @@ environment, then the report).
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import tempfile
 from collections.abc import Callable
@@ -29,6 +30,7 @@ from tools.review.assembly import (
 )
 from tools.review.comment import OVERRIDE_LABEL, comment_body, gate, parse_labels
 from tools.review.diff import diff_assemblies
+from tools.review.output import writable_file
 from tools.review.report import cost_section, render_markdown
 
 Side = tuple[str, Callable[[Path], dict[str, StackTemplate]]]  # label, loader(scratch dir)
@@ -38,6 +40,18 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # argparse would exit 2, which means "risky"
         self.print_usage(sys.stderr)
         self.exit(1, f"{self.prog}: error: {message}\n")
+
+
+def _usd(text: str) -> float:
+    """A finite amount of dollars >= 0: a negative threshold would flag an unchanged estate
+    and NaN, never exceeded, would switch the gate off without a word."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of dollars") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number of dollars >= 0")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -54,14 +68,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--head-dir", type=Path, metavar="DIR",
                    help="an existing cloud assembly (cdk.out) to use as head")
     p.add_argument("--format", choices=["markdown"], default="markdown")
-    p.add_argument("--output", type=Path, metavar="FILE", help="write the report here, not stdout")
-    p.add_argument("--comment", type=Path, metavar="FILE",
+    p.add_argument("--output", type=writable_file, metavar="FILE",
+                   help="write the report here, not stdout")
+    p.add_argument("--comment", type=writable_file, metavar="FILE",
                    help="also write the pull request comment (hidden marker, verdict, risky "
                         "changes per environment, report) here")
     p.add_argument("--labels", default="", metavar="LABELS",
                    help="the pull request's labels (JSON array or comma-separated); "
                         f"'{OVERRIDE_LABEL}' lets a destructive change pass (exit 0)")
-    p.add_argument("--cost-threshold", type=float, metavar="USD",
+    p.add_argument("--cost-threshold", type=_usd, metavar="USD",
                    help="exit 2 when an environment's estimated monthly cost rises by more "
                         "than this (default: cost never changes the exit code)")
     return p
@@ -109,6 +124,13 @@ def main(argv: list[str] | None = None) -> int:
         labels = parse_labels(args.labels)
     except ValueError as error:
         parser.error(f"--labels: {error}")
+    # A side is an assembly folder or a revision, never both: the one not used would be
+    # ignored without a word, and the review would not be of what was asked for.
+    if args.base_dir and args.base:
+        parser.error("--base-dir and --base name the same side: give one")
+    if args.head_dir and (args.head or args.worktree):
+        parser.error(f"--head-dir and {'--head' if args.head else '--worktree'} name the same "
+                     "side: give one")
     try:
         base = _from_dir(args.base_dir) if args.base_dir else _from_ref(
             args.base or default_base(repo_root(Path.cwd())))
@@ -126,15 +148,19 @@ def main(argv: list[str] | None = None) -> int:
     review = diff_assemblies(base_stacks, head_stacks)
     cost, over_threshold = cost_section(base_stacks, head_stacks, args.cost_threshold)
     text = render_markdown(review, base[0], head[0], cost)
-    if args.output:
-        args.output.write_text(text, encoding="utf-8")
-        _progress(f"report written to {args.output}")
-    else:
-        sys.stdout.write(text)
-    if args.comment:
-        args.comment.write_text(comment_body(review, base[0], head[0], labels, cost),
-                                encoding="utf-8")
-        _progress(f"pull request comment written to {args.comment}")
+    try:  # both files were checked before the work; this catches what only writing shows
+        if args.output:
+            args.output.write_text(text, encoding="utf-8")
+            _progress(f"report written to {args.output}")
+        else:
+            sys.stdout.write(text)
+        if args.comment:
+            args.comment.write_text(comment_body(review, base[0], head[0], labels, cost),
+                                    encoding="utf-8")
+            _progress(f"pull request comment written to {args.comment}")
+    except OSError as error:
+        _progress(f"cannot write {error.filename or 'the report'}: {error.strerror or error}")
+        return 1
     verdict = gate(review, labels)
     if verdict.at_risk and verdict.overridden:
         _progress(f"{len(verdict.at_risk)} destructive change(s) allowed by the label "

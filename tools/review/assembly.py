@@ -42,20 +42,53 @@ def load_assembly(outdir: Path) -> dict[str, StackTemplate]:
     manifest_path = outdir / "manifest.json"
     if not manifest_path.is_file():
         raise ReviewError(f"{outdir} is not a cloud assembly (no manifest.json)")
-    manifest = json.loads(manifest_path.read_text())
+    manifest = _json_object(manifest_path)
+    artifacts = manifest.get("artifacts", {})
+    if not isinstance(artifacts, dict):
+        raise ReviewError(f"{manifest_path}: \"artifacts\" is not an object")
     stacks: dict[str, StackTemplate] = {}
-    for artifact_id, artifact in manifest.get("artifacts", {}).items():
+    for artifact_id, artifact in artifacts.items():
+        if not isinstance(artifact, dict):
+            raise ReviewError(f"{manifest_path}: artifact {artifact_id!r} is not an object")
         props = artifact.get("properties", {})
         if artifact.get("type") == "aws:cloudformation:stack":
             # Artifact ids carry a hash of the construct path; the display name is the readable path.
             name = artifact.get("displayName") or artifact_id
-            template = json.loads((outdir / props["templateFile"]).read_text())
-            region = artifact.get("environment", "").rpartition("/")[2]
+            template_path = outdir / _artifact_file(manifest_path, artifact_id, props,
+                                                    "templateFile")
+            if not template_path.is_file():
+                raise ReviewError(f"{manifest_path}: artifact {artifact_id!r} names "
+                                  f"{template_path.name}, which is not in the assembly")
+            template = _json_object(template_path)
+            environment = artifact.get("environment", "")
+            region = environment.rpartition("/")[2] if isinstance(environment, str) else ""
             stacks[name] = StackTemplate(name, artifact_id, template,
                                          region if region and region != "unknown-region" else None)
         elif artifact.get("type") == "cdk:cloud-assembly":
-            stacks.update(load_assembly(outdir / props["directoryName"]))
+            stacks.update(load_assembly(
+                outdir / _artifact_file(manifest_path, artifact_id, props, "directoryName")))
     return stacks
+
+
+def _json_object(path: Path) -> dict[str, Any]:
+    """A JSON object read from ``path``; anything else is a ReviewError naming the file."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as error:
+        raise ReviewError(f"cannot read {path}: {error}") from None
+    except json.JSONDecodeError as error:
+        raise ReviewError(f"{path} is not valid JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise ReviewError(f"{path} is not a JSON object")
+    return data
+
+
+def _artifact_file(manifest_path: Path, artifact_id: str, props: object, key: str) -> str:
+    """``properties[key]`` of an artifact: the file or folder it names in the assembly."""
+    value = props.get(key) if isinstance(props, dict) else None
+    if not isinstance(value, str) or not value:
+        raise ReviewError(f"{manifest_path}: artifact {artifact_id!r} has no properties.{key}")
+    return value
 
 
 def _cli_context(app_dir: Path) -> dict[str, Any]:

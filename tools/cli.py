@@ -1,15 +1,17 @@
-"""What the operator tools (``tools.restore``, ``tools.erase``, ``tools.reconcile``) share on
-the command line: the exit code of a usage error, argument types, the replica's name, and one
-``main`` shape that turns a ``UsageError`` into a clear line on stderr and exit code 2 (never
+"""What the operator tools (``tools.restore``, ``tools.erase``, ``tools.reconcile``; the
+argument types also ``tools.drift``, ``tools.cost`` and ``tools.review``) share on the command
+line: the exit code of a usage error, argument types, the replica's name, and one ``main`` shape that turns a ``UsageError`` into a clear line on stderr and exit code 2 (never
 a traceback).
 """
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import re
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import NoReturn
 
 # The replica's name is the estate's naming rule (lambda/estate_handlers/layout.py, on the
@@ -47,6 +49,21 @@ def region(text: str) -> str:
     if not _REGION.fullmatch(text):
         raise argparse.ArgumentTypeError(f"{text!r} is not an AWS Region such as us-west-2")
     return text
+
+
+def writable_file(text: str) -> Path:
+    """A file that can be written (or appended to) at ``text``: checked while the arguments
+    are parsed, so a missing folder, a directory or no permission stops the tool with its
+    usage error before any work, not with a traceback at the end of it."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a directory, not a file")
+    if not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r}: folder {str(path.parent)!r} does not exist")
+    # An existing file must itself be writable; a new one needs a writable folder.
+    if not os.access(path if path.exists() else path.parent, os.W_OK):
+        raise argparse.ArgumentTypeError(f"{text!r} is not writable")
+    return path
 
 
 def moment(text: str) -> dt.datetime:

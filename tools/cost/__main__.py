@@ -17,6 +17,7 @@ from typing import NoReturn
 
 from infra.config import ConfigError, UsageConfig
 from infra.environments import ENVIRONMENTS
+from tools.cli import writable_file
 from tools.cost import render
 from tools.cost.estimate import by_environment, environment_estimate, rendering_compute
 from tools.cost.prices import CostError
@@ -27,7 +28,6 @@ from tools.review.assembly import (
     repo_root,
     synthesize,
 )
-from tools.review.output import writable_file
 
 
 class _Parser(argparse.ArgumentParser):

@@ -11,10 +11,9 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from tools.cli import Parser, UsageError, run_main
+from tools.cli import Parser, UsageError, run_main, writable_file
 from tools.drift.detect import DetectionError, detect_region
 from tools.drift.report import drifted, incomplete, render
-from tools.review.output import writable_file
 
 DRIFTED, INCOMPLETE = 1, 3
 

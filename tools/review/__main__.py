@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import NoReturn
 
+from tools.cli import writable_file
 from tools.review.assembly import (
     ReviewError,
     StackTemplate,
@@ -30,7 +31,6 @@ from tools.review.assembly import (
 )
 from tools.review.comment import OVERRIDE_LABEL, comment_body, gate, parse_labels
 from tools.review.diff import diff_assemblies
-from tools.review.output import writable_file
 from tools.review.report import cost_section, render_markdown
 
 Side = tuple[str, Callable[[Path], dict[str, StackTemplate]]]  # label, loader(scratch dir)

@@ -1,7 +1,8 @@
 """What the operator tools (``tools.restore``, ``tools.erase``, ``tools.reconcile``; the
 argument types also ``tools.drift``, ``tools.cost`` and ``tools.review``) share on the command
-line: the exit code of a usage error, argument types, the replica's name, and one ``main`` shape that turns a ``UsageError`` into a clear line on stderr and exit code 2 (never
-a traceback).
+line: the exit code of a usage error, argument types, the replica's name, and one ``main``
+shape that turns a ``UsageError`` into a clear line on stderr and exit code 2 (never a
+traceback).
 """
 from __future__ import annotations
 

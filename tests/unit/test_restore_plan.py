@@ -205,6 +205,9 @@ def test_from_the_replica_extra_primary_keys_are_kept_without_remove_newer():
      "--batch-role-arn", "arn:aws:s3:::not-a-role", "--account-id", "111111111111"],
     ["--bucket", "b-1", "--prefix", "p/", "--at", "2026-11-20T10:00:00Z", "--batch-operations",
      "--batch-role-arn", "arn:aws:iam::1:role/x", "--account-id", "111111111111"],
+    # A report that cannot be written: found before the restore, not after every copy.
+    ["--bucket", "b-1", "--prefix", "p/", "--at", "2026-11-20T10:00:00Z",
+     "--report", "/nonexistent-folder/restore.json"],
 ])
 def test_usage_errors_exit_2_before_any_aws_call(argv, monkeypatch, capsys):
     monkeypatch.setattr(cli, "make_clients", lambda run: pytest.fail("AWS was called"))

@@ -26,6 +26,7 @@ import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import boto3
 import botocore.session
@@ -35,7 +36,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 from botocore.utils import parse_timestamp
 from tqdm import tqdm
 
-from tools.cli import Parser, UsageError, bucket, moment, region, replica_bucket_name, run_main
+from tools.cli import (
+    Parser,
+    UsageError,
+    bucket,
+    moment,
+    region,
+    replica_bucket_name,
+    run_main,
+    writable_file,
+)
 from tools.restore import batch as batch_ops
 from tools.restore.copier import (
     ARCHIVE_REPORTED,
@@ -121,7 +131,8 @@ def parser() -> argparse.ArgumentParser:
                    help="add a delete marker to keys that did not exist at --at")
     p.add_argument("--workers", type=_workers, default=16,
                    help=f"parallel copies, 1 to {MAX_WORKERS} (default 16)")
-    p.add_argument("--report", metavar="FILE", help="write the JSON report (every key) here")
+    p.add_argument("--report", type=writable_file, metavar="FILE",
+                   help="write the JSON report (every key) here")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     p.add_argument("--request-archive-restore", action="store_true",
                    help="for versions in an archive tier, request a restore (rerun later)")
@@ -213,7 +224,7 @@ class PlanSummary:
 class ReportWriter:
     """Streams the JSON report: every key as it is done, then the summary."""
 
-    def __init__(self, path: str | None):
+    def __init__(self, path: str | Path | None):
         self._file = open(path, "w", encoding="utf-8") if path else None
         self._first = True
         if self._file:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import math
 import os
 import re
 import sys
@@ -65,6 +66,21 @@ def writable_file(text: str) -> Path:
     if not os.access(path if path.exists() else path.parent, os.W_OK):
         raise argparse.ArgumentTypeError(f"{text!r} is not writable")
     return path
+
+
+def non_negative(unit: str) -> Callable[[str], float]:
+    """argparse type: a finite number of ``unit`` >= 0. NaN compares false with every bound,
+    so without this check it would pass as "never reached" (a wait that never ends, a
+    threshold that never trips)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number of {unit}") from None
+        if not math.isfinite(value) or value < 0:
+            raise argparse.ArgumentTypeError(f"{text!r} must be a finite number of {unit} >= 0")
+        return value
+    return parse
 
 
 def moment(text: str) -> dt.datetime:

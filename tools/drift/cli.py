@@ -6,27 +6,18 @@ complete (AWS error, failed or timed-out detection) — the report says which st
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from collections.abc import Callable
 from typing import Any
 
-from tools.cli import Parser, UsageError, run_main, writable_file
+from tools.cli import Parser, UsageError, non_negative, run_main, writable_file
 from tools.drift.detect import DetectionError, detect_region
 from tools.drift.report import drifted, incomplete, render
 
 DRIFTED, INCOMPLETE = 1, 3
 
 
-def _seconds(text: str) -> float:
-    """A finite number of seconds >= 0: NaN or infinity would never end the wait."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number of seconds >= 0")
-    return value
+_seconds = non_negative("seconds")
 
 
 def _poll_seconds(text: str) -> float:

@@ -10,7 +10,6 @@ environment, then the report).
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import tempfile
 from collections.abc import Callable
@@ -18,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import NoReturn
 
-from tools.cli import writable_file
+from tools.cli import non_negative, writable_file
 from tools.review.assembly import (
     ReviewError,
     StackTemplate,
@@ -42,16 +41,8 @@ class _Parser(argparse.ArgumentParser):
         self.exit(1, f"{self.prog}: error: {message}\n")
 
 
-def _usd(text: str) -> float:
-    """A finite amount of dollars >= 0: a negative threshold would flag an unchanged estate
-    and NaN, never exceeded, would switch the gate off without a word."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of dollars") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number of dollars >= 0")
-    return value
+# A negative threshold would flag an unchanged estate; NaN would switch the gate off.
+_usd = non_negative("dollars")
 
 
 def _parser() -> argparse.ArgumentParser:

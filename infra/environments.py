@@ -30,18 +30,32 @@ ORG = "justkalm"
 # trust this repository's `dev`/`prod` GitHub environments, and its drift roles its main branch.
 DELIVERY = DeliveryConfig(owner="justkalm", repo="storage-estate", branch="main")
 
+_UPLOAD_MIX = {"product-image": (0.5, 0.4), "user-upload": (0.4, 0.25),
+               "certificate": (0.05, 0.3), "report": (0.03, 0.5),
+               "brand-media": (0.015, 4.0), "brand-logo": (0.005, 0.05)}
+_DUPLICATE_SHARE = 0.3
+# Renditions: only product originals reach the function (half the uploads), four to an SQS
+# batch. An original that is no duplicate is rendered: its whole stored set takes 2.7
+# CPU-seconds (bench_anchor.py, UsageConfig.rendition_cpu_seconds_per_original), one encode
+# at a time, so about as many seconds of the function's time; a duplicate copies the
+# canonical's renditions (~0.1 s).
+_RENDER_SECONDS = 2.7
+_PRODUCT_SHARE = _UPLOAD_MIX["product-image"][0]
+_RENDITION_BATCH = 4
+_RENDITION_SECONDS_PER_ORIGINAL = (1 - _DUPLICATE_SHARE) * _RENDER_SECONDS \
+    + _DUPLICATE_SHARE * 0.1
 # Hashing: SHA-256 streams at ~hashlib speed (bench_hash: ratio ~1.0, ~0.4 GB/s on Graviton), so
-# an S3 read dominates: ~0.3 s per 4-record batch. Renditions: ~0.25 s of 1.5 GB per original.
+# an S3 read dominates: ~0.3 s per 4-record batch.
 # Malware-scan verdicts other than clean (unsupported, failed, threats): ~0.2 % of uploads.
 # WriteHealth answers Route 53's probes, not uploads: priced with the health check (the
 # probes' requests); its compute per upload is nil.
 _FUNCTIONS = {"Presign": FunctionUsage(1.5, 0.05), "Hasher": FunctionUsage(0.25, 0.3),
               "WriteHealth": FunctionUsage(0.0, 0.0),
-              "Rendition": FunctionUsage(1.0, 0.25), "Verdict": FunctionUsage(0.002, 0.2)}
-_QUEUES = {"Hasher": 1.0, "Rendition": 1.0, "Verdict": 0.002, "DeadLetter": 0.0, "Dlq": 0.0}
-_UPLOAD_MIX = {"product-image": (0.5, 0.4), "user-upload": (0.4, 0.25),
-               "certificate": (0.05, 0.3), "report": (0.03, 0.5),
-               "brand-media": (0.015, 4.0), "brand-logo": (0.005, 0.05)}
+              "Rendition": FunctionUsage(_PRODUCT_SHARE / _RENDITION_BATCH,
+                                         _RENDITION_BATCH * _RENDITION_SECONDS_PER_ORIGINAL),
+              "Verdict": FunctionUsage(0.002, 0.2)}
+_QUEUES = {"Hasher": 1.0, "Rendition": _PRODUCT_SHARE, "Verdict": 0.002, "DeadLetter": 0.0,
+           "Dlq": 0.0}
 
 # The platform's own figures: ~52 TB stored, 1.2 M uploads a day, delivered worldwide.
 PROD_USAGE = UsageConfig(
@@ -50,7 +64,8 @@ PROD_USAGE = UsageConfig(
             BRAND_LOGOS: StoredGroup(50, 1095), BRAND_MEDIA: StoredGroup(6_000, 730, 0.2),
             USER_UPLOADS: StoredGroup(3_400, 730, 0.02), USER_EXPORTS: StoredGroup(gb_per_day=20)},
     avg_object_mb=0.4, uploads_per_day=1.2e6, upload_mix=_UPLOAD_MIX,
-    renditions_per_original=4, rendition_avg_mb=0.08, duplicate_share=0.3,
+    renditions_per_original=4, rendition_avg_mb=0.08, duplicate_share=_DUPLICATE_SHARE,
+    rendition_cpu_seconds_per_original=_RENDER_SECONDS,
     noncurrent_gb_per_day=15,
     cdn_requests_per_month={"na": 1.5e9, "eu": 1.2e9, "apac": 0.6e9, "sa": 0.15e9,
                             "in": 0.1e9, "au": 0.05e9},
@@ -73,7 +88,8 @@ DEV_USAGE = UsageConfig(
     stored={ORIGINALS: StoredGroup(60, 180), PROCESSED: StoredGroup(20, 180),
             USER_UPLOADS: StoredGroup(10, 90), USER_EXPORTS: StoredGroup(gb_per_day=0.1)},
     avg_object_mb=0.4, uploads_per_day=2_000, upload_mix=_UPLOAD_MIX,
-    renditions_per_original=4, rendition_avg_mb=0.08, duplicate_share=0.3,
+    renditions_per_original=4, rendition_avg_mb=0.08, duplicate_share=_DUPLICATE_SHARE,
+    rendition_cpu_seconds_per_original=_RENDER_SECONDS,
     noncurrent_gb_per_day=0.2,
     cdn_requests_per_month={"na": 2e6, "eu": 0.5e6}, cdn_gb_per_month={"na": 150, "eu": 40},
     functions=_FUNCTIONS, queue_messages_per_upload=_QUEUES, kms_requests_per_month=50_000,

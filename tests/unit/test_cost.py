@@ -159,6 +159,21 @@ def test_shipped_usage_models_are_valid_and_prod_stores_about_52_tb():
     assert dev().usage.uploads_per_day < prod().usage.uploads_per_day
 
 
+@pytest.mark.parametrize("environment", [dev, prod])
+def test_the_renditions_function_is_priced_for_the_originals_the_compute_figure_renders(
+        environment):
+    from infra.constructs.renditions import BATCH_SIZE
+    usage = environment().usage
+    work = usage.functions["Rendition"]
+    product_share = usage.upload_mix["product-image"][0]
+    # One invocation per batch of originals; only product originals reach the function.
+    assert work.invocations_per_upload * BATCH_SIZE == pytest.approx(product_share)
+    assert usage.queue_messages_per_upload["Rendition"] == pytest.approx(product_share)
+    # Per original: the prepared-once render for those that are not duplicates, at least.
+    per_original = work.seconds_per_invocation / BATCH_SIZE
+    assert per_original >= (1 - usage.duplicate_share) * usage.rendition_cpu_seconds_per_original
+
+
 def test_a_stack_is_priced_in_the_region_its_manifest_names(tmp_path):
     key = {"Type": "AWS::KMS::Key", "Properties": {}}
     root = _assembly(tmp_path / "a", {"K": key})

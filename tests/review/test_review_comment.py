@@ -20,7 +20,7 @@ from tools.review.comment import (
     comment_body,
     parse_labels,
 )
-from tools.review.diff import Finding, Review, diff_assemblies
+from tools.review.diff import Finding, ResourceChange, Review, StackDiff, diff_assemblies
 from tools.review.report import cost_section
 
 RISKY = "### Risky changes, per environment"
@@ -131,3 +131,54 @@ def test_a_comment_over_githubs_limit_is_cut_with_a_pointer_to_the_artifact():
     text = comment_body(Review([], findings), "a", "b", [])
     assert len(text) <= MAX_COMMENT_CHARS and text.startswith(MARKER)
     assert text.rstrip().endswith("the `review` artifact of this workflow run.")
+
+
+KEY = {"Type": "AWS::KMS::Key", "Properties": {"EnableKeyRotation": True},
+       "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}
+
+
+def _costlier(tmp_path: Path, destructive: bool) -> tuple[Path, Path]:
+    """prod gains a KMS key (+$2/month); with `destructive`, a bucket is deleted too."""
+    doomed = {"Gone": {"Type": "AWS::S3::Bucket"}} if destructive else {}
+    base = write_assembly(tmp_path / "base", {"prod/Main": {"Resources": {"K": KEY, **doomed}}})
+    head = write_assembly(tmp_path / "head", {"prod/Main": {"Resources": {"K": KEY, "K2": KEY}}})
+    return base, head
+
+
+def test_a_cost_over_the_threshold_blocks_in_the_comment_as_in_the_exit_code(tmp_path):
+    code, text = _cli(*_costlier(tmp_path, destructive=False), tmp_path,
+                      "--cost-threshold", "1")
+    verdict = text.split("\n\n")[1]
+    assert code == 2 and verdict.startswith("⛔ **Blocked: an environment's estimated monthly "
+                                            "cost rises by more than the $1.00 threshold**")
+    assert f"`{OVERRIDE_LABEL}` does not override this" in verdict
+
+
+def test_with_a_cost_over_the_threshold_the_label_is_not_said_to_pass_the_check(tmp_path):
+    base, head = _costlier(tmp_path, destructive=True)
+    code, blocked = _cli(base, head, tmp_path, "--cost-threshold", "1")
+    assert code == 2 and "and the check passes" not in blocked
+    assert "this gate passes (the cost threshold still fails the check)" in blocked
+    code, labelled = _cli(base, head, tmp_path, "--cost-threshold", "1",
+                          "--labels", OVERRIDE_LABEL)
+    assert code == 2 and labelled.split("\n\n")[1].startswith("⛔ **Blocked: an environment's")
+
+
+def _balanced(markdown: str) -> bool:
+    fences = [line for line in markdown.splitlines() if line.lstrip().startswith("```")]
+    return len(fences) % 2 == 0 and markdown.count("<details>") == markdown.count("</details>")
+
+
+def test_a_cut_comment_closes_its_code_fences_and_details_before_the_note():
+    diff = [f"- Statement[{i}].Resource: arn:aws:s3:::bucket-{i}/*" for i in range(40)]
+    findings = [Finding("info", "prod/Main", f"Policy{i}", "AWS::IAM::Policy", "changed", diff)
+                for i in range(200)]
+    changed = StackDiff("prod/Main", "modified", [
+        ResourceChange(f"Policy{i}", "AWS::IAM::Policy", "modified", ["PolicyDocument"], "no",
+                       lines=diff) for i in range(200)])
+    text = comment_body(Review([changed], findings), "a", "b", [])
+    assert len(text) <= MAX_COMMENT_CHARS and text.startswith(MARKER)
+    assert _balanced(text)
+    last_close = max(text.rfind("```"), text.rfind("</details>"))
+    assert text.rstrip().endswith("the `review` artifact of this workflow run.")
+    assert text.index("… the report is cut here") > last_close

@@ -91,7 +91,8 @@ def test_security_section_comes_before_the_stacks(report):
 
 def test_headline_counts_stateful_changes_at_risk(report):
     headline = report.splitlines()[2]
-    assert headline.startswith("⛔ **") and "put data at risk" in headline
+    # Named (replaced), Scratch (retention), Logs (rename), Old (removed): one count each.
+    assert headline.startswith("⛔ **4 stateful resource(s) with data at risk**")
 
 
 def test_exit_code_is_2_when_a_stateful_resource_is_at_risk(result):

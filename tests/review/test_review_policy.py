@@ -43,3 +43,74 @@ def test_new_unconditional_allow_to_anyone_is_marked_public():
 def test_adding_a_deny_is_not_widening():
     [change] = diff_documents(doc(READ), doc(READ, DENY_HTTP))
     assert not change.widened
+
+
+def test_resources_changed_to_any_resource_is_widened_and_says_so():
+    [change] = diff_documents(doc(READ), doc({**READ, "Resource": ["*"]}))
+    assert change.widened and "**resources widened to `*`**" in change.text
+
+
+def test_actions_changed_to_any_action_is_widened_and_says_so():
+    [change] = diff_documents(doc(READ), doc({**READ, "Action": "*"}))
+    assert change.widened and "**actions widened to `*`**" in change.text
+
+
+def test_a_service_wildcard_on_any_resource_names_both_wildcards():
+    wide = {**READ, "Action": ["s3:GetObject", "s3:*"], "Resource": ["arn:aws:s3:::b/*", "*"]}
+    [change] = diff_documents(doc(READ), doc(wide))
+    assert change.widened and "**actions widened to `s3:*`**" in change.text \
+        and "**resources widened to `*`**" in change.text
+
+
+def test_principal_aws_star_in_a_list_counts_as_anyone():
+    [change] = diff_documents(None, doc({**READ, "Principal": {"AWS": ["*"]}}))
+    assert change.widened and change.text.startswith("**public** statement added") \
+        and "AWS:*" not in change.text
+
+
+def test_a_deny_extended_to_any_resource_is_not_widening():
+    deny = {**DENY_HTTP, "Resource": ["arn:aws:s3:::b", "arn:aws:s3:::b/*"]}
+    [change] = diff_documents(doc(deny), doc(DENY_HTTP))
+    assert not change.widened
+
+
+def test_a_renamed_bucket_in_resources_is_retargeted_not_widened():
+    renamed = {**READ, "Resource": "arn:aws:s3:::c/*"}
+    [change] = diff_documents(doc(READ), doc(renamed))
+    assert not change.widened
+    assert "resources retargeted: `arn:aws:s3:::b/*` → `arn:aws:s3:::c/*`" in change.text
+    # Not a swap: a pattern now covering the old value, or a principal of another account.
+    reports = {**READ, "Resource": "arn:aws:s3:::b/reports/*"}
+    other = {**READ, "Principal": {"AWS": "arn:aws:iam::222222222222:root"}}
+    for before, after in ((reports, READ), (READ, other)):
+        [change] = diff_documents(doc(before), doc(after))
+        assert change.widened and "retargeted" not in change.text
+
+
+def test_a_renamed_deny_resource_is_retargeted_not_widened():
+    deny = {**DENY_HTTP, "Resource": ["arn:aws:s3:::a", "arn:aws:s3:::a/*"]}
+    renamed = {**DENY_HTTP, "Resource": ["arn:aws:s3:::b", "arn:aws:s3:::b/*"]}
+    [change] = diff_documents(doc(deny), doc(renamed))
+    assert not change.widened and "resources retargeted" in change.text
+
+
+def _on(source_arn, org="o-1"):
+    return {**READ, "Condition": {"StringEquals": {"aws:SourceArn": source_arn,
+                                                   "aws:PrincipalOrgID": org}}}
+
+
+def test_a_condition_value_renamed_is_a_changed_value_not_dropped_and_added():
+    [change] = diff_documents(doc(_on("arn:aws:s3:::a")), doc(_on("arn:aws:s3:::b")))
+    assert not change.widened and "condition value changed: StringEquals aws:SourceArn" \
+        in change.text and "dropped" not in change.text
+    # A Bool is not a name: flipping it changes what the statement means.
+    https = {**DENY_HTTP, "Condition": {"Bool": {"aws:SecureTransport": "true"}}}
+    [change] = diff_documents(doc(DENY_HTTP), doc(https))
+    assert change.widened and "condition changed: Bool aws:SecureTransport `false` → `true`" \
+        in change.text
+
+
+def test_a_condition_value_turned_wildcard_is_widening():
+    [change] = diff_documents(doc(_on("arn:aws:s3:::a")), doc(_on("arn:aws:s3:::a", "o-*")))
+    assert change.widened and "**condition widened**" in change.text
+

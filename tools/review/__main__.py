@@ -30,7 +30,7 @@ from tools.review.assembly import (
 )
 from tools.review.comment import OVERRIDE_LABEL, comment_body, gate, parse_labels
 from tools.review.diff import diff_assemblies
-from tools.review.report import cost_section, render_markdown
+from tools.review.report import at_risk_count, cost_section, render_markdown
 
 Side = tuple[str, Callable[[Path], dict[str, StackTemplate]]]  # label, loader(scratch dir)
 
@@ -138,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     review = diff_assemblies(base_stacks, head_stacks)
     cost, over_threshold = cost_section(base_stacks, head_stacks, args.cost_threshold)
+    # The comment's verdict and the exit code come from the same gate, cost included.
+    cost_over = args.cost_threshold if over_threshold else None
     text = render_markdown(review, base[0], head[0], cost)
     try:  # both files were checked before the work; this catches what only writing shows
         if args.output:
@@ -146,17 +148,21 @@ def main(argv: list[str] | None = None) -> int:
         else:
             sys.stdout.write(text)
         if args.comment:
-            args.comment.write_text(comment_body(review, base[0], head[0], labels, cost),
+            args.comment.write_text(comment_body(review, base[0], head[0], labels, cost,
+                                                 cost_over),
                                     encoding="utf-8")
             _progress(f"pull request comment written to {args.comment}")
     except OSError as error:
         _progress(f"cannot write {error.filename or 'the report'}: {error.strerror or error}")
         return 1
-    verdict = gate(review, labels)
+    verdict = gate(review, labels, cost_over)
     if verdict.at_risk and verdict.overridden:
-        _progress(f"{len(verdict.at_risk)} destructive change(s) allowed by the label "
-                  f"'{OVERRIDE_LABEL}'")
-    return verdict.exit_code or (2 if over_threshold else 0)
+        _progress(f"destructive changes to {at_risk_count(list(verdict.at_risk))} stateful "
+                  f"resource(s) allowed by the label '{OVERRIDE_LABEL}'")
+    if cost_over is not None:
+        _progress(f"an environment's monthly cost rises by more than the ${cost_over:,.2f} "
+                  f"threshold (the label '{OVERRIDE_LABEL}' does not override this)")
+    return verdict.exit_code
 
 
 if __name__ == "__main__":

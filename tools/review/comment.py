@@ -6,16 +6,20 @@ with a hidden marker: the workflow that posts it finds its earlier comment by th
 edits it in place (one comment per pull request, updated on every push).
 
 The gate: a stateful resource replaced or deleted, or its retention weakened (a ``danger``
-finding), fails the check unless the pull request carries ``OVERRIDE_LABEL``.
+finding), fails the check unless the pull request carries ``OVERRIDE_LABEL``. With
+``--cost-threshold``, an environment's monthly cost rising by more than the threshold fails it
+too, and the label does not change that (it records a decision about data, not about money).
 """
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 
+from tools.cost import render
 from tools.review.diff import Finding, Review
-from tools.review.report import ICONS, render_markdown
+from tools.review.report import ICONS, at_risk_count, render_markdown
 
 MARKER = "<!-- storage-estate: infrastructure review (edited in place on every push) -->"
 OVERRIDE_LABEL = "allow-destructive-change"
@@ -26,14 +30,19 @@ RISK_LEVELS = ("danger", "warn")
 
 @dataclass(frozen=True)
 class Gate:
-    """The destructive-change verdict of one review for one pull request's labels."""
+    """The verdict of one review for one pull request's labels (and the cost threshold)."""
 
     at_risk: tuple[Finding, ...]  # the danger findings
     overridden: bool              # the pull request carries OVERRIDE_LABEL
+    cost_over: float | None = None  # the --cost-threshold an environment's rise exceeded
+
+    @property
+    def destructive_passed(self) -> bool:
+        return not self.at_risk or self.overridden
 
     @property
     def passed(self) -> bool:
-        return not self.at_risk or self.overridden
+        return self.destructive_passed and self.cost_over is None
 
     @property
     def exit_code(self) -> int:
@@ -41,9 +50,10 @@ class Gate:
         return 0 if self.passed else 2
 
 
-def gate(review: Review, labels: list[str]) -> Gate:
+def gate(review: Review, labels: list[str], cost_over: float | None = None) -> Gate:
+    """`cost_over`: the cost threshold, when an environment's increase exceeds it."""
     return Gate(tuple(f for f in review.findings if f.level == "danger"),
-                OVERRIDE_LABEL in labels)
+                OVERRIDE_LABEL in labels, cost_over)
 
 
 def parse_labels(text: str) -> list[str]:
@@ -63,18 +73,33 @@ def environment(stack_name: str) -> str:
     return stack_name.split("/", 1)[0]
 
 
+def _cost_verdict(verdict: Gate) -> list[str]:
+    if verdict.cost_over is None:
+        return []
+    return [f"⛔ **Blocked: an environment's estimated monthly cost rises by more than the "
+            f"{render.usd(verdict.cost_over)} threshold** (see the cost section). The label "
+            f"`{OVERRIDE_LABEL}` does not override this; reduce the cost, or change the "
+            "threshold the workflow passes to `--cost-threshold`.", ""]
+
+
 def _verdict(verdict: Gate) -> list[str]:
-    count = len(verdict.at_risk)
+    count = at_risk_count(list(verdict.at_risk))
+    # The cost verdict comes first when it blocks: the first line must agree with the exit code.
+    cost = _cost_verdict(verdict)
     if not count:
-        return ["✅ **No stateful resource is replaced, deleted or loses its retention.**", ""]
+        return cost + ["✅ **No stateful resource is replaced, deleted or loses its "
+                       "retention.**", ""]
     if verdict.overridden:
-        return [f"⚠️ **{count} destructive change(s) allowed by the label "
-                f"`{OVERRIDE_LABEL}`.** Data in the resources below is lost or no longer "
-                "retained when this deploys; the label records that this is intended.", ""]
-    return [f"⛔ **Blocked: {count} change(s) put stored data at risk.** If that is intended "
+        return cost + [f"⚠️ **Destructive changes to {count} stateful resource(s) allowed by "
+                       f"the label `{OVERRIDE_LABEL}`.** Data in the resources below is lost or no longer "
+                       "retained when this deploys; the label records that this is intended.",
+                       ""]
+    passes = ("this gate passes (the cost threshold still fails the check)"
+              if verdict.cost_over is not None else "the check passes")
+    return [f"⛔ **Blocked: {count} stateful resource(s) with data at risk.** If that is intended "
             f"(a planned migration or removal), a maintainer adds the label `{OVERRIDE_LABEL}` "
-            "to this pull request and the check passes; otherwise change the code so the "
-            "resources below are neither replaced nor deleted and stay retained.", ""]
+            f"to this pull request and {passes}; otherwise change the code so the "
+            "resources below are neither replaced nor deleted and stay retained.", "", *cost]
 
 
 def _risky_by_environment(review: Review) -> list[str]:
@@ -103,16 +128,51 @@ def _risky_by_environment(review: Review) -> list[str]:
 
 
 def comment_body(review: Review, base_label: str, head_label: str, labels: list[str],
-                 cost: list[str] | None = None) -> str:
-    """Markdown of the pull request's review comment (marker first)."""
+                 cost: list[str] | None = None, cost_over: float | None = None) -> str:
+    """Markdown of the pull request's review comment (marker first). `cost_over`: the
+    --cost-threshold, when an environment's increase exceeds it (the verdict then blocks)."""
     # The security section keeps the other (info) findings: the risky ones are listed above.
     title, _, report = render_markdown(review, base_label, head_label, cost,
                                        security_levels=("info",)).partition("\n\n")
-    head = [MARKER, title, "", *_verdict(gate(review, labels)), *_risky_by_environment(review),
-            "---", ""]
+    head = [MARKER, title, "", *_verdict(gate(review, labels, cost_over)),
+            *_risky_by_environment(review), "---", ""]
     body = "\n".join(head) + report
     if len(body) <= MAX_COMMENT_CHARS:
         return body
-    note = ("\n\n… the report is cut here (GitHub's comment size limit); the whole report is "
-            "the `review` artifact of this workflow run.\n")
-    return body[:MAX_COMMENT_CHARS - len(note)] + note
+    return _cut(body, MAX_COMMENT_CHARS)
+
+
+CUT_NOTE = ("… the report is cut here (GitHub's comment size limit); the whole report is "
+            "the `review` artifact of this workflow run.")
+
+
+def _closing(lines: list[str]) -> list[str]:
+    """The lines that close what `lines` leaves open: a code fence, then <details> blocks
+    (innermost first), each indented like its opening so it closes the same list item."""
+    fence: str | None = None  # indentation of the open fence
+    details: list[str] = []
+    for line in lines:
+        indent = line[:len(line) - len(line.lstrip())]
+        if line.lstrip().startswith("```"):
+            fence = None if fence is not None else indent
+        elif fence is None:
+            for tag in re.findall(r"</?details>", line):
+                if tag == "<details>":
+                    details.append(indent)
+                elif details:
+                    details.pop()
+    closing = [] if fence is None else [f"{fence}```"]
+    return closing + [f"\n{indent}</details>" for indent in reversed(details)]
+
+
+def _cut(body: str, limit: int) -> str:
+    """`body` cut at a line within `limit` characters, with the code fence and <details>
+    blocks it leaves open closed: otherwise the note would render inside a collapsed block or
+    as code, and the rest of the comment with it."""
+    lines = body[:limit].splitlines()[:-1]  # the last line may be cut mid-way: drop it
+    while lines:
+        text = "\n".join([*lines, *_closing(lines), "", CUT_NOTE, ""])
+        if len(text) <= limit:
+            return text
+        lines.pop()  # the closing tags need room: give them a line at a time
+    return "\n".join([CUT_NOTE, ""])

@@ -166,8 +166,9 @@ def _data_findings(stack: str, old: dict[str, dict[str, Any]], new: dict[str, di
         if c.kind == "modified" and c.replacement == "yes" and (
                 stateful or old[c.logical_id]["Type"] in STATEFUL):
             forced = ", ".join(f"`{p}`" for p in c.forced_by)
+            verb = "forces" if len(c.forced_by) == 1 else "force"
             findings.append(Finding("danger", stack, c.logical_id, c.rtype,
-                                    f"**replaced** — {forced} forces replacement: a new, empty "
+                                    f"**replaced** — {forced} {verb} replacement: a new, empty "
                                     "resource is created and the old one is "
                                     + _fate(new[c.logical_id], "UpdateReplacePolicy")))
         elif c.kind == "modified" and c.replacement == "update fails":
@@ -190,22 +191,23 @@ def _data_findings(stack: str, old: dict[str, dict[str, Any]], new: dict[str, di
 
 def _retention_findings(stack: str, c: ResourceChange, old: dict[str, Any],
                         new: dict[str, Any]) -> list[Finding]:
-    """DeletionPolicy / UpdateReplacePolicy moves; one line when both move alike (as CDK does)."""
+    """DeletionPolicy / UpdateReplacePolicy moves as one finding per resource: the two move
+    together (RemovalPolicy sets both), and a resource is one risk however many attributes say so.
+    Moves alike read as one ("DeletionPolicy and UpdateReplacePolicy Retain → Delete")."""
     moves: dict[tuple[str, str], list[str]] = {}
     for attr in RETENTION_ATTRIBUTES:
         before, after = old.get(attr, "Delete"), new.get(attr, "Delete")  # absent means Delete
         if before != after:
             moves.setdefault((before, after), []).append(attr)
-    findings = []
-    for (before, after), attrs in moves.items():
-        weakened = before in RETAINING and after not in RETAINING
-        stateful = c.rtype in STATEFUL
-        level: Level = ("danger" if stateful else "warn") if weakened else "info"
-        findings.append(Finding(level, stack, c.logical_id, c.rtype,
-                                f"{' and '.join(attrs)} {before} → {after}"
-                                + (" — the data goes with the resource" if weakened and stateful
-                                   else "")))
-    return findings
+    if not moves:
+        return []
+    weakened = any(before in RETAINING and after not in RETAINING for before, after in moves)
+    stateful = c.rtype in STATEFUL
+    level: Level = ("danger" if stateful else "warn") if weakened else "info"
+    return [Finding(level, stack, c.logical_id, c.rtype,
+                    "; ".join(f"{' and '.join(attrs)} {before} → {after}"
+                              for (before, after), attrs in moves.items())
+                    + (" — the data goes with the resource" if weakened and stateful else ""))]
 
 
 def _policy_documents(rtype: str, props: dict[str, Any]) -> dict[str, Any]:
@@ -226,8 +228,10 @@ def _security_findings(stack: str, lid: str, old: dict[str, Any] | None,
         for change in diff_documents(old_docs.get(label), new_docs.get(label)):
             findings.append(Finding("warn" if change.widened else "info", stack, lid, rtype,
                                     f"`{label}` {change.text}"))
-    if old is None or new is None:
-        return findings  # a new or deleted resource's settings are not a change to review here
+    if new is None:
+        return findings  # a deleted resource's settings no longer matter (its fate is above)
+    if old is None:
+        return findings + _created_findings(stack, lid, rtype, np)
     for prop in SECURITY_PROPERTIES.get(rtype, ()):
         leaves = leaf_changes(op.get(prop, MISSING), np.get(prop, MISSING), prop)
         if rtype == "AWS::CloudFront::Distribution":
@@ -242,11 +246,24 @@ def _security_findings(stack: str, lid: str, old: dict[str, Any] | None,
                                          _diff_lines(leaves))]
     if rtype == "AWS::S3::Bucket":
         before, after = object_lock_days(op), object_lock_days(np)
-        if before is not None and (after is None or after < before):
-            findings.append(Finding("warn", stack, lid, rtype,
-                                    f"Object Lock default retention shortened {before} → "
-                                    f"{after if after is not None else 'none'} days"))
+        if before is not None and after is None:
+            findings.append(Finding("warn", stack, lid, rtype, "Object Lock default retention "
+                                    f"removed (was {before} days)"))
+        elif before is not None and after is not None and after < before:
+            findings.append(Finding("warn", stack, lid, rtype, "Object Lock default retention "
+                                    f"shortened {before} → {after} days"))
     return findings
+
+
+def _created_findings(stack: str, lid: str, rtype: str, props: dict[str, Any]) -> list[Finding]:
+    """An added resource's settings, checked against an empty old side by the rules that hold
+    for a value alone (`Weakening.on_create`): public, unauthenticated, plain HTTP, an
+    administrator policy. Nothing else is listed, so a new stack is not a wall of "changed"."""
+    return [Finding("warn", stack, lid, rtype, w.message(path, old, new))
+            for prop in SECURITY_PROPERTIES.get(rtype, ())
+            for path, old, new in leaf_changes(MISSING, props.get(prop, MISSING), prop)
+            for w in WEAKENINGS
+            if w.on_create and w.rtype == rtype and w.matches(path) and w.weakens(old, new)]
 
 
 def diff_stack(name: str, base: StackTemplate | None,

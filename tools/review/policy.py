@@ -6,12 +6,20 @@ usually shows up as a modified statement rather than a new one).
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from tools.review.cfn import render
 
 ANYONE = "*"
+# A condition: (operator, key, values). Compared per (operator, key), so a renamed value reads
+# as a changed value rather than as one condition dropped and another added.
+Condition = tuple[str, str, frozenset[str]]
+ACCOUNT_ID = re.compile(r"(?<!\d)\d{12}(?!\d)")
+# Operators whose values are names or ARNs: swapping one value for another of the same shape is
+# a rename. Other operators (Bool, Null, Numeric*, Date*, IpAddress) change meaning with the value.
+RENAMEABLE_OPERATORS = ("String", "Arn")
 
 
 @dataclass(frozen=True)
@@ -21,7 +29,7 @@ class Statement:
     principals: frozenset[str]
     actions: frozenset[str]
     resources: frozenset[str]
-    conditions: frozenset[str]
+    conditions: frozenset[Condition]
     negated: frozenset[str]  # NotPrincipal / NotAction / NotResource, rendered "NotAction: s3:*"
 
     def describe(self) -> str:
@@ -32,7 +40,8 @@ class Statement:
             parts += ["to", _items(self.principals)]
         if self.negated:
             parts.append(_items(self.negated))
-        parts.append(f"if {_items(self.conditions)}" if self.conditions else "(no condition)")
+        parts.append(f"if {_items(_condition_texts(self.conditions))}" if self.conditions
+                     else "(no condition)")
         return " ".join(parts)
 
 
@@ -50,18 +59,28 @@ def _set(value: Any) -> frozenset[str]:
 def _principals(value: Any) -> frozenset[str]:
     if value is None:
         return frozenset()
-    if value == ANYONE or (isinstance(value, dict) and value.get("AWS") == ANYONE):
-        return frozenset({ANYONE})  # "*" and {"AWS": "*"} both mean anyone
     if isinstance(value, dict):
-        return frozenset(f"{kind}:{v}" for kind, vals in value.items() for v in _set(vals))
+        # "*", {"AWS": "*"} and {"AWS": ["*"]} all mean anyone: one spelling, so every check
+        # (widened to `*`, **public**) sees them alike.
+        return frozenset(ANYONE if kind == "AWS" and v == ANYONE else f"{kind}:{v}"
+                         for kind, vals in value.items() for v in _set(vals))
     return _set(value)
 
 
-def _conditions(value: Any) -> frozenset[str]:
+def _conditions(value: Any) -> frozenset[Condition]:
     if not isinstance(value, dict):
-        return _set(value)
-    return frozenset(f"{op} {key}={render(val)}" for op, block in value.items()
+        return frozenset() if value is None else frozenset({(render(value), "", frozenset())})
+    return frozenset((op, key, _set(val)) for op, block in value.items()
                      for key, val in (block.items() if isinstance(block, dict) else [("", block)]))
+
+
+def _condition_text(op: str, key: str, values: frozenset[str]) -> str:
+    shown = ", ".join(sorted(values))
+    return f"{op} {key}={shown if len(values) == 1 else f'[{shown}]'}"
+
+
+def _condition_texts(conditions: frozenset[Condition]) -> frozenset[str]:
+    return frozenset(_condition_text(*c) for c in conditions)
 
 
 def normalise(raw: dict[str, Any]) -> Statement:
@@ -121,6 +140,68 @@ def _pair(old: list[Statement], new: list[Statement]) -> tuple[
             [s for j, s in enumerate(new) if j not in used_new])
 
 
+def _full_wildcards(label: str, values: frozenset[str]) -> frozenset[str]:
+    """Values that grant everything of their kind: any action (`*`), every action of a service
+    (`s3:*`), any resource (`*`). Principal `*` is reported on its own."""
+    if label == "actions":
+        return frozenset(v for v in values if v == "*" or re.fullmatch(r"[\w-]+:\*", v))
+    if label == "resources":
+        return frozenset(v for v in values if v == "*")
+    return frozenset()
+
+
+def _covers(pattern: str, value: str, label: str) -> bool:
+    """`pattern` (IAM wildcards * and ?) matches `value` and is not the same text."""
+    if pattern == value or not ("*" in pattern or "?" in pattern):
+        return False
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    flags = re.IGNORECASE if label == "actions" else 0  # action names are case-insensitive
+    return re.fullmatch(regex, value, flags) is not None
+
+
+def _wildcard_shape(values: frozenset[str]) -> list[int]:
+    return sorted(v.count("*") + v.count("?") for v in values)
+
+
+def _retargeted(label: str, before: frozenset[str], gained: frozenset[str],
+                lost: frozenset[str]) -> bool:
+    """A like-for-like swap (a renamed bucket, a renamed role): as many values gained as lost,
+    no more wildcards than before, none covering a lost value, no account the statement did
+    not already name. Neither side grants more than the other, so it is not a widening."""
+    return (bool(gained) and len(gained) == len(lost)
+            and ANYONE not in gained and not _full_wildcards(label, gained)
+            and _wildcard_shape(gained) == _wildcard_shape(lost)
+            and not any(_covers(g, v, label) for g in gained for v in lost)
+            and set(ACCOUNT_ID.findall(" ".join(gained)))
+            <= set(ACCOUNT_ID.findall(" ".join(before))))
+
+
+def _compare_conditions(old: Statement, new: Statement, allow: bool) -> tuple[list[str], bool]:
+    before = {(op, key): values for op, key, values in old.conditions}
+    after = {(op, key): values for op, key, values in new.conditions}
+    notes: list[str] = []
+    widened = False
+    if dropped := [_condition_text(*k, before[k]) for k in before if k not in after]:
+        notes.append(f"conditions dropped: {_items(frozenset(dropped))}")
+        widened = allow
+    if added := [_condition_text(*k, after[k]) for k in after if k not in before]:
+        notes.append(f"conditions added: {_items(frozenset(added))}")
+        widened = widened or not allow  # a conditional Deny applies less often
+    for (op, key) in (k for k in before if k in after and before[k] != after[k]):
+        was, now = before[(op, key)], after[(op, key)]
+        text = f"{op} {key} {_items(was)} → {_items(now)}"
+        # ForAnyValue:StringLike / StringEqualsIfExists are string operators too.
+        base_op = op.split(":", 1)[-1]
+        if base_op.startswith(RENAMEABLE_OPERATORS) and _retargeted(
+                "conditions", was, now - was, was - now):
+            notes.append(f"condition value changed: {text}")
+        else:  # a wildcard, another account, more values or a flipped Bool/Null/number
+            notes.append(f"**condition widened**: {text}" if allow
+                         else f"condition changed: {text}")
+            widened = True
+    return notes, widened
+
+
 def _compare(old: Statement, new: Statement) -> StatementChange:
     allow = new.effect == "Allow"
     notes: list[str] = []
@@ -134,19 +215,25 @@ def _compare(old: Statement, new: Statement) -> StatementChange:
     for label, before, after in (("principals", old.principals, new.principals),
                                  ("actions", old.actions, new.actions),
                                  ("resources", old.resources, new.resources)):
-        gained, lost = after - before - {ANYONE}, before - after
+        gained, lost = after - before, before - after
+        if label == "principals":
+            gained -= {ANYONE}  # named above
+        if allow and (everything := _full_wildcards(label, gained)):
+            notes.append(f"**{label} widened to {_items(everything)}**")
+            widened, gained = True, gained - everything
+        if _retargeted(label, before, gained, lost):
+            notes.append(f"{label} retargeted: {_items(lost)} → {_items(gained)}")
+            continue
         if gained:
             notes.append(f"{label} + {_items(gained)}")
         if lost:
             notes.append(f"{label} − {_items(lost)}")
-        # An Allow grows by gaining; a Deny protects less by losing.
-        widened = widened or bool(gained if allow else lost)
-    if dropped := old.conditions - new.conditions:
-        notes.append(f"conditions dropped: {_items(dropped)}")
-        widened = widened or allow
-    if added := new.conditions - old.conditions:
-        notes.append(f"conditions added: {_items(added)}")
-        widened = widened or not allow  # a conditional Deny applies less often
+        # An Allow grows by gaining; a Deny protects less by losing what no new value covers.
+        uncovered = {v for v in lost if not any(_covers(g, v, label) for g in after)}
+        widened = widened or bool(gained if allow else uncovered)
+    condition_notes, condition_widened = _compare_conditions(old, new, allow)
+    notes += condition_notes
+    widened = widened or condition_widened
     if old.negated != new.negated:
         notes.append(f"Not* changed: {_items(old.negated)} → {_items(new.negated)}")
         widened = True  # hard to reason about; let the reviewer decide

@@ -76,6 +76,11 @@ def _stack(stack: StackDiff) -> list[str]:
     return out + [""]
 
 
+def at_risk_count(findings: list[Finding]) -> int:
+    """Resources with data at risk: a replaced bucket whose retention also weakens is one."""
+    return len({(f.stack, f.logical_id) for f in findings if f.level == "danger"})
+
+
 def _headline(review: Review) -> str:
     changed = [s for s in review.stacks if s.status != "unchanged"]
     resources = [c for s in review.stacks for c in s.resources]
@@ -89,7 +94,8 @@ def _headline(review: Review) -> str:
              + f" · resources +{count['added']} −{count['removed']} ~{count['modified']}"
              + f" · {replacements} replacement(s)"]
     if levels["danger"]:
-        parts.insert(0, f"⛔ **{levels['danger']} stateful resource change(s) put data at risk**")
+        parts.insert(0, f"⛔ **{at_risk_count(review.findings)} stateful resource(s) with data "
+                        "at risk**")
     if levels["warn"]:
         parts.append(f"⚠️ {levels['warn']} widened/weakened")
     return " · ".join(parts)

@@ -11,11 +11,12 @@ properties, so the reviewer checks it rather than the tool guessing "no".
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tools.review.cfn import MISSING
+from tools.review.cfn import MISSING, render
 
 REPLACES: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in {
     "AWS::S3::Bucket": {"BucketName", "BucketNamePrefix", "BucketNamespace"},
@@ -39,6 +40,7 @@ REPLACES: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in {
     "AWS::SQS::Queue": {"QueueName", "FifoQueue"},
     "AWS::SQS::QueuePolicy": set(),
     "AWS::SNS::Topic": {"TopicName", "FifoTopic"},
+    "AWS::SNS::TopicPolicy": set(),
     "AWS::Logs::LogGroup": {"LogGroupName"},
     "AWS::Logs::SubscriptionFilter": {"FilterName", "LogGroupName"},
     # CloudFront distributions, OAC and policies update in place; only name-keyed ones replace.
@@ -111,6 +113,8 @@ SECURITY_PROPERTIES: dict[str, tuple[str, ...]] = {
                         "OwnershipControls"),
     "AWS::KMS::Key": ("EnableKeyRotation", "Enabled", "PendingWindowInDays"),
     "AWS::IAM::Role": ("ManagedPolicyArns", "PermissionsBoundary"),
+    "AWS::IAM::User": ("ManagedPolicyArns", "PermissionsBoundary"),
+    "AWS::IAM::Group": ("ManagedPolicyArns",),
     "AWS::IAM::Policy": ("Roles", "Users", "Groups"),
     "AWS::IAM::ManagedPolicy": ("Roles", "Users", "Groups"),
     "AWS::DynamoDB::Table": ("SSESpecification", "PointInTimeRecoverySpecification",
@@ -143,31 +147,68 @@ def _rule_id(path: str) -> str:
     return path.split("[", 1)[1].split("]", 1)[0]
 
 
+def _now(old: Any, new: Any) -> str:
+    """`old → new` on a modified resource, just `new` on an added one (old is MISSING)."""
+    return f"{new}" if old is MISSING else f"{old} → {new}"
+
+
 @dataclass(frozen=True)
 class Weakening:
-    """A changed leaf that weakens protection: (type, path test, old/new test, message)."""
+    """A changed leaf that weakens protection: (type, path test, old/new test, message).
+
+    `on_create`: the rule also applies to an added resource, with old MISSING; only set for
+    settings that are a risk by their value alone (public, unauthenticated, plain HTTP, an
+    administrator policy). Rules about *losing* a protection (versioning, retention, rotation,
+    PITR, WAF rules) do not: a new resource has nothing yet to lose, and flagging every default
+    would bury the real findings of a first deploy under noise."""
     rtype: str
     matches: Callable[[str], bool]
     weakens: Callable[[Any, Any], bool]
     message: Callable[[str, Any, Any], str]
+    on_create: bool = False
 
 
 def _leaf(path: str) -> str:
     return path.rsplit(".", 1)[-1]
 
 
+def _origin_leaf(path: str) -> str:
+    """`OriginAccessControlId of origin `assets`` for a per-origin setting: two origins losing
+    the same setting must read as two different findings."""
+    origin = re.search(r"Origins\[([^\]]+)\]", path)
+    return _leaf(path) + (f" of origin `{origin.group(1)}`" if origin else "")
+
+
+# AWS managed policies that grant (nearly) everything, or everything of a service: attaching
+# one is a widening however the role's own statements read.
+PRIVILEGED_MANAGED_POLICY = re.compile(r"(?:^|/)(AdministratorAccess[\w-]*|PowerUserAccess"
+                                       r"|[\w-]*FullAccess[\w-]*)$")
+
+
+def _managed_policies(value: Any) -> set[str]:
+    values = value if isinstance(value, list) else [] if value is MISSING else [value]
+    return {render(v) for v in values}
+
+
+def privileged_policies_gained(old: Any, new: Any) -> list[str]:
+    gained = _managed_policies(new) - _managed_policies(old)
+    return sorted(m.group(1) for arn in gained if (m := PRIVILEGED_MANAGED_POLICY.search(arn)))
+
+
 S3 = "AWS::S3::Bucket"
 KMS_SSE = ("aws:kms", "aws:kms:dsse")
 WEAKENINGS: tuple[Weakening, ...] = (
     Weakening(S3, lambda p: p.startswith("PublicAccessBlockConfiguration."),
-              lambda o, n: o is True and n is not True,
-              lambda p, o, n: f"public access block: {_leaf(p)} {o} → {n}"),
+              # New: only an explicit false. An absent block is S3's default, all four on.
+              lambda o, n: o is True and n is not True or o is MISSING and n is False,
+              lambda p, o, n: f"public access block: {_leaf(p)} {_now(o, n)}",
+              on_create=True),
     Weakening(S3, lambda p: p.endswith("SSEAlgorithm"),
               lambda o, n: o in KMS_SSE and n not in KMS_SSE,
               lambda p, o, n: f"bucket encryption {o} → {n}"),
     Weakening(S3, lambda p: p == "AccessControl",
               lambda o, n: isinstance(n, str) and n.startswith(("Public", "AuthenticatedRead")),
-              lambda p, o, n: f"canned ACL {o} → {n}"),
+              lambda p, o, n: f"canned ACL {_now(o, n)}", on_create=True),
     Weakening(S3, lambda p: p == "VersioningConfiguration.Status",
               lambda o, n: o == "Enabled" and n != "Enabled",
               lambda p, o, n: f"versioning {o} → {n}"),
@@ -212,18 +253,27 @@ WEAKENINGS: tuple[Weakening, ...] = (
               lambda p, o, n: "WAF default action is now Allow"),
     Weakening("AWS::CloudFront::Distribution", lambda p: p.endswith("ViewerProtocolPolicy"),
               lambda o, n: n == "allow-all",
-              lambda p, o, n: f"viewer protocol {o} → {n} (plain HTTP served)"),
+              lambda p, o, n: f"viewer protocol {_now(o, n)} (plain HTTP served)",
+              on_create=True),
     Weakening("AWS::CloudFront::Distribution",
               lambda p: p.endswith(("OriginAccessControlId", "OriginAccessIdentity", "WebACLId")),
               lambda o, n: o not in (MISSING, "") and n in (MISSING, ""),
-              lambda p, o, n: f"{_leaf(p)} removed"),
+              lambda p, o, n: f"{_origin_leaf(p)} removed"),
     Weakening("AWS::CloudFront::OriginAccessControl", lambda p: p.endswith("SigningBehavior"),
               lambda o, n: n == "never",
-              lambda p, o, n: f"origin access control signing {o} → {n}"),
+              lambda p, o, n: f"origin access control signing {_now(o, n)}", on_create=True),
     Weakening("AWS::Lambda::Url", lambda p: p == "AuthType",
-              lambda o, n: n == "NONE", lambda p, o, n: "function URL is now unauthenticated"),
+              lambda o, n: n == "NONE", lambda p, o, n: "function URL is now unauthenticated",
+              on_create=True),
     Weakening("AWS::Lambda::Permission", lambda p: p == "Principal",
-              lambda o, n: n == "*", lambda p, o, n: "invoke permission granted to `*`"),
+              lambda o, n: n == "*", lambda p, o, n: "invoke permission granted to `*`",
+              on_create=True),
+    *(Weakening(rtype, lambda p: p == "ManagedPolicyArns",
+                lambda o, n: bool(privileged_policies_gained(o, n)),
+                lambda p, o, n: "**managed policy attached**: " + ", ".join(
+                    f"`{name}`" for name in privileged_policies_gained(o, n)),
+                on_create=True)
+      for rtype in ("AWS::IAM::Role", "AWS::IAM::User", "AWS::IAM::Group")),
 )
 
 

@@ -111,4 +111,5 @@ def run_main(parser: argparse.ArgumentParser, body: Callable[[argparse.Namespace
         return USAGE_ERROR
     except tuple(failures or ()) as exc:
         print(f"{parser.prog}: {exc}", file=sys.stderr)
-        return (failures or {})[type(exc)]
+        # The first listed type the exception is an instance of (a subclass included).
+        return next(code for kind, code in (failures or {}).items() if isinstance(exc, kind))

@@ -292,3 +292,20 @@ def test_an_s3_error_in_one_location_is_counted_and_the_others_still_erased():
     tally = cli.erase_prefix(Refusing(), "b", f"user-content/uploads/{ALICE}/", dry_run=False)
     assert tally.failed == 1 and tally.errors[0].startswith("AccessDenied")
     assert tally.versions == 1
+
+
+def test_without_credentials_the_run_stops_in_one_line_before_anything(tmp_path, monkeypatch,
+                                                                      capsys):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+                 "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                 "AWS_WEB_IDENTITY_TOKEN_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setattr(cli.boto3, "DEFAULT_SESSION", None)
+    code, _ = erase("--bucket", "justkalm-assets-dev", "--replica-region", "us-east-1",
+                    "--user", ALICE, "--audit-file", str(tmp_path / "audit"), "--yes")
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err and "nothing was erased" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "audit").exists()

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from estate_handlers.s3_errors import error_code
 
 from infra.config import USER_EXPORTS, USER_UPLOADS
@@ -134,9 +134,10 @@ def erase_prefix(s3, bucket: str, prefix: str, *, dry_run: bool) -> Tally:
     tally = Tally(bucket, prefix)
     try:
         _erase_pages(s3, tally, dry_run=dry_run)
-    except ClientError as exc:
+    except (ClientError, BotoCoreError) as exc:  # e.g. the connection lost half-way
         tally.failed += 1
-        tally.errors.append(f"{error_code(exc)}: stopped after {tally.versions} versions and "
+        code = error_code(exc) if isinstance(exc, ClientError) else type(exc).__name__
+        tally.errors.append(f"{code}: stopped after {tally.versions} versions and "
                             f"{tally.delete_markers} markers (rerun)")
     return tally
 
@@ -174,6 +175,16 @@ def _reachable(s3, bucket: str) -> None:
     except ClientError as exc:
         raise UsageError(f"s3://{bucket} does not answer ({error_code(exc)}): check its name and "
                          "Region; nothing was erased") from None
+    except BotoCoreError as exc:  # no credentials, no network: nothing has changed yet
+        raise UsageError(f"cannot reach s3://{bucket} ({exc}); nothing was erased") from None
+
+
+def _caller_arn() -> str:
+    try:
+        return boto3.client("sts").get_caller_identity()["Arn"]
+    except (ClientError, BotoCoreError) as exc:
+        raise UsageError(f"cannot tell who runs the erasure ({exc}): pass --operator; "
+                         "nothing was erased") from None
 
 
 def audit_lock_mode(s3, bucket: str, retain_days: int) -> str | None:
@@ -288,7 +299,7 @@ def _main(args, stdout) -> int:
             _reachable(client, name)
     lock_mode = None if audit is None else audit_lock_mode(audit, args.audit_bucket,
                                                            args.audit_retain_days)
-    operator = args.operator or boto3.client("sts").get_caller_identity()["Arn"]
+    operator = args.operator or _caller_arn()
     with contextlib.ExitStack() as stack:
         audit_log, report = open_outputs(args, stack)
         tallies = _erase(args, primary, replica, replica_bucket)
@@ -318,9 +329,10 @@ def _erase(args, primary, replica, replica_bucket: str) -> list[Tally]:
     for tally, client in zip(tallies, (primary, primary, replica, replica), strict=True):
         try:
             left = remaining(client, tally.bucket, tally.prefix)
-        except ClientError as exc:
+        except (ClientError, BotoCoreError) as exc:
             tally.failed += 1
-            tally.errors.append(f"{error_code(exc)}: could not check what remains (rerun)")
+            code = error_code(exc) if isinstance(exc, ClientError) else type(exc).__name__
+            tally.errors.append(f"{code}: could not check what remains (rerun)")
             continue
         if left:  # e.g. a replica still arriving; a rerun finishes it
             tally.failed += left

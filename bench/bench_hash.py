@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -104,13 +103,21 @@ def throughput(size: int, chunk: int) -> dict:
     return result
 
 
+def peak_rss_kb() -> int:
+    """This process's peak RSS since exec (VmHWM). Not ``ru_maxrss``: Linux carries the parent's
+    high-water mark into a child, and the parent has just built the in-memory copy, so every
+    child would start at the parent's peak and show no growth at all."""
+    status = Path("/proc/self/status").read_text()
+    return int(status.split("VmHWM:")[1].split()[0])
+
+
 def measure_memory_here(size: int, chunk: int) -> dict:
     """Runs in the child: RSS growth over the pre-hash baseline, then tracemalloc's peak."""
     block = pattern(chunk)
     hasher.sha256_stream(body(MB, block), chunk)  # warm up: first-call allocations are not per-size
-    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    baseline = peak_rss_kb()
     hasher.sha256_stream(body(size, block), chunk)
-    rss_growth_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - baseline
+    rss_growth_kb = peak_rss_kb() - baseline
     stream = body(size, block)
     tracemalloc.start()
     hasher.sha256_stream(stream, chunk)

@@ -29,7 +29,7 @@ Memory (tracemalloc peaks):
   versions (10 per key) — the local server is too slow to hold 100,000 versions for a bench;
   target: the 100k peak within 1.25x of the 1k peak;
 - the tool's dry run (real listing and plan, 50-key pages) over N objects and over N/10,
-  lowest of 3 peaks each.
+  lowest of 3 peaks each; target: the N peak within 1.25x of the N/10 peak.
 The copy phase keeps at most 4 decisions per worker in flight, whatever N.
 
     .venv/bin/python bench/bench_restore.py            # N = 10,000

@@ -34,8 +34,9 @@ pipeline reaches 0.35x / 0.5x without costing more in CDN bytes than it saves in
 original against the on-the-fly anchor (sharp): ``bench_anchor.py``. Also printed per size:
 the lowest time ratio these encoders allow (the baseline's encode CPU over its total: the
 AVIF and WebP encodes are the same work in both, the JPEG encodes are not: approximate), the
-lowest peak ratio (``largest-avif``), the what-if's ratios and AVIF bytes, the bytes per format of each implementation, GB-seconds per image at the function's memory size
-and the monthly compute cost at the platform's volume.
+lowest peak ratio (``largest-avif``), the what-if's ratios and AVIF bytes, the bytes per
+format of each implementation, GB-seconds per image at the function's memory size and the
+monthly compute cost at the platform's volume.
 
 ``--encoders`` runs only the encoder effort study on the four widths of a 12 MP photo (three
 of scikit-image's: still life, portrait, fur; a few minutes each): per

@@ -209,6 +209,11 @@ HOSTILE = {
     "an HTML page named .jpg": (images.html_named_jpg, "unsupported-format"),
     "a JPEG with a ZIP appended": (images.jpeg_with_zip_appended, "trailing-data"),
     "an empty object": (lambda: b"", "empty"),
+    # The polyglot guard walks the JPEG to its EOI: the file's last two bytes prove nothing.
+    "a JPEG with a ZIP appended that ends with FFD9": (
+        lambda: images.jpeg_with_zip_appended() + b"\xff\xd9", "trailing-data"),
+    "a 1x17000 column no encoder can fit": (
+        lambda: images.png(Image.new("RGB", (1, 17000))), "unsupported-dimensions"),
 }
 
 

@@ -14,6 +14,11 @@
 - **Animated** inputs (APNG, animated WebP, AVIF sequences): the first frame only.
 - **Never upscale**: a width above the original's yields the original's width under the
   same key, so every key a storefront computes exists.
+- **Height cap**: no output is taller than every enabled encoder can write (WebP: 16383 px
+  a side). A taller rendition (a 750×18000 product-detail strip) is scaled down until it
+  fits, narrower than asked, under the same key: the shop still gets every image, and the
+  manifest records each output's real size. Only a shape no 1-px-wide column can fit
+  (taller than the cap to 1) is refused, from the header, as ``unsupported-dimensions``.
 - **Cascade**: each width is resized (Lanczos) from the previous, larger rendition rather
   than from the decoded original: cheaper, and indistinguishable at these ratios.
 """
@@ -26,7 +31,7 @@ from PIL import Image, ImageCms, ImageOps
 
 from estate_handlers.renditions import jpegli
 from estate_handlers.renditions.settings import AVIF_SPEED, JPEG_ENCODER, Settings
-from estate_handlers.renditions.sniff import Inspection, Rejected
+from estate_handlers.renditions.sniff import Inspection, Rejected, displayed_size
 
 CONTENT_TYPE = {"avif": "image/avif", "webp": "image/webp", "jpeg": "image/jpeg"}
 EXTENSION = {"avif": "avif", "webp": "webp", "jpeg": "jpg"}
@@ -56,6 +61,15 @@ AVIF_AOM_OPTIONS = {"enable-tpl-model": "0"}
 FLATTEN_ON = (255, 255, 255)
 _SRGB = ImageCms.createProfile("sRGB")
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError)
+# Pillow's AVIF plugin reports libavif's decode failures ("Failed to decode frame 0") as
+# RuntimeError; caught only around the calls that decode, so a bug elsewhere still surfaces.
+_LOAD_ERRORS = (*_DECODE_ERRORS, RuntimeError)
+# What an encoder raises for an image it cannot write (a side over its limit, an allocation
+# it refuses): this original's problem, refused, never retried.
+_ENCODE_ERRORS = (OSError, ValueError, RuntimeError)
+# Each encoder's largest side: libwebp's WEBP_MAX_DIMENSION, AV1's frame size (libaom),
+# jpegli's and libjpeg-turbo's JPEG_MAX_DIMENSION.
+MAX_SIDE = {"webp": 16383, "avif": 65536, "jpeg": jpegli.MAX_DIMENSION}
 
 
 @dataclass(frozen=True)
@@ -71,16 +85,35 @@ class Encoded:
         return CONTENT_TYPE[self.format]
 
 
-def _oriented_size(im: Image.Image) -> tuple[int, int]:
-    orientation = im.getexif().get(0x0112, 1)
-    return (im.height, im.width) if orientation in (5, 6, 7, 8) else im.size
+def max_height(settings: Settings) -> int:
+    """The tallest output every enabled encoder can write."""
+    return min(MAX_SIDE[fmt] for fmt in settings.formats)
+
+
+def fitted_size(width: int, height: int, requested: int, tallest: int) -> tuple[int, int]:
+    """An image of ``width`` x ``height`` at ``requested`` width: never upscaled, never
+    taller than ``tallest`` (then narrower than asked, the aspect ratio kept)."""
+    scale = min(1.0, requested / width, tallest / height)
+    if scale == 1.0:
+        return width, height
+    return max(1, round(width * scale)), max(1, min(tallest, round(height * scale)))
+
+
+def check_dimensions(inspection: Inspection, settings: Settings) -> None:
+    """Refuse, from the header and before any encode, a shape no output can be made of."""
+    tallest = max_height(settings)
+    if inspection.height > tallest * inspection.width:
+        raise Rejected("unsupported-dimensions",
+                       f"{inspection.width}x{inspection.height}: taller than {tallest}:1")
 
 
 def shrink_on_load(im: Image.Image, largest_width: int) -> None:
     """Ask the JPEG decoder for the smallest DCT-scaled size still >= ``largest_width``."""
-    if im.format != "JPEG":
+    # "MPO": a JPEG with an MPF index (a phone's gain map or depth map after it); its first
+    # frame is the photo itself, decoded by the same libjpeg, so DCT scaling applies.
+    if im.format not in ("JPEG", "MPO"):
         return
-    out_width, _ = _oriented_size(im)
+    out_width, _ = displayed_size(im)
     if out_width <= largest_width:
         return
     scale = largest_width / out_width
@@ -99,6 +132,11 @@ def to_srgb_8bit(im: Image.Image) -> Image.Image:
         # 16-bit greyscale: scale 0..65535 onto 0..255 (a plain convert would clip).
         im = im.convert("I").point(lambda v: v * (1 / 257)).convert("L")
     alpha = _has_alpha(im)
+    if icc and _is_rgb_profile(icc) and (im.mode not in ("RGB", "RGBA", "CMYK")
+                                         or "transparency" in im.info):
+        # A palette (or a tRNS colour key) is not something LittleCMS converts, and its
+        # transform would drop info["transparency"]: expand to RGB(A) first, tRNS applied.
+        im = im.convert("RGBA" if alpha else "RGB")
     if icc and im.mode in ("RGB", "RGBA", "CMYK"):
         try:
             source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
@@ -116,6 +154,10 @@ def to_srgb_8bit(im: Image.Image) -> Image.Image:
     return im
 
 
+def _is_rgb_profile(icc: bytes) -> bool:
+    return icc[16:20] == b"RGB "  # the ICC header's data colour space
+
+
 def decode(im: Image.Image, inspection: Inspection, settings: Settings) -> Image.Image:
     """The first frame, shrunk on load, oriented, sRGB 8-bit, metadata-free."""
     try:
@@ -123,6 +165,9 @@ def decode(im: Image.Image, inspection: Inspection, settings: Settings) -> Image
             im.seek(0)
         shrink_on_load(im, max(settings.widths))
         im.load()
+    except _LOAD_ERRORS as exc:
+        raise Rejected("undecodable", str(exc)[:200]) from exc
+    try:
         im = ImageOps.exif_transpose(im)
         return to_srgb_8bit(im)
     except _DECODE_ERRORS as exc:
@@ -150,8 +195,12 @@ def encoder_options(fmt: str) -> dict:
 
 
 def encode_rendition(im: Image.Image, fmt: str, settings: Settings) -> bytes:
-    """``im`` as ``fmt`` at the configured quality and effort."""
-    return encode(im, fmt, settings.quality_of(fmt), **settings.encoder_overrides(fmt))
+    """``im`` as ``fmt`` at the configured quality and effort; an image the encoder cannot
+    write is this original's refusal (``unencodable``), not an error to retry."""
+    try:
+        return encode(im, fmt, settings.quality_of(fmt), **settings.encoder_overrides(fmt))
+    except _ENCODE_ERRORS as exc:
+        raise Rejected("unencodable", f"{fmt} {im.width}x{im.height}: {str(exc)[:160]}") from exc
 
 
 def encode(im: Image.Image, fmt: str, quality: int, **overrides) -> bytes:
@@ -181,8 +230,9 @@ def encode_jpegli(im: Image.Image, quality: int, *, adaptive_quantization: bool)
     return mozjpeg_lossless_optimization.optimize(baseline)
 
 
-def resize_cascade(im: Image.Image, widths: tuple[int, ...]):
-    """(requested width, image) per width, largest first; never wider than ``im``.
+def resize_cascade(im: Image.Image, widths: tuple[int, ...], tallest: int = MAX_SIDE["webp"]):
+    """(requested width, image) per width, largest first; never wider than ``im``, never
+    taller than ``tallest`` (``max_height``: see "Height cap").
 
     Each width is made from the previous one and only the current one is referenced, so a
     caller that hands over its only reference to ``im`` (``resize_cascade(decode(...), ...)``)
@@ -191,10 +241,9 @@ def resize_cascade(im: Image.Image, widths: tuple[int, ...]):
     current = im
     del im
     for width in sorted(widths, reverse=True):
-        if width < current.width:
-            height = max(1, round(current.height * width / current.width))
-            current = current.resize((width, height), Image.Resampling.LANCZOS,
-                                     reducing_gap=3.0)
+        size = fitted_size(current.width, current.height, width, tallest)
+        if size != current.size:
+            current = current.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
             current.info = {}
         yield width, current
 
@@ -202,7 +251,7 @@ def resize_cascade(im: Image.Image, widths: tuple[int, ...]):
 def render_each(im: Image.Image, settings: Settings):
     """Every (width, format) of the configured set, one at a time, so each body can be
     stored and dropped before the next is encoded. Hand over ``im``: see ``resize_cascade``."""
-    cascade = resize_cascade(im, settings.widths)
+    cascade = resize_cascade(im, settings.widths, max_height(settings))
     del im
     for requested, resized in cascade:
         for fmt in settings.formats:

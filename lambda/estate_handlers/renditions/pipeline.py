@@ -13,8 +13,10 @@ Order of work, cheapest and safest first:
    download, no decode, no encode), then this original's own manifest.
 5. Size from HeadObject: empty or above ``max_bytes``: rejected without a download.
 6. Download; sniff (magic bytes, header pixel cap, structure): rejected without decoding.
-7. Decode once, render, upload every rendition, then the manifest last: a manifest is the
-   proof that the whole set exists.
+7. Check that every planned output fits every enabled encoder (from the header); decode
+   once, encode every rendition, and only then upload them, then the manifest last: a
+   manifest is the proof that the whole set exists, and a refusal at any step before the
+   uploads (an encoder that cannot write this image) leaves nothing written.
 
 Rejections are tagged on the original version and counted; they never raise, so a bad
 file is never retried. S3 errors other than "gone" raise, so the record is retried and
@@ -173,31 +175,39 @@ def download(s3, obj: ObjectVersion) -> bytes:
 
 
 def render_and_store(s3, obj: ObjectVersion, settings: Settings) -> Outcome:
-    """Download, sniff, decode once, upload every rendition (each as soon as it is encoded),
-    then the manifest (the commit marker).
+    """Download, sniff, decode once, encode every rendition, upload them, then the manifest
+    (the commit marker).
 
-    Peak memory is the AVIF encoder's (~70 MB at 2048 px) plus one image, so nothing else is
-    kept alive while it runs: the body is downloaded here (a caller's reference would outlive
-    ``del``), the compressed original and the full decoded image are freed before the first
-    encode, and each encoded body is stored and dropped before the next is made.
+    Every body is encoded before the first upload, so an encoder's refusal (``Rejected``)
+    leaves no output of this version written: a previous version's renditions and manifest
+    stay whole and consistent. The encoded bodies are held meanwhile (a few MB for the
+    shipped set); peak memory is still the AVIF encoder's (~70 MB at 2048 px) plus one image:
+    the body is downloaded here (a caller's reference would outlive ``del``), and the
+    compressed original and the full decoded image are freed before the first encode.
     """
     data = download(s3, obj)
     size = len(data)
     inspection, im = sniff.inspect(data, settings.max_pixels)
+    imaging.check_dimensions(inspection, settings)
     sha256 = hashlib.sha256(data).hexdigest()
-    cascade = imaging.resize_cascade(imaging.decode(im, inspection, settings), settings.widths)
+    cascade = imaging.resize_cascade(imaging.decode(im, inspection, settings), settings.widths,
+                                     imaging.max_height(settings))
     del im, data
-    entries = []
+    encoded = []
     smallest = None
     for requested, resized in cascade:
         for fmt in settings.formats:
             body = imaging.encode_rendition(resized, fmt, settings)
-            entry = _rendition_entry(obj.key, settings, requested, fmt,
-                                     resized.width, resized.height, len(body))
-            _put(s3, obj.bucket, entry["key"], body, entry["content_type"], CACHE_IMMUTABLE)
-            entries.append(entry)
+            encoded.append((_rendition_entry(obj.key, settings, requested, fmt,
+                                             resized.width, resized.height, len(body)), body))
             del body
         smallest = resized
+    entries = []
+    while encoded:
+        entry, body = encoded.pop(0)
+        _put(s3, obj.bucket, entry["key"], body, entry["content_type"], CACHE_IMMUTABLE)
+        entries.append(entry)
+        del body
     placeholder = {"lqip": fingerprints.lqip(smallest),
                    "dominant_color": fingerprints.dominant_color(smallest)}
     manifest = build_manifest(obj, sha256, size, inspection, entries, placeholder,

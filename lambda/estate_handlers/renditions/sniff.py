@@ -12,6 +12,25 @@
    top-level boxes tile the file. A truncated upload fails here, and so does a polyglot
    (an image with a ZIP, HTML or script appended after the image's end).
 
+   A JPEG's end is found by walking its segments from SOI (length-prefixed segments; after
+   each SOS, the entropy-coded data up to the next marker that is neither a stuffed ``FF00``
+   nor a restart ``FFD0``-``FFD7``) to its EOI — never by looking at the file's last bytes,
+   which a ``JPEG + ZIP + FFD9`` polyglot controls. Phones append data after EOI, so these
+   trailers are accepted, each checked for its own structure (anything else is
+   ``trailing-data``):
+
+   - more JPEGs, each walked the same way: MPF images (CIPA DC-007: Ultra HDR gain maps,
+     depth maps, preview images), which phones append to the primary image;
+   - an MP4 whose first box is ``ftyp`` and whose boxes tile the rest of the file: Google
+     and Samsung "motion photos" (the short video after the photo);
+   - a Samsung SEF trailer (``…SEFH`` directory, ending ``SEFT``) whose directory accounts
+     for every byte from the trailer's start: Galaxy cameras write it on every photo;
+   - zero bytes, which some encoders pad with.
+
+   Refusing these would refuse most photos straight off a current phone; a ZIP or HTML page
+   can still hide inside a video or a SEF block, but never reaches a reader by itself: only
+   the decoded pixels of the primary image are ever served.
+
 Every refusal is a :class:`Rejected` with a short, tag-safe reason.
 """
 from __future__ import annotations
@@ -43,9 +62,25 @@ class Rejected(Exception):
 @dataclass(frozen=True)
 class Inspection:
     format: str   # one of PIL_FORMAT's keys
-    width: int
+    width: int    # as displayed: EXIF orientations 5-8 swap the stored width and height
     height: int
     frames: int   # > 1: animated; only the first frame is rendered
+
+
+ROTATED_ORIENTATIONS = frozenset({5, 6, 7, 8})  # EXIF orientations that turn the image 90°
+
+
+def displayed_size(im: Image.Image) -> tuple[int, int]:
+    """(width, height) once the EXIF orientation is applied (what every rendition shows)."""
+    if im.format == "PNG" and "exif" not in im.info:
+        # An eXIf chunk after the image data is only found by decoding it (Pillow's getexif
+        # would load every pixel here, before any check): taken as unrotated.
+        return im.size
+    try:
+        orientation = im.getexif().get(0x0112, 1)
+    except (OSError, SyntaxError, ValueError, struct.error, EOFError):
+        orientation = 1  # unreadable EXIF: the decode decides whether the image is usable
+    return (im.height, im.width) if orientation in ROTATED_ORIENTATIONS else im.size
 
 
 def sniff_format(data: bytes) -> str:
@@ -67,12 +102,125 @@ def sniff_format(data: bytes) -> str:
     raise Rejected("unsupported-format", repr(data[:12]))
 
 
+_STANDALONE_MARKERS = frozenset({0x01, 0xD8, *range(0xD0, 0xD8)})  # no length field
+
+
+def jpeg_end(data: bytes, start: int = 0) -> int:
+    """The offset just past the EOI of the JPEG starting (SOI) at ``start``."""
+    n = len(data)
+    pos = start + 2
+    while True:
+        # Bytes that are not a marker between segments: libjpeg skips them with a warning.
+        pos = data.find(b"\xff", pos)
+        if pos < 0:
+            raise Rejected("truncated", "JPEG ends before its EOI marker")
+        while pos < n and data[pos] == 0xFF:  # fill bytes before a marker
+            pos += 1
+        if pos >= n:
+            raise Rejected("truncated", "JPEG ends before its EOI marker")
+        marker = data[pos]
+        pos += 1
+        if marker == 0xD9:
+            return pos
+        if marker == 0x00 or marker in _STANDALONE_MARKERS:
+            continue
+        if pos + 2 > n:
+            raise Rejected("truncated", "partial JPEG segment header")
+        length = struct.unpack(">H", data[pos:pos + 2])[0]
+        if length < 2:
+            raise Rejected("unreadable-header", f"JPEG segment of {length} bytes")
+        if pos + length > n:
+            raise Rejected("truncated", "JPEG segment runs past the end of the file")
+        pos += length
+        if marker == 0xDA:  # entropy-coded data follows its scan header
+            while True:
+                pos = data.find(b"\xff", pos)
+                if pos < 0 or pos + 1 >= n:
+                    raise Rejected("truncated", "JPEG scan data runs to the end of the file")
+                following = data[pos + 1]
+                if following == 0x00 or 0xD0 <= following <= 0xD7:
+                    pos += 2  # a stuffed FF, or a restart marker: still scan data
+                elif following == 0xFF:
+                    pos += 1
+                else:
+                    break  # the next segment's marker
+
+
+def _boxes_tile(data: bytes, offset: int) -> None:
+    """ISO BMFF top-level boxes from ``offset`` cover the rest of ``data`` exactly."""
+    while offset < len(data):
+        if offset + 8 > len(data):
+            raise Rejected("truncated", "partial box header")
+        size = struct.unpack(">I", data[offset:offset + 4])[0]
+        if size == 1:
+            if offset + 16 > len(data):
+                raise Rejected("truncated", "partial box header")
+            size = struct.unpack(">Q", data[offset + 8:offset + 16])[0]
+        elif size == 0:
+            size = len(data) - offset  # "to the end of the file"
+        if size < 8:
+            raise Rejected("unreadable-header", f"box of {size} bytes")
+        if offset + size > len(data):
+            raise Rejected("truncated", "box runs past the end of the file")
+        offset += size
+
+
+def _is_samsung_trailer(trailer: bytes) -> bool:
+    """A Samsung SEF trailer: data blocks, then ``SEFH``, a version, an entry count and
+    12-byte entries (type, offset back from ``SEFH``, length), then the directory's length
+    and ``SEFT``. Its farthest block must start the trailer: nothing unaccounted before it."""
+    if len(trailer) < 24 or not trailer.endswith(b"SEFT"):
+        return False
+    directory = trailer.rfind(b"SEFH")
+    if directory < 0 or directory + 12 > len(trailer) - 8:
+        return False
+    count = struct.unpack("<I", trailer[directory + 8:directory + 12])[0]
+    if count == 0 or directory + 12 + 12 * count > len(trailer) - 8:
+        return False
+    farthest = 0
+    for i in range(count):
+        entry = directory + 12 + 12 * i
+        back, length = struct.unpack("<II", trailer[entry + 4:entry + 12])
+        if back > directory or back < length:
+            return False  # a block outside the trailer, or running into the directory
+        farthest = max(farthest, back)
+    return directory - farthest == 0
+
+
+def check_jpeg_trailer(data: bytes, end: int) -> None:
+    """The bytes after the primary image's EOI are nothing, or trailers phones write."""
+    pos = end
+    while True:
+        # Zero padding, after the last image or between MPF images (a box or SEF block may
+        # itself start with zeros: those are not skipped).
+        padded = pos
+        while padded < len(data) and data[padded] == 0:
+            padded += 1
+        if padded == len(data):
+            return
+        if data[padded:padded + 3] == b"\xff\xd8\xff":  # an MPF image: a whole JPEG of its own
+            pos = padded
+            try:
+                pos = jpeg_end(data, pos)
+            except Rejected as exc:
+                raise Rejected("trailing-data", f"appended JPEG: {exc.detail}") from exc
+            continue
+        break
+    rest = data[pos:]
+    if rest[4:8] == b"ftyp":  # a motion photo's MP4
+        try:
+            _boxes_tile(data, pos)
+        except Rejected as exc:
+            raise Rejected("trailing-data", f"appended MP4: {exc.detail}") from exc
+        return
+    if _is_samsung_trailer(rest):
+        return
+    raise Rejected("trailing-data", f"{len(rest)} bytes after the JPEG's EOI: {rest[:8]!r}")
+
+
 def check_structure(fmt: str, data: bytes) -> None:
     if fmt == "jpeg":
-        end = data.rstrip(b"\x00")  # some encoders pad after EOI with zeros
-        if not end.endswith(b"\xff\xd9"):
-            raise Rejected("truncated" if b"\xff\xd9" not in data[-65536:] else "trailing-data",
-                           "JPEG does not end with its EOI marker")
+        check_jpeg_trailer(data, jpeg_end(data))
     elif fmt == "png":
         if not data.endswith(PNG_IEND):
             raise Rejected("truncated" if PNG_IEND not in data else "trailing-data",
@@ -85,22 +233,7 @@ def check_structure(fmt: str, data: bytes) -> None:
         if len(data) not in (riff_size, padded):
             raise Rejected("trailing-data", f"RIFF says {riff_size} bytes, file has {len(data)}")
     elif fmt == "avif":
-        offset = 0
-        while offset < len(data):
-            if offset + 8 > len(data):
-                raise Rejected("truncated", "partial box header")
-            size = struct.unpack(">I", data[offset:offset + 4])[0]
-            if size == 1:
-                if offset + 16 > len(data):
-                    raise Rejected("truncated", "partial box header")
-                size = struct.unpack(">Q", data[offset + 8:offset + 16])[0]
-            elif size == 0:
-                size = len(data) - offset  # "to the end of the file"
-            if size < 8:
-                raise Rejected("unreadable-header", f"box of {size} bytes")
-            if offset + size > len(data):
-                raise Rejected("truncated", "box runs past the end of the file")
-            offset += size
+        _boxes_tile(data, 0)
 
 
 def open_header(fmt: str, data: bytes, max_pixels: int) -> Image.Image:
@@ -109,7 +242,9 @@ def open_header(fmt: str, data: bytes, max_pixels: int) -> Image.Image:
         im = Image.open(io.BytesIO(data), formats=[PIL_FORMAT[fmt]])
     except Image.DecompressionBombError as exc:
         raise Rejected("too-many-pixels", str(exc)) from exc
-    except (OSError, SyntaxError, ValueError, struct.error, EOFError) as exc:
+    except (OSError, SyntaxError, ValueError, struct.error, EOFError, RuntimeError) as exc:
+        # RuntimeError: Pillow's AVIF plugin reports libavif's parse errors with it
+        # ("Missing or empty image item", "Not implemented").
         raise Rejected("unreadable-header", str(exc)[:200]) from exc
     width, height = im.size
     if width <= 0 or height <= 0:
@@ -124,4 +259,7 @@ def inspect(data: bytes, max_pixels: int) -> tuple[Inspection, Image.Image]:
     fmt = sniff_format(data)
     im = open_header(fmt, data, max_pixels)
     check_structure(fmt, data)
-    return Inspection(fmt, im.width, im.height, getattr(im, "n_frames", 1)), im
+    # A JPEG with an MPF index (phones' gain maps, depth maps) opens as "MPO", whose frames
+    # are those appended images, not an animation: one picture.
+    frames = 1 if im.format == "MPO" else getattr(im, "n_frames", 1)
+    return Inspection(fmt, *displayed_size(im), frames), im

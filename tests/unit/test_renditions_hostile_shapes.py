@@ -1,0 +1,320 @@
+"""Originals that are real pictures in awkward shapes, or broken in ways the decoders report
+unusually: each is either rendered whole or refused cleanly (a ``Rejected``, tagged, nothing
+half-written), never an exception that would retry it into the dead-letter queue.
+
+Driven through ``pipeline.process_object`` against a small in-memory S3, with a small rendition
+set and libaom's fastest speed so encodes stay fast."""
+from __future__ import annotations
+
+import io
+import json
+import struct
+
+import pytest
+from botocore.exceptions import ClientError
+from estate_handlers.object_events import ObjectVersion
+from estate_handlers.renditions import imaging, keys, pipeline, sniff
+from estate_handlers.renditions.settings import MAX_AVIF_SPEED, Settings
+from PIL import Image, ImageCms, ImageDraw
+
+SMALL = Settings(processed_widths=(128,), thumbnail_widths=(48,), avif_speed=MAX_AVIF_SPEED)
+KEY = "products/images/original/ab12/look.jpg"
+CAP = 100_000_000
+
+
+class MemoryS3:
+    """The S3 calls ``process_object`` makes, on one versioned key, in memory."""
+
+    def __init__(self, body: bytes, key: str = KEY):
+        self.objects = {key: body}
+        self.tags: dict[str, list] = {key: []}
+        self.puts: list[str] = []
+
+    def head_object(self, Bucket, Key, **_):
+        if Key not in self.objects:
+            raise ClientError({"Error": {"Code": "404"}}, "HeadObject")
+        return {"ContentLength": len(self.objects[Key]), "VersionId": "v1"}
+
+    def get_object(self, Bucket, Key, **_):
+        if Key not in self.objects:
+            raise ClientError({"Error": {"Code": "NoSuchKey"}}, "GetObject")
+        return {"Body": io.BytesIO(self.objects[Key])}
+
+    def get_object_tagging(self, Bucket, Key, **_):
+        return {"TagSet": list(self.tags.get(Key, []))}
+
+    def put_object_tagging(self, Bucket, Key, Tagging, **_):
+        self.tags[Key] = Tagging["TagSet"]
+
+    def put_object(self, Bucket, Key, Body, **_):
+        self.objects[Key] = Body
+        self.puts.append(Key)
+
+
+def process(body: bytes, key: str = KEY, settings: Settings = SMALL):
+    s3 = MemoryS3(body, key)
+    outcome = pipeline.process_object(s3, ObjectVersion("bucket", key, "v1"), settings)
+    return outcome, s3
+
+
+def tags(s3: MemoryS3, key: str = KEY) -> dict:
+    return {t["Key"]: t["Value"] for t in s3.tags[key]}
+
+
+def manifest(s3: MemoryS3, key: str = KEY) -> dict:
+    return json.loads(s3.objects[keys.manifest_key(key)])
+
+
+def rendition(s3: MemoryS3, entry: dict) -> Image.Image:
+    im = Image.open(io.BytesIO(s3.objects[entry["key"]]))
+    im.load()
+    return im
+
+
+def assert_refused(outcome, s3: MemoryS3, reason: str, key: str = KEY) -> None:
+    assert (outcome.status, outcome.detail) == ("rejected", reason)
+    assert tags(s3, key) == {"processing-status": "rejected", "processing-reason": reason}
+    assert s3.puts == []
+
+
+def photo(size=(160, 120)) -> Image.Image:
+    return Image.effect_mandelbrot(size, (-2.0, -1.2, 1.0, 1.2), 60).convert("RGB")
+
+
+def encoded(im: Image.Image, fmt: str, **save) -> bytes:
+    out = io.BytesIO()
+    im.save(out, fmt, **save)
+    return out.getvalue()
+
+
+# ---------------------------------------------------------------- dimensions and encoders
+
+def test_a_strip_taller_than_webp_allows_renders_every_key_scaled_to_fit():
+    # A long product-detail strip: 16500 px is over libwebp's 16383 a side.
+    strip = Image.linear_gradient("L").resize((40, 16500)).convert("RGB")
+    outcome, s3 = process(encoded(strip, "PNG"), KEY.replace(".jpg", ".png"))
+    assert outcome.status == "rendered"
+    renditions = manifest(s3, KEY.replace(".jpg", ".png"))["renditions"]
+    assert {e["requested_width"] for e in renditions} == set(SMALL.widths)
+    assert len(renditions) == len(SMALL.widths) * len(SMALL.formats)
+    for entry in renditions:
+        im = rendition(s3, entry)
+        assert im.size == (entry["width"], entry["height"])
+        assert im.height <= imaging.MAX_SIDE["webp"]
+        assert abs(im.width / im.height - 40 / 16500) < 0.001  # scaled, not cropped
+
+
+def test_a_shape_no_output_could_fit_is_refused_from_the_header_before_decoding(monkeypatch):
+    column = Image.new("RGB", (1, 16500), (20, 90, 200))
+    monkeypatch.setattr(imaging, "decode", lambda *a, **k: pytest.fail("decoded"))
+    outcome, s3 = process(encoded(column, "PNG"))
+    assert_refused(outcome, s3, "unsupported-dimensions")
+
+
+def test_an_encoder_that_cannot_write_an_image_refuses_it_and_leaves_no_output(monkeypatch):
+    real = imaging.encode
+    calls = []
+
+    def fails_on_the_fourth(im, fmt, quality, **overrides):
+        calls.append(fmt)
+        if len(calls) == 4:  # after a whole width's worth of outputs was encoded
+            raise ValueError("encoding error 5: Image size exceeds WebP limit")
+        return real(im, fmt, quality, **overrides)
+
+    monkeypatch.setattr(imaging, "encode", fails_on_the_fourth)
+    outcome, s3 = process(encoded(photo(), "JPEG"))
+    assert_refused(outcome, s3, "unencodable")
+
+
+# ---------------------------------------------------------------- AVIF decode errors
+
+def _avif_with_corrupt_pixels() -> bytes:
+    avif = bytearray(encoded(photo(), "AVIF", speed=MAX_AVIF_SPEED))
+    mdat = avif.find(b"mdat")
+    for i in range(mdat + 20, mdat + 60):  # inside the coded frame, past its OBU headers
+        avif[i] ^= 0xFF
+    return bytes(avif)
+
+
+def test_a_corrupt_avif_is_refused_as_undecodable_not_retried():
+    key = KEY.replace(".jpg", ".avif")
+    outcome, s3 = process(_avif_with_corrupt_pixels(), key)
+    assert_refused(outcome, s3, "undecodable", key)
+
+
+def test_a_programming_error_during_decoding_is_not_mistaken_for_a_bad_file(monkeypatch):
+    def broken(im):
+        raise RuntimeError("a bug, not a file")
+
+    monkeypatch.setattr(imaging, "to_srgb_8bit", broken)
+    with pytest.raises(RuntimeError, match="a bug"):
+        process(encoded(photo(), "JPEG"))
+
+
+# ---------------------------------------------------------------- what follows a JPEG's EOI
+
+JPEG = encoded(photo(), "JPEG", quality=85)
+
+
+def samsung_trailer() -> bytes:
+    """A Galaxy camera's SEF trailer: one data block, its SEFH directory, SEFT."""
+    block = b"\x00\x00\x01\x0a" + struct.pack("<I", 14) + b"Image_UTC_Data" + b"1700000000000"
+    entry = struct.pack("<HHII", 0, 0x0A01, len(block), len(block))
+    directory = b"SEFH" + struct.pack("<II", 106, 1) + entry
+    return block + directory + struct.pack("<I", len(directory)) + b"SEFT"
+
+
+def mp4() -> bytes:
+    """A motion photo's video: ``ftyp`` first, boxes to the end of the file."""
+    return (struct.pack(">I", 24) + b"ftypmp42" + b"\x00" * 4 + b"isommp42"
+            + struct.pack(">I", 16) + b"mdat" + b"\x00" * 8)
+
+
+@pytest.mark.parametrize("trailer", [samsung_trailer(), mp4(), b"\x00" * 16],
+                         ids=["samsung-sef", "motion-photo-mp4", "zero-padding"])
+def test_trailers_phones_write_after_the_eoi_are_accepted_and_the_photo_rendered(trailer):
+    outcome, s3 = process(JPEG + trailer)
+    assert outcome.status == "rendered"
+    assert len(manifest(s3)["renditions"]) == len(SMALL.widths) * len(SMALL.formats)
+
+
+def test_mpf_images_after_the_primary_are_accepted():
+    gain_map = encoded(photo((40, 30)).convert("L"), "JPEG")
+    sniff.check_structure("jpeg", JPEG + gain_map + b"\x00\x00" + gain_map)
+
+
+@pytest.mark.parametrize("tail", [
+    b"PK\x03\x04" + b"\x00" * 26 + b"payload.js" + b"\xff\xd9",
+    b"<script>alert(1)</script>\xff\xd9",
+    b"junk",
+    encoded(photo((40, 30)), "JPEG")[:-200],          # an appended JPEG that is cut short
+    mp4()[:-4],                                        # an MP4 whose boxes overrun the file
+    b"<html>" + samsung_trailer()[-8:],                # SEFT without its directory
+    b"PK\x03\x04" + b"\x00" * 40 + samsung_trailer(),  # a directory that leaves bytes before it
+], ids=["zip-ending-ffd9", "script-ending-ffd9", "junk", "cut-jpeg", "cut-mp4", "bare-seft",
+        "zip-before-sef"])
+def test_anything_else_after_the_eoi_is_refused_even_when_the_file_ends_with_ffd9(tail):
+    with pytest.raises(sniff.Rejected) as err:
+        sniff.check_structure("jpeg", JPEG + tail)
+    assert err.value.reason == "trailing-data"
+
+
+@pytest.mark.parametrize("save", [{"progressive": True}, {"restart_marker_blocks": 4},
+                                  {"progressive": True, "restart_marker_rows": 1}],
+                         ids=["progressive", "restart-markers", "both"])
+def test_scans_that_look_like_markers_inside_still_find_the_real_eoi(save):
+    body = encoded(photo((320, 240)), "JPEG", quality=90, **save)
+    assert sniff.jpeg_end(body) == len(body)
+    sniff.check_structure("jpeg", body)
+
+
+def test_a_jpeg_cut_inside_its_scan_is_truncated_even_with_an_eoi_pair_in_the_data():
+    body = encoded(photo((320, 240)), "JPEG", quality=90)
+    with pytest.raises(sniff.Rejected) as err:
+        sniff.check_structure("jpeg", body[: len(body) * 2 // 3])
+    assert err.value.reason == "truncated"
+
+
+# ---------------------------------------------------------------- colour and transparency
+
+def _s15(x: float) -> bytes:
+    return struct.pack(">i", round(x * 65536))
+
+
+def display_p3_profile() -> bytes:
+    """A minimal ICC v2 matrix/TRC profile with Display P3's primaries (adapted to D50)."""
+    def xyz(x, y, z):
+        return b"XYZ " + b"\0" * 4 + _s15(x) + _s15(y) + _s15(z)
+
+    desc = b"Display P3 test\0"
+    tags = [(b"desc", b"desc" + b"\0" * 4 + struct.pack(">I", len(desc)) + desc + b"\0" * 78),
+            (b"wtpt", xyz(0.9642, 1.0, 0.8249)),
+            (b"rXYZ", xyz(0.5151, 0.2412, -0.0011)), (b"gXYZ", xyz(0.2920, 0.6922, 0.0419)),
+            (b"bXYZ", xyz(0.1571, 0.0666, 0.7841))]
+    gamma = b"curv" + b"\0" * 4 + struct.pack(">IH", 1, round(2.2 * 256))
+    tags += [(b"rTRC", gamma), (b"gTRC", gamma), (b"bTRC", gamma)]
+    offset, table, data = 128 + 4 + 12 * len(tags), b"", b""
+    for signature, body in tags:
+        data += b"\0" * (-len(data) % 4)
+        table += signature + struct.pack(">II", offset + len(data), len(body))
+        data += body
+    header = (struct.pack(">I", offset + len(data)) + b"lcms" + struct.pack(">I", 0x02100000)
+              + b"mntrRGB XYZ " + b"\0" * 12 + b"acsp" + b"\0" * 28
+              + _s15(0.9642) + _s15(1.0) + _s15(0.8249) + b"\0" * 48)
+    assert len(header) == 128
+    return header + struct.pack(">I", len(tags)) + table + data
+
+
+P3 = display_p3_profile()
+P3_SAMPLE = (60, 170, 110)  # a green well inside both gamuts: its sRGB value differs visibly
+
+
+def _p3_in_srgb(colour) -> tuple[int, ...]:
+    source = ImageCms.ImageCmsProfile(io.BytesIO(P3))
+    converted = ImageCms.profileToProfile(Image.new("RGB", (1, 1), colour), source,
+                                          ImageCms.createProfile("sRGB"), outputMode="RGB")
+    return converted.getpixel((0, 0))
+
+
+def test_a_palette_png_tagged_display_p3_comes_out_in_srgb():
+    key = KEY.replace(".jpg", ".png")
+    palette = Image.new("RGB", (96, 64), P3_SAMPLE).quantize(4)
+    outcome, s3 = process(encoded(palette, "PNG", icc_profile=P3), key)
+    assert outcome.status == "rendered"
+    expected = _p3_in_srgb(P3_SAMPLE)
+    assert max(abs(a - b) for a, b in zip(expected, P3_SAMPLE, strict=True)) > 15
+    for entry in manifest(s3, key)["renditions"]:
+        got = rendition(s3, entry).convert("RGB").getpixel((10, 10))
+        assert max(abs(a - b) for a, b in zip(got, expected, strict=True)) <= 6, entry["key"]
+
+
+def test_an_rgb_png_with_a_colour_key_and_a_profile_keeps_its_transparency():
+    key = KEY.replace(".jpg", ".png")
+    keyed = Image.new("RGB", (96, 64), (255, 255, 255))
+    ImageDraw.Draw(keyed).ellipse((16, 8, 80, 56), fill=P3_SAMPLE)
+    body = encoded(keyed, "PNG", transparency=(255, 255, 255), icc_profile=P3)
+    outcome, s3 = process(body, key)
+    assert outcome.status == "rendered"
+    expected = _p3_in_srgb(P3_SAMPLE)
+    for entry in manifest(s3, key)["renditions"]:
+        if entry["format"] == "jpeg" or entry["width"] != 96:
+            continue
+        im = rendition(s3, entry).convert("RGBA")
+        assert im.getpixel((1, 1))[3] == 0, entry["key"]   # the keyed background
+        centre = im.getpixel((48, 32))
+        assert centre[3] == 255
+        assert max(abs(a - b) for a, b in zip(centre[:3], expected, strict=True)) <= 6
+
+
+# ---------------------------------------------------------------- JPEGs with an MPF index
+
+def mpo(size=(1024, 768)) -> bytes:
+    return encoded(photo(size), "MPO", save_all=True, append_images=[photo((64, 48))])
+
+
+def test_a_jpeg_with_an_mpf_index_is_one_picture_shrunk_on_load():
+    inspection, im = sniff.inspect(mpo(), CAP)
+    assert im.format == "MPO" and (inspection.format, inspection.frames) == ("jpeg", 1)
+    imaging.shrink_on_load(im, 200)
+    assert im.size == (256, 192)  # DCT-scaled by 1/4 before decoding, not decoded whole
+
+
+def test_a_jpeg_with_an_mpf_index_renders_and_its_manifest_says_one_frame():
+    outcome, s3 = process(mpo((320, 240)))
+    assert outcome.status == "rendered"
+    assert manifest(s3)["original"]["frames"] == 1
+
+
+# ---------------------------------------------------------------- orientation
+
+@pytest.mark.parametrize("orientation, displayed", [(1, (300, 200)), (3, (300, 200)),
+                                                    (6, (200, 300)), (8, (200, 300))])
+def test_the_manifest_records_the_originals_size_as_displayed(orientation, displayed):
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    outcome, s3 = process(encoded(photo((300, 200)), "JPEG", exif=exif.tobytes()))
+    assert outcome.status == "rendered"
+    original = manifest(s3)["original"]
+    assert (original["width"], original["height"]) == displayed
+    largest = max(manifest(s3)["renditions"], key=lambda e: e["width"])
+    assert (largest["width"] > largest["height"]) == (displayed[0] > displayed[1])

@@ -181,7 +181,8 @@ drift: install
 	  0) ;; \
 	  1) echo "tools.drift exit 1: drift found" >&2 ;; \
 	  3) echo "tools.drift exit 3: detection incomplete (not a drift verdict)" >&2 ;; \
-	  *) echo "tools.drift exit $$code: usage error" >&2 ;; \
+	  2) echo "tools.drift exit 2: usage error" >&2 ;; \
+	  *) echo "tools.drift exit $$code: unexpected failure" >&2 ;; \
 	esac; exit $$code
 
 ## Send uploads to a region (Route 53 failover switch; prints the change, asks first; ARGS=--yes

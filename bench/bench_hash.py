@@ -5,8 +5,9 @@ Per object size (1 MB, 100 MB, 1 GB):
   HASH_CHUNK_BYTES chunks, as a ratio to ``hashlib.sha256`` over the same bytes already in
   memory, measured in the same run (target >= 0.9), best of several runs; once with a source
   that costs nothing (the hasher's overhead) and once with one that copies like a socket;
-- peak memory while hashing, in a fresh subprocess per size: ru_maxrss growth over the
-  baseline taken just before hashing, and the tracemalloc peak (target: flat, <= 64 MB).
+- peak memory while hashing, in a fresh subprocess per size: growth of its own peak RSS
+  (VmHWM) over the baseline taken just before hashing, and the tracemalloc peak (target:
+  flat, <= 64 MB).
 
 The body is a fake stream that serves one pre-built chunk over and over, so a 1 GB object
 costs no RAM for the source (the in-memory baseline of the throughput run does allocate it).

@@ -68,6 +68,20 @@ def writable_file(text: str) -> Path:
     return path
 
 
+def creatable_file(text: str) -> Path:
+    """Like ``writable_file``, for a tool that creates the missing folders itself: the nearest
+    folder that exists must be writable."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a directory, not a file")
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if existing != path and not existing.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r}: {str(existing)!r} is a file, not a folder")
+    if not os.access(existing, os.W_OK):
+        raise argparse.ArgumentTypeError(f"{text!r} is not writable")
+    return path
+
+
 def non_negative(unit: str) -> Callable[[str], float]:
     """argparse type: a finite number of ``unit`` >= 0. NaN compares false with every bound,
     so without this check it would pass as "never reached" (a wait that never ends, a
@@ -81,6 +95,16 @@ def non_negative(unit: str) -> Callable[[str], float]:
             raise argparse.ArgumentTypeError(f"{text!r} must be a finite number of {unit} >= 0")
         return value
     return parse
+
+
+def aws_error(exc: Exception) -> str:
+    """One line for an AWS failure: ``Code: Message`` of a service error, else the
+    exception's own text (no credentials, no connection)."""
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict) and "Error" in response:
+        error = response["Error"]
+        return f"{error.get('Code')}: {error.get('Message')}"
+    return str(exc)
 
 
 def moment(text: str) -> dt.datetime:

@@ -1,6 +1,8 @@
 """Statement-level policy diff: what counts as widened."""
 from __future__ import annotations
 
+import pytest
+
 from tools.review.policy import diff_documents
 
 READ = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*",
@@ -87,11 +89,38 @@ def test_a_renamed_bucket_in_resources_is_retargeted_not_widened():
         assert change.widened and "retargeted" not in change.text
 
 
-def test_a_renamed_deny_resource_is_retargeted_not_widened():
+def test_a_deny_moved_to_other_resources_is_widened_even_when_it_looks_like_a_rename():
+    # What a Deny stops protecting cannot be told from a rename of the same shape: the
+    # backups bucket's deny moved to a scratch bucket reads exactly like a renamed bucket.
     deny = {**DENY_HTTP, "Resource": ["arn:aws:s3:::a", "arn:aws:s3:::a/*"]}
     renamed = {**DENY_HTTP, "Resource": ["arn:aws:s3:::b", "arn:aws:s3:::b/*"]}
     [change] = diff_documents(doc(deny), doc(renamed))
-    assert not change.widened and "resources retargeted" in change.text
+    assert change.widened and "retargeted" not in change.text
+
+
+@pytest.mark.parametrize(("before", "after"), [
+    # Another action is another right, whatever the count.
+    ({"Action": "s3:GetObject"}, {"Action": "s3:DeleteObject"}),
+    ({"Action": "iam:GetRole"}, {"Action": "iam:PassRole"}),
+    # A role swapped for the whole account, or one service for another.
+    ({"Principal": {"AWS": "arn:aws:iam::111111111111:role/app"}},
+     {"Principal": {"AWS": "arn:aws:iam::111111111111:root"}}),
+    ({"Principal": {"Service": "lambda.amazonaws.com"}},
+     {"Principal": {"Service": "ec2.amazonaws.com"}}),
+    # A wildcard moved to another ARN segment: every bucket's index.html.
+    ({"Resource": "arn:aws:s3:::assets/*"}, {"Resource": "arn:aws:s3:::*/index.html"}),
+    # Condition values that name who or where, not a resource.
+    ({"Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-aaaa1111"}}},
+     {"Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-bbbb2222"}}}),
+    ({"Condition": {"StringEquals": {"aws:SourceVpc": "vpc-111"}}},
+     {"Condition": {"StringEquals": {"aws:SourceVpc": "vpc-222"}}}),
+    ({"Condition": {"StringNotEquals": {"aws:PrincipalTag/team": "guest"}}},
+     {"Condition": {"StringNotEquals": {"aws:PrincipalTag/team": "admin"}}}),
+])
+def test_swaps_that_change_who_or_what_is_allowed_are_widened(before, after):
+    [change] = diff_documents(doc({**READ, **before}), doc({**READ, **after}))
+    assert change.widened and "retargeted" not in change.text \
+        and "condition value changed" not in change.text
 
 
 def _on(source_arn, org="o-1"):

@@ -5,7 +5,16 @@ import argparse
 
 import pytest
 
-from tools.cli import Parser, UsageError, bucket, non_negative, region, run_main
+from tools.cli import (
+    Parser,
+    UsageError,
+    aws_error,
+    bucket,
+    creatable_file,
+    non_negative,
+    region,
+    run_main,
+)
 
 
 class Refused(Exception):
@@ -54,3 +63,18 @@ def test_regions_are_region_codes(text, ok):
 def test_non_negative_numbers_refuse_nan_infinity_and_negatives(text):
     with pytest.raises(argparse.ArgumentTypeError, match="seconds"):
         non_negative("seconds")(text)
+
+
+def test_a_creatable_file_may_lack_its_folders_but_not_be_a_folder_or_under_a_file(tmp_path):
+    assert creatable_file(str(tmp_path / "new" / "deeper" / "cost.md")).name == "cost.md"
+    (tmp_path / "plain").write_text("x")
+    for text in (str(tmp_path), str(tmp_path / "plain" / "cost.md")):
+        with pytest.raises(argparse.ArgumentTypeError):
+            creatable_file(text)
+
+
+def test_aws_errors_read_as_code_and_message_or_the_exceptions_text():
+    from botocore.exceptions import ClientError, NoCredentialsError
+    refused = ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "PutObject")
+    assert aws_error(refused) == "AccessDenied: no"
+    assert aws_error(NoCredentialsError()) == "Unable to locate credentials"

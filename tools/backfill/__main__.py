@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -31,6 +29,7 @@ from tools.backfill import (
     manifest_key,
     upload_manifest,
 )
+from tools.cli import aws_error, writable_file
 
 _FUNCTION_ARN = re.compile(r"arn:aws[a-z-]*:lambda:([a-z0-9-]+):(\d{12}):function:[A-Za-z0-9_-]+(:[A-Za-z0-9$_-]+)?")
 JOB_NOT_CREATED = 1
@@ -39,7 +38,8 @@ JOB_NOT_CREATED = 1
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tools.backfill", description=__doc__.splitlines()[0])
     parser.add_argument("--env", required=True, help="environment name (dev, prod)")
-    parser.add_argument("--out", type=Path, default=Path("renditions-backfill.csv"),
+    # Checked while parsing, before the listing or inventory is read (hours for a large bucket).
+    parser.add_argument("--out", type=writable_file, default="renditions-backfill.csv",
                         help="where to write the manifest CSV (default: %(default)s)")
     parser.add_argument("--inventory", metavar="MANIFEST_JSON",
                         help="an S3 Inventory manifest.json (local path or s3:// URI) instead "
@@ -52,26 +52,6 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-confirm", action="store_true",
                         help="with --create: run without confirmation in the console")
     return parser
-
-
-def _unwritable(out: Path) -> str | None:
-    """Why the manifest cannot be written to ``out``, checked before the listing or inventory
-    is read (hours for a large bucket) rather than after."""
-    if out.is_dir():
-        return "is a directory"
-    parent = out.parent
-    if not parent.is_dir():
-        return f"{parent} is not an existing directory"
-    if not os.access(parent, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
-        return "is not writable"
-    return None
-
-
-def _aws_error(exc: Exception) -> str:
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        return f"{error.get('Code')}: {error.get('Message')}"
-    return str(exc)
 
 
 def main(argv=None, *, s3=None, s3control=None) -> int:
@@ -97,10 +77,6 @@ def main(argv=None, *, s3=None, s3control=None) -> int:
         print(f"error: --function-arn {args.function_arn!r} is not in --env {args.env}'s account "
               f"{cfg.account} and Region {cfg.primary_region}", file=sys.stderr)
         return 2
-    problem = _unwritable(args.out)
-    if problem:
-        print(f"error: --out {args.out}: {problem}", file=sys.stderr)
-        return 2
     job_name = args.job_name or f"renditions-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
     if not re.fullmatch(r"[A-Za-z0-9._-]{1,100}", job_name):
         print("error: --job-name may hold letters, digits, '.', '_' and '-' only", file=sys.stderr)
@@ -117,7 +93,7 @@ def main(argv=None, *, s3=None, s3control=None) -> int:
         try:
             s3.head_bucket(Bucket=cfg.assets_bucket_name)
         except (ClientError, BotoCoreError) as exc:
-            print(f"error: s3://{cfg.assets_bucket_name} does not answer ({_aws_error(exc)}): "
+            print(f"error: s3://{cfg.assets_bucket_name} does not answer ({aws_error(exc)}): "
                   "check the credentials and --env; nothing was uploaded", file=sys.stderr)
             return 2
     try:
@@ -151,7 +127,7 @@ def main(argv=None, *, s3=None, s3control=None) -> int:
             key, etag = upload_manifest(s3, cfg.assets_bucket_name, job_name, body)
         except (ClientError, BotoCoreError) as exc:
             print(f"error: cannot upload the manifest to s3://{cfg.assets_bucket_name}/{key} "
-                  f"({_aws_error(exc)}): no job created", file=sys.stderr)
+                  f"({aws_error(exc)}): no job created", file=sys.stderr)
             return JOB_NOT_CREATED
     request = create_job_request(
         account_id=cfg.account, bucket=cfg.assets_bucket_name, manifest_object_key=key,
@@ -170,7 +146,7 @@ def main(argv=None, *, s3=None, s3control=None) -> int:
             s3control = boto3.client("s3control", region_name=cfg.primary_region)
         job = s3control.create_job(**request)
     except (ClientError, BotoCoreError) as exc:
-        print(f"error: S3 Batch Operations did not create the job ({_aws_error(exc)}); the "
+        print(f"error: S3 Batch Operations did not create the job ({aws_error(exc)}); the "
               f"manifest is at s3://{cfg.assets_bucket_name}/{key}, re-run with --create to "
               "try again", file=sys.stderr)
         return JOB_NOT_CREATED

@@ -17,7 +17,7 @@ from typing import NoReturn
 
 from infra.config import ConfigError, UsageConfig
 from infra.environments import ENVIRONMENTS
-from tools.cli import writable_file
+from tools.cli import creatable_file, writable_file
 from tools.cost import render
 from tools.cost.estimate import by_environment, environment_estimate, rendering_compute
 from tools.cost.prices import CostError
@@ -49,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["terminal", "markdown"], default="terminal")
     p.add_argument("--output", type=writable_file, metavar="FILE",
                    help="write here, not stdout")
-    p.add_argument("--markdown", type=Path, metavar="FILE",
+    p.add_argument("--markdown", type=creatable_file, metavar="FILE",
                    help="also write the Markdown tables here (e.g. for a PR comment or a wiki)")
     return p
 

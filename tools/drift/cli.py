@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from tools.cli import Parser, UsageError, non_negative, run_main, writable_file
+from tools.cli import Parser, UsageError, non_negative, region, run_main, writable_file
 from tools.drift.detect import DetectionError, detect_region
 from tools.drift.report import drifted, incomplete, render
 
@@ -33,7 +33,7 @@ def parser() -> argparse.ArgumentParser:
     p = Parser(prog="python -m tools.drift",
                description="CloudFormation drift detection on one environment's stacks.")
     p.add_argument("--env", required=True, help="the estate environment (dev, prod)")
-    p.add_argument("--region", action="append", metavar="REGION",
+    p.add_argument("--region", action="append", type=region, metavar="REGION",
                    help="region to check (repeatable; default: every region the "
                         "environment uses)")
     p.add_argument("--summary", type=writable_file, metavar="FILE",

@@ -45,6 +45,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from estate_handlers.s3_errors import error_code
 
 from infra.config import USER_EXPORTS, USER_UPLOADS
+from infra.config.common import MAX_OBJECT_LOCK_DAYS as MAX_RETAIN_DAYS
 from tools.cli import Parser, UsageError, bucket, region, replica_bucket_name, run_main
 
 SOME_FAILED = 1
@@ -55,7 +56,6 @@ DELETE_BATCH = 1000  # DeleteObjects' maximum
 # Six years: erasure is proved for as long as a claim about it can be raised (limitation
 # periods of six years are common); operators can ask for more or less.
 AUDIT_RETAIN_DAYS = 6 * 365
-MAX_RETAIN_DAYS = 100 * 365  # S3's Object Lock retention limit
 
 
 def _segment(text: str) -> str:

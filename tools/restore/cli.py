@@ -39,6 +39,7 @@ from tqdm import tqdm
 from tools.cli import (
     Parser,
     UsageError,
+    aws_error,
     bucket,
     moment,
     region,
@@ -392,20 +393,13 @@ def _use_batch(run: Run, copies: int, stdout) -> bool:
     return True
 
 
-def _aws_error(exc: Exception) -> str:
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        return f"{error.get('Code')}: {error.get('Message')}"
-    return str(exc)
-
-
 def _reachable(s3, bucket_name: str) -> None:
     """Every bucket the run touches answers before anything is changed: a wrong name or Region
     would otherwise be found half-way, after keys were restored or a manifest uploaded."""
     try:
         s3.head_bucket(Bucket=bucket_name)
     except (ClientError, BotoCoreError) as exc:
-        raise UsageError(f"s3://{bucket_name} does not answer ({_aws_error(exc)}): check its "
+        raise UsageError(f"s3://{bucket_name} does not answer ({aws_error(exc)}): check its "
                          "name and Region; nothing was changed") from None
 
 
@@ -415,7 +409,7 @@ def _batch_target(run: Run, dest_s3) -> batch_ops.BatchTarget:
         account = args.account_id or boto3.client("sts").get_caller_identity()["Account"]
     except (ClientError, BotoCoreError) as exc:
         raise UsageError(f"cannot find the AWS account for Batch Operations "
-                         f"({_aws_error(exc)}): pass --account-id; nothing was changed") from None
+                         f"({aws_error(exc)}): pass --account-id; nothing was changed") from None
     region = dest_s3.meta.region_name
     manifest_bucket = args.manifest_bucket or run.dest_bucket
     if manifest_bucket != run.dest_bucket:
@@ -445,7 +439,7 @@ def _main(args: argparse.Namespace, stdout) -> int:
         try:
             summary = build_plan(run, source_s3, dest_s3, spool)
         except (ClientError, BotoCoreError) as exc:
-            raise UsageError(f"cannot list the versions to restore ({_aws_error(exc)}); "
+            raise UsageError(f"cannot list the versions to restore ({aws_error(exc)}); "
                              "nothing was changed") from None
         print(summary.render(run), file=stdout)
         use_batch = _use_batch(run, summary.counts[COPY], stdout)
@@ -507,7 +501,7 @@ def _submit_batch(run: Run, target: batch_ops.BatchTarget, dest_s3, spool,
             description=f"restore {run.source_bucket}/{run.source_prefix} to "
                         f"{run.args.at.isoformat()} ({rows} versions)")
         except (ClientError, BotoCoreError, S3UploadFailedError) as exc:
-            raise BatchSubmitError(f"the S3 Batch Operations job was not created: {_aws_error(exc)} "
+            raise BatchSubmitError(f"the S3 Batch Operations job was not created: {aws_error(exc)} "
                                    f"(token {token}; an earlier job with these arguments may "
                                    "exist: aws s3control list-jobs)") from None
     return job_id, (lambda decision: not in_job(decision))

@@ -159,21 +159,45 @@ def _covers(pattern: str, value: str, label: str) -> bool:
     return re.fullmatch(regex, value, flags) is not None
 
 
-def _wildcard_shape(values: frozenset[str]) -> list[int]:
-    return sorted(v.count("*") + v.count("?") for v in values)
+def _arn_shape(value: str) -> tuple[int, ...]:
+    """Wildcards per ARN segment: a renamed bucket keeps its shape (``…:::a/*`` → ``…:::b/*``),
+    a pattern moved to another segment does not (``…:::a/*`` → ``…:::*/index.html``)."""
+    return tuple(part.count("*") + part.count("?") for part in re.split(r"[:/]", value))
+
+
+def _renamed_principal(value: str) -> bool:
+    """Only a named role or user of an account may be renamed: not an account root (the whole
+    account), not a bare account id, not a service (another service is another grantee)."""
+    arn = value.removeprefix("AWS:")
+    return (value.startswith("AWS:arn:") and not arn.endswith(":root")
+            and re.search(r":(role|user)/", arn) is not None)
 
 
 def _retargeted(label: str, before: frozenset[str], gained: frozenset[str],
                 lost: frozenset[str]) -> bool:
-    """A like-for-like swap (a renamed bucket, a renamed role): as many values gained as lost,
-    no more wildcards than before, none covering a lost value, no account the statement did
-    not already name. Neither side grants more than the other, so it is not a widening."""
-    return (bool(gained) and len(gained) == len(lost)
-            and ANYONE not in gained and not _full_wildcards(label, gained)
-            and _wildcard_shape(gained) == _wildcard_shape(lost)
+    """A like-for-like swap of an Allow's resources or principals, or of a condition value
+    that names a resource (a renamed bucket, a renamed role): as many values gained as lost,
+    the same wildcards in the same ARN segments, none covering a lost value, no account the
+    statement did not already name. Never actions (another action is another right)."""
+    if label == "actions" or not gained or len(gained) != len(lost):
+        return False
+    if label == "principals" and not all(_renamed_principal(v) for v in gained | lost):
+        return False
+    return (ANYONE not in gained and not _full_wildcards(label, gained)
+            and sorted(map(_arn_shape, gained)) == sorted(map(_arn_shape, lost))
             and not any(_covers(g, v, label) for g in gained for v in lost)
             and set(ACCOUNT_ID.findall(" ".join(gained)))
             <= set(ACCOUNT_ID.findall(" ".join(before))))
+
+
+# Condition keys whose value names a resource, so a renamed resource renames the value too.
+# Any other key (an organization, a VPC, an account, a tag, a service) changes who or what
+# the statement admits.
+RESOURCE_NAMING_KEYS = ("aws:sourcearn", "aws:principalarn", "kms:encryptioncontext:")
+
+
+def _names_a_resource(key: str) -> bool:
+    return key.lower().startswith(RESOURCE_NAMING_KEYS)
 
 
 def _compare_conditions(old: Statement, new: Statement, allow: bool) -> tuple[list[str], bool]:
@@ -192,8 +216,8 @@ def _compare_conditions(old: Statement, new: Statement, allow: bool) -> tuple[li
         text = f"{op} {key} {_items(was)} → {_items(now)}"
         # ForAnyValue:StringLike / StringEqualsIfExists are string operators too.
         base_op = op.split(":", 1)[-1]
-        if base_op.startswith(RENAMEABLE_OPERATORS) and _retargeted(
-                "conditions", was, now - was, was - now):
+        if allow and base_op.startswith(RENAMEABLE_OPERATORS) and "Not" not in base_op \
+                and _names_a_resource(key) and _retargeted("conditions", was, now - was, was - now):
             notes.append(f"condition value changed: {text}")
         else:  # a wildcard, another account, more values or a flipped Bool/Null/number
             notes.append(f"**condition widened**: {text}" if allow
@@ -221,7 +245,7 @@ def _compare(old: Statement, new: Statement) -> StatementChange:
         if allow and (everything := _full_wildcards(label, gained)):
             notes.append(f"**{label} widened to {_items(everything)}**")
             widened, gained = True, gained - everything
-        if _retargeted(label, before, gained, lost):
+        if allow and _retargeted(label, before, gained, lost):
             notes.append(f"{label} retargeted: {_items(lost)} → {_items(gained)}")
             continue
         if gained:

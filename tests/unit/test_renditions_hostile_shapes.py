@@ -126,6 +126,49 @@ def test_an_encoder_that_cannot_write_an_image_refuses_it_and_leaves_no_output(m
     assert_refused(outcome, s3, "unencodable")
 
 
+# A fault of the deployment (a codec or library missing from the layer) fails every original
+# alike: it must raise, so the record is retried and lands in the dead-letter queue until the
+# layer is mended, never tag every original rejected for good.
+
+def assert_untouched(s3: MemoryS3) -> None:
+    assert s3.tags[KEY] == [] and s3.puts == []
+
+
+def test_an_encoder_missing_from_the_layer_is_retried_not_a_refusal(monkeypatch):
+    monkeypatch.setattr(imaging, "AVIF_CODEC", "no-such-codec")
+    s3 = MemoryS3(encoded(photo(), "JPEG"))
+    with pytest.raises(ValueError):
+        pipeline.process_object(s3, ObjectVersion("bucket", KEY, "v1"), SMALL)
+    assert_untouched(s3)
+
+
+def test_a_jpeg_library_that_will_not_load_is_retried_not_a_refusal(monkeypatch):
+    from estate_handlers.renditions import jpegli
+
+    def will_not_load():
+        raise OSError("cannot load library libjpegli.so")
+
+    monkeypatch.setattr(jpegli, "_api", will_not_load)
+    s3 = MemoryS3(encoded(photo(), "JPEG"))
+    with pytest.raises(OSError, match="cannot load"):
+        pipeline.process_object(s3, ObjectVersion("bucket", KEY, "v1"), SMALL)
+    assert_untouched(s3)
+
+
+def test_a_decoder_missing_from_the_layer_is_retried_not_a_refusal(monkeypatch):
+    from PIL import AvifImagePlugin
+
+    def no_decoder(*args, **kwargs):
+        raise RuntimeError("no AV1 decoder in this build")
+
+    monkeypatch.setattr(AvifImagePlugin._avif, "AvifDecoder", no_decoder)
+    key = KEY.replace(".jpg", ".avif")
+    s3 = MemoryS3(encoded(photo(), "AVIF", speed=MAX_AVIF_SPEED), key)
+    with pytest.raises(RuntimeError, match="no AV1 decoder"):
+        pipeline.process_object(s3, ObjectVersion("bucket", key, "v1"), SMALL)
+    assert s3.tags[key] == [] and s3.puts == []
+
+
 # ---------------------------------------------------------------- AVIF decode errors
 
 def _avif_with_corrupt_pixels() -> bytes:
@@ -318,3 +361,20 @@ def test_the_manifest_records_the_originals_size_as_displayed(orientation, displ
     assert (original["width"], original["height"]) == displayed
     largest = max(manifest(s3)["renditions"], key=lambda e: e["width"])
     assert (largest["width"] > largest["height"]) == (displayed[0] > displayed[1])
+
+
+def test_a_canonical_manifest_of_the_previous_schema_is_rendered_again_not_reused():
+    # Schema 1 recorded the stored size: copying it into a duplicate's new manifest would
+    # mix the two meanings of original.width/height.
+    s3 = MemoryS3(encoded(photo(), "JPEG"))
+    canonical = "products/images/original/cd34/look.jpg"
+    old = {"schema": 1, "original": {"sha256": "f" * 64, "format": "jpeg", "width": 160,
+                                      "height": 120}, "settings_digest":
+           pipeline.settings_digest(SMALL), "placeholder": "", "phash": "",
+           "renditions": [{"kind": "processed", "requested_width": 128, "format": "avif",
+                           "key": "products/images/processed/cd34/look-w128.avif"}]}
+    s3.objects[keys.manifest_key(canonical)] = json.dumps(old).encode()
+    s3.copy_object = lambda **kw: pytest.fail("reused a schema-1 manifest")
+    tags_ = {pipeline.DEDUP_STATUS_TAG: pipeline.DUPLICATE, pipeline.DUPLICATE_OF_TAG: canonical,
+             pipeline.CONTENT_SHA256_TAG: "f" * 64}
+    assert pipeline.try_reuse(s3, ObjectVersion("bucket", KEY, "v1"), tags_, 100, SMALL) is None

@@ -31,7 +31,7 @@ from PIL import Image, ImageCms, ImageOps
 
 from estate_handlers.renditions import jpegli
 from estate_handlers.renditions.settings import AVIF_SPEED, JPEG_ENCODER, Settings
-from estate_handlers.renditions.sniff import Inspection, Rejected, displayed_size
+from estate_handlers.renditions.sniff import Inspection, Rejected, decoding_works, displayed_size
 
 CONTENT_TYPE = {"avif": "image/avif", "webp": "image/webp", "jpeg": "image/jpeg"}
 EXTENSION = {"avif": "avif", "webp": "webp", "jpeg": "jpg"}
@@ -166,6 +166,8 @@ def decode(im: Image.Image, inspection: Inspection, settings: Settings) -> Image
         shrink_on_load(im, max(settings.widths))
         im.load()
     except _LOAD_ERRORS as exc:
+        if not decoding_works(inspection.format):
+            raise  # the codec, not the upload: retried, and in the DLQ if it stays broken
         raise Rejected("undecodable", str(exc)[:200]) from exc
     try:
         im = ImageOps.exif_transpose(im)
@@ -200,7 +202,21 @@ def encode_rendition(im: Image.Image, fmt: str, settings: Settings) -> bytes:
     try:
         return encode(im, fmt, settings.quality_of(fmt), **settings.encoder_overrides(fmt))
     except _ENCODE_ERRORS as exc:
+        if not encoding_works(fmt, settings):
+            raise  # the encoder, not the image: retried, and in the DLQ if it stays broken
         raise Rejected("unencodable", f"{fmt} {im.width}x{im.height}: {str(exc)[:160]}") from exc
+
+
+def encoding_works(fmt: str, settings: Settings) -> bool:
+    """Whether this process can write ``fmt`` with these settings at all (a tiny image).
+    Asked only after an encode failed: a library that will not load or a codec the wheel
+    lacks fails every original alike, and must be retried once mended, not refused."""
+    try:
+        encode(Image.new("RGB", (16, 16), (200, 120, 40)), fmt, settings.quality_of(fmt),
+               **settings.encoder_overrides(fmt))
+        return True
+    except Exception:  # noqa: BLE001 (any failure here means the encoder does not work)
+        return False
 
 
 def encode(im: Image.Image, fmt: str, quality: int, **overrides) -> bytes:

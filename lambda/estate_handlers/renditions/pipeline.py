@@ -49,7 +49,9 @@ CACHE_MANIFEST = "public, max-age=86400"
 STATUS_TAG = "processing-status"
 REASON_TAG = "processing-reason"
 REJECTED = "rejected"
-MANIFEST_SCHEMA = 1
+# 2: ``original.width``/``height`` are the size as displayed (EXIF orientation applied); in 1
+# they were the stored size. A canonical's manifest of another schema is not reused.
+MANIFEST_SCHEMA = 2
 REPLICA_OUTCOME = "replica"
 
 
@@ -146,8 +148,9 @@ def try_reuse(s3, obj: ObjectVersion, tags: dict[str, str], size: int,
         return None
     canonical = read_manifest(s3, obj.bucket, canonical_key)
     if canonical is None or canonical.get("original", {}).get("sha256") != sha256 \
-            or canonical.get("settings_digest") != settings_digest(settings):
-        return None  # not rendered yet, or by another rendition set: render this one
+            or canonical.get("settings_digest") != settings_digest(settings) \
+            or canonical.get("schema") != MANIFEST_SCHEMA:
+        return None  # not rendered yet, by another rendition set or manifest schema: render
     renditions = []
     for entry in canonical["renditions"]:
         thumbnail = entry["kind"] == "thumbnail"
@@ -180,8 +183,10 @@ def render_and_store(s3, obj: ObjectVersion, settings: Settings) -> Outcome:
 
     Every body is encoded before the first upload, so an encoder's refusal (``Rejected``)
     leaves no output of this version written: a previous version's renditions and manifest
-    stay whole and consistent. The encoded bodies are held meanwhile (a few MB for the
-    shipped set); peak memory is still the AVIF encoder's (~70 MB at 2048 px) plus one image:
+    stay whole and consistent. The encoded bodies are held meanwhile (a few MB for a photo;
+    ~60 MB for a 2048×16383 strip of noise, the worst the height cap allows); peak memory is
+    still the AVIF encoder's on the largest output (~70 MB for a 2048 px photo, ~950 MB for
+    that strip, within the function's 2048 MB) plus one image:
     the body is downloaded here (a caller's reference would outlive ``del``), and the
     compressed original and the full decoded image are freed before the first encode.
     """

@@ -236,6 +236,20 @@ def check_structure(fmt: str, data: bytes) -> None:
         _boxes_tile(data, 0)
 
 
+def decoding_works(fmt: str) -> bool:
+    """Whether this process can read ``fmt`` at all: a tiny image written and read back. Asked
+    only after a read failed, to tell the deployment's fault (a codec missing from the layer),
+    which must be retried once it is mended, from the upload's, which is refused for good."""
+    try:
+        out = io.BytesIO()
+        Image.new("RGB", (16, 16), (200, 120, 40)).save(out, PIL_FORMAT[fmt])
+        with Image.open(io.BytesIO(out.getvalue()), formats=[PIL_FORMAT[fmt]]) as im:
+            im.load()
+        return True
+    except Exception:  # noqa: BLE001 (any failure here means the codec does not work)
+        return False
+
+
 def open_header(fmt: str, data: bytes, max_pixels: int) -> Image.Image:
     """The image, opened lazily (header parsed, no pixel decoded), within the pixel cap."""
     try:
@@ -245,6 +259,8 @@ def open_header(fmt: str, data: bytes, max_pixels: int) -> Image.Image:
     except (OSError, SyntaxError, ValueError, struct.error, EOFError, RuntimeError) as exc:
         # RuntimeError: Pillow's AVIF plugin reports libavif's parse errors with it
         # ("Missing or empty image item", "Not implemented").
+        if not decoding_works(fmt):
+            raise  # the codec, not the upload: retried, and in the DLQ if it stays broken
         raise Rejected("unreadable-header", str(exc)[:200]) from exc
     width, height = im.size
     if width <= 0 or height <= 0:

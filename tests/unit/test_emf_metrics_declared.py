@@ -34,21 +34,45 @@ def _strings(node: ast.expr, constants: dict[str, str]) -> set[str]:
     raise AssertionError(f"cannot tell which metric name {ast.unparse(node)!r} is")
 
 
+# Powertools calls that would add series or dimensions the declaration cannot see: only
+# runtime.count (one dimension, named in the call) may add a dimension.
+UNDECLARABLE = {"add_dimension", "single_metric", "set_default_dimensions"}
+
+
+def _count_names(tree: ast.Module) -> set[str]:
+    """The names ``runtime.count`` goes by in a module: ``count`` and any import alias."""
+    names = {"count"}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").endswith("runtime"):
+            names |= {a.asname or a.name for a in node.names if a.name == "count"}
+    return names
+
+
+def _metric_name(call: ast.Call) -> ast.expr:
+    """The first argument of count and add_metric alike, by keyword or by position."""
+    keyword = next((k.value for k in call.keywords if k.arg == "name"), None)
+    if keyword is not None:
+        return keyword
+    assert call.args, f"no metric name in {ast.unparse(call)!r}"
+    return call.args[0]
+
+
 def published(source: str) -> dict[str, tuple[str, ...]]:
     """metric name -> its dimension's values (``UPLOAD_KINDS`` for a request's kind)."""
     tree = ast.parse(source)
     constants = {t.id: n.value.value for n in tree.body if isinstance(n, ast.Assign)
                  and isinstance(n.value, ast.Constant) and isinstance(n.value.value, str)
                  for t in n.targets if isinstance(t, ast.Name)}
+    counts = _count_names(tree)
     found: dict[str, set[str]] = {}
     for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
         func = call.func
-        if isinstance(func, ast.Name) and func.id == "count" and call.args:
-            name = call.args[0]
-        elif isinstance(func, ast.Attribute) and func.attr == "add_metric":
-            name = next(k.value for k in call.keywords if k.arg == "name")
-        else:
+        called = func.id if isinstance(func, ast.Name) else \
+            func.attr if isinstance(func, ast.Attribute) else ""
+        assert called not in UNDECLARABLE, f"{called} outside runtime.count: {ast.unparse(call)!r}"
+        if called not in counts and called != "add_metric":
             continue
+        name = _metric_name(call)
         values = set()
         for keyword in call.keywords:
             if keyword.arg in NOT_DIMENSIONS:
@@ -95,3 +119,24 @@ def handle(req, ok):
 def test_a_dimension_the_declaration_cannot_express_is_refused():
     with pytest.raises(AssertionError, match="undeclared dimension 'bucket'"):
         published('count("X", bucket=name)')
+
+
+@pytest.mark.parametrize(("source", "expected"), [
+    ('count(name="UrlsIssued", kind=req.kind.name)', {"UrlsIssued": (UPLOAD_KINDS,)}),
+    ('runtime.count("UrlsIssued", kind=k)', {"UrlsIssued": (UPLOAD_KINDS,)}),
+    ('from estate_handlers.runtime import count as emit\nemit("X")', {"X": ()}),
+    ('metrics.add_metric("Y", "Count", 1)', {"Y": ()}),
+])
+def test_the_reader_sees_keyword_names_qualified_calls_aliases_and_positional_names(source,
+                                                                                   expected):
+    assert published(source) == expected
+
+
+@pytest.mark.parametrize("source", [
+    'metrics.add_dimension(name="bucket", value=b)',
+    'with single_metric(name="Y", unit="Count", value=1) as m:\n    pass',
+    'metrics.set_default_dimensions(environment="prod")',
+])
+def test_calls_that_add_series_the_declaration_cannot_see_are_refused(source):
+    with pytest.raises(AssertionError, match="outside runtime.count"):
+        published(source)

@@ -8,6 +8,7 @@ from infra.config import (
     DOCUMENTS,
     ORIGINALS,
     PROCESSED,
+    RENDITION_BATCH_SIZE,
     THUMBNAILS,
     USER_EXPORTS,
     USER_UPLOADS,
@@ -41,7 +42,7 @@ _DUPLICATE_SHARE = 0.3
 # canonical's renditions (~0.1 s).
 _RENDER_SECONDS = 2.7
 _PRODUCT_SHARE = _UPLOAD_MIX["product-image"][0]
-_RENDITION_BATCH = 4
+_RENDITION_BATCH = RENDITION_BATCH_SIZE
 _RENDITION_SECONDS_PER_ORIGINAL = (1 - _DUPLICATE_SHARE) * _RENDER_SECONDS \
     + _DUPLICATE_SHARE * 0.1
 # Hashing: SHA-256 streams at ~hashlib speed (bench_hash: ratio ~1.0, ~0.4 GB/s on Graviton), so

@@ -12,6 +12,10 @@ from .layout import (
     SettingsError,
 )
 
+# Originals per renditions-function invocation (the SQS event source's batch size): the
+# construct sizes the function with it and the cost model prices invocations with it.
+RENDITION_BATCH_SIZE = 4
+
 
 @dataclass(frozen=True)
 class RenditionsConfig:

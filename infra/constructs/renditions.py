@@ -45,7 +45,7 @@ from aws_cdk import aws_sns_subscriptions as subs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.config import ORIGINALS, PROCESSED, THUMBNAILS, MonitoringConfig
+from infra.config import ORIGINALS, PROCESSED, RENDITION_BATCH_SIZE, THUMBNAILS, MonitoringConfig
 from infra.constructs.arns import bucket_arn, from_bucket, object_arns
 from infra.constructs.encryption import admit_delivery, rotating_key
 from infra.constructs.function import ASSET_ROOT, EstateFunction
@@ -69,7 +69,7 @@ SERVICE = "renditions"
 
 MEMORY_MB = 2048
 TIMEOUT = Duration.seconds(120)
-BATCH_SIZE = 4
+BATCH_SIZE = RENDITION_BATCH_SIZE
 # AWS's guidance for SQS event sources: visibility >= 6 x the function timeout.
 VISIBILITY_TIMEOUT = Duration.seconds(6 * TIMEOUT.to_seconds())
 MAX_RECEIVE_COUNT = 5

@@ -309,3 +309,39 @@ def test_without_credentials_the_run_stops_in_one_line_before_anything(tmp_path,
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err and "nothing was erased" in err
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / "audit").exists()
+
+
+class _ConnectionLostAfterFirstPage:
+    """A client whose listing yields one page and then loses the connection."""
+
+    def get_paginator(self, _name):
+        return self
+
+    def paginate(self, **_):
+        from botocore.exceptions import EndpointConnectionError
+        yield {"Versions": [{"Key": f"user-content/uploads/{ALICE}/a.jpg", "VersionId": "v1",
+                             "Size": 3}]}
+        raise EndpointConnectionError(endpoint_url="https://s3.us-east-1.amazonaws.com")
+
+    def delete_objects(self, **_):
+        return {}
+
+
+def test_a_connection_lost_half_way_is_a_counted_failure_of_that_location():
+    prefix = f"user-content/uploads/{ALICE}/"
+    tally = cli.erase_prefix(_ConnectionLostAfterFirstPage(), "b", prefix, dry_run=False)
+    assert (tally.versions, tally.failed) == (1, 1)
+    assert tally.errors == ["EndpointConnectionError: stopped after 1 versions and 0 markers "
+                            "(rerun)"]
+
+
+def test_without_an_operator_an_unknown_caller_stops_the_run_naming_the_flag(monkeypatch):
+    from botocore.exceptions import NoCredentialsError
+
+    class NoIdentity:
+        def get_caller_identity(self):
+            raise NoCredentialsError()
+
+    monkeypatch.setattr(cli.boto3, "client", lambda *a, **k: NoIdentity())
+    with pytest.raises(cli.UsageError, match="pass --operator; nothing was erased"):
+        cli._caller_arn()

@@ -144,24 +144,6 @@ def _uploaded(s3_client, bucket: str) -> list[str]:
     return [item["Key"] for item in listing.get("Contents", [])]
 
 
-@pytest.mark.parametrize("flags, message", [
-    (["--batch-role-arn", ROLE, "--account-id", "not-an-account!"], "12-digit AWS account"),
-    (["--batch-role-arn", "arn:aws:iam::1:role/r", "--account-id", "123456789012"],
-     "not an IAM role ARN"),
-    (["--batch-role-arn", "role/restore", "--account-id", "123456789012"], "not an IAM role ARN"),
-])
-def test_a_bad_account_or_role_is_a_usage_error_before_the_manifest_is_uploaded(
-        s3_client, fresh_bucket, monkeypatch, capsys, flags, message):
-    monkeypatch.setattr(cli.boto3, "client", _no_control(cli.boto3.client))
-    at = _overwritten(s3_client, fresh_bucket)
-    code = cli.main(["--bucket", fresh_bucket, "--prefix", PREFIX, "--at", at, "--yes",
-                     "--batch-operations", "--manifest-bucket", fresh_bucket, *flags],
-                    stdout=io.StringIO())
-    err = capsys.readouterr().err
-    assert code == 2 and message in err and "Traceback" not in err
-    assert _uploaded(s3_client, fresh_bucket) == []
-
-
 def test_a_manifest_bucket_that_does_not_answer_is_a_usage_error_before_any_upload(
         s3_client, fresh_bucket, monkeypatch, capsys):
     monkeypatch.setattr(cli.boto3, "client", _no_control(cli.boto3.client))

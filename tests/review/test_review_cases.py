@@ -207,6 +207,17 @@ def test_retention_moving_differently_on_both_attributes_is_one_resource_at_risk
     assert len(lines_with(section(report, SECURITY), "⛔", "`B0`")) == 1
 
 
+def test_a_replaced_bucket_whose_retention_also_weakens_is_one_resource_at_risk(
+        review_resources):
+    # Two danger findings on one resource (replaced, and no longer retained): one count.
+    kept = {"DeletionPolicy": "RetainExceptOnCreate", "UpdateReplacePolicy": "Retain"}
+    before = {"B": {"Type": "AWS::S3::Bucket", **kept, "Properties": {"BucketName": "old"}}}
+    after = {"B": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "new"}}}
+    code, report = review_resources(before, after)
+    assert len(lines_with(section(report, SECURITY), "⛔", "`B`")) == 2
+    assert code == 2 and "⛔ **1 stateful resource(s) with data at risk**" in report
+
+
 def test_object_lock_retention_turned_off_reads_removed(review_resources):
     locked = _bucket(ObjectLockEnabled=True, ObjectLockConfiguration={
         "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE",

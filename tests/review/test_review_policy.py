@@ -81,10 +81,12 @@ def test_a_renamed_bucket_in_resources_is_retargeted_not_widened():
     [change] = diff_documents(doc(READ), doc(renamed))
     assert not change.widened
     assert "resources retargeted: `arn:aws:s3:::b/*` → `arn:aws:s3:::c/*`" in change.text
-    # Not a swap: a pattern now covering the old value, or a principal of another account.
-    reports = {**READ, "Resource": "arn:aws:s3:::b/reports/*"}
-    other = {**READ, "Principal": {"AWS": "arn:aws:iam::222222222222:root"}}
-    for before, after in ((reports, READ), (READ, other)):
+    # Not a swap: a pattern of the same shape now covering the old value, or the same role
+    # name in another account.
+    reports = ({**READ, "Resource": "arn:aws:s3:::b/reports-*"}, READ)
+    role = {**READ, "Principal": {"AWS": "arn:aws:iam::111111111111:role/app"}}
+    other = (role, {**READ, "Principal": {"AWS": "arn:aws:iam::222222222222:role/app"}})
+    for before, after in (reports, other):
         [change] = diff_documents(doc(before), doc(after))
         assert change.widened and "retargeted" not in change.text
 
@@ -137,6 +139,28 @@ def test_a_condition_value_renamed_is_a_changed_value_not_dropped_and_added():
     [change] = diff_documents(doc(DENY_HTTP), doc(https))
     assert change.widened and "condition changed: Bool aws:SecureTransport `false` → `true`" \
         in change.text
+
+
+@pytest.mark.parametrize(("before", "after"), [
+    ("arn:aws:s3:::a", "arn:aws:s3:::*"),  # a resource-naming value turned wildcard
+    ("arn:aws:sns:us-east-1:111111111111:t", "arn:aws:sns:us-east-1:222222222222:t"),
+])
+def test_a_resource_naming_condition_widened_to_a_wildcard_or_another_account(before, after):
+    [change] = diff_documents(doc(_on(before)), doc(_on(after)))
+    assert change.widened and "**condition widened**: StringEquals aws:SourceArn" in change.text
+
+
+@pytest.mark.parametrize("condition", [
+    # Neither is a rename even on a resource-naming key: Null flips meaning, a Not… operator
+    # admits everything but the value.
+    ({"Null": {"aws:SourceArn": "true"}}, {"Null": {"aws:SourceArn": "false"}}),
+    ({"ArnNotEquals": {"aws:SourceArn": "arn:aws:s3:::a"}},
+     {"ArnNotEquals": {"aws:SourceArn": "arn:aws:s3:::b"}}),
+])
+def test_an_allows_null_or_not_condition_on_a_resource_key_is_widened(condition):
+    before, after = condition
+    [change] = diff_documents(doc({**READ, "Condition": before}), doc({**READ, "Condition": after}))
+    assert change.widened and "condition value changed" not in change.text
 
 
 def test_a_condition_value_turned_wildcard_is_widening():

@@ -162,7 +162,7 @@ def test_shipped_usage_models_are_valid_and_prod_stores_about_52_tb():
 @pytest.mark.parametrize("environment", [dev, prod])
 def test_the_renditions_function_is_priced_for_the_originals_the_compute_figure_renders(
         environment):
-    from infra.constructs.renditions import BATCH_SIZE
+    from infra.config import RENDITION_BATCH_SIZE as BATCH_SIZE
     usage = environment().usage
     work = usage.functions["Rendition"]
     product_share = usage.upload_mix["product-image"][0]

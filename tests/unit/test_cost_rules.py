@@ -208,6 +208,7 @@ def test_a_stage_of_free_resources_without_a_usage_model_costs_nothing_and_other
         "us-east-1")]
     assert environment_estimate("delivery", roles).total == 0
     keyed = [StackTemplate("delivery/prod", "prod", {"Resources": {
+        "Provider": {"Type": "AWS::IAM::OIDCProvider"}, "Role": {"Type": "AWS::IAM::Role"},
         "Key": {"Type": "AWS::KMS::Key"}}}, "us-east-1")]
     with pytest.raises(CostError, match="no usage model for environment 'delivery'"):
         environment_estimate("delivery", keyed)

@@ -10,6 +10,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -57,6 +59,24 @@ def test_make_lint_lints_a_fresh_assembly():
     assert "rm -rf cdk.out" in commands[synth - 1]
 
 
-def test_make_drift_says_which_failure_make_turned_into_its_exit_2():
-    recipe = "\n".join(_dry_run("drift", "ENV=prod"))
-    assert "exit 1: drift found" in recipe and "exit 3: detection incomplete" in recipe
+def _drift_run_with_a_tool_exiting(tmp_path, code: int) -> subprocess.CompletedProcess:
+    """``make drift`` run for real, with a stand-in for the tool that exits with ``code``."""
+    tool = tmp_path / "drift-tool"
+    tool.write_text(f"#!/bin/sh\nexit {code}\n")
+    tool.chmod(0o755)
+    environ = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    return subprocess.run(["make", "--no-print-directory", "-o", "install", "drift", "ENV=prod",
+                           f"PY={tool}"], cwd=REPO, env=environ, capture_output=True, text=True)
+
+
+@pytest.mark.parametrize(("code", "says"), [(1, "exit 1: drift found"),
+                                           (3, "exit 3: detection incomplete"),
+                                           (2, "exit 2: usage error")])
+def test_make_drift_says_which_failure_make_turned_into_its_exit_2(tmp_path, code, says):
+    result = _drift_run_with_a_tool_exiting(tmp_path, code)
+    assert result.returncode == 2 and f"tools.drift {says}" in result.stderr
+
+
+def test_make_drift_in_sync_is_quiet_and_succeeds(tmp_path):
+    result = _drift_run_with_a_tool_exiting(tmp_path, 0)
+    assert result.returncode == 0 and "tools.drift" not in result.stderr

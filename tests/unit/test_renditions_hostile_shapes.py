@@ -155,6 +155,18 @@ def test_a_jpeg_library_that_will_not_load_is_retried_not_a_refusal(monkeypatch)
     assert_untouched(s3)
 
 
+def test_a_pixel_decoder_missing_from_the_layer_is_retried_not_a_refusal(monkeypatch):
+    # The header reads (no decoder needed); decoding the pixels fails, for every image alike.
+    def no_decoder(*args, **kwargs):
+        raise OSError("decoder jpeg not available")
+
+    monkeypatch.setattr(Image, "_getdecoder", no_decoder)
+    s3 = MemoryS3(encoded(photo(), "JPEG"))
+    with pytest.raises(OSError, match="decoder jpeg not available"):
+        pipeline.process_object(s3, ObjectVersion("bucket", KEY, "v1"), SMALL)
+    assert_untouched(s3)
+
+
 def test_a_decoder_missing_from_the_layer_is_retried_not_a_refusal(monkeypatch):
     from PIL import AvifImagePlugin
 
@@ -242,19 +254,27 @@ def test_anything_else_after_the_eoi_is_refused_even_when_the_file_ends_with_ffd
     assert err.value.reason == "trailing-data"
 
 
+# An FF D9 pair inside a segment (here a comment) is not the image's end: only walking the
+# segments tells; a search for the first FF D9 would stop there.
+EOI_IN_A_COMMENT = {"comment": b"\xff\xd9 is not the end"}
+
+
 @pytest.mark.parametrize("save", [{"progressive": True}, {"restart_marker_blocks": 4},
                                   {"progressive": True, "restart_marker_rows": 1}],
                          ids=["progressive", "restart-markers", "both"])
 def test_scans_that_look_like_markers_inside_still_find_the_real_eoi(save):
-    body = encoded(photo((320, 240)), "JPEG", quality=90, **save)
+    body = encoded(photo((320, 240)), "JPEG", quality=90, **save, **EOI_IN_A_COMMENT)
+    assert body.find(b"\xff\xd9") < len(body) - 2  # an early pair is really there
     assert sniff.jpeg_end(body) == len(body)
     sniff.check_structure("jpeg", body)
 
 
 def test_a_jpeg_cut_inside_its_scan_is_truncated_even_with_an_eoi_pair_in_the_data():
-    body = encoded(photo((320, 240)), "JPEG", quality=90)
+    body = encoded(photo((320, 240)), "JPEG", quality=90, **EOI_IN_A_COMMENT)
+    cut = body[: len(body) * 2 // 3]
+    assert b"\xff\xd9" in cut
     with pytest.raises(sniff.Rejected) as err:
-        sniff.check_structure("jpeg", body[: len(body) * 2 // 3])
+        sniff.check_structure("jpeg", cut)
     assert err.value.reason == "truncated"
 
 

@@ -142,41 +142,29 @@ def test_an_encoder_missing_from_the_layer_is_retried_not_a_refusal(monkeypatch)
     assert_untouched(s3)
 
 
-def test_a_jpeg_library_that_will_not_load_is_retried_not_a_refusal(monkeypatch):
+def _raises(error: Exception):
+    def broken(*args, **kwargs):
+        raise error
+    return broken
+
+
+@pytest.mark.parametrize(("owner", "name", "error", "fmt"), [
+    ("jpegli", "_api", OSError("cannot load library libjpegli.so"), "JPEG"),
+    # The header reads without a decoder; decoding the pixels fails, for every image alike.
+    ("PIL.Image", "_getdecoder", OSError("decoder jpeg not available"), "JPEG"),
+    ("PIL.AvifImagePlugin._avif", "AvifDecoder", RuntimeError("no AV1 decoder"), "AVIF"),
+], ids=["jpeg library will not load", "pixel decoder missing", "AVIF decoder missing"])
+def test_a_library_or_decoder_missing_from_the_layer_is_retried_not_a_refusal(
+        monkeypatch, owner, name, error, fmt):
     from estate_handlers.renditions import jpegli
-
-    def will_not_load():
-        raise OSError("cannot load library libjpegli.so")
-
-    monkeypatch.setattr(jpegli, "_api", will_not_load)
-    s3 = MemoryS3(encoded(photo(), "JPEG"))
-    with pytest.raises(OSError, match="cannot load"):
-        pipeline.process_object(s3, ObjectVersion("bucket", KEY, "v1"), SMALL)
-    assert_untouched(s3)
-
-
-def test_a_pixel_decoder_missing_from_the_layer_is_retried_not_a_refusal(monkeypatch):
-    # The header reads (no decoder needed); decoding the pixels fails, for every image alike.
-    def no_decoder(*args, **kwargs):
-        raise OSError("decoder jpeg not available")
-
-    monkeypatch.setattr(Image, "_getdecoder", no_decoder)
-    s3 = MemoryS3(encoded(photo(), "JPEG"))
-    with pytest.raises(OSError, match="decoder jpeg not available"):
-        pipeline.process_object(s3, ObjectVersion("bucket", KEY, "v1"), SMALL)
-    assert_untouched(s3)
-
-
-def test_a_decoder_missing_from_the_layer_is_retried_not_a_refusal(monkeypatch):
     from PIL import AvifImagePlugin
-
-    def no_decoder(*args, **kwargs):
-        raise RuntimeError("no AV1 decoder in this build")
-
-    monkeypatch.setattr(AvifImagePlugin._avif, "AvifDecoder", no_decoder)
-    key = KEY.replace(".jpg", ".avif")
-    s3 = MemoryS3(encoded(photo(), "AVIF", speed=MAX_AVIF_SPEED), key)
-    with pytest.raises(RuntimeError, match="no AV1 decoder"):
+    key = KEY if fmt == "JPEG" else KEY.replace(".jpg", ".avif")
+    body = encoded(photo(), fmt, **({"speed": MAX_AVIF_SPEED} if fmt == "AVIF" else {}))
+    target = {"jpegli": jpegli, "PIL.Image": Image,
+              "PIL.AvifImagePlugin._avif": AvifImagePlugin._avif}[owner]
+    monkeypatch.setattr(target, name, _raises(error))
+    s3 = MemoryS3(body, key)
+    with pytest.raises(type(error), match=str(error)):
         pipeline.process_object(s3, ObjectVersion("bucket", key, "v1"), SMALL)
     assert s3.tags[key] == [] and s3.puts == []
 

@@ -84,17 +84,45 @@ def test_the_manifest_lists_exactly_the_versions_the_restore_needs(s3_client, fr
 
 def test_a_refused_job_is_a_clear_error_with_exit_code_1(s3_client, fresh_bucket,
                                                          stubbed_control, capsys):
-    s3_client.put_object(Bucket=fresh_bucket, Key=PREFIX + "a.mp4", Body=b"a")
-    target = f"test-{uuid.uuid4().hex[:16]}"  # empty: the restore copies into it
-    s3_client.create_bucket(Bucket=target)
+    at = _overwritten(s3_client, fresh_bucket)
     stubbed_control.add_client_error("create_job", service_error_code="IdempotencyException",
                                      service_message="token reused", http_status_code=409)
-    code = cli.main(["--bucket", fresh_bucket, "--prefix", PREFIX, "--to-bucket", target,
-                     "--at", dt.datetime.now(dt.UTC).isoformat(), "--yes",
+    code = cli.main(["--bucket", fresh_bucket, "--prefix", PREFIX, "--at", at, "--yes",
                      "--batch-operations", "--batch-role-arn", ROLE,
                      "--account-id", "123456789012"], stdout=io.StringIO())
     assert code == 1
     assert "IdempotencyException" in capsys.readouterr().err
+
+
+def _unversioned_bucket(s3_client) -> str:
+    name = f"test-{uuid.uuid4().hex[:16]}"
+    s3_client.create_bucket(Bucket=name)
+    return name
+
+
+def test_another_bucket_is_never_restored_by_the_batch_role(s3_client, fresh_bucket,
+                                                           second_bucket, monkeypatch, capsys):
+    # The Recovery stack's Batch role may read and write the assets bucket only.
+    monkeypatch.setattr(cli.boto3, "client", _no_control(cli.boto3.client))
+    at = _overwritten(s3_client, fresh_bucket)
+    code = cli.main(["--bucket", fresh_bucket, "--prefix", PREFIX, "--at", at, "--yes",
+                     "--to-bucket", second_bucket, "--batch-operations",
+                     "--batch-role-arn", ROLE, "--account-id", "123456789012"],
+                    stdout=io.StringIO())
+    assert code == 2 and "only restore within its own bucket" in capsys.readouterr().err
+    assert _uploaded(s3_client, second_bucket) == []
+
+
+def test_a_destination_without_versioning_is_refused_before_anything(s3_client, fresh_bucket,
+                                                                    monkeypatch, capsys):
+    # Unversioned, a copy would replace for good and a removal delete for good.
+    monkeypatch.setattr(cli.boto3, "client", _no_control(cli.boto3.client))
+    at = _overwritten(s3_client, fresh_bucket)
+    target = _unversioned_bucket(s3_client)
+    code = cli.main(["--bucket", fresh_bucket, "--prefix", PREFIX, "--at", at, "--yes",
+                     "--to-bucket", target], stdout=io.StringIO())
+    assert code == 2 and "does not have versioning enabled" in capsys.readouterr().err
+    assert "Contents" not in s3_client.list_objects_v2(Bucket=target)
 
 
 @pytest.mark.parametrize("extra", [[], ["--to-prefix", "brands/restored/"]])

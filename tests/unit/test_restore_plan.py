@@ -19,6 +19,7 @@ from tools.restore.plan import (
     DELETE_MARKER,
     NEWER_KEPT,
     UNCHANGED,
+    Decision,
     decide,
     plan,
 )
@@ -229,3 +230,14 @@ def test_s3_timestamps_parse_to_the_moment_botocore_gives(value):
     from botocore.utils import parse_timestamp
     moment = cli.s3_timestamp(value)
     assert moment == parse_timestamp(value) and moment.tzinfo is not None
+
+
+@pytest.mark.parametrize(("storage_class", "size", "copied"), [
+    ("STANDARD", 10, True), ("STANDARD_IA", 10, True), ("GLACIER_IR", 10, True),
+    # may sit in an archive tier the listing does not show: the local run finds out
+    ("INTELLIGENT_TIERING", 10, False),
+    ("STANDARD", 5 * 1024 ** 3 + 1, False),  # above the job's copy limit
+])
+def test_the_batch_job_copies_only_what_it_can(storage_class, size, copied):
+    decision = Decision(COPY, "k", "k", "v1", size, storage_class)
+    assert cli.batch_can_copy(decision) is copied

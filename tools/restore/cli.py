@@ -373,6 +373,9 @@ def _why_not_batch(run: Run) -> str | None:
     if run.dest_prefix != run.source_prefix or run.args.from_replica:
         return ("Batch Operations copies keys unchanged: it cannot restore into another "
                 "prefix or from the replica")
+    if run.dest_bucket != run.source_bucket:
+        # The Recovery stack's Batch role may read and write the assets bucket only.
+        return "the Batch Operations role may only restore within its own bucket"
     return None
 
 
@@ -401,6 +404,21 @@ def _reachable(s3, bucket_name: str) -> None:
     except (ClientError, BotoCoreError) as exc:
         raise UsageError(f"s3://{bucket_name} does not answer ({aws_error(exc)}): check its "
                          "name and Region; nothing was changed") from None
+
+
+def _versioned(s3, bucket_name: str) -> None:
+    """The restore writes into a versioned bucket only: there a copy is a new version and a
+    removal a delete marker, and every earlier version stays. Unversioned (or suspended), a
+    copy replaces the object for good and a removal deletes it."""
+    try:
+        status = s3.get_bucket_versioning(Bucket=bucket_name).get("Status")
+    except (ClientError, BotoCoreError) as exc:
+        raise UsageError(f"cannot read the versioning of s3://{bucket_name} ({aws_error(exc)}); "
+                         "nothing was changed") from None
+    if status != "Enabled":
+        raise UsageError(f"s3://{bucket_name} does not have versioning enabled "
+                         f"({status or 'never enabled'}): a restore there would overwrite and "
+                         "delete for good; nothing was changed")
 
 
 def _batch_target(run: Run, dest_s3) -> batch_ops.BatchTarget:
@@ -435,6 +453,7 @@ def _main(args: argparse.Namespace, stdout) -> int:
     _reachable(source_s3, run.source_bucket)
     if run.dest_bucket != run.source_bucket:
         _reachable(dest_s3, run.dest_bucket)
+    _versioned(dest_s3, run.dest_bucket)
     with restorer, tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
         try:
             summary = build_plan(run, source_s3, dest_s3, spool)
@@ -474,13 +493,20 @@ def _main(args: argparse.Namespace, stdout) -> int:
     return 0
 
 
+def batch_can_copy(decision: Decision) -> bool:
+    """Whether the job copies this decision. Not: delete markers, versions above the job's
+    5 GB limit, archived versions, and Intelligent-Tiering versions, which may sit in an
+    archive tier the listing does not show and the job's copy would fail on; the local run
+    finds that out and reports it."""
+    return decision.action == COPY and decision.size <= batch_ops.BATCH_COPY_LIMIT \
+        and decision.storage_class != "INTELLIGENT_TIERING"
+
+
 def _submit_batch(run: Run, target: batch_ops.BatchTarget, dest_s3, spool,
                   summary: PlanSummary):
     """Write the manifest of the copies the job can do, create the job; the local run keeps
     the rest (delete markers, archived versions, objects above the job's 5 GB limit)."""
-    def in_job(decision: Decision) -> bool:
-        return decision.action == COPY and decision.size <= batch_ops.BATCH_COPY_LIMIT
-
+    in_job = batch_can_copy
     with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".csv") as manifest:
         rows = 0
         for decision in _decisions(spool):

@@ -55,8 +55,10 @@ from estate_handlers.layout import (
     DUPLICATE,
     DUPLICATE_OF_TAG,
     HASHED_PREFIXES,
+    KEPT,
     MAX_TAGS_PER_OBJECT,
     TABLE_ENV,
+    USER_CONTENT,
 )
 from estate_handlers.object_events import ObjectVersion, is_replica, objects_in_message
 from estate_handlers.runtime import (
@@ -207,10 +209,23 @@ def is_valid_tag_value(value: str) -> bool:
     )
 
 
+def caller_folder(key: str) -> str | None:
+    """The caller's own folder of a per-caller key (``user-content/<kind>/<segment>/``), or
+    None for the estate's shared prefixes."""
+    if not key.startswith(USER_CONTENT):
+        return None
+    parts = key[len(USER_CONTENT):].split("/")
+    return "/".join(parts[:2]) if len(parts) > 2 else None
+
+
 def dedup_tags(sha256: str, canonical: CanonicalObject, obj: ObjectVersion) -> dict[str, str]:
     """The hasher's tags for ``obj`` given the canonical object of its hash."""
     if (canonical.key, canonical.version_id) == (obj.key, obj.version_id or "null"):
         return {CONTENT_SHA256_TAG: sha256, DEDUP_STATUS_TAG: CANONICAL}
+    if caller_folder(obj.key) != caller_folder(canonical.key):
+        # Another caller's identical upload: this caller may not read it, so this copy is
+        # theirs to keep (a duplicate expires).
+        return {CONTENT_SHA256_TAG: sha256, DEDUP_STATUS_TAG: KEPT}
     duplicate_of = canonical.key if is_valid_tag_value(canonical.key) else DUPLICATE_OF_INDEX_PREFIX + sha256
     return {CONTENT_SHA256_TAG: sha256, DEDUP_STATUS_TAG: DUPLICATE, DUPLICATE_OF_TAG: duplicate_of}
 
@@ -275,8 +290,11 @@ def process_object(obj: ObjectVersion, deps: Deps, *, skip_replicas: bool = Fals
             sha256=sha256, key=obj.key, version_id=obj.version_id or "null", size=size,
             first_seen=datetime.now(UTC).isoformat(timespec="seconds"),
         )
-        canonical = claim(deps.dynamodb, deps.table_name, deps.s3, obj, candidate)
-        tags = dedup_tags(sha256, canonical, obj)
+        if canonical_is_live(deps.s3, obj.bucket, candidate):
+            canonical = claim(deps.dynamodb, deps.table_name, deps.s3, obj, candidate)
+            tags = dedup_tags(sha256, canonical, obj)
+        else:  # delivered after a newer version (or a delete): it must not anchor duplicates
+            canonical, tags = None, {CONTENT_SHA256_TAG: sha256, DEDUP_STATUS_TAG: KEPT}
         tagged = apply_tags(deps.s3, obj, tags)
     except ClientError as exc:
         if is_missing(exc):
@@ -291,7 +309,8 @@ def process_object(obj: ObjectVersion, deps: Deps, *, skip_replicas: bool = Fals
     if status == DUPLICATE:
         metrics.add_metric(name="DuplicatesFound", unit=MetricUnit.Count, value=1)
     log(logging.INFO, f"hashed: {status}", **where, sha256=sha256, size=size, source=source,
-        tags_written=tagged, canonical_key=canonical.key, canonical_version_id=canonical.version_id)
+        tags_written=tagged, canonical_key=canonical and canonical.key,
+        canonical_version_id=canonical and canonical.version_id)
     return status
 
 

@@ -61,6 +61,10 @@ DEDUP_STATUS_TAG = "dedup-status"
 DUPLICATE_OF_TAG = "duplicate-of"
 CANONICAL = "canonical"
 DUPLICATE = "duplicate"
+# Hashed, but neither canonical nor duplicate: the version was no longer its key's current one
+# when hashed, or its bytes are indexed under another caller's own upload, which this caller
+# may not read. Never expired as a duplicate.
+KEPT = "kept"
 DUPLICATE_TAG = (DEDUP_STATUS_TAG, DUPLICATE)
 
 # --- S3 keeps at most this many tags on an object version; every tagger merges under it

@@ -177,9 +177,21 @@ def dedup_hit(store: Store, caller: str, req: UploadRequest) -> str | None:
         found = scan_verdict(store, canonical.key, canonical.version_id)
         if found is None or found[0] != SCAN_CLEAN:
             return None
-    if head(store, canonical.key, canonical.version_id) is None:
-        return None  # deleted since it was indexed: a stale entry is not a hit
+    if current_version_id(store, canonical.key) != canonical.version_id:
+        return None  # deleted, overwritten or behind a delete marker since it was indexed
     return canonical.key
+
+
+def current_version_id(store: Store, key: str) -> str | None:
+    """The version a plain GET of ``key`` serves now, or None (no such key, a delete marker,
+    or a newer version the upload gate still holds back)."""
+    try:
+        found = head(store, key, None)
+    except ClientError as exc:
+        if http_status(exc) == 403 and store.is_gated(key):
+            return None  # the current version is not released: not the indexed one
+        raise
+    return None if found is None else found.get("VersionId", "null")
 
 
 def upload_plan(store: Store, key: str, req: UploadRequest) -> dict:

@@ -159,19 +159,52 @@ def test_the_events_version_is_hashed_not_the_latest(s3, dynamodb, bucket, table
     old = upload(s3, bucket, "brands/logos/mark.svg", first)
     upload(s3, bucket, "brands/logos/mark.svg", second)
     deliver(deps, bucket, old)
-    assert index_item(dynamodb, table, first)["version_id"]["S"] == old["version_id"]
+    assert tag_dict(s3, bucket, old)["content-sha256"] == hashlib.sha256(first).hexdigest()
     assert index_item(dynamodb, table, second) is None
+
+
+def test_a_version_delivered_after_a_newer_one_is_kept_not_indexed(s3, dynamodb, bucket, table,
+                                                                   deps):
+    # Newest-first delivery: the older version is noncurrent (on its way out under the
+    # noncurrent-versions rule), so it must not become the canonical of its bytes.
+    first, second = unique("v1"), unique("v2")
+    old = upload(s3, bucket, "brands/logos/mark.svg", first)
+    upload(s3, bucket, "brands/logos/mark.svg", second)
+    deliver(deps, bucket, old)
+    assert tag_dict(s3, bucket, old) == {"content-sha256": hashlib.sha256(first).hexdigest(),
+                                         "dedup-status": "kept"}
+    assert index_item(dynamodb, table, first) is None
 
 
 def test_same_bytes_under_another_key_are_tagged_duplicate_of_the_canonical(s3, dynamodb, bucket, table, deps):
     data = unique("dup")
     canonical = upload(s3, bucket, "products/images/original/a.jpg", data)
-    copy = upload(s3, bucket, "user-content/uploads/u7/a copy.jpg", data)
+    copy = upload(s3, bucket, "products/images/original/a copy.jpg", data)
     deliver(deps, bucket, canonical)
     deliver(deps, bucket, copy)
     assert tag_dict(s3, bucket, copy) == {"content-sha256": hashlib.sha256(data).hexdigest(),
                                           "dedup-status": "duplicate", "duplicate-of": canonical["key"]}
     assert index_item(dynamodb, table, data)["version_id"]["S"] == canonical["version_id"]
+
+
+@pytest.mark.parametrize(("first_key", "second_key"), [
+    ("user-content/uploads/alice-0123456789abcdef/cv.pdf",
+     "user-content/uploads/bob-fedcba9876543210/cv.pdf"),
+    ("user-content/uploads/alice-0123456789abcdef/a.jpg", "products/images/original/a.jpg"),
+    ("products/images/original/b.jpg", "user-content/uploads/alice-0123456789abcdef/b.jpg"),
+])
+def test_identical_bytes_in_another_callers_folder_are_kept_not_duplicates(
+        s3, dynamodb, bucket, table, deps, first_key, second_key):
+    # A duplicate expires; the caller could not read the canonical in another caller's
+    # folder (nor may a shared object lean on a caller's own upload, which they can erase).
+    data = unique("own")
+    first = upload(s3, bucket, first_key, data)
+    second = upload(s3, bucket, second_key, data)
+    deliver(deps, bucket, first)
+    deliver(deps, bucket, second)
+    assert tag_dict(s3, bucket, second) == {"content-sha256": hashlib.sha256(data).hexdigest(),
+                                            "dedup-status": "kept"}
+    assert index_item(dynamodb, table, data)["version_id"]["S"] == first["version_id"]
 
 
 def test_existing_tags_are_kept_when_ours_are_added(s3, dynamodb, bucket, table, deps):
@@ -197,7 +230,7 @@ def test_redelivery_leaves_index_and_tags_byte_identical(s3, dynamodb, bucket, t
 
 def test_concurrent_uploads_of_the_same_bytes_make_exactly_one_canonical(s3, dynamodb, bucket, table, deps):
     data = unique("race") * 1000
-    objs = [upload(s3, bucket, f"user-content/uploads/racer-{n}/same.bin", data) for n in range(2)]
+    objs = [upload(s3, bucket, f"brands/media/racer-{n}/same.bin", data) for n in range(2)]
     start = threading.Barrier(len(objs))
     results = [None] * len(objs)
 

@@ -11,6 +11,7 @@ import datetime
 import hashlib
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from estate_handlers.dedup_index import CanonicalObject
 from local_services import http, s3_error_code, signing_clock
 
@@ -151,6 +152,20 @@ def test_index_entry_for_a_deleted_version_is_not_a_dedup_hit(
     resp = issue_put(presign_api)
     assert resp["key"] != key
     assert put(resp)[0] == 200
+
+
+@pytest.mark.parametrize("hidden_by", ["delete marker", "newer version"])
+def test_an_indexed_version_that_is_no_longer_current_is_not_a_dedup_hit(
+        presign_api, s3_client, dynamodb_client, hidden_by):
+    # The key now serves a 404 or other bytes: pointing a caller at it would hand them those.
+    key = f"products/documents/certificates/{hidden_by.replace(' ', '-')}/cert.pdf"
+    version = stored(s3_client, presign_api.bucket, key)
+    index(dynamodb_client, presign_api.table, key, version)
+    if hidden_by == "delete marker":
+        s3_client.delete_object(Bucket=presign_api.bucket, Key=key)
+    else:
+        s3_client.put_object(Bucket=presign_api.bucket, Key=key, Body=b"other bytes")
+    assert issue_put(presign_api)["key"] != key
 
 
 def test_index_entry_for_a_missing_version_id_is_not_a_dedup_hit(

@@ -94,6 +94,7 @@ def test_hasher_counts_bytes_hashed_and_duplicates(monkeypatch, capsys):
     monkeypatch.setattr(hasher, "hash_version",
                         lambda s3, obj, chunk, head=None: (SHA, len(BODY), "streamed"))
     monkeypatch.setattr(hasher, "claim", lambda *args: canonical)
+    monkeypatch.setattr(hasher, "canonical_is_live", lambda *args: True)  # the current version
     monkeypatch.setattr(hasher, "apply_tags", lambda *args: True)
     hasher.process_object(ObjectVersion("assets", "brands/media/second.png", "v2"),
                           HasherDeps(s3=None, dynamodb=None, table_name="t"))

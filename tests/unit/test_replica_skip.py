@@ -86,12 +86,14 @@ def hasher_deps():
 
 def expect_hashing(s3_stub, dynamodb_stub, replication_status: str) -> None:
     """The calls hashing one version makes when S3 stores its full-object SHA-256: HEAD
-    (checksum and replication status), the index claim, the tag merge."""
+    (checksum and replication status), HEAD of the key (is this version still current?), the
+    index claim, the tag merge."""
     checksum = base64.b64encode(bytes.fromhex(SHA)).decode()
     where = {"Bucket": BUCKET, "Key": UPLOAD, "VersionId": "v1"}
     s3_stub.add_response("head_object", head(replication_status, ChecksumSHA256=checksum,
                                              ChecksumType="FULL_OBJECT"),
                          {**where, "ChecksumMode": "ENABLED"})
+    s3_stub.add_response("head_object", {"VersionId": "v1"}, {"Bucket": BUCKET, "Key": UPLOAD})
     dynamodb_stub.add_response("put_item", {}, {"TableName": "dedup", "Item": ANY,
                                                 "ConditionExpression": ANY,
                                                 "ExpressionAttributeNames": ANY})
@@ -115,7 +117,7 @@ def test_the_hasher_entry_point_skips_a_replica_with_one_head_and_counts_it(
 
 def test_the_hasher_hashes_a_version_first_written_here_from_the_same_head(hasher_deps):
     deps, s3_stub, dynamodb_stub = hasher_deps
-    expect_hashing(s3_stub, dynamodb_stub, "COMPLETED")  # one HEAD: skip check and checksum
+    expect_hashing(s3_stub, dynamodb_stub, "COMPLETED")  # one HEAD of the version for both
     result = hasher.process_batch(event_for(UPLOAD), deps)
     assert result == {"batchItemFailures": []}
     s3_stub.assert_no_pending_responses()

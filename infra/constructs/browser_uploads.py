@@ -18,7 +18,8 @@ from infra.config import BucketCorsConfig
 # Headers the presigned requests sign (lambda/estate_handlers/presign.py: put_params, the
 # multipart plan) and a browser sends itself; Content-Length is set by the browser and is
 # not a CORS request header.
-SIGNED_REQUEST_HEADERS = ("content-type", "x-amz-checksum-sha256", "x-amz-storage-class")
+SIGNED_REQUEST_HEADERS = ("content-type", "x-amz-checksum-sha256", "x-amz-storage-class",
+                          "if-none-match")
 # ETag: the part list of a multipart completion; version id: what the caller stored.
 EXPOSED_HEADERS = ("ETag", "x-amz-version-id")
 UPLOAD_METHODS = ("PUT", "POST")

@@ -153,11 +153,15 @@ def put_params(bucket: str, key: str, req: UploadRequest) -> tuple[dict, dict]:
     """PutObject parameters and the headers the client must send; every one is signed."""
     checksum = b64encode(bytes.fromhex(req.sha256 or "")).decode()
     storage_class = keys.storage_class_for(key)
+    # If-None-Match: * (an S3 conditional write): the URL writes the key once. A replay within
+    # its expiry, with other bytes of the same size, is refused with 412 instead of replacing
+    # what a dedup answer may already have pointed other callers at.
     params = {"Bucket": bucket, "Key": key, "ContentType": req.content_type,
               "ContentLength": req.size, "ChecksumSHA256": checksum,
-              "StorageClass": storage_class}
+              "StorageClass": storage_class, "IfNoneMatch": "*"}
     headers = {"Content-Type": req.content_type, "Content-Length": str(req.size),
-               "x-amz-checksum-sha256": checksum, "x-amz-storage-class": storage_class}
+               "x-amz-checksum-sha256": checksum, "x-amz-storage-class": storage_class,
+               "If-None-Match": "*"}
     return params, headers
 
 

@@ -31,8 +31,8 @@ def test_uploads_may_put_and_post_with_exactly_the_signed_headers(estate, env):
     _, rules = _cors_rules(estate, env)
     rule = rules["browser-uploads"]
     assert sorted(rule["AllowedMethods"]) == ["POST", "PUT"]
-    assert sorted(rule["AllowedHeaders"]) == ["content-type", "x-amz-checksum-sha256",
-                                              "x-amz-storage-class"]
+    assert sorted(rule["AllowedHeaders"]) == ["content-type", "if-none-match",
+                                              "x-amz-checksum-sha256", "x-amz-storage-class"]
 
 
 @pytest.mark.parametrize("env", ENVS)

@@ -67,10 +67,20 @@ def test_put_url_signs_type_length_checksum_and_storage_class(presign_api):
     resp = issue_put(presign_api)
     query = parse_qs(urlsplit(resp["upload"]["url"]).query)
     assert query["X-Amz-SignedHeaders"] == [
-        "content-length;content-type;host;x-amz-checksum-sha256;x-amz-storage-class"]
+        "content-length;content-type;host;if-none-match;x-amz-checksum-sha256;"
+        "x-amz-storage-class"]
     assert resp["upload"]["headers"]["x-amz-checksum-sha256"] == \
         base64.b64encode(bytes.fromhex(SHA)).decode()
     assert resp["upload"]["headers"]["Content-Length"] == str(len(BODY))
+
+
+def test_a_put_url_writes_its_key_once_a_replay_is_refused(presign_api, s3_client):
+    # Within its expiry the URL could otherwise replace what a dedup answer points others at.
+    resp = issue_put(presign_api)
+    assert put(resp)[0] == 200
+    status, body = put(resp)
+    assert (status, s3_error_code(body)) == (412, "PreconditionFailed")
+    assert len(versions(s3_client, presign_api.bucket)) == 1
 
 
 def test_store_rejects_a_body_whose_hash_differs(presign_api, s3_client):

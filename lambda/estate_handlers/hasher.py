@@ -272,8 +272,8 @@ class Deps:
 
 
 def process_object(obj: ObjectVersion, deps: Deps, *, skip_replicas: bool = False) -> str:
-    """Hash, claim and tag one version. Returns its outcome: canonical, duplicate, skipped
-    or replica. ``skip_replicas`` (the event-driven path): a version S3 replication wrote
+    """Hash, claim and tag one version. Returns its outcome: canonical, duplicate, kept,
+    skipped or replica. ``skip_replicas`` (the event-driven path): a version S3 replication wrote
     here is left to its origin Region (``object_events.is_replica``)."""
     where = {"bucket": obj.bucket, "key": obj.key, "version_id": obj.version_id}
     if not is_hashed_key(obj.key):

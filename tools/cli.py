@@ -16,6 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 # The replica's name is the estate's naming rule (lambda/estate_handlers/layout.py, on the
 # path through the tools package), shared with the CDK app, so a tool never guesses it.
 from estate_handlers.layout import replica_bucket_name  # noqa: F401 (re-exported)
@@ -105,6 +107,16 @@ def aws_error(exc: Exception) -> str:
         error = response["Error"]
         return f"{error.get('Code')}: {error.get('Message')}"
     return str(exc)
+
+
+def require_bucket(s3, bucket_name: str, *, unchanged: str = "nothing was changed") -> None:
+    """The bucket answers, checked before anything is changed: a wrong name, Region or
+    credentials would otherwise be found half-way, after part of the work was done."""
+    try:
+        s3.head_bucket(Bucket=bucket_name)
+    except (ClientError, BotoCoreError) as exc:
+        raise UsageError(f"s3://{bucket_name} does not answer ({aws_error(exc)}): check its "
+                         f"name, Region and credentials; {unchanged}") from None
 
 
 def moment(text: str) -> dt.datetime:

@@ -29,7 +29,7 @@ from tools.backfill import (
     manifest_key,
     upload_manifest,
 )
-from tools.cli import aws_error, writable_file
+from tools.cli import UsageError, aws_error, require_bucket, writable_file
 
 _FUNCTION_ARN = re.compile(r"arn:aws[a-z-]*:lambda:([a-z0-9-]+):(\d{12}):function:[A-Za-z0-9_-]+(:[A-Za-z0-9$_-]+)?")
 JOB_NOT_CREATED = 1
@@ -91,10 +91,9 @@ def main(argv=None, *, s3=None, s3control=None) -> int:
         # Checked before the listing: a bucket that does not answer would otherwise be found
         # only at the upload, after the whole manifest was built.
         try:
-            s3.head_bucket(Bucket=cfg.assets_bucket_name)
-        except (ClientError, BotoCoreError) as exc:
-            print(f"error: s3://{cfg.assets_bucket_name} does not answer ({aws_error(exc)}): "
-                  "check the credentials and --env; nothing was uploaded", file=sys.stderr)
+            require_bucket(s3, cfg.assets_bucket_name, unchanged="nothing was uploaded")
+        except UsageError as exc:
+            print(f"error: {exc}", file=sys.stderr)
             return 2
     try:
         if args.inventory:

@@ -46,7 +46,15 @@ from estate_handlers.s3_errors import error_code
 
 from infra.config import USER_EXPORTS, USER_UPLOADS
 from infra.config.common import MAX_OBJECT_LOCK_DAYS as MAX_RETAIN_DAYS
-from tools.cli import Parser, UsageError, bucket, region, replica_bucket_name, run_main
+from tools.cli import (
+    Parser,
+    UsageError,
+    bucket,
+    region,
+    replica_bucket_name,
+    require_bucket,
+    run_main,
+)
 
 SOME_FAILED = 1
 # The upload API's caller segment: a slug of the principal (letters, digits, single hyphens
@@ -127,6 +135,12 @@ def _pages(s3, bucket: str, prefix: str):
         yield items
 
 
+def _code(exc: Exception) -> str:
+    """An AWS failure as its error code (or exception name): codes only, as the report holds
+    no key and no message that could quote one."""
+    return error_code(exc) if isinstance(exc, ClientError) else type(exc).__name__
+
+
 def erase_prefix(s3, bucket: str, prefix: str, *, dry_run: bool) -> Tally:
     """Delete every version and delete marker under ``prefix`` (or count them). An S3 error
     stops this location only: it is counted as failed, so the other locations are still
@@ -136,8 +150,7 @@ def erase_prefix(s3, bucket: str, prefix: str, *, dry_run: bool) -> Tally:
         _erase_pages(s3, tally, dry_run=dry_run)
     except (ClientError, BotoCoreError) as exc:  # e.g. the connection lost half-way
         tally.failed += 1
-        code = error_code(exc) if isinstance(exc, ClientError) else type(exc).__name__
-        tally.errors.append(f"{code}: stopped after {tally.versions} versions and "
+        tally.errors.append(f"{_code(exc)}: stopped after {tally.versions} versions and "
                             f"{tally.delete_markers} markers (rerun)")
     return tally
 
@@ -165,18 +178,6 @@ def _erase_pages(s3, tally: Tally, *, dry_run: bool) -> None:
 
 def remaining(s3, bucket: str, prefix: str) -> int:
     return sum(len(items) for items in _pages(s3, bucket, prefix))
-
-
-def _reachable(s3, bucket: str) -> None:
-    """Every bucket the run touches answers before anything is deleted: a wrong name or
-    Region would otherwise stop the run half-way, after the primary's versions were gone."""
-    try:
-        s3.head_bucket(Bucket=bucket)
-    except ClientError as exc:
-        raise UsageError(f"s3://{bucket} does not answer ({error_code(exc)}): check its name and "
-                         "Region; nothing was erased") from None
-    except BotoCoreError as exc:  # no credentials, no network: nothing has changed yet
-        raise UsageError(f"cannot reach s3://{bucket} ({exc}); nothing was erased") from None
 
 
 def _caller_arn() -> str:
@@ -296,7 +297,7 @@ def _main(args, stdout) -> int:
     for client, name in ((primary, args.bucket), (replica, replica_bucket),
                          (audit, args.audit_bucket)):
         if client is not None:
-            _reachable(client, name)
+            require_bucket(client, name, unchanged="nothing was erased")
     lock_mode = None if audit is None else audit_lock_mode(audit, args.audit_bucket,
                                                            args.audit_retain_days)
     operator = args.operator or _caller_arn()
@@ -331,8 +332,7 @@ def _erase(args, primary, replica, replica_bucket: str) -> list[Tally]:
             left = remaining(client, tally.bucket, tally.prefix)
         except (ClientError, BotoCoreError) as exc:
             tally.failed += 1
-            code = error_code(exc) if isinstance(exc, ClientError) else type(exc).__name__
-            tally.errors.append(f"{code}: could not check what remains (rerun)")
+            tally.errors.append(f"{_code(exc)}: could not check what remains (rerun)")
             continue
         if left:  # e.g. a replica still arriving; a rerun finishes it
             tally.failed += left

@@ -28,9 +28,17 @@ from dataclasses import dataclass
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
-from estate_handlers.s3_errors import error_code
 
-from tools.cli import Parser, UsageError, bucket, moment, replica_bucket_name, run_main
+from tools.cli import (
+    Parser,
+    UsageError,
+    aws_error,
+    bucket,
+    moment,
+    replica_bucket_name,
+    require_bucket,
+    run_main,
+)
 from tools.reconcile import engine
 
 NEEDS_RERUN = 1
@@ -114,24 +122,16 @@ def build_estate(settings: Settings, table: str) -> engine.Estate:
                          gated_prefixes=settings.gated_prefixes)
 
 
-def _aws_error(exc: Exception) -> str:
-    return error_code(exc) if isinstance(exc, ClientError) else type(exc).__name__
-
-
 def check_reachable(estate: engine.Estate) -> None:
     """Both buckets and the dedup table answer before anything is changed: a wrong name or
     Region would otherwise be found per version, after copies into the primary were made."""
     for side in (estate.primary, estate.secondary):
-        try:
-            side.s3.head_bucket(Bucket=side.bucket)
-        except (ClientError, BotoCoreError) as exc:
-            raise UsageError(f"s3://{side.bucket} does not answer ({_aws_error(exc)}): check "
-                             "its name and Region; nothing was changed") from None
+        require_bucket(side.s3, side.bucket)
     deps = estate.hasher
     try:
         deps.dynamodb.describe_table(TableName=deps.table_name)
     except (ClientError, BotoCoreError) as exc:
-        raise UsageError(f"table {deps.table_name} does not answer ({_aws_error(exc)}): check "
+        raise UsageError(f"table {deps.table_name} does not answer ({aws_error(exc)}): check "
                          "--table and the Region; nothing was changed") from None
 
 

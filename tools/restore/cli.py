@@ -44,6 +44,7 @@ from tools.cli import (
     moment,
     region,
     replica_bucket_name,
+    require_bucket,
     run_main,
     writable_file,
 )
@@ -396,16 +397,6 @@ def _use_batch(run: Run, copies: int, stdout) -> bool:
     return True
 
 
-def _reachable(s3, bucket_name: str) -> None:
-    """Every bucket the run touches answers before anything is changed: a wrong name or Region
-    would otherwise be found half-way, after keys were restored or a manifest uploaded."""
-    try:
-        s3.head_bucket(Bucket=bucket_name)
-    except (ClientError, BotoCoreError) as exc:
-        raise UsageError(f"s3://{bucket_name} does not answer ({aws_error(exc)}): check its "
-                         "name and Region; nothing was changed") from None
-
-
 def _versioned(s3, bucket_name: str) -> None:
     """The restore writes into a versioned bucket only: there a copy is a new version and a
     removal a delete marker, and every earlier version stays. Unversioned (or suspended), a
@@ -431,7 +422,7 @@ def _batch_target(run: Run, dest_s3) -> batch_ops.BatchTarget:
     region = dest_s3.meta.region_name
     manifest_bucket = args.manifest_bucket or run.dest_bucket
     if manifest_bucket != run.dest_bucket:
-        _reachable(dest_s3, manifest_bucket)
+        require_bucket(dest_s3, manifest_bucket)
     return batch_ops.BatchTarget(account, region, args.batch_role_arn, manifest_bucket,
                                  "restore-jobs/")
 
@@ -450,9 +441,9 @@ def _main(args: argparse.Namespace, stdout) -> int:
                                     request_archive_restore=args.request_archive_restore,
                                     archive_restore_tier=args.archive_restore_tier),
                         readers=args.workers)
-    _reachable(source_s3, run.source_bucket)
+    require_bucket(source_s3, run.source_bucket)
     if run.dest_bucket != run.source_bucket:
-        _reachable(dest_s3, run.dest_bucket)
+        require_bucket(dest_s3, run.dest_bucket)
     _versioned(dest_s3, run.dest_bucket)
     with restorer, tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
         try:

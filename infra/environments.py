@@ -42,7 +42,6 @@ _DUPLICATE_SHARE = 0.3
 # canonical's renditions (~0.1 s).
 _RENDER_SECONDS = 2.7
 _PRODUCT_SHARE = _UPLOAD_MIX["product-image"][0]
-_RENDITION_BATCH = RENDITION_BATCH_SIZE
 _RENDITION_SECONDS_PER_ORIGINAL = (1 - _DUPLICATE_SHARE) * _RENDER_SECONDS \
     + _DUPLICATE_SHARE * 0.1
 # Hashing: SHA-256 streams at ~hashlib speed (bench_hash: ratio ~1.0, ~0.4 GB/s on Graviton), so
@@ -52,8 +51,8 @@ _RENDITION_SECONDS_PER_ORIGINAL = (1 - _DUPLICATE_SHARE) * _RENDER_SECONDS \
 # probes' requests); its compute per upload is nil.
 _FUNCTIONS = {"Presign": FunctionUsage(1.5, 0.05), "Hasher": FunctionUsage(0.25, 0.3),
               "WriteHealth": FunctionUsage(0.0, 0.0),
-              "Rendition": FunctionUsage(_PRODUCT_SHARE / _RENDITION_BATCH,
-                                         _RENDITION_BATCH * _RENDITION_SECONDS_PER_ORIGINAL),
+              "Rendition": FunctionUsage(_PRODUCT_SHARE / RENDITION_BATCH_SIZE,
+                                         RENDITION_BATCH_SIZE * _RENDITION_SECONDS_PER_ORIGINAL),
               "Verdict": FunctionUsage(0.002, 0.2)}
 _QUEUES = {"Hasher": 1.0, "Rendition": _PRODUCT_SHARE, "Verdict": 0.002, "DeadLetter": 0.0,
            "Dlq": 0.0}

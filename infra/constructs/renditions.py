@@ -69,7 +69,6 @@ SERVICE = "renditions"
 
 MEMORY_MB = 2048
 TIMEOUT = Duration.seconds(120)
-BATCH_SIZE = RENDITION_BATCH_SIZE
 # AWS's guidance for SQS event sources: visibility >= 6 x the function timeout.
 VISIBILITY_TIMEOUT = Duration.seconds(6 * TIMEOUT.to_seconds())
 MAX_RECEIVE_COUNT = 5
@@ -190,7 +189,7 @@ class Renditions(Construct):
             self, "FromQueue",
             target=self.function.function,
             event_source_arn=self.queue.queue_arn,
-            batch_size=BATCH_SIZE,
+            batch_size=RENDITION_BATCH_SIZE,
             report_batch_item_failures=True,
             max_concurrency=reserved_concurrency,  # never more batches than it may run
         )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.config import ORIGINALS, ConfigError, StoredGroup, UsageConfig
+from infra.config import ORIGINALS, RENDITION_BATCH_SIZE, ConfigError, StoredGroup, UsageConfig
 from infra.environments import dev, prod
 from tools.cost.__main__ import main
 from tools.cost.estimate import UnpricedTypes, estimate, storage_mix
@@ -162,15 +162,14 @@ def test_shipped_usage_models_are_valid_and_prod_stores_about_52_tb():
 @pytest.mark.parametrize("environment", [dev, prod])
 def test_the_renditions_function_is_priced_for_the_originals_the_compute_figure_renders(
         environment):
-    from infra.config import RENDITION_BATCH_SIZE as BATCH_SIZE
     usage = environment().usage
     work = usage.functions["Rendition"]
     product_share = usage.upload_mix["product-image"][0]
     # One invocation per batch of originals; only product originals reach the function.
-    assert work.invocations_per_upload * BATCH_SIZE == pytest.approx(product_share)
+    assert work.invocations_per_upload * RENDITION_BATCH_SIZE == pytest.approx(product_share)
     assert usage.queue_messages_per_upload["Rendition"] == pytest.approx(product_share)
     # Per original: the prepared-once render for those that are not duplicates, at least.
-    per_original = work.seconds_per_invocation / BATCH_SIZE
+    per_original = work.seconds_per_invocation / RENDITION_BATCH_SIZE
     assert per_original >= (1 - usage.duplicate_share) * usage.rendition_cpu_seconds_per_original
 
 

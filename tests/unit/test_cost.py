@@ -133,6 +133,17 @@ def test_cli_what_if_prints_the_delta_of_doubling_uploads(tmp_path, capsys):
     assert "+$54.00 / month" in capsys.readouterr().out
 
 
+def test_cli_what_if_delta_is_in_the_markdown_file_too(tmp_path, capsys):
+    api = {"Type": "AWS::ApiGatewayV2::Api", "Properties": {"ProtocolType": "HTTP"}}
+    root = _assembly(tmp_path / "a", {"Api": api})
+    out = tmp_path / "cost.md"
+    assert main(["--assembly", str(root), "--what-if", "uploads_per_day=2.4e6",
+                 "--markdown", str(out)]) == 0
+    text = out.read_text()
+    assert "#### `prod` with `uploads_per_day=2.4e6`:" in text and "(+$54.00 / month)" in text
+    assert "| API Gateway | " in text and "| +$54.00 |" in text
+
+
 def test_cli_what_if_on_an_unknown_field_exits_1(tmp_path, capsys):
     root = _assembly(tmp_path / "a", {})
     assert main(["--assembly", str(root), "--what-if", "rocket_launches=3"]) == 1

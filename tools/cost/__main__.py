@@ -120,7 +120,10 @@ def main(argv: list[str] | None = None) -> int:
             if args.what_if:
                 after = environment_estimate(env, envs[env],
                                              what_if(ENVIRONMENTS[env]().usage, args.what_if))
-                parts.append(render.delta_text(base, after, ", ".join(args.what_if)))
+                label = ", ".join(args.what_if)
+                markdown.append(render.delta_markdown(base, after, label))
+                parts.append(markdown[-1] if args.format == "markdown"
+                             else render.delta_text(base, after, label))
     except (CostError, ReviewError) as error:
         print(f"cost: {error}", file=sys.stderr)
         return 1

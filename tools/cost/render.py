@@ -78,6 +78,17 @@ def delta_text(before: Estimate, after: Estimate, label: str) -> str:
     return "\n".join(out) + "\n"
 
 
+def delta_markdown(before: Estimate, after: Estimate, label: str) -> str:
+    """The what-if's delta as Markdown: the totals, then each line item that moved."""
+    change = after.total - before.total
+    out = [f"#### `{after.env}` with `{label}`: {usd(before.total)} → {usd(after.total)} "
+           f"({signed(change)} / month)", "",
+           "| Service | Line item | Region | Change / month |", "|---|---|---|---:|"]
+    out += [f"| {line.service} | {line.item} | {line.region} | {signed(d)} |"
+            for line, d in moved(before, after)]
+    return "\n".join([*out, ""])
+
+
 def rendering(env: str, rc: RenderingCompute) -> str:
     """Markdown (also fine as terminal text): prepared-once vs render-per-miss compute."""
     ratio = rc.anchor_cpu_seconds / rc.prepared_cpu_seconds if rc.prepared_cpu_seconds else 0.0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import struct
+import zlib
 
 import pytest
 from botocore.exceptions import ClientError
@@ -369,6 +370,38 @@ def test_the_manifest_records_the_originals_size_as_displayed(orientation, displ
     assert (original["width"], original["height"]) == displayed
     largest = max(manifest(s3)["renditions"], key=lambda e: e["width"])
     assert (largest["width"] > largest["height"]) == (displayed[0] > displayed[1])
+
+
+def _with_late_exif(png: bytes, orientation: int) -> bytes:
+    """The PNG with an eXIf chunk after its image data (allowed; Pillow reads it on decode)."""
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    data = exif.tobytes()
+    chunk = struct.pack(">I", len(data)) + b"eXIf" + data + struct.pack(
+        ">I", zlib.crc32(b"eXIf" + data))
+    end = png.rindex(b"\x00\x00\x00\x00IEND")
+    return png[:end] + chunk + png[end:]
+
+
+@pytest.mark.parametrize("orientation, displayed", [(3, (300, 200)), (6, (200, 300))])
+def test_a_png_oriented_by_an_exif_chunk_after_its_pixels_records_the_displayed_size(
+        orientation, displayed):
+    key = KEY.replace(".jpg", ".png")
+    outcome, s3 = process(_with_late_exif(encoded(photo((300, 200)), "PNG"), orientation), key)
+    assert outcome.status == "rendered"
+    original = manifest(s3, key)["original"]
+    assert (original["width"], original["height"]) == displayed
+    largest = max(manifest(s3, key)["renditions"], key=lambda e: e["width"])
+    assert (largest["width"] > largest["height"]) == (displayed[0] > displayed[1])
+
+
+def test_a_png_turned_by_its_late_exif_into_an_impossible_strip_is_refused_unwritten():
+    # 16500x1 fits (scaled down); turned, 1x16500 is taller than any encoder allows a column.
+    wide = Image.linear_gradient("L").resize((16500, 1)).convert("RGB")
+    key = KEY.replace(".jpg", ".png")
+    outcome, s3 = process(_with_late_exif(encoded(wide, "PNG"), 6), key)
+    assert_refused(outcome, s3, "unsupported-dimensions", key)
+    assert set(s3.objects) == {key}
 
 
 def test_a_canonical_manifest_of_the_previous_schema_is_rendered_again_not_reused():

@@ -25,7 +25,7 @@
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from PIL import Image, ImageCms, ImageOps
 
@@ -105,6 +105,15 @@ def check_dimensions(inspection: Inspection, settings: Settings) -> None:
     if inspection.height > tallest * inspection.width:
         raise Rejected("unsupported-dimensions",
                        f"{inspection.width}x{inspection.height}: taller than {tallest}:1")
+
+
+def as_decoded(inspection: Inspection, decoded: Image.Image) -> Inspection:
+    """The inspection with the size as displayed once decoded: a PNG's eXIf chunk after its
+    image data is only read by the decode, which then turns the pixels (``decode``); PNGs are
+    not shrunk on load, so the decoded size is the displayed size."""
+    if inspection.format != "png" or decoded.size == (inspection.width, inspection.height):
+        return inspection
+    return replace(inspection, width=decoded.width, height=decoded.height)
 
 
 def shrink_on_load(im: Image.Image, largest_width: int) -> None:
@@ -251,7 +260,7 @@ def resize_cascade(im: Image.Image, widths: tuple[int, ...], tallest: int = MAX_
     taller than ``tallest`` (``max_height``: see "Height cap").
 
     Each width is made from the previous one and only the current one is referenced, so a
-    caller that hands over its only reference to ``im`` (``resize_cascade(decode(...), ...)``)
+    caller that hands over its only reference to ``im`` (the pipeline deletes its own)
     frees the decoded image once the largest rendition exists, before any encoder runs.
     """
     current = im

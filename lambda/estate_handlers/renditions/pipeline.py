@@ -195,9 +195,12 @@ def render_and_store(s3, obj: ObjectVersion, settings: Settings) -> Outcome:
     inspection, im = sniff.inspect(data, settings.max_pixels)
     imaging.check_dimensions(inspection, settings)
     sha256 = hashlib.sha256(data).hexdigest()
-    cascade = imaging.resize_cascade(imaging.decode(im, inspection, settings), settings.widths,
-                                     imaging.max_height(settings))
+    decoded = imaging.decode(im, inspection, settings)
     del im, data
+    inspection = imaging.as_decoded(inspection, decoded)
+    imaging.check_dimensions(inspection, settings)  # again, if the decode turned the image
+    cascade = imaging.resize_cascade(decoded, settings.widths, imaging.max_height(settings))
+    del decoded
     encoded = []
     smallest = None
     for requested, resized in cascade:

@@ -74,7 +74,8 @@ def displayed_size(im: Image.Image) -> tuple[int, int]:
     """(width, height) once the EXIF orientation is applied (what every rendition shows)."""
     if im.format == "PNG" and "exif" not in im.info:
         # An eXIf chunk after the image data is only found by decoding it (Pillow's getexif
-        # would load every pixel here, before any check): taken as unrotated.
+        # would load every pixel here, before any check): unrotated until the decode
+        # (imaging.as_decoded).
         return im.size
     try:
         orientation = im.getexif().get(0x0112, 1)

@@ -20,8 +20,8 @@ A version that no longer exists is skipped (success). Throttling is retried by b
 The entry point is thin: messages are read through ``object_events.objects_in_message`` (the
 trigger can change without touching this code); the rules (hashing, claim, tags) are plain
 functions over injected clients (``Deps``), testable without AWS. EMF metrics: BytesHashed,
-DuplicatesFound, HashedObjects, ReplicasSkipped (versions S3 replication wrote here: their
-origin Region hashed them, see ``object_events.is_replica``).
+DuplicatesFound, HashedObjects. A replica (an upload taken in the replica Region, brought here
+by replication) is hashed like any version: this Region's pipeline is the only one.
 """
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ from estate_handlers.layout import (
     TABLE_ENV,
     USER_CONTENT,
 )
-from estate_handlers.object_events import ObjectVersion, is_replica, objects_in_message
+from estate_handlers.object_events import ObjectVersion, objects_in_message
 from estate_handlers.runtime import (
     IN_LAMBDA,
     ConfigError,
@@ -78,7 +78,6 @@ MAX_CHUNK_BYTES = 16 * 1024 * 1024  # the memory budget is 64 MB above baseline
 MAX_ATTEMPTS = 5  # per AWS call, first try included; botocore "standard" mode: exponential backoff, jitter, ≤20 s
 MAX_CLAIM_ROUNDS = 5  # index claim/take-over rounds before giving the record back to SQS
 MAX_TAG_VALUE_CHARS = 256
-REPLICAS_SKIPPED_METRIC = "ReplicasSkipped"
 # S3 tag values: Unicode letters, digits and whitespace, plus these (the documented
 # pattern ^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$).
 _TAG_PUNCTUATION = frozenset("_.:/=+-@")
@@ -271,21 +270,15 @@ class Deps:
     chunk_bytes: int = DEFAULT_CHUNK_BYTES
 
 
-def process_object(obj: ObjectVersion, deps: Deps, *, skip_replicas: bool = False) -> str:
-    """Hash, claim and tag one version. Returns its outcome: canonical, duplicate, kept,
-    skipped or replica. ``skip_replicas`` (the event-driven path): a version S3 replication wrote
-    here is left to its origin Region (``object_events.is_replica``)."""
+def process_object(obj: ObjectVersion, deps: Deps) -> str:
+    """Hash, claim and tag one version. Returns its outcome: canonical, duplicate, kept or
+    skipped."""
     where = {"bucket": obj.bucket, "key": obj.key, "version_id": obj.version_id}
     if not is_hashed_key(obj.key):
         log(logging.INFO, "skipped: not an upload prefix", **where)
         return "skipped"
     try:
-        head = head_version(deps.s3, obj) if skip_replicas else None
-        if head is not None and is_replica(head):
-            metrics.add_metric(name=REPLICAS_SKIPPED_METRIC, unit=MetricUnit.Count, value=1)
-            log(logging.INFO, "skipped: a replica, hashed in its origin Region", **where)
-            return "replica"
-        sha256, size, source = hash_version(deps.s3, obj, deps.chunk_bytes, head)
+        sha256, size, source = hash_version(deps.s3, obj, deps.chunk_bytes)
         candidate = CanonicalObject(
             sha256=sha256, key=obj.key, version_id=obj.version_id or "null", size=size,
             first_seen=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -320,7 +313,7 @@ def process_record(record: SQSRecord, deps: Deps) -> None:
     """Every object version one queue message names; any exception fails only this record."""
     try:
         for obj in objects_in_message(record.body):
-            process_object(obj, deps, skip_replicas=True)
+            process_object(obj, deps)
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code")
         level, message = ((logging.WARNING, "record failed: throttled after retries")

@@ -96,9 +96,8 @@ UPLOAD_KINDS = "<upload kind>"
 EMF_METRICS: dict[str, dict[str, tuple[str, ...]]] = {
     "estate_handlers.presign": {"UrlsIssued": (UPLOAD_KINDS, "download"),
                                 "DedupHits": (UPLOAD_KINDS,)},
-    "estate_handlers.hasher": {"HashedObjects": (), "BytesHashed": (), "DuplicatesFound": (),
-                               "ReplicasSkipped": ()},
-    "estate_handlers.renditions.handler": {"RejectedOriginals": (), "ReplicasSkipped": ()},
+    "estate_handlers.hasher": {"HashedObjects": (), "BytesHashed": (), "DuplicatesFound": ()},
+    "estate_handlers.renditions.handler": {"RejectedOriginals": ()},
     "estate_handlers.scan_verdict": {"UploadsQuarantined": (), "UnreleasableUploadsReported": (),
                                      "UnscannableUploadsReported": ()},
     "estate_handlers.replica_guard": {DEDUP_REPLICA_PROTECTED_METRIC: ()},

@@ -58,11 +58,10 @@ class ScanResult:
 def is_replica(head: dict) -> bool:
     """Did S3 replication write this version (a HeadObject response) into its bucket?
 
-    Each Region's event-driven consumers process only the versions first written in that
-    Region: a replica was hashed, scanned and rendered where it was uploaded, and its tags
-    (the verdict, the hasher's) and its renditions arrive by replication too. Processing it
-    again would hash, alarm or render twice. After a failback, ``tools.reconcile`` checks
-    what replication brought and calls these same consumers for whatever is missing.
+    The pipelines do not ask: only the primary Region runs them, and a replica there is an
+    upload taken in the replica Region during a failover, which replication brought back and
+    which nobody has processed yet. ``tools.reconcile`` asks, to tell such an upload from a
+    copy of a primary write.
     """
     return head.get("ReplicationStatus") == REPLICA
 

@@ -2,8 +2,7 @@
 
 ``handler`` serves two invokers:
 
-- the SQS event source (``Records``): a replica (``object_events.is_replica``) is skipped and
-  counted (``ReplicasSkipped``), its origin Region renders it; each message is read through
+- the SQS event source (``Records``): each message is read through
   ``estate_handlers.object_events.objects_in_message`` (today an S3 ObjectCreated
   notification; a "scan passed" event later, without a change here). Powertools'
   ``BatchProcessor`` reports failed records (``batchItemFailures``): those are redelivered
@@ -31,12 +30,11 @@ from botocore.exceptions import ClientError
 
 from estate_handlers.emf import log_metrics
 from estate_handlers.object_events import ObjectVersion, objects_in_message
-from estate_handlers.renditions.pipeline import REJECTED, REPLICA_OUTCOME, Outcome, process_object
+from estate_handlers.renditions.pipeline import REJECTED, Outcome, process_object
 from estate_handlers.renditions.settings import CONFIG_ENV, Settings
 
 METRICS_NAMESPACE = "StorageEstate/Renditions"
 REJECTED_METRIC = "RejectedOriginals"
-REPLICAS_SKIPPED_METRIC = "ReplicasSkipped"
 MAX_ATTEMPTS = 5  # per S3 call, first try included (botocore "standard" retry mode)
 
 logger = Logger(service="renditions")
@@ -67,21 +65,19 @@ def settings() -> Settings:
     return _settings
 
 
-def handle_object(obj: ObjectVersion, *, skip_replicas: bool = False) -> Outcome:
-    outcome = process_object(s3_client(), obj, settings(), skip_replicas=skip_replicas)
+def handle_object(obj: ObjectVersion) -> Outcome:
+    outcome = process_object(s3_client(), obj, settings())
     logger.info(f"original {outcome.status}", extra={
         "bucket": obj.bucket, "key": obj.key, "version_id": obj.version_id,
         "outcome": outcome.status, "detail": outcome.detail, "written": outcome.written})
     if outcome.status == REJECTED:
         metrics.add_metric(name=REJECTED_METRIC, unit=MetricUnit.Count, value=1)
-    elif outcome.status == REPLICA_OUTCOME:
-        metrics.add_metric(name=REPLICAS_SKIPPED_METRIC, unit=MetricUnit.Count, value=1)
     return outcome
 
 
 def record_handler(record: SQSRecord) -> None:
     for obj in objects_in_message(record.body):
-        handle_object(obj, skip_replicas=True)
+        handle_object(obj)
 
 
 def batch_operations_task(task: dict) -> dict:

@@ -3,8 +3,8 @@
 Order of work, cheapest and safest first:
 
 1. Not an original, or not the key's current version (a newer one has its own event):
-   skip. Gone: skip. A replica (S3 replication wrote it here) on the event-driven path:
-   skip; its origin Region rendered it and the renditions arrive by replication.
+   skip. Gone: skip. A replica (an upload the replica Region took, brought here by
+   replication) is rendered like any version: only this Region renders.
 2. Its manifest already names this version and this rendition set: skip (a redelivery or
    a re-run writes nothing). A manifest for another version is replaced.
 3. Already tagged ``processing-status=rejected``: skip.
@@ -38,7 +38,7 @@ from estate_handlers.layout import (
     DUPLICATE_OF_TAG,
     MAX_TAGS_PER_OBJECT,
 )
-from estate_handlers.object_events import ObjectVersion, is_replica
+from estate_handlers.object_events import ObjectVersion
 from estate_handlers.renditions import fingerprints, imaging, keys, sniff
 from estate_handlers.renditions.settings import Settings
 from estate_handlers.s3_errors import is_missing, newer_version_unreleased
@@ -52,12 +52,11 @@ REJECTED = "rejected"
 # 2: ``original.width``/``height`` are the size as displayed (EXIF orientation applied); in 1
 # they were the stored size. A canonical's manifest of another schema is not reused.
 MANIFEST_SCHEMA = 2
-REPLICA_OUTCOME = "replica"
 
 
 @dataclass(frozen=True)
 class Outcome:
-    status: str  # rendered | reused | rejected | unchanged | superseded | skipped | replica
+    status: str  # rendered | reused | rejected | unchanged | superseded | skipped
     detail: str = ""
     written: int = 0  # objects written (renditions + manifest)
 
@@ -230,10 +229,8 @@ def reject(s3, obj: ObjectVersion, existing_tags: list[dict], error: sniff.Rejec
     return Outcome(REJECTED, error.reason if tagged else f"{error.reason} (untagged: 10 tags)")
 
 
-def process_object(s3, obj: ObjectVersion, settings: Settings, *,
-                   skip_replicas: bool = False) -> Outcome:
-    """Render one original version (see the module docstring for the order of work).
-    ``skip_replicas``: the event-driven path leaves replicas to their origin Region."""
+def process_object(s3, obj: ObjectVersion, settings: Settings) -> Outcome:
+    """Render one original version (see the module docstring for the order of work)."""
     if not keys.is_original(obj.key):
         return Outcome("skipped", "not an original")
     try:
@@ -246,8 +243,6 @@ def process_object(s3, obj: ObjectVersion, settings: Settings, *,
         raise
     if obj.version_id and head.get("VersionId") != obj.version_id:
         return Outcome("superseded", f"current version is {head.get('VersionId')}")
-    if skip_replicas and is_replica(head):
-        return Outcome(REPLICA_OUTCOME, "rendered in its origin Region")
     obj = ObjectVersion(obj.bucket, obj.key, head.get("VersionId") or obj.version_id)
     manifest = read_manifest(s3, obj.bucket, obj.key)
     if manifest is not None \

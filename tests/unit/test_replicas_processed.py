@@ -1,12 +1,10 @@
-"""Each Region's event-driven consumers process only the versions first written in that
-Region: a version S3 replication wrote (HeadObject ``ReplicationStatus: REPLICA``) is skipped
-and counted, because its origin Region hashed and rendered it and the tags and renditions
-arrive by replication. The direct callers (``tools.reconcile``, the renditions backfill) still
-process replicas.
+"""Only the primary Region runs the pipelines, so a replica there (an upload taken in the
+replica Region during a failover, brought back by replication) is hashed and rendered by the
+event-driven path like any upload: nobody else will. ``tools.reconcile`` sweeps whatever
+replication had not brought when it runs.
 
 A local S3 server cannot produce ``ReplicationStatus``, so S3 is a botocore Stubber here: it
-answers exactly the calls queued and fails on any other, which is what proves a skipped
-version costs one HeadObject and nothing else (no GET, no index write, no tag, no render).
+answers exactly the calls queued and fails on any other.
 """
 from __future__ import annotations
 
@@ -101,17 +99,16 @@ def expect_hashing(s3_stub, dynamodb_stub, replication_status: str) -> None:
     s3_stub.add_response("put_object_tagging", {}, {**where, "Tagging": ANY})
 
 
-def test_the_hasher_entry_point_skips_a_replica_with_one_head_and_counts_it(
-        hasher_deps, monkeypatch, capsys):
+def test_the_hasher_entry_point_hashes_a_replica_and_counts_it(hasher_deps, monkeypatch,
+                                                                capsys):
     deps, s3_stub, dynamodb_stub = hasher_deps
-    s3_stub.add_response("head_object", head("REPLICA"),
-                         {"Bucket": BUCKET, "Key": UPLOAD, "VersionId": "v1",
-                          "ChecksumMode": "ENABLED"})
+    expect_hashing(s3_stub, dynamodb_stub, "REPLICA")
     monkeypatch.setattr(hasher, "current_deps", lambda: deps)
     assert hasher.handler(event_for(UPLOAD), LambdaContext()) == {"batchItemFailures": []}
-    s3_stub.assert_no_pending_responses()  # and no other call was made: the stub would raise
+    s3_stub.assert_no_pending_responses()
+    dynamodb_stub.assert_no_pending_responses()
     (line,) = emf(capsys)
-    assert line["ReplicasSkipped"] in (1, [1.0], 1.0) and "HashedObjects" not in line
+    assert line["HashedObjects"] in (1, [1.0], 1.0)
     assert line["_aws"]["CloudWatchMetrics"][0]["Namespace"] == METRICS_NAMESPACE
 
 
@@ -124,51 +121,31 @@ def test_the_hasher_hashes_a_version_first_written_here_from_the_same_head(hashe
     dynamodb_stub.assert_no_pending_responses()
 
 
-def test_a_direct_call_hashes_a_replica(hasher_deps):
-    # tools.reconcile calls process_object itself for a replica its origin never hashed.
-    deps, s3_stub, dynamodb_stub = hasher_deps
-    expect_hashing(s3_stub, dynamodb_stub, "REPLICA")
-    assert hasher.process_object(ObjectVersion(BUCKET, UPLOAD, "v1"), deps) == "canonical"
-
-
 # ------------------------------------------------------------------ renditions
 
-def test_the_renditions_entry_point_skips_a_replica_and_counts_it(monkeypatch, capsys):
-    s3 = client("s3")
-    monkeypatch.setattr(renditions_entry, "_s3", s3)
-    monkeypatch.setattr(renditions_entry, "_settings", Settings())
-    with Stubber(s3) as stub:
-        stub.add_response("head_object", head("REPLICA"), {"Bucket": BUCKET, "Key": ORIGINAL})
-        context = LambdaContext()
-        assert renditions_entry.handler(event_for(ORIGINAL), context) == {"batchItemFailures": []}
-        stub.assert_no_pending_responses()
-    (line,) = emf(capsys)
-    assert line["ReplicasSkipped"] in (1, [1.0], 1.0)
-    assert "RejectedOriginals" not in line
-
-
-def test_a_direct_render_of_a_replica_reads_its_manifest_like_any_version():
-    # With a manifest naming the version (replicated with it), the answer is "unchanged".
+def test_the_renditions_entry_point_reads_a_replicas_manifest_like_any_version(monkeypatch):
+    # Past the HEAD to the manifest: a manifest naming this version means "unchanged"; without
+    # one, the version is rendered (the pipeline's own tests).
     s3, settings = client("s3"), Settings()
+    monkeypatch.setattr(renditions_entry, "_s3", s3)
+    monkeypatch.setattr(renditions_entry, "_settings", settings)
     manifest = {"original": {"version_id": "v1"},
                 "settings_digest": pipeline.settings_digest(settings)}
     with Stubber(s3) as stub:
         stub.add_response("head_object", head("REPLICA"), {"Bucket": BUCKET, "Key": ORIGINAL})
         stub.add_response("get_object", {"Body": _body(json.dumps(manifest).encode())},
                           {"Bucket": BUCKET, "Key": keys.manifest_key(ORIGINAL)})
-        outcome = pipeline.process_object(s3, ObjectVersion(BUCKET, ORIGINAL, "v1"), settings)
+        assert renditions_entry.handler(event_for(ORIGINAL), LambdaContext()) \
+            == {"batchItemFailures": []}
         stub.assert_no_pending_responses()
-    assert outcome.status == "unchanged"
 
 
-def test_the_renditions_skip_comes_after_the_superseded_check():
-    # A replica that is no longer current is "superseded" like any other version.
+def test_a_replica_that_is_no_longer_current_is_superseded_like_any_version():
     s3 = client("s3")
     with Stubber(s3) as stub:
         stub.add_response("head_object", head("REPLICA", VersionId="v2"),
                           {"Bucket": BUCKET, "Key": ORIGINAL})
-        outcome = pipeline.process_object(s3, ObjectVersion(BUCKET, ORIGINAL, "v1"),
-                                          Settings(), skip_replicas=True)
+        outcome = pipeline.process_object(s3, ObjectVersion(BUCKET, ORIGINAL, "v1"), Settings())
     assert outcome.status == "superseded"
 
 

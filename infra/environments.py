@@ -29,7 +29,12 @@ from infra.config import (
 ORG = "justkalm"
 # The repository whose GitHub Actions deploy the estate (docs/delivery.md): its deploy roles
 # trust this repository's `dev`/`prod` GitHub environments, and its drift roles its main branch.
-DELIVERY = DeliveryConfig(owner="justkalm", repo="storage-estate", branch="main")
+# The ids are GitHub's numeric owner and repository ids (placeholders here, like the account
+# ids: `gh api repos/justkalm/storage-estate --jq '.owner.id, .id'` prints the real ones).
+# legacy_subject: the repository predates immutable subject claims, so its tokens carry the
+# name-based `sub` until it opts in; set False once a deploy has passed after the opt-in.
+DELIVERY = DeliveryConfig(owner="justkalm", repo="storage-estate", owner_id="100000001",
+                          repo_id="900000001", branch="main", legacy_subject=True)
 
 _UPLOAD_MIX = {"product-image": (0.5, 0.4), "user-upload": (0.4, 0.25),
                "certificate": (0.05, 0.3), "report": (0.03, 0.5),

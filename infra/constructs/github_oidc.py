@@ -30,23 +30,27 @@ def github_oidc_provider_arn(scope: Construct, existing: bool) -> str:
     return provider.oidc_provider_arn
 
 
-def github_trust_conditions(subject: str) -> dict[str, dict[str, str]]:
-    """Exact ``aud`` and ``sub``: one repository, one environment or branch."""
+def github_trust_conditions(subjects: list[str]) -> dict[str, dict[str, str | list[str]]]:
+    """Exact ``aud`` and ``sub``: one repository, one environment or branch. ``subjects`` are
+    the same job's ``sub`` in GitHub's formats (immutable ids, and during a migration the
+    name-based one); IAM's StringEquals holds when the token's value equals any of them."""
+    if not subjects or not all(isinstance(s, str) and s.startswith("repo:") for s in subjects):
+        raise ValueError(f"subjects must be GitHub 'repo:…' subjects (got {subjects!r})")
     return {"StringEquals": {f"{GITHUB_OIDC_HOST}:aud": STS_AUDIENCE,
-                             f"{GITHUB_OIDC_HOST}:sub": subject}}
+                             f"{GITHUB_OIDC_HOST}:sub": list(subjects)}}
 
 
 class GitHubRole(Construct):
-    """A role a GitHub job with the token ``subject`` assumes, allowed only to assume the
-    roles ``may_assume`` (ARNs listed one by one, never a pattern)."""
+    """A role a GitHub job whose token's ``sub`` is one of ``subjects`` assumes, allowed only
+    to assume the roles ``may_assume`` (ARNs listed one by one, never a pattern)."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, provider_arn: str, subject: str,
-                 role_name: str, description: str, may_assume: list[str]) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, provider_arn: str,
+                 subjects: list[str], role_name: str, description: str, may_assume: list[str]) -> None:
         super().__init__(scope, construct_id)
         self.role = iam.Role(
             self, "Role", role_name=role_name, description=description,
             assumed_by=iam.WebIdentityPrincipal(provider_arn,
-                                                conditions=github_trust_conditions(subject)),
+                                                conditions=github_trust_conditions(subjects)),
             max_session_duration=Duration.hours(1))
         self.policy = iam.ManagedPolicy(
             self, "Policy", roles=[self.role],

@@ -34,13 +34,13 @@ class DeliveryStack(Stack):
         delivery, env = cfg.delivery, cfg.name
         deploy = GitHubRole(
             self, f"Deploy{env.capitalize()}", provider_arn=self.provider_arn,
-            subject=delivery.environment_subject(env), role_name=cfg.github_deploy_role_name,
+            subjects=delivery.environment_subjects(env), role_name=cfg.github_deploy_role_name,
             description=f"GitHub Actions deploys {env} from {delivery.repository} "
                         f"(GitHub environment '{env}')",
             may_assume=cfg.bootstrap_role_arns())
         drift = GitHubRole(
             self, f"Drift{env.capitalize()}", provider_arn=self.provider_arn,
-            subject=delivery.branch_subject, role_name=cfg.github_drift_role_name,
+            subjects=delivery.branch_subjects, role_name=cfg.github_drift_role_name,
             description=f"GitHub Actions checks {env} for drift from {delivery.repository} "
                         f"({delivery.branch}; read-only lookup role)",
             may_assume=cfg.bootstrap_role_arns("lookup"))

@@ -27,6 +27,8 @@ from infra.nag import apply_policy_packs
 from tools import github_roles
 
 REPO = DELIVERY.repository  # justkalm/storage-estate
+# The same repository in GitHub's immutable subject format: each name followed by its id.
+REPO_IDS = f"{DELIVERY.owner}@{DELIVERY.owner_id}/{DELIVERY.repo}@{DELIVERY.repo_id}"
 AUD = "sts.amazonaws.com"
 
 
@@ -100,14 +102,19 @@ def test_one_stack_per_account_with_the_provider_for_github_tokens(templates, es
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
 def test_deploy_trust_is_exactly_this_repository_in_this_github_environment(templates, env):
+    """The estate's repository predates immutable subjects (legacy_subject=True): both of
+    its formats, exactly, and the audience."""
+    assert DELIVERY.legacy_subject
     role = _role(templates[env], f"justkalm-{env}-github-deploy")
     (statement,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert statement["Condition"] == {"StringEquals": {
         f"{GITHUB_OIDC_HOST}:aud": AUD,
-        f"{GITHUB_OIDC_HOST}:sub": f"repo:{REPO}:environment:{env}"}}
+        f"{GITHUB_OIDC_HOST}:sub": [f"repo:{REPO_IDS}:environment:{env}",
+                                    f"repo:{REPO}:environment:{env}"]}}
     assert statement["Principal"] == {"Federated": {
         "Ref": next(iter(resources(templates[env], "AWS::IAM::OIDCProvider")))}}
     assert trust_admits(role, {"aud": AUD, "sub": f"repo:{REPO}:environment:{env}"})
+    assert trust_admits(role, {"aud": AUD, "sub": f"repo:{REPO_IDS}:environment:{env}"})
 
 
 REFUSED = {
@@ -120,6 +127,16 @@ REFUSED = {
     "another environment": f"repo:{REPO}:environment:{{other}}",
     "the environment name in another case": f"repo:{REPO}:environment:{{upper}}",
     "a tag": f"repo:{REPO}:ref:refs/tags/v1.0.0",
+    # Immutable subjects: a recycled name gets new ids, so the ids are what must match.
+    "a recycled owner name (another owner id)":
+        f"repo:justkalm@999/storage-estate@{DELIVERY.repo_id}:environment:{{env}}",
+    "a recycled repository name (another repository id)":
+        f"repo:justkalm@{DELIVERY.owner_id}/storage-estate@999:environment:{{env}}",
+    "our ids under another repository name":
+        f"repo:justkalm@{DELIVERY.owner_id}/other@{DELIVERY.repo_id}:environment:{{env}}",
+    "our ids in another environment": f"repo:{REPO_IDS}:environment:{{other}}",
+    "our ids on the main branch without the environment": f"repo:{REPO_IDS}:ref:refs/heads/main",
+    "our ids in a pull request": f"repo:{REPO_IDS}:pull_request",
 }
 
 
@@ -144,7 +161,10 @@ def test_deploy_trust_refuses_a_token_for_another_audience(templates, env):
 def test_drift_trust_is_the_main_branch_only(templates, env):
     role = _role(templates[env], f"justkalm-{env}-github-drift")
     assert trust_admits(role, {"aud": AUD, "sub": f"repo:{REPO}:ref:refs/heads/main"})
+    assert trust_admits(role, {"aud": AUD, "sub": f"repo:{REPO_IDS}:ref:refs/heads/main"})
     for sub in (f"repo:{REPO}:ref:refs/heads/feature", f"repo:{REPO}:pull_request",
+                f"repo:{REPO_IDS}:ref:refs/heads/feature", f"repo:{REPO_IDS}:pull_request",
+                "repo:justkalm@999/storage-estate@999:ref:refs/heads/main",
                 f"repo:{REPO}:environment:{env}", "repo:attacker/storage-estate:pull_request",
                 "repo:attacker/storage-estate:ref:refs/heads/main"):
         assert not trust_admits(role, {"aud": AUD, "sub": sub}), sub
@@ -180,7 +200,8 @@ def test_roles_can_only_assume_cdk_bootstrap_roles(templates, estate, env, role_
 
 
 def test_environments_sharing_an_account_share_one_stack_and_an_existing_provider():
-    shared = DeliveryConfig(owner="justkalm", repo="storage-estate", existing_oidc_provider=True)
+    shared = DeliveryConfig(owner="justkalm", repo="storage-estate", owner_id="100000001",
+                            repo_id="900000001", existing_oidc_provider=True)
     app = App()
     stage = DeliveryStage(app, [replace(make("333333333333"), delivery=shared)
                                 for make in (dev, prod)])
@@ -202,11 +223,35 @@ def test_environments_sharing_an_account_share_one_stack_and_an_existing_provide
     ("branch", "refs/heads/main"), ("branch", "main/"), ("branch", "a..b"),
     ("bootstrap_qualifier", "Hnb659fds"), ("bootstrap_qualifier", "qualifier-too-long"),
     ("existing_oidc_provider", "yes"),
+    ("owner_id", ""), ("owner_id", "12a"), ("owner_id", "0123"), ("owner_id", 100000001),
+    ("owner_id", "justkalm"), ("repo_id", "-1"), ("repo_id", "9" * 21), ("repo_id", None),
+    ("legacy_subject", "false"),
 ])
 def test_delivery_config_refuses_bad_values_naming_the_field(field, value):
-    args = {"owner": "justkalm", "repo": "storage-estate", field: value}
+    args = {"owner": "justkalm", "repo": "storage-estate", "owner_id": "100000001",
+            "repo_id": "900000001", field: value}
     with pytest.raises(ConfigError, match=f"delivery: {field} "):
         DeliveryConfig(**args)
+
+
+def test_without_legacy_subject_the_trust_is_the_immutable_subject_only():
+    """A repository that sends immutable subjects (created, renamed or transferred since
+    mid-2026, or opted in): the name-based subject, which a new owner of a recycled name
+    would also get, is no longer trusted."""
+    immutable = replace(DELIVERY, legacy_subject=False)
+    stage = DeliveryStage(App(), [replace(dev(), delivery=immutable)])
+    (stack,) = stage.stacks_by_id.values()
+    roles = {r["Properties"]["RoleName"]: r for r in resources(
+        Template.from_stack(stack).to_json(), "AWS::IAM::Role").values()}
+    deploy, drift = roles["justkalm-dev-github-deploy"], roles["justkalm-dev-github-drift"]
+    (statement,) = deploy["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert statement["Condition"]["StringEquals"] == {
+        f"{GITHUB_OIDC_HOST}:aud": AUD,
+        f"{GITHUB_OIDC_HOST}:sub": [f"repo:{REPO_IDS}:environment:dev"]}
+    assert trust_admits(deploy, {"aud": AUD, "sub": f"repo:{REPO_IDS}:environment:dev"})
+    assert not trust_admits(deploy, {"aud": AUD, "sub": f"repo:{REPO}:environment:dev"})
+    assert trust_admits(drift, {"aud": AUD, "sub": f"repo:{REPO_IDS}:ref:refs/heads/main"})
+    assert not trust_admits(drift, {"aud": AUD, "sub": f"repo:{REPO}:ref:refs/heads/main"})
 
 
 def test_an_environment_without_delivery_gets_no_github_roles():

@@ -18,6 +18,10 @@ from constructs import Construct
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 GITHUB_OIDC_URL = f"https://{GITHUB_OIDC_HOST}"
 STS_AUDIENCE = "sts.amazonaws.com"  # what aws-actions/configure-aws-credentials requests
+# The longest session a job may ask for (`role-duration-seconds`). The action's credentials
+# are never refreshed, and the CDK CLI re-assumes the bootstrap roles with them, so a deploy
+# job must ask for a session at least as long as its timeout: the workflows' test checks it.
+MAX_SESSION_SECONDS = 2 * 3600
 
 
 def github_oidc_provider_arn(scope: Construct, existing: bool) -> str:
@@ -51,7 +55,7 @@ class GitHubRole(Construct):
             self, "Role", role_name=role_name, description=description,
             assumed_by=iam.WebIdentityPrincipal(provider_arn,
                                                 conditions=github_trust_conditions(subjects)),
-            max_session_duration=Duration.hours(1))
+            max_session_duration=Duration.seconds(MAX_SESSION_SECONDS))
         self.policy = iam.ManagedPolicy(
             self, "Policy", roles=[self.role],
             description=f"{role_name}: assume the CDK bootstrap roles, nothing else",

@@ -20,7 +20,7 @@ from aws_cdk.assertions import Template
 from helpers import resources
 
 from infra.config import BOOTSTRAP_ROLE_KINDS, ConfigError, DeliveryConfig
-from infra.constructs.github_oidc import GITHUB_OIDC_HOST
+from infra.constructs.github_oidc import GITHUB_OIDC_HOST, MAX_SESSION_SECONDS
 from infra.delivery_stage import DeliveryStage
 from infra.environments import DELIVERY, ENVIRONMENTS, dev, prod
 from infra.nag import apply_policy_packs
@@ -168,6 +168,15 @@ def test_drift_trust_is_the_main_branch_only(templates, env):
                 f"repo:{REPO}:environment:{env}", "repo:attacker/storage-estate:pull_request",
                 "repo:attacker/storage-estate:ref:refs/heads/main"):
         assert not trust_admits(role, {"aud": AUD, "sub": sub}), sub
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_role_sessions_may_last_as_long_as_the_workflows_ask(templates, env):
+    """deploy.yml asks for 2 h sessions (its jobs may run 90 min); STS refuses a request
+    longer than the role's MaxSessionDuration."""
+    for kind in ("deploy", "drift"):
+        role = _role(templates[env], f"justkalm-{env}-github-{kind}")
+        assert role["Properties"]["MaxSessionDuration"] == MAX_SESSION_SECONDS == 7200
 
 
 def _permissions(template: dict, role_logical_id: str) -> list[dict]:

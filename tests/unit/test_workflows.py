@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from infra.constructs.github_oidc import MAX_SESSION_SECONDS
 from infra.environments import ENVIRONMENTS
 from tools.review.comment import MARKER, OVERRIDE_LABEL
 
@@ -222,3 +223,31 @@ def test_drift_runs_on_a_schedule_for_every_environment_through_oidc():
     assert "drift_role" in first["with"]["role-to-assume"]
     assert "lookup_role" in chained["with"]["role-to-assume"] and chained["with"]["role-chaining"]
     assert "environment" not in job  # the drift role trusts main, not a (reviewed) environment
+
+
+# aws-actions/configure-aws-credentials: 1 h unless `role-duration-seconds` says otherwise; a
+# chained role (role-chaining: true) never gets more than 1 h from STS.
+ACTION_DEFAULT_SECONDS = CHAINED_MAX_SECONDS = 3600
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_every_assumed_session_outlives_its_jobs_timeout(path):
+    """The action's credentials are never refreshed: a job that runs past its session fails
+    mid-deployment with expired credentials. So each session lasts at least the job's
+    timeout, and no longer than the role allows (the GitHub roles' maximum, or 1 h chained)."""
+    for name, job in load(path.name)["jobs"].items():
+        for step in steps_using(job, "aws-actions/configure-aws-credentials"):
+            seconds = int(step["with"].get("role-duration-seconds", ACTION_DEFAULT_SECONDS))
+            limit = CHAINED_MAX_SECONDS if step["with"].get("role-chaining") \
+                else MAX_SESSION_SECONDS
+            assert job["timeout-minutes"] * 60 <= seconds <= limit, (name, seconds, limit)
+
+
+def test_deploy_jobs_may_run_longer_than_an_hour():
+    """A deploy of every stack can take over an hour; the session covers it (not merely the
+    1 h default of the action)."""
+    for name, job in load("deploy.yml")["jobs"].items():
+        if "environment" in job:
+            (creds,) = steps_using(job, "aws-actions/configure-aws-credentials")
+            assert job["timeout-minutes"] > 60, name
+            assert int(creds["with"]["role-duration-seconds"]) >= job["timeout-minutes"] * 60

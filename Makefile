@@ -146,7 +146,7 @@ review: install
 	@code=0; $(PY) -m tools.review $(if $(BASE),--base $(BASE)) || code=$$?; \
 	case $$code in \
 	  0) ;; \
-	  2) echo "tools.review exit 2: a stateful resource is replaced, deleted or no longer retained" >&2 ;; \
+	  2) echo "tools.review exit 2: a stateful resource is replaced, deleted or no longer retained, or the requirements changed (see the report)" >&2 ;; \
 	  *) echo "tools.review exit $$code: usage or synthesis error (not a risk verdict)" >&2 ;; \
 	esac; exit $$code
 

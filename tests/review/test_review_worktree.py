@@ -124,3 +124,84 @@ def test_a_reviewed_commit_is_read_from_the_cache_not_synthesized_again(
     cached = assembly.cached_assembly(repo, git(repo, "rev-parse", "main").strip())
     assert (cached / "manifest.json").is_file()
     assert git(repo, "worktree", "list", "--porcelain").count("worktree ") == 1
+
+
+@pytest.fixture(scope="module")
+def pinned_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """main pins aws-cdk-lib; `bump` changes the pin only; `reworded` only its comments and
+    order; `no-pins` deletes requirements-dev.txt. The app is the same everywhere."""
+    repo = make_repo(tmp_path_factory.mktemp("pinned") / "repo")
+    (repo / "requirements.txt").write_text("# runtime\naws-cdk-lib==2.275.0\nconstructs==10.8.1\n")
+    (repo / "requirements-dev.txt").write_text("-r requirements.txt\npytest==8.4.2\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "pins")
+    for branch, edit in (
+            ("bump", lambda: (repo / "requirements.txt").write_text(
+                "# runtime\naws-cdk-lib==2.276.0\nconstructs==10.8.1\n")),
+            ("reworded", lambda: (repo / "requirements.txt").write_text(
+                "constructs==10.8.1  # jsii's base\n\n# the CDK\naws-cdk-lib==2.275.0\n")),
+            ("no-pins", lambda: (repo / "requirements-dev.txt").unlink())):
+        git(repo, "checkout", "-q", "-b", branch, "main")
+        edit()
+        git(repo, "commit", "-q", "-am", branch)
+    git(repo, "checkout", "-q", "main")
+    return repo
+
+
+def _review_with_comment(repo: Path, scratch: Path, argv: list[str]) -> tuple[int, str, str]:
+    comment = scratch / "comment.md"
+    code, report = review_in(repo, scratch, [*argv, "--comment", str(comment)])
+    return code, report, comment.read_text() if comment.exists() else ""
+
+
+def test_a_changed_pin_blocks_the_review_even_with_identical_templates(pinned_repo, tmp_path):
+    """Both sides synthesize with this interpreter's aws-cdk-lib, so the templates are equal
+    whatever the pull request upgrades: the review says it cannot see the upgrade and fails."""
+    code, report, comment = _review_with_comment(pinned_repo, tmp_path,
+                                                 ["--base", "main", "--head", "bump"])
+    assert code == 2
+    assert "⛔ **Toolchain changed: this review is incomplete.** `requirements.txt` changed" in report
+    assert "No infrastructure changes." in report
+    verdict = comment.split("\n\n")[1]
+    assert verdict.startswith("⛔ **Blocked: the toolchain changed.** `requirements.txt` changed")
+    assert "allow-destructive-change" in verdict
+
+
+def test_the_override_label_lets_a_toolchain_change_pass_and_the_comment_records_it(
+        pinned_repo, tmp_path):
+    code, _, comment = _review_with_comment(
+        pinned_repo, tmp_path, ["--base", "main", "--head", "bump",
+                                "--labels", '["allow-destructive-change"]'])
+    assert code == 0
+    assert "⚠️ **Toolchain changed, allowed by the label `allow-destructive-change`.**" in comment
+
+
+@pytest.mark.parametrize(("head", "changed"), [("reworded", []), ("main", []),
+                                               ("no-pins", ["requirements-dev.txt"])])
+def test_pins_are_compared_not_comments_or_order(pinned_repo, head, changed):
+    from tools.review.assembly import toolchain_changes
+
+    commit = {ref: git(pinned_repo, "rev-parse", ref).strip() for ref in ("main", head)}
+    assert toolchain_changes(pinned_repo, commit["main"], commit[head]) == changed
+
+
+def test_the_working_tree_is_compared_too_and_a_base_without_the_app_is_not(pinned_repo):
+    from tools.review.assembly import toolchain_changes
+
+    main_commit = git(pinned_repo, "rev-parse", "main").strip()
+    pins = pinned_repo / "requirements-dev.txt"
+    original = pins.read_text()
+    try:
+        pins.write_text(original + "boto3==1.40.61\n")
+        assert toolchain_changes(pinned_repo, main_commit, None) == ["requirements-dev.txt"]
+    finally:
+        pins.write_text(original)
+    assert toolchain_changes(pinned_repo, main_commit, None) == []
+    git(pinned_repo, "checkout", "-q", "--orphan", "appless")
+    try:
+        git(pinned_repo, "rm", "-q", "-rf", ".")
+        git(pinned_repo, "commit", "-q", "--allow-empty", "-m", "nothing yet")
+        appless = git(pinned_repo, "rev-parse", "HEAD").strip()
+    finally:
+        git(pinned_repo, "checkout", "-q", "-f", "main")
+    assert toolchain_changes(pinned_repo, appless, main_commit) == []

@@ -1,7 +1,9 @@
 """CLI: `python -m tools.review [--base REF] [--head REF|--worktree] [--base-dir D --head-dir D]`.
 
 Exit codes: 0 no risky change; 2 a stateful resource is replaced, deleted or no longer
-retained (unless --labels names the override label, see comment.py), or (with
+retained, or the two revisions pin different Python packages (requirements*.txt: both are
+synthesized with the head's, so an upgrade's template changes would go unseen) — unless
+--labels names the override label, see comment.py — or (with
 --cost-threshold) an environment's monthly cost rises by more than the threshold; 1 usage or
 synthesis error. Cost never makes a review risky without a threshold.
 `--comment FILE` also writes the pull request's comment (marker, verdict, risky changes per
@@ -27,6 +29,7 @@ from tools.review.assembly import (
     resolve_commit,
     synthesize,
     synthesize_ref,
+    toolchain_changes,
 )
 from tools.review.comment import OVERRIDE_LABEL, comment_body, gate, parse_labels
 from tools.review.diff import diff_assemblies
@@ -108,6 +111,24 @@ def _from_working_tree() -> Side:
     return "working tree", load
 
 
+def _toolchain_changes(args: argparse.Namespace) -> list[str]:
+    """The dependency pin files that differ between two git revisions (or the working tree).
+    Assembly folders were synthesized by whatever made them: nothing to compare."""
+    if args.base_dir or args.head_dir:
+        return []
+    repo = repo_root(Path.cwd())
+    base = resolve_commit(repo, args.base or default_base(repo))
+    head = resolve_commit(repo, args.head) if args.head else None
+    if base is None or (args.head and head is None):  # _from_ref has already said which
+        raise ReviewError("unknown git revision")
+    changed = toolchain_changes(repo, base, head)
+    if changed:
+        _progress(f"{', '.join(changed)} changed: both revisions were synthesized with the "
+                  f"head's packages, so the review is incomplete (the label '{OVERRIDE_LABEL}' "
+                  "is needed to pass)")
+    return changed
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -133,10 +154,12 @@ def main(argv: list[str] | None = None) -> int:
                 futures = [pool.submit(side[1], Path(tmp) / name)
                            for name, side in (("base", base), ("head", head))]
                 base_stacks, head_stacks = (f.result() for f in futures)
+        toolchain = _toolchain_changes(args)
     except ReviewError as error:
         _progress(str(error))
         return 1
     review = diff_assemblies(base_stacks, head_stacks)
+    review.toolchain_changed = toolchain
     cost, over_threshold = cost_section(base_stacks, head_stacks, args.cost_threshold)
     # The comment's verdict and the exit code come from the same gate, cost included.
     cost_over = args.cost_threshold if over_threshold else None

@@ -23,6 +23,9 @@ from typing import Any
 
 CACHE = Path(".review") / "assemblies"
 KEPT_ASSEMBLIES = 6
+# What the review cannot vary per side: both revisions are synthesized with the running
+# interpreter's packages (the head's), so a change to these pins is invisible to the diff.
+TOOLCHAIN_FILES = ("requirements.txt", "requirements-dev.txt")
 
 
 class ReviewError(Exception):
@@ -217,3 +220,32 @@ def synthesize_ref(repo: Path, ref: str, python: str = sys.executable) -> Path |
             shutil.rmtree(staging, ignore_errors=True)
     _prune(final.parent)
     return final
+
+
+def _pins(text: str | None) -> list[str] | None:
+    """A requirements file's lines without comments, blank lines or order: what pip installs
+    from it (None: no such file)."""
+    if text is None:
+        return None
+    return sorted(line.split("#", 1)[0].strip() for line in text.splitlines()
+                  if line.split("#", 1)[0].strip())
+
+
+def _file_at(repo: Path, commit: str | None, name: str) -> str | None:
+    """``name`` at ``commit``, or in the working tree when ``commit`` is None; None if absent."""
+    if commit is None:
+        path = repo / name
+        return path.read_text(encoding="utf-8") if path.is_file() else None
+    proc = _git(repo, "show", f"{commit}:{name}")
+    return proc.stdout if proc.returncode == 0 else None
+
+
+def toolchain_changes(repo: Path, base: str, head: str | None) -> list[str]:
+    """The TOOLCHAIN_FILES whose pins differ between the commits ``base`` and ``head`` (None:
+    the working tree). The base is synthesized with the head's interpreter and libraries, so
+    when they differ, what an upgrade changes in the templates cannot be seen by comparing
+    them. A base without app.py is an empty estate: nothing of it is synthesized."""
+    if _file_at(repo, base, "app.py") is None:
+        return []
+    return [name for name in TOOLCHAIN_FILES
+            if _pins(_file_at(repo, base, name)) != _pins(_file_at(repo, head, name))]

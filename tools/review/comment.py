@@ -6,7 +6,9 @@ with a hidden marker: the workflow that posts it finds its earlier comment by th
 edits it in place (one comment per pull request, updated on every push).
 
 The gate: a stateful resource replaced or deleted, or its retention weakened (a ``danger``
-finding), fails the check unless the pull request carries ``OVERRIDE_LABEL``. With
+finding), fails the check unless the pull request carries ``OVERRIDE_LABEL``; so does a
+changed toolchain (``Review.toolchain_changed``), whose effect on the templates the review
+cannot see. With
 ``--cost-threshold``, an environment's monthly cost rising by more than the threshold fails it
 too, and the label does not change that (it records a decision about data, not about money).
 """
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 
 from tools.cost import render
 from tools.review.diff import Finding, Review
-from tools.review.report import ICONS, at_risk_count, render_markdown
+from tools.review.report import ICONS, at_risk_count, render_markdown, toolchain_note
 
 MARKER = "<!-- storage-estate: infrastructure review (edited in place on every push) -->"
 OVERRIDE_LABEL = "allow-destructive-change"
@@ -35,10 +37,12 @@ class Gate:
     at_risk: tuple[Finding, ...]  # the danger findings
     overridden: bool              # the pull request carries OVERRIDE_LABEL
     cost_over: float | None = None  # the --cost-threshold an environment's rise exceeded
+    toolchain: tuple[str, ...] = ()  # dependency pin files that changed (review incomplete)
 
     @property
     def destructive_passed(self) -> bool:
-        return not self.at_risk or self.overridden
+        """What the label decides: data at risk, and a review blind to a library upgrade."""
+        return not (self.at_risk or self.toolchain) or self.overridden
 
     @property
     def passed(self) -> bool:
@@ -53,7 +57,7 @@ class Gate:
 def gate(review: Review, labels: list[str], cost_over: float | None = None) -> Gate:
     """`cost_over`: the cost threshold, when an environment's increase exceeds it."""
     return Gate(tuple(f for f in review.findings if f.level == "danger"),
-                OVERRIDE_LABEL in labels, cost_over)
+                OVERRIDE_LABEL in labels, cost_over, tuple(review.toolchain_changed))
 
 
 def parse_labels(text: str) -> list[str]:
@@ -82,13 +86,31 @@ def _cost_verdict(verdict: Gate) -> list[str]:
             "threshold the workflow passes to `--cost-threshold`.", ""]
 
 
+def _toolchain_verdict(verdict: Gate) -> list[str]:
+    if not verdict.toolchain:
+        return []
+    if verdict.overridden:
+        return [f"⚠️ **Toolchain changed, allowed by the label `{OVERRIDE_LABEL}`.** "
+                f"{toolchain_note(verdict.toolchain)} The label records that the upgrade's "
+                "effect was checked another way.", ""]
+    passes = ("this gate passes (the cost threshold still fails the check)"
+              if verdict.cost_over is not None else "the check passes")
+    return [f"⛔ **Blocked: the toolchain changed.** {toolchain_note(verdict.toolchain)} Check "
+            "the upgrade another way (`make diff` against the deployed stacks, the libraries' "
+            f"release notes); then a maintainer adds the label `{OVERRIDE_LABEL}` to this pull "
+            f"request and {passes}. Upgrading in a pull request of its own keeps other changes "
+            "reviewable.", ""]
+
+
 def _verdict(verdict: Gate) -> list[str]:
     count = at_risk_count(list(verdict.at_risk))
-    # The cost verdict comes first when it blocks: the first line must agree with the exit code.
-    cost = _cost_verdict(verdict)
+    # The blocking verdicts come first (cost, then the toolchain): the first line must agree
+    # with the exit code.
+    cost = _cost_verdict(verdict) + _toolchain_verdict(verdict)
     if not count:
-        return cost + ["✅ **No stateful resource is replaced, deleted or loses its "
-                       "retention.**", ""]
+        seen = " in the templates this review could compare" if verdict.toolchain else ""
+        return cost + [f"✅ **No stateful resource is replaced, deleted or loses its "
+                       f"retention{seen}.**", ""]
     if verdict.overridden:
         return cost + [f"⚠️ **Destructive changes to {count} stateful resource(s) allowed by "
                        f"the label `{OVERRIDE_LABEL}`.** Data in the resources below is lost or no longer "
@@ -133,7 +155,8 @@ def comment_body(review: Review, base_label: str, head_label: str, labels: list[
     --cost-threshold, when an environment's increase exceeds it (the verdict then blocks)."""
     # The security section keeps the other (info) findings: the risky ones are listed above.
     title, _, report = render_markdown(review, base_label, head_label, cost,
-                                       security_levels=("info",)).partition("\n\n")
+                                       security_levels=("info",),
+                                       toolchain=False).partition("\n\n")
     head = [MARKER, title, "", *_verdict(gate(review, labels, cost_over)),
             *_risky_by_environment(review), "---", ""]
     body = "\n".join(head) + report

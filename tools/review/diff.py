@@ -60,10 +60,14 @@ class StackDiff:
 class Review:
     stacks: list[StackDiff]
     findings: list[Finding]
+    # Dependency pin files that differ between the revisions: both were synthesized with the
+    # head's libraries, so what the new versions change in the templates is not in `stacks`.
+    toolchain_changed: list[str] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
-        return 2 if any(f.level == "danger" for f in self.findings) else 0
+        risky = self.toolchain_changed or any(f.level == "danger" for f in self.findings)
+        return 2 if risky else 0
 
 
 def _resources(stack: StackTemplate | None) -> dict[str, dict[str, Any]]:

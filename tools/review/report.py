@@ -101,6 +101,14 @@ def _headline(review: Review) -> str:
     return " · ".join(parts)
 
 
+def toolchain_note(files: tuple[str, ...] | list[str]) -> str:
+    """Why a changed toolchain makes the review incomplete (the report says it too)."""
+    return (f"{', '.join(f'`{name}`' for name in files)} changed. Both revisions are synthesized "
+            "with this pull request's Python packages (aws-cdk-lib, the construct libraries), so "
+            "what the new versions change in the templates is not in this review, nor in its "
+            "check for data at risk.")
+
+
 def cost_section(base: dict[str, StackTemplate], head: dict[str, StackTemplate],
                  threshold: float | None = None) -> tuple[list[str], bool]:
     """Monthly cost per environment before → after and the line items that moved; True when
@@ -137,10 +145,16 @@ def cost_section(base: dict[str, StackTemplate], head: dict[str, StackTemplate],
 
 def render_markdown(review: Review, base_label: str, head_label: str,
                     cost: list[str] | None = None,
-                    security_levels: tuple[str, ...] = ("danger", "warn", "info")) -> str:
+                    security_levels: tuple[str, ...] = ("danger", "warn", "info"),
+                    toolchain: bool = True) -> str:
     """``security_levels``: the finding levels the security section lists (the pull request
-    comment lists danger and warn above the report, per environment)."""
+    comment lists danger and warn above the report, per environment); ``toolchain``: whether
+    to say that the dependency pins changed (the comment says it in its verdict)."""
     out = [f"## Infrastructure review: {base_label} → {head_label}", ""]
+    if toolchain and review.toolchain_changed:
+        # Before "No infrastructure changes.": an upgrade's changes are exactly what is missing.
+        out += [f"⛔ **Toolchain changed: this review is incomplete.** "
+                f"{toolchain_note(review.toolchain_changed)}", ""]
     changed = [s for s in review.stacks if s.status != "unchanged"]
     if not changed:
         return "\n".join(out + ["No infrastructure changes.", ""])

@@ -25,6 +25,7 @@ from infra.delivery_stage import DeliveryStage
 from infra.environments import DELIVERY, ENVIRONMENTS, dev, prod
 from infra.nag import apply_policy_packs
 from tools import github_roles
+from tools.drift.expected import expected_stacks
 
 REPO = DELIVERY.repository  # justkalm/storage-estate
 # The same repository in GitHub's immutable subject format: each name followed by its id.
@@ -289,17 +290,23 @@ def test_the_roles_the_workflows_assume_are_the_synthesized_ones(templates, esta
             "Statement"][0]["Resource"]
 
 
-def test_the_drift_check_finds_an_environments_stacks_by_their_name_prefix(estate):
-    """tools.drift selects `<env>-…` stacks: true of every stack of the environment's stage
-    and of no other stage's."""
-    names = {}
+def test_the_drift_check_expects_exactly_the_synthesized_stacks_in_their_regions(estate):
+    """tools.drift checks the stacks its config-derived list names (so a stack deleted by hand
+    is reported missing): every stack of the environment's stage and the delivery stack of its
+    account, under their deployed names and in their regions — no more, no fewer."""
+    stacks = {}
     for manifest in estate.outdir.glob("assembly-*/manifest.json"):
         for artifact in json.loads(manifest.read_text())["artifacts"].values():
             if artifact["type"] == "aws:cloudformation:stack":
-                names[artifact["displayName"]] = artifact["properties"]["stackName"]
+                stacks[artifact["displayName"]] = (artifact["properties"]["stackName"],
+                                                   artifact["environment"].rsplit("/", 1)[1])
     for env in ENVIRONMENTS:
-        own = {name for display, name in names.items() if display.startswith(f"{env}/")}
-        assert own and own == {name for name in names.values() if name.startswith(f"{env}-")}
+        synthesized = dict(where for display, where in stacks.items()
+                           if display.startswith(f"{env}/") or
+                           (display.startswith("delivery/") and env in display.split("/")[1]
+                            .split("-")))
+        assert any(name.startswith("delivery-") for name in synthesized)
+        assert expected_stacks(env) == synthesized
 
 
 def test_the_deploy_jobs_selection_is_the_environments_stage_without_the_trust(estate):

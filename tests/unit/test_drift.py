@@ -8,10 +8,12 @@ from pathlib import Path
 
 import boto3
 import pytest
-from botocore.stub import ANY, Stubber
+from botocore.stub import Stubber
 
+from tools.drift import cli
 from tools.drift.cli import main
 from tools.drift.detect import detect_region
+from tools.drift.expected import expected_stacks
 
 TIME = "2026-12-01T00:00:00Z"
 
@@ -49,8 +51,10 @@ def _status(stubber: Stubber, detection_id: str, detection: str, drift: str | No
 
 def _drifts(stubber: Stubber, name: str, drifts: list[dict]) -> None:
     stubber.add_response("describe_stack_resource_drifts", {"StackResourceDrifts": drifts},
-                         {"StackName": name,
-                          "StackResourceDriftStatusFilters": ["MODIFIED", "DELETED"]})
+                         {"StackName": name, "StackResourceDriftStatusFilters": FILTERS})
+
+
+FILTERS = ["MODIFIED", "DELETED", "NOT_CHECKED"]
 
 
 def _drift(logical_id: str, status: str, rtype: str = "AWS::S3::Bucket",
@@ -63,27 +67,40 @@ def _drift(logical_id: str, status: str, rtype: str = "AWS::S3::Bucket",
     return drift
 
 
-def test_only_live_stacks_of_the_environment_are_checked_and_polled_until_done():
+def test_the_expected_stacks_are_checked_not_whatever_is_live_and_polled_until_done():
     cfn, sleeps = _client(), []
     with Stubber(cfn) as stubber:
-        _describe(stubber, _stack("dev-Assets"), _stack("prod-Assets"), _stack("delivery-dev"),
-                  _stack("devtools-Build"), _stack("dev-Old", status="DELETE_COMPLETE"))
+        _describe(stubber, _stack("dev-Assets"), _stack("prod-Assets"), _stack("dev-Stray"),
+                  _stack("devtools-Build"))
         _detect(stubber, "dev-Assets", "d1")
         _status(stubber, "d1", "DETECTION_IN_PROGRESS")
         _status(stubber, "d1", "DETECTION_COMPLETE", "DRIFTED")
         _drifts(stubber, "dev-Assets", [_drift("Logs", "DELETED"), _drift(
             "Assets", "MODIFIED", properties=[{
                 "PropertyPath": "/VersioningConfiguration/Status", "ExpectedValue": "Enabled",
-                "ActualValue": "Suspended", "DifferenceType": "NOT_EQUAL"}])])
-        (result,) = detect_region(cfn, "us-east-1", "dev", poll_seconds=7, sleep=sleeps.append)
+                "ActualValue": "Suspended", "DifferenceType": "NOT_EQUAL"}]),
+            _drift("Permission", "NOT_CHECKED", rtype="AWS::Lambda::Permission")])
+        (result,) = detect_region(cfn, "us-east-1", ["dev-Assets"], poll_seconds=7,
+                                  sleep=sleeps.append)
         stubber.assert_no_pending_responses()
     assert sleeps == [7]
     assert (result.name, result.status, result.problem) == ("dev-Assets", "DRIFTED", "")
     assert [(r.logical_id, r.status) for r in result.resources] == [
         ("Assets", "MODIFIED"), ("Logs", "DELETED")]
+    assert [(r.logical_id, r.rtype) for r in result.not_checked] == [
+        ("Permission", "AWS::Lambda::Permission")]
     (prop,) = result.resources[0].properties
     assert (prop.path, prop.expected, prop.actual, prop.kind) == (
         "/VersioningConfiguration/Status", "Enabled", "Suspended", "NOT_EQUAL")
+
+
+EXPECTED = {"dev-Assets": "us-east-1", "dev-Cdn": "us-east-1"}
+
+
+@pytest.fixture(autouse=True)
+def expected(monkeypatch):
+    """The CLI tests check two stacks of dev in us-east-1 (the real list is tested below)."""
+    monkeypatch.setattr(cli, "expected_stacks", lambda env: dict(EXPECTED))
 
 
 def _run(tmp_path: Path, stub, *extra: str) -> tuple[int, str, str]:
@@ -98,6 +115,11 @@ def _run(tmp_path: Path, stub, *extra: str) -> tuple[int, str, str]:
     return code, out.getvalue(), summary.read_text() if summary.exists() else ""
 
 
+def _in_sync(stubber: Stubber, name: str, detection_id: str) -> None:
+    _status(stubber, detection_id, "DETECTION_COMPLETE", "IN_SYNC")
+    _drifts(stubber, name, [])
+
+
 def test_drift_is_reported_in_the_job_summary_and_exits_1(tmp_path):
     def stub(stubber):
         _describe(stubber, _stack("dev-Assets"), _stack("dev-Cdn"))
@@ -107,61 +129,161 @@ def test_drift_is_reported_in_the_job_summary_and_exits_1(tmp_path):
         _drifts(stubber, "dev-Assets", [_drift("Assets", "MODIFIED", properties=[{
             "PropertyPath": "/Tags/0/Value", "ExpectedValue": "dev", "ActualValue": "a|b",
             "DifferenceType": "NOT_EQUAL"}])])
-        _status(stubber, "c", "DETECTION_COMPLETE", "IN_SYNC")
-        _drifts(stubber, "dev-Cdn", [])
+        _in_sync(stubber, "dev-Cdn", "c")
     code, out, summary = _run(tmp_path, stub)
     assert code == 1 and summary == out
     assert "⚠️ **1 resource(s) drifted**" in out
-    assert "| `dev-Assets` | us-east-1 | ⚠️ DRIFTED | 1 |" in out
-    assert "| `dev-Cdn` | us-east-1 | ✅ IN_SYNC | 0 |" in out
+    assert "| `dev-Assets` | us-east-1 | ⚠️ DRIFTED | 1 | 0 |" in out
+    assert "| `dev-Cdn` | us-east-1 | ✅ IN_SYNC | 0 | 0 |" in out
     assert "- **MODIFIED** `Assets` (AWS::S3::Bucket) `assets-phys`" in out
     assert "| `/Tags/0/Value` | NOT_EQUAL | dev | a\\|b |" in out
 
 
-def _one_stack(detection: str, reason: str | None = None):
-    """One stack `dev-Assets`, whose detection ends with ``detection`` and nothing drifted."""
+def _both_in_sync(detection_a: str = "DETECTION_COMPLETE", reason: str | None = None,
+                  not_checked: list[dict] | None = None):
+    """`dev-Assets` (its detection ends with ``detection_a``) and `dev-Cdn`, nothing drifted."""
     def stub(stubber):
-        _describe(stubber, _stack("dev-Assets"))
+        _describe(stubber, _stack("dev-Assets"), _stack("dev-Cdn"))
         _detect(stubber, "dev-Assets", "a")
-        _status(stubber, "a", detection, "IN_SYNC", reason=reason)
-        _drifts(stubber, "dev-Assets", [])
+        _detect(stubber, "dev-Cdn", "c")
+        _status(stubber, "a", detection_a, "IN_SYNC", reason=reason)
+        _drifts(stubber, "dev-Assets", not_checked or [])
+        _in_sync(stubber, "dev-Cdn", "c")
     return stub
 
 
 def test_everything_in_sync_exits_0(tmp_path):
-    code, out, _ = _run(tmp_path, _one_stack("DETECTION_COMPLETE"))
-    assert code == 0 and "✅ Every stack is in sync" in out
+    code, out, _ = _run(tmp_path, _both_in_sync())
+    assert code == 0 and "✅ Every expected stack is in sync" in out
+
+
+def test_resources_cloudformation_did_not_check_are_counted_not_passed_as_in_sync(tmp_path):
+    code, out, _ = _run(tmp_path, _both_in_sync(not_checked=[
+        _drift("Invoke", "NOT_CHECKED", rtype="AWS::Lambda::Permission"),
+        _drift("Record", "NOT_CHECKED", rtype="Custom::CrossRegionRecord")]))
+    assert code == 0, "not checked is neither drift nor an incomplete detection"
+    assert "| `dev-Assets` | us-east-1 | ✅ IN_SYNC | 0 | 2 |" in out
+    assert "➖ 2 resource(s) not checked by CloudFormation" in out
+    assert "- `dev-Assets`: `Invoke` (AWS::Lambda::Permission), `Record` " \
+           "(Custom::CrossRegionRecord)" in out
 
 
 def test_failed_detection_keeps_partial_results_and_says_why(tmp_path):
-    code, out, _ = _run(tmp_path, _one_stack(
+    code, out, _ = _run(tmp_path, _both_in_sync(
         "DETECTION_FAILED", reason="Failed to detect drift on resource [Gate]: access denied"))
     assert code == 3 and "Failed to detect drift on resource [Gate]" in out
+    assert "| `dev-Cdn` | us-east-1 | ✅ IN_SYNC |" in out
 
 
 def test_a_detection_still_running_at_the_timeout_is_reported_incomplete(tmp_path):
     def stub(stubber):
-        _describe(stubber, _stack("dev-Assets"))
+        _describe(stubber, _stack("dev-Assets"), _stack("dev-Cdn"))
         _detect(stubber, "dev-Assets", "a")
-        for _ in range(3):
+        _detect(stubber, "dev-Cdn", "c")
+        _status(stubber, "a", "DETECTION_IN_PROGRESS")
+        _in_sync(stubber, "dev-Cdn", "c")
+        for _ in range(2):
             _status(stubber, "a", "DETECTION_IN_PROGRESS")
     code, out, _ = _run(tmp_path, stub, "--poll-seconds", "5", "--timeout-seconds", "10")
     assert code == 3 and "still running after 10 s" in out
 
 
-def test_no_stack_found_is_not_reported_as_in_sync(tmp_path):
-    code, out, _ = _run(tmp_path, lambda stubber: _describe(stubber, _stack("prod-A")))
-    assert code == 3 and "nothing was checked" in out
-
-
-def test_an_aws_error_is_one_line_and_exit_3(tmp_path, capsys):
+@pytest.mark.parametrize("gone", [None, "DELETE_IN_PROGRESS", "REVIEW_IN_PROGRESS"])
+def test_an_expected_stack_that_is_not_live_is_drift_not_in_sync(tmp_path, gone):
+    """A stack deleted by hand used to be skipped (the list came from what was live)."""
     def stub(stubber):
-        _describe(stubber, _stack("dev-Assets"))
-        stubber.add_client_error("detect_stack_drift", "AccessDenied", "not authorized",
-                                 expected_params={"StackName": ANY})
+        _describe(stubber, _stack("dev-Assets"), *([_stack("dev-Cdn", gone)] if gone else []))
+        _detect(stubber, "dev-Assets", "a")
+        _in_sync(stubber, "dev-Assets", "a")
+    code, out, _ = _run(tmp_path, stub)
+    assert code == 1
+    assert "⛔ **1 expected stack(s) missing**" in out
+    assert "| `dev-Cdn` | us-east-1 | ⛔ MISSING | 0 | 0 | expected but not deployed" in out
+    assert (f"({gone})" in out) if gone else "_IN_PROGRESS" not in out
+
+
+def test_a_stack_cloudformation_is_updating_is_skipped_reported_and_the_rest_checked(tmp_path):
+    """DetectStackDrift refuses a stack in UPDATE_IN_PROGRESS (ValidationError): it is not
+    asked, the stack is reported as not checked, and the run is incomplete (exit 3)."""
+    def stub(stubber):
+        _describe(stubber, _stack("dev-Assets", "UPDATE_IN_PROGRESS"), _stack("dev-Cdn"))
+        _detect(stubber, "dev-Cdn", "c")
+        _in_sync(stubber, "dev-Cdn", "c")
     code, out, summary = _run(tmp_path, stub)
-    assert code == 3 and out == "" and summary == ""
-    assert "drift detection failed" in capsys.readouterr().err
+    assert code == 3 and summary == out
+    assert "| `dev-Assets` | us-east-1 | ❓ UNKNOWN | 0 | 0 | not checked: UPDATE_IN_PROGRESS" in out
+    assert "| `dev-Cdn` | us-east-1 | ✅ IN_SYNC | 0 | 0 |" in out
+    assert "❓ **detection incomplete for 1 stack(s)**" in out
+
+
+def test_one_stacks_api_error_is_recorded_on_it_and_every_other_result_is_printed(
+        tmp_path, capsys):
+    def stub(stubber):
+        _describe(stubber, _stack("dev-Assets"), _stack("dev-Cdn"))
+        stubber.add_client_error("detect_stack_drift", "ValidationError",
+                                 "Stack dev-Assets is in UPDATE_IN_PROGRESS state",
+                                 expected_params={"StackName": "dev-Assets"})
+        _detect(stubber, "dev-Cdn", "c")
+        _status(stubber, "c", "DETECTION_COMPLETE", "DRIFTED")
+        _drifts(stubber, "dev-Cdn", [_drift("Distribution", "MODIFIED")])
+    code, out, summary = _run(tmp_path, stub)
+    assert code == 3, "a stack could not be checked: incomplete, even though drift was found"
+    assert summary == out and "Traceback" not in capsys.readouterr().err
+    assert "DetectStackDrift failed: An error occurred (ValidationError)" in out
+    assert "| `dev-Cdn` | us-east-1 | ⚠️ DRIFTED | 1 |" in out
+    assert "⚠️ **1 resource(s) drifted**" in out and "detection incomplete for 1" in out
+
+
+def test_an_error_while_polling_one_detection_leaves_the_others_running(tmp_path):
+    def stub(stubber):
+        _describe(stubber, _stack("dev-Assets"), _stack("dev-Cdn"))
+        _detect(stubber, "dev-Assets", "a")
+        _detect(stubber, "dev-Cdn", "c")
+        stubber.add_client_error("describe_stack_drift_detection_status", "Throttling",
+                                 "Rate exceeded", expected_params={"StackDriftDetectionId": "a"})
+        _in_sync(stubber, "dev-Cdn", "c")
+    code, out, _ = _run(tmp_path, stub)
+    assert code == 3 and "DescribeStackDriftDetectionStatus failed" in out
+    assert "| `dev-Cdn` | us-east-1 | ✅ IN_SYNC |" in out
+
+
+def test_listing_the_stacks_failing_is_reported_on_every_expected_stack(tmp_path):
+    def stub(stubber):
+        stubber.add_client_error("describe_stacks", "AccessDenied", "not authorized")
+    code, out, summary = _run(tmp_path, stub)
+    assert code == 3 and summary == out
+    assert out.count("DescribeStacks failed: An error occurred (AccessDenied)") == 2
+
+
+def test_a_region_without_a_client_is_reported_and_the_other_regions_still_checked(
+        monkeypatch, tmp_path):
+    from botocore.exceptions import NoCredentialsError
+
+    monkeypatch.setattr(cli, "expected_stacks",
+                        lambda env: {"dev-Assets": "us-east-1", "dev-Replica": "us-west-2"})
+    cfn = _client()
+    out = io.StringIO()
+
+    def client(region):
+        if region == "us-west-2":
+            raise NoCredentialsError()
+        return cfn
+    with Stubber(cfn) as stubber:
+        _describe(stubber, _stack("dev-Assets"))
+        _detect(stubber, "dev-Assets", "a")
+        _in_sync(stubber, "dev-Assets", "a")
+        code = main(["--env", "dev"], client=client, stdout=out, sleep=lambda _s: None)
+    assert code == 3
+    assert "| `dev-Assets` | us-east-1 | ✅ IN_SYNC |" in out.getvalue()
+    assert "| `dev-Replica` | us-west-2 | ❓ UNKNOWN | 0 | 0 | no CloudFormation client" in \
+        out.getvalue()
+
+
+def test_a_region_with_no_expected_stack_checks_nothing_and_is_not_in_sync(tmp_path):
+    calls = []
+    out = io.StringIO()
+    code = main(["--env", "dev", "--region", "eu-west-1"], client=calls.append, stdout=out)
+    assert code == 3 and calls == [] and "nothing was checked" in out.getvalue()
 
 
 def test_unknown_environment_is_a_usage_error_without_any_call(capsys):
@@ -170,8 +292,11 @@ def test_unknown_environment_is_a_usage_error_without_any_call(capsys):
     assert code == 2 and calls == [] and "'staging'" in capsys.readouterr().err
 
 
-def test_default_regions_are_the_environments_regions():
-    seen = []
+def test_by_default_every_stack_the_config_expects_is_checked_in_its_region(monkeypatch):
+    """The real list (no stand-in): nothing is live, so each expected stack, the account's
+    delivery stack included, is reported missing in its own region."""
+    monkeypatch.setattr(cli, "expected_stacks", expected_stacks)
+    seen, out = [], io.StringIO()
 
     def client(region):
         seen.append(region)
@@ -180,8 +305,13 @@ def test_default_regions_are_the_environments_regions():
         _describe(stubber, _stack("x"))
         stubber.activate()
         return cfn
-    assert main(["--env", "dev"], client=client, stdout=io.StringIO()) == 3
+    assert main(["--env", "dev"], client=client, stdout=out) == 1
     assert seen == ["us-east-1", "us-west-2"]
+    report = out.getvalue()
+    for name, region in expected_stacks("dev").items():
+        assert f"| `{name}` | {region} | ⛔ MISSING |" in report
+    assert "| `delivery-dev` | us-east-1 | ⛔ MISSING |" in report
+    assert "⛔ **12 expected stack(s) missing**" in report
 
 
 @pytest.mark.parametrize("argv", [[], ["--env", "dev", "--poll-seconds", "soon"]])
@@ -193,7 +323,7 @@ def test_drifted_resources_follow_next_token():
     from tools.drift.detect import drifted_resources
 
     cfn = _client()
-    params = {"StackName": "dev-Assets", "StackResourceDriftStatusFilters": ["MODIFIED", "DELETED"]}
+    params = {"StackName": "dev-Assets", "StackResourceDriftStatusFilters": FILTERS}
     with Stubber(cfn) as stubber:
         stubber.add_response("describe_stack_resource_drifts", {
             "StackResourceDrifts": [_drift("B", "DELETED")], "NextToken": "page-2"}, params)
@@ -221,9 +351,11 @@ def test_a_wait_that_could_never_end_is_a_usage_error_before_any_aws_call(
 
 def test_a_timeout_of_0_still_checks_once_and_reports_incomplete(tmp_path):
     def stub(stubber):
-        _describe(stubber, _stack("dev-Assets"))
+        _describe(stubber, _stack("dev-Assets"), _stack("dev-Cdn"))
         _detect(stubber, "dev-Assets", "a")
+        _detect(stubber, "dev-Cdn", "c")
         _status(stubber, "a", "DETECTION_IN_PROGRESS")
+        _in_sync(stubber, "dev-Cdn", "c")
     code, out, _ = _run(tmp_path, stub, "--timeout-seconds", "0")
     assert code == 3 and "still running after 0 s" in out
 
@@ -232,7 +364,7 @@ def test_a_timeout_of_0_still_checks_once_and_reports_incomplete(tmp_path):
                                    {"timeout_seconds": float("inf")}])
 def test_detect_region_refuses_a_wait_that_could_never_end(bound):
     with pytest.raises(ValueError, match=next(iter(bound))):
-        detect_region(_client(), "us-east-1", "dev", sleep=lambda _s: None, **bound)
+        detect_region(_client(), "us-east-1", ["dev-Assets"], sleep=lambda _s: None, **bound)
 
 
 @pytest.mark.parametrize("summary", ["missing-folder/summary.md", "."])

@@ -1,7 +1,9 @@
 """`python -m tools.drift --env prod [--region R ...] [--summary FILE]`.
 
-Exit codes: 0 every stack in sync; 1 drift found; 2 usage error; 3 detection could not
-complete (AWS error, failed or timed-out detection) — the report says which stack and why.
+Exit codes: 0 every expected stack in sync; 1 drift found (a resource changed or deleted, or
+an expected stack missing); 2 usage error; 3 detection could not complete for some stack (AWS
+error, a stack CloudFormation is updating, a failed or timed-out detection), whatever the
+others showed — the report, always printed, says which stack and why.
 """
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 from tools.cli import Parser, UsageError, non_negative, region, run_main, writable_file
-from tools.drift.detect import DetectionError, detect_region
+from tools.drift.detect import AWS_ERRORS, StackDrift, detect_region
+from tools.drift.expected import expected_stacks
 from tools.drift.report import drifted, incomplete, render
 
 DRIFTED, INCOMPLETE = 1, 3
@@ -61,28 +64,33 @@ def _default_client(region: str) -> Any:
 
 def check(args: argparse.Namespace, client: Callable[[str], Any], stdout=None,
           sleep: Callable[[float], None] | None = None) -> int:
-    from botocore.exceptions import BotoCoreError, ClientError
-
     regions = _regions(args)
+    expected = expected_stacks(args.env)
     options = {"poll_seconds": args.poll_seconds, "timeout_seconds": args.timeout_seconds}
     if sleep is not None:
         options["sleep"] = sleep
-    try:
-        results = [r for region in regions
-                   for r in detect_region(client(region), region, args.env, **options)]
-    except (ClientError, BotoCoreError) as error:
-        raise DetectionError(f"drift detection failed: {error}") from None
+    results: list[StackDrift] = []
+    for where in dict.fromkeys(regions):
+        names = sorted(name for name, stack_region in expected.items() if stack_region == where)
+        if not names:
+            continue
+        # One region's failure is that region's stacks' result: the others are still checked.
+        try:
+            results += detect_region(client(where), where, names, **options)
+        except AWS_ERRORS as error:
+            results += [StackDrift(name, where, problem=f"no CloudFormation client: {error}")
+                        for name in names]
     text = render(args.env, results)
     (stdout or sys.stdout).write(text)
     if args.summary:
         with args.summary.open("a", encoding="utf-8") as summary:
             summary.write(text)
-    if drifted(results):
-        return DRIFTED
-    return INCOMPLETE if incomplete(results) or not results else 0
+    # Incomplete first: "in sync" or "drift" is a verdict about every expected stack.
+    if incomplete(results) or not results:
+        return INCOMPLETE
+    return DRIFTED if drifted(results) else 0
 
 
 def main(argv: list[str] | None = None, *, client: Callable[[str], Any] = _default_client,
          stdout=None, sleep: Callable[[float], None] | None = None) -> int:
-    return run_main(parser(), lambda args: check(args, client, stdout, sleep), argv,
-                    failures={DetectionError: INCOMPLETE})
+    return run_main(parser(), lambda args: check(args, client, stdout, sleep), argv)

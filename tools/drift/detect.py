@@ -1,9 +1,11 @@
 """Run CloudFormation drift detection on an environment's stacks and collect the results.
 
-The stacks are found by name, in each region the environment uses: CDK names a stage's
-stacks ``<stage>-<stack id>`` (``dev-Assets``), so a stack added to the app is checked without
-touching this tool. (Not by stack tags: ``@aws-cdk/core:explicitStackTags`` keeps the stage's
-tags on the resources only.) Detection runs on all stacks of a region at once and is polled.
+The stacks checked are the ones the environment is expected to have (``expected.py``), not
+whatever is live: a stack deleted outside the pipeline is reported ``MISSING`` (drift), never
+passed over. Each stack's outcome is its own: an API error, a stack CloudFormation is busy
+with (``*_IN_PROGRESS``: DetectStackDrift refuses those) or a failed or timed-out detection is
+recorded on that stack and the others are still checked and reported. Detection runs on all
+stacks of a region at once and is polled.
 """
 from __future__ import annotations
 
@@ -13,12 +15,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-DRIFTED_STATUSES = ["MODIFIED", "DELETED"]  # NOT_CHECKED and IN_SYNC are not drift
-GONE = {"DELETE_COMPLETE", "REVIEW_IN_PROGRESS", "DELETE_IN_PROGRESS"}
+from botocore.exceptions import BotoCoreError, ClientError
 
-
-class DetectionError(Exception):
-    """Drift could not be determined (API error, failed or timed-out detection)."""
+DRIFTED_STATUSES = ("MODIFIED", "DELETED")
+# Resources CloudFormation did not compare (a type without drift support, or one it could not
+# read): neither drift nor in sync, so they are counted apart.
+RESOURCE_STATUSES = [*DRIFTED_STATUSES, "NOT_CHECKED"]
+# A stack in these is not there: deleted, being deleted, or created by a change set never run.
+GONE = {"DELETE_COMPLETE", "DELETE_IN_PROGRESS", "REVIEW_IN_PROGRESS"}
+AWS_ERRORS = (ClientError, BotoCoreError)
 
 
 @dataclass(frozen=True)
@@ -34,7 +39,7 @@ class ResourceDrift:
     logical_id: str
     physical_id: str
     rtype: str
-    status: str  # MODIFIED or DELETED
+    status: str  # MODIFIED, DELETED or NOT_CHECKED
     properties: tuple[PropertyDrift, ...] = ()
 
 
@@ -42,18 +47,25 @@ class ResourceDrift:
 class StackDrift:
     name: str
     region: str
-    status: str = "UNKNOWN"  # IN_SYNC, DRIFTED, UNKNOWN, NOT_CHECKED
-    resources: list[ResourceDrift] = field(default_factory=list)
+    # IN_SYNC, DRIFTED, UNKNOWN, NOT_CHECKED (CloudFormation's), or MISSING: expected, not live
+    status: str = "UNKNOWN"
+    resources: list[ResourceDrift] = field(default_factory=list)  # MODIFIED or DELETED
+    not_checked: list[ResourceDrift] = field(default_factory=list)
     problem: str = ""  # why detection did not complete (partial results may still be listed)
+    live_status: str = ""  # a MISSING stack's leftover status (e.g. DELETE_IN_PROGRESS)
 
 
-def environment_stacks(cfn: Any, env: str) -> list[str]:
-    """Names of the live stacks of this environment's stage (``<env>-...``)."""
-    names = []
+def _error(call: str, error: Exception) -> str:
+    return f"{call} failed: {error}"
+
+
+def live_stacks(cfn: Any) -> dict[str, str]:
+    """Name → status of every stack of the region that is not gone."""
+    live = {}
     for page in cfn.get_paginator("describe_stacks").paginate():
-        names += [stack["StackName"] for stack in page["Stacks"]
-                  if stack["StackName"].startswith(f"{env}-") and stack["StackStatus"] not in GONE]
-    return sorted(names)
+        live.update({s["StackName"]: s["StackStatus"] for s in page["Stacks"]
+                     if s["StackStatus"] != "DELETE_COMPLETE"})
+    return live
 
 
 def _resource(drift: dict[str, Any]) -> ResourceDrift:
@@ -66,43 +78,83 @@ def _resource(drift: dict[str, Any]) -> ResourceDrift:
 
 
 def drifted_resources(cfn: Any, stack: str) -> list[ResourceDrift]:
+    """The stack's resources that drifted or were not checked, by logical id."""
     found, token = [], {}
     while True:  # botocore has no paginator for this call: follow NextToken by hand
         page = cfn.describe_stack_resource_drifts(
-            StackName=stack, StackResourceDriftStatusFilters=DRIFTED_STATUSES, **token)
+            StackName=stack, StackResourceDriftStatusFilters=RESOURCE_STATUSES, **token)
         found += [_resource(d) for d in page["StackResourceDrifts"]]
         if not page.get("NextToken"):
             return sorted(found, key=lambda r: r.logical_id)
         token = {"NextToken": page["NextToken"]}
 
 
-def detect_region(cfn: Any, region: str, env: str, *, poll_seconds: float = 5,
+def _start(cfn: Any, results: dict[str, StackDrift]) -> dict[str, str]:
+    """Start detection on every expected stack that can be checked; detection id → name."""
+    try:
+        live = live_stacks(cfn)
+    except AWS_ERRORS as error:
+        for result in results.values():
+            result.problem = _error("DescribeStacks", error)
+        return {}
+    pending = {}
+    for name, result in results.items():
+        status = live.get(name)
+        if status is None or status in GONE:
+            result.status, result.live_status = "MISSING", status or ""
+        elif status.endswith("_IN_PROGRESS"):
+            result.problem = (f"not checked: {status} (CloudFormation is working on the stack; "
+                              "check again when it has finished)")
+        else:
+            try:
+                pending[cfn.detect_stack_drift(StackName=name)["StackDriftDetectionId"]] = name
+            except AWS_ERRORS as error:
+                result.problem = _error("DetectStackDrift", error)
+    return pending
+
+
+def _finish(cfn: Any, result: StackDrift, status: dict[str, Any]) -> None:
+    result.status = status.get("StackDriftStatus", "UNKNOWN")
+    if status["DetectionStatus"] == "DETECTION_FAILED":
+        # CloudFormation still reports what it could check (e.g. a resource type it cannot
+        # read is skipped): keep those results and say why it is incomplete.
+        result.problem = status.get("DetectionStatusReason", "detection failed")
+    try:
+        found = drifted_resources(cfn, result.name)
+    except AWS_ERRORS as error:
+        result.problem = "; ".join(filter(None, [
+            result.problem, _error("DescribeStackResourceDrifts", error)]))
+        return
+    result.resources = [r for r in found if r.status in DRIFTED_STATUSES]
+    result.not_checked = [r for r in found if r.status == "NOT_CHECKED"]
+
+
+def detect_region(cfn: Any, region: str, stacks: list[str], *, poll_seconds: float = 5,
                   timeout_seconds: float = 900,
                   sleep: Callable[[float], None] = time.sleep) -> list[StackDrift]:
-    """Drift of every stack of ``env`` in one region (``cfn``: that region's client)."""
+    """Drift of the ``stacks`` expected in one region (``cfn``: that region's client)."""
     # The wait ends only when the time waited reaches the timeout: a poll of 0 or a NaN or
     # infinite bound would poll forever, a negative poll would make time run backwards.
     if not (math.isfinite(poll_seconds) and poll_seconds > 0):
         raise ValueError(f"poll_seconds must be finite and > 0 (got {poll_seconds!r})")
     if not (math.isfinite(timeout_seconds) and timeout_seconds >= 0):
         raise ValueError(f"timeout_seconds must be finite and >= 0 (got {timeout_seconds!r})")
-    results = {name: StackDrift(name, region) for name in environment_stacks(cfn, env)}
-    pending = {cfn.detect_stack_drift(StackName=name)["StackDriftDetectionId"]: name
-               for name in results}
+    results = {name: StackDrift(name, region) for name in sorted(stacks)}
+    pending = _start(cfn, results)
     waited = 0.0
     while pending:
         for detection_id, name in list(pending.items()):
-            status = cfn.describe_stack_drift_detection_status(StackDriftDetectionId=detection_id)
+            try:
+                status = cfn.describe_stack_drift_detection_status(
+                    StackDriftDetectionId=detection_id)
+            except AWS_ERRORS as error:
+                del pending[detection_id]
+                results[name].problem = _error("DescribeStackDriftDetectionStatus", error)
+                continue
             if status["DetectionStatus"] == "DETECTION_IN_PROGRESS":
                 continue
             del pending[detection_id]
-            result = results[name]
-            result.status = status.get("StackDriftStatus", "UNKNOWN")
-            if status["DetectionStatus"] == "DETECTION_FAILED":
-                # CloudFormation still reports what it could check (e.g. a resource type it
-                # cannot read is skipped): keep those results and say why it is incomplete.
-                result.problem = status.get("DetectionStatusReason", "detection failed")
-            result.resources = drifted_resources(cfn, name)
+            _finish(cfn, results[name], status)
         if pending:
             if waited >= timeout_seconds:
                 for name in pending.values():

@@ -251,3 +251,38 @@ def test_deploy_jobs_may_run_longer_than_an_hour():
             (creds,) = steps_using(job, "aws-actions/configure-aws-credentials")
             assert job["timeout-minutes"] > 60, name
             assert int(creds["with"]["role-duration-seconds"]) >= job["timeout-minutes"] * 60
+
+
+CODEOWNERS = ROOT / ".github" / "CODEOWNERS"
+# What decides whether a change may ship: the gate runs the pull request's own code, so a
+# change to these needs the owners' approval (branch protection: require code-owner review).
+GATE_PATHS = [".github/CODEOWNERS", ".github/workflows/pull-request.yml", ".github/zizmor.yml",
+              "tools/review/__main__.py", "tools/review/comment.py", "tools/github_roles.py",
+              "infra/config/delivery.py", "infra/constructs/github_oidc.py",
+              "infra/stacks/delivery_stack.py", "infra/delivery_stage.py"]
+
+
+def _owners(path: str) -> list[str]:
+    """The owners CODEOWNERS gives ``path`` (the last matching pattern wins; only the anchored
+    file and folder patterns this file uses are understood)."""
+    owners: list[str] = []
+    for line in CODEOWNERS.read_text().splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        pattern, *names = line.split()
+        assert pattern.startswith("/") and "*" not in pattern, f"unexpected pattern {pattern}"
+        pattern = pattern.lstrip("/")
+        if path == pattern or (pattern.endswith("/") and path.startswith(pattern)):
+            owners = names
+    return owners
+
+
+@pytest.mark.parametrize("path", GATE_PATHS)
+def test_the_gate_and_the_trust_have_code_owners(path):
+    assert (ROOT / path).is_file(), path
+    owners = _owners(path)
+    assert owners and all(re.fullmatch(r"@[\w-]+/[\w-]+", o) for o in owners), (path, owners)
+
+
+def test_an_unowned_path_is_not_reported_as_owned():
+    assert _owners("tools/cost/render.py") == [] and _owners(".githubx") == []

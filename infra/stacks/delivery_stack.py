@@ -45,7 +45,13 @@ class DeliveryStack(Stack):
                         f"({delivery.branch}; read-only lookup role)",
             may_assume=cfg.bootstrap_role_arns("lookup"))
         self.deploy_roles[env], self.drift_roles[env] = deploy, drift
+        # The workflows derive these ARNs from config (docs/delivery.md, "One-time setup"):
+        # the outputs are for reading, and must not send operators to set GitHub variables.
         CfnOutput(self, f"DeployRoleArn{env.capitalize()}", value=deploy.role.role_arn,
-                  description=f"GitHub environment '{env}': variable AWS_DEPLOY_ROLE_ARN")
+                  description=f"The role deploy.yml assumes for '{env}'; the workflow reads its "
+                              "ARN from config (python -m tools.github_roles): nothing to set "
+                              "in GitHub")
         CfnOutput(self, f"DriftRoleArn{env.capitalize()}", value=drift.role.role_arn,
-                  description=f"repository variable AWS_DRIFT_ROLE_ARN_{env.upper()}")
+                  description=f"The role drift.yml assumes for '{env}'; the workflow reads its "
+                              "ARN from config (python -m tools.github_roles): nothing to set "
+                              "in GitHub")

@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 from dataclasses import replace
+from pathlib import Path
 
 import estate_synth
 import pytest
@@ -27,6 +28,7 @@ from infra.nag import apply_policy_packs
 from tools import github_roles
 from tools.drift.expected import expected_stacks
 
+WORKFLOWS = Path(__file__).resolve().parents[2] / ".github" / "workflows"
 REPO = DELIVERY.repository  # justkalm/storage-estate
 # The same repository in GitHub's immutable subject format: each name followed by its id.
 REPO_IDS = f"{DELIVERY.owner}@{DELIVERY.owner_id}/{DELIVERY.repo}@{DELIVERY.repo_id}"
@@ -288,6 +290,23 @@ def test_the_roles_the_workflows_assume_are_the_synthesized_ones(templates, esta
                            if "github-drift" in p["Properties"]["Description"]]
         assert printed[f"{env}_lookup_role"] in drift_policy["Properties"]["PolicyDocument"][
             "Statement"][0]["Resource"]
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_the_outputs_point_to_where_the_workflows_get_the_roles_not_to_github_variables(
+        templates, env):
+    """The workflows read no repository or environment variable (they run tools.github_roles),
+    so an output that told operators to set one would send them to do something useless."""
+    workflows = "\n".join(p.read_text() for p in WORKFLOWS.glob("*.yml"))
+    assert "vars." not in workflows
+    outputs = templates[env]["Outputs"]
+    for kind in ("Deploy", "Drift"):
+        output = outputs[f"{kind}RoleArn{env.capitalize()}"]
+        assert output["Value"] == {"Fn::GetAtt": [next(
+            lid for lid, r in resources(templates[env], "AWS::IAM::Role").items()
+            if r["Properties"]["RoleName"] == f"justkalm-{env}-github-{kind.lower()}"), "Arn"]}
+        assert "python -m tools.github_roles" in output["Description"]
+        assert "variable" not in output["Description"].lower()
 
 
 def test_the_drift_check_expects_exactly_the_synthesized_stacks_in_their_regions(estate):

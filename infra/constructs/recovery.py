@@ -12,6 +12,10 @@
   read any version and its tags of the bucket, write objects and tags into it, read the
   manifest and write the job report under ``restore-jobs/``, use the bucket key through S3.
   No ACL actions: the bucket has ACLs disabled (BucketOwnerEnforced), so a copy has none.
+  ``s3:PutObjectTagging`` stays: S3 checks it on the destination of a copy that carries the
+  source's tags (AWS's Batch Operations copy policy lists it). It is exempt from none of the
+  upload gate's denies, so it can neither read a version not scanned clean nor tag one clean;
+  the restore tool leaves such versions to the local run (docs/upload-gate.md).
 """
 from __future__ import annotations
 

@@ -120,7 +120,7 @@ class AssetsStack(Stack):
             alarm_topic_key_alias=cfg.alarm_topic_key_alias,
             reserved_concurrency=cfg.upload_gate.verdict_reserved_concurrency,
             log_retention_days=cfg.upload_api.log_retention_days,
-            restorer_role_names=(cfg.backup_role_name, cfg.restore_batch_role_name),
+            backup_role_name=cfg.backup_role_name,
         )
         gate.release_to("Hasher", self.upload_hasher.queue, self.upload_hasher.queue_key,
                         hashed_released)

@@ -203,12 +203,10 @@ def test_scanner_role_policy_is_exactly_the_documented_one(assets, prod):
 # ------------------------------------------------------------------------ enforcement
 
 def _exempt(role_id: str, prod) -> list:
-    """The scanner, and the roles that back up and put back earlier versions with their tags
-    (AWS Backup's, the restore tool's Batch Operations job's), by their configured names."""
-    account = prod.account
+    """The scanner, and AWS Backup's role, which backs up every version and restores earlier
+    ones with their tags, by its configured name. Not the restore tool's Batch role."""
     return [{"Fn::GetAtt": [role_id, "Arn"]},
-            f"arn:aws:iam::{account}:role/{prod.backup_role_name}",
-            f"arn:aws:iam::{account}:role/{prod.restore_batch_role_name}"]
+            f"arn:aws:iam::{prod.account}:role/{prod.backup_role_name}"]
 
 
 def test_reads_of_gated_objects_are_denied_unless_tagged_clean_except_for_the_scanner(
@@ -245,11 +243,23 @@ def test_nobody_but_the_scanner_can_upload_an_object_carrying_a_verdict(assets, 
     assert deny["Condition"]["ArnNotEquals"] == {"aws:PrincipalArn": _exempt(role_id, prod)}
 
 
-def test_the_exempt_restorers_are_the_roles_the_recovery_stack_creates(estate, prod):
+def test_the_exempt_restorer_is_the_backup_role_the_recovery_stack_creates(estate, prod):
     # AWS Backup restores "object data, tags": a restored clean version carries its verdict.
     recovery = estate.template_json("prod", "Recovery")
     names = {r["Properties"]["RoleName"] for r in resources(recovery, "AWS::IAM::Role").values()}
-    assert {prod.backup_role_name, prod.restore_batch_role_name} <= names
+    assert prod.backup_role_name in names
+
+
+def test_the_restore_batch_role_is_exempt_from_no_gate_deny(assets, prod):
+    # Anyone who may create a Batch Operations job and pass this role would otherwise read,
+    # copy or re-tag unscanned and infected versions. It copies clean versions only, which
+    # no deny stops.
+    batch_role = f"arn:aws:iam::{prod.account}:role/{prod.restore_batch_role_name}"
+    statements = _gate_statements(assets, prod.assets_bucket_name)
+    denies = [s for s in statements.values() if s["Effect"] == "Deny"]
+    assert len(denies) == 3
+    for deny in denies:
+        assert batch_role not in json.dumps(deny["Condition"]), deny["Sid"]
 
 
 def test_replication_reads_are_not_touched_by_the_gate(assets, prod):

@@ -207,3 +207,52 @@ def test_a_job_that_fails_inside_botocore_is_one_line_with_exit_code_1(
     assert code == 1 and "Traceback" not in err
     assert "job was not created" in err and "s3-control.example" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_under_the_gate_the_job_copies_only_versions_scanned_clean(
+        s3_client, fresh_bucket, stubbed_control, monkeypatch):
+    # The job's role is exempt from none of the gate's denies: a version not tagged clean is
+    # left to the local run (refused there by the same denies on AWS; the local store has no
+    # bucket policy, so here it is copied, which shows it was not in the job).
+    monkeypatch.setattr(batch, "gated_prefixes_of", lambda bucket: ("brands/",))
+    verdicts = {"clip one.mp4": "NO_THREATS_FOUND", "plain.mp4": "THREATS_FOUND",
+                "kept.mp4": None}
+    for key, verdict in verdicts.items():
+        tagging = {"Tagging": f"GuardDutyMalwareScanStatus={verdict}"} if verdict else {}
+        s3_client.put_object(Bucket=fresh_bucket, Key=PREFIX + key, Body=key.encode(),
+                             **tagging)
+    at = max(s3_client.head_object(Bucket=fresh_bucket, Key=PREFIX + k)["LastModified"]
+             for k in verdicts)
+    time.sleep(max(0.0, (at + dt.timedelta(seconds=1)
+                         - dt.datetime.now(dt.UTC)).total_seconds()) + 0.02)
+    for key in verdicts:
+        s3_client.put_object(Bucket=fresh_bucket, Key=PREFIX + key, Body=b"bad")
+    at_text = at.astimezone(dt.UTC).isoformat()
+    token = batch.run_token(fresh_bucket, PREFIX, at_text, fresh_bucket)
+    stubbed_control.add_response("create_job", {"JobId": "job-7"}, {
+        "AccountId": "123456789012", "ConfirmationRequired": False, "Operation": ANY,
+        "Manifest": ANY, "Report": ANY, "Priority": 10, "RoleArn": ROLE,
+        "ClientRequestToken": token, "Description": ANY})
+    out = io.StringIO()
+    code = cli.main(["--bucket", fresh_bucket, "--prefix", PREFIX, "--at", at_text, "--yes",
+                     "--batch-operations", "--batch-role-arn", ROLE,
+                     "--account-id", "123456789012"], stdout=out)
+    assert code == 0, out.getvalue()
+    manifest = s3_client.get_object(Bucket=fresh_bucket,
+                                    Key=f"restore-jobs/{token}/manifest.csv")["Body"].read()
+    versions = _versions_at(s3_client, fresh_bucket, at)
+    assert batch.parse_manifest(manifest.decode()) == [
+        (fresh_bucket, PREFIX + "clip one.mp4", versions[PREFIX + "clip one.mp4"][0])]
+    body = {k: s3_client.get_object(Bucket=fresh_bucket, Key=PREFIX + k)["Body"].read()
+            for k in verdicts}
+    assert body == {"clip one.mp4": b"bad", "plain.mp4": b"plain.mp4", "kept.mp4": b"kept.mp4"}
+
+
+def test_the_gated_prefixes_are_those_of_the_environment_owning_the_bucket():
+    from infra.environments import ENVIRONMENTS
+
+    prod, dev = ENVIRONMENTS["prod"](), ENVIRONMENTS["dev"]()
+    assert batch.gated_prefixes_of(prod.assets_bucket_name) == prod.upload_gate.gated_prefixes
+    assert prod.upload_gate.gated_prefixes  # the gate is on in prod
+    assert batch.gated_prefixes_of(dev.assets_bucket_name) == ()  # off in dev
+    assert batch.gated_prefixes_of("someone-elses-bucket") == ()

@@ -155,3 +155,18 @@ def test_the_same_arguments_give_the_same_job_token():
     at = dt.datetime(2026, 11, 20, tzinfo=dt.UTC).isoformat()
     assert batch.run_token("b", "p/", at, "b") == batch.run_token("b", "p/", at, "b")
     assert batch.run_token("b", "p/", at, "b") != batch.run_token("b", "q/", at, "b")
+
+
+def test_a_gated_version_whose_tags_cannot_be_read_is_not_given_to_the_batch_job(s3):
+    # On AWS the tags of a version are read by the operator; a refusal (or any error) must
+    # leave the version to the local run, never put it in the job's manifest.
+    client, stub = s3
+    stub.add_client_error("get_object_tagging", "AccessDenied", http_status_code=403,
+                          expected_params={"Bucket": BUCKET, "Key": "brands/logo.png",
+                                           "VersionId": "v1"})
+    assert not batch.job_may_copy(client, BUCKET, "brands/logo.png", "v1", ("brands/",))
+
+
+def test_a_version_outside_the_gated_prefixes_needs_no_tag_read(s3):
+    client, _ = s3  # the Stubber fails on any request
+    assert batch.job_may_copy(client, BUCKET, "processed/logo.webp", "v1", ("brands/",))

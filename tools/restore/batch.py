@@ -5,6 +5,11 @@ creates an ``S3PutObjectCopy`` job run by the restore role of the Recovery stack
 markers, objects above 5 GB (the job's copy limit) and archived objects stay with the local
 run. The job id is deterministic for the same arguments (``ClientRequestToken``), so running
 the same command again does not start a second job.
+
+Under the upload gate's prefixes the job copies only versions GuardDuty tagged clean: its role
+is exempt from none of the gate's bucket-policy denies (docs/upload-gate.md), so it could not
+read any other version, and must not be able to. Those versions are left to the local run,
+whose reads the same denies refuse: the report names them as failed.
 """
 from __future__ import annotations
 
@@ -12,7 +17,12 @@ import csv
 import hashlib
 import io
 import urllib.parse
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from infra.config import CLEAN, SCAN_STATUS_TAG
 
 MANIFEST_FIELDS = ["Bucket", "Key", "VersionId"]
 BATCH_COPY_LIMIT = 5 * 1024 ** 3
@@ -25,6 +35,32 @@ class BatchTarget:
     role_arn: str
     manifest_bucket: str
     manifest_prefix: str  # ends with "/"
+
+
+def gated_prefixes_of(bucket: str) -> tuple[str, ...]:
+    """The prefixes the upload gate guards in ``bucket``: those of the shipped environment
+    whose assets bucket it is (none when its gate is off, or for any other bucket)."""
+    from infra.environments import ENVIRONMENTS  # the whole estate's config: only when asked
+
+    for make in ENVIRONMENTS.values():
+        cfg = make()
+        if cfg.assets_bucket_name == bucket:
+            return cfg.upload_gate.gated_prefixes
+    return ()
+
+
+def job_may_copy(s3, bucket: str, key: str, version_id: str,
+                 gated_prefixes: Sequence[str]) -> bool:
+    """Whether the job's role can copy this version: outside the gated prefixes always; inside,
+    only a version tagged clean. A tag that cannot be read counts as not clean (the local run
+    then meets the same answer from S3 and reports it)."""
+    if not any(key.startswith(prefix) for prefix in gated_prefixes):
+        return True
+    try:
+        tags = s3.get_object_tagging(Bucket=bucket, Key=key, VersionId=version_id)["TagSet"]
+    except (ClientError, BotoCoreError):
+        return False
+    return {"Key": SCAN_STATUS_TAG, "Value": CLEAN} in tags
 
 
 def run_token(*parts: str) -> str:

@@ -68,6 +68,7 @@ IN_BATCH_JOB = "copied-by-batch-job"
 SAMPLE_KEYS = 10
 # Default above which the copies go to S3 Batch Operations (RecoveryConfig documents it too).
 DEFAULT_BATCH_THRESHOLD = 100_000
+GATE_CHECK_CHUNK = 1024  # decisions whose scan tags are read before the next are taken
 # Upper bound of --workers. S3 serves about 3,500 writes a second per prefix, which a few dozen
 # workers already reach (more only earn SlowDown retries), and the connection pool is sized
 # from the workers (``client_config``): a huge value would build a pool and threads for nothing,
@@ -493,15 +494,41 @@ def batch_can_copy(decision: Decision) -> bool:
         and decision.storage_class != "INTELLIGENT_TIERING"
 
 
+def _gate_checked(run: Run, s3, decisions, gated: tuple[str, ...]):
+    """(decision, whether the job's role may copy it) for every decision, in order; the tags of
+    gated candidates are read ``run.args.workers`` at a time, a bounded chunk in flight."""
+    def check(decision: Decision) -> bool:
+        return not batch_can_copy(decision) or batch_ops.job_may_copy(
+            s3, run.source_bucket, decision.source_key, decision.version_id, gated)
+
+    with ThreadPoolExecutor(max_workers=run.args.workers) as pool:
+        chunk: list[Decision] = []
+        for decision in decisions:
+            chunk.append(decision)
+            if len(chunk) >= GATE_CHECK_CHUNK:
+                yield from zip(chunk, pool.map(check, chunk), strict=True)
+                chunk = []
+        yield from zip(chunk, pool.map(check, chunk), strict=True)
+
+
 def _submit_batch(run: Run, target: batch_ops.BatchTarget, dest_s3, spool,
                   summary: PlanSummary):
     """Write the manifest of the copies the job can do, create the job; the local run keeps
-    the rest (delete markers, archived versions, objects above the job's 5 GB limit)."""
-    in_job = batch_can_copy
+    the rest (delete markers, archived versions, objects above the job's 5 GB limit, and
+    under the upload gate's prefixes every version not scanned clean)."""
+    gated = batch_ops.gated_prefixes_of(run.source_bucket)
+    left_to_local: set[tuple[str, str]] = set()
+
+    def in_job(decision: Decision) -> bool:
+        return batch_can_copy(decision) and \
+            (decision.source_key, decision.version_id) not in left_to_local
+
     with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".csv") as manifest:
         rows = 0
-        for decision in _decisions(spool):
-            if in_job(decision):
+        for decision, may in _gate_checked(run, dest_s3, _decisions(spool), gated):
+            if not may:
+                left_to_local.add((decision.source_key, decision.version_id))
+            elif batch_can_copy(decision):
                 manifest.write(batch_ops.manifest_row(run.source_bucket, decision.source_key,
                                                       decision.version_id))
                 rows += 1

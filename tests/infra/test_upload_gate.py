@@ -202,11 +202,16 @@ def test_scanner_role_policy_is_exactly_the_documented_one(assets, prod):
 
 # ------------------------------------------------------------------------ enforcement
 
-def _exempt(role_id: str, prod) -> list:
-    """The scanner, and AWS Backup's role, which backs up every version and restores earlier
-    ones with their tags, by its configured name. Not the restore tool's Batch role."""
-    return [{"Fn::GetAtt": [role_id, "Arn"]},
-            f"arn:aws:iam::{prod.account}:role/{prod.backup_role_name}"]
+def _exempt(role_id: str, prod) -> dict:
+    """The conditions that spare the exempt roles: the scanner by its unique id (a session of
+    it is "<RoleId>:<session>"; a role created later under its name has another id), and AWS
+    Backup's role, which backs up every version and restores earlier ones with their tags, by
+    its configured name (it lives in the Recovery stack, deployed later). Not the restore
+    tool's Batch role."""
+    return {"StringNotLike": {"aws:userid": [
+                {"Fn::Join": ["", [{"Fn::GetAtt": [role_id, "RoleId"]}, ":*"]]}]},
+            "ArnNotEquals": {"aws:PrincipalArn": [
+                f"arn:aws:iam::{prod.account}:role/{prod.backup_role_name}"]}}
 
 
 def test_reads_of_gated_objects_are_denied_unless_tagged_clean_except_for_the_scanner(
@@ -219,7 +224,7 @@ def test_reads_of_gated_objects_are_denied_unless_tagged_clean_except_for_the_sc
         "Resource": [f"arn:aws:s3:::{prod.assets_bucket_name}/{p}*"
                      for p in prod.upload_gate.prefixes],
         "Condition": {"StringNotEquals": {f"s3:ExistingObjectTag/{TAG}": "NO_THREATS_FOUND"},
-                      "ArnNotEquals": {"aws:PrincipalArn": _exempt(role_id, prod)}},
+                      **_exempt(role_id, prod)},
     })
 
 
@@ -232,7 +237,7 @@ def test_nobody_but_the_scanner_can_tag_an_unclean_object_clean(assets, prod):
     assert deny["Condition"] == {
         "StringEquals": {f"s3:RequestObjectTag/{TAG}": "NO_THREATS_FOUND"},
         "StringNotEquals": {f"s3:ExistingObjectTag/{TAG}": "NO_THREATS_FOUND"},
-        "ArnNotEquals": {"aws:PrincipalArn": _exempt(role_id, prod)}}
+        **_exempt(role_id, prod)}
 
 
 def test_nobody_but_the_scanner_can_upload_an_object_carrying_a_verdict(assets, prod):
@@ -240,7 +245,18 @@ def test_nobody_but_the_scanner_can_upload_an_object_carrying_a_verdict(assets, 
     assert (deny["Effect"], deny["Action"]) == ("Deny", "s3:PutObject")
     assert deny["Condition"]["Null"] == {f"s3:RequestObjectTag/{TAG}": "false"}
     role_id, _ = _scanner_role(assets, prod)
-    assert deny["Condition"]["ArnNotEquals"] == {"aws:PrincipalArn": _exempt(role_id, prod)}
+    assert deny["Condition"] == {"Null": {f"s3:RequestObjectTag/{TAG}": "false"},
+                                 **_exempt(role_id, prod)}
+
+
+def test_the_scanner_is_exempt_by_its_unique_id_never_by_its_name(assets, prod):
+    # Matching the name would exempt any role later created under it (after a deletion).
+    role_id, _ = _scanner_role(assets, prod)
+    by_name = (f"role/{prod.malware_scan_role_name}", json.dumps({"Fn::GetAtt": [role_id, "Arn"]}))
+    for deny in _gate_statements(assets, prod.assets_bucket_name).values():
+        if deny["Effect"] == "Deny":
+            condition = json.dumps(deny["Condition"])
+            assert not any(name in condition for name in by_name), deny["Sid"]
 
 
 def test_the_exempt_restorer_is_the_backup_role_the_recovery_stack_creates(estate, prod):

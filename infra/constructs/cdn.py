@@ -47,7 +47,11 @@ from infra.config import (
     CdnNames,
     RenditionSettings,
 )
-from infra.constructs.image_urls import IMAGE_URL_PATH_PATTERN, image_url_code
+from infra.constructs.image_urls import (
+    IMAGE_URL_PATH_PATTERN,
+    ORIGIN_CACHE_CONTROL_PARAMETER,
+    image_url_code,
+)
 from infra.nag import acknowledge
 
 # What the CDN serves. Everything else (originals, documents, user content) is not public.
@@ -58,6 +62,11 @@ IMMUTABLE_PREFIXES = (PROCESSED, THUMBNAILS, BRAND_LOGOS)
 
 IMMUTABLE_TTL = {"min": Duration.days(1), "default": Duration.days(365), "max": Duration.days(365)}
 MUTABLE_TTL = {"min": Duration.seconds(0), "default": Duration.days(1), "max": Duration.days(7)}
+# /i/ answers carry S3's week-long browser max-age (image_urls.CACHE_CONTROL); the minimum TTL
+# keeps the edge copy a year anyway (CloudFront caches for the minimum TTL when the origin's
+# max-age is lower, and still passes the origin's header on): its key is the stored key.
+IMAGE_URL_TTL = {"min": Duration.days(365), "default": Duration.days(365),
+                 "max": Duration.days(365)}
 
 # Fail over on what a regional S3 outage returns. Not on 403/404: the replica keeps objects
 # deleted from the primary (delete markers are not replicated), so failing over on 403/404
@@ -185,6 +194,13 @@ class AssetsCdn(Construct):
             "Processed images, thumbnails, logos: written once, cached for a year", IMMUTABLE_TTL)
         self.mutable_cache_policy = self._cache_policy(
             "BrandMedia", "Brand media: may be replaced in place, cached for a day", MUTABLE_TTL)
+        # The function's response-cache-control reaches S3 only as part of the cache key, which
+        # also keeps /i/ answers (a week for browsers) apart from the direct URLs' (a year).
+        self.image_url_cache_policy = self._cache_policy(
+            "ImageUrls", "Negotiated image URLs: the stored key and S3's response-cache-control, "
+            "a year", IMAGE_URL_TTL,
+            query_strings=cloudfront.CacheQueryStringBehavior.allow_list(
+                ORIGIN_CACHE_CONTROL_PARAMETER))
         self.deny_function = cloudfront.Function(
             self, "DenyNonPublic",
             comment="404 for every path outside the public prefixes",
@@ -242,7 +258,9 @@ class AssetsCdn(Construct):
             fallback_status_codes=list(FAILOVER_STATUS_CODES),
         )
 
-    def _cache_policy(self, policy_id: str, comment: str, ttl: dict) -> cloudfront.CachePolicy:
+    def _cache_policy(self, policy_id: str, comment: str, ttl: dict,
+                      query_strings: cloudfront.CacheQueryStringBehavior | None = None,
+                      ) -> cloudfront.CachePolicy:
         return cloudfront.CachePolicy(
             self, policy_id,
             cache_policy_name=self.names.cache_policy(policy_id),
@@ -251,7 +269,7 @@ class AssetsCdn(Construct):
             default_ttl=ttl["default"],
             max_ttl=ttl["max"],
             # The object key is the whole identity of an asset: nothing else in the key.
-            query_string_behavior=cloudfront.CacheQueryStringBehavior.none(),
+            query_string_behavior=query_strings or cloudfront.CacheQueryStringBehavior.none(),
             header_behavior=cloudfront.CacheHeaderBehavior.none(),
             cookie_behavior=cloudfront.CacheCookieBehavior.none(),
             enable_accept_encoding_gzip=True,
@@ -304,9 +322,9 @@ class AssetsCdn(Construct):
                     self.immutable_cache_policy if prefix in IMMUTABLE_PREFIXES
                     else self.mutable_cache_policy, headers)
                    for prefix in PUBLIC_PREFIXES},
-                # The cache key is the rewritten (stored) key: the renditions' own policy.
+                # The cache key is the rewritten (stored) key and the function's own parameter.
                 IMAGE_URL_PATH_PATTERN: self._behavior(
-                    self.immutable_cache_policy, image_url_headers,
+                    self.image_url_cache_policy, image_url_headers,
                     function_associations=[cloudfront.FunctionAssociation(
                         function=self.image_url_function,
                         event_type=cloudfront.FunctionEventType.VIEWER_REQUEST)]),

@@ -6,8 +6,9 @@
   named ``aws-waf-logs-…`` (the prefix WAF requires), retained like the access logs;
 - a response headers policy: HSTS (2 years, subdomains, preload), nosniff, frames DENY,
   strict-origin-when-cross-origin, and CORS for the storefront origins, GET/HEAD only;
-- the same policy plus ``Vary`` and ``Cache-Control`` for the negotiated image URLs (``/i/*``,
-  ``infra.constructs.image_urls``), whose body depends on request headers.
+- the same policy plus ``Vary`` (whose body depends on request headers) and, only where the
+  answer has none, ``Cache-Control: no-store`` for the negotiated image URLs (``/i/*``,
+  ``infra.constructs.image_urls``): their week-long Cache-Control comes from S3, on 200s only.
 """
 from __future__ import annotations
 
@@ -136,7 +137,7 @@ class EdgeSecurity(Construct):
         self.logging.node.add_dependency(self.log_group)
 
     def _response_headers(self, policy_id: str, policy_name: str,
-                          storefront_origins: Sequence[str], custom: dict[str, str] | None = None,
+                          storefront_origins: Sequence[str], custom: dict[str, dict] | None = None,
                           ) -> cloudfront.ResponseHeadersPolicy:
         comment = "HSTS preload, nosniff, no framing, strict referrer; CORS for the storefront"
         return cloudfront.ResponseHeadersPolicy(
@@ -145,8 +146,9 @@ class EdgeSecurity(Construct):
             response_headers_policy_name=policy_name,
             comment=comment + ("; " + ", ".join(custom) + " for negotiated images" if custom else ""),
             custom_headers_behavior=cloudfront.ResponseCustomHeadersBehavior(custom_headers=[
-                cloudfront.ResponseCustomHeader(header=name, value=value, override=True)
-                for name, value in custom.items()]) if custom else None,
+                cloudfront.ResponseCustomHeader(header=name, value=header["value"],
+                                                override=header["override"])
+                for name, header in custom.items()]) if custom else None,
             security_headers_behavior=cloudfront.ResponseSecurityHeadersBehavior(
                 strict_transport_security=cloudfront.ResponseHeadersStrictTransportSecurity(
                     access_control_max_age=Duration.seconds(HSTS_MAX_AGE_SECONDS),

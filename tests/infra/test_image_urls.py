@@ -18,8 +18,10 @@ from helpers import only
 from infra.config import PROCESSED, THUMBNAILS, RenditionsConfig
 from infra.constructs.image_urls import (
     CACHE_CONTROL,
+    ERROR_CACHE_CONTROL,
     IMAGE_URL_PATH_PATTERN,
     MAX_FUNCTION_BYTES,
+    ORIGIN_CACHE_CONTROL_PARAMETER,
     image_url_code,
     rendition_table,
 )
@@ -58,7 +60,8 @@ def run_node_tests(code: str, settings, tmp_path: Path) -> subprocess.CompletedP
     function.write_text(code)
     widths = {"widths": list(settings.widths), "thumbnail": list(settings.thumbnail_widths),
               "formats": list(settings.formats)}
-    env = {**os.environ, "IMAGE_URL_FUNCTION": str(function), "IMAGE_URL_WIDTHS": json.dumps(widths)}
+    env = {**os.environ, "IMAGE_URL_FUNCTION": str(function), "IMAGE_URL_WIDTHS": json.dumps(widths),
+           "IMAGE_URL_CACHE_CONTROL": CACHE_CONTROL}
     return subprocess.run(["node", "--test", "--test-reporter=tap", str(NODE_TESTS)],
                           env=env, capture_output=True, text=True, timeout=120)
 
@@ -102,7 +105,8 @@ def test_a_different_rendition_set_reaches_the_function(tmp_path):
 def test_the_function_fits_cloudfront_functions_size_quota(estate, env):
     code = _function_code(_template(estate, env))
     assert len(code.encode()) <= MAX_FUNCTION_BYTES
-    assert "var R = __RENDITIONS__;" not in code  # the declaration is filled in
+    assert "var R = __RENDITIONS__;" not in code  # the declarations are filled in
+    assert f"var CACHE_CONTROL = {json.dumps(CACHE_CONTROL)};" in code
     # ... once: the comment that names the placeholder does not carry the table too.
     table = code.split("var R = ", 1)[1].split(";\n", 1)[0]
     assert len(table) > 100 and code.count(table) == 1
@@ -133,14 +137,28 @@ def test_image_behaviour_runs_its_own_function_on_viewer_request(estate, env):
 
 
 @each_env
-def test_image_cache_key_is_the_rewritten_uri_only(estate, env):
+def test_image_cache_key_is_the_rewritten_uri_and_the_functions_cache_control_only(estate, env):
+    """No header or cookie, and of the query string only the parameter the function sets
+    (it replaces the viewer's): S3 gets it, and /i/ answers are cached apart from the direct
+    URLs' year-long ones."""
     template = _template(estate, env)
     policy = _resource(template, _image_behaviour(template)["CachePolicyId"])["Properties"]
     params = policy["CachePolicyConfig"]["ParametersInCacheKeyAndForwardedToOrigin"]
     assert params["HeadersConfig"] == {"HeaderBehavior": "none"}
-    assert params["QueryStringsConfig"] == {"QueryStringBehavior": "none"}
+    assert params["QueryStringsConfig"] == {"QueryStringBehavior": "whitelist",
+                                            "QueryStrings": [ORIGIN_CACHE_CONTROL_PARAMETER]}
     assert params["CookiesConfig"] == {"CookieBehavior": "none"}
     assert "OriginRequestPolicyId" not in _image_behaviour(template)
+    assert f"'{ORIGIN_CACHE_CONTROL_PARAMETER}'" in _function_code(template)
+
+
+@each_env
+def test_image_answers_stay_a_year_at_the_edge_whatever_max_age_s3_sends(estate, env):
+    template = _template(estate, env)
+    config = _resource(template, _image_behaviour(template)["CachePolicyId"])["Properties"][
+        "CachePolicyConfig"]
+    year = 365 * 86400
+    assert (config["MinTTL"], config["DefaultTTL"], config["MaxTTL"]) == (year, year, year)
 
 
 @each_env
@@ -153,11 +171,24 @@ def test_image_responses_vary_on_accept_and_the_hints(estate, env):
     vary = [v.strip() for v in headers["Vary"]["Value"].split(",")]
     assert {"Accept", "Sec-CH-Width", "Sec-CH-DPR"} <= set(vary)
     assert ("Origin" in vary) == ("CorsConfig" in config)
-    assert headers["Cache-Control"]["Value"] == CACHE_CONTROL
+    assert headers["Vary"]["Override"] is True
     assert "immutable" not in CACHE_CONTROL
-    assert all(h["Override"] for h in headers.values())
     # The security headers of every other behaviour are kept.
     default = _resource(template, _distribution_config(template)["DefaultCacheBehavior"]
                         ["ResponseHeadersPolicyId"])["Properties"]["ResponseHeadersPolicyConfig"]
     assert config["SecurityHeadersConfig"] == default["SecurityHeadersConfig"]
     assert config.get("CorsConfig") == default.get("CorsConfig")
+
+
+@each_env
+def test_image_errors_get_no_store_and_only_s3s_200s_carry_the_week(estate, env):
+    """A response headers policy applies to every answer whatever its status: a long
+    Cache-Control there would reach a 403 (rendition not written yet) or a 5xx too. The policy
+    only fills in no-store where the answer has no Cache-Control; the week is S3's, on a 200."""
+    template = _template(estate, env)
+    policy = _resource(template, _image_behaviour(template)["ResponseHeadersPolicyId"])
+    items = policy["Properties"]["ResponseHeadersPolicyConfig"]["CustomHeadersConfig"]["Items"]
+    [cache_control] = [h for h in items if h["Header"].lower() == "cache-control"]
+    assert cache_control == {"Header": "Cache-Control", "Value": ERROR_CACHE_CONTROL,
+                             "Override": False}
+    assert "max-age" not in ERROR_CACHE_CONTROL

@@ -15,6 +15,9 @@
 // [before <path>, after <path>] per format, and the formats in order of preference with the
 // media type Accept names them by. Nothing here restates a width or a prefix.
 var R = __RENDITIONS__;
+// The browser Cache-Control of an /i/ answer, as S3's response-cache-control parameter: S3 sets
+// it on a 200 only, so a 403 (a rendition not written yet) or a 5xx never carries it.
+var CACHE_CONTROL = __CACHE_CONTROL__;
 var PREFIX = '/i/';
 var MAX_URI = 1024;
 var MAX_WIDTH = 8192;
@@ -123,7 +126,8 @@ function handler(event) {
   }
   var key = stored.keys[format];
   request.uri = key[0] + path + key[1];
-  // The stored key is the whole identity of the response: nothing else goes to the origin.
-  request.querystring = {};
+  // The stored key is the whole identity of the response: the viewer's query string is replaced
+  // (a viewer cannot pass its own response-* parameters to S3), only ours goes to the origin.
+  request.querystring = { 'response-cache-control': { value: CACHE_CONTROL } };
   return request;
 }

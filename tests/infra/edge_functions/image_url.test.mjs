@@ -2,6 +2,7 @@
 // tests/infra/test_image_urls.py runs this file with the function as the synth generates it:
 //   IMAGE_URL_FUNCTION  path of the generated JavaScript (the rendition set injected)
 //   IMAGE_URL_WIDTHS    JSON {"widths": [stored widths], "thumbnail": [...], "formats": [...]}
+//   IMAGE_URL_CACHE_CONTROL  the browser Cache-Control S3 is asked to set (image_urls.CACHE_CONTROL)
 // The expectations below are written from the rule, not from the function's own table.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -10,6 +11,10 @@ import vm from 'node:vm';
 
 const code = readFileSync(process.env.IMAGE_URL_FUNCTION, 'utf8');
 const set = JSON.parse(process.env.IMAGE_URL_WIDTHS);
+const CACHE_CONTROL = process.env.IMAGE_URL_CACHE_CONTROL;
+// The only query string a rewrite sends to S3: response-cache-control, which S3 applies to a
+// 200 only, so an error never carries the week.
+const ORIGIN_QUERY = JSON.stringify({ 'response-cache-control': { value: CACHE_CONTROL } });
 const WIDTHS = [...set.widths].sort((a, b) => a - b);
 const LARGEST = WIDTHS[WIDTHS.length - 1];
 const EXT = { avif: 'avif', webp: 'webp', jpeg: 'jpg' };
@@ -64,7 +69,7 @@ function rewrite(uri, query, headers) {
   assert.equal(out.statusCode, undefined, `expected a rewrite, got ${JSON.stringify(out)}`);
   assert.ok(PREFIXES.some((p) => out.uri.startsWith(p)), out.uri);
   assert.ok(!out.uri.includes('..') && !out.uri.includes('//'), out.uri);
-  assert.equal(JSON.stringify(out.querystring), '{}');
+  assert.equal(JSON.stringify(out.querystring), ORIGIN_QUERY);
   return out.uri;
 }
 
@@ -153,6 +158,14 @@ test('unusable hints are ignored, never trusted', () => {
 
 test('other query parameters are ignored and never reach the origin', () => {
   assert.equal(rewrite(URI, { w: '600', utm_source: '<script>alert(1)</script>', v: '../../x' }, {}),
+               storedKey(PATH, expectedWidth(600), 'jpeg'));
+});
+
+test('a viewer cannot pass its own response-* parameters to S3', () => {
+  // rewrite() asserts the query string is exactly ours: the viewer's values are dropped.
+  assert.ok(CACHE_CONTROL && !CACHE_CONTROL.includes('immutable'), CACHE_CONTROL);
+  assert.equal(rewrite(URI, { w: '600', 'response-cache-control': 'public, max-age=31536000, immutable',
+                              'response-content-type': 'text/html' }, {}),
                storedKey(PATH, expectedWidth(600), 'jpeg'));
 });
 

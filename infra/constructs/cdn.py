@@ -77,6 +77,12 @@ FAILOVER_STATUS_CODES = (500, 502, 503, 504)
 # Fail over within ~6 s of an unreachable primary, instead of CloudFront's 3 x 10 s default.
 PRIMARY_CONNECTION_ATTEMPTS = 2
 PRIMARY_CONNECTION_TIMEOUT = Duration.seconds(3)
+# ... and within ~8 s of a primary that accepts the connection but does not answer, instead of
+# the 30 s default response timeout (S3OriginConfig.OriginReadTimeout). It bounds the wait for
+# the first byte and between two packets, not the whole transfer, so a large brand-media video
+# that keeps streaming is not cut; S3's own guidance retries a small GET after 2 s. CloudFront
+# tries a timed-out request again per connection attempt, so 2 x 4 s. Docs: docs/cdn.md.
+PRIMARY_RESPONSE_TIMEOUT = Duration.seconds(4)
 
 DENY_FUNCTION_SOURCE = Path(__file__).with_name("edge_functions") / "deny_non_public.js"
 
@@ -217,6 +223,7 @@ class AssetsCdn(Construct):
         self.distribution = self._distribution(cdn, certificate, web_acl_arn,
                                                response_headers_policy, image_url_headers_policy)
         self.distribution_arn = self.distribution.distribution_arn
+        self._primary_response_timeout()
         self._acknowledge(cdn)
         if zone is not None:
             self._alias_records(zone, cdn.domain_name)
@@ -257,6 +264,16 @@ class AssetsCdn(Construct):
             fallback_origin=self.replica_origin,
             fallback_status_codes=list(FAILOVER_STATUS_CODES),
         )
+
+    def _primary_response_timeout(self) -> None:
+        """``OriginReadTimeout`` on the primary's S3OriginConfig: CloudFormation has it for S3
+        origins, the installed CDK's S3BucketOrigin does not, hence the override. The primary
+        is Origins[0]: CDK renders origins in the order the behaviours first bind them, the
+        origin group's primary first (tests/infra/test_cdn.py checks it by domain name)."""
+        cfn = self.distribution.node.default_child
+        cfn.add_property_override(
+            "DistributionConfig.Origins.0.S3OriginConfig.OriginReadTimeout",
+            int(PRIMARY_RESPONSE_TIMEOUT.to_seconds()))
 
     def _cache_policy(self, policy_id: str, comment: str, ttl: dict,
                       query_strings: cloudfront.CacheQueryStringBehavior | None = None,

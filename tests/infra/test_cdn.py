@@ -154,7 +154,7 @@ def test_both_origins_use_one_origin_access_control_that_always_signs_with_sigv4
     _, config = _distribution(estate, env)
     for origin in config["Origins"]:
         assert origin["OriginAccessControlId"] == {"Fn::GetAtt": [oac_id, "Id"]}
-        assert origin["S3OriginConfig"] == {"OriginAccessIdentity": ""}
+        assert origin["S3OriginConfig"]["OriginAccessIdentity"] == ""
 
 
 def test_no_origin_access_identity_exists_in_any_stack(estate):
@@ -183,6 +183,21 @@ def test_primary_origin_gives_up_fast_so_failover_starts_within_seconds(estate, 
     _, config = _distribution(estate, env)
     primary = config["Origins"][0]
     assert primary["ConnectionAttempts"] * primary["ConnectionTimeout"] <= 6
+
+
+def test_a_primary_that_connects_but_stalls_fails_over_within_seconds_too(estate, env):
+    """Without OriginReadTimeout an S3 origin waits CloudFront's default 30 s per attempt for
+    the first byte: a slow primary would hold every miss for up to a minute before the replica
+    is asked. The fallback keeps the default: there is nothing left to fail over to."""
+    cfg = estate.stages[env].cfg
+    _, config = _distribution(estate, env)
+    primary, replica = config["Origins"]
+    assert primary["DomainName"].startswith(cfg.assets_bucket_name + ".")
+    read_timeout = primary["S3OriginConfig"]["OriginReadTimeout"]
+    assert 2 <= read_timeout <= 5  # above S3's 2 s retry point for a small GET, far below 30
+    assert primary["ConnectionAttempts"] * read_timeout <= 10
+    assert "OriginReadTimeout" not in replica["S3OriginConfig"]
+    assert "ResponseCompletionTimeout" not in primary  # a long video may take minutes in total
 
 
 def test_each_origin_has_origin_shield_in_its_own_region(estate, env):

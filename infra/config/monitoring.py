@@ -16,7 +16,7 @@ class MonitoringConfig:
     sustained_periods: int = 3
     replication_latency_seconds: int = 900  # the S3 RTC window (replication.RTC_MINUTES)
     pending_replication_floor: int = 1000   # backlog below which growth is normal churn
-    pending_replication_growth_periods: int = 6  # periods in a row of a growing backlog
+    pending_replication_growth_periods: int = 6  # rises of the backlog to alarm (of N + 1 periods)
     api_5xx_rate_percent: float = 1.0
     api_p99_latency_ms: int = 1000
     function_errors_per_period: int = 5
@@ -48,8 +48,9 @@ class MonitoringConfig:
         if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 < ratio < 1:
             fail("duration_near_timeout_ratio",
                  f"must be between 0 and 1, exclusive (got {ratio!r})")
-        # CloudWatch evaluates at most one day of datapoints (period x evaluation periods).
-        longest = max(self.sustained_periods, self.pending_replication_growth_periods)
+        # CloudWatch evaluates at most one day of datapoints (period x evaluation periods); the
+        # growth alarm evaluates one period more than its rises (each rise needs a predecessor).
+        longest = max(self.sustained_periods, self.pending_replication_growth_periods + 1)
         if self.alarm_period_minutes * longest > 24 * 60:
             fail("alarm_period_minutes", f"({self.alarm_period_minutes}) x {longest} periods "
                  "exceeds the one-day evaluation range CloudWatch allows")

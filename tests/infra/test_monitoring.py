@@ -87,7 +87,8 @@ def e(estate, env) -> Env:
 
 def assert_alarm(props: dict, e: Env, *, namespace: str, metric: str, statistic: str,
                  threshold: float, operator: str, periods: int, missing: str,
-                 dimensions: dict | None = None, metric_id: str | None = None) -> None:
+                 dimensions: dict | None = None, metric_id: str | None = None,
+                 datapoints: int | None = None) -> None:
     s = stat(props, metric_id)
     assert (s["Metric"]["Namespace"], s["Metric"]["MetricName"], s["Stat"]) == \
         (namespace, metric, statistic)
@@ -96,7 +97,8 @@ def assert_alarm(props: dict, e: Env, *, namespace: str, metric: str, statistic:
     assert s["Period"] == e.m.alarm_period_minutes * 60
     assert props["Threshold"] == pytest.approx(threshold)
     assert props["ComparisonOperator"] == operator
-    assert (props["EvaluationPeriods"], props["DatapointsToAlarm"]) == (periods, periods)
+    assert (props["EvaluationPeriods"], props["DatapointsToAlarm"]) == \
+        (periods, periods if datapoints is None else datapoints)
     assert props["TreatMissingData"] == missing
 
 
@@ -118,6 +120,10 @@ def test_failed_replication_alarms_on_any_failure_in_the_source_region(e):
 
 
 def test_pending_replication_alarms_on_a_backlog_growing_for_n_periods(e):
+    """N rises need N + 1 periods: DIFF has no predecessor for the first period the alarm
+    fetches (AWS documents neither how far back an alarm fetches nor what DIFF yields there),
+    so N of N could never breach if only N periods are fetched. N of N + 1 can, either way."""
+    rises = e.m.pending_replication_growth_periods
     props = alarm(e.replica, e.name("Replication-Pending-Growing"))
     expression = next(q for q in props["Metrics"] if q.get("ReturnData", True))["Expression"]
     assert expression == (f"IF(pending > {e.m.pending_replication_floor} "
@@ -126,7 +132,12 @@ def test_pending_replication_alarms_on_a_backlog_growing_for_n_periods(e):
                  namespace="AWS/S3", metric="OperationsPendingReplication", statistic="Maximum",
                  dimensions=e.replication_dims, threshold=1,
                  operator="GreaterThanOrEqualToThreshold",
-                 periods=e.m.pending_replication_growth_periods, missing="notBreaching")
+                 periods=rises + 1, datapoints=rises, missing="notBreaching")
+    # Breachable from the evaluation periods alone: the first one's DIFF may be missing. The
+    # reverse rule's alarm (in the primary region) is built the same way.
+    back = alarm(e.primary, e.name("ReplicationBack-Pending-Growing"))
+    for growing in (props, back):
+        assert (growing["EvaluationPeriods"], growing["DatapointsToAlarm"]) == (rises + 1, rises)
 
 
 def test_a_replication_rule_that_stops_reporting_is_an_alarm(e):
@@ -399,7 +410,9 @@ def test_a_contributed_metric_alarm_gets_the_estate_name_topic_and_dashboard_gra
     ("api_5xx_rate_percent", 0, "must be a percentage"),
     ("cloudfront_4xx_spike_percent", 150, "must be a percentage"),
     ("duration_near_timeout_ratio", 1.0, "must be between 0 and 1"),
-    ("alarm_period_minutes", 300, r"\(300\) x 6 periods exceeds the one-day evaluation range"),
+    ("alarm_period_minutes", 300, r"\(300\) x 7 periods exceeds the one-day evaluation range"),
+    # 6 x 210 min fits a day; the growth alarm's 6 rises in 7 periods do not.
+    ("alarm_period_minutes", 210, r"\(210\) x 7 periods exceeds the one-day evaluation range"),
 ])
 def test_invalid_monitoring_config_is_rejected_naming_the_field(field, value, problem):
     with pytest.raises(ConfigError, match=rf"monitoring: {field} {problem}"):

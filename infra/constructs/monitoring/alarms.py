@@ -86,12 +86,14 @@ def alarm_facade(scope: Construct, *, topic: sns.ITopic, alarm_name_prefix: str,
     return facade, dashboards
 
 
-def threshold(what: str, runbook: str, *, periods: int, missing: cw.TreatMissingData) -> dict:
-    """Periods, missing-data policy, description and runbook: the same for every alarm."""
+def threshold(what: str, runbook: str, *, periods: int, missing: cw.TreatMissingData,
+              datapoints: int | None = None) -> dict:
+    """Periods, missing-data policy, description and runbook: the same for every alarm
+    (all ``periods`` breaching unless ``datapoints`` says how many of them)."""
     return {
         "alarm_description_override": what,
         "runbook_link": runbook,  # rendered as "Runbook: …" in the description
-        "datapoints_to_alarm": periods,
+        "datapoints_to_alarm": periods if datapoints is None else datapoints,
         "evaluation_periods": periods,
         "treat_missing_data_override": missing,
     }
@@ -105,7 +107,7 @@ def with_alarm(alarm: MetricAlarm) -> CustomMetricWithAlarm:
             threshold=alarm.threshold,
             comparison_operator=alarm.comparison,
             **threshold(alarm.what, alarm.runbook, periods=alarm.periods,
-                        missing=alarm.missing),
+                        missing=alarm.missing, datapoints=alarm.datapoints),
         )},
     )
 

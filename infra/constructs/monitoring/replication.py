@@ -32,7 +32,10 @@ def replication_destination_alarms(watch: WatchedReplication, m: MonitoringConfi
     section = f"Replication ({watch.rule_id})"
     pending = replication_metric(watch, "OperationsPendingReplication", "Maximum",
                                  "Pending operations (max)", period)
-    # Growing: above the floor AND higher than the period before, N periods in a row.
+    # Growing: above the floor AND higher than the period before, in N of N + 1 periods. DIFF
+    # has no predecessor for the first period an alarm fetches, and AWS documents neither how
+    # many periods before its evaluation periods an alarm fetches nor what DIFF yields there:
+    # N of N, as before, could be unable to breach; N rises need N + 1 periods anyway.
     growing = cw.MathExpression(
         expression=f"IF(pending > {m.pending_replication_floor} AND DIFF(pending) > 0, 1, 0)",
         using_metrics={"pending": pending},
@@ -53,10 +56,12 @@ def replication_destination_alarms(watch: WatchedReplication, m: MonitoringConfi
             group=group, name="Pending-Growing", section=section,
             metric=growing, threshold=1,
             comparison=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            periods=m.pending_replication_growth_periods,
+            periods=m.pending_replication_growth_periods + 1,
+            datapoints=m.pending_replication_growth_periods,
             what=f"S3 replication backlog ({watch.rule_id}) above "
-                 f"{m.pending_replication_floor} operations and growing for "
-                 f"{m.pending_replication_growth_periods} periods.",
+                 f"{m.pending_replication_floor} operations and growing in "
+                 f"{m.pending_replication_growth_periods} of the last "
+                 f"{m.pending_replication_growth_periods + 1} periods.",
             runbook=RUNBOOKS["replication_pending"]),
         MetricAlarm(
             group=group, name="Silent", section=section, metric=reports,

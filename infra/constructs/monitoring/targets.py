@@ -51,8 +51,9 @@ class MetricAlarm:
     what: str  # the first sentence of the alarm description
     runbook: str  # one line: what to do
     comparison: cw.ComparisonOperator = GT
-    periods: int = 1
+    periods: int = 1  # evaluation periods
     missing: cw.TreatMissingData = NOT_BREACHING
+    datapoints: int | None = None  # breaching datapoints of those periods; None: all of them
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ class UsageConfig:
     cdn_requests_per_month: dict[str, float] = field(default_factory=dict)  # region class ->
     cdn_gb_per_month: dict[str, float] = field(default_factory=dict)        # region class ->
     cdn_cache_hit_ratio: float = 0.95
-    cdn_function_share: float = 0.02      # requests answered by the edge 404 function
+    cdn_function_share: float = 0.02      # requests of the default behaviour (its edge 404 function)
     api_calls_per_upload: float = 1.5     # presign + complete/download
     functions: dict[str, FunctionUsage] = field(default_factory=dict)
     queue_messages_per_upload: dict[str, float] = field(default_factory=dict)
@@ -70,7 +70,7 @@ class UsageConfig:
     # Prepared once vs rendered per miss (tools/cost, "rendering compute"; figures from
     # bench/bench_anchor.py: CPU-seconds of the whole stored set of a 12 MP original, and of
     # one sharp render of one (width, format) at its defaults).
-    cdn_image_request_share: float = 0.9  # CDN requests for product renditions
+    cdn_image_request_share: float = 0.9  # CDN requests for product renditions (/i/ URLs)
     rendition_cpu_seconds_per_original: float = 2.7
     anchor_cpu_seconds_per_render: float = 0.9
 

@@ -97,6 +97,22 @@ def test_waf_bills_the_acl_each_rule_and_every_cdn_request():
         {"waf.web_acl": 5.0, "waf.rule": 3.0, "waf.requests": 1.2})
 
 
+def test_each_function_association_is_billed_for_the_requests_of_its_behaviour():
+    # The image URLs' viewer-request function runs on every product-rendition request; the
+    # default behaviour's only on what reaches it.
+    association = [{"EventType": "viewer-request", "FunctionARN": "arn"}]
+    distribution = {"Type": "AWS::CloudFront::Distribution", "Properties": {
+        "DistributionConfig": {"DefaultCacheBehavior": {"FunctionAssociations": association},
+                               "CacheBehaviors": [
+                                   {"PathPattern": "i/*", "FunctionAssociations": association},
+                                   {"PathPattern": "brands/media/*"}]}}}
+    usage = dataclasses.replace(QUIET, cdn_requests_per_month={"na": 10e6},
+                                cdn_image_request_share=0.9, cdn_function_share=0.02)
+    billed = _usd(prod(), {"D": distribution}, usage)
+    # (0.9 + 0.02) x 10 M invocations at $0.10 per million
+    assert billed["cloudfront.function"] == pytest.approx(0.92)
+
+
 def test_free_types_cost_nothing_and_are_not_errors():
     free = {"R": {"Type": "AWS::IAM::Role"}, "C": {"Type": "Custom::Thing"},
             "P": {"Type": "AWS::SSM::Parameter", "Properties": {"Tier": "Standard"}}}

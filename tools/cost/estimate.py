@@ -16,6 +16,7 @@ from typing import Any
 from estate_handlers.layout import EMF_METRICS, UPLOAD_KINDS
 
 from infra.config import DUPLICATE_TAG, EnvironmentConfig, UsageConfig
+from infra.constructs.image_urls import IMAGE_URL_PATH_PATTERN
 from infra.environments import ENVIRONMENTS
 from tools.cost.prices import CostError, PriceTable, default_table
 from tools.review.assembly import StackTemplate
@@ -486,9 +487,16 @@ def _distribution(ctx: _Context, stack: StackTemplate, lid: str, res: dict[str, 
     if shields:  # the primary origin's shield takes every edge miss
         ctx.add("cloudfront.origin_shield", shields[0],
                 ctx.cdn_requests * (1 - usage.cdn_cache_hit_ratio))
-    behaviours = [config.get("DefaultCacheBehavior", {}), *config.get("CacheBehaviors", [])]
-    if any(b.get("FunctionAssociations") for b in behaviours):
-        ctx.add("cloudfront.function", "global", ctx.cdn_requests * usage.cdn_function_share)
+    # Each function association runs on every request of its behaviour: the image URLs'
+    # function on every product-rendition request, the default behaviour's on the few
+    # requests that reach it (the edge 404).
+    for behaviour in [config.get("DefaultCacheBehavior", {}), *config.get("CacheBehaviors", [])]:
+        share = (usage.cdn_image_request_share
+                 if behaviour.get("PathPattern") == IMAGE_URL_PATH_PATTERN
+                 else usage.cdn_function_share)
+        invocations = len(behaviour.get("FunctionAssociations", [])) * ctx.cdn_requests * share
+        if invocations:
+            ctx.add("cloudfront.function", "global", invocations)
 
 
 def _monitoring_subscription(ctx: _Context, stack: StackTemplate, lid: str,

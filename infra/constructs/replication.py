@@ -26,6 +26,19 @@ What the role may do, and nothing else:
   are not replicated);
 - decrypt with the assets key and encrypt with the replica key, only via S3 in the
   key's region and only for the bucket in question.
+
+Why the source key's policy names the role by a condition, not as its principal. Each role
+is in one stack and the source key's policy in the other: the reverse role (Assets stack,
+us-east-1) is named by the replica key (Replica stack, us-west-2), which deploys first. KMS
+refuses a key policy whose principal does not exist yet ("The principals in the key policy
+must exist and be visible to KMS", KMS PutKeyPolicy/CreateKey; the error is
+MalformedPolicyDocumentException "invalid principals"), and it stores a principal as the
+role's unique id, so a role deleted and created again under the same name is no longer the
+one the policy names. So the statement's principal is the account, narrowed to the role by
+``ArnEquals aws:PrincipalArn`` (a string: no existence check, survives re-creation), and the
+role's own IAM policy allows the decrypt, because a key policy naming the account only lets
+IAM policies grant it. The role names the key by its alias (``kms:ResourceAliases``): the
+key's ARN is in the other stack and Region.
 """
 from __future__ import annotations
 
@@ -61,6 +74,8 @@ class ReplicationRole(Construct):
         source_bucket_name: str,
         destination: s3.IBucket,
         destination_key: kms.IKey,
+        source_region: str,
+        source_key_alias: str,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -104,6 +119,20 @@ class ReplicationRole(Construct):
                     actions=["s3:ReplicateObject", "s3:ReplicateTags"],
                     resources=[destination.arn_for_objects("*")],
                 ),
+                # The source key's policy allows this role by a condition on the account
+                # principal (module docstring), which only works with this allow.
+                iam.PolicyStatement(
+                    sid="DecryptSources",
+                    actions=["kms:Decrypt"],
+                    resources=[f"arn:aws:kms:{source_region}:{stack.account}:key/*"],
+                    conditions={
+                        "StringEquals": {"kms:ViaService": f"s3.{source_region}.amazonaws.com"},
+                        "StringLike": {
+                            "kms:EncryptionContext:aws:s3:arn": _s3_context(source_bucket_name)
+                        },
+                        "ForAnyValue:StringEquals": {"kms:ResourceAliases": source_key_alias},
+                    },
+                ),
                 iam.PolicyStatement(
                     sid="EncryptReplicas",
                     actions=["kms:Encrypt", "kms:GenerateDataKey"],
@@ -124,19 +153,18 @@ class ReplicationRole(Construct):
 
 
 def _grant_source_decrypt(source_key: kms.Key, *, role_arn: str, source_bucket_name: str) -> None:
-    """Key-policy statement letting the replication role read source objects.
-
-    In a key policy, naming the role is enough (same account): no IAM statement on
-    the role has to mention a key ARN that the replica stack cannot know.
-    """
+    """Key-policy statement letting the replication role read source objects: the account
+    as principal, the role by ``aws:PrincipalArn`` (the role is another stack's and may not
+    exist yet: module docstring); the role's ``DecryptSources`` statement is the other half."""
     region = Stack.of(source_key).region
     source_key.add_to_resource_policy(
         iam.PolicyStatement(
             sid="ReplicationRoleDecryptsSourceObjects",
-            principals=[iam.ArnPrincipal(role_arn)],
+            principals=[iam.AccountRootPrincipal()],
             actions=["kms:Decrypt"],
             resources=["*"],  # in a key policy, "*" means this key
             conditions={
+                "ArnEquals": {"aws:PrincipalArn": role_arn},
                 "StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"},
                 "StringLike": {"kms:EncryptionContext:aws:s3:arn": _s3_context(source_bucket_name)},
             },

@@ -94,6 +94,8 @@ class AssetsStack(Stack):
             source_bucket_name=cfg.replica_bucket_name,
             destination=self.assets.bucket,
             destination_key=self.assets.key,
+            source_region=cfg.replica_region,
+            source_key_alias=cfg.replica_key_alias,
         )
         assets_id = self.get_logical_id(self.assets.cfn_bucket)
         acknowledge(self.reverse_replication.policy, {
@@ -103,6 +105,10 @@ class AssetsStack(Stack):
             f"AwsSolutions-IAM5[Resource::<{assets_id}.Arn>/*]":
                 "Writes made in the replica region come back under the same keys, anywhere in "
                 "the assets bucket; the actions are only ReplicateObject and ReplicateTags.",
+            f"AwsSolutions-IAM5[Resource::arn:aws:kms:{cfg.replica_region}:{cfg.account}:key/*]":
+                "The replica key is the Replica stack's, in another Region: named by its alias "
+                "(kms:ResourceAliases), Decrypt only, via S3 for the replica bucket's objects "
+                "only.",
         })
 
     def _upload_gate(self, cfg: EnvironmentConfig, *, hashed_released: tuple[str, ...],

@@ -48,6 +48,8 @@ class ReplicaStack(Stack):
             source_bucket_name=cfg.assets_bucket_name,
             destination=self.replica.bucket,
             destination_key=self.replica.key,
+            source_region=cfg.primary_region,
+            source_key_alias=cfg.assets_key_alias,
         )
         # CloudFront fails over to this bucket.
         grant_distribution_read(self.replica.bucket, self.replica.key)
@@ -82,6 +84,10 @@ class ReplicaStack(Stack):
             f"AwsSolutions-IAM5[Resource::<{replica_id}.Arn>/*]":
                 "Replicas are written under the same keys as their sources, anywhere in the "
                 "replica bucket; the actions are only ReplicateObject and ReplicateTags.",
+            f"AwsSolutions-IAM5[Resource::arn:aws:kms:{cfg.primary_region}:{cfg.account}:key/*]":
+                "The assets key is the Assets stack's, in another Region and deployed later: "
+                "named by its alias (kms:ResourceAliases), Decrypt only, via S3 for the assets "
+                "bucket's objects only.",
         })
         CfnOutput(self, "ReplicaBucketName", value=self.replica.bucket.bucket_name)
         CfnOutput(self, "ReplicationRoleArn", value=self.replication.role.role_arn)

@@ -38,3 +38,15 @@ def lifecycle_rules(bucket: dict) -> dict[str, dict]:
 
 def as_list(value) -> list:
     return value if isinstance(value, list) else [value]
+
+
+def account_principal(principal: dict) -> str | None:
+    """The account id when ``principal`` is an account's root (``arn:<partition>:iam::<id>:root``,
+    literal or joined with the partition), else None."""
+    arn = principal.get("AWS") if isinstance(principal, dict) else None
+    if isinstance(arn, dict) and "Fn::Join" in arn:
+        separator, parts = arn["Fn::Join"]
+        arn = separator.join("aws" if p == {"Ref": "AWS::Partition"} else p for p in parts)
+    if not isinstance(arn, str) or not arn.endswith(":root") or ":iam::" not in arn:
+        return None
+    return arn.split(":iam::")[1].removesuffix(":root")

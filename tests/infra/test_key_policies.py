@@ -4,6 +4,7 @@ replica) guarded from destruction."""
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 from helpers import as_list, bucket_named, key_of_bucket, resources
@@ -103,3 +104,31 @@ def test_break_glass_role_arn_is_in_the_environments_account(prod_config):
 def test_a_bad_break_glass_role_name_is_rejected_naming_the_field(bad):
     with pytest.raises(ConfigError, match="break_glass_role_name"):
         dataclasses.replace(ENVIRONMENTS["dev"](), break_glass_role_name=bad)
+
+
+def _policy_statements(template: dict):
+    for logical_id, resource in template.get("Resources", {}).items():
+        props = resource.get("Properties", {})
+        if resource["Type"] == "AWS::KMS::Key":
+            yield logical_id, props["KeyPolicy"]["Statement"]
+        elif resource["Type"] in ("AWS::S3::BucketPolicy", "AWS::SQS::QueuePolicy",
+                                  "AWS::SNS::TopicPolicy"):
+            yield logical_id, props["PolicyDocument"]["Statement"]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_no_resource_policy_names_an_iam_role_as_its_principal(estate, env):
+    # KMS refuses a key policy whose principal does not exist yet (the reverse replication role
+    # is created by the Assets stack, after the Replica stack's key names it) and stores a
+    # named principal as its unique id, which a re-created role no longer has. A role is
+    # named by an aws:PrincipalArn condition instead.
+    checked = 0
+    for stack_id in estate.stack_ids(env):
+        for logical_id, statements in _policy_statements(estate.template_json(env, stack_id)):
+            for statement in statements:
+                checked += 1
+                principal = statement.get("Principal", {})
+                named = as_list(principal.get("AWS", [])) if isinstance(principal, dict) else []
+                assert not any(":role/" in json.dumps(p) for p in named), (
+                    f"{stack_id}/{logical_id} {statement.get('Sid')}: {named}")
+    assert checked > 20

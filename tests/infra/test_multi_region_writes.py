@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from aws_cdk import App
 from aws_cdk.assertions import Template
-from helpers import bucket_named, key_of_bucket, policy_of_bucket, resources
+from helpers import account_principal, bucket_named, key_of_bucket, policy_of_bucket, resources
 
 from infra.app_builder import configs_from_context
 from infra.config import ConfigError
@@ -331,7 +331,10 @@ def test_the_replica_key_lets_only_the_reverse_role_decrypt_through_s3(estate, e
     _, key = key_of_bucket(template, replica)
     [grant] = [s for s in key["Properties"]["KeyPolicy"]["Statement"]
                if s.get("Sid") == "ReplicationRoleDecryptsSourceObjects"]
-    assert grant["Principal"] == {"AWS": cfg.reverse_replication_role_arn}
+    # The reverse role is the Assets stack's, created after this key: named by condition.
+    assert account_principal(grant["Principal"]) == cfg.account
+    assert grant["Condition"]["ArnEquals"] == {
+        "aws:PrincipalArn": cfg.reverse_replication_role_arn}
     assert grant["Action"] == "kms:Decrypt"
     assert grant["Condition"]["StringEquals"] == {
         "kms:ViaService": f"s3.{cfg.replica_region}.amazonaws.com"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import as_list, bucket_named, key_of_bucket, only, resources
+from helpers import account_principal, as_list, bucket_named, key_of_bucket, only, resources
 
 ENVS = ["dev", "prod"]
 
@@ -100,7 +100,21 @@ def test_role_has_exactly_the_replication_actions(estate, env):
         "s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl",
         "s3:GetObjectVersionTagging",
         "s3:ReplicateObject", "s3:ReplicateTags",
-        "kms:Encrypt", "kms:GenerateDataKey"])
+        "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"])
+
+
+def test_role_decrypts_only_with_the_assets_key_named_by_alias_via_s3(estate, env):
+    # The key policy names the account (and the role by condition), so the role's own policy
+    # must allow the decrypt; the key is another Region's stack's, so it is named by alias.
+    cfg = estate.stages[env].cfg
+    [decrypt] = [s for s in _replication_policy(estate, env) if s["Sid"] == "DecryptSources"]
+    assert decrypt["Action"] == "kms:Decrypt"
+    assert decrypt["Resource"] == f"arn:aws:kms:{cfg.primary_region}:{cfg.account}:key/*"
+    assert decrypt["Condition"] == {
+        "StringEquals": {"kms:ViaService": f"s3.{cfg.primary_region}.amazonaws.com"},
+        "StringLike": {"kms:EncryptionContext:aws:s3:arn": [
+            f"arn:aws:s3:::{cfg.assets_bucket_name}", f"arn:aws:s3:::{cfg.assets_bucket_name}/*"]},
+        "ForAnyValue:StringEquals": {"kms:ResourceAliases": cfg.assets_key_alias}}
 
 
 def test_role_has_no_wildcard_action_or_resource(estate, env):
@@ -136,7 +150,10 @@ def test_assets_key_lets_the_role_decrypt_only_via_s3(estate, env):
     _, key = key_of_bucket(template, assets)
     role = f"arn:aws:iam::{cfg.account}:role/{cfg.replication_role_name}"
     [grant] = [s for s in key["Properties"]["KeyPolicy"]["Statement"]
-               if s.get("Principal") == {"AWS": role}]
+               if s.get("Sid") == "ReplicationRoleDecryptsSourceObjects"]
+    # The account, narrowed to the role by ARN: the role is the Replica stack's.
+    assert account_principal(grant["Principal"]) == cfg.account
+    assert grant["Condition"]["ArnEquals"] == {"aws:PrincipalArn": role}
     assert grant["Action"] == "kms:Decrypt"
     assert grant["Condition"]["StringEquals"] == {
         "kms:ViaService": f"s3.{cfg.primary_region}.amazonaws.com"}
@@ -150,10 +167,13 @@ def test_replica_stack_deploys_before_assets(estate, env):
 
 
 def test_replica_stack_takes_nothing_from_the_assets_stack(estate, env):
-    # Only names flow from Assets to Replica: no export; the one primary-region KMS ARN is the
-    # assets key's alias ARN, which the rule back to the assets bucket names.
+    # Only names flow from Assets to Replica: no export; the primary-region KMS ARNs are the
+    # assets key's alias ARN, which the rule back to the assets bucket names, and the role's
+    # decrypt of "any key of the Region" that the alias condition narrows to the assets key.
     cfg = estate.stages[env].cfg
     text = json.dumps(estate.template_json(env, "Replica"))
     assert "Fn::ImportValue" not in text
-    assert text.replace(cfg.assets_key_alias_arn, "").count("arn:aws:kms:us-east-1") == 0
+    any_key = f"arn:aws:kms:{cfg.primary_region}:{cfg.account}:key/*"
+    assert text.replace(cfg.assets_key_alias_arn, "").replace(any_key, "").count(
+        "arn:aws:kms:us-east-1") == 0
     assert cfg.assets_key_alias_arn in text

@@ -200,6 +200,16 @@ class EnvironmentConfig:
         return f"arn:aws:iam::{self.account}:role/{self.reverse_replication_role_name}"
 
     @property
+    def reverse_batch_replication_role_name(self) -> str:
+        """The role S3 Batch Operations assumes to replicate, on the replica bucket's rule back,
+        the window uploads whose live replication failed (``tools.reconcile``)."""
+        return f"{self.replica_bucket_name}-batch-replication"
+
+    @property
+    def reverse_batch_replication_role_arn(self) -> str:
+        return f"arn:aws:iam::{self.account}:role/{self.reverse_batch_replication_role_name}"
+
+    @property
     def assets_key_alias_arn(self) -> str:
         """The reverse rule names the assets key by alias ARN, like the forward rule the
         replica key: the Replica stack deploys first and cannot reference it."""

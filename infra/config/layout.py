@@ -22,6 +22,7 @@ from estate_handlers.layout import (  # noqa: F401 (re-exported for the construc
     ORIGINALS,
     PROCESSED,
     QUARANTINE_TAG,
+    RECONCILE_JOBS_PREFIX,
     REFUSED_CONTENT_TYPES,
     REPORTS,
     SCAN_CLEAN,

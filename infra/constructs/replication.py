@@ -48,7 +48,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from infra.constructs.arns import bucket_arn
+from infra.constructs.arns import bucket_arn, object_arns
 
 RTC_MINUTES = 15
 REPLICA_STORAGE_CLASS = "STANDARD_IA"
@@ -251,3 +251,58 @@ class SourceReplication(Construct):
             storage_class=storage_class,
         )
         _grant_source_decrypt(source_key, role_arn=role_arn, source_bucket_name=source_name)
+
+
+class BatchReplicationRole(Construct):
+    """The role S3 Batch Operations assumes for an S3 Batch Replication job on ``source``'s
+    replication rule (``tools.reconcile``: gated window uploads whose live replication failed,
+    which nobody may read before a scan and nothing scans in the source's Region).
+
+    Exactly the permissions S3 documents for Batch Replication with a user-supplied manifest
+    ("Configuring an IAM role for S3 Batch Replication", "Policy if using a user supplied
+    manifest"): ``s3:InitiateReplication`` on the source objects, ``s3:GetObject`` and
+    ``s3:GetObjectVersion`` on the manifest, ``s3:PutObject`` for the completion report. No
+    ``s3:GetReplicationConfiguration`` or ``s3:PutInventoryConfiguration``: those are for a
+    manifest S3 generates, and the tool writes its own (the exact versions it found). Narrowed
+    here: the objects to the prefixes the tool replicates, the manifest and report to
+    ``jobs_prefix``; plus the source key through S3, because the manifest and the report are
+    objects of the source bucket, encrypted with its key by default. The replication itself
+    runs as the rule's own role (``s3:GetObjectVersionForReplication``, which the upload gate
+    does not deny)."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, role_name: str,
+                 source_bucket_name: str, source_key: kms.IKey,
+                 prefixes: tuple[str, ...], jobs_prefix: str) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        jobs = f"{bucket_arn(source_bucket_name)}/{jobs_prefix}*"
+        self.role = iam.Role(
+            self, "Role", role_name=role_name,
+            description=f"S3 Batch Replication of failed uploads of {source_bucket_name}",
+            assumed_by=iam.ServicePrincipal(
+                "batchoperations.s3.amazonaws.com",
+                conditions={"StringEquals": {"aws:SourceAccount": stack.account}}),
+        )
+        self.policy = iam.ManagedPolicy(
+            self, "Policy", roles=[self.role],
+            description=f"Exactly what S3 Batch Replication needs on {source_bucket_name}",
+            statements=[
+                iam.PolicyStatement(sid="InitiateReplication",
+                                    actions=["s3:InitiateReplication"],
+                                    resources=object_arns(source_bucket_name, prefixes)),
+                iam.PolicyStatement(sid="ReadTheManifest",
+                                    actions=["s3:GetObject", "s3:GetObjectVersion"],
+                                    resources=[jobs]),
+                iam.PolicyStatement(sid="WriteTheReport", actions=["s3:PutObject"],
+                                    resources=[jobs]),
+                iam.PolicyStatement(
+                    sid="ManifestAndReportThroughTheBucketKey",
+                    actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                    resources=[source_key.key_arn],
+                    conditions={
+                        "StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"},
+                        "StringLike": {"kms:EncryptionContext:aws:s3:arn": _s3_context(
+                            source_bucket_name)},
+                    }),
+            ],
+        )

@@ -8,7 +8,7 @@ from aws_cdk import CfnOutput, Environment, Stack
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from infra.config import EnvironmentConfig
+from infra.config import RECONCILE_JOBS_PREFIX, EnvironmentConfig
 from infra.constructs.browser_uploads import cors_rules
 from infra.constructs.cdn import grant_distribution_read
 from infra.constructs.encrypted_bucket import EncryptedBucket
@@ -16,6 +16,7 @@ from infra.constructs.encryption import guard_key_from_destruction
 from infra.constructs.malware_gate import gate_statements
 from infra.constructs.replication import (
     REVERSE_RULE_ID,
+    BatchReplicationRole,
     ReplicationRole,
     SourceReplication,
 )
@@ -70,6 +71,8 @@ class ReplicaStack(Stack):
                 destination_bucket_name=cfg.assets_bucket_name,
                 destination_key_alias_arn=cfg.assets_key_alias_arn,
                 rule_id=REVERSE_RULE_ID, storage_class=None)
+            if cfg.upload_gate.gated_prefixes:
+                self._batch_replication(cfg)
         else:
             acknowledge(self.replica.bucket, {
                 "NIST.800.53.R5-S3BucketReplicationEnabled":
@@ -91,3 +94,26 @@ class ReplicaStack(Stack):
         })
         CfnOutput(self, "ReplicaBucketName", value=self.replica.bucket.bucket_name)
         CfnOutput(self, "ReplicationRoleArn", value=self.replication.role.role_arn)
+
+    def _batch_replication(self, cfg: EnvironmentConfig) -> None:
+        """What ``tools.reconcile`` needs for a gated upload taken here whose replication back
+        failed: nobody may read it before a scan (the gate's bucket policy) and no plan scans
+        this bucket, so the tool cannot copy it nor have it scanned here; an S3 Batch
+        Replication job on the rule back sends it to the assets bucket, whose plan scans it."""
+        self.batch_replication = BatchReplicationRole(
+            self, "BatchReplication",
+            role_name=cfg.reverse_batch_replication_role_name,
+            source_bucket_name=cfg.replica_bucket_name,
+            source_key=self.replica.key, prefixes=cfg.upload_gate.gated_prefixes,
+            jobs_prefix=RECONCILE_JOBS_PREFIX)
+        jobs = f"arn:aws:s3:::{cfg.replica_bucket_name}/{RECONCILE_JOBS_PREFIX}*"
+        acknowledge(self.batch_replication.policy, {
+            **{f"AwsSolutions-IAM5[Resource::arn:aws:s3:::{cfg.replica_bucket_name}/{prefix}*]":
+               "Batch Replication replicates the window uploads the tool lists, anywhere under "
+               "the gated upload prefixes; the only action there is s3:InitiateReplication."
+               for prefix in cfg.upload_gate.gated_prefixes},
+            f"AwsSolutions-IAM5[Resource::{jobs}]":
+                "Each job's manifest and completion report are written under a per-run folder "
+                "of the jobs prefix; read the manifest, write the report, nothing else.",
+        })
+        CfnOutput(self, "BatchReplicationRoleArn", value=self.batch_replication.role.role_arn)

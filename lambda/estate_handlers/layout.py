@@ -108,3 +108,7 @@ ASSETS_BUCKET_ENV = "ASSETS_BUCKET_NAME"
 TABLE_ENV = "DEDUP_TABLE_NAME"
 UPLOAD_POLICY_ENV = "UPLOAD_POLICY"
 SCAN_GATED_PREFIXES_ENV = "SCAN_GATED_PREFIXES"
+
+# In the replica bucket: the manifests ``tools.reconcile`` writes for its S3 Batch Replication
+# jobs and the jobs' completion reports (the Batch Replication role may read and write here only).
+RECONCILE_JOBS_PREFIX = "reconcile-jobs/"

@@ -340,6 +340,53 @@ def test_the_replica_key_lets_only_the_reverse_role_decrypt_through_s3(estate, e
         "kms:ViaService": f"s3.{cfg.replica_region}.amazonaws.com"}
 
 
+def test_a_batch_replication_role_may_replicate_gated_uploads_back_and_nothing_else(
+        estate, gated_env):
+    # tools.reconcile cannot read, copy or scan in us-west-2 a gated upload whose replication
+    # back failed; an S3 Batch Replication job on the rule back sends it home. The policy is
+    # S3's documented one for a user-supplied manifest, narrowed to the gated prefixes and the
+    # jobs prefix, plus the bucket key for the manifest and report (objects of this bucket).
+    cfg = _cfg(estate, gated_env)
+    template = estate.template_json(gated_env, "Replica")
+    [(role_id, role)] = [(lid, r) for lid, r in resources(template, "AWS::IAM::Role").items()
+                         if r["Properties"]["RoleName"] == cfg.reverse_batch_replication_role_name]
+    [trust] = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "batchoperations.s3.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": cfg.account}}
+    [policy] = [p for p in resources(template, "AWS::IAM::ManagedPolicy").values()
+                if p["Properties"]["Roles"] == [{"Ref": role_id}]]
+    by_sid = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    replica = f"arn:aws:s3:::{cfg.replica_bucket_name}"
+    jobs = f"{replica}/reconcile-jobs/*"
+    assert by_sid["InitiateReplication"]["Action"] == "s3:InitiateReplication"
+    assert sorted(by_sid["InitiateReplication"]["Resource"]) == sorted(
+        f"{replica}/{prefix}*" for prefix in cfg.upload_gate.gated_prefixes)
+    assert by_sid["ReadTheManifest"]["Action"] == ["s3:GetObject", "s3:GetObjectVersion"]
+    assert by_sid["ReadTheManifest"]["Resource"] == jobs
+    assert (by_sid["WriteTheReport"]["Action"], by_sid["WriteTheReport"]["Resource"]) == (
+        "s3:PutObject", jobs)
+    _, replica_bucket = bucket_named(template, cfg.replica_bucket_name)
+    key_id, _ = key_of_bucket(template, replica_bucket)
+    kms = by_sid["ManifestAndReportThroughTheBucketKey"]
+    assert kms["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert kms["Resource"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    assert kms["Condition"]["StringEquals"] == {
+        "kms:ViaService": f"s3.{cfg.replica_region}.amazonaws.com"}
+    assert set(by_sid) == {"InitiateReplication", "ReadTheManifest", "WriteTheReport",
+                           "ManifestAndReportThroughTheBucketKey"}
+    outputs = template["Outputs"]
+    assert any(o["Value"] == {"Fn::GetAtt": [role_id, "Arn"]} for o in outputs.values())
+    assert cfg.reverse_batch_replication_role_arn == (
+        f"arn:aws:iam::{cfg.account}:role/{cfg.reverse_batch_replication_role_name}")
+
+
+def test_no_batch_replication_role_without_the_upload_gate(estate, ungated_env):
+    # Ungated uploads are readable in us-west-2: reconcile copies them itself.
+    template = estate.template_json(ungated_env, "Replica")
+    assert all("batch" not in r["Properties"]["RoleName"]
+               for r in resources(template, "AWS::IAM::Role").values())
+
+
 def test_a_first_deploy_leaves_the_reverse_rule_out_and_says_why():
     app = App(context={"env": "dev", "first_deploy": "true"})
     [cfg] = configs_from_context(app)

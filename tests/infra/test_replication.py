@@ -24,12 +24,19 @@ def _rule(estate, env):
 
 
 def _replication_role(estate, env) -> dict:
-    [role] = resources(estate.template_json(env, "Replica"), "AWS::IAM::Role").values()
+    name = estate.stages[env].cfg.replication_role_name
+    [role] = [r for r in resources(estate.template_json(env, "Replica"), "AWS::IAM::Role").values()
+              if r["Properties"]["RoleName"] == name]
     return role
 
 
 def _replication_policy(estate, env) -> list[dict]:
-    _, policy = only(estate.template_json(env, "Replica"), "AWS::IAM::ManagedPolicy")
+    # The replication role's policy (in prod the stack also has the Batch Replication role's).
+    template = estate.template_json(env, "Replica")
+    role_id = next(lid for lid, r in resources(template, "AWS::IAM::Role").items()
+                   if r["Properties"]["RoleName"] == estate.stages[env].cfg.replication_role_name)
+    [policy] = [p for p in resources(template, "AWS::IAM::ManagedPolicy").values()
+                if p["Properties"]["Roles"] == [{"Ref": role_id}]]
     return policy["Properties"]["PolicyDocument"]["Statement"]
 
 
@@ -79,7 +86,7 @@ def test_kms_encrypted_objects_are_replicated_with_the_replica_buckets_key_by_al
 
 def test_rule_uses_the_role_the_replica_stack_creates(estate, env):
     cfg, config, _ = _rule(estate, env)
-    [role] = resources(estate.template_json(env, "Replica"), "AWS::IAM::Role").values()
+    role = _replication_role(estate, env)
     assert config["Role"] == f"arn:aws:iam::{cfg.account}:role/{role['Properties']['RoleName']}"
 
 

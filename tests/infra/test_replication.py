@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import account_principal, as_list, bucket_named, key_of_bucket, only, resources
+from helpers import account_principal, as_list, bucket_named, key_of_bucket, resources
 
 ENVS = ["dev", "prod"]
 

@@ -2,14 +2,17 @@
 Regions' buckets, DynamoDB Local for the dedup index) with the real handlers: the hasher's
 ``process_object`` and the renditions pipeline's, called by ``tools.reconcile``.
 
-The outage left every state the secondary can leave, one upload each:
+The outage left every state an upload taken in the secondary can be in, one upload each. No
+Malware Protection plan protects the secondary's bucket, so nothing is ever scanned there: a
+verdict on a secondary version is the primary's, brought back by replica modification sync.
 
-- ``done``: written, scanned and hashed in the secondary, then replicated (tags and all);
-- ``unprocessed``: a product original, scanned and replicated, never hashed nor rendered
-  (the secondary's pipeline failed on it: its dead-letter queue);
-- ``unreplicated``: a product original, scanned clean, that replication never brought;
-- ``unscanned``: replicated without a verdict (the secondary's scan never ran);
-- ``infected``: THREATS_FOUND in the secondary, never replicated.
+- ``done``: replicated, scanned and hashed in the primary, its tags synced back;
+- ``unprocessed``: a product original, replicated and scanned clean in the primary, never
+  hashed nor rendered (the primary's pipeline failed on it: its dead-letter queue);
+- ``unreplicated``: a product original whose replication back FAILED: the primary has no copy
+  and nobody has a verdict (S3 never retries it; reconcile starts S3 Batch Replication);
+- ``unscanned``: replicated, but the primary's scan of it never ran;
+- ``infected``: replicated, THREATS_FOUND in the primary, the verdict synced back.
 
 (The window, ``--since``/``--until``, is the command-line test's.)
 
@@ -17,12 +20,17 @@ The primary's S3 client enforces the upload gate as its bucket policy does in AW
 (``GateEnforcingS3``: reading a gated version not tagged clean is 403; the local server has no
 bucket policies), so a read the tool makes too early fails here as it would there.
 
-GuardDuty is a stubbed client (on-demand scan requests recorded); its verdict tag is what
-the test writes, as GuardDuty would (``two_regions.guardduty_scans``). Replication is
-``two_regions.replicate``. Proven: a dry run changes nothing; the runs converge (copy, then
-the scan the primary runs on the copy, then hash and render) and a last run does nothing;
-each primary version is hashed once and rendered once (every rendition key has exactly one
-version); nothing in the window is left unscanned; malware is never copied.
+GuardDuty is a stubbed client per Region (``two_regions.StubbedGuardDuty``): on-demand scan
+requests are recorded, and refused for a bucket without a plan (the secondary's), as
+GuardDuty refuses them; its verdict tag is what the test writes, as GuardDuty would
+(``two_regions.guardduty_scans``). S3 Batch Operations is a stubbed S3 Control client
+(``two_regions.StubbedBatchOperations``); the job's effect, and replication, are
+``two_regions.replicate``. Proven: a dry run changes nothing; the runs converge (one Batch
+Replication job of exactly the version the primary lacks, then the primary's scan of its
+arrival, then hash and render) and a last run does nothing; each primary version is hashed
+once and rendered once (every rendition key has exactly one version); nothing in the window
+is left unscanned; nothing is scanned, copied or processed in or out of the secondary that
+the gate denies; malware is never processed.
 """
 from __future__ import annotations
 
@@ -35,12 +43,21 @@ import pytest
 import renditions_images as images
 from botocore.exceptions import ClientError
 from estate_handlers import dedup_index, hasher
-from estate_handlers.layout import CONTENT_SHA256_TAG, SCAN_STATUS_TAG, SCAN_THREATS
+from estate_handlers.layout import CONTENT_SHA256_TAG, SCAN_CLEAN, SCAN_STATUS_TAG, SCAN_THREATS
 from estate_handlers.renditions import keys, pipeline
 from estate_handlers.renditions.settings import Settings
-from two_regions import StubbedGuardDuty, guardduty_scans, replicate, tags
+from two_regions import (
+    StubbedBatchOperations,
+    StubbedGuardDuty,
+    guardduty_scans,
+    replicate,
+    sync_tags_back,
+    tags,
+)
 
+from infra.environments import ENVIRONMENTS
 from tools.reconcile import cli, engine
+from tools.restore import batch
 
 # Rendering is not what is tested here: two widths, no AVIF (the slow encoder).
 SMALL = Settings(processed_widths=(160,), thumbnail_widths=(48,), formats=("webp", "jpeg"))
@@ -89,20 +106,36 @@ class GateEnforcingS3:
                                "ResponseMetadata": {"HTTPStatusCode": 403}}, "HeadObject")
 
 
-@pytest.fixture
-def guardduty():
-    return {"primary": StubbedGuardDuty("us-east-1"), "secondary": StubbedGuardDuty("us-west-2")}
+PROD = ENVIRONMENTS["prod"]()
+JOBS_PREFIX = "reconcile-jobs/"
 
 
 @pytest.fixture
-def estate(s3_endpoint, fresh_bucket, second_bucket, hasher_deps, guardduty):
+def guardduty(fresh_bucket):
+    # A plan protects the primary's bucket only, as in the estate.
+    return {"primary": StubbedGuardDuty("us-east-1", protected=(fresh_bucket,)),
+            "secondary": StubbedGuardDuty("us-west-2")}
+
+
+@pytest.fixture
+def batch_ops():
+    return StubbedBatchOperations("us-west-2")
+
+
+@pytest.fixture
+def estate(s3_endpoint, fresh_bucket, second_bucket, hasher_deps, guardduty, batch_ops):
     primary_gd, secondary_gd = guardduty["primary"], guardduty["secondary"]
     s3 = boto3.client("s3", endpoint_url=s3_endpoint)
     deps = hasher.Deps(s3=s3, dynamodb=hasher_deps.dynamodb, table_name=hasher_deps.table_name)
+    jobs = engine.ReplicationJobs(batch_ops.client, batch.BatchTarget(
+        PROD.account, "us-west-2", PROD.reverse_batch_replication_role_arn, second_bucket,
+        JOBS_PREFIX))
     return engine.Estate(primary=engine.Region(GateEnforcingS3(s3, fresh_bucket, GATED), fresh_bucket,
                                                primary_gd.client),
+                         # The secondary's GuardDuty (no plan) is there to refuse any request.
                          secondary=engine.Region(s3, second_bucket, secondary_gd.client),
-                         hasher=deps, render_settings=SMALL, gated_prefixes=GATED)
+                         hasher=deps, render_settings=SMALL, gated_prefixes=GATED,
+                         replication=jobs)
 
 
 @pytest.fixture
@@ -125,26 +158,32 @@ def counted(monkeypatch):
 
 
 def outage(estate: engine.Estate) -> None:
-    """Write the states above into the secondary (and what replication brought into the
-    primary)."""
+    """Write the states above into the secondary, and what replication, the primary's plan and
+    pipeline and replica modification sync made of them."""
     s3, primary, secondary = estate.primary.s3.unguarded, estate.primary.bucket, estate.secondary.bucket
 
     def put(name: str, body: bytes, content_type: str) -> str:
         return s3.put_object(Bucket=secondary, Key=KEYS[name], Body=body,
                              ContentType=content_type)["VersionId"]
 
-    done = put("done", b"%PDF-1.7 receipt", "application/pdf")
-    guardduty_scans(s3, secondary, KEYS["done"], done)
-    hasher.process_object(engine.ObjectVersion(secondary, KEYS["done"], done), estate.hasher)
-    for name in ("unprocessed", "unreplicated"):
-        version = put(name, images.jpeg(images.photo("coffee" if name == "unprocessed"
-                                                     else "chelsea")), "image/jpeg")
-        guardduty_scans(s3, secondary, KEYS[name], version)
-    put("unscanned", b"%PDF-1.7 never scanned", "application/pdf")
-    infected = put("infected", b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR", "application/pdf")
-    guardduty_scans(s3, secondary, KEYS["infected"], infected, SCAN_THREATS)
-    for name in ("done", "unprocessed", "unscanned"):
-        replicate(s3, secondary, s3, primary, KEYS[name])
+    def back_home(name: str, version: str, verdict: str | None = SCAN_CLEAN,
+                  hashed: bool = False) -> None:
+        arrived = replicate(s3, secondary, s3, primary, KEYS[name])
+        if verdict:  # the primary's plan scans the arrival
+            guardduty_scans(s3, primary, KEYS[name], arrived, verdict)
+        if hashed:  # the primary's hasher, released by the clean verdict
+            hasher.process_object(engine.ObjectVersion(primary, KEYS[name], arrived),
+                                  estate.hasher)
+        sync_tags_back(s3, primary, s3, secondary, KEYS[name], version)
+
+    back_home("done", put("done", b"%PDF-1.7 receipt", "application/pdf"), hashed=True)
+    back_home("unprocessed", put("unprocessed", images.jpeg(images.photo("coffee")),
+                                 "image/jpeg"))
+    put("unreplicated", images.jpeg(images.photo("chelsea")), "image/jpeg")  # FAILED
+    back_home("unscanned", put("unscanned", b"%PDF-1.7 never scanned", "application/pdf"),
+              verdict=None)
+    back_home("infected", put("infected", b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR",
+                              "application/pdf"), verdict=SCAN_THREATS)
 
 
 def run(estate, apply: bool) -> dict[str, engine.Finding]:
@@ -171,21 +210,24 @@ def current_version(estate, name: str) -> str:
                                          Key=KEYS[name])["VersionId"]
 
 
-def test_reconciliation_converges_and_does_each_thing_once(estate, guardduty, counted):
+def test_reconciliation_converges_and_does_each_thing_once(estate, guardduty, batch_ops,
+                                                           counted):
     outage(estate)
-    counted["hash"].clear()  # the secondary's own hashing during the outage
+    counted["hash"].clear()  # the primary's own hashing during the outage
     before = (primary_state(estate), index(estate))
+    secondary, s3 = estate.secondary.bucket, estate.primary.s3.unguarded
+    unreplicated = s3.head_object(Bucket=secondary, Key=KEYS["unreplicated"])["VersionId"]
 
     plan = run(estate, apply=False)
     assert (primary_state(estate), index(estate)) == before, "a dry run changes nothing"
     assert {n: (f.state, f.actions) for n, f in plan.items()} == {
         "done": ("reconciled", []),
         "unprocessed": ("planned", ["hash", "render"]),
-        "unreplicated": ("planned", ["copy-to-primary", "scan", "hash", "render"]),
+        "unreplicated": ("planned", ["batch-replicate", "scan", "hash", "render"]),
         "unscanned": ("pending", ["scan"]),
         "infected": ("quarantined", []),
     }
-    assert counted == {"hash": Counter(), "render": Counter()}
+    assert counted == {"hash": Counter(), "render": Counter()} and batch_ops.jobs == []
 
     first = run(estate, apply=True)
     requested = guardduty["primary"].requested
@@ -193,43 +235,105 @@ def test_reconciliation_converges_and_does_each_thing_once(estate, guardduty, co
         "done": "reconciled", "unprocessed": "reconciled", "unreplicated": "pending",
         "unscanned": "pending", "infected": "quarantined"}
     assert first["unprocessed"].outcomes == {"hash": "canonical", "render": "rendered"}
-    copy = first["unreplicated"].primary_version
-    assert copy == current_version(estate, "unreplicated")
-    got = estate.primary.s3.unguarded.get_object(Bucket=estate.primary.bucket, Key=KEYS["unreplicated"])
-    assert got["Body"].read() == images.jpeg(images.photo("chelsea"))
-    assert SCAN_STATUS_TAG not in tags(estate.primary.s3.unguarded, estate.primary.bucket,
-                                       KEYS["unreplicated"], copy), "a copy carries no verdict"
+    # The upload the primary lacks is neither read nor scanned in the secondary: one S3 Batch
+    # Replication job, on the secondary's rule back, of exactly that version.
+    (job,) = batch_ops.jobs
+    job_id = first["unreplicated"].job_id
+    assert job_id == batch_ops.job_id(job["ClientRequestToken"])
+    assert job_id in first["unreplicated"].detail
+    manifest_key = f"{JOBS_PREFIX}{job['ClientRequestToken']}/manifest.csv"
+    assert job["Operation"] == {"S3ReplicateObject": {}}
+    assert job["RoleArn"] == PROD.reverse_batch_replication_role_arn
+    assert (job["AccountId"], job["ConfirmationRequired"]) == (PROD.account, False)
+    stored = s3.get_object(Bucket=secondary, Key=manifest_key)
+    assert job["Manifest"] == {
+        "Spec": {"Format": "S3BatchOperations_CSV_20180820",
+                 "Fields": ["Bucket", "Key", "VersionId"]},
+        "Location": {"ObjectArn": f"arn:aws:s3:::{secondary}/{manifest_key}",
+                     "ETag": stored["ETag"].strip('"')}}
+    assert batch.parse_manifest(stored["Body"].read().decode()) == [
+        (secondary, KEYS["unreplicated"], unreplicated)]
+    assert job["Report"]["Bucket"] == f"arn:aws:s3:::{secondary}"
+    assert job["Report"]["Prefix"].startswith(JOBS_PREFIX)
+    assert KEYS["unreplicated"] not in {k for k, _, _ in primary_state(estate)}
     unscanned = current_version(estate, "unscanned")
     assert requested == [(estate.primary.bucket, KEYS["unscanned"], unscanned)]
 
-    # GuardDuty scans the copy (a new upload to the primary) and the requested version.
-    guardduty_scans(estate.primary.s3.unguarded, estate.primary.bucket, KEYS["unreplicated"], copy)
-    guardduty_scans(estate.primary.s3.unguarded, estate.primary.bucket, KEYS["unscanned"], unscanned)
+    # A rerun before the job has replicated it asks for that same job (same versions, same
+    # token, same manifest): S3 Control answers with the job it created.
+    again = run(estate, apply=True)
+    assert (again["unreplicated"].state, again["unreplicated"].job_id) == ("pending", job_id)
+    assert batch_ops.jobs == [job, job]
+
+    # The job replicates the version home; the primary's plan scans it as an upload, and the
+    # requested scan of the other version lands.
+    arrived = replicate(s3, secondary, s3, estate.primary.bucket, KEYS["unreplicated"])
+    guardduty_scans(s3, estate.primary.bucket, KEYS["unreplicated"], arrived)
+    guardduty_scans(s3, estate.primary.bucket, KEYS["unscanned"], unscanned)
     second = run(estate, apply=True)
     assert {n: f.state for n, f in second.items()} == {
         "done": "reconciled", "unprocessed": "reconciled", "unreplicated": "reconciled",
         "unscanned": "reconciled", "infected": "quarantined"}
     assert second["unreplicated"].actions == ["hash", "render"]
+    assert second["unreplicated"].primary_version == arrived
     assert second["unscanned"].actions == ["hash"]
 
     after = (primary_state(estate), index(estate))
     last = run(estate, apply=True)
     assert all(not f.actions for f in last.values()), "a re-run does nothing"
     assert (primary_state(estate), index(estate)) == after
-    assert len(requested) == 1 and guardduty["secondary"].requested == []
+    # The scan was asked for by the two runs before its verdict, never again after it.
+    assert requested == [(estate.primary.bucket, KEYS["unscanned"], unscanned)] * 2
+    assert len(batch_ops.jobs) == 2
+    assert guardduty["secondary"].requested == guardduty["secondary"].refused == []
 
-    # Each primary version hashed once, rendered once; the secondary's hash was enough.
+    # Each primary version hashed once, rendered once; the primary's earlier hash was enough.
     assert set(counted["hash"].values()) == {1} and set(counted["render"].values()) == {1}
     assert {k for k, _ in counted["hash"]} == {KEYS[n] for n in
                                                ("unprocessed", "unreplicated", "unscanned")}
     _each_rendition_written_once(estate, ("unprocessed", "unreplicated"))
     for name in ("done", "unprocessed", "unreplicated", "unscanned"):
-        primary_tags = tags(estate.primary.s3.unguarded, estate.primary.bucket, KEYS[name])
+        primary_tags = tags(s3, estate.primary.bucket, KEYS[name])
         assert primary_tags[SCAN_STATUS_TAG] == "NO_THREATS_FOUND", f"{name} left unscanned"
         assert dedup_index.get_canonical(estate.hasher.dynamodb, estate.hasher.table_name,
                                          primary_tags[CONTENT_SHA256_TAG]) is not None
-    listed = estate.primary.s3.unguarded.list_object_versions(Bucket=estate.primary.bucket)
-    assert KEYS["infected"] not in {v["Key"] for v in listed.get("Versions", [])}
+    # Malware stays as the primary's scan left it: one version, never hashed or rendered.
+    listed = s3.list_object_versions(Bucket=estate.primary.bucket, Prefix=KEYS["infected"])
+    assert len(listed["Versions"]) == 1
+    assert tags(s3, estate.primary.bucket, KEYS["infected"])[SCAN_STATUS_TAG] == SCAN_THREATS
+
+
+def test_guardduty_refuses_an_on_demand_scan_where_no_plan_protects_the_bucket(estate, guardduty):
+    # What the reconciliation used to ask for in the secondary: GuardDuty refuses it there.
+    key = KEYS["unreplicated"]
+    version = estate.secondary.s3.put_object(Bucket=estate.secondary.bucket, Key=key,
+                                             Body=b"x")["VersionId"]
+    with pytest.raises(ClientError, match="Malware Protection plan"):
+        engine.request_scan(estate.secondary, key, version)
+    assert guardduty["secondary"].refused == [(estate.secondary.bucket, key, version)]
+
+
+def test_without_a_job_the_versions_are_failed_and_say_why(estate):
+    key = KEYS["unreplicated"]
+    estate.secondary.s3.put_object(Bucket=estate.secondary.bucket, Key=key, Body=b"x")
+    no_role = engine.Estate(primary=estate.primary, secondary=estate.secondary,
+                            hasher=estate.hasher, render_settings=SMALL, gated_prefixes=GATED)
+    (finding,) = cli.reconcile(no_role, None, None, apply=True)
+    assert finding.state == "failed" and "no Batch Replication role" in finding.detail
+
+    refused = StubbedBatchOperations("us-west-2")
+    refused.client.meta.events.unregister("provide-client-params.s3-control.CreateJob",
+                                          refused._record)
+    refused._stubber.add_client_error("create_job", service_error_code="AccessDenied",
+                                      service_message="not allowed to pass the role",
+                                      http_status_code=403)
+    denied = engine.Estate(primary=estate.primary, secondary=estate.secondary,
+                           hasher=estate.hasher, render_settings=SMALL, gated_prefixes=GATED,
+                           replication=engine.ReplicationJobs(refused.client,
+                                                              estate.replication.target))
+    (finding,) = cli.reconcile(denied, None, None, apply=True)
+    assert finding.state == "failed" and finding.job_id is None
+    assert "job was not created (AccessDenied" in finding.detail
 
 
 def _each_rendition_written_once(estate, names) -> None:
@@ -275,11 +379,11 @@ def test_other_bytes_are_a_conflict_a_deletion_is_kept_and_errors_are_reported(
 # ------------------------------------------------------------------ the command line
 
 def test_the_command_plans_by_default_and_exits_1_while_something_is_pending(
-        estate, tmp_path, capsys):
+        estate, batch_ops, tmp_path, capsys):
     s3, secondary = estate.secondary.s3, estate.secondary.bucket
     s3.put_object(Bucket=secondary, Key=KEYS["done"], Body=b"%PDF-1.7 scanned",
                   Tagging=f"{SCAN_STATUS_TAG}=NO_THREATS_FOUND")
-    s3.put_object(Bucket=secondary, Key=KEYS["unscanned"], Body=b"%PDF-1.7 not scanned")
+    s3.put_object(Bucket=secondary, Key=KEYS["unscanned"], Body=b"%PDF-1.7 not replicated")
     report = tmp_path / "report.json"
 
     def command(*extra: str) -> int:
@@ -288,12 +392,24 @@ def test_the_command_plans_by_default_and_exits_1_while_something_is_pending(
                          "--report", str(report), *extra],
                         make_estate=lambda settings, table: estate)
 
-    assert command() == 1  # the unscanned version waits for a scan, whatever the mode
+    assert command() == 0  # a plan: nothing is pending yet
     out = capsys.readouterr().out
     assert "dry run: nothing changed" in out and "copy-to-primary to do: 1" in out
-    assert primary_state(estate) == []
-    assert {f["state"] for f in json.loads(report.read_text())["findings"]} == {
-        "planned", "pending"}
+    assert "batch-replicate to do: 1" in out
+    assert primary_state(estate) == [] and batch_ops.jobs == []
+    assert {f["state"] for f in json.loads(report.read_text())["findings"]} == {"planned"}
+
+    assert command("--yes") == 1  # the copy awaits the primary's scan, the other the job
+    out = capsys.readouterr().out
+    (job,) = batch_ops.jobs
+    job_id = batch_ops.job_id(job["ClientRequestToken"])
+    assert f"S3 Batch Replication job {job_id} replicates 1 versions" in out
+    assert f"aws s3control describe-job --account-id {PROD.account} --job-id {job_id}" in out
+    written = json.loads(report.read_text())
+    assert written["batch_replication_jobs"] == [job_id]
+    assert {(f["key"], f["state"], f["job_id"]) for f in written["findings"]} == {
+        (KEYS["done"], "pending", None), (KEYS["unscanned"], "pending", job_id)}
+
     since_now = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2)
     assert command("--since", since_now.isoformat()) == 0  # nothing written in that window
     assert "0 versions written in the secondary checked" in capsys.readouterr().out
@@ -338,7 +454,8 @@ def _named(estate, settings, table: str) -> engine.Estate:
                                 estate.secondary.guardduty),
         hasher=hasher.Deps(s3=estate.hasher.s3, dynamodb=estate.hasher.dynamodb,
                            table_name=table),
-        render_settings=estate.render_settings, gated_prefixes=estate.gated_prefixes)
+        render_settings=estate.render_settings, gated_prefixes=estate.gated_prefixes,
+        replication=estate.replication)
 
 
 def test_a_report_that_cannot_be_written_stops_the_run_before_anything_is_changed(

@@ -27,6 +27,16 @@ def replicate(source_s3, source_bucket: str, target_s3, target_bucket: str, key:
     return put["VersionId"]
 
 
+def sync_tags_back(source_s3, source_bucket: str, target_s3, target_bucket: str, key: str,
+                   target_version: str) -> None:
+    """S3 replica modification sync: the tags of the replica's current version (here: the
+    primary's copy, where the scan verdict and the hasher's tags are written) onto the version
+    it replicates (the upload in the other bucket). In AWS both rules have it enabled."""
+    tag_set = source_s3.get_object_tagging(Bucket=source_bucket, Key=key)["TagSet"]
+    target_s3.put_object_tagging(Bucket=target_bucket, Key=key, VersionId=target_version,
+                                 Tagging={"TagSet": tag_set})
+
+
 def guardduty_scans(s3, bucket: str, key: str, version_id: str | None = None,
                     verdict: str = SCAN_CLEAN) -> None:
     """GuardDuty Malware Protection for S3 after scanning a version: its verdict tag, merged
@@ -45,12 +55,21 @@ def tags(s3, bucket: str, key: str, version_id: str | None = None) -> dict[str, 
 
 
 class StubbedGuardDuty:
-    """A GuardDuty client whose ``SendObjectMalwareScan`` calls are answered by a Stubber
-    (no local GuardDuty exists) and recorded: ``requested`` lists (bucket, key, version)."""
+    """A GuardDuty client of one Region whose ``SendObjectMalwareScan`` calls are answered by a
+    Stubber (no local GuardDuty exists) and recorded: ``requested`` lists (bucket, key,
+    version) it accepted. ``protected`` are the buckets a Malware Protection plan protects in
+    that Region; a scan of any other bucket is refused and listed in ``refused``, as GuardDuty
+    refuses it ("The bucket must have a Malware Protection plan configured to use this API",
+    GuardDuty API reference; the error code is not documented: BadRequestException, one of the
+    operation's documented errors, stands in)."""
 
-    def __init__(self, region: str):
+    NO_PLAN = "The bucket must have a Malware Protection plan configured to use this API"
+
+    def __init__(self, region: str, protected: tuple[str, ...] = ()):
         self.client = boto3.client("guardduty", region_name=region)
+        self.protected = set(protected)
         self.requested: list[tuple[str, str, str]] = []
+        self.refused: list[tuple[str, str, str]] = []
         self._stubber = Stubber(self.client)
         self._stubber.activate()
         self.client.meta.events.register(
@@ -58,6 +77,39 @@ class StubbedGuardDuty:
 
     def _record(self, params, **_):
         target = params["S3Object"]
-        self.requested.append((target["Bucket"], target["Key"], target["VersionId"]))
-        # Stubber answers in order; one answer per accepted request, checked against the model.
+        request = (target["Bucket"], target["Key"], target.get("VersionId"))
+        # Stubber answers in order; one answer per request, checked against the model.
+        if target["Bucket"] not in self.protected:
+            self.refused.append(request)
+            self._stubber.add_client_error(
+                "send_object_malware_scan", service_error_code="BadRequestException",
+                service_message=self.NO_PLAN, http_status_code=400,
+                expected_params={"S3Object": target})
+            return
+        self.requested.append(request)
         self._stubber.add_response("send_object_malware_scan", {}, {"S3Object": target})
+
+
+class StubbedBatchOperations:
+    """An S3 Control client whose ``CreateJob`` calls are answered by a Stubber (S3 Batch
+    Operations has no local server) and recorded in ``jobs`` (each request's parameters). The
+    job id is derived from the request's ``ClientRequestToken``: S3 Control answers a repeated
+    token with the job it already created."""
+
+    def __init__(self, region: str):
+        self.client = boto3.client("s3control", region_name=region)
+        self.jobs: list[dict] = []
+        self._stubber = Stubber(self.client)
+        self._stubber.activate()
+        self.client.meta.events.register(
+            "provide-client-params.s3-control.CreateJob", self._record)
+
+    @staticmethod
+    def job_id(token: str) -> str:
+        return f"job-{token[:20]}"
+
+    def _record(self, params, **_):
+        self.jobs.append(dict(params))
+        self._stubber.add_response("create_job",
+                                   {"JobId": self.job_id(params["ClientRequestToken"])},
+                                   dict(params))

@@ -6,6 +6,7 @@ import pytest
 
 from infra.environments import ENVIRONMENTS
 from tools.reconcile import cli
+from tools.restore import batch
 
 
 def settings(*extra: str) -> cli.Settings:
@@ -35,7 +36,17 @@ def test_clients_are_built_for_each_region_and_the_hasher_writes_the_primary(mon
     estate = cli.build_estate(settings(), "dedup")
     assert estate.primary.s3.meta.region_name == "us-east-1"
     assert estate.secondary.s3.meta.region_name == "us-west-2"
-    assert estate.secondary.guardduty.meta.region_name == "us-west-2"
+    # No plan protects the secondary's bucket: no on-demand scan is ever asked for there.
+    assert estate.secondary.guardduty is None
+    assert estate.primary.guardduty.meta.region_name == "us-east-1"
+    # Batch Replication jobs are created in the secondary (their source bucket's) Region, run
+    # by the Replica stack's role, manifests and reports under reconcile-jobs/ of that bucket.
+    cfg = ENVIRONMENTS["prod"]()
+    jobs = estate.replication
+    assert jobs.s3control.meta.region_name == "us-west-2"
+    assert jobs.target == batch.BatchTarget(cfg.account, "us-west-2",
+                                            cfg.reverse_batch_replication_role_arn,
+                                            cfg.replica_bucket_name, "reconcile-jobs/")
     assert estate.hasher.s3 is estate.primary.s3 and estate.hasher.table_name == "dedup"
     assert estate.hasher.dynamodb.meta.region_name == "us-east-1"
 
@@ -70,3 +81,12 @@ def test_the_primarys_versions_of_a_key_are_read_from_every_page():
     versions, deleted = engine.primary_versions(estate, key)
     assert len(versions) == 1001 and versions[-1]["VersionId"] == "newest"
     assert deleted is False  # the delete marker is another key's
+
+
+def test_an_environment_without_the_gate_has_no_batch_replication(monkeypatch):
+    # Its uploads are readable in the secondary: reconcile copies them itself.
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDUNIT")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    got = cli.Settings.from_args(cli.parser().parse_args(["--env", "dev", "--table", "dedup"]))
+    assert got.gated_prefixes == () and got.batch_replication_role_arn is None
+    assert cli.build_estate(got, "dedup").replication is None

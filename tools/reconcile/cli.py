@@ -5,14 +5,15 @@
 
 Without ``--yes`` it is a dry run: the plan (what each version lacks and what would be done)
 and the summary, nothing changed. With ``--yes`` it does it (``engine``) and prints the
-audit summary: how many versions were checked, copied, sent to a scan, hashed and rendered,
-and every one still pending, in conflict or failed.
+audit summary: how many versions were checked, sent to the primary by S3 Batch Replication
+(one job, its id and how to follow it), copied, sent to a scan, hashed and rendered, and
+every one still pending, in conflict or failed.
 
 Exit codes: 0 everything the secondary took is complete in the primary (or would be, for a
-dry run), 1 something is still pending (a scan to wait for: run it again after it), in
-conflict or failed (the report says which), 2 usage error, a bucket or table that does not
-answer or a report that cannot be written, all checked before anything is changed (nothing
-was changed).
+dry run), 1 something is still pending (a Batch Replication job or a scan to wait for: run it
+again after it), in conflict or failed (the report says which), 2 usage error, a bucket or
+table that does not answer or a report that cannot be written, all checked before anything
+is changed (nothing was changed).
 """
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ from tools.cli import (
     run_main,
 )
 from tools.reconcile import engine
+from tools.restore import batch
 
 NEEDS_RERUN = 1
 SAMPLE_KEYS = 10
@@ -85,6 +87,8 @@ class Settings:
     secondary_region: str
     gated_prefixes: tuple[str, ...]
     render_settings: object
+    account: str = ""
+    batch_replication_role_arn: str | None = None  # None: the env has no such role (no gate)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Settings:
@@ -98,28 +102,43 @@ class Settings:
         secondary = args.secondary_bucket or replica_bucket_name(primary)
         if secondary == primary:
             raise UsageError("--secondary-bucket must differ from the primary bucket")
-        return cls(primary, secondary, cfg.primary_region, cfg.replica_region,
-                   cfg.upload_gate.gated_prefixes, cfg.renditions.settings())
+        gated = cfg.upload_gate.gated_prefixes
+        # The Replica stack creates the role where the gate is on (and the rule back exists).
+        role = cfg.reverse_batch_replication_role_arn if gated else None
+        return cls(primary, secondary, cfg.primary_region, cfg.replica_region, gated,
+                   cfg.renditions.settings(), cfg.account, role)
 
 
 def build_estate(settings: Settings, table: str) -> engine.Estate:
     """Clients from the standard AWS environment (credentials, ``AWS_ENDPOINT_URL_*``)."""
     from estate_handlers import hasher
+    from estate_handlers.layout import RECONCILE_JOBS_PREFIX
     config = Config(signature_version="s3v4", retries={"mode": "standard",
                                                        "total_max_attempts": 5})
 
-    def region(name: str, bucket_name: str) -> engine.Region:
-        return engine.Region(boto3.client("s3", region_name=name, config=config), bucket_name,
-                             boto3.client("guardduty", region_name=name, config=config))
+    def s3(name: str):
+        return boto3.client("s3", region_name=name, config=config)
 
-    primary = region(settings.primary_region, settings.primary_bucket)
+    # GuardDuty only in the primary: no plan protects the secondary's bucket, and GuardDuty
+    # scans on demand only in a bucket with one.
+    primary = engine.Region(s3(settings.primary_region), settings.primary_bucket,
+                            boto3.client("guardduty", region_name=settings.primary_region,
+                                         config=config))
+    secondary = engine.Region(s3(settings.secondary_region), settings.secondary_bucket)
+    replication = None
+    if settings.batch_replication_role_arn:
+        # A Batch Replication job is created in its source bucket's Region.
+        replication = engine.ReplicationJobs(
+            boto3.client("s3control", region_name=settings.secondary_region, config=config),
+            batch.BatchTarget(settings.account, settings.secondary_region,
+                              settings.batch_replication_role_arn, settings.secondary_bucket,
+                              RECONCILE_JOBS_PREFIX))
     dynamodb = boto3.client("dynamodb", region_name=settings.primary_region,
                             config=hasher.client_config())
-    return engine.Estate(primary=primary,
-                         secondary=region(settings.secondary_region, settings.secondary_bucket),
+    return engine.Estate(primary=primary, secondary=secondary,
                          hasher=hasher.Deps(s3=primary.s3, dynamodb=dynamodb, table_name=table),
                          render_settings=settings.render_settings,
-                         gated_prefixes=settings.gated_prefixes)
+                         gated_prefixes=settings.gated_prefixes, replication=replication)
 
 
 def check_reachable(estate: engine.Estate) -> None:
@@ -146,8 +165,10 @@ def open_report(path: str):
 
 
 def reconcile(estate: engine.Estate, since, until, *, apply: bool) -> list[engine.Finding]:
-    return [engine.examine(estate, item, apply)
-            for item in engine.written_in_secondary(estate, since, until)]
+    findings = [engine.examine(estate, item, apply)
+                for item in engine.written_in_secondary(estate, since, until)]
+    engine.request_replication(estate, findings, apply)
+    return findings
 
 
 def summary(findings: list[engine.Finding], *, apply: bool) -> str:
@@ -163,6 +184,10 @@ def summary(findings: list[engine.Finding], *, apply: bool) -> str:
         if state in engine.NEEDS_RERUN or state == engine.QUARANTINED:
             samples = [f for f in findings if f.state == state][:SAMPLE_KEYS]
             lines += [f"    {f.key} ({f.secondary_version}): {f.detail}" for f in samples]
+    jobs = collections.Counter(f.job_id for f in findings if f.job_id)
+    for job_id, count in jobs.items():
+        lines.append(f"S3 Batch Replication job {job_id} replicates {count} versions to the "
+                     "primary; rerun when it has completed")
     if not apply and any(f.actions for f in findings):
         lines.append("dry run: nothing changed; run again with --yes to do it")
     return "\n".join(lines)
@@ -193,12 +218,17 @@ def _run(args, settings: Settings, estate: engine.Estate, report, stdout) -> int
           f"s3://{settings.primary_bucket} ({settings.primary_region}), writes from {window}",
           file=stdout)
     print(summary(findings, apply=apply), file=stdout)
+    job_ids = sorted({f.job_id for f in findings if f.job_id})
+    if job_ids and estate.replication is not None:
+        print("follow it with:\n  " + batch.follow_hint(estate.replication.target, job_ids[0]),
+              file=stdout)
     if report is not None:
         json.dump({"apply": apply, "started": started,
                    "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                    "primary": f"s3://{settings.primary_bucket}",
                    "secondary": f"s3://{settings.secondary_bucket}",
                    "since": args.since, "until": args.until,
+                   "batch_replication_jobs": job_ids,
                    "findings": [f.as_dict() for f in findings]},
                   report, indent=2, default=str)
     unfinished = any(f.state in engine.NEEDS_RERUN for f in findings)

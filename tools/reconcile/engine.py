@@ -15,9 +15,17 @@ SSE-KMS an ETag is not a digest of the bytes, and multipart ETags depend on the 
 
 The upload gate decides the order. A gated version without a clean verdict cannot be read
 (the bucket policy denies every reader but the scanner), so nothing reads, copies, hashes or
-renders it: the run asks GuardDuty for an on-demand scan of that exact version
-(``SendObjectMalwareScan``; a copy-in-place would need the read the gate denies) and reports
-it pending; the next run finds the verdict. A copy into the primary carries the source's tags
+renders it. In the primary the run asks GuardDuty for an on-demand scan of that exact version
+(``SendObjectMalwareScan``, by the plan's role; a copy-in-place would need the read the gate
+denies) and reports it pending; the next run finds the verdict. In the secondary it cannot:
+no Malware Protection plan protects that bucket (by design), and GuardDuty scans on demand
+only in a bucket with one ("The bucket must have a Malware Protection plan configured to use
+this API"). So a gated upload the primary does not hold (its replication back FAILED, which S3
+never retries, or never ran) goes there by S3 Batch Replication: one job per run over exactly
+those versions (``request_replication``), on the secondary's own rule back, which reads with
+``s3:GetObjectVersionForReplication`` (not denied by the gate) and keeps the version id; the
+primary's plan scans the arrival as any upload, and the next run finds it as the primary's
+version with that id. A copy into the primary carries the source's tags
 except the verdict (the bucket policy refuses an upload that carries one): the primary's plan
 scans the copy as it scans any upload, and its clean verdict releases it to the primary's own
 pipeline, so the copy is reported pending too. THREATS_FOUND is reported and left alone (the
@@ -25,6 +33,7 @@ verdict function quarantined it where it was scanned).
 """
 from __future__ import annotations
 
+import tempfile
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -47,15 +56,16 @@ from estate_handlers.renditions import pipeline
 from estate_handlers.renditions.settings import Settings
 from estate_handlers.s3_errors import error_code, is_missing
 
+from tools.restore import batch
 from tools.restore.copier import _CARRIED, sha256_of
 
 # What a version needs, in the order the run does it (the plan's vocabulary).
-SCAN_IN_SECONDARY = "scan-in-secondary"
+REPLICATE = "batch-replicate"  # a gated upload the primary lacks: S3 Batch Replication
 COPY = "copy-to-primary"
 SCAN = "scan"
 HASH = "hash"
 RENDER = "render"
-ACTIONS = (SCAN_IN_SECONDARY, COPY, SCAN, HASH, RENDER)
+ACTIONS = (REPLICATE, COPY, SCAN, HASH, RENDER)
 
 # Where a version stands after the run.
 RECONCILED = "reconciled"   # nothing missing (any more)
@@ -82,12 +92,23 @@ class Region:
 
 
 @dataclass(frozen=True)
+class ReplicationJobs:
+    """Where S3 Batch Replication jobs of the secondary's rule back are created: its S3 Control
+    client, and the account, Region, role (the Replica stack's Batch Replication role) and
+    manifest location (the secondary bucket, ``reconcile-jobs/``)."""
+
+    s3control: object
+    target: batch.BatchTarget
+
+
+@dataclass(frozen=True)
 class Estate:
     primary: Region
     secondary: Region
     hasher: hasher.Deps            # on the primary's S3 client and dedup table
     render_settings: Settings
     gated_prefixes: tuple[str, ...]  # () when the upload gate is off
+    replication: ReplicationJobs | None = None  # None: the environment has no such role
 
     def gated(self, key: str) -> bool:
         return bool(self.gated_prefixes) and key.startswith(self.gated_prefixes)
@@ -112,11 +133,13 @@ class Finding:
     state: str = RECONCILED
     detail: str = ""
     outcomes: dict[str, str] = field(default_factory=dict)  # action -> what the handler said
+    job_id: str | None = None  # the S3 Batch Replication job that replicates it
 
     def as_dict(self) -> dict:
         return {"key": self.key, "secondary_version": self.secondary_version,
                 "primary_version": self.primary_version, "actions": self.actions,
-                "state": self.state, "detail": self.detail, "outcomes": self.outcomes}
+                "state": self.state, "detail": self.detail, "outcomes": self.outcomes,
+                "job_id": self.job_id}
 
 
 # --------------------------------------------------------------------------- listing
@@ -183,9 +206,49 @@ def same_bytes(estate: Estate, item: Written, primary_head: dict) -> bool:
 
 def request_scan(side: Region, key: str, version_id: str) -> None:
     """GuardDuty's on-demand scan of one version, by the plan's own role (the gate lets it
-    read): the verdict tag and the scan-result event follow as for an upload."""
+    read): the verdict tag and the scan-result event follow as for an upload. Only the
+    primary's bucket has a plan, so only the primary is ever asked."""
     side.guardduty.send_object_malware_scan(
         S3Object={"Bucket": side.bucket, "Key": key, "VersionId": version_id})
+
+
+def request_replication(estate: Estate, findings: list[Finding], apply: bool) -> str | None:
+    """One S3 Batch Replication job over exactly the versions the run found needing it
+    (``REPLICATE``), its manifest written by this tool; the job id, or None when there is
+    nothing to replicate or it is a dry run. The token is the versions': a rerun that finds
+    the same versions missing gets the same job back (S3 Control's ``ClientRequestToken``);
+    versions that have arrived since are the primary's versions with their id, not listed."""
+    wanted = [f for f in findings if REPLICATE in f.actions and f.state == PENDING]
+    if not wanted or not apply:
+        return None
+    jobs, secondary = estate.replication, estate.secondary
+    if jobs is None:
+        for f in wanted:
+            f.state = FAILED
+            f.detail = ("unreadable before a scan, and this environment has no Batch "
+                        "Replication role to send it to the primary")
+        return None
+    rows = sorted((f.key, f.secondary_version) for f in wanted)
+    token = batch.run_token(secondary.bucket, *(f"{k}\x00{v}" for k, v in rows))
+    try:
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".csv") as manifest:
+            manifest.writelines(batch.manifest_row(secondary.bucket, k, v) for k, v in rows)
+            manifest.flush()
+            job_id = batch.create_replication_job(
+                jobs.s3control, secondary.s3, jobs.target, manifest_path=manifest.name,
+                token=token, description=f"reconcile: replicate {len(rows)} versions of "
+                                         f"{secondary.bucket} back to {estate.primary.bucket}")
+    except Exception as exc:  # noqa: BLE001 - reported on each version it covers
+        why = f"{error_code(exc)}: {exc}" if isinstance(exc, ClientError) \
+            else f"{type(exc).__name__}: {exc}"
+        for f in wanted:
+            f.state, f.detail = FAILED, f"the S3 Batch Replication job was not created ({why})"
+        return None
+    for f in wanted:
+        f.job_id = job_id
+        f.detail = (f"S3 Batch Replication job {job_id} replicates it to the primary, whose "
+                    "plan scans it; rerun after the job")
+    return job_id
 
 
 def copy_to_primary(estate: Estate, item: Written, tags: dict[str, str], gated: bool) -> str:
@@ -268,10 +331,17 @@ def _examine(estate: Estate, item: Written, apply: bool, finding: Finding) -> No
         return
     if twin is None:  # replication has not brought it: copy it, once it may be read
         source_tags = tags_of(estate.secondary, item.key, item.version_id)
-        if gated and not _released(source_tags, finding, SCAN_IN_SECONDARY):
-            if apply and SCAN_IN_SECONDARY in finding.actions:
-                request_scan(estate.secondary, item.key, item.version_id)
-            return
+        verdict = source_tags.get(SCAN_STATUS_TAG)
+        if gated and verdict is None:  # unreadable here, and nothing scans here
+            finding.actions.append(REPLICATE)
+            if not apply:  # then the primary's plan and pipeline, as for a copy
+                finding.actions.extend(_after_copy(item.key, gated))
+            finding.state = PENDING if apply else PLANNED
+            finding.detail = ("not in the primary, unreadable here before a scan: S3 Batch "
+                              "Replication sends it to the primary, which scans it")
+            return  # the run's one job covers it (request_replication)
+        if gated and not _released(source_tags, finding, SCAN):
+            return  # a verdict that is not clean: quarantined or unscannable, left alone
         source_head = head(estate.secondary, item.key, item.version_id)
         if source_head is not None and is_replica(source_head):
             finding.detail = "a replica of a primary write that the primary no longer holds"

@@ -1,15 +1,20 @@
-"""Hand the copies to S3 Batch Operations when a prefix is too big for one machine.
+"""S3 Batch Operations jobs of the operator tools: a (bucket, key, version id) CSV manifest
+uploaded to S3, a job over exactly those versions, a completion report next to the manifest.
 
-The tool writes the (bucket, key, version id) manifest of the ``copy`` decisions to S3 and
-creates an ``S3PutObjectCopy`` job run by the restore role of the Recovery stack. Delete
-markers, objects above 5 GB (the job's copy limit) and archived objects stay with the local
-run. The job id is deterministic for the same arguments (``ClientRequestToken``), so running
-the same command again does not start a second job.
+- ``create_copy_job`` (``tools.restore``): hand the copies to Batch Operations when a prefix is
+  too big for one machine: an ``S3PutObjectCopy`` job run by the restore role of the Recovery
+  stack. Delete markers, objects above 5 GB (the job's copy limit) and archived objects stay
+  with the local run. Under the upload gate's prefixes the job copies only versions GuardDuty
+  tagged clean: its role is exempt from none of the gate's bucket-policy denies
+  (docs/upload-gate.md), so it could not read any other version, and must not be able to.
+  Those versions are left to the local run, whose reads the same denies refuse: the report
+  names them as failed.
+- ``create_replication_job`` (``tools.reconcile``): an S3 Batch Replication job
+  (``S3ReplicateObject``) on the source bucket's own replication rule, run by the Replica
+  stack's Batch Replication role.
 
-Under the upload gate's prefixes the job copies only versions GuardDuty tagged clean: its role
-is exempt from none of the gate's bucket-policy denies (docs/upload-gate.md), so it could not
-read any other version, and must not be able to. Those versions are left to the local run,
-whose reads the same denies refuse: the report names them as failed.
+The job id is deterministic for the same arguments (``ClientRequestToken``), so running the
+same command again does not start a second job.
 """
 from __future__ import annotations
 
@@ -84,18 +89,42 @@ def parse_manifest(text: str) -> list[tuple[str, str, str]]:
 def create_copy_job(s3control, s3, target: BatchTarget, *, manifest_path: str, token: str,
                     dest_bucket: str, description: str) -> str:
     """Upload the manifest, create the job, return its id."""
-    key = f"{target.manifest_prefix}{token}/manifest.csv"
+    key = manifest_key(target, token)
     etag = _upload(s3, manifest_path, target.manifest_bucket, key)
+    return _create_job(s3control, target, key=key, etag=etag, token=token,
+                       description=description, operation={"S3PutObjectCopy": {
+                           "TargetResource": f"arn:aws:s3:::{dest_bucket}",
+                           "MetadataDirective": "COPY",
+                           "ChecksumAlgorithm": "SHA256",
+                           # No SSEAwsKmsKeyId: the destination bucket's default key encrypts
+                           # the copies.
+                           "BucketKeyEnabled": True,
+                       }})
+
+
+def create_replication_job(s3control, s3, target: BatchTarget, *, manifest_path: str,
+                           token: str, description: str) -> str:
+    """S3 Batch Replication of the manifest's versions on their bucket's replication rule
+    (the destination, key and role are the rule's; the job's role only starts it); its id.
+    A manifest already uploaded under this token is reused as it is, so a rerun sends the
+    very request of the first run and gets that job back instead of a second one."""
+    key = manifest_key(target, token)
+    etag = _existing_etag(s3, target.manifest_bucket, key) \
+        or _upload(s3, manifest_path, target.manifest_bucket, key)
+    return _create_job(s3control, target, key=key, etag=etag, token=token,
+                       description=description, operation={"S3ReplicateObject": {}})
+
+
+def manifest_key(target: BatchTarget, token: str) -> str:
+    return f"{target.manifest_prefix}{token}/manifest.csv"
+
+
+def _create_job(s3control, target: BatchTarget, *, key: str, etag: str, token: str,
+                description: str, operation: dict) -> str:
     response = s3control.create_job(
         AccountId=target.account_id,
         ConfirmationRequired=False,
-        Operation={"S3PutObjectCopy": {
-            "TargetResource": f"arn:aws:s3:::{dest_bucket}",
-            "MetadataDirective": "COPY",
-            "ChecksumAlgorithm": "SHA256",
-            # No SSEAwsKmsKeyId: the destination bucket's default key encrypts the copies.
-            "BucketKeyEnabled": True,
-        }},
+        Operation=operation,
         Manifest={
             "Spec": {"Format": "S3BatchOperations_CSV_20180820", "Fields": MANIFEST_FIELDS},
             "Location": {"ObjectArn": f"arn:aws:s3:::{target.manifest_bucket}/{key}",
@@ -114,6 +143,15 @@ def create_copy_job(s3control, s3, target: BatchTarget, *, manifest_path: str, t
         Description=description[:256],
     )
     return response["JobId"]
+
+
+def _existing_etag(s3, bucket: str, key: str) -> str | None:
+    try:
+        return s3.head_object(Bucket=bucket, Key=key)["ETag"].strip('"')
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise
 
 
 def _upload(s3, path: str, bucket: str, key: str) -> str:

@@ -84,7 +84,8 @@ COPIED_FROM_TAG = "reconciled-from-version"
 
 @dataclass(frozen=True)
 class Region:
-    """One side: its S3 client, its bucket, its GuardDuty client (on-demand scans)."""
+    """One side: its S3 client, its bucket, its GuardDuty client (on-demand scans: the
+    primary's only, the one bucket a Malware Protection plan protects)."""
 
     s3: object
     bucket: str

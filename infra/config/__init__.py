@@ -44,6 +44,8 @@ from .layout import (
     THUMBNAILS,
     USER_EXPORTS,
     USER_UPLOADS,
+    WRITE_HEALTH_EXPIRY_DAYS,
+    WRITE_HEALTH_PREFIX,
     layout_replica_bucket_name,
 )
 from .monitoring import MonitoringConfig
@@ -80,6 +82,7 @@ __all__ = [
     "RENDITION_FORMATS", "RENDITION_JPEG_ENCODER", "REPORTS", "SCAN_CLEAN", "SCAN_GATED_PREFIXES_ENV",
     "SCAN_STATUS_TAG",
     "SCAN_THREATS", "TABLE_ENV", "THUMBNAILS", "USER_EXPORTS", "USER_UPLOADS",
+    "WRITE_HEALTH_EXPIRY_DAYS", "WRITE_HEALTH_PREFIX",
     "BucketCorsConfig", "CdnConfig", "CdnNames", "ConfigError", "EnvironmentConfig",
     "FunctionUsage", "KindAccess", "MonitoringConfig", "ObjectExpiry", "RecoveryConfig",
     "RenditionSettings", "RenditionsConfig", "SettingsError", "StoredGroup", "UploadApiConfig",

@@ -33,6 +33,8 @@ from estate_handlers.layout import (  # noqa: F401 (re-exported for the construc
     THUMBNAILS,
     USER_EXPORTS,
     USER_UPLOADS,
+    WRITE_HEALTH_EXPIRY_DAYS,
+    WRITE_HEALTH_PREFIX,
 )
 from estate_handlers.layout import replica_bucket_name as layout_replica_bucket_name  # noqa: E402, F401
 from estate_handlers.renditions.settings import AVIF_SPEED as RENDITION_AVIF_SPEED  # noqa: E402, F401

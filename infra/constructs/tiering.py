@@ -6,7 +6,8 @@ Assets bucket:
 - the opt-in archive tiers (archive >= 90 d, deep archive >= 180 d) apply to originals,
   documents and uploads only: those tiers need an asynchronous restore, and brand media is
   served by the CDN, which cannot wait for one.
-- user-content/exports/ expires; noncurrent versions go to GLACIER_IR then expire;
+- user-content/exports/ expires; so do ``GET /health``'s probe objects (ops/write-health/,
+  a day); noncurrent versions go to GLACIER_IR then expire;
   incomplete multipart uploads are aborted after 7 days; objects the upload hasher tagged as
   duplicates expire after the configured days, and so do versions the upload gate
   quarantined (no code path deletes data).
@@ -28,6 +29,8 @@ from infra.config import (
     INTELLIGENT_TIERING_PREFIXES,
     QUARANTINE_TAG,
     USER_EXPORTS,
+    WRITE_HEALTH_EXPIRY_DAYS,
+    WRITE_HEALTH_PREFIX,
     ObjectExpiry,
 )
 
@@ -63,6 +66,22 @@ def expiration_rules(expiry: ObjectExpiry) -> list[s3.LifecycleRule]:
             id="expire-duplicates",
             tag_filters={DUPLICATE_TAG[0]: DUPLICATE_TAG[1]},
             expiration=Duration.days(expiry.duplicates_days),
+        ),
+        # GET /health's probe objects (one a minute per probed region, replicated like
+        # everything else). In a versioned bucket the expiration only adds a delete marker
+        # over the version; the version goes a day later as noncurrent, and the marker, then
+        # alone, by the second rule (S3 takes ExpiredObjectDeleteMarker only in a rule
+        # without expiration days).
+        s3.LifecycleRule(
+            id="expire-write-health-probes",
+            prefix=WRITE_HEALTH_PREFIX,
+            expiration=Duration.days(WRITE_HEALTH_EXPIRY_DAYS),
+            noncurrent_version_expiration=Duration.days(WRITE_HEALTH_EXPIRY_DAYS),
+        ),
+        s3.LifecycleRule(
+            id="expire-write-health-markers",
+            prefix=WRITE_HEALTH_PREFIX,
+            expired_object_delete_marker=True,
         ),
         *([s3.LifecycleRule(  # versions the upload gate's verdict function quarantined
             id="expire-quarantined",

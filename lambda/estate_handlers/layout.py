@@ -26,6 +26,11 @@ USER_CONTENT = "user-content/"
 USER_UPLOADS = "user-content/uploads/"
 USER_EXPORTS = "user-content/exports/"
 
+# Not an asset: the write-health probe objects of each region's GET /health (one a minute per
+# region, ``write_health``); both buckets' lifecycles expire them after a day.
+WRITE_HEALTH_PREFIX = "ops/write-health/"
+WRITE_HEALTH_EXPIRY_DAYS = 1
+
 ASSET_PREFIXES = (
     ORIGINALS, PROCESSED, THUMBNAILS, CERTIFICATES, REPORTS,
     BRAND_LOGOS, BRAND_MEDIA, USER_UPLOADS, USER_EXPORTS,

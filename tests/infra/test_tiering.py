@@ -156,6 +156,25 @@ def test_replica_expires_replicated_duplicates_by_their_replicated_tag(estate, e
 
 
 @pytest.mark.parametrize("env", ENVS)
+@pytest.mark.parametrize("stack_id, bucket_attr", [("Assets", "assets_bucket_name"),
+                                                   ("Replica", "replica_bucket_name")])
+def test_both_buckets_expire_the_write_health_probes_after_a_day(estate, env, stack_id,
+                                                                 bucket_attr):
+    # GET /health writes one object a minute into its region's bucket, and replication
+    # copies it into the other: each bucket must expire them (lifecycle never replicates).
+    cfg = estate.stages[env].cfg
+    _, bucket = bucket_named(estate.template_json(env, stack_id), getattr(cfg, bucket_attr))
+    rules = lifecycle_rules(bucket)
+    probes, markers = rules["expire-write-health-probes"], rules["expire-write-health-markers"]
+    assert (probes["Prefix"], probes["Status"], probes["ExpirationInDays"]) == (
+        "ops/write-health/", "Enabled", 1)
+    assert probes["NoncurrentVersionExpiration"] == {"NoncurrentDays": 1}
+    assert (markers["Prefix"], markers["Status"], markers["ExpiredObjectDeleteMarker"]) == (
+        "ops/write-health/", "Enabled", True)
+    assert "ExpirationInDays" not in markers  # S3 refuses it next to ExpiredObjectDeleteMarker
+
+
+@pytest.mark.parametrize("env", ENVS)
 def test_replica_expires_noncurrent_versions_like_the_primary(estate, env):
     cfg = estate.stages[env].cfg
     rule = _replica_rules(estate, env)["noncurrent-versions"]

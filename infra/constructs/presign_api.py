@@ -10,7 +10,8 @@
 Every upload/download route is authorized: IAM (SigV4) by default, a JWT authorizer when the
 config names an issuer. ``GET /health`` is the one route without an authorizer: Route 53
 health checks cannot sign requests. It takes no input, returns only a status, and its
-function may do one thing: a conditional PutObject of its own probe key. The ``$default`` stage is throttled (rate
+function may do one thing: a conditional PutObject under its region's probe prefix (one key
+per minute). The ``$default`` stage is throttled (rate
 and burst from config) and writes one JSON access-log line per request to a KMS-encrypted
 log group. HTTP APIs cannot be associated with AWS WAF (only REST APIs, ALBs, AppSync,
 CloudFront can); the throttle and the authorizer are the edge controls here.
@@ -50,6 +51,7 @@ from infra.config import (
     ARCHIVE_TIER_PREFIXES,
     ASSET_PREFIXES,
     SCAN_GATED_PREFIXES_ENV,
+    WRITE_HEALTH_PREFIX,
     UploadApiConfig,
 )
 from infra.constructs.arns import bucket_arn, object_arns
@@ -62,7 +64,7 @@ from infra.nag import acknowledge
 HANDLER = "estate_handlers.presign.handler"
 HEALTH_HANDLER = "estate_handlers.write_health.handler"
 HEALTH_BUCKET_ENV = "WRITE_HEALTH_BUCKET"  # estate_handlers.write_health.BUCKET_ENV
-HEALTH_KEY_PREFIX = "ops/write-health/"    # estate_handlers.write_health.HEALTH_KEY_PREFIX
+HEALTH_KEY_PREFIX = WRITE_HEALTH_PREFIX    # estate_handlers.write_health.HEALTH_KEY_PREFIX
 HEALTH_PATH = "/health"
 # Route 53's checkers probe about 1.5 times a second in all; a few concurrent probes at most.
 HEALTH_RESERVED_CONCURRENCY = 5
@@ -207,9 +209,10 @@ class PresignApi(Construct):
     def add_write_health(self, *, function_name: str, bucket_name: str, bucket_key: kms.IKey,
                          log_retention_days: int) -> EstateFunction:
         """``GET /health`` (no authorizer, see the module docstring): a conditional PutObject
-        of ``ops/write-health/<region>`` into ``bucket_name`` (estate_handlers.write_health)."""
+        of ``ops/write-health/<region>/<UTC minute>`` into ``bucket_name``
+        (estate_handlers.write_health)."""
         region = Stack.of(self).region
-        probe = f"{bucket_arn(bucket_name)}/{HEALTH_KEY_PREFIX}{region}"
+        probe = f"{bucket_arn(bucket_name)}/{HEALTH_KEY_PREFIX}{region}/*"
         self.health = EstateFunction(
             self, "WriteHealth", name=function_name,
             description=f"Answers Route 53: can {region} take a write into {bucket_name}?",
@@ -225,6 +228,12 @@ class PresignApi(Construct):
                     resources=[bucket_key.key_arn],
                     conditions={"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}}),
             ])
+        acknowledge(self.health.policy, {
+            f"AwsSolutions-IAM5[Resource::{probe}]":
+                "The probe key is named after the current UTC minute, so each minute's probe "
+                "is a real SSE-KMS write; only s3:PutObject, only under this region's "
+                "ops/write-health/ prefix, which both buckets expire after a day.",
+        })
         acknowledge(self.health.function, {
             "NIST.800.53.R5-LambdaDLQ":
                 "Invoked only synchronously by the HTTP API for Route 53's probes: a failure is "
@@ -242,8 +251,9 @@ class PresignApi(Construct):
             acknowledge(route, {
                 "AwsSolutions-APIG4":
                     "Route 53 health checks cannot sign requests. The route takes no input, "
-                    "returns only ok/unavailable, and its function can only rewrite one probe "
-                    "key (a conditional write that never adds a version); it has its own "
+                    "returns only ok/unavailable, and its function can only create probe "
+                    "objects under its region's ops/write-health/ prefix (a conditional write, "
+                    "at most one object a minute, expired after a day); it has its own "
                     "throttle (10 requests/s).",
             })
         return self.health

@@ -2,39 +2,60 @@
 
 Route 53 health checks call it (they cannot sign requests, so the route is the API's only
 one without an authorizer; it reads nothing and returns nothing but a status). It asks S3 for
-a write into the region's own bucket: a conditional PutObject (``If-None-Match: *``) of one
-fixed key. The first call creates the object (through SSE-KMS with the bucket's key); every
-later call is answered 412 by S3's write path after it evaluated the request, which proves the
-path answers without adding a version per probe (Route 53 probes ~30 times a minute; a plain
-PUT would pile up noncurrent versions and replicate each one).
+a write into the region's own bucket: a conditional PutObject (``If-None-Match: *``) of a key
+named after the current UTC minute, ``ops/write-health/<region>/<YYYY-MM-DDTHH:MMZ>``.
 
-200 ``{"status": "ok"}``: S3 took or evaluated the write. 503: it did not (error, timeout).
+The first probe of each minute creates that object: a real write, through SSE-KMS with the
+bucket's key, so an S3 write path that stores nothing or a KMS key that cannot encrypt turns
+the check unhealthy within a minute. The other probes of that minute (Route 53 sends ~30 a
+minute) get 412 from S3, which evaluated the write and added no version. One fixed key would
+exist forever after the first call, and every probe would then be a 412 that stores no bytes
+and asks nothing of KMS: the check would stay green through a KMS outage. A lifecycle rule
+expires the probe objects after a day (``infra/constructs/tiering.py``).
+
+200 ``{"status": "ok"}``: S3 took the write, refused it because this minute's object exists
+(412), or because another checker's write of it was in flight (409 ConditionalRequestConflict:
+S3 evaluated the write; the other one stores it). 503: anything else (error, timeout).
 """
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from estate_handlers.layout import WRITE_HEALTH_PREFIX
 from estate_handlers.runtime import client, logger, once, region, require_env
 
 BUCKET_ENV = "WRITE_HEALTH_BUCKET"
-HEALTH_KEY_PREFIX = "ops/write-health/"
+HEALTH_KEY_PREFIX = WRITE_HEALTH_PREFIX
+# One object per minute: the key's time bucket.
+MINUTE_FORMAT = "%Y-%m-%dT%H:%MZ"
+# S3's refusals that mean "the write path evaluated this write": the object exists (412
+# PreconditionFailed), or a concurrent conditional write of the same key is in progress (409
+# ConditionalRequestConflict; S3 asks the caller to retry it). Other 409s are not this.
+EVALUATED_CODES = ("PreconditionFailed", "ConditionalRequestConflict")
 # A Route 53 checker wants the response within 2 s of connecting: a slower S3 is an unhealthy one.
 # One attempt in all (botocore's "max_attempts" counts retries, "total_max_attempts" attempts).
 _CONFIG = Config(connect_timeout=1, read_timeout=1,
                  retries={"mode": "standard", "total_max_attempts": 1})
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass(frozen=True)
 class Deps:
     s3: Any
     bucket: str
-    key: str
+    prefix: str  # ops/write-health/<region>/
+    now: Callable[[], datetime] = field(default=_utc_now)
 
     @classmethod
     def from_env(cls, environ: Any = None) -> Deps:
@@ -42,26 +63,32 @@ class Deps:
         require_env(env, BUCKET_ENV)
         where = region(env)
         return cls(s3=client("s3", _CONFIG, where), bucket=env[BUCKET_ENV],
-                   key=f"{HEALTH_KEY_PREFIX}{where}")
+                   prefix=f"{HEALTH_KEY_PREFIX}{where}/")
+
+    def key(self) -> str:
+        """This minute's probe object."""
+        return self.prefix + self.now().astimezone(UTC).strftime(MINUTE_FORMAT)
 
 
 current_deps = once(Deps.from_env)
 
 
 def write_accepted(deps: Deps) -> bool:
-    """True when S3 created the probe object or refused it only because it exists (412)."""
+    """True when S3 created this minute's probe object, or evaluated the write and refused it
+    only because the object exists or is being written (412, 409)."""
+    key = deps.key()
     try:
-        deps.s3.put_object(Bucket=deps.bucket, Key=deps.key, Body=b"ok", IfNoneMatch="*")
+        deps.s3.put_object(Bucket=deps.bucket, Key=key, Body=b"ok", IfNoneMatch="*")
         return True
     except ClientError as exc:
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         code = exc.response.get("Error", {}).get("Code")
-        if status == 412 or code == "PreconditionFailed":
+        if status == 412 or code in EVALUATED_CODES:
             return True
-        logger.warning("write probe refused", extra={"code": code, "status": status})
+        logger.warning("write probe refused", extra={"code": code, "status": status, "key": key})
         return False
     except BotoCoreError as exc:  # timeouts, connection errors: the region cannot write
-        logger.warning("write probe failed", extra={"error": type(exc).__name__})
+        logger.warning("write probe failed", extra={"error": type(exc).__name__, "key": key})
         return False
 
 

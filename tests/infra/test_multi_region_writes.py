@@ -485,7 +485,7 @@ def test_get_health_is_the_only_route_without_an_authorizer(estate, env, stack_i
 
 @pytest.mark.parametrize("stack_id, bucket_attr", [(PRIMARY, "assets_bucket_name"),
                                                    (SECONDARY, "replica_bucket_name")])
-def test_the_health_function_may_only_write_its_probe_key(estate, env, stack_id, bucket_attr):
+def test_the_health_function_may_only_write_its_probe_keys(estate, env, stack_id, bucket_attr):
     cfg = _cfg(estate, env)
     template = estate.template_json(env, stack_id)
     region = estate.stack(env, stack_id).region
@@ -495,7 +495,7 @@ def test_the_health_function_may_only_write_its_probe_key(estate, env, stack_id,
     statements = {s["Sid"]: s for s in _policy_of(template, function)}
     assert statements["WriteTheProbeObject"]["Action"] == "s3:PutObject"
     assert statements["WriteTheProbeObject"]["Resource"] == \
-        f"arn:aws:s3:::{bucket}/ops/write-health/{region}"
+        f"arn:aws:s3:::{bucket}/ops/write-health/{region}/*"  # one key per UTC minute
     assert statements["EncryptTheProbeViaS3"]["Condition"] == {
         "StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}}
     assert set(statements) == {"WriteTheProbeObject", "EncryptTheProbeViaS3", "WriteOwnLogs"}

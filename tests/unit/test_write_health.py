@@ -3,6 +3,7 @@ for each answer S3 can give to the conditional probe write."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta, timezone
 
 import boto3
 import pytest
@@ -13,14 +14,16 @@ from estate_handlers._http import ConfigError
 from estate_handlers.write_health import Deps, handler, response, write_accepted
 
 BUCKET = "justkalm-assets-dev-replica"
-KEY = "ops/write-health/us-west-2"
+PREFIX = "ops/write-health/us-west-2/"
+NOW = datetime(2026, 12, 3, 14, 7, 59, tzinfo=UTC)
+KEY = "ops/write-health/us-west-2/2026-12-03T14:07Z"
 PROBE = {"Bucket": BUCKET, "Key": KEY, "Body": b"ok", "IfNoneMatch": "*"}
 
 
-def _deps():
+def _deps(now=lambda: NOW):
     s3 = boto3.client("s3", region_name="us-west-2", aws_access_key_id="x",
                       aws_secret_access_key="x")
-    return Deps(s3=s3, bucket=BUCKET, key=KEY)
+    return Deps(s3=s3, bucket=BUCKET, prefix=PREFIX, now=now)
 
 
 def test_the_first_probe_creates_the_object_and_is_healthy():
@@ -31,7 +34,17 @@ def test_the_first_probe_creates_the_object_and_is_healthy():
         s3.assert_no_pending_responses()
 
 
-def test_a_412_on_the_existing_probe_is_healthy_and_adds_no_version():
+def test_the_probe_key_is_this_utc_minutes():
+    # Every minute has its own key, so the first probe of each minute is a real write
+    # (through SSE-KMS); a fixed key would be a 412 forever after the first call.
+    later = NOW + timedelta(seconds=1)
+    assert _deps().key() == KEY
+    assert _deps(lambda: later).key() == "ops/write-health/us-west-2/2026-12-03T14:08Z"
+    west_coast = datetime(2026, 12, 3, 6, 7, 1, tzinfo=timezone(timedelta(hours=-8)))
+    assert _deps(lambda: west_coast).key() == KEY, "the minute is UTC's"
+
+
+def test_a_412_on_this_minutes_probe_is_healthy_and_adds_no_version():
     deps = _deps()
     with Stubber(deps.s3) as s3:
         s3.add_client_error("put_object", "PreconditionFailed", "At least one precondition",
@@ -39,9 +52,21 @@ def test_a_412_on_the_existing_probe_is_healthy_and_adds_no_version():
         assert write_accepted(deps) is True
 
 
+def test_a_409_from_a_concurrent_write_of_the_same_key_is_healthy():
+    # Two Route 53 checkers probing in the same instant: S3 evaluated the second write and
+    # answers 409 ConditionalRequestConflict while the first one stores the object.
+    deps = _deps()
+    with Stubber(deps.s3) as s3:
+        s3.add_client_error("put_object", "ConditionalRequestConflict",
+                            "A conflicting operation occurred", http_status_code=409,
+                            expected_params=PROBE)
+        assert write_accepted(deps) is True
+
+
 @pytest.mark.parametrize("code, status", [("AccessDenied", 403), ("InternalError", 500),
                                           ("ServiceUnavailable", 503), ("KMS.DisabledException",
-                                                                        400)])
+                                                                        400),
+                                          ("OperationAborted", 409)])
 def test_any_other_refusal_is_unhealthy(code, status):
     deps = _deps()
     with Stubber(deps.s3) as s3:
@@ -54,7 +79,7 @@ def test_a_timeout_is_unhealthy():
         def put_object(self, **_):
             raise ConnectTimeoutError(endpoint_url="https://s3.us-west-2.amazonaws.com")
 
-    assert write_accepted(Deps(s3=TimingOut(), bucket=BUCKET, key=KEY)) is False
+    assert write_accepted(Deps(s3=TimingOut(), bucket=BUCKET, prefix=PREFIX)) is False
 
 
 def test_route_53_reads_200_for_healthy_and_503_for_not():
@@ -73,9 +98,12 @@ def test_the_handler_answers_from_the_probe(monkeypatch):
         assert handler({"rawPath": "/health"}, None)["statusCode"] == 503
 
 
-def test_the_probe_key_is_per_region_and_the_bucket_is_required():
+def test_the_probe_prefix_is_per_region_and_the_bucket_is_required(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
     deps = Deps.from_env({"WRITE_HEALTH_BUCKET": BUCKET, "AWS_REGION": "us-west-2"})
-    assert (deps.bucket, deps.key) == (BUCKET, KEY)
+    assert (deps.bucket, deps.prefix) == (BUCKET, PREFIX)
+    assert deps.key().startswith(PREFIX) and deps.key() != PREFIX
     with pytest.raises(ConfigError, match="WRITE_HEALTH_BUCKET"):
         Deps.from_env({"AWS_REGION": "us-west-2"})
 

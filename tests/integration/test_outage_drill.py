@@ -13,12 +13,17 @@ What each local piece stands in for in AWS:
   (us-east-1: assets, us-west-2: the replica), the dedup table (a DynamoDB global table in
   AWS, read in each Region; here one DynamoDB Local table for both, which the drill never
   stops: the drill is about S3 and the API, not a DynamoDB outage).
-- ``HealthCheck`` is the Route 53 health check of the primary (in AWS on the API's
-  ``GET /health``, a write probe into that Region's bucket): it asks the primary's S3
-  whether it answers (any HTTP answer, even 403, is "up"; no answer within 0.3 s is "down").
-  Route 53 checks every 10 s and turns unhealthy after 3 failures (about 30 s, plus DNS TTL
-  60 s); the drill evaluates it at the moments it names, so the phases are deterministic.
-  It probes S3, not the API: the primary's API keeps presigning happily for a dead bucket.
+- ``HealthCheck`` is the Route 53 health check of the primary on the API's ``GET /health``:
+  each evaluation invokes the real handler (``write_health.handler``) with the primary
+  Lambda's environment and client settings (its own Region and bucket, one attempt, 1 s
+  timeouts), and reads its status code as Route 53 does (200 healthy, anything else not).
+  So the drill's health signal is a conditional write into the primary's bucket, this UTC
+  minute's probe key. Its clock moves a minute per evaluation (Route 53 probes for minutes
+  between the drill's moments), so each evaluation is a real write, not a 412. Route 53
+  checks every 10 s and turns unhealthy after 3 failures (about 30 s, plus DNS TTL 60 s);
+  the drill evaluates it at the moments it names, so the phases are deterministic. It probes
+  the write path, not presigning: the primary's API keeps presigning happily for a dead
+  bucket.
 - ``FailoverRecord`` is the Route 53 failover record of the API's custom domain: the PRIMARY
   answer while its health check is healthy, the SECONDARY answer otherwise.
 - ``Storefront`` is the client (a browser page or an app): it asks whatever API the name
@@ -39,9 +44,9 @@ import hashlib
 import json
 import time
 import urllib.error
-import urllib.request
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import boto3
@@ -50,7 +55,7 @@ import pytest
 from aws_events import http_api_event
 from botocore.config import Config
 from browser_page import page_bytes
-from estate_handlers import hasher, presign
+from estate_handlers import hasher, presign, write_health
 from estate_handlers.renditions.settings import Settings
 from local_services import PRIMARY_REGION_S3, http, post_form
 from two_regions import replicate
@@ -94,17 +99,26 @@ class RegionalApi:
 
 
 class HealthCheck:
-    def __init__(self, s3_endpoint: str):
-        self.endpoint, self.healthy = s3_endpoint, True
+    """Route 53's check on the primary's ``GET /health``: the real handler, as deployed."""
+
+    def __init__(self, api: RegionalApi):
+        with pytest.MonkeyPatch.context() as mp:  # the primary WriteHealth Lambda's environment
+            mp.setenv("AWS_ENDPOINT_URL_S3", api.s3_endpoint)
+            deps = write_health.Deps.from_env({"WRITE_HEALTH_BUCKET": api.bucket,
+                                               "AWS_REGION": api.region})
+        self.minute = datetime(2026, 12, 3, 14, 0, tzinfo=UTC)
+        self.deps = dataclasses.replace(deps, now=lambda: self.minute)
+        self.healthy = True
+        self.answers: list[int] = []
 
     def evaluate(self) -> bool:
-        try:
-            urllib.request.urlopen(f"{self.endpoint}/", timeout=0.3).close()
-            self.healthy = True
-        except urllib.error.HTTPError:  # 403 for an anonymous request: S3 answers
-            self.healthy = True
-        except (urllib.error.URLError, TimeoutError, ConnectionError):
-            self.healthy = False
+        self.minute += timedelta(minutes=1)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(write_health, "current_deps", lambda: self.deps)
+            status = write_health.handler({"rawPath": "/health", "requestContext": {
+                "http": {"method": "GET"}}}, None)["statusCode"]
+        self.answers.append(status)
+        self.healthy = status == 200
         return self.healthy
 
 
@@ -219,13 +233,18 @@ def test_uploads_survive_a_primary_outage_and_land_in_the_primary_after_failback
     # DynamoDB Local keeps one database per Region: us-west-2's replica of the global table
     # is the same table here, reached through the us-east-1 client.
     west.deps = dataclasses.replace(west.deps, dynamodb=east.deps.dynamodb)
-    check = HealthCheck(outage_s3_server.endpoint)
+    check = HealthCheck(east)
     client = Storefront(FailoverRecord(east, west, check))
     page = open_page(page_origins[0])
     primary_host, secondary_host = (urlsplit(e).netloc for e in
                                     (outage_s3_server.endpoint, s3_endpoint))
 
     # 1. Both Regions up: the name resolves to us-east-1, uploads land in the assets bucket.
+    #    The check's probe is a real write into the primary's bucket.
+    assert check.evaluate() is True
+    probes = primary_s3.list_objects_v2(Bucket=primary, Prefix="ops/write-health/us-east-1/")
+    assert [o["Key"] for o in probes["Contents"]] == \
+        ["ops/write-health/us-east-1/2026-12-03T14:01Z"]
     for n in range(3):
         assert client.upload(_document(n), post=n == 1)
     assert {a.region for a in client.acknowledged} == {PRIMARY}
@@ -256,6 +275,7 @@ def test_uploads_survive_a_primary_outage_and_land_in_the_primary_after_failback
     while not check.evaluate():
         assert time.monotonic() < deadline, "the primary did not come back"
         time.sleep(0.1)
+    assert check.answers[:3] == [200, 503, 503] and check.answers[-1] == 200
     assert client.upload(_document(6))
     assert client.acknowledged[-1].region == PRIMARY
 

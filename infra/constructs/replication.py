@@ -99,57 +99,68 @@ class ReplicationRole(Construct):
             "Policy",
             description=f"Exactly what S3 needs to replicate {source_bucket_name}",
             roles=[self.role],
-            statements=[
-                iam.PolicyStatement(
-                    sid="ReadSourceConfiguration",
-                    actions=["s3:GetReplicationConfiguration", "s3:ListBucket"],
-                    resources=[source_arn],
-                ),
-                iam.PolicyStatement(
-                    sid="ReadSourceVersions",
-                    actions=[
-                        "s3:GetObjectVersionForReplication",
-                        "s3:GetObjectVersionAcl",
-                        "s3:GetObjectVersionTagging",
-                    ],
-                    resources=[f"{source_arn}/*"],
-                ),
-                iam.PolicyStatement(
-                    sid="WriteReplicas",
-                    actions=["s3:ReplicateObject", "s3:ReplicateTags"],
-                    resources=[destination.arn_for_objects("*")],
-                ),
-                # The source key's policy allows this role by a condition on the account
-                # principal (module docstring), which only works with this allow.
-                iam.PolicyStatement(
-                    sid="DecryptSources",
-                    actions=["kms:Decrypt"],
-                    resources=[f"arn:aws:kms:{source_region}:{stack.account}:key/*"],
-                    conditions={
-                        "StringEquals": {"kms:ViaService": f"s3.{source_region}.amazonaws.com"},
-                        "StringLike": {
-                            "kms:EncryptionContext:aws:s3:arn": _s3_context(source_bucket_name)
-                        },
-                        "ForAnyValue:StringEquals": {"kms:ResourceAliases": source_key_alias},
-                    },
-                ),
-                iam.PolicyStatement(
-                    sid="EncryptReplicas",
-                    actions=["kms:Encrypt", "kms:GenerateDataKey"],
-                    resources=[destination_key.key_arn],
-                    conditions={
-                        "StringEquals": {
-                            "kms:ViaService": f"s3.{stack.region}.amazonaws.com"
-                        },
-                        "StringLike": {
-                            "kms:EncryptionContext:aws:s3:arn": _s3_context(
-                                destination.bucket_name
-                            )
-                        },
-                    },
-                ),
-            ],
+            statements=_replication_statements(
+                stack, source_arn, destination, destination_key, source_region=source_region,
+                source_key_alias=source_key_alias, source_bucket_name=source_bucket_name),
         )
+
+
+def _replication_statements(stack: Stack, source_arn: str, destination: s3.IBucket,
+                            destination_key: kms.IKey, *, source_region: str,
+                            source_key_alias: str,
+                            source_bucket_name: str) -> list[iam.PolicyStatement]:
+    """Exactly what S3 needs to replicate the source into ``destination`` (``stack``: the
+    role's)."""
+    return [
+        iam.PolicyStatement(
+            sid="ReadSourceConfiguration",
+            actions=["s3:GetReplicationConfiguration", "s3:ListBucket"],
+            resources=[source_arn],
+        ),
+        iam.PolicyStatement(
+            sid="ReadSourceVersions",
+            actions=[
+                "s3:GetObjectVersionForReplication",
+                "s3:GetObjectVersionAcl",
+                "s3:GetObjectVersionTagging",
+            ],
+            resources=[f"{source_arn}/*"],
+        ),
+        iam.PolicyStatement(
+            sid="WriteReplicas",
+            actions=["s3:ReplicateObject", "s3:ReplicateTags"],
+            resources=[destination.arn_for_objects("*")],
+        ),
+        # The source key's policy allows this role by a condition on the account
+        # principal (module docstring), which only works with this allow.
+        iam.PolicyStatement(
+            sid="DecryptSources",
+            actions=["kms:Decrypt"],
+            resources=[f"arn:aws:kms:{source_region}:{stack.account}:key/*"],
+            conditions={
+                "StringEquals": {"kms:ViaService": f"s3.{source_region}.amazonaws.com"},
+                "StringLike": {
+                    "kms:EncryptionContext:aws:s3:arn": _s3_context(source_bucket_name)
+                },
+                "ForAnyValue:StringEquals": {"kms:ResourceAliases": source_key_alias},
+            },
+        ),
+        iam.PolicyStatement(
+            sid="EncryptReplicas",
+            actions=["kms:Encrypt", "kms:GenerateDataKey"],
+            resources=[destination_key.key_arn],
+            conditions={
+                "StringEquals": {
+                    "kms:ViaService": f"s3.{stack.region}.amazonaws.com"
+                },
+                "StringLike": {
+                    "kms:EncryptionContext:aws:s3:arn": _s3_context(
+                        destination.bucket_name
+                    )
+                },
+            },
+        ),
+    ]
 
 
 def _grant_source_decrypt(source_key: kms.Key, *, role_arn: str, source_bucket_name: str) -> None:

@@ -49,8 +49,10 @@ VARY_WITH_CORS = (*VARY, "Origin")
 # A week, not the stored renditions' year-long "immutable": the stored key behind an /i/ URL
 # changes when the configured widths change, and "immutable" would pin a browser to the old
 # mapping for a year. A day of stale-while-revalidate keeps repeat views instant. S3 sets it on
-# a 200 only (the function passes it as ORIGIN_CACHE_CONTROL_PARAMETER).
-CACHE_CONTROL = "public, max-age=604800, stale-while-revalidate=86400"
+# a 200 only (the function passes it as ORIGIN_CACHE_CONTROL_PARAMETER). Written without spaces
+# or anything else a query string must escape: the function sets the parameter's value as it is,
+# and it then reads the same to S3 whether or not CloudFront percent-encodes it on the way.
+CACHE_CONTROL = "public,max-age=604800,stale-while-revalidate=86400"
 ORIGIN_CACHE_CONTROL_PARAMETER = "response-cache-control"
 # What the response headers policy adds where the answer has no Cache-Control of its own: S3's
 # 403 and 5xx, CloudFront's own 5xx. A missing rendition may exist a minute later.

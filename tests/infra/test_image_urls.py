@@ -161,6 +161,14 @@ def test_image_answers_stay_a_year_at_the_edge_whatever_max_age_s3_sends(estate,
     assert (config["MinTTL"], config["DefaultTTL"], config["MaxTTL"]) == (year, year, year)
 
 
+def test_the_browser_cache_control_needs_no_escaping_in_a_query_string():
+    # The function hands it to S3 as a query-string value, as written: only characters that
+    # read the same percent-encoded or not, and S3 must still see a week, public.
+    assert re.fullmatch(r"[A-Za-z0-9,=-]+", CACHE_CONTROL), CACHE_CONTROL
+    directives = dict(d.partition("=")[::2] for d in CACHE_CONTROL.split(","))
+    assert directives == {"public": "", "max-age": "604800", "stale-while-revalidate": "86400"}
+
+
 @each_env
 def test_image_responses_vary_on_accept_and_the_hints(estate, env):
     template = _template(estate, env)

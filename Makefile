@@ -185,8 +185,9 @@ drift: install
 	  *) echo "tools.drift exit $$code: unexpected failure" >&2 ;; \
 	esac; exit $$code
 
-## Send uploads to a region (Route 53 failover switch; prints the change, asks first; ARGS=--yes
-## skips the question): make failover ENV=prod REGION=us-west-2. See docs/multi-region-writes.md.
+## Send uploads to a region (the failover switch: a CloudWatch metric in the replica region,
+## nothing in us-east-1; prints the change, asks first; ARGS=--yes skips the question):
+## make failover ENV=prod REGION=us-west-2. See docs/multi-region-writes.md.
 failover: install
 	@test -n "$(ENV)" -a -n "$(REGION)" || { echo "usage: make failover ENV=prod REGION=<region> [ARGS=--yes]"; exit 2; }
 	$(PY) -m tools.failover --env $(ENV) --region $(REGION) $(ARGS)

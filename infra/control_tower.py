@@ -86,6 +86,11 @@ ACCEPTED: dict[str, Accepted] = {
         "requests; it answers only ok or failing, takes no input, and has its own route "
         "throttle (10 requests/s). Every other route requires IAM authorization.",
         ("UploadApiGEThealth",)),
+    "CT.CLOUDWATCH.PR.1": Accepted(
+        "The failover switch's alarm (us-west-2) is read by a Route 53 health check to route "
+        "uploads, not by people: it has no action on purpose. The outcome it causes is "
+        "alarmed and notified by Writes-Served-By in the primary region.",
+        ("WriteSwitchAlarm",)),
     "CT.CLOUDFRONT.PR.1": Accepted(
         "The distribution serves stored assets by key; there is no index page to serve at /.",
         ("CdnDistribution",)),

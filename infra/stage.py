@@ -100,6 +100,9 @@ class EstateStage(Stage):
                                          table=hasher.table, table_key=hasher.table_key,
                                          scan_gated_prefixes=gated)
         self.upload_api.add_stack_dependency(self.assets, "the API signs for the assets bucket")
+        if cfg.upload_domain_name is not None:
+            self.upload_api.add_stack_dependency(
+                self.replica, "its Route 53 switch check reads the Replica stack's switch alarm")
         table_id = self.assets.get_logical_id(
             hasher.table.node.default_child)  # type: ignore[arg-type]
         self.replica_upload_api = UploadApiStack(

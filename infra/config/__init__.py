@@ -14,7 +14,14 @@ from .browser_uploads import BucketCorsConfig
 from .cdn import CdnConfig, CdnNames
 from .common import GB, MB, ConfigError
 from .delivery import BOOTSTRAP_ROLE_KINDS, DeliveryConfig
-from .environment import EnvironmentConfig, function_log_group_name
+from .environment import (
+    WRITE_SWITCH_METRIC,
+    WRITE_SWITCH_NAMESPACE,
+    WRITE_SWITCH_PINNED,
+    WRITE_SWITCH_RELEASED,
+    EnvironmentConfig,
+    function_log_group_name,
+)
 from .layout import (
     ARCHIVE_TIER_PREFIXES,
     ASSET_PREFIXES,
@@ -82,7 +89,8 @@ __all__ = [
     "RENDITION_FORMATS", "RENDITION_JPEG_ENCODER", "REPORTS", "SCAN_CLEAN", "SCAN_GATED_PREFIXES_ENV",
     "SCAN_STATUS_TAG",
     "SCAN_THREATS", "TABLE_ENV", "THUMBNAILS", "USER_EXPORTS", "USER_UPLOADS",
-    "WRITE_HEALTH_EXPIRY_DAYS", "WRITE_HEALTH_PREFIX",
+    "WRITE_HEALTH_EXPIRY_DAYS", "WRITE_HEALTH_PREFIX", "WRITE_SWITCH_METRIC",
+    "WRITE_SWITCH_NAMESPACE", "WRITE_SWITCH_PINNED", "WRITE_SWITCH_RELEASED",
     "BucketCorsConfig", "CdnConfig", "CdnNames", "ConfigError", "EnvironmentConfig",
     "FunctionUsage", "KindAccess", "MonitoringConfig", "ObjectExpiry", "RecoveryConfig",
     "RenditionSettings", "RenditionsConfig", "SettingsError", "StoredGroup", "UploadApiConfig",

@@ -18,6 +18,14 @@ from .upload_api import UploadApiConfig
 from .upload_gate import UploadGateConfig, UploadGateNames
 from .usage import UsageConfig
 
+# The failover switch (docs/multi-region-writes.md): a metric `make failover` writes in the
+# replica region with PutMetricData, an alarm on it there, and the Route 53 check on that alarm
+# that the PRIMARY record's calculated check needs healthy. 1 pins writes to the replica
+# region, 0 releases them. No Route 53 or us-east-1 call is needed to move writes.
+WRITE_SWITCH_NAMESPACE = "StorageEstate/WriteFailover"
+WRITE_SWITCH_METRIC = "WritesPinnedToReplicaRegion"
+WRITE_SWITCH_PINNED, WRITE_SWITCH_RELEASED = 1, 0
+
 _ACCOUNT = re.compile(r"\d{12}")
 _REGION = re.compile(r"[a-z]{2}(-gov)?-[a-z]+-\d")
 # S3 general purpose bucket naming rules, minus the forms S3 reserves.
@@ -238,6 +246,23 @@ class EnvironmentConfig:
     def write_health_name_in(self, region: str) -> str:
         """The function behind ``GET /health`` of the write path in ``region``."""
         return f"{self.org}-{self.name}-write-health-{region}"
+
+    @property
+    def write_switch_alarm_name(self) -> str:
+        """The alarm (replica region) on the failover switch's metric: ALARM pins writes to
+        the replica region (its Route 53 check turns unhealthy)."""
+        return f"{self.alarm_name_prefix}-Writes-Pinned-To-{self.replica_region}"
+
+    @property
+    def write_switch_dimensions(self) -> dict[str, str]:
+        return {"Environment": self.name}
+
+    @property
+    def writes_served_by_replica_alarm_name(self) -> str:
+        """The primary region's alarm on the PRIMARY record's calculated check (Route 53
+        publishes its HealthCheckStatus there): ALARM while the replica region serves writes
+        (``write_alarms.writes_failed_over_alarm``)."""
+        return f"{self.alarm_name_prefix}-Writes-Served-By-{self.replica_region}-Critical"
 
     def dedup_index_key_description_in(self, region: str) -> str:
         return f"Encrypts the dedup index of the {self.name} write path in {region}"

@@ -21,6 +21,7 @@ from infra.constructs.replication import (
     SourceReplication,
 )
 from infra.constructs.tiering import replica_lifecycle_rules
+from infra.constructs.write_failover import WriteSwitchAlarm
 from infra.nag import acknowledge
 
 
@@ -94,6 +95,12 @@ class ReplicaStack(Stack):
         })
         CfnOutput(self, "ReplicaBucketName", value=self.replica.bucket.bucket_name)
         CfnOutput(self, "ReplicationRoleArn", value=self.replication.role.role_arn)
+        self.write_switch: WriteSwitchAlarm | None = None
+        if cfg.upload_domain_name is not None:
+            # The failover switch lives in the replica region, so moving writes there needs
+            # nothing of us-east-1; here because this stack deploys before the primary
+            # UploadApi stack, whose Route 53 check reads the alarm when it is created.
+            self.write_switch = WriteSwitchAlarm(self, "WriteSwitch", cfg=cfg)
 
     def _batch_replication(self, cfg: EnvironmentConfig) -> None:
         """What ``tools.reconcile`` needs for a gated upload taken here whose replication back

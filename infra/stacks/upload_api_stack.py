@@ -73,9 +73,9 @@ class UploadApiStack(Stack):
         if primary:
             self.health_check = WriteHealthCheck(
                 self, "WriteHealthCheck", api=self.api,
-                name=f"{cfg.alarm_name_prefix}-writes-{cfg.primary_region}")
+                name=f"{cfg.alarm_name_prefix}-writes-{cfg.primary_region}", cfg=cfg)
             CfnOutput(self, "WritesHealthCheckId", value=self.health_check.health_check_id,
-                      description="The calculated health check `make failover` switches")
+                      description="The calculated health check of the PRIMARY upload record")
         UploadDomain(self, "UploadDomain", domain_name=cfg.upload_domain_name,
                      zone_name=cfg.cdn.hosted_zone_name, zone_id=cfg.cdn.hosted_zone_id,
                      api=self.api, stage=self.presign.stage,

@@ -426,9 +426,15 @@ def test_prod_answers_one_upload_hostname_primary_first_then_the_replica_region(
     checks = resources(estate.template_json("prod", PRIMARY), "AWS::Route53::HealthCheck")
     calculated_id = primary["HealthCheckId"]["Fn::GetAtt"][0]
     calculated = checks[calculated_id]["Properties"]["HealthCheckConfig"]
-    assert calculated["Type"] == "CALCULATED" and calculated["HealthThreshold"] == 1
-    [child] = calculated["ChildHealthChecks"]
+    # Both children must be healthy: the endpoint answers and the switch is released.
+    assert calculated["Type"] == "CALCULATED" and calculated["HealthThreshold"] == 2
+    child, switch_child = calculated["ChildHealthChecks"]
     endpoint = checks[child["Fn::GetAtt"][0]]["Properties"]["HealthCheckConfig"]
+    switch = checks[switch_child["Fn::GetAtt"][0]]["Properties"]["HealthCheckConfig"]
+    assert switch == {"Type": "CLOUDWATCH_METRIC",
+                      "AlarmIdentifier": {"Name": "justkalm-prod-Writes-Pinned-To-us-west-2",
+                                          "Region": "us-west-2"},
+                      "InsufficientDataHealthStatus": "LastKnownStatus"}
     assert (endpoint["Type"], endpoint["ResourcePath"], endpoint["Port"], endpoint["EnableSNI"]) \
         == ("HTTPS", "/health", 443, True)
     api_id, _ = next(iter(resources(estate.template_json("prod", PRIMARY),
@@ -437,6 +443,30 @@ def test_prod_answers_one_upload_hostname_primary_first_then_the_replica_region(
     outputs = estate.template_json("prod", PRIMARY)["Outputs"]
     assert outputs["WritesHealthCheckId"]["Value"] == {
         "Fn::GetAtt": [calculated_id, "HealthCheckId"]}
+
+
+def test_the_failover_switch_is_an_alarm_in_the_replica_region_that_route_53_can_read(estate):
+    """`make failover` writes one datapoint of this metric in us-west-2; the alarm must keep
+    its state without more (missing data ignored) and use only what Route 53 supports for an
+    alarm-based check: a standard-resolution metric and a plain statistic."""
+    [alarm] = [a["Properties"] for a in resources(
+        estate.template_json("prod", "Replica"), "AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["AlarmName"] == "justkalm-prod-Writes-Pinned-To-us-west-2"]
+    assert estate.stack("prod", "Replica").region == "us-west-2"
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Dimensions"]) == (
+        "StorageEstate/WriteFailover", "WritesPinnedToReplicaRegion",
+        [{"Name": "Environment", "Value": "prod"}])
+    assert (alarm["Statistic"], alarm["Period"], alarm["EvaluationPeriods"]) == ("Maximum", 60, 1)
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == (
+        "GreaterThanOrEqualToThreshold", 1)
+    assert alarm["TreatMissingData"] == "ignore"
+    assert "ExtendedStatistic" not in alarm and "Metrics" not in alarm
+    # Route 53 reads the alarm when it creates the check: the Replica stack deploys first.
+    assert "Replica" in estate.dependencies("prod", PRIMARY)
+    # dev has no failover record, so no switch.
+    assert not [a for a in resources(estate.template_json("dev", "Replica"),
+                                     "AWS::CloudWatch::Alarm").values()
+                if "Writes-Pinned" in a["Properties"]["AlarmName"]]
 
 
 def test_each_region_has_its_own_certificate_and_only_the_primary_writes_the_validation(estate):
@@ -547,7 +577,7 @@ def test_make_cost_prices_the_second_write_path_of_the_real_prod_estate(estate):
     writes = lines[("DynamoDB", "DynamoDB global tables replicated write request units", replica)]
     assert writes.usd == pytest.approx(uploads / 1e6 * 0.625)
     checks = lines[("Route 53", "Route 53 health checks (AWS endpoints; calculated)", "global")]
-    assert checks.quantity == 2  # the endpoint check and the calculated switch
+    assert checks.quantity == 3  # the endpoint check, the switch's alarm check, the calculated
     features = lines[("Route 53", "Route 53 health check optional features (HTTPS, fast "
                                   "interval), AWS endpoints", "global")]
     assert features.usd == pytest.approx(2.0)

@@ -1,4 +1,7 @@
-"""tools.failover against stubbed AWS clients (botocore Stubber: no AWS call leaves the test)."""
+"""tools.failover against stubbed AWS clients (botocore Stubber: no AWS call leaves the test).
+
+Moving writes calls only CloudWatch in the replica region; a Route 53, CloudFormation or
+us-east-1 client is never given to the tool, so a call to one could not even be made."""
 from __future__ import annotations
 
 import io
@@ -10,105 +13,181 @@ from botocore.stub import Stubber
 from infra.environments import ENVIRONMENTS
 from tools.failover.cli import main
 
-CHECK = "11111111-2222-3333-4444-555555555555"
 PROD = ENVIRONMENTS["prod"]()
+SWITCH = "justkalm-prod-Writes-Pinned-To-us-west-2"
+SERVED_BY = "justkalm-prod-Writes-Served-By-us-west-2-Critical"
+METRIC = {"Namespace": "StorageEstate/WriteFailover", "MetricData": [{
+    "MetricName": "WritesPinnedToReplicaRegion", "Unit": "None",
+    "Dimensions": [{"Name": "Environment", "Value": "prod"}]}]}
 
 
-def clients():
-    cloudformation = boto3.client("cloudformation", region_name="us-east-1",
-                                  aws_access_key_id="x", aws_secret_access_key="x")
-    route53 = boto3.client("route53", region_name="us-east-1",
-                           aws_access_key_id="x", aws_secret_access_key="x")
-    return cloudformation, route53
+def cloudwatch(region: str = "us-west-2"):
+    return boto3.client("cloudwatch", region_name=region, aws_access_key_id="x",
+                        aws_secret_access_key="x")
 
 
-def expect_reads(cf: Stubber, r53: Stubber, threshold: int, version: int = 7) -> None:
-    cf.add_response("describe_stacks", {"Stacks": [{
-        "StackName": "prod-UploadApi", "CreationTime": "2026-01-01T00:00:00Z",
-        "StackStatus": "UPDATE_COMPLETE",
-        "Outputs": [{"OutputKey": "UploadApiUrl", "OutputValue": "https://x"},
-                    {"OutputKey": "WritesHealthCheckId", "OutputValue": CHECK}]}]},
-        {"StackName": "prod-UploadApi"})
-    r53.add_response("get_health_check", {"HealthCheck": {
-        "Id": CHECK, "CallerReference": "ref", "HealthCheckVersion": version,
-        "HealthCheckConfig": {"Type": "CALCULATED", "HealthThreshold": threshold,
-                              "ChildHealthChecks": ["child"]}}}, {"HealthCheckId": CHECK})
-    r53.add_response("list_tags_for_resource", {"ResourceTagSet": {
-        "ResourceType": "healthcheck", "ResourceId": CHECK,
-        "Tags": [{"Key": "Name", "Value": "justkalm-prod-writes-us-east-1"}]}},
-        {"ResourceType": "healthcheck", "ResourceId": CHECK})
+def expect_state(cw: Stubber, state: str, name: str = SWITCH) -> None:
+    cw.add_response("describe_alarms", {"MetricAlarms": [{
+        "AlarmName": name, "StateValue": state}]},
+        {"AlarmNames": [name], "AlarmTypes": ["MetricAlarm"]})
 
 
-def expect_update(r53: Stubber, *, version: int, threshold: int) -> None:
-    """The one change, made with the version read (a concurrent change fails it)."""
-    r53.add_response("update_health_check", {"HealthCheck": {
-        "Id": CHECK, "CallerReference": "ref", "HealthCheckVersion": version + 1,
-        "HealthCheckConfig": {"Type": "CALCULATED", "HealthThreshold": threshold}}},
-        {"HealthCheckId": CHECK, "HealthCheckVersion": version, "HealthThreshold": threshold})
+def expect_write(cw: Stubber, value: int, times: int = 1) -> None:
+    metric = {**METRIC, "MetricData": [{**METRIC["MetricData"][0], "Value": value}]}
+    for _ in range(times):
+        cw.add_response("put_metric_data", {}, metric)
 
 
-def run(argv, cf_client, r53_client, answer="y", interactive=True):
+HOLD = 3  # writes after the alarm has moved, a minute apart, for Route 53's own reading
+
+
+class Clock:
+    def __init__(self):
+        self.now, self.slept = 0.0, []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def run(argv, client, answer="y", interactive=True, primary=None, clock=None):
     out, asked = io.StringIO(), []
+    clock = clock or Clock()
 
     def ask(prompt):
         asked.append(prompt)
         return answer
 
-    code = main(argv, cloudformation=cf_client, route53=r53_client, out=out, ask=ask,
-                interactive=interactive)
+    code = main(argv, cloudwatch=client, primary_cloudwatch=primary, out=out, ask=ask,
+                interactive=interactive, clock=clock, sleep=clock.sleep)
     return code, out.getvalue(), asked
 
 
-def test_failover_prints_the_change_asks_then_forces_the_primary_unhealthy():
-    cf_client, r53_client = clients()
-    with Stubber(cf_client) as cf, Stubber(r53_client) as r53:
-        expect_reads(cf, r53, threshold=1, version=7)
-        expect_update(r53, version=7, threshold=2)
-        code, out, asked = run(["--env", "prod", "--region", "us-west-2"], cf_client, r53_client)
-        r53.assert_no_pending_responses()
+def test_failover_asks_then_pins_writes_with_one_metric_in_the_replica_region():
+    client = cloudwatch()
+    assert client.meta.region_name == PROD.replica_region
+    with Stubber(client) as cw:
+        expect_state(cw, "OK")
+        expect_write(cw, 1)
+        expect_state(cw, "ALARM")
+        expect_write(cw, 1, HOLD)
+        code, out, asked = run(["--env", "prod", "--region", "us-west-2"], client)
+        cw.assert_no_pending_responses()
     assert code == 0
     assert asked == ["Change it? [y/N] "]
-    assert "HealthThreshold 1 -> 2" in out
+    assert "state OK -> ALARM" in out
     assert f"after the change:                   {PROD.replica_region}" in out
     assert "uploads.justkalm.example" in out
+    assert f"alarm {SWITCH} is ALARM" in out
 
 
-def test_failback_restores_following_the_primary_without_a_question_under_yes():
-    cf_client, r53_client = clients()
-    with Stubber(cf_client) as cf, Stubber(r53_client) as r53:
-        expect_reads(cf, r53, threshold=2, version=8)
-        expect_update(r53, version=8, threshold=1)
-        code, out, asked = run(["--env", "prod", "--failback", "--yes"],
-                               cf_client, r53_client, interactive=False)
-        r53.assert_no_pending_responses()
+def test_failback_releases_without_a_question_under_yes():
+    client = cloudwatch()
+    with Stubber(client) as cw:
+        expect_state(cw, "ALARM")
+        expect_write(cw, 0)
+        expect_state(cw, "OK")
+        expect_write(cw, 0, HOLD)
+        code, out, asked = run(["--env", "prod", "--failback", "--yes"], client,
+                               interactive=False)
+        cw.assert_no_pending_responses()
     assert (code, asked) == (0, [])
-    assert "HealthThreshold 2 -> 1" in out
+    assert "state ALARM -> OK" in out
 
 
-@pytest.mark.parametrize("threshold, argv, answer, asked, says", [
+def test_while_the_alarm_lags_it_writes_the_value_again_each_minute():
+    # One datapoint must fall in a minute the alarm (and Route 53) evaluates.
+    client, clock = cloudwatch(), Clock()
+    with Stubber(client) as cw:
+        expect_state(cw, "OK")
+        expect_write(cw, 1)
+        for _ in range(4):  # 0, 15, 30, 45 s: still OK
+            expect_state(cw, "OK")
+        expect_write(cw, 1)  # 60 s: again
+        expect_state(cw, "ALARM")
+        expect_write(cw, 1, HOLD)
+        code, _, _ = run(["--env", "prod", "--region", "us-west-2", "--yes"], client,
+                         clock=clock)
+        cw.assert_no_pending_responses()
+    assert code == 0
+    assert clock.slept == [15, 15, 15, 15, 60, 60, 60]
+
+
+def test_an_alarm_that_never_follows_exits_1_after_the_wait():
+    client = cloudwatch()
+    with Stubber(client) as cw:
+        expect_state(cw, "OK")
+        expect_write(cw, 1)
+        expect_state(cw, "OK")  # at 0 s
+        expect_state(cw, "OK")  # at 15 s
+        expect_state(cw, "OK")  # at 30 s: the wait is over
+        code, out, _ = run(["--env", "prod", "--region", "us-west-2", "--yes", "--wait", "30"],
+                           client)
+        cw.assert_no_pending_responses()
+    assert code == 1
+    assert "Written: WritesPinnedToReplicaRegion = 1" in out
+
+
+@pytest.mark.parametrize("state, argv, answer, asked, says", [
     # a "no" at the question
-    (1, ["--region", "us-west-2"], "n", ["Change it? [y/N] "], "Nothing changed."),
+    ("OK", ["--region", "us-west-2"], "n", ["Change it? [y/N] "], "Nothing changed."),
     # already where it was asked to go
-    (2, ["--region", "us-west-2"], "y", [], "nothing to change"),
-    # --status only reads
-    (2, ["--status"], "y", [], f"answers with: {PROD.replica_region}"),
+    ("ALARM", ["--region", "us-west-2"], "y", [], "nothing to change"),
+    ("OK", ["--failback"], "y", [], "nothing to change"),
 ])
-def test_nothing_is_changed_when(threshold, argv, answer, asked, says):
-    cf_client, r53_client = clients()
-    with Stubber(cf_client) as cf, Stubber(r53_client) as r53:
-        expect_reads(cf, r53, threshold=threshold)
-        # no update_health_check stubbed: a call would raise
-        code, out, questions = run(["--env", "prod", *argv], cf_client, r53_client,
-                                   answer=answer)
+def test_nothing_is_written_when(state, argv, answer, asked, says):
+    client = cloudwatch()
+    with Stubber(client) as cw:
+        expect_state(cw, state)
+        # no put_metric_data stubbed: a call would raise
+        code, out, questions = run(["--env", "prod", *argv], client, answer=answer)
     assert (code, questions) == (0, asked)
     assert says in out
 
 
+def test_a_never_switched_alarm_can_be_pinned():
+    client = cloudwatch()
+    with Stubber(client) as cw:
+        expect_state(cw, "INSUFFICIENT_DATA")
+        expect_write(cw, 1)
+        expect_state(cw, "ALARM")
+        expect_write(cw, 1, HOLD)
+        code, out, _ = run(["--env", "prod", "--region", "us-west-2", "--yes"], client)
+    assert code == 0
+    assert "never switched" in out
+
+
+def test_status_reads_the_switch_and_route_53s_verdict_and_changes_nothing():
+    client, primary = cloudwatch(), cloudwatch("us-east-1")
+    with Stubber(client) as cw, Stubber(primary) as east:
+        expect_state(cw, "ALARM")
+        expect_state(east, "ALARM", SERVED_BY)
+        code, out, asked = run(["--env", "prod", "--status"], client, primary=primary)
+    assert (code, asked) == (0, [])
+    assert f"answers with: {PROD.replica_region} (pinned" in out
+    assert f"alarm {SERVED_BY} (us-east-1) is ALARM: us-west-2 serves writes" in out
+
+
+def test_status_still_shows_the_switch_when_the_primary_region_does_not_answer(capsys):
+    client, primary = cloudwatch(), cloudwatch("us-east-1")
+    with Stubber(client) as cw, Stubber(primary) as east:
+        expect_state(cw, "OK")
+        east.add_client_error("describe_alarms", "ServiceUnavailable", "down",
+                              http_status_code=503)
+        code, out, _ = run(["--env", "prod", "--status"], client, primary=primary)
+    assert code == 1
+    assert f"Failover switch: alarm {SWITCH}" in out
+    assert "Route 53's verdict: unavailable" in out
+
+
 def test_without_a_terminal_it_needs_yes(capsys):
-    cf_client, r53_client = clients()
-    with Stubber(cf_client) as cf, Stubber(r53_client) as r53:
-        expect_reads(cf, r53, threshold=1)
-        code, _, asked = run(["--env", "prod", "--region", "us-west-2"], cf_client, r53_client,
+    client = cloudwatch()
+    with Stubber(client) as cw:
+        expect_state(cw, "OK")
+        code, _, asked = run(["--env", "prod", "--region", "us-west-2"], client,
                              interactive=False)
     assert (code, asked) == (2, [])
     assert "pass --yes" in capsys.readouterr().err
@@ -122,9 +201,9 @@ def test_without_a_terminal_it_needs_yes(capsys):
     (["--env", "prod", "--region", "us-west-2", "--failback"], "not allowed with"),
 ])
 def test_usage_errors_exit_2_with_one_line_and_no_aws_call(argv, message, capsys):
-    cf_client, r53_client = clients()
-    with Stubber(cf_client), Stubber(r53_client):  # any call would fail: nothing is stubbed
-        code, _, _ = run(argv, cf_client, r53_client)
+    client = cloudwatch()
+    with Stubber(client):  # any call would fail: nothing is stubbed
+        code, _, _ = run(argv, client)
     err = capsys.readouterr().err
     assert code == 2
     assert message in err
@@ -132,24 +211,33 @@ def test_usage_errors_exit_2_with_one_line_and_no_aws_call(argv, message, capsys
 
 
 def test_an_aws_failure_exits_1_and_names_the_call(capsys):
-    cf_client, r53_client = clients()
-    with Stubber(cf_client) as cf, Stubber(r53_client):
-        cf.add_client_error("describe_stacks", "ValidationError", "Stack does not exist")
-        code, _, _ = run(["--env", "prod", "--region", "us-west-2"], cf_client, r53_client)
+    client = cloudwatch()
+    with Stubber(client) as cw:
+        expect_state(cw, "OK")
+        cw.add_client_error("put_metric_data", "AccessDenied", "no cloudwatch:PutMetricData")
+        code, _, _ = run(["--env", "prod", "--region", "us-west-2", "--yes"], client)
     assert code == 1
-    assert "reading stack prod-UploadApi" in capsys.readouterr().err
+    assert "writing StorageEstate/WriteFailover/WritesPinnedToReplicaRegion = 1 (us-west-2)" \
+        in capsys.readouterr().err
 
 
-def test_a_health_check_that_is_not_the_calculated_switch_is_refused(capsys):
-    cf_client, r53_client = clients()
-    with Stubber(cf_client) as cf, Stubber(r53_client) as r53:
-        cf.add_response("describe_stacks", {"Stacks": [{
-            "StackName": "prod-UploadApi", "CreationTime": "2026-01-01T00:00:00Z",
-            "StackStatus": "UPDATE_COMPLETE",
-            "Outputs": [{"OutputKey": "WritesHealthCheckId", "OutputValue": CHECK}]}]})
-        r53.add_response("get_health_check", {"HealthCheck": {
-            "Id": CHECK, "CallerReference": "ref", "HealthCheckVersion": 1,
-            "HealthCheckConfig": {"Type": "HTTPS"}}})
-        code, _, _ = run(["--env", "prod", "--region", "us-west-2"], cf_client, r53_client)
+def test_a_missing_switch_alarm_is_refused(capsys):
+    client = cloudwatch()
+    with Stubber(client) as cw:
+        cw.add_response("describe_alarms", {"MetricAlarms": []})
+        code, _, _ = run(["--env", "prod", "--region", "us-west-2"], client)
     assert code == 1
-    assert "not the CALCULATED check" in capsys.readouterr().err
+    assert f"alarm {SWITCH} does not exist in us-west-2" in capsys.readouterr().err
+
+
+def test_the_default_clients_are_the_replica_regions_cloudwatch_only(monkeypatch):
+    made = []
+
+    def client(service, region_name=None, **_):
+        made.append((service, region_name))
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr("tools.failover.cli.boto3.client", client)
+    with pytest.raises(RuntimeError):
+        main(["--env", "prod", "--region", "us-west-2", "--yes"], out=io.StringIO())
+    assert made == [("cloudwatch", "us-west-2")]

@@ -1,28 +1,36 @@
-"""CLI: choose which region answers the upload hostname, with no code change and no deploy.
+"""CLI: choose which region answers the upload hostname, with no code change, no deploy, and
+nothing in us-east-1.
 
-    python -m tools.failover --env prod --region us-west-2 [--yes]   # fail over
+    python -m tools.failover --env prod --region us-west-2 [--yes]   # fail over (pin)
     python -m tools.failover --env prod --failback [--yes]           # fail back (= --region us-east-1)
     python -m tools.failover --env prod --status
 
-The upload hostname's PRIMARY failover record uses a calculated Route 53 health check over the
-primary's ``GET /health`` check (``infra/constructs/write_failover.py``). Its
-``HealthThreshold`` is the switch: 1 follows the primary's health (normal; automatic failover
-when the primary cannot write), 2 is "always unhealthy" (writes go to the replica region,
-whatever the primary's state: a planned failover, or a primary that answers /health but fails
-real uploads). Failing back sets 1 again: the primary serves as soon as it is healthy.
+The upload hostname's PRIMARY failover record uses a calculated Route 53 health check that
+needs both of its children healthy (``infra/constructs/write_failover.py``): the primary's
+``GET /health`` endpoint check, and the switch, a Route 53 check on a CloudWatch alarm in the
+replica region over a metric this tool writes there with PutMetricData: 1 pins writes to the
+replica region (the alarm goes to ALARM, the switch check and so the calculated check turn
+unhealthy), 0 releases them (the primary serves while its /health answers).
 
-The tool finds the health check in the UploadApi stack's output ``WritesHealthCheckId``,
-prints exactly what it will change (and what it is now), asks before changing it (``--yes``
-skips the question; without a terminal it must be given), then updates the check with the
-version it read, so a concurrent change makes it fail instead of overwrite.
+Only the replica region's CloudWatch is called to move writes: no Route 53 API and no
+CloudFormation lookup (the Route 53 control plane is in us-east-1, the region whose outage a
+failover is for; the alarm name comes from the config). The tool prints what it will change,
+asks (``--yes`` skips the question; without a terminal it must be given), writes the metric,
+then waits for the alarm to show the new state, writing the value again each minute, and
+writes it for ``HOLD_WRITES`` more minutes: the alarm and Route 53 evaluate one-minute periods,
+and Route 53 must find a datapoint in one it reads.
 
-Exit codes: 0 changed, or nothing to change; 1 an AWS call failed; 2 usage error (nothing
-was changed).
+``--status`` reads the switch's alarm (replica region) and the primary region's
+``Writes-Served-By-<replica>`` alarm, which follows Route 53's verdict on the calculated check.
+
+Exit codes: 0 changed, or nothing to change; 1 an AWS call failed or the alarm did not follow
+within ``--wait`` seconds; 2 usage error (nothing was changed).
 """
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
@@ -30,46 +38,63 @@ from typing import Any, TextIO
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from infra.config import ConfigError, EnvironmentConfig
+from infra.config import (
+    WRITE_SWITCH_METRIC,
+    WRITE_SWITCH_NAMESPACE,
+    WRITE_SWITCH_PINNED,
+    WRITE_SWITCH_RELEASED,
+    ConfigError,
+    EnvironmentConfig,
+)
 from infra.environments import ENVIRONMENTS
 from tools.cli import Parser, UsageError, run_main
 
 AWS_FAILED = 1
-HEALTH_CHECK_OUTPUT = "WritesHealthCheckId"
-# write_failover.FOLLOW_ENDPOINT / FORCE_UNHEALTHY (kept literal: the tool must not import CDK).
-FOLLOW_PRIMARY, FORCE_REPLICA = 1, 2
+# The alarm state each switch value leads to.
+STATE_OF = {WRITE_SWITCH_PINNED: "ALARM", WRITE_SWITCH_RELEASED: "OK"}
+WAIT_SECONDS = 300
+POLL_SECONDS = 15
+REPUBLISH_SECONDS = 60
+# Route 53 reads the metric's data stream itself, on a schedule AWS does not document: after
+# the alarm has moved, the value is written for a few more minutes, so Route 53 finds it in
+# whichever minute it reads (with no datapoint it keeps its last known status).
+HOLD_WRITES = 3
 
 
 class AwsFailed(Exception):
-    """An AWS call failed; what was changed before it is printed."""
+    """An AWS call failed, or the switch did not take; what was changed before is printed."""
 
 
 @dataclass(frozen=True)
 class Switch:
-    """The one change: the calculated health check's threshold."""
+    """The switch's alarm as read, and the value to write."""
 
-    health_check_id: str
-    name: str
-    version: int
-    current: int
+    alarm_name: str
+    state: str  # OK, ALARM or INSUFFICIENT_DATA
     target: int
 
     def describe(self, cfg: EnvironmentConfig) -> list[str]:
-        serving = {FOLLOW_PRIMARY: f"{cfg.primary_region} while its /health answers, else "
-                                   f"{cfg.replica_region}",
-                   FORCE_REPLICA: f"{cfg.replica_region} (the primary is marked unhealthy)",
-                   0: f"{cfg.primary_region} always (forced healthy)"}
-        return [f"Route 53 health check {self.health_check_id} ({self.name})",
-                f"  HealthThreshold {self.current} -> {self.target}",
-                f"  {cfg.upload_domain_name} now answers with: {serving.get(self.current, '?')}",
-                f"  after the change:                   {serving[self.target]}",
-                "  (resolvers pick it up within the record's TTL, 60 s)"]
+        serving = {"OK": f"{cfg.primary_region} while its /health answers, else "
+                         f"{cfg.replica_region}",
+                   "ALARM": f"{cfg.replica_region} (pinned: the primary is marked unhealthy)",
+                   "INSUFFICIENT_DATA": f"{cfg.primary_region} while its /health answers, else "
+                                        f"{cfg.replica_region} (never switched: Route 53 "
+                                        "keeps the switch's last known status, healthy when "
+                                        "new)"}
+        return [f"Failover switch: alarm {self.alarm_name} ({cfg.replica_region})",
+                f"  state {self.state} -> {STATE_OF[self.target]} "
+                f"(metric {WRITE_SWITCH_NAMESPACE}/{WRITE_SWITCH_METRIC} = {self.target})",
+                f"  {cfg.upload_domain_name} now answers with: {serving[self.state]}",
+                f"  after the change:                   {serving[STATE_OF[self.target]]}",
+                "  (Route 53 reads the switch's metric itself, within minutes; resolvers "
+                "follow within the record's TTL, 60 s)"]
 
 
 def parser() -> argparse.ArgumentParser:
     p = Parser(prog="python -m tools.failover",
-               description="Send uploads to a region: switch the upload hostname's Route 53 "
-                           "failover (no code change, no deploy).")
+               description="Send uploads to a region: flip the upload hostname's failover "
+                           "switch (a metric in the replica region; no code change, no deploy, "
+                           "no us-east-1 call).")
     p.add_argument("--env", required=True, choices=sorted(ENVIRONMENTS))
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--region", help="the region that should serve writes afterwards")
@@ -77,6 +102,9 @@ def parser() -> argparse.ArgumentParser:
                       help="give writes back to the primary region (same as its --region)")
     what.add_argument("--status", action="store_true", help="print the state, change nothing")
     p.add_argument("--yes", action="store_true", help="do not ask before changing")
+    p.add_argument("--wait", type=int, default=WAIT_SECONDS,
+                   help=f"seconds to wait for the switch's alarm to follow "
+                        f"(default {WAIT_SECONDS})")
     return p
 
 
@@ -91,11 +119,11 @@ def environment(name: str) -> EnvironmentConfig:
     return cfg
 
 
-def target_threshold(cfg: EnvironmentConfig, region: str) -> int:
+def target_value(cfg: EnvironmentConfig, region: str) -> int:
     if region == cfg.primary_region:
-        return FOLLOW_PRIMARY
+        return WRITE_SWITCH_RELEASED
     if region == cfg.replica_region:
-        return FORCE_REPLICA
+        return WRITE_SWITCH_PINNED
     raise UsageError(f"--region {region!r} has no write path in {cfg.name}: choose "
                      f"{cfg.primary_region} or {cfg.replica_region}")
 
@@ -107,32 +135,25 @@ def _call(what: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
         raise AwsFailed(f"{what}: {exc}") from None
 
 
-def health_check_id(cloudformation, cfg: EnvironmentConfig) -> str:
-    stack = f"{cfg.name}-UploadApi"
-    response = _call(f"reading stack {stack}", cloudformation.describe_stacks, StackName=stack)
-    for output in response["Stacks"][0].get("Outputs", []):
-        if output["OutputKey"] == HEALTH_CHECK_OUTPUT:
-            return output["OutputValue"]
-    raise AwsFailed(f"stack {stack} has no output {HEALTH_CHECK_OUTPUT} (deployed without a "
-                    "hosted zone?)")
+def alarm_state(cloudwatch, name: str, region: str) -> str:
+    alarms = _call(f"reading alarm {name} ({region})", cloudwatch.describe_alarms,
+                   AlarmNames=[name], AlarmTypes=["MetricAlarm"])["MetricAlarms"]
+    if not alarms:
+        raise AwsFailed(f"alarm {name} does not exist in {region} (deployed without a hosted "
+                        "zone, or not yet deployed?)")
+    return alarms[0]["StateValue"]
 
 
-def read_switch(route53, check_id: str, target: int) -> Switch:
-    check = _call(f"reading health check {check_id}", route53.get_health_check,
-                  HealthCheckId=check_id)["HealthCheck"]
-    config = check["HealthCheckConfig"]
-    if config.get("Type") != "CALCULATED":
-        raise AwsFailed(f"health check {check_id} is {config.get('Type')}, not the CALCULATED "
-                        "check of the upload API's PRIMARY record")
-    tags = _call(f"reading the tags of {check_id}", route53.list_tags_for_resource,
-                 ResourceType="healthcheck", ResourceId=check_id)
-    name = next((t["Value"] for t in tags["ResourceTagSet"].get("Tags", [])
-                 if t["Key"] == "Name"), "unnamed")
-    return Switch(check_id, name, check["HealthCheckVersion"],
-                  config.get("HealthThreshold", FOLLOW_PRIMARY), target)
+def write_switch(cloudwatch, cfg: EnvironmentConfig, value: int) -> None:
+    _call(f"writing {WRITE_SWITCH_NAMESPACE}/{WRITE_SWITCH_METRIC} = {value} "
+          f"({cfg.replica_region})", cloudwatch.put_metric_data,
+          Namespace=WRITE_SWITCH_NAMESPACE,
+          MetricData=[{"MetricName": WRITE_SWITCH_METRIC, "Value": value, "Unit": "None",
+                       "Dimensions": [{"Name": k, "Value": v}
+                                      for k, v in cfg.write_switch_dimensions.items()]}])
 
 
-def confirmed(out: TextIO, ask: Callable[[str], str], assume_yes: bool, interactive: bool) -> bool:
+def confirmed(ask: Callable[[str], str], assume_yes: bool, interactive: bool) -> bool:
     if assume_yes:
         return True
     if not interactive:
@@ -140,44 +161,94 @@ def confirmed(out: TextIO, ask: Callable[[str], str], assume_yes: bool, interact
     return ask("Change it? [y/N] ").strip().lower() in ("y", "yes")
 
 
-def run(args: argparse.Namespace, *, cloudformation, route53, out: TextIO,
-        ask: Callable[[str], str], interactive: bool) -> int:
-    cfg = environment(args.env)
-    target = FOLLOW_PRIMARY if args.status or args.failback \
-        else target_threshold(cfg, args.region)
-    switch = read_switch(route53, health_check_id(cloudformation, cfg), target)
+def wait_for(cloudwatch, cfg: EnvironmentConfig, switch: Switch, *, wait: int,
+             clock: Callable[[], float], sleep: Callable[[float], None]) -> str:
+    """Poll the alarm until it shows the target state; write the value again every minute
+    meanwhile (each write is a datapoint in the minute the alarm and Route 53 evaluate)."""
+    wanted = STATE_OF[switch.target]
+    started = last_write = clock()
+    while True:
+        state = alarm_state(cloudwatch, switch.alarm_name, cfg.replica_region)
+        if state == wanted:
+            return state
+        if clock() - started >= wait:
+            raise AwsFailed(f"the metric is written, but alarm {switch.alarm_name} is still "
+                            f"{state} after {wait} s (not {wanted}): check it and Route 53 "
+                            "with --status, and run the command again")
+        sleep(POLL_SECONDS)
+        if clock() - last_write >= REPUBLISH_SECONDS:
+            write_switch(cloudwatch, cfg, switch.target)
+            last_write = clock()
+
+
+def status(cfg: EnvironmentConfig, cloudwatch, primary_cloudwatch, out: TextIO) -> int:
+    state = alarm_state(cloudwatch, cfg.write_switch_alarm_name, cfg.replica_region)
+    switch = Switch(cfg.write_switch_alarm_name, state, WRITE_SWITCH_RELEASED)
     lines = switch.describe(cfg)
-    if args.status:
-        print("\n".join(lines[:1] + [lines[2].replace("now answers", "answers")]), file=out)
-        return 0
-    if switch.current == switch.target:
-        print("\n".join(lines[:1] + [f"  already at HealthThreshold {switch.current}: "
-                                     "nothing to change"]), file=out)
-        return 0
-    print("This will change:\n" + "\n".join(lines), file=out)
-    if not confirmed(out, ask, args.yes, interactive):
-        print("Nothing changed.", file=out)
-        return 0
-    _call(f"updating health check {switch.health_check_id}", route53.update_health_check,
-          HealthCheckId=switch.health_check_id, HealthCheckVersion=switch.version,
-          HealthThreshold=switch.target)
-    print(f"Changed: HealthThreshold is {switch.target}. Watch the alarm "
-          f"{cfg.alarm_name_prefix}-Writes-Served-By-{cfg.replica_region}-Critical "
-          f"({cfg.primary_region}).", file=out)
+    print("\n".join([lines[0], f"  state {state}",
+                     lines[2].replace("now answers", "answers")]), file=out)
+    served = cfg.writes_served_by_replica_alarm_name
+    meaning = {"ALARM": f"{cfg.replica_region} serves writes",
+               "OK": f"{cfg.primary_region} serves writes"}
+    try:  # the primary region may be the one that is down: the switch is printed already
+        verdict = alarm_state(primary_cloudwatch, served, cfg.primary_region)
+    except AwsFailed as exc:
+        print(f"Route 53's verdict: unavailable ({exc})", file=out)
+        return AWS_FAILED
+    print(f"Route 53's verdict: alarm {served} ({cfg.primary_region}) is {verdict}: "
+          f"{meaning.get(verdict, 'no data from Route 53')}", file=out)
     return 0
 
 
-def main(argv: list[str] | None = None, *, cloudformation=None, route53=None,
+def run(args: argparse.Namespace, *, cloudwatch, primary_cloudwatch, out: TextIO,
+        ask: Callable[[str], str], interactive: bool, clock: Callable[[], float],
+        sleep: Callable[[float], None]) -> int:
+    cfg = environment(args.env)
+    if args.status:
+        return status(cfg, cloudwatch, primary_cloudwatch, out)
+    target = WRITE_SWITCH_RELEASED if args.failback else target_value(cfg, args.region)
+    switch = Switch(cfg.write_switch_alarm_name,
+                    alarm_state(cloudwatch, cfg.write_switch_alarm_name, cfg.replica_region),
+                    target)
+    lines = switch.describe(cfg)
+    if switch.state == STATE_OF[target]:
+        print("\n".join(lines[:1] + [f"  already {switch.state}: nothing to change"]), file=out)
+        return 0
+    print("This will change:\n" + "\n".join(lines), file=out)
+    if not confirmed(ask, args.yes, interactive):
+        print("Nothing changed.", file=out)
+        return 0
+    write_switch(cloudwatch, cfg, target)
+    print(f"Written: {WRITE_SWITCH_METRIC} = {target}. Waiting for the alarm to read "
+          f"{STATE_OF[target]} (up to {args.wait} s)...", file=out)
+    wait_for(cloudwatch, cfg, switch, wait=args.wait, clock=clock, sleep=sleep)
+    print(f"The alarm reads {STATE_OF[target]}; writing the value for {HOLD_WRITES} more "
+          "minutes so Route 53 reads it too...", file=out)
+    for _ in range(HOLD_WRITES):
+        sleep(REPUBLISH_SECONDS)
+        write_switch(cloudwatch, cfg, target)
+    print(f"Changed: alarm {switch.alarm_name} is {STATE_OF[target]}. Watch the alarm "
+          f"{cfg.writes_served_by_replica_alarm_name} ({cfg.primary_region}) or --status.",
+          file=out)
+    return 0
+
+
+def main(argv: list[str] | None = None, *, cloudwatch=None, primary_cloudwatch=None,
          out: TextIO = sys.stdout, ask: Callable[[str], str] = input,
-         interactive: bool | None = None) -> int:
+         interactive: bool | None = None, clock: Callable[[], float] = time.monotonic,
+         sleep: Callable[[float], None] = time.sleep) -> int:
     def body(args: argparse.Namespace) -> int:
-        cfg_region = ENVIRONMENTS[args.env]().primary_region
+        cfg = environment(args.env)
         return run(args,
-                   cloudformation=cloudformation or boto3.client("cloudformation",
-                                                                 region_name=cfg_region),
-                   # Route 53 is global; its API lives in us-east-1.
-                   route53=route53 or boto3.client("route53", region_name="us-east-1"),
+                   # The switch: CloudWatch in the replica region, nothing in us-east-1.
+                   cloudwatch=cloudwatch or boto3.client("cloudwatch",
+                                                         region_name=cfg.replica_region),
+                   # Only --status asks the primary region (Route 53's verdict).
+                   primary_cloudwatch=primary_cloudwatch or (
+                       boto3.client("cloudwatch", region_name=cfg.primary_region)
+                       if args.status else None),
                    out=out, ask=ask,
-                   interactive=sys.stdin.isatty() if interactive is None else interactive)
+                   interactive=sys.stdin.isatty() if interactive is None else interactive,
+                   clock=clock, sleep=sleep)
 
     return run_main(parser(), body, argv, failures={AwsFailed: AWS_FAILED})

@@ -47,6 +47,25 @@ def stubbed_control(monkeypatch):
         yield stub
 
 
+def _run_batch_restore(stubbed_control, fresh_bucket: str, at_text: str, role: str,
+                       job_id: str, s3_client) -> tuple[bytes, str]:
+    """The restore with Batch Operations (the job creation stubbed): its manifest's bytes and
+    what it printed."""
+    token = batch.run_token(fresh_bucket, PREFIX, at_text, fresh_bucket)
+    stubbed_control.add_response("create_job", {"JobId": job_id}, {
+        "AccountId": "123456789012", "ConfirmationRequired": False, "Operation": ANY,
+        "Manifest": ANY, "Report": ANY, "Priority": 10, "RoleArn": role,
+        "ClientRequestToken": token, "Description": ANY})
+    out = io.StringIO()
+    code = cli.main(["--bucket", fresh_bucket, "--prefix", PREFIX, "--at", at_text, "--yes",
+                     "--batch-operations", "--batch-role-arn", role,
+                     "--account-id", "123456789012"], stdout=out)
+    assert code == 0, out.getvalue()
+    manifest = s3_client.get_object(Bucket=fresh_bucket,
+                                    Key=f"restore-jobs/{token}/manifest.csv")["Body"].read()
+    return manifest, out.getvalue()
+
+
 def test_the_manifest_lists_exactly_the_versions_the_restore_needs(s3_client, fresh_bucket,
                                                                    stubbed_control):
     for key in KEYS:
@@ -58,25 +77,14 @@ def test_the_manifest_lists_exactly_the_versions_the_restore_needs(s3_client, fr
         s3_client.put_object(Bucket=fresh_bucket, Key=PREFIX + key, Body=b"bad")
     s3_client.delete_object(Bucket=fresh_bucket, Key=PREFIX + "gone.mp4")
     at_text = at.astimezone(dt.UTC).isoformat()
-    token = batch.run_token(fresh_bucket, PREFIX, at.astimezone(dt.UTC).isoformat(),
-                            fresh_bucket)
     role = "arn:aws:iam::123456789012:role/justkalm-assets-dev-restore"
-    stubbed_control.add_response("create_job", {"JobId": "job-42"}, {
-        "AccountId": "123456789012", "ConfirmationRequired": False, "Operation": ANY,
-        "Manifest": ANY, "Report": ANY, "Priority": 10, "RoleArn": role,
-        "ClientRequestToken": token, "Description": ANY})
-    out = io.StringIO()
-    code = cli.main(["--bucket", fresh_bucket, "--prefix", PREFIX, "--at", at_text, "--yes",
-                     "--batch-operations", "--batch-role-arn", role,
-                     "--account-id", "123456789012"], stdout=out)
-    assert code == 0, out.getvalue()
-    manifest = s3_client.get_object(Bucket=fresh_bucket,
-                                    Key=f"restore-jobs/{token}/manifest.csv")["Body"].read()
+    manifest, printed = _run_batch_restore(stubbed_control, fresh_bucket, at_text, role,
+                                           "job-42", s3_client)
     expected = {(fresh_bucket, k, vid) for k, (vid, marker) in
                 _versions_at(s3_client, fresh_bucket, at).items() if not marker}
     assert set(batch.parse_manifest(manifest.decode())) == expected
     assert len(expected) == 4  # three overwritten, one deleted; "kept.mp4" is unchanged
-    assert "job-42" in out.getvalue() and "describe-job" in out.getvalue()
+    assert "job-42" in printed and "describe-job" in printed
     # Nothing was copied from this machine: the job does it.
     assert s3_client.get_object(Bucket=fresh_bucket, Key=PREFIX + "plain.mp4")["Body"].read() \
         == b"bad"
@@ -228,18 +236,8 @@ def test_under_the_gate_the_job_copies_only_versions_scanned_clean(
     for key in verdicts:
         s3_client.put_object(Bucket=fresh_bucket, Key=PREFIX + key, Body=b"bad")
     at_text = at.astimezone(dt.UTC).isoformat()
-    token = batch.run_token(fresh_bucket, PREFIX, at_text, fresh_bucket)
-    stubbed_control.add_response("create_job", {"JobId": "job-7"}, {
-        "AccountId": "123456789012", "ConfirmationRequired": False, "Operation": ANY,
-        "Manifest": ANY, "Report": ANY, "Priority": 10, "RoleArn": ROLE,
-        "ClientRequestToken": token, "Description": ANY})
-    out = io.StringIO()
-    code = cli.main(["--bucket", fresh_bucket, "--prefix", PREFIX, "--at", at_text, "--yes",
-                     "--batch-operations", "--batch-role-arn", ROLE,
-                     "--account-id", "123456789012"], stdout=out)
-    assert code == 0, out.getvalue()
-    manifest = s3_client.get_object(Bucket=fresh_bucket,
-                                    Key=f"restore-jobs/{token}/manifest.csv")["Body"].read()
+    manifest, _ = _run_batch_restore(stubbed_control, fresh_bucket, at_text, ROLE, "job-7",
+                                     s3_client)
     versions = _versions_at(s3_client, fresh_bucket, at)
     assert batch.parse_manifest(manifest.decode()) == [
         (fresh_bucket, PREFIX + "clip one.mp4", versions[PREFIX + "clip one.mp4"][0])]

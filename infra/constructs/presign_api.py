@@ -231,7 +231,7 @@ class PresignApi(Construct):
         acknowledge(self.health.policy, {
             f"AwsSolutions-IAM5[Resource::{probe}]":
                 "The probe key is named after the current UTC minute, so each minute's probe "
-                "is a real SSE-KMS write; only s3:PutObject, only under this region's "
+                "is a real write, as an upload's; only s3:PutObject, only under this region's "
                 "ops/write-health/ prefix, which both buckets expire after a day.",
         })
         acknowledge(self.health.function, {

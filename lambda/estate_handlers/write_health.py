@@ -5,12 +5,14 @@ one without an authorizer; it reads nothing and returns nothing but a status). I
 a write into the region's own bucket: a conditional PutObject (``If-None-Match: *``) of a key
 named after the current UTC minute, ``ops/write-health/<region>/<YYYY-MM-DDTHH:MMZ>``.
 
-The first probe of each minute creates that object: a real write, through SSE-KMS with the
-bucket's key, so an S3 write path that stores nothing or a KMS key that cannot encrypt turns
-the check unhealthy within a minute. The other probes of that minute (Route 53 sends ~30 a
-minute) get 412 from S3, which evaluated the write and added no version. One fixed key would
-exist forever after the first call, and every probe would then be a 412 that stores no bytes
-and asks nothing of KMS: the check would stay green through a KMS outage. A lifecycle rule
+The first probe of each minute creates that object: the write an upload makes, stored and
+encrypted with the bucket's S3 Bucket Key, so an S3 write path that stores nothing turns the
+check unhealthy within a minute, and a KMS that cannot encrypt does once S3 needs it for that
+key, which is when uploads fail too (the Bucket Key is deliberately left on: without it the
+check would fail over while uploads still work). The other probes of that minute (Route 53
+sends ~30 a minute) get 412 from S3, which evaluated the write and added no version. One fixed
+key would exist forever after the first call, and every probe would then be a 412 that stores
+no bytes: the check would stay green through an outage of the write path. A lifecycle rule
 expires the probe objects after a day (``infra/constructs/tiering.py``).
 
 200 ``{"status": "ok"}``: S3 took the write, refused it because this minute's object exists

@@ -131,21 +131,33 @@ def test_an_alarm_that_never_follows_exits_1_after_the_wait():
     assert "Written: WritesPinnedToReplicaRegion = 1" in out
 
 
-@pytest.mark.parametrize("state, argv, answer, asked, says", [
-    # a "no" at the question
-    ("OK", ["--region", "us-west-2"], "n", ["Change it? [y/N] "], "Nothing changed."),
-    # already where it was asked to go
-    ("ALARM", ["--region", "us-west-2"], "y", [], "nothing to change"),
-    ("OK", ["--failback"], "y", [], "nothing to change"),
+def test_nothing_is_written_after_a_no():
+    client = cloudwatch()
+    with Stubber(client) as cw:
+        expect_state(cw, "OK")
+        # no put_metric_data stubbed: a call would raise
+        code, out, questions = run(["--env", "prod", "--region", "us-west-2"], client,
+                                   answer="n")
+    assert (code, questions) == (0, ["Change it? [y/N] "])
+    assert "Nothing changed." in out
+
+
+@pytest.mark.parametrize("state, argv, value", [
+    ("ALARM", ["--region", "us-west-2"], 1),
+    ("OK", ["--failback"], 0),
 ])
-def test_nothing_is_written_when(state, argv, answer, asked, says):
+def test_a_switch_already_in_place_is_written_and_held_again_without_a_question(state, argv,
+                                                                                  value):
+    # Route 53 reads the metric, not the alarm: a rerun after an interrupted hold must write.
     client = cloudwatch()
     with Stubber(client) as cw:
         expect_state(cw, state)
-        # no put_metric_data stubbed: a call would raise
-        code, out, questions = run(["--env", "prod", *argv], client, answer=answer)
-    assert (code, questions) == (0, asked)
-    assert says in out
+        expect_write(cw, value)
+        expect_write(cw, value, HOLD)
+        code, out, questions = run(["--env", "prod", *argv], client, answer="n")
+        cw.assert_no_pending_responses()
+    assert (code, questions) == (0, [])
+    assert f"already {state}: writing {value} again" in out
 
 
 def test_a_never_switched_alarm_can_be_pinned():

@@ -23,7 +23,8 @@ and Route 53 must find a datapoint in one it reads.
 ``--status`` reads the switch's alarm (replica region) and the primary region's
 ``Writes-Served-By-<replica>`` alarm, which follows Route 53's verdict on the calculated check.
 
-Exit codes: 0 changed, or nothing to change; 1 an AWS call failed or the alarm did not follow
+Exit codes: 0 changed, or already in place (the value is written and held again: Route 53
+reads the metric, not the alarm); 1 an AWS call failed or the alarm did not follow
 within ``--wait`` seconds; 2 usage error (nothing was changed).
 """
 from __future__ import annotations
@@ -211,17 +212,23 @@ def run(args: argparse.Namespace, *, cloudwatch, primary_cloudwatch, out: TextIO
                     alarm_state(cloudwatch, cfg.write_switch_alarm_name, cfg.replica_region),
                     target)
     lines = switch.describe(cfg)
-    if switch.state == STATE_OF[target]:
-        print("\n".join(lines[:1] + [f"  already {switch.state}: nothing to change"]), file=out)
-        return 0
-    print("This will change:\n" + "\n".join(lines), file=out)
-    if not confirmed(ask, args.yes, interactive):
-        print("Nothing changed.", file=out)
-        return 0
+    # Route 53 reads the metric, not the alarm: an alarm already in the target state does not
+    # prove Route 53 saw the value (a run interrupted during the hold, a recreated check), so
+    # the value is written and held again, which changes nothing if it had.
+    already = switch.state == STATE_OF[target]
+    if already:
+        print("\n".join(lines[:1] + [f"  already {switch.state}: writing {target} again so "
+                                      "Route 53 reads it too"]), file=out)
+    else:
+        print("This will change:\n" + "\n".join(lines), file=out)
+        if not confirmed(ask, args.yes, interactive):
+            print("Nothing changed.", file=out)
+            return 0
     write_switch(cloudwatch, cfg, target)
-    print(f"Written: {WRITE_SWITCH_METRIC} = {target}. Waiting for the alarm to read "
-          f"{STATE_OF[target]} (up to {args.wait} s)...", file=out)
-    wait_for(cloudwatch, cfg, switch, wait=args.wait, clock=clock, sleep=sleep)
+    if not already:
+        print(f"Written: {WRITE_SWITCH_METRIC} = {target}. Waiting for the alarm to read "
+              f"{STATE_OF[target]} (up to {args.wait} s)...", file=out)
+        wait_for(cloudwatch, cfg, switch, wait=args.wait, clock=clock, sleep=sleep)
     print(f"The alarm reads {STATE_OF[target]}; writing the value for {HOLD_WRITES} more "
           "minutes so Route 53 reads it too...", file=out)
     for _ in range(HOLD_WRITES):

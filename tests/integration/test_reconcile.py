@@ -336,6 +336,30 @@ def test_without_a_job_the_versions_are_failed_and_say_why(estate):
     assert "job was not created (AccessDenied" in finding.detail
 
 
+def test_a_job_that_finished_without_the_versions_is_tried_again_then_left_failed(
+        estate, batch_ops):
+    # A task that failed (a key, the role, a version deleted in the destination) ends the job
+    # while the version is still missing: the same token would only give that job back.
+    outage(estate)
+    first = run(estate, apply=True)["unreplicated"]
+    assert first.state == "pending", first.detail
+    batch_ops.statuses[first.job_id] = "Complete"
+    retried = run(estate, apply=True)["unreplicated"]
+    assert retried.state == "pending" and retried.job_id != first.job_id, retried.detail
+    assert f"{first.job_id} (Complete;" in retried.detail
+    tokens = [job["ClientRequestToken"] for job in batch_ops.jobs]
+    assert tokens[1:] == [tokens[0], engine.replication_token(tokens[0], 1)]
+    assert len(tokens[-1]) <= 64  # S3 Control's limit
+
+    batch_ops.statuses[retried.job_id] = "Failed"
+    last = engine.replication_token(tokens[0], engine.REPLICATION_ATTEMPTS - 1)
+    batch_ops.statuses[batch_ops.job_id(last)] = "Failed"
+    given_up = run(estate, apply=True)["unreplicated"]
+    assert given_up.state == "failed" and given_up.job_id is None
+    assert f"{engine.REPLICATION_ATTEMPTS} S3 Batch Replication jobs finished" in given_up.detail
+    assert f"s3://{estate.secondary.bucket}/{JOBS_PREFIX}{last}/" in given_up.detail
+
+
 def _each_rendition_written_once(estate, names) -> None:
     s3, bucket = estate.primary.s3.unguarded, estate.primary.bucket
     versions = Counter(v["Key"] for prefix in (keys.PROCESSED, keys.THUMBNAILS)

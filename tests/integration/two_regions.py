@@ -3,6 +3,7 @@ the reconciliation test and the outage drill. Each says what it stands in for.
 """
 from __future__ import annotations
 
+import hashlib
 import urllib.parse
 
 import boto3
@@ -94,19 +95,30 @@ class StubbedBatchOperations:
     """An S3 Control client whose ``CreateJob`` calls are answered by a Stubber (S3 Batch
     Operations has no local server) and recorded in ``jobs`` (each request's parameters). The
     job id is derived from the request's ``ClientRequestToken``: S3 Control answers a repeated
-    token with the job it already created."""
+    token with the job it already created. ``DescribeJob`` answers each job's ``statuses``
+    entry (a test sets it), else ``Active``."""
 
     def __init__(self, region: str):
         self.client = boto3.client("s3control", region_name=region)
         self.jobs: list[dict] = []
+        self.statuses: dict[str, str] = {}
         self._stubber = Stubber(self.client)
         self._stubber.activate()
         self.client.meta.events.register(
             "provide-client-params.s3-control.CreateJob", self._record)
+        self.client.meta.events.register(
+            "provide-client-params.s3-control.DescribeJob", self._describe)
+
+    def _describe(self, params, **_):
+        self._stubber.add_response(
+            "describe_job",
+            {"Job": {"JobId": params["JobId"],
+                     "Status": self.statuses.get(params["JobId"], "Active")}},
+            dict(params))
 
     @staticmethod
     def job_id(token: str) -> str:
-        return f"job-{token[:20]}"
+        return f"job-{hashlib.sha256(token.encode()).hexdigest()[:20]}"
 
     def _record(self, params, **_):
         self.jobs.append(dict(params))

@@ -61,6 +61,10 @@ from tools.restore.copier import _CARRIED, sha256_of
 
 # What a version needs, in the order the run does it (the plan's vocabulary).
 REPLICATE = "batch-replicate"  # a gated upload the primary lacks: S3 Batch Replication
+# A job that has finished while its versions are still missing is tried again with a new
+# token, this many times in all (S3 Control: DescribeJob statuses that end a job).
+REPLICATION_ATTEMPTS = 3
+FINISHED_JOB_STATUSES = frozenset({"Complete", "Failed", "Cancelled"})
 COPY = "copy-to-primary"
 SCAN = "scan"
 HASH = "hash"
@@ -216,9 +220,15 @@ def request_scan(side: Region, key: str, version_id: str) -> None:
 def request_replication(estate: Estate, findings: list[Finding], apply: bool) -> str | None:
     """One S3 Batch Replication job over exactly the versions the run found needing it
     (``REPLICATE``), its manifest written by this tool; the job id, or None when there is
-    nothing to replicate or it is a dry run. The token is the versions': a rerun that finds
-    the same versions missing gets the same job back (S3 Control's ``ClientRequestToken``);
-    versions that have arrived since are the primary's versions with their id, not listed."""
+    nothing to replicate, it is a dry run, or every attempt has finished without them.
+
+    The token is the versions': a rerun that finds the same versions missing gets the same job
+    back (S3 Control's ``ClientRequestToken``); versions that have arrived since are the
+    primary's versions with their id, not listed. A job that has finished while its versions
+    are still missing did not bring them (a task failed: the role, a key, a version deleted in
+    the destination): the next attempt's token starts a new job, up to
+    ``REPLICATION_ATTEMPTS``; after the last, the versions are failed, with the jobs and where
+    their completion reports are, and are left to the operator."""
     wanted = [f for f in findings if REPLICATE in f.actions and f.state == PENDING]
     if not wanted or not apply:
         return None
@@ -230,26 +240,48 @@ def request_replication(estate: Estate, findings: list[Finding], apply: bool) ->
                         "Replication role to send it to the primary")
         return None
     rows = sorted((f.key, f.secondary_version) for f in wanted)
-    token = batch.run_token(secondary.bucket, *(f"{k}\x00{v}" for k, v in rows))
+    base = batch.run_token(secondary.bucket, *(f"{k}\x00{v}" for k, v in rows))
+    finished: list[str] = []
     try:
         with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".csv") as manifest:
             manifest.writelines(batch.manifest_row(secondary.bucket, k, v) for k, v in rows)
             manifest.flush()
-            job_id = batch.create_replication_job(
-                jobs.s3control, secondary.s3, jobs.target, manifest_path=manifest.name,
-                token=token, description=f"reconcile: replicate {len(rows)} versions of "
-                                         f"{secondary.bucket} back to {estate.primary.bucket}")
+            for attempt in range(REPLICATION_ATTEMPTS):
+                token = replication_token(base, attempt)
+                job_id = batch.create_replication_job(
+                    jobs.s3control, secondary.s3, jobs.target, manifest_path=manifest.name,
+                    token=token, description=f"reconcile: replicate {len(rows)} versions of "
+                                             f"{secondary.bucket} back to "
+                                             f"{estate.primary.bucket}")
+                status = jobs.s3control.describe_job(
+                    AccountId=jobs.target.account_id, JobId=job_id)["Job"]["Status"]
+                if status not in FINISHED_JOB_STATUSES:
+                    break
+                finished.append(f"{job_id} ({status}; report under s3://{secondary.bucket}/"
+                                f"{batch.manifest_key(jobs.target, token).rsplit('/', 1)[0]}/)")
+            else:
+                for f in wanted:
+                    f.state = FAILED
+                    f.detail = (f"{len(finished)} S3 Batch Replication jobs finished without "
+                                f"bringing it to the primary: {'; '.join(finished)}")
+                return None
     except Exception as exc:  # noqa: BLE001 - reported on each version it covers
         why = f"{error_code(exc)}: {exc}" if isinstance(exc, ClientError) \
             else f"{type(exc).__name__}: {exc}"
         for f in wanted:
             f.state, f.detail = FAILED, f"the S3 Batch Replication job was not created ({why})"
         return None
+    earlier = f" (after {'; '.join(finished)})" if finished else ""
     for f in wanted:
         f.job_id = job_id
         f.detail = (f"S3 Batch Replication job {job_id} replicates it to the primary, whose "
-                    "plan scans it; rerun after the job")
+                    f"plan scans it; rerun after the job{earlier}")
     return job_id
+
+
+def replication_token(base: str, attempt: int) -> str:
+    """The job token of one attempt at the same versions (S3 Control takes up to 64 chars)."""
+    return base if attempt == 0 else f"{base}-retry{attempt}"
 
 
 def copy_to_primary(estate: Estate, item: Written, tags: dict[str, str], gated: bool) -> str:

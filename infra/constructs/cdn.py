@@ -77,11 +77,12 @@ FAILOVER_STATUS_CODES = (500, 502, 503, 504)
 # Fail over within ~6 s of an unreachable primary, instead of CloudFront's 3 x 10 s default.
 PRIMARY_CONNECTION_ATTEMPTS = 2
 PRIMARY_CONNECTION_TIMEOUT = Duration.seconds(3)
-# ... and within ~8 s of a primary that accepts the connection but does not answer, instead of
+# ... and within 4-8 s of a primary that accepts the connection but does not answer, instead of
 # the 30 s default response timeout (S3OriginConfig.OriginReadTimeout). It bounds the wait for
 # the first byte and between two packets, not the whole transfer, so a large brand-media video
-# that keeps streaming is not cut; S3's own guidance retries a small GET after 2 s. CloudFront
-# tries a timed-out request again per connection attempt, so 2 x 4 s. Docs: docs/cdn.md.
+# that keeps streaming is not cut; S3's own guidance retries a small GET after 2 s. Whether
+# CloudFront retries a timed-out request to an S3 REST origin (its API reference ties those
+# retries to custom origins) decides between 4 and 2 x 4 s. Docs: docs/cdn.md.
 PRIMARY_RESPONSE_TIMEOUT = Duration.seconds(4)
 
 DENY_FUNCTION_SOURCE = Path(__file__).with_name("edge_functions") / "deny_non_public.js"

@@ -7,7 +7,8 @@ Assets bucket:
   documents and uploads only: those tiers need an asynchronous restore, and brand media is
   served by the CDN, which cannot wait for one.
 - user-content/exports/ expires; so do ``GET /health``'s probe objects (ops/write-health/,
-  a day); noncurrent versions go to GLACIER_IR then expire;
+  a day) and the restore and reconcile tools' job files (a year); noncurrent versions go to
+  GLACIER_IR then expire;
   incomplete multipart uploads are aborted after 7 days; objects the upload hasher tagged as
   duplicates expire after the configured days, and so do versions the upload gate
   quarantined (no code path deletes data).
@@ -27,7 +28,10 @@ from infra.config import (
     ARCHIVE_TIER_PREFIXES,
     DUPLICATE_TAG,
     INTELLIGENT_TIERING_PREFIXES,
+    JOB_FILES_EXPIRY_DAYS,
     QUARANTINE_TAG,
+    RECONCILE_JOBS_PREFIX,
+    RESTORE_JOBS_PREFIX,
     USER_EXPORTS,
     WRITE_HEALTH_EXPIRY_DAYS,
     WRITE_HEALTH_PREFIX,
@@ -83,6 +87,13 @@ def expiration_rules(expiry: ObjectExpiry) -> list[s3.LifecycleRule]:
             prefix=WRITE_HEALTH_PREFIX,
             expired_object_delete_marker=True,
         ),
+        # The operator tools' Batch Operations manifests and completion reports.
+        *(s3.LifecycleRule(
+            id=f"expire-{prefix.rstrip('/')}",
+            prefix=prefix,
+            expiration=Duration.days(JOB_FILES_EXPIRY_DAYS),
+            noncurrent_version_expiration=Duration.days(1),
+        ) for prefix in (RESTORE_JOBS_PREFIX, RECONCILE_JOBS_PREFIX)),
         *([s3.LifecycleRule(  # versions the upload gate's verdict function quarantined
             id="expire-quarantined",
             tag_filters={QUARANTINE_TAG[0]: QUARANTINE_TAG[1]},

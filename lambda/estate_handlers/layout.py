@@ -117,3 +117,9 @@ SCAN_GATED_PREFIXES_ENV = "SCAN_GATED_PREFIXES"
 # In the replica bucket: the manifests ``tools.reconcile`` writes for its S3 Batch Replication
 # jobs and the jobs' completion reports (the Batch Replication role may read and write here only).
 RECONCILE_JOBS_PREFIX = "reconcile-jobs/"
+# In the restored bucket: the manifests and completion reports of ``tools.restore``'s S3 Batch
+# Operations copy jobs.
+RESTORE_JOBS_PREFIX = "restore-jobs/"
+# The operator tools' job files expire a year after they are written: past any audit of the
+# incident that made them, and never read by anything else.
+JOB_FILES_EXPIRY_DAYS = 365

@@ -175,6 +175,21 @@ def test_both_buckets_expire_the_write_health_probes_after_a_day(estate, env, st
 
 
 @pytest.mark.parametrize("env", ENVS)
+@pytest.mark.parametrize("stack_id, bucket_attr", [("Assets", "assets_bucket_name"),
+                                                   ("Replica", "replica_bucket_name")])
+@pytest.mark.parametrize("prefix", ["restore-jobs/", "reconcile-jobs/"])
+def test_both_buckets_expire_the_operator_tools_job_files_after_a_year(estate, env, stack_id,
+                                                                       bucket_attr, prefix):
+    # Each tool writes its manifests and reports in one bucket, and replication copies them
+    # into the other; nothing reads them after the incident.
+    cfg = estate.stages[env].cfg
+    _, bucket = bucket_named(estate.template_json(env, stack_id), getattr(cfg, bucket_attr))
+    rule = lifecycle_rules(bucket)[f"expire-{prefix.rstrip('/')}"]
+    assert (rule["Prefix"], rule["Status"], rule["ExpirationInDays"]) == (prefix, "Enabled", 365)
+    assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": 1}
+
+
+@pytest.mark.parametrize("env", ENVS)
 def test_replica_expires_noncurrent_versions_like_the_primary(estate, env):
     cfg = estate.stages[env].cfg
     rule = _replica_rules(estate, env)["noncurrent-versions"]

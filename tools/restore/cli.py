@@ -36,6 +36,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from botocore.utils import parse_timestamp
 from tqdm import tqdm
 
+from infra.config import RESTORE_JOBS_PREFIX
 from tools.cli import (
     Parser,
     UsageError,
@@ -425,7 +426,7 @@ def _batch_target(run: Run, dest_s3) -> batch_ops.BatchTarget:
     if manifest_bucket != run.dest_bucket:
         require_bucket(dest_s3, manifest_bucket)
     return batch_ops.BatchTarget(account, region, args.batch_role_arn, manifest_bucket,
-                                 "restore-jobs/")
+                                 RESTORE_JOBS_PREFIX)
 
 
 def main(argv: list[str] | None = None, *, stdout=None) -> int:

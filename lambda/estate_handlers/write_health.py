@@ -10,7 +10,7 @@ encrypted with the bucket's S3 Bucket Key, so an S3 write path that stores nothi
 check unhealthy within a minute, and a KMS that cannot encrypt does once S3 needs it for that
 key, which is when uploads fail too (the Bucket Key is deliberately left on: without it the
 check would fail over while uploads still work). The other probes of that minute (Route 53
-sends ~30 a minute) get 412 from S3, which evaluated the write and added no version. One fixed
+sends ~90 a minute) get 412 from S3, which evaluated the write and added no version. One fixed
 key would exist forever after the first call, and every probe would then be a 412 that stores
 no bytes: the check would stay green through an outage of the write path. A lifecycle rule
 expires the probe objects after a day (``infra/constructs/tiering.py``).

@@ -341,3 +341,11 @@ def test_the_deploy_jobs_selection_is_the_environments_stage_without_the_trust(e
     assert done.returncode == 0, done.stderr
     listed = {line.split()[0] for line in done.stdout.splitlines() if line.strip()}
     assert listed == {f"{env}/{stack_id}" for stack_id in estate.stack_ids(env)}
+
+
+@pytest.mark.parametrize("subjects", [[], ["justkalm/storage-estate:environment:prod"], [None]])
+def test_trust_conditions_refuse_anything_but_github_subjects(subjects):
+    from infra.constructs.github_oidc import github_trust_conditions
+
+    with pytest.raises(ValueError, match="repo:"):
+        github_trust_conditions(subjects)

@@ -104,13 +104,15 @@ def test_each_function_association_is_billed_for_the_requests_of_its_behaviour()
     distribution = {"Type": "AWS::CloudFront::Distribution", "Properties": {
         "DistributionConfig": {"DefaultCacheBehavior": {"FunctionAssociations": association},
                                "CacheBehaviors": [
-                                   {"PathPattern": "i/*", "FunctionAssociations": association},
+                                   {"PathPattern": "i/*", "FunctionAssociations": [
+                                       *association, {"EventType": "viewer-response",
+                                                      "FunctionARN": "arn"}]},
                                    {"PathPattern": "brands/media/*"}]}}}
     usage = dataclasses.replace(QUIET, cdn_requests_per_month={"na": 10e6},
                                 cdn_image_request_share=0.9, cdn_function_share=0.02)
     billed = _usd(prod(), {"D": distribution}, usage)
-    # (0.9 + 0.02) x 10 M invocations at $0.10 per million
-    assert billed["cloudfront.function"] == pytest.approx(0.92)
+    # (2 x 0.9 + 0.02) x 10 M invocations at $0.10 per million: each association runs
+    assert billed["cloudfront.function"] == pytest.approx(1.82)
 
 
 def test_free_types_cost_nothing_and_are_not_errors():
@@ -158,6 +160,15 @@ def test_cli_what_if_delta_is_in_the_markdown_file_too(tmp_path, capsys):
     text = out.read_text()
     assert "#### `prod` with `uploads_per_day=2.4e6`:" in text and "(+$54.00 / month)" in text
     assert "| API Gateway | " in text and "| +$54.00 |" in text
+
+
+def test_cli_what_if_delta_in_the_terminal_is_text_not_markdown(tmp_path, capsys):
+    api = {"Type": "AWS::ApiGatewayV2::Api", "Properties": {"ProtocolType": "HTTP"}}
+    root = _assembly(tmp_path / "a", {"Api": api})
+    assert main(["--assembly", str(root), "--what-if", "uploads_per_day=2.4e6"]) == 0
+    out = capsys.readouterr().out
+    assert "== prod with uploads_per_day=2.4e6:" in out
+    assert "#### `prod` with" not in out and "| Change / month |" not in out
 
 
 def test_cli_what_if_on_an_unknown_field_exits_1(tmp_path, capsys):

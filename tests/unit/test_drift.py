@@ -202,16 +202,19 @@ def test_an_expected_stack_that_is_not_live_is_drift_not_in_sync(tmp_path, gone)
     assert (f"({gone})" in out) if gone else "_IN_PROGRESS" not in out
 
 
-def test_a_stack_cloudformation_is_updating_is_skipped_reported_and_the_rest_checked(tmp_path):
-    """DetectStackDrift refuses a stack in UPDATE_IN_PROGRESS (ValidationError): it is not
+@pytest.mark.parametrize("busy", ["UPDATE_IN_PROGRESS", "CREATE_IN_PROGRESS",
+                                  "UPDATE_ROLLBACK_IN_PROGRESS", "IMPORT_IN_PROGRESS"])
+def test_a_stack_cloudformation_is_updating_is_skipped_reported_and_the_rest_checked(tmp_path,
+                                                                                      busy):
+    """DetectStackDrift refuses a stack in an *_IN_PROGRESS state (ValidationError): it is not
     asked, the stack is reported as not checked, and the run is incomplete (exit 3)."""
     def stub(stubber):
-        _describe(stubber, _stack("dev-Assets", "UPDATE_IN_PROGRESS"), _stack("dev-Cdn"))
+        _describe(stubber, _stack("dev-Assets", busy), _stack("dev-Cdn"))
         _detect(stubber, "dev-Cdn", "c")
         _in_sync(stubber, "dev-Cdn", "c")
     code, out, summary = _run(tmp_path, stub)
     assert code == 3 and summary == out
-    assert "| `dev-Assets` | us-east-1 | ❓ UNKNOWN | 0 | 0 | not checked: UPDATE_IN_PROGRESS" in out
+    assert f"| `dev-Assets` | us-east-1 | ❓ UNKNOWN | 0 | 0 | not checked: {busy}" in out
     assert "| `dev-Cdn` | us-east-1 | ✅ IN_SYNC | 0 | 0 |" in out
     assert "❓ **detection incomplete for 1 stack(s)**" in out
 

@@ -116,7 +116,7 @@ def test_while_the_alarm_lags_it_writes_the_value_again_each_minute():
     assert clock.slept == [15, 15, 15, 15, 60, 60, 60]
 
 
-def test_an_alarm_that_never_follows_exits_1_after_the_wait():
+def test_an_alarm_that_never_follows_exits_1_after_the_wait(capsys):
     client = cloudwatch()
     with Stubber(client) as cw:
         expect_state(cw, "OK")
@@ -124,11 +124,15 @@ def test_an_alarm_that_never_follows_exits_1_after_the_wait():
         expect_state(cw, "OK")  # at 0 s
         expect_state(cw, "OK")  # at 15 s
         expect_state(cw, "OK")  # at 30 s: the wait is over
+        clock = Clock()
         code, out, _ = run(["--env", "prod", "--region", "us-west-2", "--yes", "--wait", "30"],
-                           client)
+                           client, clock=clock)
         cw.assert_no_pending_responses()
     assert code == 1
     assert "Written: WritesPinnedToReplicaRegion = 1" in out
+    # It gave up because the wait was over, not because an AWS call failed.
+    assert clock.slept == [15, 15]
+    assert "is still OK after 30 s (not ALARM)" in capsys.readouterr().err
 
 
 def test_nothing_is_written_after_a_no():
@@ -242,14 +246,27 @@ def test_a_missing_switch_alarm_is_refused(capsys):
     assert f"alarm {SWITCH} does not exist in us-west-2" in capsys.readouterr().err
 
 
-def test_the_default_clients_are_the_replica_regions_cloudwatch_only(monkeypatch):
-    made = []
+@pytest.mark.parametrize("argv, regions", [
+    (["--region", "us-west-2", "--yes"], ["us-west-2"]),  # the switch: nothing in us-east-1
+    (["--failback", "--yes"], ["us-west-2"]),
+    (["--status"], ["us-west-2", "us-east-1"]),  # and Route 53's verdict, read in us-east-1
+])
+def test_the_default_clients_are_the_replica_regions_cloudwatch_and_only_status_asks_the_primary(
+        monkeypatch, argv, regions):
+    made, given = [], {}
 
     def client(service, region_name=None, **_):
         made.append((service, region_name))
-        raise RuntimeError("stop here")
+        return f"{service}@{region_name}"
+
+    def run(args, **clients):
+        given.update(clients)
+        return 0
 
     monkeypatch.setattr("tools.failover.cli.boto3.client", client)
-    with pytest.raises(RuntimeError):
-        main(["--env", "prod", "--region", "us-west-2", "--yes"], out=io.StringIO())
-    assert made == [("cloudwatch", "us-west-2")]
+    monkeypatch.setattr("tools.failover.cli.run", run)
+    assert main(["--env", "prod", *argv], out=io.StringIO()) == 0
+    assert made == [("cloudwatch", region) for region in regions]
+    assert given["cloudwatch"] == "cloudwatch@us-west-2"
+    assert given["primary_cloudwatch"] == ("cloudwatch@us-east-1" if "--status" in argv
+                                           else None)

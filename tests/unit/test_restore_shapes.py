@@ -151,6 +151,48 @@ def test_the_create_job_request_has_the_shape_s3_control_expects(tmp_path):
     assert job == "job-1"
 
 
+def test_a_replication_job_rerun_reuses_the_manifest_already_uploaded_under_its_token(tmp_path):
+    # With SSE-KMS an upload's ETag is not the content's MD5: uploading the manifest again
+    # would send the same token with another ETag, which S3 Control refuses.
+    s3 = boto3.client("s3", region_name="us-west-2", aws_access_key_id="x",
+                      aws_secret_access_key="x")
+    control = boto3.client("s3control", region_name="us-west-2", aws_access_key_id="x",
+                           aws_secret_access_key="x")
+    target = batch.BatchTarget("123456789012", "us-west-2",
+                               "arn:aws:iam::123456789012:role/justkalm-assets-prod-replica-"
+                               "batch-replication", BUCKET, "reconcile-jobs/")
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(batch.manifest_row(BUCKET, "k", "v1"))
+
+    def upload_file(*args, **kwargs):
+        raise AssertionError("the manifest was uploaded again")
+
+    s3.upload_file = upload_file
+    with Stubber(s3) as s3_stub, Stubber(control) as stub:
+        s3_stub.add_response("head_object", {"ETag": '"kms-etag"'},
+                             {"Bucket": BUCKET, "Key": "reconcile-jobs/tok/manifest.csv"})
+        stub.add_response("create_job", {"JobId": "job-2"}, {
+            "AccountId": "123456789012", "ConfirmationRequired": False,
+            "Operation": {"S3ReplicateObject": {}},
+            "Manifest": {"Spec": ANY, "Location": {
+                "ObjectArn": f"arn:aws:s3:::{BUCKET}/reconcile-jobs/tok/manifest.csv",
+                "ETag": "kms-etag"}},
+            "Report": ANY, "Priority": 10, "RoleArn": target.role_arn,
+            "ClientRequestToken": "tok", "Description": ANY})
+        job = batch.create_replication_job(control, s3, target, manifest_path=str(manifest),
+                                           token="tok", description="reconcile")
+        stub.assert_no_pending_responses()
+    assert job == "job-2"
+
+
+def test_every_gated_prefix_is_checked_not_only_the_first(s3):
+    client, stub = s3
+    stub.add_response("get_object_tagging", {"TagSet": []},
+                      {"Bucket": BUCKET, "Key": "brands/x.png", "VersionId": "v1"})
+    assert not batch.job_may_copy(client, BUCKET, "brands/x.png", "v1",
+                                  ("user-content/uploads/", "products/documents/", "brands/"))
+
+
 def test_the_same_arguments_give_the_same_job_token():
     at = dt.datetime(2026, 11, 20, tzinfo=dt.UTC).isoformat()
     assert batch.run_token("b", "p/", at, "b") == batch.run_token("b", "p/", at, "b")

@@ -129,3 +129,5 @@ def test_a_slow_down_is_answered_after_one_attempt_within_route_53s_budget(monke
     deps.s3.meta.events.register("before-send", answer)
     assert write_accepted(deps) is False
     assert len(sent) == 1
+    config = deps.s3.meta.config
+    assert config.connect_timeout + config.read_timeout <= 2  # a checker waits 2 s at most

@@ -1,7 +1,8 @@
 """`app.py` with bad context: one line that names the field, a non-zero exit, no traceback.
 
-Runs the real entry point as `cdk synth` does (context through CDK_CONTEXT_JSON); it fails
-before any construct exists, so each case costs an interpreter start, not a synth.
+Each bad value through the function app.py calls first, in-process; and once the real entry
+point as `cdk synth` runs it (context through CDK_CONTEXT_JSON): it fails before any construct
+exists, so that costs an interpreter start, not a synth.
 """
 from __future__ import annotations
 
@@ -23,13 +24,30 @@ def run_app(context: dict, outdir: Path) -> subprocess.CompletedProcess:
                           text=True, timeout=120)
 
 
-@pytest.mark.parametrize("context,field", [
+CASES = [
     ({"env": "staging"}, "env='staging'"),
     ({"env": "prod", "account_prod": "12345"}, "account '12345'"),
     ({"account_dev": "not-an-account"}, "account 'not-an-account'"),
-])
-def test_bad_context_prints_one_line_naming_the_field_and_exits_non_zero(
-        context, field, tmp_path):
+]
+
+
+@pytest.mark.parametrize("context,field", CASES)
+def test_bad_context_is_one_line_naming_the_field_and_exit_1_before_any_construct(
+        context, field, capsys):
+    # What app.py calls first, before it imports any construct library.
+    from aws_cdk import App
+
+    from infra.app_builder import configs_or_exit
+
+    with pytest.raises(SystemExit) as stop:
+        configs_or_exit(App(context=context))
+    assert stop.value.code == 1
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and field in lines[0], lines
+
+
+def test_the_real_entry_point_prints_that_line_exits_non_zero_and_synthesizes_nothing(tmp_path):
+    context, field = CASES[0]
     result = run_app(context, tmp_path)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr

@@ -41,6 +41,15 @@ def expect_write(cw: Stubber, value: int, times: int = 1) -> None:
 HOLD = 3  # writes after the alarm has moved, a minute apart, for Route 53's own reading
 
 
+def expect_switch(cw: Stubber, before: str, value: int) -> None:
+    """A whole switch: the alarm read, the value written, the alarm read again in its new
+    state, then the value held for Route 53."""
+    expect_state(cw, before)
+    expect_write(cw, value)
+    expect_state(cw, "ALARM" if value == 1 else "OK")
+    expect_write(cw, value, HOLD)
+
+
 class Clock:
     def __init__(self):
         self.now, self.slept = 0.0, []
@@ -70,10 +79,7 @@ def test_failover_asks_then_pins_writes_with_one_metric_in_the_replica_region():
     client = cloudwatch()
     assert client.meta.region_name == PROD.replica_region
     with Stubber(client) as cw:
-        expect_state(cw, "OK")
-        expect_write(cw, 1)
-        expect_state(cw, "ALARM")
-        expect_write(cw, 1, HOLD)
+        expect_switch(cw, "OK", 1)
         code, out, asked = run(["--env", "prod", "--region", "us-west-2"], client)
         cw.assert_no_pending_responses()
     assert code == 0
@@ -87,10 +93,7 @@ def test_failover_asks_then_pins_writes_with_one_metric_in_the_replica_region():
 def test_failback_releases_without_a_question_under_yes():
     client = cloudwatch()
     with Stubber(client) as cw:
-        expect_state(cw, "ALARM")
-        expect_write(cw, 0)
-        expect_state(cw, "OK")
-        expect_write(cw, 0, HOLD)
+        expect_switch(cw, "ALARM", 0)
         code, out, asked = run(["--env", "prod", "--failback", "--yes"], client,
                                interactive=False)
         cw.assert_no_pending_responses()
@@ -167,10 +170,7 @@ def test_a_switch_already_in_place_is_written_and_held_again_without_a_question(
 def test_a_never_switched_alarm_can_be_pinned():
     client = cloudwatch()
     with Stubber(client) as cw:
-        expect_state(cw, "INSUFFICIENT_DATA")
-        expect_write(cw, 1)
-        expect_state(cw, "ALARM")
-        expect_write(cw, 1, HOLD)
+        expect_switch(cw, "INSUFFICIENT_DATA", 1)
         code, out, _ = run(["--env", "prod", "--region", "us-west-2", "--yes"], client)
     assert code == 0
     assert "never switched" in out

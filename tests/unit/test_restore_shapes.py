@@ -112,11 +112,14 @@ def test_manifest_rows_url_encode_keys_and_round_trip():
     assert batch.parse_manifest(text) == [(BUCKET, k, "v1") for k in keys]
 
 
+def _clients(region: str):
+    """Offline S3 and S3 Control clients (every call goes to a Stubber)."""
+    return tuple(boto3.client(service, region_name=region, aws_access_key_id="x",
+                              aws_secret_access_key="x") for service in ("s3", "s3control"))
+
+
 def test_the_create_job_request_has_the_shape_s3_control_expects(tmp_path):
-    s3 = boto3.client("s3", region_name="us-east-1", aws_access_key_id="x",
-                      aws_secret_access_key="x")
-    control = boto3.client("s3control", region_name="us-east-1", aws_access_key_id="x",
-                           aws_secret_access_key="x")
+    s3, control = _clients("us-east-1")
     target = batch.BatchTarget("123456789012", "us-east-1",
                                "arn:aws:iam::123456789012:role/justkalm-assets-dev-restore",
                                BUCKET, "restore-jobs/")
@@ -154,10 +157,7 @@ def test_the_create_job_request_has_the_shape_s3_control_expects(tmp_path):
 def test_a_replication_job_rerun_reuses_the_manifest_already_uploaded_under_its_token(tmp_path):
     # With SSE-KMS an upload's ETag is not the content's MD5: uploading the manifest again
     # would send the same token with another ETag, which S3 Control refuses.
-    s3 = boto3.client("s3", region_name="us-west-2", aws_access_key_id="x",
-                      aws_secret_access_key="x")
-    control = boto3.client("s3control", region_name="us-west-2", aws_access_key_id="x",
-                           aws_secret_access_key="x")
+    s3, control = _clients("us-west-2")
     target = batch.BatchTarget("123456789012", "us-west-2",
                                "arn:aws:iam::123456789012:role/justkalm-assets-prod-replica-"
                                "batch-replication", BUCKET, "reconcile-jobs/")

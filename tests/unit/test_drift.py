@@ -175,6 +175,23 @@ def test_failed_detection_keeps_partial_results_and_says_why(tmp_path):
     assert "| `dev-Cdn` | us-east-1 | ✅ IN_SYNC |" in out
 
 
+def test_a_failed_detection_whose_resource_list_also_fails_keeps_both_reasons(tmp_path):
+    def stub(stubber):
+        _describe(stubber, _stack("dev-Assets"), _stack("dev-Cdn"))
+        _detect(stubber, "dev-Assets", "a")
+        _detect(stubber, "dev-Cdn", "c")
+        _status(stubber, "a", "DETECTION_FAILED", "IN_SYNC",
+                reason="Failed to detect drift on resource [Gate]")
+        stubber.add_client_error("describe_stack_resource_drifts", "Throttling",
+                                 "Rate exceeded", expected_params={
+                                     "StackName": "dev-Assets",
+                                     "StackResourceDriftStatusFilters": FILTERS})
+        _in_sync(stubber, "dev-Cdn", "c")
+    code, out, _ = _run(tmp_path, stub)
+    assert code == 3
+    assert "Failed to detect drift on resource [Gate]" in out and "Rate exceeded" in out
+
+
 def test_a_detection_still_running_at_the_timeout_is_reported_incomplete(tmp_path):
     def stub(stubber):
         _describe(stubber, _stack("dev-Assets"), _stack("dev-Cdn"))

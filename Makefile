@@ -180,7 +180,7 @@ drift: install
 	case $$code in \
 	  0) ;; \
 	  1) echo "tools.drift exit 1: drift found" >&2 ;; \
-	  3) echo "tools.drift exit 3: detection incomplete for some stack (the report may still list drift)" >&2 ;; \
+	  3) echo "tools.drift exit 3: no drift found, but detection incomplete for some stack" >&2 ;; \
 	  2) echo "tools.drift exit 2: usage error" >&2 ;; \
 	  *) echo "tools.drift exit $$code: unexpected failure" >&2 ;; \
 	esac; exit $$code

@@ -54,7 +54,7 @@ def _drifts(stubber: Stubber, name: str, drifts: list[dict]) -> None:
                          {"StackName": name, "StackResourceDriftStatusFilters": FILTERS})
 
 
-FILTERS = ["MODIFIED", "DELETED", "NOT_CHECKED"]
+FILTERS = ["MODIFIED", "DELETED", "UNKNOWN", "UNSUPPORTED", "NOT_CHECKED"]
 
 
 def _drift(logical_id: str, status: str, rtype: str = "AWS::S3::Bucket",
@@ -192,6 +192,45 @@ def test_a_failed_detection_whose_resource_list_also_fails_keeps_both_reasons(tm
     assert "Failed to detect drift on resource [Gate]" in out and "Rate exceeded" in out
 
 
+@pytest.mark.parametrize("verdict", ["UNKNOWN", "NOT_CHECKED"])
+def test_a_finished_detection_that_compared_nothing_is_incomplete_not_in_sync(tmp_path,
+                                                                              verdict):
+    # StackDriftStatus UNKNOWN: CloudFormation could not run detection; NOT_CHECKED: never
+    # checked. Neither is a verdict that the stack is in sync.
+    code, out, _ = _run(tmp_path, _both_in_sync_but_assets(verdict))
+    assert code == 3
+    assert f"drift status {verdict}" in out and "Every expected stack is in sync" not in out
+
+
+def _both_in_sync_but_assets(verdict: str):
+    def stub(stubber):
+        _describe(stubber, _stack("dev-Assets"), _stack("dev-Cdn"))
+        _detect(stubber, "dev-Assets", "a")
+        _detect(stubber, "dev-Cdn", "c")
+        _status(stubber, "a", "DETECTION_COMPLETE", verdict)
+        _drifts(stubber, "dev-Assets", [])
+        _in_sync(stubber, "dev-Cdn", "c")
+    return stub
+
+
+def test_resources_detection_could_not_compare_are_listed_apart(tmp_path):
+    code, out, _ = _run(tmp_path, _both_in_sync(not_checked=[
+        _drift("Fn", "UNKNOWN", rtype="AWS::Lambda::Function"),
+        _drift("Thing", "UNSUPPORTED", rtype="AWS::Some::Thing")]))
+    assert code == 0
+    assert "| `dev-Assets` | us-east-1 | ✅ IN_SYNC | 0 | 2 |" in out
+
+
+def test_a_first_create_that_rolled_back_is_missing_not_checked(tmp_path):
+    def stub(stubber):
+        _describe(stubber, _stack("dev-Assets", "ROLLBACK_COMPLETE"), _stack("dev-Cdn"))
+        _detect(stubber, "dev-Cdn", "c")
+        _in_sync(stubber, "dev-Cdn", "c")
+    code, out, _ = _run(tmp_path, stub)
+    assert code == 1
+    assert "| `dev-Assets` | us-east-1 | ⛔ MISSING |" in out and "ROLLBACK_COMPLETE" in out
+
+
 def test_a_detection_still_running_at_the_timeout_is_reported_incomplete(tmp_path):
     def stub(stubber):
         _describe(stubber, _stack("dev-Assets"), _stack("dev-Cdn"))
@@ -247,7 +286,7 @@ def test_one_stacks_api_error_is_recorded_on_it_and_every_other_result_is_printe
         _status(stubber, "c", "DETECTION_COMPLETE", "DRIFTED")
         _drifts(stubber, "dev-Cdn", [_drift("Distribution", "MODIFIED")])
     code, out, summary = _run(tmp_path, stub)
-    assert code == 3, "a stack could not be checked: incomplete, even though drift was found"
+    assert code == 1, "drift found is never hidden behind another stack's failed check"
     assert summary == out and "Traceback" not in capsys.readouterr().err
     assert "DetectStackDrift failed: An error occurred (ValidationError)" in out
     assert "| `dev-Cdn` | us-east-1 | ⚠️ DRIFTED | 1 |" in out

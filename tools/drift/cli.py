@@ -1,9 +1,11 @@
 """`python -m tools.drift --env prod [--region R ...] [--summary FILE]`.
 
 Exit codes: 0 every expected stack in sync; 1 drift found (a resource changed or deleted, or
-an expected stack missing); 2 usage error; 3 detection could not complete for some stack (AWS
-error, a stack CloudFormation is updating, a failed or timed-out detection), whatever the
-others showed — the report, always printed, says which stack and why.
+an expected stack missing), even where detection could not complete for another stack: drift
+found is never hidden behind a check that failed; 2 usage error; 3 no drift found, but
+detection could not complete for some stack (AWS error, a stack CloudFormation is updating, a
+failed or timed-out detection, one that compared nothing) — the report, always printed, says
+which stack and why.
 """
 from __future__ import annotations
 
@@ -85,10 +87,10 @@ def check(args: argparse.Namespace, client: Callable[[str], Any], stdout=None,
     if args.summary:
         with args.summary.open("a", encoding="utf-8") as summary:
             summary.write(text)
-    # Incomplete first: "in sync" or "drift" is a verdict about every expected stack.
-    if incomplete(results) or not results:
-        return INCOMPLETE
-    return DRIFTED if drifted(results) else 0
+    # Drift found wins: a stack that could not be checked must not hide one that drifted.
+    if drifted(results):
+        return DRIFTED
+    return INCOMPLETE if incomplete(results) or not results else 0
 
 
 def main(argv: list[str] | None = None, *, client: Callable[[str], Any] = _default_client,

@@ -18,11 +18,16 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 DRIFTED_STATUSES = ("MODIFIED", "DELETED")
-# Resources CloudFormation did not compare (a type without drift support, or one it could not
-# read): neither drift nor in sync, so they are counted apart.
-RESOURCE_STATUSES = [*DRIFTED_STATUSES, "NOT_CHECKED"]
-# A stack in these is not there: deleted, being deleted, or created by a change set never run.
-GONE = {"DELETE_COMPLETE", "DELETE_IN_PROGRESS", "REVIEW_IN_PROGRESS"}
+# Resources CloudFormation did not compare: UNKNOWN (it could not run detection on the
+# resource), UNSUPPORTED (a type without drift support) and NOT_CHECKED (which the API
+# reference says it does not currently return): neither drift nor in sync, counted apart.
+NOT_COMPARED_STATUSES = ("UNKNOWN", "UNSUPPORTED", "NOT_CHECKED")
+RESOURCE_STATUSES = [*DRIFTED_STATUSES, *NOT_COMPARED_STATUSES]
+# The verdicts of a finished detection; UNKNOWN or NOT_CHECKED say nothing was compared.
+VERDICTS = ("IN_SYNC", "DRIFTED")
+# A stack in these is not there: deleted, being deleted, created by a change set never run, or
+# a first create that failed and was rolled back (every resource deleted).
+GONE = {"DELETE_COMPLETE", "DELETE_IN_PROGRESS", "REVIEW_IN_PROGRESS", "ROLLBACK_COMPLETE"}
 AWS_ERRORS = (ClientError, BotoCoreError)
 
 
@@ -39,7 +44,7 @@ class ResourceDrift:
     logical_id: str
     physical_id: str
     rtype: str
-    status: str  # MODIFIED, DELETED or NOT_CHECKED
+    status: str  # MODIFIED, DELETED, or one of NOT_COMPARED_STATUSES
     properties: tuple[PropertyDrift, ...] = ()
 
 
@@ -119,6 +124,10 @@ def _finish(cfn: Any, result: StackDrift, status: dict[str, Any]) -> None:
         # CloudFormation still reports what it could check (e.g. a resource type it cannot
         # read is skipped): keep those results and say why it is incomplete.
         result.problem = status.get("DetectionStatusReason", "detection failed")
+    elif result.status not in VERDICTS:
+        # A finished detection that compared nothing is no verdict of "in sync".
+        result.problem = (f"drift status {result.status}: "
+                          f"{status.get('DetectionStatusReason') or 'nothing was compared'}")
     try:
         found = drifted_resources(cfn, result.name)
     except AWS_ERRORS as error:
@@ -126,7 +135,7 @@ def _finish(cfn: Any, result: StackDrift, status: dict[str, Any]) -> None:
             result.problem, _error("DescribeStackResourceDrifts", error)]))
         return
     result.resources = [r for r in found if r.status in DRIFTED_STATUSES]
-    result.not_checked = [r for r in found if r.status == "NOT_CHECKED"]
+    result.not_checked = [r for r in found if r.status in NOT_COMPARED_STATUSES]
 
 
 def detect_region(cfn: Any, region: str, stacks: list[str], *, poll_seconds: float = 5,

@@ -70,7 +70,7 @@ def _drift_run_with_a_tool_exiting(tmp_path, code: int) -> subprocess.CompletedP
 
 
 @pytest.mark.parametrize(("code", "says"), [(1, "exit 1: drift found"),
-                                           (3, "exit 3: detection incomplete"),
+                                           (3, "exit 3: no drift found, but detection incomplete"),
                                            (2, "exit 2: usage error")])
 def test_make_drift_says_which_failure_make_turned_into_its_exit_2(tmp_path, code, says):
     result = _drift_run_with_a_tool_exiting(tmp_path, code)

@@ -294,3 +294,13 @@ def test_everything_the_gate_runs_has_code_owners():
     for path in gate:
         assert (ROOT / path).is_file(), path
         assert all(re.fullmatch(r"@[\w-]+/[\w-]+", o) for o in _owners(path)), path
+
+
+def test_the_review_compares_the_head_with_the_base_it_was_merged_onto():
+    # The event's base.sha is stale after main moves (it changes only on pushes to the pull
+    # request); the checked-out merge commit's first parent is the base the head meets.
+    (job,) = [j for j in load("pull-request.yml")["jobs"].values()
+              if "tools.review" in runs(j)]
+    assert 'base="$(git rev-parse HEAD^1)"' in runs(job) and '--base "$base"' in runs(job)
+    assert "pull_request.base.sha" not in (ROOT / ".github/workflows/pull-request.yml").read_text()
+    assert 'head -c 900000 review/report.md >> "$GITHUB_STEP_SUMMARY"' in runs(job)

@@ -205,3 +205,53 @@ def test_the_working_tree_is_compared_too_and_a_base_without_the_app_is_not(pinn
     finally:
         git(pinned_repo, "checkout", "-q", "-f", "main")
     assert toolchain_changes(pinned_repo, appless, main_commit) == []
+
+
+def _same(before: str, after: str, files: dict[str, str] | None = None,
+          after_files: dict[str, str] | None = None) -> bool:
+    from tools.review.assembly import pins
+
+    def reader(given):
+        return lambda name: (given or {}).get(name)
+    return pins(before, reader(files)) == pins(after, reader(after_files or files))
+
+
+@pytest.mark.parametrize("after", [
+    "aws-cdk-lib == 2.275.0\n",                     # spacing
+    "AWS_CDK.lib==2.275.0\n",                        # the name's case and separators (PEP 503)
+    "aws-cdk-lib==2.275.0   # the CDK\n",            # a comment
+])
+def test_the_same_pin_spelled_another_way_is_not_a_toolchain_change(after):
+    assert _same("aws-cdk-lib==2.275.0\n", after)
+
+
+@pytest.mark.parametrize("before, after", [
+    # hashes moved between two packages (pip joins continuation lines first)
+    ("a==1 \\\n  --hash=sha256:aaa\nb==1 \\\n  --hash=sha256:bbb\n",
+     "a==1 \\\n  --hash=sha256:bbb\nb==1 \\\n  --hash=sha256:aaa\n"),
+    # a URL's fragment is no comment
+    ("pkg @ https://example.invalid/pkg.whl#sha256=aaa\n",
+     "pkg @ https://example.invalid/pkg.whl#sha256=bbb\n"),
+    # a marker added to an unchanged pin changes where it installs
+    ("pkg==1\n", "pkg==1 ; python_version < '3.12'\n"),
+])
+def test_a_changed_pin_in_any_spelling_is_a_toolchain_change(before, after):
+    assert not _same(before, after)
+
+
+def test_a_pin_moved_into_an_included_file_is_still_compared():
+    file = "-c constraints.txt\n"
+    assert not _same(file, file, {"constraints.txt": "aws-cdk-lib==2.275.0\n"},
+                     {"constraints.txt": "aws-cdk-lib==2.276.0\n"})
+    assert _same(file, file, {"constraints.txt": "aws-cdk-lib==2.275.0\n"})
+
+
+def test_a_uv_setting_added_beside_the_pins_is_a_toolchain_change(pinned_repo):
+    from tools.review.assembly import toolchain_changes
+
+    main_commit = git(pinned_repo, "rev-parse", "main").strip()
+    (pinned_repo / "uv.toml").write_text('index-url = "https://mirror.invalid/simple"\n')
+    try:
+        assert toolchain_changes(pinned_repo, main_commit, None) == ["uv.toml"]
+    finally:
+        (pinned_repo / "uv.toml").unlink()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -26,6 +27,9 @@ KEPT_ASSEMBLIES = 6
 # What the review cannot vary per side: both revisions are synthesized with the running
 # interpreter's packages (the head's), so a change to these pins is invisible to the diff.
 TOOLCHAIN_FILES = ("requirements.txt", "requirements-dev.txt")
+# uv, which installs them, also reads its settings from these (docs.astral.sh/uv, configuration
+# files): an index or an override there changes what is installed as much as a pin does.
+UV_CONFIG_FILES = ("uv.toml", "pyproject.toml")
 
 
 class ReviewError(Exception):
@@ -222,13 +226,43 @@ def synthesize_ref(repo: Path, ref: str, python: str = sys.executable) -> Path |
     return final
 
 
-def _pins(text: str | None) -> list[str] | None:
-    """A requirements file's lines without comments, blank lines or order: what pip installs
-    from it (None: no such file)."""
+_NAMED = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(.*)$", re.DOTALL)
+_INCLUDE = re.compile(r"^(?:-r|-c|--requirement|--constraint)(?:\s+|=)(\S+)$")
+
+
+def _requirement(line: str) -> str:
+    """One requirement as pip reads it, spelled one way: the name lower-cased with runs of
+    ``-_.`` as one ``-`` (PEP 503), no whitespace before its markers, the markers' spacing
+    collapsed. ``Pillow==13.0`` and ``pillow == 13.0`` are the same pin."""
+    spec, semicolon, markers = line.partition(";")
+    spec = "".join(spec.split())
+    named = _NAMED.match(spec)
+    if named and not spec.startswith("-"):
+        spec = re.sub(r"[-_.]+", "-", named.group(1)).lower() + named.group(2)
+    return spec + (";" + " ".join(markers.split()) if semicolon else "")
+
+
+def pins(text: str | None, read: Any, seen: frozenset[str] = frozenset()) -> list[str] | None:
+    """What pip installs from a requirements file, comparable: its logical lines (backslash
+    continuations joined, so a ``--hash`` stays with its package), comments dropped where pip
+    drops them (a ``#`` at the start or after whitespace; a URL's ``#sha256=`` fragment is
+    kept), each requirement spelled one way, in no order, and the pins of every ``-r``/``-c``
+    file it includes, read with ``read(name)`` (None: no such file)."""
     if text is None:
         return None
-    return sorted(line.split("#", 1)[0].strip() for line in text.splitlines()
-                  if line.split("#", 1)[0].strip())
+    found: list[str] = []
+    for line in text.replace("\\\n", " ").splitlines():
+        line = re.sub(r"(^|\s)#.*$", "", line).strip()
+        if not line:
+            continue
+        included = _INCLUDE.match(line)
+        if included and included.group(1) not in seen:
+            name = included.group(1)
+            found += [f"{name}: {pin}" for pin in
+                      pins(read(name), read, seen | {name}) or ["(missing)"]]
+        else:
+            found.append(_requirement(line))
+    return sorted(found)
 
 
 def _file_at(repo: Path, commit: str | None, name: str) -> str | None:
@@ -247,5 +281,14 @@ def toolchain_changes(repo: Path, base: str, head: str | None) -> list[str]:
     them. A base without app.py is an empty estate: nothing of it is synthesized."""
     if _file_at(repo, base, "app.py") is None:
         return []
-    return [name for name in TOOLCHAIN_FILES
-            if _pins(_file_at(repo, base, name)) != _pins(_file_at(repo, head, name))]
+    def at(commit: str | None):
+        return lambda name: _file_at(repo, commit, name)
+
+    # Each file's own includes are followed, except the files compared on their own here.
+    compared = frozenset(TOOLCHAIN_FILES)
+    changed = [name for name in TOOLCHAIN_FILES
+               if pins(at(base)(name), at(base), compared)
+               != pins(at(head)(name), at(head), compared)]
+    # uv reads these from the working folder too (index, overrides): any change counts.
+    return changed + [name for name in UV_CONFIG_FILES
+                      if _file_at(repo, base, name) != _file_at(repo, head, name)]

@@ -241,7 +241,7 @@ def test_a_detection_still_running_at_the_timeout_is_reported_incomplete(tmp_pat
         for _ in range(2):
             _status(stubber, "a", "DETECTION_IN_PROGRESS")
     code, out, _ = _run(tmp_path, stub, "--poll-seconds", "5", "--timeout-seconds", "10")
-    assert code == 3 and "still running after 10 s" in out
+    assert code == 3 and "detection still running when the run's wait ran out" in out
 
 
 @pytest.mark.parametrize("gone", [None, "DELETE_IN_PROGRESS", "REVIEW_IN_PROGRESS"])
@@ -338,6 +338,35 @@ def test_a_region_without_a_client_is_reported_and_the_other_regions_still_check
         out.getvalue()
 
 
+def test_the_timeout_is_one_wait_for_the_whole_run_not_one_per_region(monkeypatch):
+    # Regions are checked one after another: a wait per region would add up past the job's
+    # own timeout, which ends the job before it writes any report.
+    monkeypatch.setattr(cli, "expected_stacks",
+                        lambda env: {"dev-Assets": "us-east-1", "dev-Replica": "us-west-2"})
+    now = [0.0]
+    monkeypatch.setattr(cli.time, "monotonic", lambda: now[0])
+    east, west = _client(), _client()
+    slept = []
+
+    def sleep(seconds):
+        slept.append(seconds)
+        now[0] += seconds
+    with Stubber(east) as first, Stubber(west) as second:
+        _describe(first, _stack("dev-Assets"))
+        _detect(first, "dev-Assets", "a")
+        for _ in range(3):  # at 0, 5 and 10 s: still running, and the 10 s are spent
+            _status(first, "a", "DETECTION_IN_PROGRESS")
+        _describe(second, _stack("dev-Replica"))
+        _detect(second, "dev-Replica", "r")
+        _status(second, "r", "DETECTION_IN_PROGRESS")  # checked once, no wait left
+        code = main(["--env", "dev", "--poll-seconds", "5", "--timeout-seconds", "10"],
+                    client=lambda region: east if region == "us-east-1" else west,
+                    stdout=io.StringIO(), sleep=sleep)
+        first.assert_no_pending_responses()
+        second.assert_no_pending_responses()
+    assert code == 3 and sum(slept) == 10
+
+
 def test_a_region_with_no_expected_stack_checks_nothing_and_is_not_in_sync(tmp_path):
     calls = []
     out = io.StringIO()
@@ -416,7 +445,7 @@ def test_a_timeout_of_0_still_checks_once_and_reports_incomplete(tmp_path):
         _status(stubber, "a", "DETECTION_IN_PROGRESS")
         _in_sync(stubber, "dev-Cdn", "c")
     code, out, _ = _run(tmp_path, stub, "--timeout-seconds", "0")
-    assert code == 3 and "still running after 0 s" in out
+    assert code == 3 and "detection still running when the run's wait ran out" in out
 
 
 @pytest.mark.parametrize("bound", [{"poll_seconds": 0}, {"poll_seconds": float("nan")},

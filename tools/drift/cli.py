@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -46,7 +47,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--poll-seconds", type=_poll_seconds, default=5.0, metavar="SECONDS",
                    help="wait between status checks (> 0)")
     p.add_argument("--timeout-seconds", type=_seconds, default=900.0, metavar="SECONDS",
-                   help="give up on a detection still running after this long (>= 0)")
+                   help="give up on detections still running this long after the run began, "
+                        "all regions together (>= 0)")
     return p
 
 
@@ -68,9 +70,12 @@ def check(args: argparse.Namespace, client: Callable[[str], Any], stdout=None,
           sleep: Callable[[float], None] | None = None) -> int:
     regions = _regions(args)
     expected = expected_stacks(args.env)
-    options = {"poll_seconds": args.poll_seconds, "timeout_seconds": args.timeout_seconds}
+    options: dict[str, Any] = {"poll_seconds": args.poll_seconds}
     if sleep is not None:
         options["sleep"] = sleep
+    # One wait for the whole run, shared by the regions checked one after another: the job's
+    # own timeout must not end the run before its report is written.
+    deadline = time.monotonic() + args.timeout_seconds
     results: list[StackDrift] = []
     for where in dict.fromkeys(regions):
         names = sorted(name for name, stack_region in expected.items() if stack_region == where)
@@ -78,7 +83,8 @@ def check(args: argparse.Namespace, client: Callable[[str], Any], stdout=None,
             continue
         # One region's failure is that region's stacks' result: the others are still checked.
         try:
-            results += detect_region(client(where), where, names, **options)
+            results += detect_region(client(where), where, names, **options,
+                                     timeout_seconds=max(0.0, deadline - time.monotonic()))
         except AWS_ERRORS as error:
             results += [StackDrift(name, where, problem=f"no CloudFormation client: {error}")
                         for name in names]

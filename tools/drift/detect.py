@@ -167,7 +167,8 @@ def detect_region(cfn: Any, region: str, stacks: list[str], *, poll_seconds: flo
         if pending:
             if waited >= timeout_seconds:
                 for name in pending.values():
-                    results[name].problem = f"detection still running after {timeout_seconds:g} s"
+                    results[name].problem = ("detection still running when the run's wait "
+                                             "ran out")
                 break
             sleep(poll_seconds)
             waited += poll_seconds

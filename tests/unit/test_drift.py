@@ -115,6 +115,13 @@ def _run(tmp_path: Path, stub, *extra: str) -> tuple[int, str, str]:
     return code, out.getvalue(), summary.read_text() if summary.exists() else ""
 
 
+def _detecting_both(stubber: Stubber) -> None:
+    """Both stacks live, detection started on `dev-Assets` ("a") and `dev-Cdn` ("c")."""
+    _describe(stubber, _stack("dev-Assets"), _stack("dev-Cdn"))
+    _detect(stubber, "dev-Assets", "a")
+    _detect(stubber, "dev-Cdn", "c")
+
+
 def _in_sync(stubber: Stubber, name: str, detection_id: str) -> None:
     _status(stubber, detection_id, "DETECTION_COMPLETE", "IN_SYNC")
     _drifts(stubber, name, [])
@@ -122,9 +129,7 @@ def _in_sync(stubber: Stubber, name: str, detection_id: str) -> None:
 
 def test_drift_is_reported_in_the_job_summary_and_exits_1(tmp_path):
     def stub(stubber):
-        _describe(stubber, _stack("dev-Assets"), _stack("dev-Cdn"))
-        _detect(stubber, "dev-Assets", "a")
-        _detect(stubber, "dev-Cdn", "c")
+        _detecting_both(stubber)
         _status(stubber, "a", "DETECTION_COMPLETE", "DRIFTED")
         _drifts(stubber, "dev-Assets", [_drift("Assets", "MODIFIED", properties=[{
             "PropertyPath": "/Tags/0/Value", "ExpectedValue": "dev", "ActualValue": "a|b",
@@ -143,9 +148,7 @@ def _both_in_sync(detection_a: str = "DETECTION_COMPLETE", reason: str | None = 
                   not_checked: list[dict] | None = None):
     """`dev-Assets` (its detection ends with ``detection_a``) and `dev-Cdn`, nothing drifted."""
     def stub(stubber):
-        _describe(stubber, _stack("dev-Assets"), _stack("dev-Cdn"))
-        _detect(stubber, "dev-Assets", "a")
-        _detect(stubber, "dev-Cdn", "c")
+        _detecting_both(stubber)
         _status(stubber, "a", detection_a, "IN_SYNC", reason=reason)
         _drifts(stubber, "dev-Assets", not_checked or [])
         _in_sync(stubber, "dev-Cdn", "c")
@@ -177,9 +180,7 @@ def test_failed_detection_keeps_partial_results_and_says_why(tmp_path):
 
 def test_a_failed_detection_whose_resource_list_also_fails_keeps_both_reasons(tmp_path):
     def stub(stubber):
-        _describe(stubber, _stack("dev-Assets"), _stack("dev-Cdn"))
-        _detect(stubber, "dev-Assets", "a")
-        _detect(stubber, "dev-Cdn", "c")
+        _detecting_both(stubber)
         _status(stubber, "a", "DETECTION_FAILED", "IN_SYNC",
                 reason="Failed to detect drift on resource [Gate]")
         stubber.add_client_error("describe_stack_resource_drifts", "Throttling",
@@ -204,9 +205,7 @@ def test_a_finished_detection_that_compared_nothing_is_incomplete_not_in_sync(tm
 
 def _both_in_sync_but_assets(verdict: str):
     def stub(stubber):
-        _describe(stubber, _stack("dev-Assets"), _stack("dev-Cdn"))
-        _detect(stubber, "dev-Assets", "a")
-        _detect(stubber, "dev-Cdn", "c")
+        _detecting_both(stubber)
         _status(stubber, "a", "DETECTION_COMPLETE", verdict)
         _drifts(stubber, "dev-Assets", [])
         _in_sync(stubber, "dev-Cdn", "c")
@@ -233,9 +232,7 @@ def test_a_first_create_that_rolled_back_is_missing_not_checked(tmp_path):
 
 def test_a_detection_still_running_at_the_timeout_is_reported_incomplete(tmp_path):
     def stub(stubber):
-        _describe(stubber, _stack("dev-Assets"), _stack("dev-Cdn"))
-        _detect(stubber, "dev-Assets", "a")
-        _detect(stubber, "dev-Cdn", "c")
+        _detecting_both(stubber)
         _status(stubber, "a", "DETECTION_IN_PROGRESS")
         _in_sync(stubber, "dev-Cdn", "c")
         for _ in range(2):
@@ -295,9 +292,7 @@ def test_one_stacks_api_error_is_recorded_on_it_and_every_other_result_is_printe
 
 def test_an_error_while_polling_one_detection_leaves_the_others_running(tmp_path):
     def stub(stubber):
-        _describe(stubber, _stack("dev-Assets"), _stack("dev-Cdn"))
-        _detect(stubber, "dev-Assets", "a")
-        _detect(stubber, "dev-Cdn", "c")
+        _detecting_both(stubber)
         stubber.add_client_error("describe_stack_drift_detection_status", "Throttling",
                                  "Rate exceeded", expected_params={"StackDriftDetectionId": "a"})
         _in_sync(stubber, "dev-Cdn", "c")
@@ -439,9 +434,7 @@ def test_a_wait_that_could_never_end_is_a_usage_error_before_any_aws_call(
 
 def test_a_timeout_of_0_still_checks_once_and_reports_incomplete(tmp_path):
     def stub(stubber):
-        _describe(stubber, _stack("dev-Assets"), _stack("dev-Cdn"))
-        _detect(stubber, "dev-Assets", "a")
-        _detect(stubber, "dev-Cdn", "c")
+        _detecting_both(stubber)
         _status(stubber, "a", "DETECTION_IN_PROGRESS")
         _in_sync(stubber, "dev-Cdn", "c")
     code, out, _ = _run(tmp_path, stub, "--timeout-seconds", "0")

@@ -182,3 +182,14 @@ def test_a_cut_comment_closes_its_code_fences_and_details_before_the_note():
     last_close = max(text.rfind("```"), text.rfind("</details>"))
     assert text.rstrip().endswith("the `review` artifact of this workflow run.")
     assert text.index("… the report is cut here") > last_close
+
+
+def test_the_toolchain_label_does_not_allow_data_at_risk():
+    from tools.review.comment import Gate
+
+    at_risk = (object(),)
+    assert not Gate(at_risk, overridden=False, toolchain_allowed=True).passed
+    assert Gate(at_risk, overridden=True).passed
+    assert not Gate((), overridden=True, toolchain=("requirements.txt",)).passed
+    assert Gate((), overridden=False, toolchain=("requirements.txt",),
+                toolchain_allowed=True).passed

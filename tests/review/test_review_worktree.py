@@ -164,16 +164,21 @@ def test_a_changed_pin_blocks_the_review_even_with_identical_templates(pinned_re
     assert "No infrastructure changes." in report
     verdict = comment.split("\n\n")[1]
     assert verdict.startswith("⛔ **Blocked: the toolchain changed.** `requirements.txt` changed")
-    assert "allow-destructive-change" in verdict
+    assert "allow-toolchain-change" in verdict and "allow-destructive-change" not in verdict
 
 
-def test_the_override_label_lets_a_toolchain_change_pass_and_the_comment_records_it(
-        pinned_repo, tmp_path):
+@pytest.mark.parametrize(("labels", "passes"), [
+    ('["allow-toolchain-change"]', True),
+    # the label that allows data loss is not the one an upgrade needs
+    ('["allow-destructive-change"]', False),
+])
+def test_only_the_toolchain_label_lets_a_toolchain_change_pass(pinned_repo, tmp_path, labels,
+                                                               passes):
     code, _, comment = _review_with_comment(
-        pinned_repo, tmp_path, ["--base", "main", "--head", "bump",
-                                "--labels", '["allow-destructive-change"]'])
-    assert code == 0
-    assert "⚠️ **Toolchain changed, allowed by the label `allow-destructive-change`.**" in comment
+        pinned_repo, tmp_path, ["--base", "main", "--head", "bump", "--labels", labels])
+    assert code == (0 if passes else 2)
+    allowed = "⚠️ **Toolchain changed, allowed by the label `allow-toolchain-change`.**"
+    assert (allowed in comment) == passes
 
 
 @pytest.mark.parametrize(("head", "changed"), [("reworded", []), ("main", []),

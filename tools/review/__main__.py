@@ -3,7 +3,8 @@
 Exit codes: 0 no risky change; 2 a stateful resource is replaced, deleted or no longer
 retained, or the two revisions pin different Python packages (requirements*.txt: both are
 synthesized with the head's, so an upgrade's template changes would go unseen) — unless
---labels names the override label, see comment.py — or (with
+--labels names the label for each (data: allow-destructive-change; toolchain:
+allow-toolchain-change; see comment.py) — or (with
 --cost-threshold) an environment's monthly cost rises by more than the threshold; 1 usage or
 synthesis error. Cost never makes a review risky without a threshold.
 `--comment FILE` also writes the pull request's comment (marker, verdict, risky changes per
@@ -31,7 +32,13 @@ from tools.review.assembly import (
     synthesize_ref,
     toolchain_changes,
 )
-from tools.review.comment import OVERRIDE_LABEL, comment_body, gate, parse_labels
+from tools.review.comment import (
+    OVERRIDE_LABEL,
+    TOOLCHAIN_LABEL,
+    comment_body,
+    gate,
+    parse_labels,
+)
 from tools.review.diff import diff_assemblies
 from tools.review.report import at_risk_count, cost_section, render_markdown
 
@@ -69,7 +76,8 @@ def _parser() -> argparse.ArgumentParser:
                         "changes per environment, report) here")
     p.add_argument("--labels", default="", metavar="LABELS",
                    help="the pull request's labels (JSON array or comma-separated); "
-                        f"'{OVERRIDE_LABEL}' lets a destructive change pass (exit 0)")
+                        f"'{OVERRIDE_LABEL}' lets a destructive change pass, "
+                        f"'{TOOLCHAIN_LABEL}' a changed toolchain")
     p.add_argument("--cost-threshold", type=_usd, metavar="USD",
                    help="exit 2 when an environment's estimated monthly cost rises by more "
                         "than this (default: cost never changes the exit code)")
@@ -124,7 +132,7 @@ def _toolchain_changes(args: argparse.Namespace) -> list[str]:
     changed = toolchain_changes(repo, base, head)
     if changed:
         _progress(f"{', '.join(changed)} changed: both revisions were synthesized with the "
-                  f"head's packages, so the review is incomplete (the label '{OVERRIDE_LABEL}' "
+                  f"head's packages, so the review is incomplete (the label '{TOOLCHAIN_LABEL}' "
                   "is needed to pass)")
     return changed
 

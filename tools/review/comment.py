@@ -6,9 +6,9 @@ with a hidden marker: the workflow that posts it finds its earlier comment by th
 edits it in place (one comment per pull request, updated on every push).
 
 The gate: a stateful resource replaced or deleted, or its retention weakened (a ``danger``
-finding), fails the check unless the pull request carries ``OVERRIDE_LABEL``; so does a
-changed toolchain (``Review.toolchain_changed``), whose effect on the templates the review
-cannot see. With
+finding), fails the check unless the pull request carries ``OVERRIDE_LABEL``; a changed
+toolchain (``Review.toolchain_changed``), whose effect on the templates the review cannot see,
+fails it unless it carries ``TOOLCHAIN_LABEL``. With
 ``--cost-threshold``, an environment's monthly cost rising by more than the threshold fails it
 too, and the label does not change that (it records a decision about data, not about money).
 """
@@ -25,6 +25,10 @@ from tools.review.report import ICONS, at_risk_count, render_markdown, toolchain
 
 MARKER = "<!-- storage-estate: infrastructure review (edited in place on every push) -->"
 OVERRIDE_LABEL = "allow-destructive-change"
+# A decision of another kind (the upgrade was checked another way), so a label of its own: the
+# one that allows data to be lost must not be the one an upgrade needs, or it would stay on the
+# pull request and waive the data findings of every later push.
+TOOLCHAIN_LABEL = "allow-toolchain-change"
 # GitHub refuses a comment body over 65,536 characters; the rest stays in the workflow artifact.
 MAX_COMMENT_CHARS = 65_000
 RISK_LEVELS = ("danger", "warn")
@@ -38,11 +42,14 @@ class Gate:
     overridden: bool              # the pull request carries OVERRIDE_LABEL
     cost_over: float | None = None  # the --cost-threshold an environment's rise exceeded
     toolchain: tuple[str, ...] = ()  # dependency pin files that changed (review incomplete)
+    toolchain_allowed: bool = False  # the pull request carries TOOLCHAIN_LABEL
 
     @property
     def destructive_passed(self) -> bool:
-        """What the label decides: data at risk, and a review blind to a library upgrade."""
-        return not (self.at_risk or self.toolchain) or self.overridden
+        """What the labels decide: data at risk (OVERRIDE_LABEL), and a review blind to a
+        library upgrade (TOOLCHAIN_LABEL)."""
+        return ((not self.at_risk or self.overridden)
+                and (not self.toolchain or self.toolchain_allowed))
 
     @property
     def passed(self) -> bool:
@@ -57,7 +64,8 @@ class Gate:
 def gate(review: Review, labels: list[str], cost_over: float | None = None) -> Gate:
     """`cost_over`: the cost threshold, when an environment's increase exceeds it."""
     return Gate(tuple(f for f in review.findings if f.level == "danger"),
-                OVERRIDE_LABEL in labels, cost_over, tuple(review.toolchain_changed))
+                OVERRIDE_LABEL in labels, cost_over, tuple(review.toolchain_changed),
+                TOOLCHAIN_LABEL in labels)
 
 
 def parse_labels(text: str) -> list[str]:
@@ -89,15 +97,15 @@ def _cost_verdict(verdict: Gate) -> list[str]:
 def _toolchain_verdict(verdict: Gate) -> list[str]:
     if not verdict.toolchain:
         return []
-    if verdict.overridden:
-        return [f"⚠️ **Toolchain changed, allowed by the label `{OVERRIDE_LABEL}`.** "
+    if verdict.toolchain_allowed:
+        return [f"⚠️ **Toolchain changed, allowed by the label `{TOOLCHAIN_LABEL}`.** "
                 f"{toolchain_note(verdict.toolchain)} The label records that the upgrade's "
                 "effect was checked another way.", ""]
     passes = ("this gate passes (the cost threshold still fails the check)"
               if verdict.cost_over is not None else "the check passes")
     return [f"⛔ **Blocked: the toolchain changed.** {toolchain_note(verdict.toolchain)} Check "
             "the upgrade another way (`make diff` against the deployed stacks, the libraries' "
-            f"release notes); then a maintainer adds the label `{OVERRIDE_LABEL}` to this pull "
+            f"release notes); then a maintainer adds the label `{TOOLCHAIN_LABEL}` to this pull "
             f"request and {passes}. Upgrading in a pull request of its own keeps other changes "
             "reviewable.", ""]
 

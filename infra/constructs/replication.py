@@ -57,9 +57,12 @@ RULE_ID = "assets-to-replica"
 REVERSE_RULE_ID = "replica-to-assets"
 
 
-def _s3_context(bucket_name: str) -> list[str]:
-    # With S3 Bucket Keys the KMS encryption context is the bucket ARN; without, the object ARN.
-    return [bucket_arn(bucket_name), f"{bucket_arn(bucket_name)}/*"]
+def _through_s3_for(bucket_name: str, region: str) -> dict[str, dict]:
+    """KMS conditions: only S3 in ``region`` calling, only for ``bucket_name``'s objects (with
+    S3 Bucket Keys the encryption context is the bucket ARN; without, the object ARN)."""
+    return {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"},
+            "StringLike": {"kms:EncryptionContext:aws:s3:arn": [
+                bucket_arn(bucket_name), f"{bucket_arn(bucket_name)}/*"]}}
 
 
 class ReplicationRole(Construct):
@@ -138,10 +141,7 @@ def _replication_statements(stack: Stack, source_arn: str, destination: s3.IBuck
             actions=["kms:Decrypt"],
             resources=[f"arn:aws:kms:{source_region}:{stack.account}:key/*"],
             conditions={
-                "StringEquals": {"kms:ViaService": f"s3.{source_region}.amazonaws.com"},
-                "StringLike": {
-                    "kms:EncryptionContext:aws:s3:arn": _s3_context(source_bucket_name)
-                },
+                **_through_s3_for(source_bucket_name, source_region),
                 "ForAnyValue:StringEquals": {"kms:ResourceAliases": source_key_alias},
             },
         ),
@@ -149,16 +149,7 @@ def _replication_statements(stack: Stack, source_arn: str, destination: s3.IBuck
             sid="EncryptReplicas",
             actions=["kms:Encrypt", "kms:GenerateDataKey"],
             resources=[destination_key.key_arn],
-            conditions={
-                "StringEquals": {
-                    "kms:ViaService": f"s3.{stack.region}.amazonaws.com"
-                },
-                "StringLike": {
-                    "kms:EncryptionContext:aws:s3:arn": _s3_context(
-                        destination.bucket_name
-                    )
-                },
-            },
+            conditions=_through_s3_for(destination.bucket_name, stack.region),
         ),
     ]
 
@@ -174,11 +165,8 @@ def _grant_source_decrypt(source_key: kms.Key, *, role_arn: str, source_bucket_n
             principals=[iam.AccountRootPrincipal()],
             actions=["kms:Decrypt"],
             resources=["*"],  # in a key policy, "*" means this key
-            conditions={
-                "ArnEquals": {"aws:PrincipalArn": role_arn},
-                "StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"},
-                "StringLike": {"kms:EncryptionContext:aws:s3:arn": _s3_context(source_bucket_name)},
-            },
+            conditions={"ArnEquals": {"aws:PrincipalArn": role_arn},
+                        **_through_s3_for(source_bucket_name, region)},
         )
     )
 
@@ -310,10 +298,6 @@ class BatchReplicationRole(Construct):
                     sid="ManifestAndReportThroughTheBucketKey",
                     actions=["kms:Decrypt", "kms:GenerateDataKey"],
                     resources=[source_key.key_arn],
-                    conditions={
-                        "StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"},
-                        "StringLike": {"kms:EncryptionContext:aws:s3:arn": _s3_context(
-                            source_bucket_name)},
-                    }),
+                    conditions=_through_s3_for(source_bucket_name, stack.region)),
             ],
         )

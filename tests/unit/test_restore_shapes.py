@@ -154,7 +154,8 @@ def test_the_create_job_request_has_the_shape_s3_control_expects(tmp_path):
     assert job == "job-1"
 
 
-def test_a_replication_job_rerun_reuses_the_manifest_already_uploaded_under_its_token(tmp_path):
+@pytest.mark.parametrize("create", ["copy", "replication"])
+def test_a_job_rerun_reuses_the_manifest_already_uploaded_under_its_token(tmp_path, create):
     # With SSE-KMS an upload's ETag is not the content's MD5: uploading the manifest again
     # would send the same token with another ETag, which S3 Control refuses.
     s3, control = _clients("us-west-2")
@@ -172,15 +173,17 @@ def test_a_replication_job_rerun_reuses_the_manifest_already_uploaded_under_its_
         s3_stub.add_response("head_object", {"ETag": '"kms-etag"'},
                              {"Bucket": BUCKET, "Key": "reconcile-jobs/tok/manifest.csv"})
         stub.add_response("create_job", {"JobId": "job-2"}, {
-            "AccountId": "123456789012", "ConfirmationRequired": False,
-            "Operation": {"S3ReplicateObject": {}},
+            "AccountId": "123456789012", "ConfirmationRequired": False, "Operation": ANY,
             "Manifest": {"Spec": ANY, "Location": {
                 "ObjectArn": f"arn:aws:s3:::{BUCKET}/reconcile-jobs/tok/manifest.csv",
                 "ETag": "kms-etag"}},
             "Report": ANY, "Priority": 10, "RoleArn": target.role_arn,
             "ClientRequestToken": "tok", "Description": ANY})
-        job = batch.create_replication_job(control, s3, target, manifest_path=str(manifest),
-                                           token="tok", description="reconcile")
+        job = (batch.create_replication_job(control, s3, target, manifest_path=str(manifest),
+                                            token="tok", description="reconcile")
+               if create == "replication" else
+               batch.create_copy_job(control, s3, target, manifest_path=str(manifest),
+                                     token="tok", dest_bucket=BUCKET, description="restore"))
         stub.assert_no_pending_responses()
     assert job == "job-2"
 

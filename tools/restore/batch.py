@@ -88,9 +88,8 @@ def parse_manifest(text: str) -> list[tuple[str, str, str]]:
 
 def create_copy_job(s3control, s3, target: BatchTarget, *, manifest_path: str, token: str,
                     dest_bucket: str, description: str) -> str:
-    """Upload the manifest, create the job, return its id."""
-    key = manifest_key(target, token)
-    etag = _upload(s3, manifest_path, target.manifest_bucket, key)
+    """Upload the manifest (unless this token's is there), create the job, return its id."""
+    key, etag = _manifest(s3, target, token, manifest_path)
     return _create_job(s3control, target, key=key, etag=etag, token=token,
                        description=description, operation={"S3PutObjectCopy": {
                            "TargetResource": f"arn:aws:s3:::{dest_bucket}",
@@ -105,18 +104,25 @@ def create_copy_job(s3control, s3, target: BatchTarget, *, manifest_path: str, t
 def create_replication_job(s3control, s3, target: BatchTarget, *, manifest_path: str,
                            token: str, description: str) -> str:
     """S3 Batch Replication of the manifest's versions on their bucket's replication rule
-    (the destination, key and role are the rule's; the job's role only starts it); its id.
-    A manifest already uploaded under this token is reused as it is, so a rerun sends the
-    very request of the first run and gets that job back instead of a second one."""
-    key = manifest_key(target, token)
-    etag = _existing_etag(s3, target.manifest_bucket, key) \
-        or _upload(s3, manifest_path, target.manifest_bucket, key)
+    (the destination, key and role are the rule's; the job's role only starts it); its id."""
+    key, etag = _manifest(s3, target, token, manifest_path)
     return _create_job(s3control, target, key=key, etag=etag, token=token,
                        description=description, operation={"S3ReplicateObject": {}})
 
 
 def manifest_key(target: BatchTarget, token: str) -> str:
     return f"{target.manifest_prefix}{token}/manifest.csv"
+
+
+def _manifest(s3, target: BatchTarget, token: str, path: str) -> tuple[str, str]:
+    """The token's manifest in S3 (key, ETag): the one already uploaded under this token, as
+    it is, else ``path`` uploaded. A rerun must send the very request of the first run to get
+    that job back: under SSE-KMS a new upload of the same bytes has another ETag, and S3
+    Control refuses a reused token with other parameters."""
+    key = manifest_key(target, token)
+    etag = _existing_etag(s3, target.manifest_bucket, key) \
+        or _upload(s3, path, target.manifest_bucket, key)
+    return key, etag
 
 
 def _create_job(s3control, target: BatchTarget, *, key: str, etag: str, token: str,

@@ -215,6 +215,8 @@ def test_without_a_terminal_it_needs_yes(capsys):
     (["--env", "nope", "--region", "us-west-2"], "invalid choice"),
     (["--env", "prod"], "one of the arguments --region --failback --status is required"),
     (["--env", "prod", "--region", "us-west-2", "--failback"], "not allowed with"),
+    (["--env", "prod", "--region", "us-west-2", "--wait", "-5"], "must be a finite number"),
+    (["--env", "prod", "--region", "us-west-2", "--wait", "nan"], "must be a finite number"),
 ])
 def test_usage_errors_exit_2_with_one_line_and_no_aws_call(argv, message, capsys):
     client = cloudwatch()

@@ -48,7 +48,7 @@ from infra.config import (
     EnvironmentConfig,
 )
 from infra.environments import ENVIRONMENTS
-from tools.cli import Parser, UsageError, run_main
+from tools.cli import Parser, UsageError, non_negative, run_main
 
 AWS_FAILED = 1
 # The alarm state each switch value leads to.
@@ -103,7 +103,7 @@ def parser() -> argparse.ArgumentParser:
                       help="give writes back to the primary region (same as its --region)")
     what.add_argument("--status", action="store_true", help="print the state, change nothing")
     p.add_argument("--yes", action="store_true", help="do not ask before changing")
-    p.add_argument("--wait", type=int, default=WAIT_SECONDS,
+    p.add_argument("--wait", type=non_negative("seconds"), default=WAIT_SECONDS,
                    help=f"seconds to wait for the switch's alarm to follow "
                         f"(default {WAIT_SECONDS})")
     return p
@@ -162,7 +162,7 @@ def confirmed(ask: Callable[[str], str], assume_yes: bool, interactive: bool) ->
     return ask("Change it? [y/N] ").strip().lower() in ("y", "yes")
 
 
-def wait_for(cloudwatch, cfg: EnvironmentConfig, switch: Switch, *, wait: int,
+def wait_for(cloudwatch, cfg: EnvironmentConfig, switch: Switch, *, wait: float,
              clock: Callable[[], float], sleep: Callable[[float], None]) -> str:
     """Poll the alarm until it shows the target state; write the value again every minute
     meanwhile (each write is a datapoint in the minute the alarm and Route 53 evaluate)."""
@@ -174,7 +174,7 @@ def wait_for(cloudwatch, cfg: EnvironmentConfig, switch: Switch, *, wait: int,
             return state
         if clock() - started >= wait:
             raise AwsFailed(f"the metric is written, but alarm {switch.alarm_name} is still "
-                            f"{state} after {wait} s (not {wanted}): check it and Route 53 "
+                            f"{state} after {wait:g} s (not {wanted}): check it and Route 53 "
                             "with --status, and run the command again")
         sleep(POLL_SECONDS)
         if clock() - last_write >= REPUBLISH_SECONDS:
@@ -227,7 +227,7 @@ def run(args: argparse.Namespace, *, cloudwatch, primary_cloudwatch, out: TextIO
     write_switch(cloudwatch, cfg, target)
     if not already:
         print(f"Written: {WRITE_SWITCH_METRIC} = {target}. Waiting for the alarm to read "
-              f"{STATE_OF[target]} (up to {args.wait} s)...", file=out)
+              f"{STATE_OF[target]} (up to {args.wait:g} s)...", file=out)
         wait_for(cloudwatch, cfg, switch, wait=args.wait, clock=clock, sleep=sleep)
     print(f"The alarm reads {STATE_OF[target]}; writing the value for {HOLD_WRITES} more "
           "minutes so Route 53 reads it too...", file=out)

@@ -82,6 +82,40 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         _early_servers().start(primary_region_s3=_runs(config, OUTAGE_DRILL))
 
 
+def _leaves_the_cdk_tests(config: pytest.Config) -> bool:
+    """The worker the local-server tests are pinned to, in a run that has them: it does not
+    collect ``tests/infra``, which loads the CDK (pinned_groups.py)."""
+    return (getattr(config, "workerinput", {}).get("workerid") == SERVERS_WORKER
+            and bool(config.getvalue("loadgroup")) and _runs(config, SERVERS))
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    if (collection_path == INFRA or INFRA in collection_path.parents) \
+            and _leaves_the_cdk_tests(config):
+        return True
+    return None  # pytest's own rules decide
+
+
+_COLLECTED = pytest.StashKey[list]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtestloop(session: pytest.Session):
+    # xdist's controller counts the tests of whichever worker reported its collection last;
+    # the servers worker's is partial (possibly empty, under -k), and a count of 0 would make
+    # pytest exit "no tests collected" after running them all.
+    result = yield
+    counts = session.config.stash.get(_COLLECTED, [])
+    if counts:
+        session.testscollected = max(counts)
+    return result
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook, in the controller
+def pytest_xdist_node_collection_finished(node, ids) -> None:
+    node.config.stash.setdefault(_COLLECTED, []).append(len(ids))
+
+
 def _early_servers():
     if str(SERVERS) not in sys.path:
         sys.path.insert(0, str(SERVERS))  # as pytest itself does for that folder's conftest

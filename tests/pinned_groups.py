@@ -1,4 +1,5 @@
-"""xdist's ``loadgroup`` scheduling, with the local-server tests pinned to one worker.
+"""xdist's ``loadgroup`` scheduling, with the local-server tests pinned to one worker, which
+leaves the CDK's tests to the others.
 
 The handler tests against SeaweedFS and DynamoDB Local need those servers in the process that
 runs them, and a worker starts them when its session starts (``integration/early_servers.py``),
@@ -6,11 +7,20 @@ seconds before it knows which tests it will get. Under plain ``loadgroup`` eithe
 get them, so both started a full set: the idle set cost ~3 CPU seconds, and two JVMs and two
 SeaweedFS starting together raced for the same free ports. Here the ``local-servers`` group
 always goes to ``SERVERS_WORKER``, which alone starts the servers early; every other group goes
-to whichever worker is free, as before. If that worker is gone (xdist replaces a crashed
+to whichever worker is free that collected it. If that worker is gone (xdist replaces a crashed
 worker under a new id), the group goes to any worker, whose fixtures then start the servers.
+
+``SERVERS_WORKER`` does not collect ``tests/infra`` (``tests/conftest.py``): those modules load
+the CDK, and collecting them cost that worker ~2 CPU seconds, ~8 on a fresh clone (compiling
+aws-cdk-lib's Python at the same moment as the other worker and the session synth), and a
+jsii kernel it never used. So the workers' collections differ: xdist requires them equal, this
+scheduler requires each to be part of the fullest one and gives a worker only groups it
+collected.
 """
 from __future__ import annotations
 
+import pytest
+from xdist.report import report_collection_diff
 from xdist.scheduler import LoadGroupScheduling
 
 SERVERS_GROUP = "local-servers"
@@ -18,7 +28,50 @@ SERVERS_WORKER = "gw0"
 
 
 class PinnedGroupScheduling(LoadGroupScheduling):
+    def schedule(self) -> None:
+        if self.collection is None and self.collection_is_completed:
+            # xdist's schedule() takes the first registered collection as the whole run.
+            self.registered_collections = dict(sorted(
+                self.registered_collections.items(), key=lambda entry: -len(entry[1])))
+        super().schedule()
+
+    def _check_nodes_have_same_collection(self) -> bool:
+        """Each worker's collection is part of the fullest one; a test collected only by a
+        worker that is not the fullest's is reported as xdist reports a differing collection."""
+        (full_node, full), *others = self.registered_collections.items()
+        known = set(full)
+        consistent = True
+        for node, collection in others:
+            if set(collection) <= known:
+                continue
+            consistent = False
+            message = report_collection_diff(full, collection, full_node.gateway.id,
+                                             node.gateway.id)
+            self.log(message)
+            # As xdist does for differing collections: the run fails with the difference.
+            self.config.hook.pytest_collectreport(report=pytest.CollectReport(
+                nodeid=node.gateway.id, outcome="failed", longrepr=message, result=[]))
+        return consistent
+
+    def _collected(self, node) -> dict[str, int]:
+        """The worker's test ids, each with its index in the worker's own collection."""
+        if not hasattr(self, "_indices"):
+            self._indices: dict = {}
+        if node not in self._indices:
+            self._indices[node] = {nodeid: index for index, nodeid
+                                   in enumerate(self.registered_collections[node])}
+        return self._indices[node]
+
+    def _collected_groups(self, node) -> set[str]:
+        if not hasattr(self, "_groups"):
+            self._groups: dict = {}
+        if node not in self._groups:
+            self._groups[node] = {self._split_scope(nodeid) for nodeid in self._collected(node)}
+        return self._groups[node]
+
     def _may_take(self, node, scope: str) -> bool:
+        if scope not in self._collected_groups(node):
+            return False
         if scope != SERVERS_GROUP:
             return True
         return node.gateway.id == SERVERS_WORKER or all(
@@ -26,7 +79,8 @@ class PinnedGroupScheduling(LoadGroupScheduling):
 
     def _next_scope(self, node) -> str | None:
         """The pinned group first for its worker, else the first (largest) group it may take."""
-        if node.gateway.id == SERVERS_WORKER and SERVERS_GROUP in self.workqueue:
+        if node.gateway.id == SERVERS_WORKER and SERVERS_GROUP in self.workqueue \
+                and self._may_take(node, SERVERS_GROUP):
             return SERVERS_GROUP
         return next((scope for scope in self.workqueue if self._may_take(node, scope)), None)
 
@@ -36,8 +90,8 @@ class PinnedGroupScheduling(LoadGroupScheduling):
             return
         work_unit = self.workqueue.pop(scope)
         self.assigned_work.setdefault(node, {})[scope] = work_unit
-        collection = self.registered_collections[node]
-        node.send_runtest_some([collection.index(nodeid)
+        indices = self._collected(node)
+        node.send_runtest_some([indices[nodeid]
                                 for nodeid, completed in work_unit.items() if not completed])
 
     def _reschedule(self, node) -> None:

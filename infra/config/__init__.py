@@ -13,7 +13,7 @@ hold what they share. Import from here: ``from infra.config import EnvironmentCo
 from .browser_uploads import BucketCorsConfig
 from .cdn import CdnConfig, CdnNames
 from .common import GB, MB, ConfigError
-from .delivery import BOOTSTRAP_ROLE_KINDS, DeliveryConfig
+from .delivery import BOOTSTRAP_ROLE_KINDS, MAX_SESSION_SECONDS, DeliveryConfig
 from .environment import (
     WRITE_SWITCH_METRIC,
     WRITE_SWITCH_NAMESPACE,
@@ -84,7 +84,8 @@ __all__ = [
     "CERTIFICATES", "CLEAN", "DEDUP_PARTITION_KEY", "DEDUP_REPLICA_PROTECTED_METRIC",
     "DEFAULT_GATED_PREFIXES", "DOCUMENTS",
     "DUPLICATE_TAG", "GB", "HASHED_PREFIXES", "INTELLIGENT_TIERING_PREFIXES",
-    "MAX_GATED_PREFIXES", "MB", "METRICS_NAMESPACE", "NEVER_GATED", "NOBODY", "ORIGINALS",
+    "MAX_GATED_PREFIXES", "MAX_SESSION_SECONDS", "MB", "METRICS_NAMESPACE", "NEVER_GATED",
+    "NOBODY", "ORIGINALS",
     "JOB_FILES_EXPIRY_DAYS", "PROCESSED", "QUARANTINE_TAG", "RECONCILE_JOBS_PREFIX",
     "REFUSED_CONTENT_TYPES", "RESTORE_JOBS_PREFIX",
     "RENDITION_AVIF_SPEED",

@@ -16,6 +16,11 @@ _GITHUB_ID = re.compile(r"[1-9][0-9]{0,19}")
 _BOOTSTRAP_QUALIFIER = re.compile(r"[a-z0-9]{1,10}")  # what `cdk bootstrap --qualifier` accepts
 # The roles `cdk bootstrap` creates per account and region; a CDK deployment assumes them.
 BOOTSTRAP_ROLE_KINDS = ("deploy", "file-publishing", "image-publishing", "lookup")
+# The longest session a GitHub job may ask for (`role-duration-seconds`) on the deploy and
+# drift roles. The action's credentials are never refreshed, and the CDK CLI re-assumes the
+# bootstrap roles with them, so a deploy job must ask for a session at least as long as its
+# timeout: the workflows' test checks it.
+MAX_SESSION_SECONDS = 2 * 3600
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,11 @@ these rules every preflight (the PUT's ``x-amz-checksum-sha256``, a non-simple
 ``Content-Type``) is refused and a multipart upload cannot read its part ETags.
 
 Only what the signatures bind is allowed as a request header; only what a client must read is
-exposed. ``cors_rule_specs`` is the one source: the template's rules and the browser test's
-bucket CORS (``put_bucket_cors``) are both built from it.
+exposed. ``cors_rule_specs`` is the one source: the template's rules (``EncryptedBucket``'s
+``cors``) and the browser test's bucket CORS (``put_bucket_cors``) are both built from it. The
+module does not import the CDK, so the handler tests that use it do not load it.
 """
 from __future__ import annotations
-
-from aws_cdk import aws_s3 as s3
 
 from infra.config import BucketCorsConfig
 
@@ -40,12 +39,3 @@ def cors_rule_specs(cors: BucketCorsConfig) -> list[dict]:
          "ExposeHeaders": list(EXPOSED_HEADERS), "MaxAgeSeconds": cors.max_age_seconds},
     ]
 
-
-def cors_rules(cors: BucketCorsConfig) -> list[s3.CorsRule]:
-    return [
-        s3.CorsRule(id=spec["ID"], allowed_origins=spec["AllowedOrigins"],
-                    allowed_methods=[s3.HttpMethods(m) for m in spec["AllowedMethods"]],
-                    allowed_headers=spec["AllowedHeaders"] or None,
-                    exposed_headers=spec["ExposeHeaders"], max_age=spec["MaxAgeSeconds"])
-        for spec in cors_rule_specs(cors)
-    ]

@@ -33,8 +33,9 @@ class EncryptedBucket(Construct):
         lifecycle_rules: Sequence[s3.LifecycleRule] = (),
         intelligent_tiering: Sequence[s3.IntelligentTieringConfiguration] = (),
         object_lock_retention: s3.ObjectLockRetention | None = None,
-        cors_rules: Sequence[s3.CorsRule] = (),
+        cors_rules: Sequence[dict] = (),
     ) -> None:
+        """``cors_rules`` in S3's API shape (``CORSRules``: browser_uploads.cors_rule_specs)."""
         super().__init__(scope, construct_id)
         self.key = rotating_key(self, "Key", alias=key_alias,
                                 description=f"Encrypts the {bucket_name} bucket ({purpose})")
@@ -56,7 +57,7 @@ class EncryptedBucket(Construct):
             intelligent_tiering_configurations=list(intelligent_tiering) or None,
             object_lock_enabled=object_lock_retention is not None or None,
             object_lock_default_retention=object_lock_retention,
-            cors=list(cors_rules) or None,
+            cors=[_cors_rule(spec) for spec in cors_rules] or None,
             removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
 
@@ -69,3 +70,10 @@ class EncryptedBucket(Construct):
     @property
     def cfn_bucket(self) -> s3.CfnBucket:
         return self.bucket.node.default_child  # type: ignore[return-value]
+
+
+def _cors_rule(spec: dict) -> s3.CorsRule:
+    return s3.CorsRule(id=spec["ID"], allowed_origins=spec["AllowedOrigins"],
+                       allowed_methods=[s3.HttpMethods(m) for m in spec["AllowedMethods"]],
+                       allowed_headers=spec["AllowedHeaders"] or None,
+                       exposed_headers=spec["ExposeHeaders"], max_age=spec["MaxAgeSeconds"])

@@ -15,13 +15,11 @@ from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from infra.config import MAX_SESSION_SECONDS
+
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 GITHUB_OIDC_URL = f"https://{GITHUB_OIDC_HOST}"
 STS_AUDIENCE = "sts.amazonaws.com"  # what aws-actions/configure-aws-credentials requests
-# The longest session a job may ask for (`role-duration-seconds`). The action's credentials
-# are never refreshed, and the CDK CLI re-assumes the bootstrap roles with them, so a deploy
-# job must ask for a session at least as long as its timeout: the workflows' test checks it.
-MAX_SESSION_SECONDS = 2 * 3600
 
 
 def github_oidc_provider_arn(scope: Construct, existing: bool) -> str:

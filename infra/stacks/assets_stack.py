@@ -8,7 +8,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from infra.config import ORIGINALS, EnvironmentConfig
-from infra.constructs.browser_uploads import cors_rules
+from infra.constructs.browser_uploads import cors_rule_specs
 from infra.constructs.cdn import grant_distribution_read
 from infra.constructs.encrypted_bucket import EncryptedBucket
 from infra.constructs.malware_gate import MalwareGate, split_by_gate
@@ -72,7 +72,7 @@ class AssetsStack(Stack):
             access_logs=access_logs,
             lifecycle_rules=assets_lifecycle_rules(cfg.object_expiry),
             intelligent_tiering=assets_intelligent_tiering(),
-            cors_rules=cors_rules(cfg.assets_cors),
+            cors_rules=cors_rule_specs(cfg.assets_cors),
         )
         # AWS Backup's continuous backup (the Recovery stack, every environment) follows the
         # bucket's changes through EventBridge and turns that delivery on itself; CloudFormation

@@ -9,7 +9,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.config import RECONCILE_JOBS_PREFIX, EnvironmentConfig
-from infra.constructs.browser_uploads import cors_rules
+from infra.constructs.browser_uploads import cors_rule_specs
 from infra.constructs.cdn import grant_distribution_read
 from infra.constructs.encrypted_bucket import EncryptedBucket
 from infra.constructs.encryption import guard_key_from_destruction
@@ -41,7 +41,7 @@ class ReplicaStack(Stack):
             access_logs=access_logs,
             lifecycle_rules=replica_lifecycle_rules(cfg.object_expiry),
             # Presigned URLs of the replica region's upload API name this bucket.
-            cors_rules=cors_rules(cfg.assets_cors),
+            cors_rules=cors_rule_specs(cfg.assets_cors),
         )
         guard_key_from_destruction(self.replica.key, break_glass_role_arn=cfg.break_glass_role_arn)
         self.replication = ReplicationRole(

@@ -20,8 +20,8 @@ from aws_cdk import App
 from aws_cdk.assertions import Template
 from helpers import resources
 
-from infra.config import BOOTSTRAP_ROLE_KINDS, ConfigError, DeliveryConfig
-from infra.constructs.github_oidc import GITHUB_OIDC_HOST, MAX_SESSION_SECONDS
+from infra.config import BOOTSTRAP_ROLE_KINDS, MAX_SESSION_SECONDS, ConfigError, DeliveryConfig
+from infra.constructs.github_oidc import GITHUB_OIDC_HOST
 from infra.delivery_stage import DeliveryStage
 from infra.environments import DELIVERY, ENVIRONMENTS, dev, prod
 from infra.nag import apply_policy_packs

@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 from aws_cdk import App
 from aws_cdk.assertions import Template
+from estate_handlers import replica_guard
 from helpers import account_principal, bucket_named, key_of_bucket, policy_of_bucket, resources
 
 from infra.app_builder import configs_from_context
 from infra.config import ConfigError
+from infra.constructs import dedup_replica
 from infra.constructs.replication import REVERSE_RULE_ID, RTC_MINUTES, RULE_ID
 from infra.environments import dev
 from infra.nag import acknowledgements
@@ -581,3 +583,9 @@ def test_make_cost_prices_the_second_write_path_of_the_real_prod_estate(estate):
     features = lines[("Route 53", "Route 53 health check optional features (HTTPS, fast "
                                   "interval), AWS endpoints", "global")]
     assert features.usd == pytest.approx(2.0)
+
+
+def test_the_guard_function_names_the_handler_module_that_exists():
+    # The env var and the metric name come from estate_handlers.layout on both sides.
+    assert dedup_replica.GUARD_HANDLER == f"{replica_guard.__name__}.handler"
+    assert callable(replica_guard.handler)

@@ -2,14 +2,19 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
+import time
 import zipfile
 from pathlib import Path
 
 import pytest
 
+from infra import build_cache, control_tower
+from infra.build_cache import cache_home
 from infra.constructs.python_layer import (
+    CACHE_ROOT,
     LAYER_SUBDIR,
     PLATFORMS,
     LayerBuildError,
@@ -203,3 +208,48 @@ def test_each_layer_in_the_estate_is_one_zip_file_asset_named_by_its_cache_key(e
 def test_layers_built_side_by_side_land_where_build_layer_puts_them():
     both = [RENDITIONS_REQUIREMENTS, HANDLER_REQUIREMENTS]
     assert build_layers(both) == [build_layer(path) for path in both]
+
+
+# ------------------------------------------------------- the build cache every checkout shares
+
+def test_every_checkout_shares_the_one_cache():
+    # The review tool's worktrees and other clones find what this one built: the cache is
+    # not inside the checkout.
+    for root in (CACHE_ROOT, control_tower.CACHE_ROOT):
+        assert root.parent == cache_home() and REPO not in root.parents
+
+
+OLD = time.time() - (build_cache.IDLE_DAYS + 1) * 86400
+
+
+def _aged(path: Path, when: float = OLD) -> Path:
+    os.utime(path, (when, when))
+    return path
+
+
+def test_a_cache_hit_counts_as_use(tmp_path):
+    reqs = tmp_path / "requirements.txt"
+    reqs.write_text("Pillow==13.0.0\n")
+    cache = tmp_path / "cache"
+
+    def fake_pip(command, **kwargs):
+        target = Path(command[command.index("--target") + 1])
+        target.mkdir(parents=True)
+        (target / "module.py").write_text("")
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    folder = build_layer(reqs, cache_root=cache, runner=fake_pip)
+    archive = layer_zip(folder)
+    _aged(folder), _aged(archive)
+
+    def pip_must_not_run(command, **kwargs):
+        raise AssertionError("pip ran although the layer is cached")
+
+    assert build_layer(reqs, cache_root=cache, runner=pip_must_not_run) == folder
+    assert layer_zip(folder) == archive
+    assert folder.stat().st_mtime > OLD + 86400 and archive.stat().st_mtime > OLD + 86400
+    # ...so a build of other pins keeps it.
+    other = tmp_path / "requirements-other.txt"
+    other.write_text("Pillow==12.0.0\n")
+    build_layer(other, cache_root=cache, runner=fake_pip)
+    assert folder.is_dir() and archive.is_file()

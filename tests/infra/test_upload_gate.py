@@ -10,6 +10,7 @@ from aws_cdk import App, Stack
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
+from estate_handlers import object_events, scan_verdict
 from helpers import as_list, bucket_named, lifecycle_rules, only, policy_of_bucket, resources
 
 from infra.config import (
@@ -23,6 +24,7 @@ from infra.config import (
     UploadGateConfig,
     UploadGateNames,
 )
+from infra.constructs import malware_gate
 from infra.constructs.cdn import PUBLIC_PREFIXES
 from infra.constructs.malware_gate import MalwareGate, split_by_gate
 from infra.constructs.upload_hasher import HASHED_PREFIXES
@@ -557,3 +559,10 @@ def test_gate_off_the_replica_has_no_scan_condition(estate):
     template = estate.template_json("dev", "Replica")
     bucket_id, _ = bucket_named(template, cfg.replica_bucket_name)
     assert "ExistingObjectTag" not in json.dumps(policy_of_bucket(template, bucket_id))
+
+
+def test_the_gate_and_the_verdict_handler_agree_on_event_names_and_the_topic_variable():
+    assert object_events.SCAN_RESULT == malware_gate.SCAN_RESULT
+    assert object_events.POST_SCAN_ACTION_FAILED == malware_gate.POST_SCAN_ACTION_FAILED
+    assert object_events.GUARDDUTY == malware_gate.GUARDDUTY
+    assert scan_verdict.TOPIC_ENV == malware_gate.TOPIC_ENV

@@ -21,8 +21,6 @@ from estate_handlers.replica_guard import (
 from lambda_context import LambdaContext
 from stubbed_client import stubbed_client
 
-from infra.constructs import dedup_replica
-
 TABLE = "dev-Assets-UploadHasherDedupIndex-1ABC"
 
 
@@ -161,11 +159,6 @@ def test_the_table_name_comes_from_the_environment():
         Deps.from_env({"AWS_REGION": "us-west-2"})
     deps = Deps.from_env({"AWS_REGION": "us-west-2", "DEDUP_TABLE_NAME": TABLE})
     assert (deps.table_name, deps.dynamodb.meta.region_name) == (TABLE, "us-west-2")
-
-
-def test_the_infra_names_the_handler_module_that_exists():
-    # The env var and the metric name come from estate_handlers.layout on both sides.
-    assert dedup_replica.GUARD_HANDLER == f"{replica_guard.__name__}.handler"
 
 
 def test_the_lambda_handler_runs_the_guard_and_writes_its_count(dynamodb, monkeypatch, capsys):

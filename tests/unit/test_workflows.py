@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from infra.constructs.github_oidc import MAX_SESSION_SECONDS
+from infra.config import MAX_SESSION_SECONDS
 from infra.environments import ENVIRONMENTS
 from tools.review.comment import MARKER, OVERRIDE_LABEL
 

@@ -249,6 +249,24 @@ def test_rejection_keeps_the_tags_other_writers_put_there(run):
     assert _tags(run, uploaded)["dedup-status"] == "canonical"
 
 
+def test_rejection_keeps_tags_another_writer_put_there_while_it_ran(run, monkeypatch):
+    from estate_handlers.renditions import pipeline
+
+    uploaded = run.upload(images.html_named_jpg())
+    render = pipeline.render_and_store
+
+    def hasher_tags_meanwhile(s3, obj, settings):  # after the pipeline read the tags
+        run.s3.put_object_tagging(
+            Bucket=run.bucket, Key=ORIGINAL, VersionId=uploaded["version_id"],
+            Tagging={"TagSet": [{"Key": "dedup-status", "Value": "canonical"}]})
+        return render(s3, obj, settings)
+
+    monkeypatch.setattr(pipeline, "render_and_store", hasher_tags_meanwhile)
+    run.deliver(uploaded)
+    assert _tags(run, uploaded) == {"dedup-status": "canonical", "processing-status": "rejected",
+                                    "processing-reason": "unsupported-format"}
+
+
 # ---------------------------------------------------------------- idempotence and versions
 
 def test_a_redelivered_event_writes_nothing_new(run):

@@ -224,8 +224,12 @@ def render_and_store(s3, obj: ObjectVersion, settings: Settings) -> Outcome:
                    written=len(entries) + 1)
 
 
-def reject(s3, obj: ObjectVersion, existing_tags: list[dict], error: sniff.Rejected) -> Outcome:
-    tagged = tag(s3, obj, existing_tags, {STATUS_TAG: REJECTED, REASON_TAG: error.reason})
+def reject(s3, obj: ObjectVersion, error: sniff.Rejected) -> Outcome:
+    # The tags are read again: the hasher tags the same version while this render runs, and
+    # writing back the set read before the render (seconds old) would drop its tags. S3 has no
+    # conditional tagging; this narrows the window to the time between two requests.
+    existing = s3.get_object_tagging(Bucket=obj.bucket, Key=obj.key, **_version(obj))["TagSet"]
+    tagged = tag(s3, obj, existing, {STATUS_TAG: REJECTED, REASON_TAG: error.reason})
     return Outcome(REJECTED, error.reason if tagged else f"{error.reason} (untagged: 10 tags)")
 
 
@@ -264,4 +268,4 @@ def process_object(s3, obj: ObjectVersion, settings: Settings) -> Outcome:
             return reused
         return render_and_store(s3, obj, settings)
     except sniff.Rejected as error:
-        return reject(s3, obj, tag_set, error)
+        return reject(s3, obj, error)

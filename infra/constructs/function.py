@@ -3,8 +3,9 @@
 - Python 3.14 (the newest Lambda runtime) on arm64 (Graviton: cheaper per GB-second;
   SHA-256 and TLS are fast on it);
 - code is the ``lambda/`` folder as a plain folder asset (no Docker bundling); what the
-  handlers import besides the runtime's boto3 (Powertools for AWS Lambda (Python), pinned in
-  ``lambda/requirements.txt``) comes in one layer per stack, built by pip for this runtime and
+  handlers import (Powertools for AWS Lambda (Python) and the AWS SDK, pinned in
+  ``lambda/requirements.txt``: the runtime's own boto3 changes when Lambda updates it, and
+  the tests prove this release's presigned URLs) comes in one layer per stack, built by pip for this runtime and
   architecture (``python_layer.py``). Not AWS's public Powertools layer: its version numbers
   cannot be checked offline, and a layer we build is exactly the release the tests run;
 - no X-Ray: Powertools' Tracer would import the X-Ray SDK, which alone costs the presign
@@ -43,7 +44,7 @@ ASSET_ROOT = Path(__file__).resolve().parents[2] / "lambda"
 ASSET_EXCLUDE = ["**/__pycache__", "**/*.pyc", "**/.pytest_cache", "**/.mypy_cache",
                  "**/.ruff_cache", "**/.DS_Store"]
 
-# What every handler imports besides the runtime's boto3 (the handler-packages layer).
+# What every handler imports, the AWS SDK included (the handler-packages layer).
 HANDLER_REQUIREMENTS = ASSET_ROOT / "requirements.txt"
 HANDLER_PACKAGES_ID = "HandlerPackages"
 LOG_ACTIONS = ["logs:CreateLogStream", "logs:PutLogEvents"]

@@ -154,7 +154,7 @@ def test_a_missing_requirements_file_is_a_clear_error(tmp_path):
         build_layer(tmp_path / "absent.txt", cache_root=tmp_path / "cache")
 
 
-def test_the_tests_run_the_same_pillow_and_powertools_the_layer_ships():
+def test_the_tests_run_the_same_pillow_powertools_and_sdk_the_layers_ship():
     dev = {}
     for line in (REPO / "requirements-dev.txt").read_text().splitlines():
         line = line.split("#", 1)[0].strip()
@@ -165,6 +165,9 @@ def test_the_tests_run_the_same_pillow_and_powertools_the_layer_ships():
     for name in ("pillow", "aws-lambda-powertools"):
         assert dev[name] == layer[name], name
     assert dev["aws-lambda-powertools"] == _pins(HANDLER_REQUIREMENTS)["aws-lambda-powertools"]
+    for requirements in (HANDLER_REQUIREMENTS, RENDITIONS_REQUIREMENTS):
+        for name in ("boto3", "botocore", "s3transfer"):
+            assert dev[name] == _pins(requirements)[name], (requirements.name, name)
 
 
 def test_the_layer_zip_holds_exactly_the_folder_under_python(each_layer):

@@ -44,7 +44,12 @@ os.environ.setdefault("JSII_NODE", str(TESTS / "node-single-threaded"))
 sys.path.insert(0, str(TESTS.parent / "lambda"))
 
 import estate_synth  # noqa: E402  (tests/ is on the path: this file's folder)
-from pinned_groups import SERVERS_GROUP, SERVERS_WORKER, PinnedGroupScheduling  # noqa: E402
+from pinned_groups import (  # noqa: E402
+    SERVERS_GROUP,
+    SERVERS_WORKER,
+    PinnedGroupScheduling,
+    leaves_infra_to_others,
+)
 
 INFRA = TESTS / "infra"
 SERVERS = TESTS / "integration"
@@ -82,16 +87,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         _early_servers().start(primary_region_s3=_runs(config, OUTAGE_DRILL))
 
 
-def _leaves_the_cdk_tests(config: pytest.Config) -> bool:
-    """The worker the local-server tests are pinned to, in a run that has them: it does not
-    collect ``tests/infra``, which loads the CDK (pinned_groups.py)."""
-    return (getattr(config, "workerinput", {}).get("workerid") == SERVERS_WORKER
-            and bool(config.getvalue("loadgroup")) and _runs(config, SERVERS))
-
-
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
-    if (collection_path == INFRA or INFRA in collection_path.parents) \
-            and _leaves_the_cdk_tests(config):
+    # The servers worker leaves tests/infra, and with it the CDK, to the other (pinned_groups.py).
+    if (collection_path == INFRA or INFRA in collection_path.parents) and leaves_infra_to_others(
+            getattr(config, "workerinput", {}), loadgroup=bool(config.getoption("loadgroup", False)),
+            runs_servers=_runs(config, SERVERS)):
         return True
     return None  # pytest's own rules decide
 

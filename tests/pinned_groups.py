@@ -27,12 +27,25 @@ SERVERS_GROUP = "local-servers"
 SERVERS_WORKER = "gw0"
 
 
+def leaves_infra_to_others(workerinput: dict, *, loadgroup: bool, runs_servers: bool) -> bool:
+    """Whether this xdist worker skips ``tests/infra``: it is ``SERVERS_WORKER`` in a
+    ``loadgroup`` run that has the local-server tests and another worker to take the rest."""
+    return (workerinput.get("workerid") == SERVERS_WORKER and workerinput.get("workercount", 1) > 1
+            and loadgroup and runs_servers)
+
+
 class PinnedGroupScheduling(LoadGroupScheduling):
     def schedule(self) -> None:
         if self.collection is None and self.collection_is_completed:
-            # xdist's schedule() takes the first registered collection as the whole run.
+            # xdist's schedule() takes the first registered collection as the whole run, and
+            # with fewer groups than workers shuts down the workers that came up last (popitem
+            # on assigned_work): order both fullest first, so a partial worker goes first and
+            # the one that collected everything stays.
+            def fullest_first(entry) -> int:
+                return -len(self.registered_collections[entry[0]])
             self.registered_collections = dict(sorted(
                 self.registered_collections.items(), key=lambda entry: -len(entry[1])))
+            self.assigned_work = dict(sorted(self.assigned_work.items(), key=fullest_first))
         super().schedule()
 
     def _check_nodes_have_same_collection(self) -> bool:

@@ -166,7 +166,8 @@ def test_the_tests_run_the_same_pillow_powertools_and_sdk_the_layers_ship():
         assert dev[name] == layer[name], name
     assert dev["aws-lambda-powertools"] == _pins(HANDLER_REQUIREMENTS)["aws-lambda-powertools"]
     for requirements in (HANDLER_REQUIREMENTS, RENDITIONS_REQUIREMENTS):
-        for name in ("boto3", "botocore", "s3transfer"):
+        for name in ("boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six",
+                     "urllib3"):
             assert dev[name] == _pins(requirements)[name], (requirements.name, name)
 
 

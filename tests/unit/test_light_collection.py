@@ -17,7 +17,8 @@ TESTS = REPO / "tests"
 # What the suite puts on sys.path: the repository (pytest.ini), lambda/ (tests/conftest.py) and
 # each test folder (pytest's prepend import mode).
 IMPORT_ROOTS = (REPO, REPO / "lambda", TESTS, *(p for p in TESTS.iterdir() if p.is_dir()))
-CDK_PACKAGES = {"aws_cdk", "cdk_nag", "cdklabs", "constructs", "jsii"}
+# cdk-monitoring-constructs and cdk-nag import aws-cdk-lib themselves.
+CDK_PACKAGES = {"aws_cdk", "cdk_nag", "cdk_monitoring_constructs", "cdklabs", "constructs", "jsii"}
 
 
 @functools.cache
@@ -39,9 +40,11 @@ def _type_checking_only(node: ast.If) -> bool:
 
 @functools.cache
 def imports_at_load(path: Path, package: str) -> tuple[str, ...]:
-    """The modules a file imports when it is loaded: module level, including under ``if`` and
-    ``try``, not in functions, not under ``if TYPE_CHECKING``. ``from a import b`` lists ``a`` and
-    ``a.b`` (``b`` may be a submodule)."""
+    """The modules a file imports when it is loaded: at module level, including under ``if``
+    (only the ``else`` of ``if TYPE_CHECKING``), ``try``, ``with`` and in class bodies, not in
+    functions; and a conftest's ``pytest_plugins``. ``from a import b`` lists ``a`` and ``a.b``
+    (``b`` may be a submodule). ``importlib.import_module`` and ``pytest.importorskip`` calls are
+    not followed."""
     names: list[str] = []
 
     def visit(body: list[ast.stmt]) -> None:
@@ -56,15 +59,22 @@ def imports_at_load(path: Path, package: str) -> tuple[str, ...]:
                 if base != "__future__":
                     names.append(base)
                     names.extend(f"{base}.{alias.name}" for alias in node.names)
-            elif isinstance(node, ast.If) and not _type_checking_only(node):
-                visit(node.body)
+            elif isinstance(node, ast.If):
+                if not _type_checking_only(node):
+                    visit(node.body)
                 visit(node.orelse)
-            elif isinstance(node, ast.Try):
+            elif isinstance(node, ast.Try | ast.TryStar):
+                for part in (node.body, node.orelse, node.finalbody,
+                             *(handler.body for handler in node.handlers)):
+                    visit(part)
+            elif isinstance(node, ast.With | ast.ClassDef):
                 visit(node.body)
-                visit(node.orelse)
-                visit(node.finalbody)
-                for handler in node.handlers:
-                    visit(handler.body)
+            elif isinstance(node, ast.Assign) and any(
+                    isinstance(target, ast.Name) and target.id == "pytest_plugins"
+                    for target in node.targets):
+                names.extend(constant.value for constant in ast.walk(node.value)
+                             if isinstance(constant, ast.Constant)
+                             and isinstance(constant.value, str))
     visit(ast.parse(path.read_text(), filename=str(path)).body)
     return tuple(names)
 
@@ -116,6 +126,17 @@ def test_the_check_sees_the_cdk_however_it_is_reached(tmp_path):
     (tmp_path / "typed.py").write_text(
         "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import aws_cdk\n"
         "def later():\n    import aws_cdk\n")
+    hidden = {  # each loads the CDK when the module is loaded
+        "in_class.py": "class Settings:\n    from aws_cdk import Duration\n",
+        "in_with.py": "import contextlib\nwith contextlib.suppress(ImportError):\n"
+                      "    import aws_cdk.aws_s3 as s3\n",
+        "in_else.py": "import typing\nif typing.TYPE_CHECKING:\n    pass\nelse:\n"
+                      "    import cdk_monitoring_constructs\n",
+        "conftest.py": "pytest_plugins = ['pkg.inner']\n",
+    }
+    for name, source in hidden.items():
+        (tmp_path / name).write_text(source)
+        assert chain_to_cdk(tmp_path / name, (tmp_path,)) is not None, name
     roots = (tmp_path,)
     (tmp_path / "test_a.py").write_text("from pkg.inner import thing\n")
     assert chain_to_cdk(tmp_path / "test_a.py", roots) == ["test_a.py", "pkg.inner", "aws_cdk"]

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from pinned_groups import SERVERS_GROUP, SERVERS_WORKER, PinnedGroupScheduling
+import pytest
+from pinned_groups import (
+    SERVERS_GROUP,
+    SERVERS_WORKER,
+    PinnedGroupScheduling,
+    leaves_infra_to_others,
+)
 
 INFRA_TESTS = [f"tests/infra/test_a.py::test_{i}@infra" for i in range(6)]
 COLLECTION = (
@@ -122,3 +128,25 @@ def test_a_test_only_a_partial_worker_collected_fails_the_run_and_runs_nothing()
     assert not workers["gw1"].sent and not workers[SERVERS_WORKER].sent
     (report,) = reports
     assert report.failed and report.nodeid == SERVERS_WORKER and "test_d.py" in str(report.longrepr)
+
+
+def test_with_fewer_groups_than_workers_the_partial_worker_is_the_one_shut_down():
+    # `-k` leaves one infra test: the servers worker (up first) collected nothing of it.
+    scheduler, workers = _scheduled(SERVERS_WORKER, "gw1",
+                                    collections={SERVERS_WORKER: [], "gw1": INFRA_TESTS[:1]})
+    assert workers["gw1"].sent == INFRA_TESTS[:1]  # the worker that collected it keeps it
+    assert workers[SERVERS_WORKER].shutting_down and not workers[SERVERS_WORKER].sent
+
+
+@pytest.mark.parametrize(("workerinput", "loadgroup", "runs_servers", "leaves"), [
+    ({"workerid": SERVERS_WORKER, "workercount": 2}, True, True, True),
+    ({"workerid": SERVERS_WORKER, "workercount": 1}, True, True, False),  # nobody else would
+    ({"workerid": "gw1", "workercount": 2}, True, True, False),
+    ({"workerid": SERVERS_WORKER, "workercount": 2}, False, True, False),  # --dist load
+    ({"workerid": SERVERS_WORKER, "workercount": 2}, True, False, False),  # no server tests
+    ({}, True, True, False),  # not a worker
+])
+def test_only_the_servers_worker_with_company_leaves_the_infra_tests(
+        workerinput, loadgroup, runs_servers, leaves):
+    assert leaves_infra_to_others(workerinput, loadgroup=loadgroup,
+                                  runs_servers=runs_servers) is leaves

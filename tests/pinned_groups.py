@@ -35,17 +35,23 @@ def leaves_infra_to_others(workerinput: dict, *, loadgroup: bool, runs_servers: 
 
 
 class PinnedGroupScheduling(LoadGroupScheduling):
+    def __init__(self, config, log=None) -> None:
+        super().__init__(config, log)
+        self._indices: dict = {}  # worker -> {test id: index in its own collection}
+        self._groups: dict = {}  # worker -> the groups it collected
+
     def schedule(self) -> None:
         if self.collection is None and self.collection_is_completed:
             # xdist's schedule() takes the first registered collection as the whole run, and
             # with fewer groups than workers shuts down the workers that came up last (popitem
             # on assigned_work): order both fullest first, so a partial worker goes first and
             # the one that collected everything stays.
-            def fullest_first(entry) -> int:
-                return -len(self.registered_collections[entry[0]])
-            self.registered_collections = dict(sorted(
-                self.registered_collections.items(), key=lambda entry: -len(entry[1])))
-            self.assigned_work = dict(sorted(self.assigned_work.items(), key=fullest_first))
+            order = sorted(self.registered_collections,
+                           key=lambda node: -len(self.registered_collections[node]))
+            self.registered_collections = {node: self.registered_collections[node]
+                                           for node in order}
+            self.assigned_work = {node: self.assigned_work[node]
+                                  for node in order if node in self.assigned_work}
         super().schedule()
 
     def _check_nodes_have_same_collection(self) -> bool:
@@ -68,16 +74,12 @@ class PinnedGroupScheduling(LoadGroupScheduling):
 
     def _collected(self, node) -> dict[str, int]:
         """The worker's test ids, each with its index in the worker's own collection."""
-        if not hasattr(self, "_indices"):
-            self._indices: dict = {}
         if node not in self._indices:
             self._indices[node] = {nodeid: index for index, nodeid
                                    in enumerate(self.registered_collections[node])}
         return self._indices[node]
 
     def _collected_groups(self, node) -> set[str]:
-        if not hasattr(self, "_groups"):
-            self._groups: dict = {}
         if node not in self._groups:
             self._groups[node] = {self._split_scope(nodeid) for nodeid in self._collected(node)}
         return self._groups[node]

@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from review_helpers import write_assembly
 
 from tools.review.__main__ import main
 from tools.review.assembly import default_base
@@ -165,6 +166,17 @@ def test_a_changed_pin_blocks_the_review_even_with_identical_templates(pinned_re
     verdict = comment.split("\n\n")[1]
     assert verdict.startswith("⛔ **Blocked: the toolchain changed.** `requirements.txt` changed")
     assert "allow-toolchain-change" in verdict and "allow-destructive-change" not in verdict
+
+
+def test_an_assembly_folder_on_one_side_compares_no_pins(pinned_repo, tmp_path):
+    """A folder's templates were made by packages nobody knows, so there is nothing to compare
+    the revision's pins with: `bump` changes one, and the review neither blocks nor mentions it
+    (comparing main's pins with bump's instead would block)."""
+    empty = write_assembly(tmp_path / "base-assembly", {})
+    code, report, comment = _review_with_comment(
+        pinned_repo, tmp_path, ["--base-dir", str(empty), "--head", "bump"])
+    assert code == 0 and "#### `dev/Store` — added" in report
+    assert "Toolchain" not in report and "toolchain" not in comment
 
 
 @pytest.mark.parametrize(("labels", "passes"), [

@@ -175,6 +175,12 @@ def dedup_hit(store: Store, caller: str, req: UploadRequest) -> str | None:
         return None
     if not store.policy.may_read(canonical.key, caller):
         return None
+    # Only a copy stored as this kind counts: what keys on the kind's prefix (renditions of
+    # product originals, the CDN's public prefixes, who may read a caller's folder) would never
+    # see a canonical under another prefix, e.g. a caller's own upload answered as a product image.
+    stored_as = store.policy.kind_for_key(canonical.key)
+    if stored_as is None or stored_as.name != req.kind.name:
+        return None
     # Gated: the verdict first (HeadObject is denied on bytes not released); never point a
     # caller at bytes that are not released, or at a version deleted since it was indexed.
     if store.is_gated(canonical.key):

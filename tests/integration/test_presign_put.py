@@ -153,6 +153,28 @@ def test_known_hash_of_an_existing_object_is_deduplicated_without_a_url(
     assert len(versions(s3_client, presign_api.bucket)) == 1
 
 
+@pytest.mark.parametrize("key", [
+    "products/images/original/sku-9/photo.jpg",  # another kind's prefix, readable by all
+    "brands/logos/acme/logo.pdf",
+])
+def test_a_canonical_stored_as_another_kind_is_not_a_dedup_hit(
+        presign_api, s3_client, dynamodb_client, key):
+    index(dynamodb_client, presign_api.table, key, stored(s3_client, presign_api.bucket, key))
+    resp = issue_put(presign_api)  # a certificate of the same bytes: its own upload, its prefix
+    assert resp["key"].startswith("products/documents/certificates/")
+
+
+def test_a_callers_own_upload_is_not_a_dedup_hit_for_a_shared_kind(
+        presign_api, s3_client, dynamodb_client):
+    status, own = presign_api.upload(caller=ALICE, kind="user-upload", filename="cv.pdf",
+                                     content_type="application/pdf", size=len(BODY), sha256=SHA)
+    assert status == 200 and put(own)[0] == 200
+    index(dynamodb_client, presign_api.table, own["key"],
+          versions(s3_client, presign_api.bucket)[0]["VersionId"])
+    # Alice may read her folder, but a certificate there would be no certificate at all.
+    assert issue_put(presign_api, caller=ALICE)["key"] != own["key"]
+
+
 def test_index_entry_for_a_deleted_version_is_not_a_dedup_hit(
         presign_api, s3_client, dynamodb_client):
     key = "products/documents/certificates/gone/cert.pdf"

@@ -12,8 +12,12 @@ storage class, expiry) is bound into the signature or the POST policy:
   first parts stores a shorter object: it still fits its kind's limits, and the upload hasher
   records the size and SHA-256 of what was stored (S3 has no full-object SHA-256 for
   multipart).
-* Dedup: a hash is a hit only when the indexed version still exists, its size equals the
-  declared size, the caller may read it, and (under scan-gated prefixes) it was scanned clean.
+* Dedup: a hash is a hit only when the indexed version is still the key's current one, its
+  size equals the declared size, the caller may read it, it is stored under the requested
+  kind's prefix, (under scan-gated prefixes) it was scanned clean, and it is older than any
+  URL for its key can still be used: a presigned POST can be sent again until it expires, and
+  S3 takes no ``If-None-Match`` on a POST, so a young version could still be replaced by other
+  bytes after the answer named it.
 * Downloads: pinned to the version HeadObject saw. Under scan-gated prefixes only a
   ``NO_THREATS_FOUND`` version gets a URL; an object in an Intelligent-Tiering archive tier
   gets 409 ``archived`` with its restore's progress instead of a URL that would fail.
@@ -23,6 +27,8 @@ from __future__ import annotations
 import re
 from base64 import b64encode
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -40,6 +46,9 @@ from estate_handlers.upload_policy import (
 )
 
 ARCHIVED = frozenset({"ARCHIVE_ACCESS", "DEEP_ARCHIVE_ACCESS"})
+# Added to the URLs' expiry before a version may anchor dedup answers: S3 judges a URL's expiry
+# by its own clock from the signer's X-Amz-Date, so a signer's clock running ahead lengthens it.
+REPLAY_MARGIN_SECONDS = 300
 RESTORE_ROUTE = {"method": "POST", "path": "/downloads/restore"}
 _ONGOING = re.compile(r'ongoing-request\s*=\s*"(true|false)"')
 
@@ -187,21 +196,36 @@ def dedup_hit(store: Store, caller: str, req: UploadRequest) -> str | None:
         found = scan_verdict(store, canonical.key, canonical.version_id)
         if found is None or found[0] != SCAN_CLEAN:
             return None
-    if current_version_id(store, canonical.key) != canonical.version_id:
+    current = current_version(store, canonical.key)
+    if current is None or current.get("VersionId", "null") != canonical.version_id:
         return None  # deleted, overwritten or behind a delete marker since it was indexed
+    age = version_age_seconds(current)
+    if age is None or age < store.policy.expiry_seconds + REPLAY_MARGIN_SECONDS:
+        return None  # a URL issued for the key may still replace these bytes
     return canonical.key
 
 
-def current_version_id(store: Store, key: str) -> str | None:
-    """The version a plain GET of ``key`` serves now, or None (no such key, a delete marker,
-    or a newer version the upload gate still holds back)."""
+def current_version(store: Store, key: str) -> dict | None:
+    """HeadObject of the version a plain GET of ``key`` serves now, or None (no such key, a
+    delete marker, or a newer version the upload gate still holds back)."""
     try:
-        found = head(store, key, None)
+        return head(store, key, None)
     except ClientError as exc:
         if http_status(exc) == 403 and store.is_gated(key):
             return None  # the current version is not released: not the indexed one
         raise
-    return None if found is None else found.get("VersionId", "null")
+
+
+def version_age_seconds(head_response: dict) -> float | None:
+    """Seconds since the version was written, by S3's clock: its answer's ``Date`` against the
+    version's ``LastModified`` (this function's clock only if the answer has no date). None
+    without a ``LastModified``."""
+    written = head_response.get("LastModified")
+    if written is None:
+        return None
+    date = head_response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
+    now = parsedate_to_datetime(date) if date else datetime.now(UTC)
+    return (now - written).total_seconds()
 
 
 def upload_plan(store: Store, key: str, req: UploadRequest) -> dict:

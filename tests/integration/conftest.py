@@ -253,6 +253,18 @@ def presign_api(monkeypatch, fresh_bucket, dedup_table):
     return PresignApi(monkeypatch, fresh_bucket, dedup_table)
 
 
+@pytest.fixture
+def settled_canonicals(monkeypatch):
+    """Every version reads as written a day earlier than S3 says: older than any URL for its
+    key, so it may anchor a dedup answer (the local store's objects are seconds old). The age
+    is still computed from S3's answer."""
+    from estate_handlers import s3_plans
+
+    real = s3_plans.version_age_seconds
+    monkeypatch.setattr(s3_plans, "version_age_seconds",
+                        lambda head: None if real(head) is None else real(head) + 86_400)
+
+
 # --------------------------------------------------------------------------- browser
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from estate_handlers.dedup_index import CanonicalObject
-from local_services import http, s3_error_code, signing_clock
+from local_services import http, post_form, s3_error_code, signing_clock
 
 ALICE = "arn:aws:iam::123456789012:user/alice"
 BOB = "arn:aws:iam::123456789012:user/bob"
@@ -143,7 +143,7 @@ def test_store_rejects_an_expired_put_url(presign_api, s3_client):
 
 
 def test_known_hash_of_an_existing_object_is_deduplicated_without_a_url(
-        presign_api, s3_client, dynamodb_client):
+        presign_api, s3_client, dynamodb_client, settled_canonicals):
     key = "products/documents/certificates/existing/cert.pdf"
     index(dynamodb_client, presign_api.table, key, stored(s3_client, presign_api.bucket, key))
     status, resp = presign_api.upload(kind="certificate", filename="again.pdf",
@@ -153,19 +153,53 @@ def test_known_hash_of_an_existing_object_is_deduplicated_without_a_url(
     assert len(versions(s3_client, presign_api.bucket)) == 1
 
 
+def test_a_copy_younger_than_its_urls_is_not_a_dedup_hit(presign_api, s3_client,
+                                                         dynamodb_client):
+    """A presigned POST can be sent again until it expires (S3 takes no If-None-Match on a
+    POST): answered with the key of a copy uploaded through one, another caller would point at
+    whatever the uploader sends next."""
+    status, alices = presign_api.upload(caller=ALICE, kind="certificate", filename="c.pdf",
+                                        content_type="application/pdf", size=len(BODY))
+    assert status == 200 and alices["upload"]["method"] == "POST"
+    url, fields = alices["upload"]["url"], alices["upload"]["fields"]
+    assert post_form(url, fields, BODY)[0] == 204
+    (stored_version,) = versions(s3_client, presign_api.bucket)
+    index(dynamodb_client, presign_api.table, alices["key"], stored_version["VersionId"])
+    # Indexed, current, readable by Bob, of his kind and size: only its age keeps it out.
+    assert issue_put(presign_api, caller=BOB)["key"] != alices["key"]
+    # ...and rightly: the same form, sent again with other bytes, replaces it.
+    assert post_form(url, fields, BODY.upper())[0] == 204
+    assert len(versions(s3_client, presign_api.bucket)) == 2
+
+
+def test_a_copy_is_a_dedup_hit_once_older_than_its_urls_can_be(presign_api, s3_client,
+                                                                dynamodb_client, monkeypatch):
+    from estate_handlers import s3_plans
+
+    key = "products/documents/certificates/old/cert.pdf"
+    index(dynamodb_client, presign_api.table, key, stored(s3_client, presign_api.bucket, key))
+    assert issue_put(presign_api)["key"] != key  # seconds old
+    # S3 says it was written the URLs' expiry plus the margin ago (900 + 300 s by default):
+    real = s3_plans.version_age_seconds
+    monkeypatch.setattr(s3_plans, "version_age_seconds", lambda head: real(head) + 1_200)
+    status, resp = presign_api.upload(kind="certificate", filename="again.pdf",
+                                      content_type="application/pdf", size=len(BODY), sha256=SHA)
+    assert (status, resp) == (200, {"deduplicated": True, "key": key})
+
+
 @pytest.mark.parametrize("key", [
     "products/images/original/sku-9/photo.jpg",  # another kind's prefix, readable by all
     "brands/logos/acme/logo.pdf",
 ])
 def test_a_canonical_stored_as_another_kind_is_not_a_dedup_hit(
-        presign_api, s3_client, dynamodb_client, key):
+        presign_api, s3_client, dynamodb_client, settled_canonicals, key):
     index(dynamodb_client, presign_api.table, key, stored(s3_client, presign_api.bucket, key))
     resp = issue_put(presign_api)  # a certificate of the same bytes: its own upload, its prefix
     assert resp["key"].startswith("products/documents/certificates/")
 
 
 def test_a_callers_own_upload_is_not_a_dedup_hit_for_a_shared_kind(
-        presign_api, s3_client, dynamodb_client):
+        presign_api, s3_client, dynamodb_client, settled_canonicals):
     status, own = presign_api.upload(caller=ALICE, kind="user-upload", filename="cv.pdf",
                                      content_type="application/pdf", size=len(BODY), sha256=SHA)
     assert status == 200 and put(own)[0] == 200
@@ -176,7 +210,7 @@ def test_a_callers_own_upload_is_not_a_dedup_hit_for_a_shared_kind(
 
 
 def test_index_entry_for_a_deleted_version_is_not_a_dedup_hit(
-        presign_api, s3_client, dynamodb_client):
+        presign_api, s3_client, dynamodb_client, settled_canonicals):
     key = "products/documents/certificates/gone/cert.pdf"
     version = stored(s3_client, presign_api.bucket, key)
     index(dynamodb_client, presign_api.table, key, version)
@@ -188,7 +222,7 @@ def test_index_entry_for_a_deleted_version_is_not_a_dedup_hit(
 
 @pytest.mark.parametrize("hidden_by", ["delete marker", "newer version"])
 def test_an_indexed_version_that_is_no_longer_current_is_not_a_dedup_hit(
-        presign_api, s3_client, dynamodb_client, hidden_by):
+        presign_api, s3_client, dynamodb_client, settled_canonicals, hidden_by):
     # The key now serves a 404 or other bytes: pointing a caller at it would hand them those.
     key = f"products/documents/certificates/{hidden_by.replace(' ', '-')}/cert.pdf"
     version = stored(s3_client, presign_api.bucket, key)
@@ -201,7 +235,7 @@ def test_an_indexed_version_that_is_no_longer_current_is_not_a_dedup_hit(
 
 
 def test_index_entry_for_a_missing_version_id_is_not_a_dedup_hit(
-        presign_api, s3_client, dynamodb_client):
+        presign_api, s3_client, dynamodb_client, settled_canonicals):
     key = "products/documents/certificates/stale/cert.pdf"
     stored(s3_client, presign_api.bucket, key)
     index(dynamodb_client, presign_api.table, key, "0" * 32)
@@ -209,7 +243,7 @@ def test_index_entry_for_a_missing_version_id_is_not_a_dedup_hit(
 
 
 def test_user_content_is_a_dedup_hit_for_its_owner_only(
-        presign_api, s3_client, dynamodb_client):
+        presign_api, s3_client, dynamodb_client, settled_canonicals):
     status, bobs = presign_api.upload(caller=BOB, kind="user-upload", filename="cv.pdf",
                                       content_type="application/pdf", size=len(BODY), sha256=SHA)
     assert status == 200 and put(bobs)[0] == 200

@@ -86,7 +86,7 @@ def test_gate_off_serves_unscanned_objects(presign_api, s3_client):
 @pytest.mark.parametrize(("verdict", "hit"), [(None, False), ("THREATS_FOUND", False),
                                               ("FAILED", False), ("NO_THREATS_FOUND", True)])
 def test_dedup_hit_only_points_at_a_clean_object(gated_api, s3_client, dynamodb_client,
-                                                 verdict, hit):
+                                                 settled_canonicals, verdict, hit):
     body = f"brand film {verdict}".encode()
     sha = hashlib.sha256(body).hexdigest()
     key = f"brands/media/{verdict or 'none'}/film.mp4"

@@ -22,7 +22,8 @@ def _request_put(api, caller=ALICE):
 
 
 def test_an_upload_hashed_by_the_hasher_dedups_the_next_request(presign_api, s3_client,
-                                                               s3_endpoint, dynamodb_endpoint):
+                                                               s3_endpoint, dynamodb_endpoint,
+                                                               settled_canonicals):
     status, first = _request_put(presign_api)
     assert status == 200 and first["deduplicated"] is False
     put_status, _ = http("PUT", first["upload"]["url"], BODY, first["upload"]["headers"])

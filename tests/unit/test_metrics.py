@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC, datetime
 
 import boto3
 import pytest
@@ -72,10 +73,16 @@ def test_issued_upload_urls_are_counted_by_kind(capsys):
     assert line["kind"] == "certificate" and line["UrlsIssued"] in (1, 1.0, [1.0])
 
 
+# A copy a day old by S3's clock: older than any URL that could still replace it.
+WRITTEN = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+A_DAY_LATER = {"HTTPHeaders": {"date": "Wed, 02 Dec 2026 12:00:00 GMT"}}
+
+
 def test_dedup_hits_are_counted(capsys):
     item = CanonicalObject(SHA, "products/images/original/a/b.png", "v1", len(BODY), "2026")
     deps = presign_deps(Answers(get_item=lambda **kw: {"Item": item.to_item()}),
-                        {"head_object": lambda **kw: {"VersionId": "v1"}})
+                        {"head_object": lambda **kw: {"VersionId": "v1", "LastModified": WRITTEN,
+                                                      "ResponseMetadata": A_DAY_LATER}})
     assert presign_call(deps, {"kind": "product-image", "filename": "b.png",
                                "content_type": "image/png", "size": len(BODY),
                                "sha256": SHA}) == 200

@@ -287,3 +287,18 @@ def test_a_completion_must_list_parts_1_2_3_in_order(numbers):
     body["parts"] = [{"part_number": n, "etag": etag} for n in range(1, len(numbers) + 1)]
     assert [p["PartNumber"] for p in parse_completion(body).parts] == \
         list(range(1, len(numbers) + 1))
+
+
+def test_a_version_s_age_is_read_from_s3_s_clock():
+    from datetime import UTC, datetime, timedelta
+
+    from estate_handlers.s3_plans import version_age_seconds
+
+    written = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+    answer = {"LastModified": written,
+              "ResponseMetadata": {"HTTPHeaders": {"date": "Thu, 03 Dec 2026 12:20:00 GMT"}}}
+    assert version_age_seconds(answer) == 1_200.0  # whatever this machine's clock says
+    assert version_age_seconds({"VersionId": "v1"}) is None  # no LastModified: never settled
+    # no Date in the answer: this function's clock
+    recent = {"LastModified": datetime.now(UTC) - timedelta(seconds=30)}
+    assert 29 <= version_age_seconds(recent) <= 60

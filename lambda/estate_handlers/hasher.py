@@ -49,6 +49,7 @@ from estate_handlers import dedup_index
 from estate_handlers.dedup_index import DUPLICATE_OF_INDEX_PREFIX, CanonicalObject
 from estate_handlers.emf import log_metrics
 from estate_handlers.layout import (
+    ASSET_PREFIXES,
     CANONICAL,
     CONTENT_SHA256_TAG,
     DEDUP_STATUS_TAG,
@@ -217,6 +218,13 @@ def caller_folder(key: str) -> str | None:
     return "/".join(parts[:2]) if len(parts) > 2 else None
 
 
+def home_prefix(key: str) -> str | None:
+    """The layout prefix a key is stored under (``products/images/original/``,
+    ``brands/media/``, ...): the longest of ``ASSET_PREFIXES`` it starts with."""
+    return max((prefix for prefix in ASSET_PREFIXES if key.startswith(prefix)), key=len,
+               default=None)
+
+
 def dedup_tags(sha256: str, canonical: CanonicalObject, obj: ObjectVersion) -> dict[str, str]:
     """The hasher's tags for ``obj`` given the canonical object of its hash."""
     if (canonical.key, canonical.version_id) == (obj.key, obj.version_id or "null"):
@@ -224,6 +232,12 @@ def dedup_tags(sha256: str, canonical: CanonicalObject, obj: ObjectVersion) -> d
     if caller_folder(obj.key) != caller_folder(canonical.key):
         # Another caller's identical upload: this caller may not read it, so this copy is
         # theirs to keep (a duplicate expires).
+        return {CONTENT_SHA256_TAG: sha256, DEDUP_STATUS_TAG: KEPT}
+    if home_prefix(obj.key) != home_prefix(canonical.key):
+        # The same bytes stored as another kind (a brand film identical to a product original):
+        # what serves or processes this prefix (the CDN's paths, renditions) never sees the
+        # canonical, and the upload API gives no dedup answer across kinds, so the uploader
+        # was told to store this copy. Expiring it would take it from where it is used.
         return {CONTENT_SHA256_TAG: sha256, DEDUP_STATUS_TAG: KEPT}
     duplicate_of = canonical.key if is_valid_tag_value(canonical.key) else DUPLICATE_OF_INDEX_PREFIX + sha256
     return {CONTENT_SHA256_TAG: sha256, DEDUP_STATUS_TAG: DUPLICATE, DUPLICATE_OF_TAG: duplicate_of}

@@ -217,7 +217,7 @@ def test_existing_tags_are_kept_when_ours_are_added(s3, dynamodb, bucket, table,
 def test_redelivery_leaves_index_and_tags_byte_identical(s3, dynamodb, bucket, table, deps):
     data = unique("redeliver")
     canonical = upload(s3, bucket, "products/images/original/r.jpg", data, Tagging="owner=studio")
-    copy = upload(s3, bucket, "brands/media/r.jpg", data)
+    copy = upload(s3, bucket, "products/images/original/r-again.jpg", data)
     events = [event_for(bucket, canonical), event_for(bucket, copy)]
     for event in events:
         hasher.process_batch(event, deps)
@@ -226,6 +226,19 @@ def test_redelivery_leaves_index_and_tags_byte_identical(s3, dynamodb, bucket, t
         assert hasher.process_batch(event, deps) == {"batchItemFailures": []}
     after = (index_item(dynamodb, table, data), tags_of(s3, bucket, canonical), tags_of(s3, bucket, copy))
     assert json.dumps(after, sort_keys=True) == json.dumps(before, sort_keys=True)
+
+
+def test_a_copy_stored_as_another_kind_is_kept_not_expired(s3, dynamodb, bucket, table, deps):
+    # The upload API gives no dedup answer across kinds, so this copy is the one the brand's
+    # page uses: tagged duplicate, the lifecycle rule would expire it.
+    data = unique("cross-kind")
+    original = upload(s3, bucket, "products/images/original/sku-4/look.jpg", data)
+    film_still = upload(s3, bucket, "brands/media/ss26/look.jpg", data)
+    for obj in (original, film_still):
+        assert deliver(deps, bucket, obj) == {"batchItemFailures": []}
+    assert tag_dict(s3, bucket, original)["dedup-status"] == "canonical"
+    tags = tag_dict(s3, bucket, film_still)
+    assert tags["dedup-status"] == "kept" and "duplicate-of" not in tags
 
 
 def test_concurrent_uploads_of_the_same_bytes_make_exactly_one_canonical(s3, dynamodb, bucket, table, deps):

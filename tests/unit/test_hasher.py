@@ -192,7 +192,8 @@ def test_chunk_size_outside_the_memory_budget_is_refused(raw):
 
 # ------------------------------------------------------------------ tags
 
-CANON = CanonicalObject(SHA_OF_HELLO, "brands/media/first.png", "v0", 5, "2025-01-01T00:00:00+00:00")
+CANON = CanonicalObject(SHA_OF_HELLO, "products/images/original/first.png", "v0", 5,
+                        "2025-01-01T00:00:00+00:00")
 
 
 def test_canonical_version_gets_hash_and_canonical_status_only():
@@ -204,7 +205,14 @@ def test_canonical_version_gets_hash_and_canonical_status_only():
 def test_duplicate_points_at_the_canonical_key():
     tags = hasher.dedup_tags(SHA_OF_HELLO, CANON, ObjectVersion("assets", KEY, "v9"))
     assert tags == {"content-sha256": SHA_OF_HELLO, "dedup-status": "duplicate",
-                    "duplicate-of": "brands/media/first.png"}
+                    "duplicate-of": "products/images/original/first.png"}
+
+
+@pytest.mark.parametrize("copy_key", ["brands/media/look 1.jpg", "products/images/original-x/a.jpg",
+                                      "products/documents/certificates/look.jpg"])
+def test_the_same_bytes_stored_as_another_kind_are_kept(copy_key):
+    tags = hasher.dedup_tags(SHA_OF_HELLO, CANON, ObjectVersion("assets", copy_key, "v9"))
+    assert tags == {"content-sha256": SHA_OF_HELLO, "dedup-status": "kept"}
 
 
 def test_other_version_of_the_same_key_is_a_duplicate_of_the_indexed_version():
@@ -212,7 +220,9 @@ def test_other_version_of_the_same_key_is_a_duplicate_of_the_indexed_version():
     assert tags["dedup-status"] == "duplicate"
 
 
-@pytest.mark.parametrize("canonical_key", ["brands/" + "a" * 250, "brands/look (1).png", "brands/a&b.png"])
+@pytest.mark.parametrize("canonical_key", ["products/images/original/" + "a" * 240,
+                                           "products/images/original/look (1).png",
+                                           "products/images/original/a&b.png"])
 def test_duplicate_of_falls_back_to_the_index_when_the_key_is_not_a_tag_value(canonical_key):
     canon = CanonicalObject(SHA_OF_HELLO, canonical_key, "v0", 5, "t")
     tags = hasher.dedup_tags(SHA_OF_HELLO, canon, ObjectVersion("assets", KEY, "v9"))

@@ -106,7 +106,7 @@ class Timeline:
         return self.moments[phase].isoformat().replace("+00:00", "Z")
 
 
-DRILL_PREFIXES = 17  # one per test that takes `prefix`
+DRILL_PREFIXES = 18  # one per test that takes `prefix`
 KILL_KEYS = [f"k{i:03d}.jpg" for i in range(60)]
 HOSTILE = ["with space.jpg", "ünïcødé/ß 東京.jpg", "a+b=c&d.jpg", "100%25 real.jpg",
            "plus+ and space +.jpg", "quote'\"semi;colon.jpg", "emoji 🎉/x.jpg"]
@@ -429,6 +429,19 @@ def test_objects_above_the_multipart_threshold_are_copied_in_ranged_parts(drill,
 
 
 # ------------------------------------------------------------------ disaster mode
+
+def test_from_replica_without_yes_and_without_a_terminal_writes_nothing_to_the_live_bucket(
+        drill, s3_client, prefix, other_bucket, monkeypatch):
+    primary = other_bucket  # the drill's bucket plays the replica
+    s3_client.put_object(Bucket=primary, Key=prefix + "a.jpg", Body=b"live, newer")
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    before = all_versions(s3_client, primary, prefix)
+    code, _ = restore("--bucket", primary, "--prefix", prefix, "--at", drill.at(1),
+                      "--from-replica", "--replica-bucket", drill.bucket,
+                      "--replica-region", "us-east-1")
+    assert code == 2
+    assert all_versions(s3_client, primary, prefix) == before
+
 
 def test_from_replica_restores_the_primary_prefix_from_the_replica_history(
         drill, s3_client, prefix, other_bucket):

@@ -317,7 +317,9 @@ def _decisions(spool):
 
 
 def _confirm(run: Run, summary: PlanSummary) -> None:
-    risky = run.dest_bucket == run.source_bucket or summary.counts[DELETE_MARKER]
+    # The live bucket is the one --bucket names: the source of an ordinary restore, the
+    # destination of --from-replica (its source is the replica).
+    risky = run.dest_bucket == run.args.bucket or summary.counts[DELETE_MARKER]
     if run.args.yes or not summary.actions or not risky:
         return
     if not sys.stdin.isatty():

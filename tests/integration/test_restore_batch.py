@@ -3,6 +3,7 @@ compared with the real version listing; S3 Control (absent locally) is botocore'
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 import time
 import uuid
@@ -47,11 +48,22 @@ def stubbed_control(monkeypatch):
         yield stub
 
 
+class _Sent:
+    """Matches anything in a stubbed request and keeps what was sent."""
+
+    value = None
+
+    def __eq__(self, other) -> bool:
+        self.value = other
+        return True
+
+
 def _run_batch_restore(stubbed_control, fresh_bucket: str, at_text: str, role: str,
-                       job_id: str, s3_client) -> tuple[bytes, str]:
-    """The restore with Batch Operations (the job creation stubbed): its manifest's bytes and
-    what it printed."""
-    token = batch.run_token(fresh_bucket, PREFIX, at_text, fresh_bucket)
+                       job_id: str, s3_client) -> tuple[bytes, str, str]:
+    """The restore with Batch Operations (the job creation stubbed): its manifest's bytes,
+    what it printed, and the job's idempotency token, checked to be the arguments' and the
+    manifest's."""
+    token = _Sent()
     stubbed_control.add_response("create_job", {"JobId": job_id}, {
         "AccountId": "123456789012", "ConfirmationRequired": False, "Operation": ANY,
         "Manifest": ANY, "Report": ANY, "Priority": 10, "RoleArn": role,
@@ -62,8 +74,10 @@ def _run_batch_restore(stubbed_control, fresh_bucket: str, at_text: str, role: s
                      "--account-id", "123456789012"], stdout=out)
     assert code == 0, out.getvalue()
     manifest = s3_client.get_object(Bucket=fresh_bucket,
-                                    Key=f"restore-jobs/{token}/manifest.csv")["Body"].read()
-    return manifest, out.getvalue()
+                                    Key=f"restore-jobs/{token.value}/manifest.csv")["Body"].read()
+    assert token.value == batch.run_token(fresh_bucket, PREFIX, at_text, fresh_bucket,
+                                          hashlib.sha256(manifest).hexdigest())
+    return manifest, out.getvalue(), token.value
 
 
 def test_the_manifest_lists_exactly_the_versions_the_restore_needs(s3_client, fresh_bucket,
@@ -78,8 +92,8 @@ def test_the_manifest_lists_exactly_the_versions_the_restore_needs(s3_client, fr
     s3_client.delete_object(Bucket=fresh_bucket, Key=PREFIX + "gone.mp4")
     at_text = at.astimezone(dt.UTC).isoformat()
     role = "arn:aws:iam::123456789012:role/justkalm-assets-dev-restore"
-    manifest, printed = _run_batch_restore(stubbed_control, fresh_bucket, at_text, role,
-                                           "job-42", s3_client)
+    manifest, printed, _ = _run_batch_restore(stubbed_control, fresh_bucket, at_text, role,
+                                              "job-42", s3_client)
     expected = {(fresh_bucket, k, vid) for k, (vid, marker) in
                 _versions_at(s3_client, fresh_bucket, at).items() if not marker}
     assert set(batch.parse_manifest(manifest.decode())) == expected
@@ -88,6 +102,24 @@ def test_the_manifest_lists_exactly_the_versions_the_restore_needs(s3_client, fr
     # Nothing was copied from this machine: the job does it.
     assert s3_client.get_object(Bucket=fresh_bucket, Key=PREFIX + "plain.mp4")["Body"].read() \
         == b"bad"
+
+
+def test_a_rerun_gets_the_same_job_unless_more_keys_need_copies(s3_client, fresh_bucket,
+                                                               stubbed_control):
+    s3_client.put_object(Bucket=fresh_bucket, Key=PREFIX + "b.mp4", Body=b"good too")
+    at_text = _overwritten(s3_client, fresh_bucket)  # b.mp4 is as it was then
+    first_manifest, _, first = _run_batch_restore(stubbed_control, fresh_bucket, at_text, ROLE,
+                                                  "job-1", s3_client)
+    _, _, again = _run_batch_restore(stubbed_control, fresh_bucket, at_text, ROLE, "job-1",
+                                     s3_client)
+    assert again == first  # nothing changed: S3 Control answers with the first job
+    s3_client.put_object(Bucket=fresh_bucket, Key=PREFIX + "b.mp4", Body=b"bad as well")
+    manifest, _, later = _run_batch_restore(stubbed_control, fresh_bucket, at_text, ROLE,
+                                            "job-2", s3_client)
+    # The first job does not hold b.mp4, and this run leaves it to a job: a new one.
+    assert later != first
+    assert PREFIX + "b.mp4" in {k for _, k, _ in batch.parse_manifest(manifest.decode())}
+    assert PREFIX + "b.mp4" not in {k for _, k, _ in batch.parse_manifest(first_manifest.decode())}
 
 
 def test_a_refused_job_is_a_clear_error_with_exit_code_1(s3_client, fresh_bucket,
@@ -236,7 +268,7 @@ def test_under_the_gate_the_job_copies_only_versions_scanned_clean(
     for key in verdicts:
         s3_client.put_object(Bucket=fresh_bucket, Key=PREFIX + key, Body=b"bad")
     at_text = at.astimezone(dt.UTC).isoformat()
-    manifest, _ = _run_batch_restore(stubbed_control, fresh_bucket, at_text, ROLE, "job-7",
+    manifest, _, _ = _run_batch_restore(stubbed_control, fresh_bucket, at_text, ROLE, "job-7",
                                      s3_client)
     versions = _versions_at(s3_client, fresh_bucket, at)
     assert batch.parse_manifest(manifest.decode()) == [

@@ -18,6 +18,7 @@ import collections
 import datetime as dt
 import email.utils
 import functools
+import hashlib
 import json
 import os
 import queue
@@ -528,18 +529,25 @@ def _submit_batch(run: Run, target: batch_ops.BatchTarget, dest_s3, spool,
 
     with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".csv") as manifest:
         rows = 0
+        listed = hashlib.sha256()
         for decision, may in _gate_checked(run, dest_s3, _decisions(spool), gated):
             if not may:
                 left_to_local.add((decision.source_key, decision.version_id))
             elif batch_can_copy(decision):
-                manifest.write(batch_ops.manifest_row(run.source_bucket, decision.source_key,
-                                                      decision.version_id))
+                row = batch_ops.manifest_row(run.source_bucket, decision.source_key,
+                                             decision.version_id)
+                manifest.write(row)
+                listed.update(row.encode())
                 rows += 1
         manifest.flush()
         if not rows:
             return None, (lambda decision: True)
+        # The same arguments and the same versions to copy: the same token, so a rerun gets
+        # the first run's job back. The manifest's rows are part of it: a rerun after more keys
+        # changed plans other copies, which the first job does not hold and this run leaves
+        # to the job, so it needs a job of its own.
         token = batch_ops.run_token(run.source_bucket, run.source_prefix,
-                                    run.args.at.isoformat(), run.dest_bucket)
+                                    run.args.at.isoformat(), run.dest_bucket, listed.hexdigest())
         try:
             s3control = boto3.client("s3control", region_name=target.region)
             job_id = batch_ops.create_copy_job(

@@ -1,6 +1,7 @@
 """User-content erasure across two local buckets with versions (primary and replica)."""
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import io
 import json
@@ -90,6 +91,26 @@ def test_the_audit_record_has_who_when_and_counts_but_no_keys(s3_client, estate,
         (primary, "uploads", 3, 1), (primary, "exports", 3, 1),
         (replica, "uploads", 3, 1), (replica, "exports", 3, 1)]
     assert "photo" not in text and ALICE not in text  # no keys, no readable user id
+
+
+def test_an_audit_record_that_cannot_be_stored_is_printed_and_the_run_fails(
+        s3_client, estate, tmp_path, monkeypatch, capsys):
+    primary, replica = estate
+    report = tmp_path / "report.json"
+
+    def refused(*args, **kwargs):
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "PutObject")
+
+    monkeypatch.setattr(cli, "write_audit", refused)
+    code, out = erase("--bucket", primary, "--replica-bucket", replica, "--replica-region",
+                      "us-east-1", "--user", ALICE, "--audit-file", str(tmp_path / "audit"),
+                      "--operator", "ops@example", "--yes", "--report", str(report))
+    assert code == 1
+    assert "audit record was NOT written (AccessDenied)" in capsys.readouterr().err
+    printed = json.loads(out.split("audit record (NOT stored): ", 1)[1])
+    assert printed["operator"] == "ops@example" and len(printed["locations"]) == 4
+    assert json.loads(report.read_text()) == {**printed, "errors": {}}  # the report is whole
+    assert _entries(s3_client, primary, f"user-content/uploads/{ALICE}/") == 0  # it did erase
 
 
 def _plain_bucket(s3) -> str:
@@ -291,7 +312,47 @@ def test_an_s3_error_in_one_location_is_counted_and_the_others_still_erased():
 
     tally = cli.erase_prefix(Refusing(), "b", f"user-content/uploads/{ALICE}/", dry_run=False)
     assert tally.failed == 1 and tally.errors[0].startswith("AccessDenied")
-    assert tally.versions == 1
+    assert (tally.versions, tally.bytes) == (0, 0)  # nothing was erased
+
+
+class _RefusesOne:
+    """Holds versions; each DeleteObjects refuses its first object (a per-object error) and
+    deletes the rest."""
+
+    def __init__(self, *versions: dict) -> None:
+        self.versions = list(versions)
+
+    def get_paginator(self, _):
+        return self
+
+    def paginate(self, **kw):
+        yield {"Versions": [v for v in self.versions if v["Key"].startswith(kw["Prefix"])]}
+
+    def delete_objects(self, **kw):
+        refused, *deleted = kw["Delete"]["Objects"]
+        gone = {o["VersionId"] for o in deleted}
+        self.versions = [v for v in self.versions if v["VersionId"] not in gone]
+        return {"Errors": [{**refused, "Code": "AccessDenied", "Message": "no"}]}
+
+
+def _two_uploads() -> _RefusesOne:
+    prefix = f"user-content/uploads/{ALICE}/"
+    return _RefusesOne({"Key": prefix + "a.jpg", "VersionId": "v1", "Size": 3},
+                       {"Key": prefix + "b.jpg", "VersionId": "v2", "Size": 5})
+
+
+def test_a_version_s3_refuses_to_delete_is_failed_and_never_counted_erased():
+    tally = cli.erase_prefix(_two_uploads(), "b", f"user-content/uploads/{ALICE}/",
+                             dry_run=False)
+    assert (tally.versions, tally.bytes, tally.failed) == (1, 5, 1)
+
+
+def test_the_check_of_what_remains_counts_a_refused_version_once():
+    args = argparse.Namespace(dry_run=False, user=ALICE, bucket="b")
+    uploads, *others = cli._erase(args, _two_uploads(), _RefusesOne(), "r")
+    assert (uploads.versions, uploads.failed) == (1, 1)  # refused, then found again: once
+    assert uploads.errors == ["AccessDenied: no", "1 versions remain after erasure (rerun)"]
+    assert [t.failed for t in others] == [0, 0, 0]
 
 
 def test_without_credentials_the_run_stops_in_one_line_before_anything(tmp_path, monkeypatch,

@@ -156,24 +156,28 @@ def erase_prefix(s3, bucket: str, prefix: str, *, dry_run: bool) -> Tally:
 
 
 def _erase_pages(s3, tally: Tally, *, dry_run: bool) -> None:
+    """Counts what a dry run would erase, and what a real run did erase: a version S3 refused
+    to delete is counted as failed, never as erased."""
     bucket, prefix = tally.bucket, tally.prefix
     for items in _pages(s3, bucket, prefix):
+        refused: set[tuple[str, str]] = set()
+        objects = [{"Key": i["Key"], "VersionId": i["VersionId"]} for i, _ in items]
+        for start in range(0, len(objects), DELETE_BATCH) if not dry_run else ():
+            response = s3.delete_objects(Bucket=bucket, Delete={
+                "Objects": objects[start:start + DELETE_BATCH], "Quiet": True})
+            for error in response.get("Errors", []):
+                refused.add((error.get("Key"), error.get("VersionId")))
+                tally.failed += 1
+                if len(tally.errors) < 10:  # codes only: keys are user content
+                    tally.errors.append(f"{error.get('Code')}: {error.get('Message')}")
         for item, marker in items:
+            if (item["Key"], item["VersionId"]) in refused:
+                continue
             if marker:
                 tally.delete_markers += 1
             else:
                 tally.versions += 1
                 tally.bytes += item.get("Size", 0)
-        if dry_run:
-            continue
-        objects = [{"Key": i["Key"], "VersionId": i["VersionId"]} for i, _ in items]
-        for start in range(0, len(objects), DELETE_BATCH):
-            response = s3.delete_objects(Bucket=bucket, Delete={
-                "Objects": objects[start:start + DELETE_BATCH], "Quiet": True})
-            for error in response.get("Errors", []):
-                tally.failed += 1
-                if len(tally.errors) < 10:  # codes only: keys are user content
-                    tally.errors.append(f"{error.get('Code')}: {error.get('Message')}")
 
 
 def remaining(s3, bucket: str, prefix: str) -> int:
@@ -307,17 +311,27 @@ def _main(args, stdout) -> int:
         record = _audit_record(args, operator, tallies, started)
         # A dry run changed nothing: its record keeps only the bucket's default retention (the
         # check above still ran, so a dry run shows a real run would be refused).
-        where = write_audit(args, record, audit, None if args.dry_run else lock_mode, audit_log)
+        try:
+            where = write_audit(args, record, audit, None if args.dry_run else lock_mode,
+                                audit_log)
+        except (ClientError, BotoCoreError, OSError) as exc:
+            # The erasure is done and cannot be undone: the record must not be lost with it.
+            where = None
+            print(f"erase: the audit record was NOT written ({_code(exc)}); it is printed "
+                  "below: file it by hand", file=sys.stderr)
         verb = "would erase" if args.dry_run else "erased"
         for t in tallies:
             print(f"{verb} s3://{t.bucket}/{t.prefix}: {t.versions} versions ({t.bytes} bytes), "
                   f"{t.delete_markers} delete markers" + (f", {t.failed} FAILED" if t.failed
                                                           else ""), file=stdout)
-        print(f"audit record: {where}", file=stdout)
+        if where is None:
+            print(f"audit record (NOT stored): {json.dumps(record, sort_keys=True)}", file=stdout)
+        else:
+            print(f"audit record: {where}", file=stdout)
         if report is not None:
             json.dump({**record, "errors": {f"{t.bucket}/{t.prefix}": t.errors
                                             for t in tallies if t.errors}}, report, indent=2)
-    return SOME_FAILED if any(t.failed for t in tallies) else 0
+    return SOME_FAILED if where is None or any(t.failed for t in tallies) else 0
 
 
 def _erase(args, primary, replica, replica_bucket: str) -> list[Tally]:
@@ -334,7 +348,9 @@ def _erase(args, primary, replica, replica_bucket: str) -> list[Tally]:
             tally.failed += 1
             tally.errors.append(f"{_code(exc)}: could not check what remains (rerun)")
             continue
-        if left:  # e.g. a replica still arriving; a rerun finishes it
-            tally.failed += left
+        # What is left is the failure, whatever the deletes said: a refused version is still
+        # there (counted once, not again), a replica still arriving was never tried.
+        tally.failed = left
+        if left:  # a rerun finishes it
             tally.errors.append(f"{left} versions remain after erasure (rerun)")
     return tallies

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import json
 import time
 import uuid
 
@@ -123,15 +124,20 @@ def test_a_rerun_gets_the_same_job_unless_more_keys_need_copies(s3_client, fresh
 
 
 def test_a_refused_job_is_a_clear_error_with_exit_code_1(s3_client, fresh_bucket,
-                                                         stubbed_control, capsys):
+                                                         stubbed_control, capsys, tmp_path):
     at = _overwritten(s3_client, fresh_bucket)
     stubbed_control.add_client_error("create_job", service_error_code="IdempotencyException",
                                      service_message="token reused", http_status_code=409)
+    report = tmp_path / "report.json"
     code = cli.main(["--bucket", fresh_bucket, "--prefix", PREFIX, "--at", at, "--yes",
                      "--batch-operations", "--batch-role-arn", ROLE,
-                     "--account-id", "123456789012"], stdout=io.StringIO())
+                     "--account-id", "123456789012", "--report", str(report)],
+                    stdout=io.StringIO())
     assert code == 1
     assert "IdempotencyException" in capsys.readouterr().err
+    written = json.loads(report.read_text())  # whole JSON, saying nothing was done
+    assert written["keys"] == [] and written["summary"]["outcomes"] == {}
+    assert "IdempotencyException" in written["summary"]["error"]
 
 
 def _unversioned_bucket(s3_client) -> str:

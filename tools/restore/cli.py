@@ -467,7 +467,13 @@ def _main(args: argparse.Namespace, stdout) -> int:
         report = ReportWriter(args.report)
         keep, job_id = (lambda decision: True), None
         if target is not None:
-            job_id, keep = _submit_batch(run, target, dest_s3, spool, summary)
+            try:
+                job_id, keep = _submit_batch(run, target, dest_s3, spool, summary)
+            except BatchSubmitError as exc:  # nothing was copied: the report says so, whole
+                report.close({"outcomes": {}, "plan": dict(summary.counts),
+                              "at": args.at.isoformat(), "batch_job_id": None,
+                              "error": str(exc)})
+                raise
             spool.seek(0)
         outcomes = execute(run, restorer, _decisions(spool), sum(summary.counts.values()),
                            report, keep)

@@ -93,9 +93,11 @@ def renditions_statements(*, region: str, bucket_name: str, bucket_key: kms.IKey
                      "s3:PutObjectTagging", "s3:PutObjectVersionTagging"],
             resources=object_arns(bucket_name, (ORIGINALS,)),
         ),
+        # GetObjectVersion: a duplicate's reuse copies the versions its canonical's manifest
+        # names (CopyObject with a source version id needs it).
         iam.PolicyStatement(
             sid="ReadAndWriteRenditions",
-            actions=["s3:GetObject", "s3:PutObject"],
+            actions=["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
             resources=object_arns(bucket_name, OUTPUT_PREFIXES),
         ),
         iam.PolicyStatement(

@@ -232,7 +232,7 @@ def test_the_function_role_may_do_exactly_what_the_handler_needs(estate, env):
              "s3:GetObjectVersionTagging", "s3:PutObjectTagging", "s3:PutObjectVersionTagging"],
             [_objects(cfg, ORIGINALS)], None),
         "ReadAndWriteRenditions": (
-            ["s3:GetObject", "s3:PutObject"],
+            ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
             sorted([_objects(cfg, "products/images/processed/"),
                     _objects(cfg, "products/images/thumbnails/")]), None),
         "ListBucketFor404s": (["s3:ListBucket"], [f"arn:aws:s3:::{cfg.assets_bucket_name}"], None),

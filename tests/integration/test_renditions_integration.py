@@ -313,6 +313,31 @@ def test_a_byte_for_byte_duplicate_reuses_the_canonicals_renditions_by_copy(run,
         assert _get(run, mine["key"])[0] == _get(run, theirs["key"])[0]
 
 
+def test_a_duplicate_copies_the_renditions_its_canonical_s_manifest_names(run):
+    """The canonical's original is overwritten and its new render has rewritten a rendition,
+    but not yet its manifest: the duplicate still gets the bytes of its own content."""
+    import hashlib
+
+    body = images.jpeg(images.photo("chelsea"))
+    run.process(body)
+    canonical = _manifest(run)
+    first = canonical["renditions"][0]
+    rendered_bytes = _get(run, first["key"])[0]
+    run.s3.put_object(Bucket=run.bucket, Key=first["key"], Body=b"another original's rendition")
+    duplicate_key = "products/images/original/77ab/same.jpg"
+    uploaded = run.upload(body, key=duplicate_key)
+    run.s3.put_object_tagging(
+        Bucket=run.bucket, Key=duplicate_key, VersionId=uploaded["version_id"],
+        Tagging={"TagSet": [{"Key": "content-sha256", "Value": hashlib.sha256(body).hexdigest()},
+                            {"Key": "dedup-status", "Value": "duplicate"},
+                            {"Key": "duplicate-of", "Value": ORIGINAL}]})
+    assert run.deliver(uploaded) == {"batchItemFailures": []}
+    mine = _manifest(run, duplicate_key)["renditions"][0]
+    assert _get(run, mine["key"])[0] == rendered_bytes
+    head = run.s3.head_object(Bucket=run.bucket, Key=mine["key"])
+    assert mine["version_id"] == head["VersionId"]
+
+
 # ---------------------------------------------------------------- batch operations (backfill)
 
 def test_a_batch_operations_task_renders_and_reports_success(run):

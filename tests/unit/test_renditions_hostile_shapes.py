@@ -50,6 +50,7 @@ class MemoryS3:
     def put_object(self, Bucket, Key, Body, **_):
         self.objects[Key] = Body
         self.puts.append(Key)
+        return {"VersionId": f"v{len(self.puts)}"}
 
 
 def process(body: bytes, key: str = KEY, settings: Settings = SMALL):

@@ -50,8 +50,10 @@ STATUS_TAG = "processing-status"
 REASON_TAG = "processing-reason"
 REJECTED = "rejected"
 # 2: ``original.width``/``height`` are the size as displayed (EXIF orientation applied); in 1
-# they were the stored size. A canonical's manifest of another schema is not reused.
-MANIFEST_SCHEMA = 2
+# they were the stored size. 3: each rendition names its ``version_id``, which a duplicate's
+# reuse copies (a rendition key of an overwritten original gets new bytes). A canonical's
+# manifest of another schema is not reused.
+MANIFEST_SCHEMA = 3
 
 
 @dataclass(frozen=True)
@@ -98,9 +100,11 @@ def tag(s3, obj: ObjectVersion, existing: list[dict], ours: dict[str, str]) -> b
     return True
 
 
-def _put(s3, bucket: str, key: str, body: bytes, content_type: str, cache_control: str) -> None:
-    s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type,
-                  CacheControl=cache_control)
+def _put(s3, bucket: str, key: str, body: bytes, content_type: str, cache_control: str) -> str:
+    """Stores ``body``; the new version's id ("null" in an unversioned bucket)."""
+    response = s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type,
+                             CacheControl=cache_control)
+    return response.get("VersionId") or "null"
 
 
 def _rendition_entry(original_key: str, settings: Settings, requested: int, fmt: str,
@@ -154,10 +158,15 @@ def try_reuse(s3, obj: ObjectVersion, tags: dict[str, str], size: int,
     for entry in canonical["renditions"]:
         thumbnail = entry["kind"] == "thumbnail"
         target = keys.rendition_key(obj.key, entry["requested_width"], entry["format"], thumbnail)
-        # MetadataDirective COPY keeps Content-Type and Cache-Control; no byte leaves S3.
-        s3.copy_object(Bucket=obj.bucket, Key=target, MetadataDirective="COPY",
-                       CopySource={"Bucket": obj.bucket, "Key": entry["key"]})
-        renditions.append({**entry, "key": target})
+        # The version the canonical's manifest names, not the key's current one: if the
+        # canonical's original is overwritten meanwhile, its new render writes other bytes
+        # under the same keys before it writes its manifest. MetadataDirective COPY keeps
+        # Content-Type and Cache-Control; no byte leaves S3.
+        copied = s3.copy_object(Bucket=obj.bucket, Key=target, MetadataDirective="COPY",
+                                CopySource={"Bucket": obj.bucket, "Key": entry["key"],
+                                            "VersionId": entry["version_id"]})
+        renditions.append({**entry, "key": target,
+                           "version_id": copied.get("VersionId") or "null"})
     original = canonical["original"]
     inspection = sniff.Inspection(original["format"], original["width"], original["height"],
                                   original.get("frames", 1))
@@ -212,7 +221,8 @@ def render_and_store(s3, obj: ObjectVersion, settings: Settings) -> Outcome:
     entries = []
     while encoded:
         entry, body = encoded.pop(0)
-        _put(s3, obj.bucket, entry["key"], body, entry["content_type"], CACHE_IMMUTABLE)
+        entry["version_id"] = _put(s3, obj.bucket, entry["key"], body, entry["content_type"],
+                                   CACHE_IMMUTABLE)
         entries.append(entry)
         del body
     placeholder = {"lqip": fingerprints.lqip(smallest),

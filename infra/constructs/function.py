@@ -6,8 +6,9 @@
   handlers import (Powertools for AWS Lambda (Python) and the AWS SDK, pinned in
   ``lambda/requirements.txt``: the runtime's own boto3 changes when Lambda updates it, and
   the tests prove this release's presigned URLs) comes in one layer per stack, built by pip
-  for this runtime and architecture (``python_layer.py``). Not AWS's public Powertools layer: its version numbers
-  cannot be checked offline, and a layer we build is exactly the release the tests run;
+  for this runtime and architecture (``python_layer.py``). Not AWS's public Powertools layer:
+  its version numbers cannot be checked offline, and a layer we build is exactly the release
+  the tests run;
 - no X-Ray: Powertools' Tracer would import the X-Ray SDK, which alone costs the presign
   function ~80 ms of cold start (over its budget, see ``bench/bench_presign.py``), and active
   tracing without a tracer in the code is half-configured; structured logs and EMF metrics

@@ -8,7 +8,7 @@ import json
 import uuid
 
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ReadTimeoutError
 
 from tools.erase import cli
 
@@ -345,6 +345,22 @@ def test_a_version_s3_refuses_to_delete_is_failed_and_never_counted_erased():
     tally = cli.erase_prefix(_two_uploads(), "b", f"user-content/uploads/{ALICE}/",
                              dry_run=False)
     assert (tally.versions, tally.bytes, tally.failed) == (1, 5, 1)
+
+
+class _AppliesThenTimesOut(_RefusesOne):
+    """Deletes everything it is asked to, then the answer is lost (a read timeout)."""
+
+    def delete_objects(self, **kw):
+        gone = {o["VersionId"] for o in kw["Delete"]["Objects"]}
+        self.versions = [v for v in self.versions if v["VersionId"] not in gone]
+        raise ReadTimeoutError(endpoint_url="https://s3.example")
+
+
+def test_a_delete_s3_applied_before_its_answer_was_lost_is_counted_erased():
+    args = argparse.Namespace(dry_run=False, user=ALICE, bucket="b")
+    store = _AppliesThenTimesOut(*_two_uploads().versions)
+    uploads, *_ = cli._erase(args, store, _RefusesOne(), "r")
+    assert (uploads.versions, uploads.bytes, uploads.failed) == (2, 8, 0)
 
 
 def test_the_check_of_what_remains_counts_a_refused_version_once():

@@ -22,7 +22,8 @@ proved for as long as a claim about it can be raised) in the bucket's default Ob
 without Object Lock is refused before anything is erased, unless ``--audit-retain-days 0``.
 
 Exit codes: 0 erased (or nothing to erase), 1 some versions could not be deleted (the report
-says which prefix; the audit record is written all the same), 2 usage error, a bucket that
+says which prefix; the audit record is written all the same) or the audit record could not be
+stored (it is printed instead), 2 usage error, a bucket that
 does not answer or an audit file or report that cannot be written, all checked before anything
 is deleted (nothing was changed).
 """
@@ -123,6 +124,9 @@ class Tally:
     bytes: int = 0
     failed: int = 0
     errors: list[str] = field(default_factory=list)
+    # The page whose DeleteObjects raised: S3 may have applied it all the same (a read timeout
+    # after the request arrived). The check of what remains decides which were erased.
+    unconfirmed: list = field(default_factory=list)
 
 
 def _pages(s3, bucket: str, prefix: str):
@@ -162,6 +166,7 @@ def _erase_pages(s3, tally: Tally, *, dry_run: bool) -> None:
     for items in _pages(s3, bucket, prefix):
         refused: set[tuple[str, str]] = set()
         objects = [{"Key": i["Key"], "VersionId": i["VersionId"]} for i, _ in items]
+        tally.unconfirmed = [] if dry_run else items
         for start in range(0, len(objects), DELETE_BATCH) if not dry_run else ():
             response = s3.delete_objects(Bucket=bucket, Delete={
                 "Objects": objects[start:start + DELETE_BATCH], "Quiet": True})
@@ -170,18 +175,23 @@ def _erase_pages(s3, tally: Tally, *, dry_run: bool) -> None:
                 tally.failed += 1
                 if len(tally.errors) < 10:  # codes only: keys are user content
                     tally.errors.append(f"{error.get('Code')}: {error.get('Message')}")
-        for item, marker in items:
-            if (item["Key"], item["VersionId"]) in refused:
-                continue
-            if marker:
-                tally.delete_markers += 1
-            else:
-                tally.versions += 1
-                tally.bytes += item.get("Size", 0)
+        tally.unconfirmed = []
+        _count(tally, [(i, m) for i, m in items if (i["Key"], i["VersionId"]) not in refused])
 
 
-def remaining(s3, bucket: str, prefix: str) -> int:
-    return sum(len(items) for items in _pages(s3, bucket, prefix))
+def _count(tally: Tally, items) -> None:
+    for item, marker in items:
+        if marker:
+            tally.delete_markers += 1
+        else:
+            tally.versions += 1
+            tally.bytes += item.get("Size", 0)
+
+
+def remaining(s3, bucket: str, prefix: str) -> set[tuple[str, str]]:
+    """(key, version id) of every version and marker still under ``prefix``."""
+    return {(item["Key"], item["VersionId"]) for items in _pages(s3, bucket, prefix)
+            for item, _ in items}
 
 
 def _caller_arn() -> str:
@@ -343,13 +353,18 @@ def _erase(args, primary, replica, replica_bucket: str) -> list[Tally]:
         return tallies
     for tally, client in zip(tallies, (primary, primary, replica, replica), strict=True):
         try:
-            left = remaining(client, tally.bucket, tally.prefix)
+            still = remaining(client, tally.bucket, tally.prefix)
         except (ClientError, BotoCoreError) as exc:
             tally.failed += 1
             tally.errors.append(f"{_code(exc)}: could not check what remains (rerun)")
             continue
         # What is left is the failure, whatever the deletes said: a refused version is still
-        # there (counted once, not again), a replica still arriving was never tried.
+        # there (counted once, not again), a replica still arriving was never tried. What an
+        # interrupted delete took is erased after all.
+        _count(tally, [(item, marker) for item, marker in tally.unconfirmed
+                       if (item["Key"], item["VersionId"]) not in still])
+        tally.unconfirmed = []
+        left = len(still)
         tally.failed = left
         if left:  # a rerun finishes it
             tally.errors.append(f"{left} versions remain after erasure (rerun)")

@@ -49,7 +49,6 @@ from estate_handlers import dedup_index
 from estate_handlers.dedup_index import DUPLICATE_OF_INDEX_PREFIX, CanonicalObject
 from estate_handlers.emf import log_metrics
 from estate_handlers.layout import (
-    ASSET_PREFIXES,
     CANONICAL,
     CONTENT_SHA256_TAG,
     DEDUP_STATUS_TAG,
@@ -60,6 +59,7 @@ from estate_handlers.layout import (
     MAX_TAGS_PER_OBJECT,
     TABLE_ENV,
     USER_CONTENT,
+    home_prefix,
 )
 from estate_handlers.object_events import ObjectVersion, objects_in_message
 from estate_handlers.runtime import (
@@ -216,13 +216,6 @@ def caller_folder(key: str) -> str | None:
         return None
     parts = key[len(USER_CONTENT):].split("/")
     return "/".join(parts[:2]) if len(parts) > 2 else None
-
-
-def home_prefix(key: str) -> str | None:
-    """The layout prefix a key is stored under (``products/images/original/``,
-    ``brands/media/``, ...): the longest of ``ASSET_PREFIXES`` it starts with."""
-    return max((prefix for prefix in ASSET_PREFIXES if key.startswith(prefix)), key=len,
-               default=None)
 
 
 def dedup_tags(sha256: str, canonical: CanonicalObject, obj: ObjectVersion) -> dict[str, str]:

@@ -51,6 +51,14 @@ ARCHIVE_TIER_PREFIXES = {"originals": ORIGINALS, "documents": DOCUMENTS, "upload
 # renditions: identical thumbnails of identical images are not duplicates anyone should expire.
 HASHED_PREFIXES = (ORIGINALS, DOCUMENTS, BRANDS, USER_UPLOADS)
 
+
+def home_prefix(key: str) -> str | None:
+    """The layout prefix a key (or an upload kind's prefix) lies under: the longest of
+    ``ASSET_PREFIXES`` it starts with. Two copies of the same bytes dedup only within one: the
+    upload API's dedup answer and the hasher's duplicate tag use this same rule."""
+    return max((prefix for prefix in ASSET_PREFIXES if key.startswith(prefix)), key=len,
+               default=None)
+
 # Active content: never an upload type, whatever a kind's config says. The CDN would serve it
 # from the storefront's domain (an SVG with <script> is stored XSS). Logos are PNG/WebP/AVIF;
 # a PNG-declared upload is bound to Content-Type: image/png by the signature or POST policy,

@@ -35,7 +35,7 @@ from botocore.exceptions import ClientError
 
 from estate_handlers import dedup_index, keys
 from estate_handlers._http import ApiError
-from estate_handlers.layout import SCAN_CLEAN, SCAN_STATUS_TAG, SCAN_THREATS
+from estate_handlers.layout import SCAN_CLEAN, SCAN_STATUS_TAG, SCAN_THREATS, home_prefix
 from estate_handlers.s3_errors import error_code, http_status, is_missing
 from estate_handlers.upload_policy import (
     S3_MAX_SINGLE_UPLOAD_BYTES,
@@ -184,11 +184,11 @@ def dedup_hit(store: Store, caller: str, req: UploadRequest) -> str | None:
         return None
     if not store.policy.may_read(canonical.key, caller):
         return None
-    # Only a copy stored as this kind counts: what keys on the kind's prefix (renditions of
-    # product originals, the CDN's public prefixes, who may read a caller's folder) would never
-    # see a canonical under another prefix, e.g. a caller's own upload answered as a product image.
-    stored_as = store.policy.kind_for_key(canonical.key)
-    if stored_as is None or stored_as.name != req.kind.name:
+    # Only a copy stored where this kind's uploads go counts: what keys on the prefix (renditions
+    # of product originals, the CDN's public prefixes, who may read a caller's folder) would never
+    # see a canonical under another, e.g. a caller's own upload answered as a product image. The
+    # hasher keeps such copies by the same rule (layout.home_prefix), never expiring them.
+    if home_prefix(canonical.key) != home_prefix(req.kind.prefix):
         return None
     # Gated: the verdict first (HeadObject is denied on bytes not released); never point a
     # caller at bytes that are not released, or at a version deleted since it was indexed.

@@ -313,6 +313,29 @@ def test_a_byte_for_byte_duplicate_reuses_the_canonicals_renditions_by_copy(run,
         assert _get(run, mine["key"])[0] == _get(run, theirs["key"])[0]
 
 
+def test_a_duplicate_whose_canonical_s_rendition_version_is_gone_is_rendered(run):
+    """A restore copied the canonical's manifest, or the version's noncurrent days passed: the
+    named version no longer exists, so the duplicate is rendered instead (no retries)."""
+    import hashlib
+
+    body = images.jpeg(images.photo("chelsea"))
+    run.process(body)
+    first = _manifest(run)["renditions"][0]
+    run.s3.put_object(Bucket=run.bucket, Key=first["key"], Body=b"newer")
+    run.s3.delete_object(Bucket=run.bucket, Key=first["key"], VersionId=first["version_id"])
+    duplicate_key = "products/images/original/77ac/same.jpg"
+    uploaded = run.upload(body, key=duplicate_key)
+    run.s3.put_object_tagging(
+        Bucket=run.bucket, Key=duplicate_key, VersionId=uploaded["version_id"],
+        Tagging={"TagSet": [{"Key": "content-sha256", "Value": hashlib.sha256(body).hexdigest()},
+                            {"Key": "dedup-status", "Value": "duplicate"},
+                            {"Key": "duplicate-of", "Value": ORIGINAL}]})
+    assert run.deliver(uploaded) == {"batchItemFailures": []}
+    manifest = _manifest(run, duplicate_key)
+    assert manifest["reused_from"] is None  # rendered
+    assert _get(run, manifest["renditions"][0]["key"])[0] != b"newer"
+
+
 def test_a_duplicate_copies_the_renditions_its_canonical_s_manifest_names(run):
     """The canonical's original is overwritten and its new render has rewritten a rendition,
     but not yet its manifest: the duplicate still gets the bytes of its own content."""

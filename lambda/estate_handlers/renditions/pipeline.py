@@ -41,7 +41,7 @@ from estate_handlers.layout import (
 from estate_handlers.object_events import ObjectVersion
 from estate_handlers.renditions import fingerprints, imaging, keys, sniff
 from estate_handlers.renditions.settings import Settings
-from estate_handlers.s3_errors import is_missing, newer_version_unreleased
+from estate_handlers.s3_errors import http_status, is_missing, newer_version_unreleased
 
 CACHE_IMMUTABLE = "public, max-age=31536000, immutable"
 # The manifest keeps its key when a new version of the original replaces the renditions.
@@ -154,6 +154,8 @@ def try_reuse(s3, obj: ObjectVersion, tags: dict[str, str], size: int,
             or canonical.get("settings_digest") != settings_digest(settings) \
             or canonical.get("schema") != MANIFEST_SCHEMA:
         return None  # not rendered yet, by another rendition set or manifest schema: render
+    if not all(entry.get("version_id") for entry in canonical["renditions"]):
+        return None  # a manifest that does not say which bytes: render
     renditions = []
     for entry in canonical["renditions"]:
         thumbnail = entry["kind"] == "thumbnail"
@@ -162,9 +164,16 @@ def try_reuse(s3, obj: ObjectVersion, tags: dict[str, str], size: int,
         # canonical's original is overwritten meanwhile, its new render writes other bytes
         # under the same keys before it writes its manifest. MetadataDirective COPY keeps
         # Content-Type and Cache-Control; no byte leaves S3.
-        copied = s3.copy_object(Bucket=obj.bucket, Key=target, MetadataDirective="COPY",
-                                CopySource={"Bucket": obj.bucket, "Key": entry["key"],
-                                            "VersionId": entry["version_id"]})
+        try:
+            copied = s3.copy_object(Bucket=obj.bucket, Key=target, MetadataDirective="COPY",
+                                    CopySource={"Bucket": obj.bucket, "Key": entry["key"],
+                                                "VersionId": entry["version_id"]})
+        except ClientError as exc:
+            if is_missing(exc) or http_status(exc) == 400:
+                # That version is gone (a restore copied the manifest, its noncurrent days
+                # passed): render; the render overwrites what was copied so far.
+                return None
+            raise
         renditions.append({**entry, "key": target,
                            "version_id": copied.get("VersionId") or "null"})
     original = canonical["original"]

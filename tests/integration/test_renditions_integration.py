@@ -292,18 +292,25 @@ def test_an_event_for_a_superseded_version_writes_nothing(run):
     assert _all_keys(run) == before
 
 
+def _tagged_duplicate(run, body: bytes, key: str) -> dict:
+    """``body`` uploaded under ``key`` and tagged as the hasher tags a duplicate of ORIGINAL."""
+    import hashlib
+
+    uploaded = run.upload(body, key=key)
+    run.s3.put_object_tagging(
+        Bucket=run.bucket, Key=key, VersionId=uploaded["version_id"],
+        Tagging={"TagSet": [{"Key": "content-sha256", "Value": hashlib.sha256(body).hexdigest()},
+                            {"Key": "dedup-status", "Value": "duplicate"},
+                            {"Key": "duplicate-of", "Value": ORIGINAL}]})
+    return uploaded
+
+
 def test_a_byte_for_byte_duplicate_reuses_the_canonicals_renditions_by_copy(run, monkeypatch):
     body = images.jpeg(images.photo("chelsea"))
     run.process(body)
     canonical = _manifest(run)
     duplicate_key = "products/images/original/77aa/same.jpg"
-    uploaded = run.upload(body, key=duplicate_key)
-    import hashlib
-    run.s3.put_object_tagging(
-        Bucket=run.bucket, Key=duplicate_key, VersionId=uploaded["version_id"],
-        Tagging={"TagSet": [{"Key": "content-sha256", "Value": hashlib.sha256(body).hexdigest()},
-                            {"Key": "dedup-status", "Value": "duplicate"},
-                            {"Key": "duplicate-of", "Value": ORIGINAL}]})
+    uploaded = _tagged_duplicate(run, body, duplicate_key)
     from estate_handlers.renditions import imaging
     monkeypatch.setattr(imaging, "decode", lambda *a, **k: pytest.fail("decoded a duplicate"))
     assert run.deliver(uploaded) == {"batchItemFailures": []}
@@ -316,20 +323,13 @@ def test_a_byte_for_byte_duplicate_reuses_the_canonicals_renditions_by_copy(run,
 def test_a_duplicate_whose_canonical_s_rendition_version_is_gone_is_rendered(run):
     """A restore copied the canonical's manifest, or the version's noncurrent days passed: the
     named version no longer exists, so the duplicate is rendered instead (no retries)."""
-    import hashlib
-
     body = images.jpeg(images.photo("chelsea"))
     run.process(body)
     first = _manifest(run)["renditions"][0]
     run.s3.put_object(Bucket=run.bucket, Key=first["key"], Body=b"newer")
     run.s3.delete_object(Bucket=run.bucket, Key=first["key"], VersionId=first["version_id"])
     duplicate_key = "products/images/original/77ac/same.jpg"
-    uploaded = run.upload(body, key=duplicate_key)
-    run.s3.put_object_tagging(
-        Bucket=run.bucket, Key=duplicate_key, VersionId=uploaded["version_id"],
-        Tagging={"TagSet": [{"Key": "content-sha256", "Value": hashlib.sha256(body).hexdigest()},
-                            {"Key": "dedup-status", "Value": "duplicate"},
-                            {"Key": "duplicate-of", "Value": ORIGINAL}]})
+    uploaded = _tagged_duplicate(run, body, duplicate_key)
     assert run.deliver(uploaded) == {"batchItemFailures": []}
     manifest = _manifest(run, duplicate_key)
     assert manifest["reused_from"] is None  # rendered
@@ -339,8 +339,6 @@ def test_a_duplicate_whose_canonical_s_rendition_version_is_gone_is_rendered(run
 def test_a_duplicate_copies_the_renditions_its_canonical_s_manifest_names(run):
     """The canonical's original is overwritten and its new render has rewritten a rendition,
     but not yet its manifest: the duplicate still gets the bytes of its own content."""
-    import hashlib
-
     body = images.jpeg(images.photo("chelsea"))
     run.process(body)
     canonical = _manifest(run)
@@ -348,12 +346,7 @@ def test_a_duplicate_copies_the_renditions_its_canonical_s_manifest_names(run):
     rendered_bytes = _get(run, first["key"])[0]
     run.s3.put_object(Bucket=run.bucket, Key=first["key"], Body=b"another original's rendition")
     duplicate_key = "products/images/original/77ab/same.jpg"
-    uploaded = run.upload(body, key=duplicate_key)
-    run.s3.put_object_tagging(
-        Bucket=run.bucket, Key=duplicate_key, VersionId=uploaded["version_id"],
-        Tagging={"TagSet": [{"Key": "content-sha256", "Value": hashlib.sha256(body).hexdigest()},
-                            {"Key": "dedup-status", "Value": "duplicate"},
-                            {"Key": "duplicate-of", "Value": ORIGINAL}]})
+    uploaded = _tagged_duplicate(run, body, duplicate_key)
     assert run.deliver(uploaded) == {"batchItemFailures": []}
     mine = _manifest(run, duplicate_key)["renditions"][0]
     assert _get(run, mine["key"])[0] == rendered_bytes

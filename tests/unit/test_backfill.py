@@ -84,6 +84,18 @@ def test_an_inventory_report_yields_current_originals_only():
     assert entries == [Entry(BUCKET, "products/images/original/a b.jpg", "v1")]
 
 
+def test_inventory_keys_are_form_decoded_a_plus_is_a_space():
+    # S3 Inventory writes "look 07+.jpg" as look+07%2B.jpg; unquote alone would render a key
+    # that does not exist (the task then "succeeds" as gone, with nothing rendered).
+    rows = [[BUCKET, "products/images/original/look+07%2B.jpg", "v1", "true", "false"]]
+    data = io.StringIO()
+    csv.writer(data).writerows(rows)
+    manifest = {"fileFormat": "CSV", "fileSchema": "Bucket, Key, VersionId, IsLatest, IsDeleteMarker",
+                "files": [{"key": "inv/data/1.csv.gz"}]}
+    entries = list(entries_from_inventory(manifest, lambda key: gzip.compress(data.getvalue().encode())))
+    assert entries == [Entry(BUCKET, "products/images/original/look 07+.jpg", "v1")]
+
+
 def test_an_inventory_without_versions_is_refused_with_the_reason():
     with pytest.raises(BackfillError, match="VersionId"):
         list(entries_from_inventory({"fileFormat": "CSV", "fileSchema": "Bucket, Key", "files": []},
@@ -156,6 +168,10 @@ def test_without_create_it_prints_the_request_and_creates_nothing(tmp_path, caps
     (["--env", "dev", "--create"], "--function-arn"),
     (["--env", "dev", "--function-arn", "arn:aws:s3:::nope"], "not a Lambda function ARN"),
     (["--env", "dev", "--job-name", "a/b"], "--job-name"),
+    # An alias: the backfill role may invoke only the unqualified function.
+    (["--env", "dev", "--function-arn",
+      f"arn:aws:lambda:us-east-1:{CFG.account}:function:dev-Assets-Renditions:live"],
+     "without an alias or version"),
     # Another environment's function: the dev backfill role may not invoke it.
     (["--env", "dev", "--function-arn",
       f"arn:aws:lambda:us-east-1:{ENVIRONMENTS['prod']().account}:function:prod-Assets-Renditions"],

@@ -6,6 +6,7 @@ import io
 import struct
 
 import pytest
+from botocore.exceptions import ClientError, ReadTimeoutError
 from estate_handlers.renditions import fingerprints, imaging, jpegli, keys, sniff
 from estate_handlers.renditions.settings import Settings, SettingsError
 from PIL import Image, ImageFilter
@@ -257,3 +258,23 @@ def test_the_jpeg_encoder_is_a_setting_and_reaches_the_digest():
             imaging.encode_rendition(PHOTO, "jpeg", Settings())
     with pytest.raises(SettingsError, match="jpeg_encoder"):
         Settings(jpeg_encoder="mozjpeg")
+
+
+@pytest.mark.parametrize(("error", "code"), [
+    (ClientError({"Error": {"Code": "AccessDenied"}, "ResponseMetadata": {"HTTPStatusCode": 403}},
+                 "HeadObject"), "PermanentFailure"),  # e.g. held by the upload gate
+    (ClientError({"Error": {"Code": "SlowDown"}, "ResponseMetadata": {"HTTPStatusCode": 503}},
+                 "GetObject"), "TemporaryFailure"),
+    (ReadTimeoutError(endpoint_url="https://s3.example"), "TemporaryFailure"),
+    (ValueError("a bug"), "PermanentFailure"),
+])
+def test_a_batch_task_s_result_says_whether_a_retry_can_help(monkeypatch, error, code):
+    from estate_handlers.renditions import handler
+
+    def fails(obj):
+        raise error
+
+    monkeypatch.setattr(handler, "handle_object", fails)
+    result = handler.batch_operations_task({"taskId": "t1", "s3Bucket": "b",
+                                            "s3Key": "products/images/original/a+b.jpg"})
+    assert result["taskId"] == "t1" and result["resultCode"] == code

@@ -20,7 +20,7 @@ import json
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote_plus
 
 ORIGINALS = "products/images/original/"
 # Under the assets bucket: the backfill role reads manifests and writes reports there only.
@@ -91,7 +91,8 @@ def entries_from_inventory(manifest: dict, read_file) -> Iterator[Entry]:
             record = dict(zip(columns, row, strict=True))
             if record.get("IsLatest", "true") != "true" or record.get("IsDeleteMarker") == "true":
                 continue
-            key = unquote(record["Key"])
+            # S3 Inventory writes keys form-encoded: a space is "+", a "+" is "%2B".
+            key = unquote_plus(record["Key"])
             if is_original(key):
                 yield Entry(record["Bucket"], key, record["VersionId"])
 

@@ -31,7 +31,9 @@ from tools.backfill import (
 )
 from tools.cli import UsageError, aws_error, require_bucket, writable_file
 
-_FUNCTION_ARN = re.compile(r"arn:aws[a-z-]*:lambda:([a-z0-9-]+):(\d{12}):function:[A-Za-z0-9_-]+(:[A-Za-z0-9$_-]+)?")
+# Unqualified only: the backfill role may invoke the function's own ARN, and IAM does not let
+# that cover an alias or version (``...:function:name:live``), so every task would be denied.
+_FUNCTION_ARN = re.compile(r"arn:aws[a-z-]*:lambda:([a-z0-9-]+):(\d{12}):function:[A-Za-z0-9_-]+")
 JOB_NOT_CREATED = 1
 
 
@@ -63,7 +65,8 @@ def main(argv=None, *, s3=None, s3control=None) -> int:
         return 2
     function = _FUNCTION_ARN.fullmatch(args.function_arn) if args.function_arn is not None else None
     if args.function_arn is not None and function is None:
-        print(f"error: --function-arn {args.function_arn!r} is not a Lambda function ARN",
+        print(f"error: --function-arn {args.function_arn!r} is not a Lambda function ARN "
+              "without an alias or version (the stack output RenditionsFunctionArn)",
               file=sys.stderr)
         return 2
     if args.create and args.function_arn is None:

@@ -10,8 +10,9 @@
   *not* a failure: it is tagged and its record succeeds, so it is never retried.
 - S3 Batch Operations, LambdaInvoke with ``invocationSchemaVersion`` 2.0 (the backfill):
   one result per task — ``Succeeded``; ``PermanentFailure`` for a rejected original (so the
-  job's completion report lists it) or an unexpected error; ``TemporaryFailure`` for an S3
-  error, which Batch Operations retries.
+  job's completion report lists it), an original this function may not read (403: e.g. one
+  the upload gate holds) or an unexpected error; ``TemporaryFailure`` for another S3 error or
+  a network one, which Batch Operations retries.
 """
 from __future__ import annotations
 
@@ -26,12 +27,13 @@ from aws_lambda_powertools.utilities.batch import (
     process_partial_response,
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from estate_handlers.emf import log_metrics
 from estate_handlers.object_events import ObjectVersion, objects_in_message
 from estate_handlers.renditions.pipeline import REJECTED, Outcome, process_object
 from estate_handlers.renditions.settings import CONFIG_ENV, Settings
+from estate_handlers.s3_errors import http_status
 
 METRICS_NAMESPACE = "StorageEstate/Renditions"
 REJECTED_METRIC = "RejectedOriginals"
@@ -88,8 +90,16 @@ def batch_operations_task(task: dict) -> dict:
         outcome = handle_object(obj)
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "ClientError")
+        if http_status(exc) == 403:  # retrying changes nothing; the report names it
+            logger.warning("task refused", extra={"key": obj.key, "error": code})
+            return {"taskId": task["taskId"], "resultCode": "PermanentFailure", "resultString": code}
         logger.warning("task failed, Batch Operations retries it", extra={"key": obj.key, "error": code})
         return {"taskId": task["taskId"], "resultCode": "TemporaryFailure", "resultString": code}
+    except BotoCoreError as exc:  # the network, once botocore's own retries are spent
+        logger.warning("task failed, Batch Operations retries it",
+                       extra={"key": obj.key, "error": type(exc).__name__})
+        return {"taskId": task["taskId"], "resultCode": "TemporaryFailure",
+                "resultString": type(exc).__name__}
     except Exception as exc:  # noqa: BLE001 - one task's bug must not fail the others
         logger.exception("task failed", extra={"key": obj.key})
         return {"taskId": task["taskId"], "resultCode": "PermanentFailure",

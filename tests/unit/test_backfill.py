@@ -71,16 +71,21 @@ def test_the_manifest_is_bucket_key_version_with_url_encoded_keys_and_no_header(
     assert _rows(body) == [[BUCKET, "products/images/original/3f9a/look%2007%20%28front%29%2B%C3%BC.jpg", "v2"]]
 
 
+def _inventory_entries(rows: list[list[str]]) -> list[Entry]:
+    """What an Inventory report of ``rows`` (one gzipped CSV data file) yields."""
+    data = io.StringIO()
+    csv.writer(data).writerows(rows)
+    manifest = {"fileFormat": "CSV", "fileSchema": "Bucket, Key, VersionId, IsLatest, IsDeleteMarker",
+                "files": [{"key": "inv/data/1.csv.gz"}]}
+    return list(entries_from_inventory(manifest, lambda key: gzip.compress(data.getvalue().encode())))
+
+
 def test_an_inventory_report_yields_current_originals_only():
     rows = [[BUCKET, "products/images/original/a%20b.jpg", "v1", "true", "false"],
             [BUCKET, "products/images/original/a%20b.jpg", "v0", "false", "false"],
             [BUCKET, "products/images/original/c.jpg", "v5", "true", "true"],
             [BUCKET, "brands/logos/l.png", "v7", "true", "false"]]
-    data = io.StringIO()
-    csv.writer(data).writerows(rows)
-    manifest = {"fileFormat": "CSV", "fileSchema": "Bucket, Key, VersionId, IsLatest, IsDeleteMarker",
-                "files": [{"key": "inv/data/1.csv.gz"}]}
-    entries = list(entries_from_inventory(manifest, lambda key: gzip.compress(data.getvalue().encode())))
+    entries = _inventory_entries(rows)
     assert entries == [Entry(BUCKET, "products/images/original/a b.jpg", "v1")]
 
 
@@ -88,11 +93,7 @@ def test_inventory_keys_are_form_decoded_a_plus_is_a_space():
     # S3 Inventory writes "look 07+.jpg" as look+07%2B.jpg; unquote alone would render a key
     # that does not exist (the task then "succeeds" as gone, with nothing rendered).
     rows = [[BUCKET, "products/images/original/look+07%2B.jpg", "v1", "true", "false"]]
-    data = io.StringIO()
-    csv.writer(data).writerows(rows)
-    manifest = {"fileFormat": "CSV", "fileSchema": "Bucket, Key, VersionId, IsLatest, IsDeleteMarker",
-                "files": [{"key": "inv/data/1.csv.gz"}]}
-    entries = list(entries_from_inventory(manifest, lambda key: gzip.compress(data.getvalue().encode())))
+    entries = _inventory_entries(rows)
     assert entries == [Entry(BUCKET, "products/images/original/look 07+.jpg", "v1")]
 
 

@@ -64,7 +64,6 @@ from infra.nag import acknowledge
 HANDLER = "estate_handlers.presign.handler"
 HEALTH_HANDLER = "estate_handlers.write_health.handler"
 HEALTH_BUCKET_ENV = "WRITE_HEALTH_BUCKET"  # estate_handlers.write_health.BUCKET_ENV
-HEALTH_KEY_PREFIX = WRITE_HEALTH_PREFIX    # estate_handlers.write_health.HEALTH_KEY_PREFIX
 HEALTH_PATH = "/health"
 # Route 53's checkers probe about 1.5 times a second in all; a few concurrent probes at most.
 HEALTH_RESERVED_CONCURRENCY = 5
@@ -212,7 +211,7 @@ class PresignApi(Construct):
         of ``ops/write-health/<region>/<UTC minute>`` into ``bucket_name``
         (estate_handlers.write_health)."""
         region = Stack.of(self).region
-        probe = f"{bucket_arn(bucket_name)}/{HEALTH_KEY_PREFIX}{region}/*"
+        probe = f"{bucket_arn(bucket_name)}/{WRITE_HEALTH_PREFIX}{region}/*"
         self.health = EstateFunction(
             self, "WriteHealth", name=function_name,
             description=f"Answers Route 53: can {region} take a write into {bucket_name}?",

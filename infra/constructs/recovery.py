@@ -29,9 +29,6 @@ from infra.constructs.arns import bucket_arn
 from infra.constructs.encryption import rotating_key
 from infra.nag import acknowledge
 
-# Where the restore tool writes Batch Operations manifests and where jobs write reports.
-RESTORE_JOBS_PREFIX = "restore-jobs/"
-
 BACKUP_BUCKET_ACTIONS = [
     "s3:GetInventoryConfiguration", "s3:PutInventoryConfiguration", "s3:ListBucketVersions",
     "s3:ListBucket", "s3:GetBucketVersioning", "s3:GetBucketNotification",

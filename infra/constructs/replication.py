@@ -49,6 +49,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.constructs.arns import bucket_arn, object_arns
+from infra.nag import acknowledge
 
 RTC_MINUTES = 15
 REPLICA_STORAGE_CLASS = "STANDARD_IA"
@@ -301,3 +302,12 @@ class BatchReplicationRole(Construct):
                     conditions=_through_s3_for(source_bucket_name, stack.region)),
             ],
         )
+        acknowledge(self.policy, {
+            **{f"AwsSolutions-IAM5[Resource::{arn}]":
+               "Batch Replication replicates the window uploads the tool lists, anywhere under "
+               "the gated upload prefixes; the only action there is s3:InitiateReplication."
+               for arn in object_arns(source_bucket_name, prefixes)},
+            f"AwsSolutions-IAM5[Resource::{jobs}]":
+                "Each job's manifest and completion report are written under a per-run folder "
+                "of the jobs prefix; read the manifest, write the report, nothing else.",
+        })

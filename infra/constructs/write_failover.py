@@ -21,7 +21,8 @@ be healthy (``HealthThreshold`` 2):
   plane, not the Route 53 control plane in us-east-1 (AWS Fault Isolation Boundaries,
   appendix B: do not rely on it in a recovery path).
 
-The metric is written once per switch, so the alarm treats missing data as "keep the state",
+The metric is written only while a switch is made (``make failover`` holds it for a few
+minutes), so the alarm treats missing data as "keep the state",
 and the Route 53 check, which reads the metric's data stream rather than the alarm state,
 treats insufficient data as its last known status (a new check with none is healthy).
 Changing the threshold (3: always unhealthy, 0: always healthy) still works as a second
@@ -53,8 +54,9 @@ FAILURE_THRESHOLD = 3
 # API Gateway aliases: 60 s).
 ALIAS_TTL_SECONDS = 60
 # The calculated check's HealthThreshold: both children healthy (the endpoint answers and the
-# switch is released); above the number of children it is always unhealthy, 0 always healthy.
-FOLLOW_BOTH, FORCE_UNHEALTHY, FORCE_HEALTHY = 2, 3, 0
+# switch is released). The manual lever (docs/multi-region-writes.md) sets 3, always unhealthy,
+# or 0, always healthy.
+FOLLOW_BOTH = 2
 # Route 53 reads the alarm's metric itself and supports only standard-resolution metrics and
 # the plain statistics (AlarmIdentifier in the Route 53 API reference).
 SWITCH_PERIOD = Duration.minutes(1)

@@ -113,14 +113,4 @@ class ReplicaStack(Stack):
             source_bucket_name=cfg.replica_bucket_name,
             source_key=self.replica.key, prefixes=cfg.upload_gate.gated_prefixes,
             jobs_prefix=RECONCILE_JOBS_PREFIX)
-        jobs = f"arn:aws:s3:::{cfg.replica_bucket_name}/{RECONCILE_JOBS_PREFIX}*"
-        acknowledge(self.batch_replication.policy, {
-            **{f"AwsSolutions-IAM5[Resource::arn:aws:s3:::{cfg.replica_bucket_name}/{prefix}*]":
-               "Batch Replication replicates the window uploads the tool lists, anywhere under "
-               "the gated upload prefixes; the only action there is s3:InitiateReplication."
-               for prefix in cfg.upload_gate.gated_prefixes},
-            f"AwsSolutions-IAM5[Resource::{jobs}]":
-                "Each job's manifest and completion report are written under a per-run folder "
-                "of the jobs prefix; read the manifest, write the report, nothing else.",
-        })
         CfnOutput(self, "BatchReplicationRoleArn", value=self.batch_replication.role.role_arn)

@@ -145,11 +145,9 @@ def head_version(s3, obj: ObjectVersion) -> dict:
     return s3.head_object(**_version_args(obj), ChecksumMode="ENABLED")
 
 
-def hash_version(s3, obj: ObjectVersion, chunk_bytes: int,
-                 head: dict | None = None) -> tuple[str, int, str]:
-    """(hex SHA-256, size, source) of exactly the version in the event; source says how.
-    ``head``: that version's HeadObject response (with checksums) when the caller has it."""
-    head = head if head is not None else head_version(s3, obj)
+def hash_version(s3, obj: ObjectVersion, chunk_bytes: int) -> tuple[str, int, str]:
+    """(hex SHA-256, size, source) of exactly the version in the event; source says how."""
+    head = head_version(s3, obj)
     stored = full_object_sha256(head)
     if stored is not None:
         return stored, head["ContentLength"], "stored-checksum"

@@ -33,9 +33,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from estate_handlers.layout import WRITE_HEALTH_PREFIX
 from estate_handlers.runtime import client, logger, once, region, require_env
+from estate_handlers.s3_errors import error_code, http_status
 
 BUCKET_ENV = "WRITE_HEALTH_BUCKET"
-HEALTH_KEY_PREFIX = WRITE_HEALTH_PREFIX
 # One object per minute: the key's time bucket.
 MINUTE_FORMAT = "%Y-%m-%dT%H:%MZ"
 # S3's refusals that mean "the write path evaluated this write": the object exists (412
@@ -65,7 +65,7 @@ class Deps:
         require_env(env, BUCKET_ENV)
         where = region(env)
         return cls(s3=client("s3", _CONFIG, where), bucket=env[BUCKET_ENV],
-                   prefix=f"{HEALTH_KEY_PREFIX}{where}/")
+                   prefix=f"{WRITE_HEALTH_PREFIX}{where}/")
 
     def key(self) -> str:
         """This minute's probe object."""
@@ -83,8 +83,7 @@ def write_accepted(deps: Deps) -> bool:
         deps.s3.put_object(Bucket=deps.bucket, Key=key, Body=b"ok", IfNoneMatch="*")
         return True
     except ClientError as exc:
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        code = exc.response.get("Error", {}).get("Code")
+        status, code = http_status(exc), error_code(exc)
         if status == 412 or code in EVALUATED_CODES:
             return True
         logger.warning("write probe refused", extra={"code": code, "status": status, "key": key})

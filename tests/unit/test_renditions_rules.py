@@ -129,8 +129,11 @@ def test_phash_differs_for_a_different_picture():
 
 
 class _TagRecorder:
-    def __init__(self):
-        self.written = None
+    def __init__(self, existing: list[dict]):
+        self.existing, self.written = existing, None
+
+    def get_object_tagging(self, **kwargs):
+        return {"TagSet": self.existing}
 
     def put_object_tagging(self, **kwargs):
         self.written = kwargs["Tagging"]["TagSet"]
@@ -144,12 +147,12 @@ def test_a_rejection_tag_never_drops_another_writers_tag():
     from estate_handlers.object_events import ObjectVersion
     from estate_handlers.renditions.pipeline import tag
 
-    s3 = _TagRecorder()
     ours = {"processing-status": "rejected", "processing-reason": "truncated"}
-    assert tag(s3, ObjectVersion("b", "k", "v"), _foreign(9), ours) is True
+    s3 = _TagRecorder(_foreign(9))
+    assert tag(s3, ObjectVersion("b", "k", "v"), ours) is True
     assert s3.written == [*_foreign(9), {"Key": "processing-status", "Value": "rejected"}]
-    s3.written = None
-    assert tag(s3, ObjectVersion("b", "k", "v"), _foreign(10), ours) is False
+    s3 = _TagRecorder(_foreign(10))
+    assert tag(s3, ObjectVersion("b", "k", "v"), ours) is False
     assert s3.written is None
 
 

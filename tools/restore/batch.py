@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from botocore.exceptions import BotoCoreError, ClientError
+from estate_handlers.s3_errors import is_missing
 
 from infra.config import CLEAN, SCAN_STATUS_TAG
 
@@ -155,7 +156,7 @@ def _existing_etag(s3, bucket: str, key: str) -> str | None:
     try:
         return s3.head_object(Bucket=bucket, Key=key)["ETag"].strip('"')
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+        if is_missing(exc):
             return None
         raise
 

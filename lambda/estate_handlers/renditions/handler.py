@@ -33,7 +33,7 @@ from estate_handlers.emf import log_metrics
 from estate_handlers.object_events import ObjectVersion, objects_in_message
 from estate_handlers.renditions.pipeline import REJECTED, Outcome, process_object
 from estate_handlers.renditions.settings import CONFIG_ENV, Settings
-from estate_handlers.s3_errors import http_status
+from estate_handlers.s3_errors import error_code, http_status
 
 METRICS_NAMESPACE = "StorageEstate/Renditions"
 REJECTED_METRIC = "RejectedOriginals"
@@ -89,7 +89,7 @@ def batch_operations_task(task: dict) -> dict:
     try:
         outcome = handle_object(obj)
     except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "ClientError")
+        code = error_code(exc) or "ClientError"
         if http_status(exc) == 403:  # retrying changes nothing; the report names it
             logger.warning("task refused", extra={"key": obj.key, "error": code})
             return {"taskId": task["taskId"], "resultCode": "PermanentFailure", "resultString": code}

@@ -41,7 +41,7 @@ from estate_handlers.layout import (
 from estate_handlers.object_events import ObjectVersion
 from estate_handlers.renditions import fingerprints, imaging, keys, sniff
 from estate_handlers.renditions.settings import Settings
-from estate_handlers.s3_errors import http_status, is_missing, newer_version_unreleased
+from estate_handlers.s3_errors import is_missing, newer_version_unreleased
 
 CACHE_IMMUTABLE = "public, max-age=31536000, immutable"
 # The manifest keeps its key when a new version of the original replaces the renditions.
@@ -86,9 +86,14 @@ def read_manifest(s3, bucket: str, original_key: str) -> dict | None:
         body.close()
 
 
-def tag(s3, obj: ObjectVersion, existing: list[dict], ours: dict[str, str]) -> bool:
+def tag(s3, obj: ObjectVersion, ours: dict[str, str]) -> bool:
     """Merge ``ours`` into the version's tags; never drops another writer's tag. False when
-    S3's 10-tag limit leaves no room even for the status (the rejection is still counted)."""
+    S3's 10-tag limit leaves no room even for the status (the rejection is still counted).
+
+    The tags are read here, just before the write: the hasher tags the same version while a
+    render runs, and a set read before the render (seconds old) would drop its tags. S3 has no
+    conditional tagging; this narrows the window to the time between two requests."""
+    existing = s3.get_object_tagging(Bucket=obj.bucket, Key=obj.key, **_version(obj))["TagSet"]
     kept = [t for t in existing if t["Key"] not in ours]
     merged = kept + [{"Key": k, "Value": v} for k, v in ours.items()]
     if len(merged) > MAX_TAGS_PER_OBJECT:  # the reason goes first: the status alone is what counts
@@ -169,7 +174,7 @@ def try_reuse(s3, obj: ObjectVersion, tags: dict[str, str], size: int,
                                     CopySource={"Bucket": obj.bucket, "Key": entry["key"],
                                                 "VersionId": entry["version_id"]})
         except ClientError as exc:
-            if is_missing(exc) or http_status(exc) == 400:
+            if is_missing(exc):
                 # That version is gone (a restore copied the manifest, its noncurrent days
                 # passed): render; the render overwrites what was copied so far.
                 return None
@@ -244,11 +249,7 @@ def render_and_store(s3, obj: ObjectVersion, settings: Settings) -> Outcome:
 
 
 def reject(s3, obj: ObjectVersion, error: sniff.Rejected) -> Outcome:
-    # The tags are read again: the hasher tags the same version while this render runs, and
-    # writing back the set read before the render (seconds old) would drop its tags. S3 has no
-    # conditional tagging; this narrows the window to the time between two requests.
-    existing = s3.get_object_tagging(Bucket=obj.bucket, Key=obj.key, **_version(obj))["TagSet"]
-    tagged = tag(s3, obj, existing, {STATUS_TAG: REJECTED, REASON_TAG: error.reason})
+    tagged = tag(s3, obj, {STATUS_TAG: REJECTED, REASON_TAG: error.reason})
     return Outcome(REJECTED, error.reason if tagged else f"{error.reason} (untagged: 10 tags)")
 
 

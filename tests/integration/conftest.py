@@ -166,6 +166,12 @@ def versioned_bucket(s3_client) -> str:
     return name
 
 
+@pytest.fixture(scope="session")
+def new_versioned_bucket(s3_client):
+    """Makes a new versioned bucket: for fixtures wider than one test."""
+    return lambda: versioned_bucket(s3_client)
+
+
 @pytest.fixture
 def fresh_bucket(s3_client):
     """Name of a new versioned bucket of this test's own."""

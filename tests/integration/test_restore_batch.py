@@ -38,6 +38,72 @@ def _versions_at(s3, bucket: str, at: dt.datetime) -> dict[str, tuple[str, bool]
     return {k: v[:2] for k, v in at_moment.items() if latest[k] != v[0]}
 
 
+def _put(*keys: str, body: bytes | None = None, tags: dict[str, str | None] | None = None):
+    """A phase's writes: each key with its own name as bytes (or ``body``), tagged with its
+    scan verdict if ``tags`` names one."""
+    def write(s3, bucket: str) -> None:
+        for key in keys:
+            verdict = (tags or {}).get(key)
+            s3.put_object(Bucket=bucket, Key=PREFIX + key, Body=key.encode() if body is None
+                          else body, **({"Tagging": f"GuardDutyMalwareScanStatus={verdict}"}
+                                        if verdict else {}))
+    return write
+
+
+def _delete(*keys: str):
+    def write(s3, bucket: str) -> None:
+        for key in keys:
+            s3.delete_object(Bucket=bucket, Key=PREFIX + key)
+    return write
+
+
+def _then(*writes):
+    def write(s3, bucket: str) -> None:
+        for each in writes:
+            each(s3, bucket)
+    return write
+
+
+VERDICTS = {"clip one.mp4": "NO_THREATS_FOUND", "plain.mp4": "THREATS_FOUND", "kept.mp4": None}
+# a.mp4 overwritten after the moment: a restore to it has one copy to do; b.mp4 is unchanged.
+_A_OVERWRITTEN = (_put("b.mp4", "a.mp4"), _put("a.mp4", body=b"bad"))
+# Each test's bucket: (writes before the moment, writes after it).
+STAGED = {
+    # three overwritten, one deleted, "kept.mp4" unchanged
+    "manifest": (_put(*KEYS), _then(_put(*KEYS[:3], body=b"bad"), _delete("gone.mp4"))),
+    "above-threshold": (_put(*KEYS[:3]), _put(*KEYS[:3], body=b"bad")),
+    "above-threshold-to-prefix": (_put(*KEYS[:3]), _put(*KEYS[:3], body=b"bad")),
+    "under-the-gate": (_put(*VERDICTS, tags=VERDICTS), _put(*VERDICTS, body=b"bad")),
+    **{name: _A_OVERWRITTEN for name in ("rerun", "refused-job", "another-bucket",
+                                          "unversioned-destination", "manifest-bucket-missing",
+                                          "botocore-failure")},
+}
+
+
+@pytest.fixture(scope="module")
+def moment(s3_client, new_versioned_bucket) -> dict[str, tuple[str, dt.datetime]]:
+    """Test name → (its bucket, the moment its restore goes back to). S3 lists LastModified
+    to the second, so a restore's moment must lie a second before the writes it undoes: every
+    test's bucket is written before one shared moment and after it, so the module waits for
+    the clock once instead of once per test."""
+    buckets = {name: new_versioned_bucket() for name in STAGED}
+    for name, (before, _) in STAGED.items():
+        before(s3_client, buckets[name])
+    at = max(version["LastModified"] for bucket in buckets.values()
+             for version in s3_client.list_object_versions(Bucket=bucket)["Versions"])
+    time.sleep(max(0.0, (at + dt.timedelta(seconds=1)
+                         - dt.datetime.now(dt.UTC)).total_seconds()) + 0.02)
+    for name, (_, after) in STAGED.items():
+        after(s3_client, buckets[name])
+    return {name: (bucket, at) for name, bucket in buckets.items()}
+
+
+def _staged(moment, name: str) -> tuple[str, str]:
+    """The test's bucket and its moment as the CLI takes it."""
+    bucket, at = moment[name]
+    return bucket, at.astimezone(dt.UTC).isoformat()
+
+
 @pytest.fixture
 def stubbed_control(monkeypatch):
     control = boto3.client("s3control", region_name="us-east-1", aws_access_key_id="x",
@@ -59,7 +125,7 @@ class _Sent:
         return True
 
 
-def _run_batch_restore(stubbed_control, fresh_bucket: str, at_text: str, role: str,
+def _run_batch_restore(stubbed_control, bucket: str, at_text: str, role: str,
                        job_id: str, s3_client) -> tuple[bytes, str, str]:
     """The restore with Batch Operations (the job creation stubbed): its manifest's bytes,
     what it printed, and the job's idempotency token, checked to be the arguments' and the
@@ -70,52 +136,44 @@ def _run_batch_restore(stubbed_control, fresh_bucket: str, at_text: str, role: s
         "Manifest": ANY, "Report": ANY, "Priority": 10, "RoleArn": role,
         "ClientRequestToken": token, "Description": ANY})
     out = io.StringIO()
-    code = cli.main(["--bucket", fresh_bucket, "--prefix", PREFIX, "--at", at_text, "--yes",
+    code = cli.main(["--bucket", bucket, "--prefix", PREFIX, "--at", at_text, "--yes",
                      "--batch-operations", "--batch-role-arn", role,
                      "--account-id", "123456789012"], stdout=out)
     assert code == 0, out.getvalue()
-    manifest = s3_client.get_object(Bucket=fresh_bucket,
+    manifest = s3_client.get_object(Bucket=bucket,
                                     Key=f"restore-jobs/{token.value}/manifest.csv")["Body"].read()
-    assert token.value == batch.run_token(fresh_bucket, PREFIX, at_text, fresh_bucket,
+    assert token.value == batch.run_token(bucket, PREFIX, at_text, bucket,
                                           hashlib.sha256(manifest).hexdigest())
     return manifest, out.getvalue(), token.value
 
 
-def test_the_manifest_lists_exactly_the_versions_the_restore_needs(s3_client, fresh_bucket,
+def test_the_manifest_lists_exactly_the_versions_the_restore_needs(s3_client, moment,
                                                                    stubbed_control):
-    for key in KEYS:
-        s3_client.put_object(Bucket=fresh_bucket, Key=PREFIX + key, Body=key.encode())
-    at = s3_client.head_object(Bucket=fresh_bucket, Key=PREFIX + KEYS[-1])["LastModified"]
-    time.sleep(max(0.0, (at + dt.timedelta(seconds=1)
-                         - dt.datetime.now(dt.UTC)).total_seconds()) + 0.02)
-    for key in KEYS[:3]:
-        s3_client.put_object(Bucket=fresh_bucket, Key=PREFIX + key, Body=b"bad")
-    s3_client.delete_object(Bucket=fresh_bucket, Key=PREFIX + "gone.mp4")
-    at_text = at.astimezone(dt.UTC).isoformat()
+    bucket, at_text = _staged(moment, "manifest")
+    at = moment["manifest"][1]
     role = "arn:aws:iam::123456789012:role/justkalm-assets-dev-restore"
-    manifest, printed, _ = _run_batch_restore(stubbed_control, fresh_bucket, at_text, role,
+    manifest, printed, _ = _run_batch_restore(stubbed_control, bucket, at_text, role,
                                               "job-42", s3_client)
-    expected = {(fresh_bucket, k, vid) for k, (vid, marker) in
-                _versions_at(s3_client, fresh_bucket, at).items() if not marker}
+    expected = {(bucket, k, vid) for k, (vid, marker) in
+                _versions_at(s3_client, bucket, at).items() if not marker}
     assert set(batch.parse_manifest(manifest.decode())) == expected
     assert len(expected) == 4  # three overwritten, one deleted; "kept.mp4" is unchanged
     assert "job-42" in printed and "describe-job" in printed
     # Nothing was copied from this machine: the job does it.
-    assert s3_client.get_object(Bucket=fresh_bucket, Key=PREFIX + "plain.mp4")["Body"].read() \
+    assert s3_client.get_object(Bucket=bucket, Key=PREFIX + "plain.mp4")["Body"].read() \
         == b"bad"
 
 
-def test_a_rerun_gets_the_same_job_unless_more_keys_need_copies(s3_client, fresh_bucket,
+def test_a_rerun_gets_the_same_job_unless_more_keys_need_copies(s3_client, moment,
                                                                stubbed_control):
-    s3_client.put_object(Bucket=fresh_bucket, Key=PREFIX + "b.mp4", Body=b"good too")
-    at_text = _overwritten(s3_client, fresh_bucket)  # b.mp4 is as it was then
-    first_manifest, _, first = _run_batch_restore(stubbed_control, fresh_bucket, at_text, ROLE,
+    bucket, at_text = _staged(moment, "rerun")  # b.mp4 is as it was then
+    first_manifest, _, first = _run_batch_restore(stubbed_control, bucket, at_text, ROLE,
                                                   "job-1", s3_client)
-    _, _, again = _run_batch_restore(stubbed_control, fresh_bucket, at_text, ROLE, "job-1",
+    _, _, again = _run_batch_restore(stubbed_control, bucket, at_text, ROLE, "job-1",
                                      s3_client)
     assert again == first  # nothing changed: S3 Control answers with the first job
-    s3_client.put_object(Bucket=fresh_bucket, Key=PREFIX + "b.mp4", Body=b"bad as well")
-    manifest, _, later = _run_batch_restore(stubbed_control, fresh_bucket, at_text, ROLE,
+    s3_client.put_object(Bucket=bucket, Key=PREFIX + "b.mp4", Body=b"bad as well")
+    manifest, _, later = _run_batch_restore(stubbed_control, bucket, at_text, ROLE,
                                             "job-2", s3_client)
     # The first job does not hold b.mp4, and this run leaves it to a job: a new one.
     assert later != first
@@ -123,13 +181,13 @@ def test_a_rerun_gets_the_same_job_unless_more_keys_need_copies(s3_client, fresh
     assert PREFIX + "b.mp4" not in {k for _, k, _ in batch.parse_manifest(first_manifest.decode())}
 
 
-def test_a_refused_job_is_a_clear_error_with_exit_code_1(s3_client, fresh_bucket,
-                                                         stubbed_control, capsys, tmp_path):
-    at = _overwritten(s3_client, fresh_bucket)
+def test_a_refused_job_is_a_clear_error_with_exit_code_1(moment, stubbed_control, capsys,
+                                                         tmp_path):
+    bucket, at = _staged(moment, "refused-job")
     stubbed_control.add_client_error("create_job", service_error_code="IdempotencyException",
                                      service_message="token reused", http_status_code=409)
     report = tmp_path / "report.json"
-    code = cli.main(["--bucket", fresh_bucket, "--prefix", PREFIX, "--at", at, "--yes",
+    code = cli.main(["--bucket", bucket, "--prefix", PREFIX, "--at", at, "--yes",
                      "--batch-operations", "--batch-role-arn", ROLE,
                      "--account-id", "123456789012", "--report", str(report)],
                     stdout=io.StringIO())
@@ -146,12 +204,12 @@ def _unversioned_bucket(s3_client) -> str:
     return name
 
 
-def test_another_bucket_is_never_restored_by_the_batch_role(s3_client, fresh_bucket,
-                                                           second_bucket, monkeypatch, capsys):
+def test_another_bucket_is_never_restored_by_the_batch_role(s3_client, moment, second_bucket,
+                                                           monkeypatch, capsys):
     # The Recovery stack's Batch role may read and write the assets bucket only.
     monkeypatch.setattr(cli.boto3, "client", _no_control(cli.boto3.client))
-    at = _overwritten(s3_client, fresh_bucket)
-    code = cli.main(["--bucket", fresh_bucket, "--prefix", PREFIX, "--at", at, "--yes",
+    bucket, at = _staged(moment, "another-bucket")
+    code = cli.main(["--bucket", bucket, "--prefix", PREFIX, "--at", at, "--yes",
                      "--to-bucket", second_bucket, "--batch-operations",
                      "--batch-role-arn", ROLE, "--account-id", "123456789012"],
                     stdout=io.StringIO())
@@ -159,40 +217,36 @@ def test_another_bucket_is_never_restored_by_the_batch_role(s3_client, fresh_buc
     assert _uploaded(s3_client, second_bucket) == []
 
 
-def test_a_destination_without_versioning_is_refused_before_anything(s3_client, fresh_bucket,
+def test_a_destination_without_versioning_is_refused_before_anything(s3_client, moment,
                                                                     monkeypatch, capsys):
     # Unversioned, a copy would replace for good and a removal delete for good.
     monkeypatch.setattr(cli.boto3, "client", _no_control(cli.boto3.client))
-    at = _overwritten(s3_client, fresh_bucket)
+    bucket, at = _staged(moment, "unversioned-destination")
     target = _unversioned_bucket(s3_client)
-    code = cli.main(["--bucket", fresh_bucket, "--prefix", PREFIX, "--at", at, "--yes",
+    code = cli.main(["--bucket", bucket, "--prefix", PREFIX, "--at", at, "--yes",
                      "--to-bucket", target], stdout=io.StringIO())
     assert code == 2 and "does not have versioning enabled" in capsys.readouterr().err
     assert "Contents" not in s3_client.list_objects_v2(Bucket=target)
 
 
-@pytest.mark.parametrize("extra", [[], ["--to-prefix", "brands/restored/"]])
+@pytest.mark.parametrize(("staged", "extra"), [
+    ("above-threshold", []),
+    ("above-threshold-to-prefix", ["--to-prefix", "brands/restored/"])])
 def test_above_the_threshold_without_a_usable_job_the_copies_run_from_here(
-        s3_client, fresh_bucket, monkeypatch, extra):
+        s3_client, moment, monkeypatch, staged, extra):
     # No role, or another prefix: Batch Operations cannot be used, so the automatic switch
     # must not turn a large plan (here: above a threshold of 1) into a usage error.
     monkeypatch.setattr(cli.boto3, "client", _no_control(cli.boto3.client))
-    for key in KEYS[:3]:
-        s3_client.put_object(Bucket=fresh_bucket, Key=PREFIX + key, Body=key.encode())
-    at = s3_client.head_object(Bucket=fresh_bucket, Key=PREFIX + KEYS[2])["LastModified"]
-    time.sleep(max(0.0, (at + dt.timedelta(seconds=1)
-                         - dt.datetime.now(dt.UTC)).total_seconds()) + 0.02)
-    for key in KEYS[:3]:
-        s3_client.put_object(Bucket=fresh_bucket, Key=PREFIX + key, Body=b"bad")
-    argv = ["--bucket", fresh_bucket, "--prefix", PREFIX, "--at",
-            at.astimezone(dt.UTC).isoformat(), "--batch-threshold", "1", *extra]
+    bucket, at = _staged(moment, staged)
+    argv = ["--bucket", bucket, "--prefix", PREFIX, "--at", at, "--batch-threshold", "1",
+            *extra]
     out = io.StringIO()
     assert cli.main([*argv, "--dry-run"], stdout=out) == 0, out.getvalue()
     assert "above --batch-threshold, run from this machine" in out.getvalue()
     out = io.StringIO()
     assert cli.main([*argv, "--yes"], stdout=out) == 0, out.getvalue()
     restored = (extra[1] if extra else PREFIX) + "plain.mp4"
-    assert s3_client.get_object(Bucket=fresh_bucket, Key=restored)["Body"].read() == b"plain.mp4"
+    assert s3_client.get_object(Bucket=bucket, Key=restored)["Body"].read() == b"plain.mp4"
 
 
 def _no_control(real_client):
@@ -203,39 +257,29 @@ def _no_control(real_client):
     return client
 
 
-def _overwritten(s3_client, bucket: str) -> str:
-    """One key overwritten after a moment (returned): a restore to it has one copy to do."""
-    s3_client.put_object(Bucket=bucket, Key=PREFIX + "a.mp4", Body=b"good")
-    at = s3_client.head_object(Bucket=bucket, Key=PREFIX + "a.mp4")["LastModified"]
-    time.sleep(max(0.0, (at + dt.timedelta(seconds=1)
-                         - dt.datetime.now(dt.UTC)).total_seconds()) + 0.02)
-    s3_client.put_object(Bucket=bucket, Key=PREFIX + "a.mp4", Body=b"bad")
-    return at.astimezone(dt.UTC).isoformat()
-
-
 def _uploaded(s3_client, bucket: str) -> list[str]:
     listing = s3_client.list_objects_v2(Bucket=bucket, Prefix="restore-jobs/")
     return [item["Key"] for item in listing.get("Contents", [])]
 
 
 def test_a_manifest_bucket_that_does_not_answer_is_a_usage_error_before_any_upload(
-        s3_client, fresh_bucket, monkeypatch, capsys):
+        s3_client, moment, monkeypatch, capsys):
     monkeypatch.setattr(cli.boto3, "client", _no_control(cli.boto3.client))
-    at = _overwritten(s3_client, fresh_bucket)
+    bucket, at = _staged(moment, "manifest-bucket-missing")
     missing = f"missing-{uuid.uuid4().hex[:16]}"
-    code = cli.main(["--bucket", fresh_bucket, "--prefix", PREFIX, "--at", at, "--yes",
+    code = cli.main(["--bucket", bucket, "--prefix", PREFIX, "--at", at, "--yes",
                      "--batch-operations", "--batch-role-arn", ROLE,
                      "--account-id", "123456789012", "--manifest-bucket", missing],
                     stdout=io.StringIO())
     err = capsys.readouterr().err
     assert code == 2 and f"s3://{missing} does not answer" in err and "Traceback" not in err
     # Nothing was restored from this machine either.
-    assert s3_client.get_object(Bucket=fresh_bucket, Key=PREFIX + "a.mp4")["Body"].read() \
+    assert s3_client.get_object(Bucket=bucket, Key=PREFIX + "a.mp4")["Body"].read() \
         == b"bad"
 
 
-def test_a_job_that_fails_inside_botocore_is_one_line_with_exit_code_1(
-        s3_client, fresh_bucket, monkeypatch, capsys):
+def test_a_job_that_fails_inside_botocore_is_one_line_with_exit_code_1(moment, monkeypatch,
+                                                                       capsys):
     # Not every late failure is a ClientError: no credentials, an endpoint that cannot be
     # resolved or reached are BotoCoreErrors, and must not end the run with a traceback.
     class Unreachable:
@@ -245,8 +289,8 @@ def test_a_job_that_fails_inside_botocore_is_one_line_with_exit_code_1(
     real_client = cli.boto3.client
     monkeypatch.setattr(cli.boto3, "client", lambda service, *a, **k: Unreachable()
                         if service == "s3control" else real_client(service, *a, **k))
-    at = _overwritten(s3_client, fresh_bucket)
-    code = cli.main(["--bucket", fresh_bucket, "--prefix", PREFIX, "--at", at, "--yes",
+    bucket, at = _staged(moment, "botocore-failure")
+    code = cli.main(["--bucket", bucket, "--prefix", PREFIX, "--at", at, "--yes",
                      "--batch-operations", "--batch-role-arn", ROLE,
                      "--account-id", "123456789012"], stdout=io.StringIO())
     err = capsys.readouterr().err
@@ -256,31 +300,20 @@ def test_a_job_that_fails_inside_botocore_is_one_line_with_exit_code_1(
 
 
 def test_under_the_gate_the_job_copies_only_versions_scanned_clean(
-        s3_client, fresh_bucket, stubbed_control, monkeypatch):
+        s3_client, moment, stubbed_control, monkeypatch):
     # The job's role is exempt from none of the gate's denies: a version not tagged clean is
     # left to the local run (refused there by the same denies on AWS; the local store has no
     # bucket policy, so here it is copied, which shows it was not in the job).
     monkeypatch.setattr(batch, "gated_prefixes_of", lambda bucket: ("brands/",))
-    verdicts = {"clip one.mp4": "NO_THREATS_FOUND", "plain.mp4": "THREATS_FOUND",
-                "kept.mp4": None}
-    for key, verdict in verdicts.items():
-        tagging = {"Tagging": f"GuardDutyMalwareScanStatus={verdict}"} if verdict else {}
-        s3_client.put_object(Bucket=fresh_bucket, Key=PREFIX + key, Body=key.encode(),
-                             **tagging)
-    at = max(s3_client.head_object(Bucket=fresh_bucket, Key=PREFIX + k)["LastModified"]
-             for k in verdicts)
-    time.sleep(max(0.0, (at + dt.timedelta(seconds=1)
-                         - dt.datetime.now(dt.UTC)).total_seconds()) + 0.02)
-    for key in verdicts:
-        s3_client.put_object(Bucket=fresh_bucket, Key=PREFIX + key, Body=b"bad")
-    at_text = at.astimezone(dt.UTC).isoformat()
-    manifest, _, _ = _run_batch_restore(stubbed_control, fresh_bucket, at_text, ROLE, "job-7",
+    bucket, at_text = _staged(moment, "under-the-gate")
+    at = moment["under-the-gate"][1]
+    manifest, _, _ = _run_batch_restore(stubbed_control, bucket, at_text, ROLE, "job-7",
                                      s3_client)
-    versions = _versions_at(s3_client, fresh_bucket, at)
+    versions = _versions_at(s3_client, bucket, at)
     assert batch.parse_manifest(manifest.decode()) == [
-        (fresh_bucket, PREFIX + "clip one.mp4", versions[PREFIX + "clip one.mp4"][0])]
-    body = {k: s3_client.get_object(Bucket=fresh_bucket, Key=PREFIX + k)["Body"].read()
-            for k in verdicts}
+        (bucket, PREFIX + "clip one.mp4", versions[PREFIX + "clip one.mp4"][0])]
+    body = {k: s3_client.get_object(Bucket=bucket, Key=PREFIX + k)["Body"].read()
+            for k in VERDICTS}
     assert body == {"clip one.mp4": b"bad", "plain.mp4": b"plain.mp4", "kept.mp4": b"kept.mp4"}
 
 

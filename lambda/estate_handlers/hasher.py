@@ -20,7 +20,7 @@ A version that no longer exists is skipped (success). Throttling is retried by b
 The entry point is thin: messages are read through ``object_events.objects_in_message`` (the
 trigger can change without touching this code); the rules (hashing, claim, tags) are plain
 functions over injected clients (``Deps``), testable without AWS. EMF metrics: BytesHashed,
-DuplicatesFound, HashedObjects. A replica (an upload taken in the replica Region, brought here
+DuplicatesFound, HashedObjects, ObjectsLeftUntagged. A replica (an upload taken in the replica Region, brought here
 by replication) is hashed like any version: this Region's pipeline is the only one.
 """
 from __future__ import annotations
@@ -245,6 +245,9 @@ class TooManyTags(ValueError):
     """S3 allows 10 tags per object; ours would push it over and we never drop others'."""
 
 
+UNTAGGED = "untagged"  # an outcome, never a tag value: claimed, but its tags did not fit
+
+
 def apply_tags(s3, obj: ObjectVersion, ours: dict[str, str]) -> bool:
     """Merge ``ours`` into the version's tag set; False when it already had them (no write)."""
     existing = s3.get_object_tagging(**_version_args(obj))["TagSet"]
@@ -276,8 +279,8 @@ class Deps:
 
 
 def process_object(obj: ObjectVersion, deps: Deps) -> str:
-    """Hash, claim and tag one version. Returns its outcome: canonical, duplicate, kept or
-    skipped."""
+    """Hash, claim and tag one version. Returns its outcome: canonical, duplicate, kept,
+    untagged (claimed, but its tags would not fit) or skipped."""
     where = {"bucket": obj.bucket, "key": obj.key, "version_id": obj.version_id}
     if not is_hashed_key(obj.key):
         log(logging.INFO, "skipped: not an upload prefix", **where)
@@ -293,14 +296,23 @@ def process_object(obj: ObjectVersion, deps: Deps) -> str:
             tags = dedup_tags(sha256, canonical, obj)
         else:  # delivered after a newer version (or a delete): it must not anchor duplicates
             canonical, tags = None, {CONTENT_SHA256_TAG: sha256, DEDUP_STATUS_TAG: KEPT}
-        tagged = apply_tags(deps.s3, obj, tags)
+        status = tags[DEDUP_STATUS_TAG]
+        try:
+            tagged = apply_tags(deps.s3, obj, tags)
+        except TooManyTags as exc:
+            # Other writers' tags fill S3's ten: no retry can make room, and the record must
+            # not end in the DLQ. The index holds the claim all the same; a duplicate left
+            # untagged is never expired, which keeps bytes rather than losing them.
+            log(logging.WARNING, "not tagged: no room for the hasher's tags", **where,
+                detail=str(exc), status=status)
+            metrics.add_metric(name="ObjectsLeftUntagged", unit=MetricUnit.Count, value=1)
+            tagged, status = False, UNTAGGED
     except ClientError as exc:
         if is_missing(exc):
             log(logging.WARNING, "skipped: object version no longer exists", **where,
                 error=exc.response.get("Error", {}).get("Code"))
             return "skipped"
         raise
-    status = tags[DEDUP_STATUS_TAG]
     metrics.add_metric(name="HashedObjects", unit=MetricUnit.Count, value=1)
     if source == "streamed":
         metrics.add_metric(name="BytesHashed", unit=MetricUnit.Bytes, value=size)

@@ -109,7 +109,8 @@ UPLOAD_KINDS = "<upload kind>"
 EMF_METRICS: dict[str, dict[str, tuple[str, ...]]] = {
     "estate_handlers.presign": {"UrlsIssued": (UPLOAD_KINDS, "download"),
                                 "DedupHits": (UPLOAD_KINDS,)},
-    "estate_handlers.hasher": {"HashedObjects": (), "BytesHashed": (), "DuplicatesFound": ()},
+    "estate_handlers.hasher": {"HashedObjects": (), "BytesHashed": (), "DuplicatesFound": (),
+                               "ObjectsLeftUntagged": ()},
     "estate_handlers.renditions.handler": {"RejectedOriginals": ()},
     "estate_handlers.scan_verdict": {"UploadsQuarantined": (), "UnreleasableUploadsReported": (),
                                      "UnscannableUploadsReported": ()},

@@ -214,6 +214,26 @@ def test_existing_tags_are_kept_when_ours_are_added(s3, dynamodb, bucket, table,
     assert (tags["owner"], tags["season"], tags["dedup-status"]) == ("studio", "ss26", "canonical")
 
 
+@pytest.mark.parametrize("copy_too", [False, True])
+def test_a_version_whose_tags_leave_no_room_is_claimed_but_not_failed(s3, dynamodb, bucket, table,
+                                                                     deps, copy_too):
+    # Nine tags of other writers: ours would make eleven. Redelivery cannot make room, so the
+    # record succeeds (no DLQ), the index still holds the claim and nothing is dropped; a
+    # duplicate left untagged is never expired.
+    data = unique("crowded")
+    crowded = "&".join(f"t{i}=x" for i in range(9))
+    first = upload(s3, bucket, "products/images/original/full.jpg", data,
+                   **({} if copy_too else {"Tagging": crowded}))
+    objs = [first]
+    if copy_too:
+        objs.append(upload(s3, bucket, "products/images/original/full copy.jpg", data,
+                           Tagging=crowded))
+    for obj in objs:
+        assert deliver(deps, bucket, obj) == {"batchItemFailures": []}
+    assert tag_dict(s3, bucket, objs[-1]) == {f"t{i}": "x" for i in range(9)}
+    assert index_item(dynamodb, table, data)["version_id"]["S"] == first["version_id"]
+
+
 def test_redelivery_leaves_index_and_tags_byte_identical(s3, dynamodb, bucket, table, deps):
     data = unique("redeliver")
     canonical = upload(s3, bucket, "products/images/original/r.jpg", data, Tagging="owner=studio")

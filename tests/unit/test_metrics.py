@@ -109,3 +109,22 @@ def test_hasher_counts_bytes_hashed_and_duplicates(monkeypatch, capsys):
     assert line["BytesHashed"] in (len(BODY), [float(len(BODY))])
     assert "DuplicatesFound" in line and "HashedObjects" in line
 
+
+
+def test_hasher_counts_a_version_left_untagged_and_no_duplicate(monkeypatch, capsys):
+    canonical = CanonicalObject(SHA, "brands/media/first.png", "v1", len(BODY), "2026")
+    monkeypatch.setattr(hasher, "hash_version",
+                        lambda s3, obj, chunk, head=None: (SHA, len(BODY), "streamed"))
+    monkeypatch.setattr(hasher, "claim", lambda *args: canonical)
+    monkeypatch.setattr(hasher, "canonical_is_live", lambda *args: True)
+
+    def no_room(*args):
+        raise hasher.TooManyTags("ten tags already")
+
+    monkeypatch.setattr(hasher, "apply_tags", no_room)
+    outcome = hasher.process_object(ObjectVersion("assets", "brands/media/second.png", "v2"),
+                                    HasherDeps(s3=None, dynamodb=None, table_name="t"))
+    assert outcome == "untagged"
+    (line,) = emf_lines(capsys)
+    assert "ObjectsLeftUntagged" in line and "HashedObjects" in line
+    assert "DuplicatesFound" not in line  # an untagged duplicate never expires

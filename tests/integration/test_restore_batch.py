@@ -74,7 +74,7 @@ STAGED = {
     "above-threshold": (_put(*KEYS[:3]), _put(*KEYS[:3], body=b"bad")),
     "above-threshold-to-prefix": (_put(*KEYS[:3]), _put(*KEYS[:3], body=b"bad")),
     "under-the-gate": (_put(*VERDICTS, tags=VERDICTS), _put(*VERDICTS, body=b"bad")),
-    **{name: _A_OVERWRITTEN for name in ("rerun", "refused-job", "another-bucket",
+    **{name: _A_OVERWRITTEN for name in ("rerun", "overlap", "refused-job", "another-bucket",
                                           "unversioned-destination", "manifest-bucket-missing",
                                           "botocore-failure")},
 }
@@ -125,12 +125,22 @@ class _Sent:
         return True
 
 
+def _listed_jobs(stubbed_control, *jobs: dict) -> None:
+    """S3 Control's answer to the check for unfinished jobs of the same restore."""
+    stubbed_control.add_response("list_jobs", {"Jobs": list(jobs)}, {
+        "AccountId": "123456789012", "JobStatuses": batch.UNFINISHED_JOB_STATUSES,
+        "MaxResults": 1000})
+
+
 def _run_batch_restore(stubbed_control, bucket: str, at_text: str, role: str,
-                       job_id: str, s3_client) -> tuple[bytes, str, str]:
+                       job_id: str, s3_client, *, checks_jobs: bool = True
+                       ) -> tuple[bytes, str, str]:
     """The restore with Batch Operations (the job creation stubbed): its manifest's bytes,
     what it printed, and the job's idempotency token, checked to be the arguments' and the
-    manifest's."""
+    manifest's. ``checks_jobs``: a new plan first looks for an unfinished job (none here)."""
     token = _Sent()
+    if checks_jobs:
+        _listed_jobs(stubbed_control)
     stubbed_control.add_response("create_job", {"JobId": job_id}, {
         "AccountId": "123456789012", "ConfirmationRequired": False, "Operation": ANY,
         "Manifest": ANY, "Report": ANY, "Priority": 10, "RoleArn": role,
@@ -170,7 +180,7 @@ def test_a_rerun_gets_the_same_job_unless_more_keys_need_copies(s3_client, momen
     first_manifest, _, first = _run_batch_restore(stubbed_control, bucket, at_text, ROLE,
                                                   "job-1", s3_client)
     _, _, again = _run_batch_restore(stubbed_control, bucket, at_text, ROLE, "job-1",
-                                     s3_client)
+                                     s3_client, checks_jobs=False)
     assert again == first  # nothing changed: S3 Control answers with the first job
     s3_client.put_object(Bucket=bucket, Key=PREFIX + "b.mp4", Body=b"bad as well")
     manifest, _, later = _run_batch_restore(stubbed_control, bucket, at_text, ROLE,
@@ -181,9 +191,34 @@ def test_a_rerun_gets_the_same_job_unless_more_keys_need_copies(s3_client, momen
     assert PREFIX + "b.mp4" not in {k for _, k, _ in batch.parse_manifest(first_manifest.decode())}
 
 
+def test_a_rerun_while_the_first_job_still_copies_starts_no_second_job(
+        s3_client, moment, stubbed_control, capsys):
+    bucket, at_text = _staged(moment, "overlap")
+    _, _, first = _run_batch_restore(stubbed_control, bucket, at_text, ROLE, "job-1", s3_client)
+    s3_client.put_object(Bucket=bucket, Key=PREFIX + "b.mp4", Body=b"bad as well")
+    # The job has not reached every key: the rerun's plan differs, and so would its job.
+    head = f"restore {bucket}/{PREFIX} to {at_text} ("
+    _listed_jobs(stubbed_control,
+                 {"JobId": "job-1", "Status": "Active", "Description": f"{head}1 versions)"},
+                 {"JobId": "job-9", "Status": "Active",
+                  "Description": f"restore {bucket}/brands/ to {at_text} (7 versions)"})
+    argv = ["--bucket", bucket, "--prefix", PREFIX, "--at", at_text, "--yes",
+            "--batch-operations", "--batch-role-arn", ROLE, "--account-id", "123456789012"]
+    assert cli.main(argv, stdout=io.StringIO()) == 1
+    err = capsys.readouterr().err
+    assert "job-1 (Active)" in err and "job-9" not in err and "nothing was changed" in err
+    assert _uploaded(s3_client, bucket) == [f"restore-jobs/{first}/manifest.csv"]
+    assert s3_client.get_object(Bucket=bucket, Key=PREFIX + "b.mp4")["Body"].read() \
+        == b"bad as well"  # nor copied from here
+    # Once that job has finished, the same rerun gets a job of its own.
+    _, _, later = _run_batch_restore(stubbed_control, bucket, at_text, ROLE, "job-2", s3_client)
+    assert later != first
+
+
 def test_a_refused_job_is_a_clear_error_with_exit_code_1(moment, stubbed_control, capsys,
                                                          tmp_path):
     bucket, at = _staged(moment, "refused-job")
+    _listed_jobs(stubbed_control)
     stubbed_control.add_client_error("create_job", service_error_code="IdempotencyException",
                                      service_message="token reused", http_status_code=409)
     report = tmp_path / "report.json"
@@ -283,6 +318,9 @@ def test_a_job_that_fails_inside_botocore_is_one_line_with_exit_code_1(moment, m
     # Not every late failure is a ClientError: no credentials, an endpoint that cannot be
     # resolved or reached are BotoCoreErrors, and must not end the run with a traceback.
     class Unreachable:
+        def list_jobs(self, **request):
+            return {"Jobs": []}
+
         def create_job(self, **request):
             raise EndpointConnectionError(endpoint_url="https://s3-control.example")
 

@@ -215,3 +215,21 @@ def test_a_gated_version_whose_tags_cannot_be_read_is_not_given_to_the_batch_job
 def test_a_version_outside_the_gated_prefixes_needs_no_tag_read(s3):
     client, _ = s3  # the Stubber fails on any request
     assert batch.job_may_copy(client, BUCKET, "processed/logo.webp", "v1", ("brands/",))
+
+
+def test_unfinished_jobs_of_a_restore_are_found_on_every_page_by_their_kept_description():
+    long_prefix = "brands/" + "x" * 300 + "/"
+    head = f"restore {BUCKET}/{long_prefix} to 2026-12-01T00:00:00+00:00 ("
+    kept = f"{head}12 versions)"[:256]  # S3 Control keeps 256 characters
+    request = {"AccountId": "123456789012", "JobStatuses": batch.UNFINISHED_JOB_STATUSES,
+               "MaxResults": 1000}
+    with stubbed_client("s3control") as (control, stub):
+        stub.add_response("list_jobs", {"NextToken": "page-2", "Jobs": [
+            {"JobId": "job-other", "Status": "Active", "Description": f"restore {BUCKET}/brands/ to"},
+        ]}, request)
+        stub.add_response("list_jobs", {"Jobs": [
+            {"JobId": "job-ours", "Status": "Paused", "Description": kept},
+            {"JobId": "job-undescribed", "Status": "Ready"},
+        ]}, {**request, "NextToken": "page-2"})
+        assert batch.unfinished_jobs(control, "123456789012", head) == [("job-ours", "Paused")]
+        stub.assert_no_pending_responses()

@@ -14,7 +14,8 @@ uploaded to S3, a job over exactly those versions, a completion report next to t
   stack's Batch Replication role.
 
 The job id is deterministic for the same arguments (``ClientRequestToken``), so running the
-same command again does not start a second job.
+same command again does not start a second job; ``unfinished_jobs`` finds a job a rerun with
+another plan would overlap.
 """
 from __future__ import annotations
 
@@ -32,6 +33,9 @@ from infra.config import CLEAN, SCAN_STATUS_TAG
 
 MANIFEST_FIELDS = ["Bucket", "Key", "VersionId"]
 BATCH_COPY_LIMIT = 5 * 1024 ** 3
+DESCRIPTION_LIMIT = 256  # characters S3 Control keeps of a job's description
+# Every status before a job's tasks are done; Completing, Failing and Cancelling start no task.
+UNFINISHED_JOB_STATUSES = ["New", "Preparing", "Suspended", "Ready", "Active", "Pausing", "Paused"]
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,26 @@ def manifest_key(target: BatchTarget, token: str) -> str:
     return f"{target.manifest_prefix}{token}/manifest.csv"
 
 
+def has_manifest(s3, target: BatchTarget, token: str) -> bool:
+    """Did a run with this token upload its manifest (the same plan ran before)?"""
+    return _existing_etag(s3, target.manifest_bucket, manifest_key(target, token)) is not None
+
+
+def unfinished_jobs(s3control, account_id: str, description_head: str) -> list[tuple[str, str]]:
+    """(job id, status) of the account's jobs not finished yet whose description starts with
+    ``description_head`` (as S3 Control keeps it: cut at 256 characters)."""
+    head = description_head[:DESCRIPTION_LIMIT]
+    found, page_token = [], {}
+    while True:
+        page = s3control.list_jobs(AccountId=account_id, JobStatuses=UNFINISHED_JOB_STATUSES,
+                                   MaxResults=1000, **page_token)
+        found += [(job["JobId"], job["Status"]) for job in page.get("Jobs", [])
+                  if job.get("Description", "").startswith(head)]
+        if not page.get("NextToken"):
+            return found
+        page_token = {"NextToken": page["NextToken"]}
+
+
 def _manifest(s3, target: BatchTarget, token: str, path: str) -> tuple[str, str]:
     """The token's manifest in S3 (key, ETag): the one already uploaded under this token, as
     it is, else ``path`` uploaded. A rerun must send the very request of the first run to get
@@ -147,7 +171,7 @@ def _create_job(s3control, target: BatchTarget, *, key: str, etag: str, token: s
         Priority=10,
         RoleArn=target.role_arn,
         ClientRequestToken=token,
-        Description=description[:256],
+        Description=description[:DESCRIPTION_LIMIT],
     )
     return response["JobId"]
 
@@ -167,7 +191,11 @@ def _upload(s3, path: str, bucket: str, key: str) -> str:
     return s3.head_object(Bucket=bucket, Key=key)["ETag"].strip('"')
 
 
-def follow_hint(target: BatchTarget, job_id: str) -> str:
+def describe_job_command(target: BatchTarget, job_id: str) -> str:
     return (f"aws s3control describe-job --account-id {target.account_id} --job-id {job_id} "
-            f"--region {target.region} --query 'Job.[Status,ProgressSummary]'\n"
+            f"--region {target.region} --query 'Job.[Status,ProgressSummary]'")
+
+
+def follow_hint(target: BatchTarget, job_id: str) -> str:
+    return (f"{describe_job_command(target, job_id)}\n"
             f"completion report: s3://{target.manifest_bucket}/{target.manifest_prefix}")

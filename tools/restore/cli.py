@@ -554,15 +554,31 @@ def _submit_batch(run: Run, target: batch_ops.BatchTarget, dest_s3, spool,
         # to the job, so it needs a job of its own.
         token = batch_ops.run_token(run.source_bucket, run.source_prefix,
                                     run.args.at.isoformat(), run.dest_bucket, listed.hexdigest())
+        head = f"restore {run.source_bucket}/{run.source_prefix} to {run.args.at.isoformat()} ("
         try:
             s3control = boto3.client("s3control", region_name=target.region)
+            _refuse_overlap(s3control, dest_s3, target, token, head)
             job_id = batch_ops.create_copy_job(
-            s3control, dest_s3, target, manifest_path=manifest.name, token=token,
-            dest_bucket=run.dest_bucket,
-            description=f"restore {run.source_bucket}/{run.source_prefix} to "
-                        f"{run.args.at.isoformat()} ({rows} versions)")
+                s3control, dest_s3, target, manifest_path=manifest.name, token=token,
+                dest_bucket=run.dest_bucket, description=f"{head}{rows} versions)")
         except (ClientError, BotoCoreError, S3UploadFailedError) as exc:
             raise BatchSubmitError(f"the S3 Batch Operations job was not created: {aws_error(exc)} "
                                    f"(token {token}; an earlier job with these arguments may "
                                    "exist: aws s3control list-jobs)") from None
     return job_id, (lambda decision: not in_job(decision))
+
+
+def _refuse_overlap(s3control, dest_s3, target: batch_ops.BatchTarget, token: str,
+                    head: str) -> None:
+    """A rerun while an earlier job of this restore still copies plans the keys that job has
+    not reached yet: a second job would copy them twice. The same plan (its manifest already
+    uploaded) gets its own job back from S3 Control and needs no check."""
+    if batch_ops.has_manifest(dest_s3, target, token):
+        return
+    running = batch_ops.unfinished_jobs(s3control, target.account_id, head)
+    if running:
+        jobs = ", ".join(f"{job_id} ({status})" for job_id, status in running)
+        raise BatchSubmitError(
+            f"an S3 Batch Operations job of this restore has not finished: {jobs}; nothing was "
+            f"changed. Wait for it ({batch_ops.describe_job_command(target, running[0][0])}), then run "
+            "again: the rerun plans only what the job did not restore")

@@ -139,8 +139,10 @@ class EstateStage(Stage):
         targets.metric_alarms.extend(renditions.metric_alarms(
             cfg.monitoring, cfg.renditions.rejected_alarm_per_period))
         # The rule back from the replica: its latency and backlog are published here.
-        targets.metric_alarms.extend(replication_destination_alarms(
-            reverse_replication(cfg), cfg.monitoring, group=REVERSE_ALARM_GROUP))
+        reverse = reverse_replication(cfg)
+        if reverse is not None:
+            targets.metric_alarms.extend(replication_destination_alarms(
+                reverse, cfg.monitoring, group=REVERSE_ALARM_GROUP))
         if self.upload_api.health_check is not None:
             targets.metric_alarms.append(writes_failed_over_alarm(
                 self.upload_api.health_check.health_check_id, cfg))

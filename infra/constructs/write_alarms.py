@@ -37,7 +37,12 @@ def forward_replication(cfg: EnvironmentConfig) -> WatchedReplication:
         rule_id=RULE_ID, destination_region=cfg.replica_region)
 
 
-def reverse_replication(cfg: EnvironmentConfig) -> WatchedReplication:
+def reverse_replication(cfg: EnvironmentConfig) -> WatchedReplication | None:
+    """The rule back from the replica, or None while a first deploy leaves it out
+    (``-c first_deploy=true``): S3 would publish none of its metrics, and the silence alarm,
+    which treats missing data as breaching, would page until the next deploy."""
+    if not cfg.replicate_back:
+        return None
     return WatchedReplication(
         source_bucket=cfg.replica_bucket_name, destination_bucket=cfg.assets_bucket_name,
         rule_id=REVERSE_RULE_ID, destination_region=cfg.primary_region,

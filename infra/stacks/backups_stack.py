@@ -52,9 +52,9 @@ class BackupsStack(Stack):
 
 def backups_writer_policy(scope: Construct, backups: EncryptedBucket, *, bucket_name: str,
                           policy_name: str) -> iam.ManagedPolicy:
-    """What a backup job attaches to its role: write new objects (optionally with a longer
-    retention than the default), encrypted with the backups key through S3. No read, no
-    delete, no BypassGovernanceRetention, no lock removal."""
+    """What a backup job attaches to its role: write new objects, each locked with the bucket's
+    default retention, encrypted with the backups key through S3. No read, no delete, no
+    retention of its own, no BypassGovernanceRetention, no lock removal."""
     region = Stack.of(scope).region
     policy = iam.ManagedPolicy(
         scope, "BackupsWriter",
@@ -63,9 +63,11 @@ def backups_writer_policy(scope: Construct, backups: EncryptedBucket, *, bucket_
         statements=[
             iam.PolicyStatement(
                 sid="WriteBackupObjects",
-                # PutObject covers multipart uploads; PutObjectRetention lets a writer send the
-                # x-amz-object-lock-* headers (S3 only lets it lengthen a retention).
-                actions=["s3:PutObject", "s3:PutObjectRetention"],
+                # PutObject covers multipart uploads. No PutObjectRetention: on a new object,
+                # x-amz-object-lock-* headers replace the bucket's default retention (a
+                # governance lock until tomorrow in a compliance bucket), and S3 accepts them
+                # only with that permission; without it every object gets the default.
+                actions=["s3:PutObject"],
                 resources=[backups.bucket.arn_for_objects("*")],
             ),
             iam.PolicyStatement(
@@ -84,6 +86,6 @@ def backups_writer_policy(scope: Construct, backups: EncryptedBucket, *, bucket_
         f"AwsSolutions-IAM5[Resource::<{Stack.of(scope).get_logical_id(backups.cfn_bucket)}"
         ".Arn>/*]":
             "Backup jobs choose their own object keys anywhere in the backups bucket; the "
-            "actions are only PutObject and PutObjectRetention (no read, delete or bypass).",
+            "the only action is PutObject (no read, delete, retention of its own or bypass).",
     })
     return policy

@@ -17,9 +17,11 @@ from infra.app_builder import configs_from_context
 from infra.config import ConfigError
 from infra.constructs import dedup_replica
 from infra.constructs.replication import REVERSE_RULE_ID, RTC_MINUTES, RULE_ID
+from infra.constructs.write_alarms import REVERSE_ALARM_GROUP
 from infra.environments import dev
 from infra.nag import acknowledgements
 from infra.stacks.replica_stack import ReplicaStack
+from infra.stage import EstateStage
 
 ENVS = ["dev", "prod"]
 PRIMARY, SECONDARY = "UploadApi", "UploadApi-us-west-2"
@@ -589,3 +591,23 @@ def test_the_guard_function_names_the_handler_module_that_exists():
     # The env var and the metric name come from estate_handlers.layout on both sides.
     assert dedup_replica.GUARD_HANDLER == f"{replica_guard.__name__}.handler"
     assert callable(replica_guard.handler)
+
+
+def _reverse_rule_alarm_names(templates) -> list[str]:
+    return sorted(r["Properties"]["AlarmName"] for t in templates for r in t["Resources"].values()
+                  if r["Type"] == "AWS::CloudWatch::Alarm"
+                  and REVERSE_ALARM_GROUP in r["Properties"].get("AlarmName", ""))
+
+
+def test_a_first_deploy_watches_no_reverse_rule_it_did_not_create(estate):
+    # Without the rule S3 publishes none of its metrics: the silence alarm (missing data
+    # breaching) would page until the next deploy.
+    app = App(context={"env": "dev", "first_deploy": "true"})
+    [cfg] = configs_from_context(app)
+    stage = EstateStage(app, cfg)
+    first = [Template.from_stack(s).to_json() for s in stage.stacks
+             if s.node.id in ("Monitoring", "ReplicationMonitoring")]
+    assert len(first) == 2 and _reverse_rule_alarm_names(first) == []
+    every_deploy = [estate.template_json("dev", stack) for stack in
+                    ("Monitoring", "ReplicationMonitoring")]
+    assert len(_reverse_rule_alarm_names(every_deploy)) == 4

@@ -64,7 +64,9 @@ from estate_handlers.runtime import IN_LAMBDA, client, count, logger, metrics, o
 from estate_handlers.s3_errors import is_missing
 
 TOPIC_ENV = "ALARM_TOPIC_ARN"
-MAX_SUBJECT = 100  # SNS
+# SNS Publish: "Subjects must be ... less than 100 characters long"; a longer one is refused,
+# and the record would end in the DLQ with nobody told.
+MAX_SUBJECT = 99
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,13 @@ import io
 from pathlib import Path
 
 import boto3
+import botocore.session
 import pytest
 from botocore.stub import Stubber
 
 from tools.drift import cli
 from tools.drift.cli import main
-from tools.drift.detect import detect_region
+from tools.drift.detect import RESOURCE_STATUSES, detect_region
 from tools.drift.expected import expected_stacks
 
 TIME = "2026-12-01T00:00:00Z"
@@ -54,7 +55,16 @@ def _drifts(stubber: Stubber, name: str, drifts: list[dict]) -> None:
                          {"StackName": name, "StackResourceDriftStatusFilters": FILTERS})
 
 
-FILTERS = ["MODIFIED", "DELETED", "UNKNOWN", "UNSUPPORTED", "NOT_CHECKED"]
+FILTERS = ["MODIFIED", "DELETED", "UNKNOWN", "UNSUPPORTED"]
+
+
+def test_the_resource_filter_fits_the_apis_limit():
+    # The Stubber checks types and enums but not a list's length; CloudFormation does.
+    shape = botocore.session.get_session().get_service_model("cloudformation") \
+        .operation_model("DescribeStackResourceDrifts").input_shape \
+        .members["StackResourceDriftStatusFilters"]
+    assert len(RESOURCE_STATUSES) <= shape.metadata["max"]
+    assert set(RESOURCE_STATUSES) <= set(shape.member.enum)
 
 
 def _drift(logical_id: str, status: str, rtype: str = "AWS::S3::Bucket",

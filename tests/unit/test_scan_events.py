@@ -63,7 +63,7 @@ def test_notification_names_key_version_and_uploader():
     body = json.loads(message)
     assert (body["key"], body["version_id"], body["uploader"], body["verdict"]) == (
         "user-content/uploads/bob/z/evil.pdf", "v9", "bob", "THREATS_FOUND")
-    assert "malware" in subject and len(subject) <= 100
+    assert "malware" in subject and len(subject) < 100
 
 
 def test_verdict_handler_and_config_agree_on_tags_and_prefixes():
@@ -88,7 +88,19 @@ def test_a_post_scan_failure_is_a_verdict_naming_the_version_and_guardduty_s_rea
     body = json.loads(message)
     assert body["failures"] == ["TAGGING: MAX_TAG_LIMIT_EXCEEDED"]
     assert (body["uploader"], body["verdict"]) == ("eve", "TAGGING_FAILED")
-    assert "could not tag" in subject and len(subject) <= 100
+    assert "could not tag" in subject and len(subject) < 100
+
+
+@pytest.mark.parametrize("status", ["THREATS_FOUND", "UNSUPPORTED", "ACCESS_DENIED", "FAILED"])
+def test_every_subject_is_shorter_than_sns_allows_even_for_the_longest_bucket_name(status):
+    # SNS refuses a subject of 100 characters or more.
+    bucket = "b" * 63
+    verdicts = [object_events.scan_result(scan_result_event(bucket, "brands/x.png", "v1", status)),
+                scan_verdict.verdict_in(json.dumps(post_scan_action_failed_event(
+                    bucket, "brands/x.png", "v1", "ACCESS_DENIED")))]
+    for verdict in verdicts:
+        subject, _ = scan_verdict.notification(verdict)
+        assert len(subject) < 100, subject
 
 
 def test_a_post_scan_failure_without_actions_is_still_reported():

@@ -22,7 +22,9 @@ DRIFTED_STATUSES = ("MODIFIED", "DELETED")
 # resource), UNSUPPORTED (a type without drift support) and NOT_CHECKED (which the API
 # reference says it does not currently return): neither drift nor in sync, counted apart.
 NOT_COMPARED_STATUSES = ("UNKNOWN", "UNSUPPORTED", "NOT_CHECKED")
-RESOURCE_STATUSES = [*DRIFTED_STATUSES, *NOT_COMPARED_STATUSES]
+# The filter of DescribeStackResourceDrifts takes at most 4 statuses (its service model; botocore
+# does not check a list's length, CloudFormation does): NOT_CHECKED, never returned, is left out.
+RESOURCE_STATUSES = [*DRIFTED_STATUSES, "UNKNOWN", "UNSUPPORTED"]
 # The verdicts of a finished detection; UNKNOWN or NOT_CHECKED say nothing was compared.
 VERDICTS = ("IN_SYNC", "DRIFTED")
 # A stack in these is not there: deleted, being deleted, created by a change set never run, or

@@ -1,7 +1,8 @@
 """The roles GitHub Actions assumes, from the environments' config (one source of truth, no
 role ARN typed into repository settings): `python -m tools.github_roles [--env E]` prints
 ``<env>_deploy_role=ARN``, ``<env>_drift_role=ARN`` and ``<env>_lookup_role=ARN`` lines, the
-format of ``$GITHUB_OUTPUT``. Needs no AWS credentials and nothing beyond the standard library.
+format of ``$GITHUB_OUTPUT``. Needs no AWS credentials; imports botocore (through the tools'
+shared CLI helpers), so the workflow installs boto3 first.
 """
 from __future__ import annotations
 

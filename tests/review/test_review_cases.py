@@ -248,3 +248,23 @@ def test_a_topic_policy_change_updates_in_place(review_resources):
     _, report = review_resources({"P": topic_policy("sns:Publish")},
                                  {"P": topic_policy(["sns:Publish", "sns:Subscribe"])})
     assert lines_with(section(report, STACKS), "`P`", "AWS::SNS::TopicPolicy", "| no |")
+
+
+def test_snapshot_keeps_nothing_of_a_bucket(review_resources):
+    # CDK accepts RemovalPolicy.SNAPSHOT on a bucket, but CloudFormation snapshots only the
+    # types its DeletionPolicy reference lists: the bucket would be deleted.
+    snapshot = {"DeletionPolicy": "Snapshot", "UpdateReplacePolicy": "Snapshot"}
+    code, report = review_resources({"B": _bucket()}, {"B": {**_bucket(), **snapshot}})
+    assert code == 2
+    assert lines_with(section(report, SECURITY), "`B`", "Retain → Snapshot")
+    code, report = review_resources({"B": {**_bucket(), **snapshot}, "K": _role()},
+                                    {"K": _role()})
+    assert code == 2 and "kept as an orphan" not in report
+
+
+def test_snapshot_keeps_a_database(review_resources):
+    snapshot = {"DeletionPolicy": "Snapshot", "UpdateReplacePolicy": "Snapshot"}
+    db = {"Type": "AWS::RDS::DBInstance", "Properties": {"DBInstanceClass": "db.t4g.micro"}}
+    code, report = review_resources({"D": {**db, **RETAINED}}, {"D": {**db, **snapshot}})
+    assert code == 0 and lines_with(report, "`D`", "Retain → Snapshot")
+    assert not lines_with(report, "the data goes with the resource")

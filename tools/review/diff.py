@@ -11,12 +11,12 @@ from tools.review.rules import (
     CLOUDFRONT_WORDS,
     POLICY_PROPERTIES,
     REPLACES,
-    RETAINING,
     SECURITY_PROPERTIES,
     STATEFUL,
     UPDATE_FAILS,
     WEAKENINGS,
     object_lock_days,
+    retains,
 )
 
 Level = Literal["danger", "warn", "info"]
@@ -159,7 +159,8 @@ def _renames(old: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]],
 
 def _fate(resource: dict[str, Any], attribute: str) -> str:
     policy = resource.get(attribute, "Delete")
-    return f"kept as an orphan ({attribute} {policy})" if policy in RETAINING else "deleted"
+    return (f"kept as an orphan ({attribute} {policy})"
+            if retains(policy, resource.get("Type", "")) else "deleted")
 
 
 def _data_findings(stack: str, old: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]],
@@ -205,7 +206,8 @@ def _retention_findings(stack: str, c: ResourceChange, old: dict[str, Any],
             moves.setdefault((before, after), []).append(attr)
     if not moves:
         return []
-    weakened = any(before in RETAINING and after not in RETAINING for before, after in moves)
+    weakened = any(retains(before, c.rtype) and not retains(after, c.rtype)
+                   for before, after in moves)
     stateful = c.rtype in STATEFUL
     level: Level = ("danger" if stateful else "warn") if weakened else "info"
     return [Finding(level, stack, c.logical_id, c.rtype,

@@ -92,7 +92,19 @@ STATEFUL: frozenset[str] = frozenset({
 })
 
 # Deletion/UpdateReplace policies that keep the data; an absent policy means Delete.
-RETAINING: frozenset[str] = frozenset({"Retain", "RetainExceptOnCreate", "Snapshot"})
+RETAINING: frozenset[str] = frozenset({"Retain", "RetainExceptOnCreate"})
+# Snapshot keeps the data only for the types CloudFormation can snapshot (the DeletionPolicy
+# attribute's reference); CDK lets it be set on a bucket or a table all the same.
+SNAPSHOT_TYPES: frozenset[str] = frozenset({
+    "AWS::EC2::Volume", "AWS::ElastiCache::CacheCluster", "AWS::ElastiCache::ReplicationGroup",
+    "AWS::Neptune::DBCluster", "AWS::RDS::DBCluster", "AWS::RDS::DBInstance",
+    "AWS::Redshift::Cluster", "AWS::DocDB::DBCluster",
+})
+
+
+def retains(policy: str, rtype: str) -> bool:
+    """Does this Deletion/UpdateReplace policy keep the resource's data?"""
+    return policy in RETAINING or (policy == "Snapshot" and rtype in SNAPSHOT_TYPES)
 
 # Properties holding IAM-style policy documents (IAM::Role inline Policies are handled in diff).
 POLICY_PROPERTIES: dict[str, tuple[str, ...]] = {

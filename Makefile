@@ -21,7 +21,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 # same ~80 MB of aws-cdk-lib, boto3 and pytest source again: ~25 s of a fresh clone's `make test`.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: install synth test test-infra test-handlers diff deploy backfill-renditions lint snapshot-update bench bench-check review cost restore erase reconcile drift failover failback clean
+.PHONY: install synth test test-infra test-handlers diff deploy backfill-renditions lint snapshot-update bench bench-check review cost restore erase reconcile scan-existing drift failover failback clean
 
 # The venv and node_modules side by side (uv and npm mostly wait on the registries).
 INSTALLED := $(VENV)/.installed node_modules/.installed
@@ -164,6 +164,13 @@ restore: install
 erase: install
 	@test -n "$(ARGS)" || { $(PY) -m tools.erase --help; exit 2; }
 	$(PY) -m tools.erase $(ARGS)
+
+## Turning the upload gate on over stored objects (AWS credentials): send every current version
+## without a scan verdict to GuardDuty's on-demand scan; ARGS="--dry-run" counts, "--prefix P" narrows.
+## See docs/upload-gate.md, "Turning the gate on over stored objects".
+scan-existing: install
+	@test -n "$(ENV)" || { echo "usage: make scan-existing ENV=prod [ARGS=--dry-run]"; exit 2; }
+	$(PY) -m tools.scan_existing --env $(ENV) $(ARGS)
 
 ## After a failback (AWS credentials): complete in the primary what the secondary took; a dry run
 ## unless ARGS has --yes: make reconcile ARGS="--env prod --table T --since 2026-11-20T10:00:00Z [--yes]"

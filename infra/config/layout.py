@@ -29,6 +29,7 @@ from estate_handlers.layout import (  # noqa: F401 (re-exported for the construc
     RESTORE_JOBS_PREFIX,
     SCAN_CLEAN,
     SCAN_GATED_PREFIXES_ENV,
+    SCAN_HOLDS_UNSCANNED_ENV,
     SCAN_STATUS_TAG,
     SCAN_THREATS,
     TABLE_ENV,

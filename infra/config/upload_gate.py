@@ -23,6 +23,11 @@ class UploadGateConfig:
     clean verdict makes it readable (bucket policy) and starts the pipeline (EventBridge)."""
 
     enabled: bool = False
+    # False only while objects stored before the gate are scanned on demand
+    # (``tools.scan_existing``; docs/upload-gate.md, "Turning the gate on over stored objects"):
+    # the bucket policies and the upload API then hold back only versions GuardDuty found not
+    # clean, and a version without a verdict stays readable.
+    hold_unscanned: bool = True
     prefixes: tuple[str, ...] = DEFAULT_GATED_PREFIXES
     quarantine_expiration_days: int = 30   # infected versions kept this long for forensics
     unscanned_backlog_threshold: int = 100  # uploads without a verdict per alarm period
@@ -37,8 +42,9 @@ class UploadGateConfig:
         def fail(name: str, problem: str) -> None:
             raise ConfigError(f"upload_gate: {name} {problem}")
 
-        if not isinstance(self.enabled, bool):
-            fail("enabled", f"must be true or false (got {self.enabled!r})")
+        for flag in ("enabled", "hold_unscanned"):
+            if not isinstance(getattr(self, flag), bool):
+                fail(flag, f"must be true or false (got {getattr(self, flag)!r})")
         _check_whole("upload_gate", self, ("quarantine_expiration_days",
                                            "unscanned_backlog_threshold"), 1)
         _check_whole("upload_gate", self, ("verdict_reserved_concurrency",), 2, 1000)

@@ -51,6 +51,7 @@ from infra.config import (
     ARCHIVE_TIER_PREFIXES,
     ASSET_PREFIXES,
     SCAN_GATED_PREFIXES_ENV,
+    SCAN_HOLDS_UNSCANNED_ENV,
     WRITE_HEALTH_PREFIX,
     UploadApiConfig,
 )
@@ -174,17 +175,20 @@ class PresignApi(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, function_name: str,
                  api_name: str, access_log_group_name: str, upload_api: UploadApiConfig,
                  bucket_name: str, bucket_key: kms.IKey, table: dynamodb.ITable,
-                 table_key: kms.IKey, scan_gated_prefixes: Sequence[str] = ()) -> None:
+                 table_key: kms.IKey, scan_gated_prefixes: Sequence[str] = (),
+                 scan_holds_unscanned: bool = True) -> None:
         """``function_name``, ``api_name`` and ``access_log_group_name`` are physical names
         from the config; ``upload_api`` is the API's own settings (kinds, throttle,
         authorizer); ``bucket_name`` is the assets bucket's physical name (ARNs are written
         from it); ``bucket_key``, ``table`` and ``table_key`` come from the Assets stack;
         ``scan_gated_prefixes``: where only a clean malware verdict releases an object
-        (empty: the gate is off)."""
+        (empty: the gate is off); ``scan_holds_unscanned=False``: there, a version without a
+        verdict is released too (objects stored before the gate, while they are scanned)."""
         super().__init__(scope, construct_id)
         self.function = self._presign_function(
             function_name, upload_api, bucket_name=bucket_name, bucket_key=bucket_key,
-            table=table, table_key=table_key, scan_gated_prefixes=scan_gated_prefixes)
+            table=table, table_key=table_key, scan_gated_prefixes=scan_gated_prefixes,
+            scan_holds_unscanned=scan_holds_unscanned)
         self.authorizer = self._authorizer(function_name, upload_api)
         self.api = apigwv2.HttpApi(
             self,
@@ -262,7 +266,8 @@ class PresignApi(Construct):
 
     def _presign_function(self, name: str, upload_api: UploadApiConfig, *, bucket_name: str,
                           bucket_key: kms.IKey, table: dynamodb.ITable, table_key: kms.IKey,
-                          scan_gated_prefixes: Sequence[str]) -> EstateFunction:
+                          scan_gated_prefixes: Sequence[str],
+                          scan_holds_unscanned: bool) -> EstateFunction:
         uploads = upload_prefixes(upload_api)
         downloads = list(ASSET_PREFIXES)
         restores = list(ARCHIVE_TIER_PREFIXES.values())
@@ -279,6 +284,7 @@ class PresignApi(Construct):
                 TABLE_ENV: table.table_name,
                 "UPLOAD_POLICY": upload_api.policy_json(),
                 SCAN_GATED_PREFIXES_ENV: ",".join(scan_gated_prefixes),
+                **({} if scan_holds_unscanned else {SCAN_HOLDS_UNSCANNED_ENV: "false"}),
             },
             reserved_concurrency=upload_api.presign_reserved_concurrency,
             log_retention_days=upload_api.log_retention_days,

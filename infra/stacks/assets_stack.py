@@ -127,6 +127,7 @@ class AssetsStack(Stack):
             reserved_concurrency=cfg.upload_gate.verdict_reserved_concurrency,
             log_retention_days=cfg.upload_api.log_retention_days,
             backup_role_name=cfg.backup_role_name,
+            hold_unscanned=cfg.upload_gate.hold_unscanned,
         )
         gate.release_to("Hasher", self.upload_hasher.queue, self.upload_hasher.queue_key,
                         hashed_released)

@@ -59,7 +59,8 @@ class ReplicaStack(Stack):
         # (the verdict tag replicates with them): failover never serves an unscanned object.
         for statement in gate_statements(bucket_name=cfg.replica_bucket_name,
                                          prefixes=cfg.upload_gate.gated_prefixes,
-                                         scanner_role_id=None):
+                                         scanner_role_id=None,
+                                         hold_unscanned=cfg.upload_gate.hold_unscanned):
             self.replica.bucket.add_to_resource_policy(statement)
         if cfg.replicate_back:
             # Writes made here during a failover go back to the assets bucket (their role is the

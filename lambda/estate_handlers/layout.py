@@ -122,6 +122,9 @@ ASSETS_BUCKET_ENV = "ASSETS_BUCKET_NAME"
 TABLE_ENV = "DEDUP_TABLE_NAME"
 UPLOAD_POLICY_ENV = "UPLOAD_POLICY"
 SCAN_GATED_PREFIXES_ENV = "SCAN_GATED_PREFIXES"
+# "false" while the gate lets versions without a verdict through (stored before it was on);
+# absent otherwise: a version without a verdict is held back.
+SCAN_HOLDS_UNSCANNED_ENV = "SCAN_HOLDS_UNSCANNED"
 
 # In the replica bucket: the manifests ``tools.reconcile`` writes for its S3 Batch Replication
 # jobs and the jobs' completion reports (the Batch Replication role may read and write here only).

@@ -33,6 +33,7 @@ from estate_handlers.emf import log_metrics
 from estate_handlers.layout import (
     ASSETS_BUCKET_ENV,
     SCAN_GATED_PREFIXES_ENV,
+    SCAN_HOLDS_UNSCANNED_ENV,
     TABLE_ENV,
     UPLOAD_POLICY_ENV,
 )
@@ -76,7 +77,8 @@ class Deps(s3_plans.Store):
         return cls(s3=make_s3_client(where), dynamodb=make_dynamodb_client(where),
                    bucket=env[ASSETS_BUCKET_ENV], table=env[TABLE_ENV],
                    policy=UploadPolicy.from_json(env[UPLOAD_POLICY_ENV]),
-                   scan_gated_prefixes=gated)
+                   scan_gated_prefixes=gated,
+                   scan_holds_unscanned=env.get(SCAN_HOLDS_UNSCANNED_ENV, "true") != "false")
 
 
 _TIMEOUTS = {"connect_timeout": 2, "read_timeout": 5,

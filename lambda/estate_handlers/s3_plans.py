@@ -63,6 +63,8 @@ class Store:
     table: str
     policy: UploadPolicy
     scan_gated_prefixes: tuple[str, ...] = ()
+    # False while objects stored before the gate are scanned: no verdict yet is no refusal.
+    scan_holds_unscanned: bool = True
 
     def is_gated(self, key: str) -> bool:
         return bool(self.scan_gated_prefixes) and key.startswith(self.scan_gated_prefixes)
@@ -119,6 +121,8 @@ def require_clean(store: Store, key: str, version_id: str | None) -> str | None:
     if verdict == SCAN_CLEAN:
         return pinned
     if verdict is None:
+        if not store.scan_holds_unscanned:
+            return pinned
         raise ApiError(409, "scan-pending", "The object has not been scanned for malware "
                        "yet; retry in a minute.")
     if verdict == SCAN_THREATS:

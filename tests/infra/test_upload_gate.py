@@ -3,6 +3,7 @@ prefixes (prod), S3 enforcing the verdict, the pipeline started by the clean ver
 verdict function for everything else; and none of it where the gate is off (dev)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -10,6 +11,7 @@ from aws_cdk import App, Stack
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
+from aws_cdk.assertions import Template
 from estate_handlers import object_events, scan_verdict
 from helpers import as_list, bucket_named, lifecycle_rules, only, policy_of_bucket, resources
 
@@ -29,6 +31,7 @@ from infra.constructs.cdn import PUBLIC_PREFIXES
 from infra.constructs.malware_gate import MalwareGate, split_by_gate
 from infra.constructs.upload_hasher import HASHED_PREFIXES
 from infra.environments import ENVIRONMENTS
+from infra.stage import EstateStage
 
 SCAN_RESULT = "GuardDuty Malware Protection Object Scan Result"
 PLAN_PRINCIPAL = "malware-protection-plan.guardduty.amazonaws.com"
@@ -566,3 +569,45 @@ def test_the_gate_and_the_verdict_handler_agree_on_event_names_and_the_topic_var
     assert object_events.POST_SCAN_ACTION_FAILED == malware_gate.POST_SCAN_ACTION_FAILED
     assert object_events.GUARDDUTY == malware_gate.GUARDDUTY
     assert scan_verdict.TOPIC_ENV == malware_gate.TOPIC_ENV
+
+
+# ------------------------------------------------------------- rollout over stored objects
+
+def test_while_stored_objects_are_scanned_only_versions_found_not_clean_are_held(
+        estate, assets, prod):
+    rollout = dataclasses.replace(prod, upload_gate=dataclasses.replace(
+        prod.upload_gate, hold_unscanned=False))
+    stage = EstateStage(App(), rollout)
+    templates = {s.node.id: Template.from_stack(s).to_json() for s in stage.stacks
+                 if s.node.id in ("Assets", "Replica", "UploadApi", f"UploadApi-{prod.replica_region}")}
+    tag = f"s3:ExistingObjectTag/{TAG}"
+    for stack, bucket in (("Assets", prod.assets_bucket_name),
+                          ("Replica", prod.replica_bucket_name)):
+        held = _gate_statements(estate.template_json("prod", stack), bucket)
+        rolling = _gate_statements(templates[stack], bucket)
+        # Only the read deny changes: a version without a verdict is no longer held back ...
+        assert "DenyReadsUntilScannedClean" in held and "DenyReadsUntilScannedClean" not in rolling
+        deny = rolling["DenyReadsOfVersionsFoundNotClean"]
+        assert deny["Condition"]["Null"] == {tag: "false"}
+        assert deny["Condition"]["StringNotEquals"] == {tag: "NO_THREATS_FOUND"}
+        assert _normal({k: v for k, v in deny.items() if k not in ("Sid", "Condition")}) == \
+            _normal({k: v for k, v in held["DenyReadsUntilScannedClean"].items()
+                     if k not in ("Sid", "Condition")})
+        # ... and the verdict stays the scanner's to write.
+        assert {s: _normal(v) for s, v in rolling.items() if "Reads" not in s} == \
+            {s: _normal(v) for s, v in held.items() if "Reads" not in s}
+    for stack in ("UploadApi", f"UploadApi-{prod.replica_region}"):
+        [env] = [f["Properties"]["Environment"]["Variables"]
+                 for f in resources(templates[stack], "AWS::Lambda::Function").values()
+                 if "SCAN_GATED_PREFIXES" in f["Properties"].get("Environment", {}).get(
+                     "Variables", {})]
+        assert env["SCAN_HOLDS_UNSCANNED"] == "false"
+    held_env = [f["Properties"]["Environment"]["Variables"] for f in resources(
+        estate.template_json("prod", "UploadApi"), "AWS::Lambda::Function").values()
+        if "SCAN_GATED_PREFIXES" in f["Properties"].get("Environment", {}).get("Variables", {})]
+    assert held_env and all("SCAN_HOLDS_UNSCANNED" not in env for env in held_env)
+
+
+def test_hold_unscanned_must_be_a_boolean():
+    with pytest.raises(ConfigError, match="upload_gate: hold_unscanned must be true or false"):
+        UploadGateConfig(enabled=True, hold_unscanned="no")

@@ -77,6 +77,19 @@ def test_ungated_prefix_needs_no_verdict(gated_api, s3_client):
     assert download(gated_api, key)[0] == 200
 
 
+def test_while_stored_objects_are_scanned_only_a_verdict_refuses(gated_api, s3_client,
+                                                               monkeypatch):
+    # SCAN_HOLDS_UNSCANNED=false: the gate's rollout over objects stored before it.
+    monkeypatch.setenv("SCAN_HOLDS_UNSCANNED", "false")
+    gated_api.configure()
+    stored, bad = own_key("stored.png"), own_key("bad-too.png")
+    upload(s3_client, gated_api.bucket, stored, b"from before the gate")
+    upload(s3_client, gated_api.bucket, bad, b"eicar", verdict="THREATS_FOUND")
+    status, resp = download(gated_api, stored)
+    assert status == 200 and http("GET", resp["url"]) == (200, b"from before the gate")
+    assert download(gated_api, bad)[1]["error"] == "quarantined"
+
+
 def test_gate_off_serves_unscanned_objects(presign_api, s3_client):
     key = own_key("nogate.png")
     upload(s3_client, presign_api.bucket, key, b"fresh")

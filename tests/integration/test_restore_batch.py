@@ -202,7 +202,10 @@ def test_a_rerun_while_the_first_job_still_copies_starts_no_second_job(
                  {"JobId": "job-1", "Status": "Active", "Description": f"{head}1 versions)"},
                  {"JobId": "job-9", "Status": "Active",
                   "Description": f"restore {bucket}/brands/ to {at_text} (7 versions)"})
-    argv = ["--bucket", bucket, "--prefix", PREFIX, "--at", at_text, "--yes",
+    # The same moment, typed with another offset: the same restore.
+    same_moment = dt.datetime.fromisoformat(at_text).astimezone(
+        dt.timezone(dt.timedelta(hours=1))).isoformat()
+    argv = ["--bucket", bucket, "--prefix", PREFIX, "--at", same_moment, "--yes",
             "--batch-operations", "--batch-role-arn", ROLE, "--account-id", "123456789012"]
     assert cli.main(argv, stdout=io.StringIO()) == 1
     err = capsys.readouterr().err

@@ -554,7 +554,9 @@ def _submit_batch(run: Run, target: batch_ops.BatchTarget, dest_s3, spool,
         # to the job, so it needs a job of its own.
         token = batch_ops.run_token(run.source_bucket, run.source_prefix,
                                     run.args.at.isoformat(), run.dest_bucket, listed.hexdigest())
-        head = f"restore {run.source_bucket}/{run.source_prefix} to {run.args.at.isoformat()} ("
+        # In UTC: the same moment typed with another offset is the same restore.
+        moment_utc = run.args.at.astimezone(dt.UTC).isoformat()
+        head = f"restore {run.source_bucket}/{run.source_prefix} to {moment_utc} ("
         try:
             s3control = boto3.client("s3control", region_name=target.region)
             _refuse_overlap(s3control, dest_s3, target, token, head)

@@ -9,7 +9,12 @@ result. Until every stored version has a verdict, the gate runs with ``hold_unsc
 
 Only current versions are sent: a noncurrent version is on its way out (the noncurrent
 lifecycle rule), and one never scanned is left unreadable once the gate holds unscanned
-versions, like any version from before the gate.
+versions, like any version from before the gate. Nor are archived ones (Glacier Flexible
+Retrieval, Deep Archive, Intelligent-Tiering's archive tiers): GuardDuty's "Supportability of
+Amazon S3 features" lists those tiers as not supported, and a result it could not scan would
+lock the version for good; they are counted apart (docs/upload-gate.md says what to do).
+A version whose scan failed (``FAILED``, ``ACCESS_DENIED``) is sent again only with
+``rescan_failed``: GuardDuty's on-demand scan is also for "re-scan previously scanned objects".
 """
 from __future__ import annotations
 
@@ -26,16 +31,21 @@ from tools.cli import aws_error
 
 ALREADY_CLEAN = "already scanned clean"
 ALREADY_NOT_CLEAN = "already scanned, not clean"
+ARCHIVED = "archived: not sent (restore it first)"
 SENT = "sent for scanning"
 WOULD_SEND = "would be sent (dry run)"
 GONE = "gone since the listing"
 FAILED = "failed"
+# Verdicts a new scan may change: the scan itself failed, or the plan's role could not read.
+RESCANNABLE = ("FAILED", "ACCESS_DENIED")
+ARCHIVE_CLASSES = ("GLACIER", "DEEP_ARCHIVE")
 
 
 @dataclass(frozen=True)
 class StoredVersion:
     key: str
     version_id: str
+    storage_class: str = "STANDARD"
 
 
 def current_versions(s3, bucket: str, prefix: str) -> Iterator[StoredVersion]:
@@ -43,7 +53,19 @@ def current_versions(s3, bucket: str, prefix: str) -> Iterator[StoredVersion]:
     for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
         for version in page.get("Versions", []):
             if version["IsLatest"]:
-                yield StoredVersion(version["Key"], version["VersionId"])
+                yield StoredVersion(version["Key"], version["VersionId"],
+                                    version.get("StorageClass", "STANDARD"))
+
+
+def is_archived(s3, bucket: str, version: StoredVersion) -> bool:
+    """In an archive tier GuardDuty cannot scan: the listing's storage class, or for
+    Intelligent-Tiering the version's ``ArchiveStatus`` (one HeadObject)."""
+    if version.storage_class in ARCHIVE_CLASSES:
+        return True
+    if version.storage_class != "INTELLIGENT_TIERING":
+        return False
+    head = s3.head_object(Bucket=bucket, Key=version.key, VersionId=version.version_id)
+    return bool(head.get("ArchiveStatus"))
 
 
 def verdict_of(s3, bucket: str, version: StoredVersion) -> str | None:
@@ -52,19 +74,23 @@ def verdict_of(s3, bucket: str, version: StoredVersion) -> str | None:
     return next((t["Value"] for t in tags if t["Key"] == SCAN_STATUS_TAG), None)
 
 
-def scan_one(s3, guardduty, bucket: str, version: StoredVersion, *,
-             dry_run: bool) -> tuple[str, str]:
-    """(outcome, detail) of one version: skipped when it has a verdict, else sent."""
+def scan_one(s3, guardduty, bucket: str, version: StoredVersion, *, dry_run: bool,
+             rescan_failed: bool = False) -> tuple[str, str]:
+    """(outcome, detail) of one version: skipped when it has a verdict (unless its scan
+    failed and ``rescan_failed``) or sits in an archive tier, else sent."""
     try:
         verdict = verdict_of(s3, bucket, version)
+        resend = rescan_failed and verdict in RESCANNABLE
+        if verdict is not None and not resend:
+            return (ALREADY_CLEAN if verdict == SCAN_CLEAN else ALREADY_NOT_CLEAN), verdict
+        if is_archived(s3, bucket, version):
+            return ARCHIVED, version.storage_class
     except ClientError as exc:
         if is_missing(exc):
             return GONE, ""
-        return FAILED, f"reading its tags: {aws_error(exc)}"
+        return FAILED, f"reading it: {aws_error(exc)}"
     except BotoCoreError as exc:
-        return FAILED, f"reading its tags: {exc}"
-    if verdict is not None:
-        return (ALREADY_CLEAN if verdict == SCAN_CLEAN else ALREADY_NOT_CLEAN), verdict
+        return FAILED, f"reading it: {exc}"
     if dry_run:
         return WOULD_SEND, ""
     try:
@@ -76,13 +102,16 @@ def scan_one(s3, guardduty, bucket: str, version: StoredVersion, *,
 
 
 def scan_existing(s3, guardduty, bucket: str, prefixes: tuple[str, ...], *, dry_run: bool,
-                  workers: int, report) -> Counter:
-    """Send every current version without a verdict under ``prefixes``; outcome counts.
+                  workers: int, report, rescan_failed: bool = False,
+                  counts: Counter | None = None) -> Counter:
+    """Send every current version without a verdict under ``prefixes``; outcome counts
+    (kept in ``counts`` as they come, so a listing that stops half-way leaves them).
     Each failure is one line on ``report``."""
-    counts: Counter = Counter()
+    counts = Counter() if counts is None else counts
 
     def one(version: StoredVersion) -> tuple[StoredVersion, str, str]:
-        return (version, *scan_one(s3, guardduty, bucket, version, dry_run=dry_run))
+        return (version, *scan_one(s3, guardduty, bucket, version, dry_run=dry_run,
+                                   rescan_failed=rescan_failed))
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for prefix in prefixes:
@@ -99,9 +128,14 @@ def _in_order(pool: ThreadPoolExecutor, fn: Callable, items: Iterable, window: i
     """``pool.map`` with at most ``window`` calls in flight: ``map`` would submit the whole
     listing at once, millions of versions held in memory."""
     pending: deque[Future] = deque()
-    for item in items:
-        pending.append(pool.submit(fn, item))
-        if len(pending) >= window:
+    try:
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= window:
+                yield pending.popleft().result()
+    except Exception:  # the listing stopped: what was already sent is still counted
+        while pending:
             yield pending.popleft().result()
+        raise
     while pending:
         yield pending.popleft().result()

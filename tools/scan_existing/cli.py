@@ -7,18 +7,24 @@ A rerun skips what has a verdict by then, so run it again once the scans have ca
 credentials with ``s3:ListBucketVersions``, ``s3:GetObjectVersionTagging`` and
 ``guardduty:SendObjectMalwareScan``.
 
+Archived versions (Glacier Flexible Retrieval, Deep Archive, Intelligent-Tiering's archive
+tiers) are counted, not sent: GuardDuty does not scan archive tiers. ``--rescan-failed`` sends
+versions whose scan failed (``FAILED``, ``ACCESS_DENIED``) again.
+
 Exit codes: 0 every version without a verdict was sent (or would be), 1 some failed (listed on
-stderr), 2 usage error: nothing was sent.
+stderr) or the listing stopped (the counts so far are printed), 2 usage error: nothing was sent.
 """
 from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
-from tools.cli import Parser, UsageError, require_bucket, run_main
+from tools.cli import Parser, UsageError, aws_error, require_bucket, run_main
 from tools.scan_existing import FAILED, scan_existing
 
 SOME_FAILED = 1
@@ -31,6 +37,8 @@ def parser() -> argparse.ArgumentParser:
                                     "prefix)")
     p.add_argument("--dry-run", action="store_true",
                    help="count the versions without a verdict; send nothing")
+    p.add_argument("--rescan-failed", action="store_true",
+                   help="also send versions whose scan failed (FAILED, ACCESS_DENIED)")
     p.add_argument("--workers", type=int, default=16, choices=range(1, 65), metavar="1-64",
                    help="requests in flight (default: %(default)s)")
     return p
@@ -64,10 +72,19 @@ def _main(args: argparse.Namespace, s3, guardduty, stdout) -> int:
                                           config=config)
     bucket = cfg.assets_bucket_name
     require_bucket(s3, bucket, unchanged="nothing was sent")
-    counts = scan_existing(s3, guardduty, bucket, prefixes, dry_run=args.dry_run,
-                           workers=args.workers, report=sys.stderr)
-    print(f"s3://{bucket} {', '.join(prefixes)}: current versions: {sum(counts.values())}",
-          file=stdout)
+    counts: Counter = Counter()
+    stopped = None
+    try:
+        scan_existing(s3, guardduty, bucket, prefixes, dry_run=args.dry_run,
+                      workers=args.workers, report=sys.stderr,
+                      rescan_failed=args.rescan_failed, counts=counts)
+    except (ClientError, BotoCoreError) as exc:
+        stopped = aws_error(exc)
+    print(f"s3://{bucket} {', '.join(prefixes)}: current versions: {sum(counts.values())}"
+          + (" so far" if stopped else ""), file=stdout)
     for outcome, count in sorted(counts.items()):
         print(f"  {outcome}: {count}", file=stdout)
-    return SOME_FAILED if counts[FAILED] else 0
+    if stopped:
+        print(f"{parser().prog}: the listing stopped ({stopped}); run again to go on: versions "
+              "with a verdict by then are skipped", file=sys.stderr)
+    return SOME_FAILED if counts[FAILED] or stopped else 0

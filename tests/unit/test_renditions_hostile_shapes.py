@@ -414,9 +414,46 @@ def test_a_canonical_manifest_of_the_previous_schema_is_rendered_again_not_reuse
                                       "height": 120}, "settings_digest":
            pipeline.settings_digest(SMALL), "placeholder": "", "phash": "",
            "renditions": [{"kind": "processed", "requested_width": 128, "format": "avif",
-                           "key": "products/images/processed/cd34/look-w128.avif"}]}
+                           "key": "products/images/processed/cd34/look-w128.avif",
+                           # only the schema can refuse it: it names its bytes' version
+                           "version_id": "r1"}]}
     s3.objects[keys.manifest_key(canonical)] = json.dumps(old).encode()
     s3.copy_object = lambda **kw: pytest.fail("reused a schema-1 manifest")
     tags_ = {pipeline.DEDUP_STATUS_TAG: pipeline.DUPLICATE, pipeline.DUPLICATE_OF_TAG: canonical,
              pipeline.CONTENT_SHA256_TAG: "f" * 64}
     assert pipeline.try_reuse(s3, ObjectVersion("bucket", KEY, "v1"), tags_, 100, SMALL) is None
+
+
+def test_an_own_manifest_of_the_previous_schema_is_rendered_again():
+    # Unchanged means this version, this rendition set and this schema: an older schema's
+    # manifest (stored sizes, no rendition versions) is replaced, so duplicates can reuse it.
+    s3 = MemoryS3(encoded(photo(), "JPEG"))
+    s3.objects[keys.manifest_key(KEY)] = json.dumps({
+        "schema": 2, "original": {"version_id": "v1"},
+        "settings_digest": pipeline.settings_digest(SMALL)}).encode()
+    outcome = pipeline.process_object(s3, ObjectVersion("bucket", KEY, "v1"), SMALL)
+    assert outcome.status == "rendered" and manifest(s3)["schema"] == pipeline.MANIFEST_SCHEMA
+
+
+class OverwrittenDuringEncode(MemoryS3):
+    """A newer version of the original is uploaded after ``heads`` HeadObject answers."""
+
+    def __init__(self, body: bytes, heads: int):
+        super().__init__(body)
+        self.heads = heads
+
+    def head_object(self, Bucket, Key, **kwargs):
+        answer = super().head_object(Bucket, Key, **kwargs)
+        self.heads -= 1
+        return answer if self.heads >= 0 else {**answer, "VersionId": "v2"}
+
+
+@pytest.mark.parametrize(("heads", "written"), [(1, 0), (2, 6)])  # SMALL: 6 renditions
+def test_a_version_overwritten_while_it_renders_writes_no_manifest_over_the_newer_one(
+        heads, written):
+    # heads=1: overwritten during the encode, nothing is written; heads=2: during the
+    # uploads, its renditions are written but not its manifest (the newer render's comes).
+    s3 = OverwrittenDuringEncode(encoded(photo(), "JPEG"), heads)
+    outcome = pipeline.process_object(s3, ObjectVersion("bucket", KEY, "v1"), SMALL)
+    assert (outcome.status, outcome.detail) == ("superseded", "current version is v2")
+    assert keys.manifest_key(KEY) not in s3.objects and len(s3.puts) == written

@@ -5,8 +5,9 @@ Order of work, cheapest and safest first:
 1. Not an original, or not the key's current version (a newer one has its own event):
    skip. Gone: skip. A replica (an upload the replica Region took, brought here by
    replication) is rendered like any version: only this Region renders.
-2. Its manifest already names this version and this rendition set: skip (a redelivery or
-   a re-run writes nothing). A manifest for another version is replaced.
+2. Its manifest (of this schema) already names this version and this rendition set: skip
+   (a redelivery or a re-run writes nothing). A manifest for another version, or of an
+   older schema, is replaced.
 3. Already tagged ``processing-status=rejected``: skip.
 4. Tagged by the hasher as a byte-for-byte duplicate of a canonical original whose
    manifest holds the same SHA-256: server-side ``CopyObject`` of each rendition (no
@@ -16,7 +17,10 @@ Order of work, cheapest and safest first:
 7. Check that every planned output fits every enabled encoder (from the header); decode
    once, encode every rendition, and only then upload them, then the manifest last: a
    manifest is the proof that the whole set exists, and a refusal at any step before the
-   uploads (an encoder that cannot write this image) leaves nothing written.
+   uploads (an encoder that cannot write this image) leaves nothing written. Before the
+   uploads, and again before the manifest, the version must still be the key's current
+   one: a newer version uploaded during the encode renders itself, and this one's bodies
+   would overwrite its renditions.
 
 Rejections are tagged on the original version and counted; they never raise, so a bad
 file is never retried. S3 errors other than "gone" raise, so the record is retried and
@@ -232,6 +236,11 @@ def render_and_store(s3, obj: ObjectVersion, settings: Settings) -> Outcome:
                                              resized.width, resized.height, len(body)), body))
             del body
         smallest = resized
+    # The encode took seconds to minutes: a newer version may have been uploaded and rendered
+    # meanwhile, and these bodies would overwrite its renditions under the same keys.
+    superseded = _superseded(s3, obj)
+    if superseded is not None:
+        return Outcome("superseded", superseded)
     entries = []
     while encoded:
         entry, body = encoded.pop(0)
@@ -243,6 +252,9 @@ def render_and_store(s3, obj: ObjectVersion, settings: Settings) -> Outcome:
                    "dominant_color": fingerprints.dominant_color(smallest)}
     manifest = build_manifest(obj, sha256, size, inspection, entries, placeholder,
                               fingerprints.phash(smallest), settings)
+    superseded = _superseded(s3, obj)  # the newer version's own render writes its manifest
+    if superseded is not None:
+        return Outcome("superseded", superseded, written=len(entries))
     _write_manifest(s3, obj.bucket, obj.key, manifest)
     return Outcome("rendered", f"{inspection.format} {inspection.width}x{inspection.height}",
                    written=len(entries) + 1)
@@ -251,6 +263,22 @@ def render_and_store(s3, obj: ObjectVersion, settings: Settings) -> Outcome:
 def reject(s3, obj: ObjectVersion, error: sniff.Rejected) -> Outcome:
     tagged = tag(s3, obj, {STATUS_TAG: REJECTED, REASON_TAG: error.reason})
     return Outcome(REJECTED, error.reason if tagged else f"{error.reason} (untagged: 10 tags)")
+
+
+def _superseded(s3, obj: ObjectVersion) -> str | None:
+    """Why ``obj`` is no longer its key's current version (before its renditions are
+    written), or None while it is."""
+    try:
+        head = s3.head_object(Bucket=obj.bucket, Key=obj.key)
+    except ClientError as exc:
+        if is_missing(exc):
+            return "gone"
+        if newer_version_unreleased(s3, obj.bucket, obj.key, obj.version_id, exc):
+            return "current version not released by the upload gate yet"
+        raise
+    if obj.version_id and head.get("VersionId") != obj.version_id:
+        return f"current version is {head.get('VersionId')}"
+    return None
 
 
 def process_object(s3, obj: ObjectVersion, settings: Settings) -> Outcome:
@@ -270,6 +298,7 @@ def process_object(s3, obj: ObjectVersion, settings: Settings) -> Outcome:
     obj = ObjectVersion(obj.bucket, obj.key, head.get("VersionId") or obj.version_id)
     manifest = read_manifest(s3, obj.bucket, obj.key)
     if manifest is not None \
+            and manifest.get("schema") == MANIFEST_SCHEMA \
             and manifest.get("original", {}).get("version_id") == (obj.version_id or "null") \
             and manifest.get("settings_digest") == settings_digest(settings):
         return Outcome("unchanged", "manifest names this version")

@@ -27,8 +27,11 @@ it) that S3 Batch Operations assumes: invoke this function, read the backfill ma
 write the completion reports — under ``ops/renditions-backfill/`` of the assets bucket.
 
 Sizing (``bench/bench_renditions.py``): 2048 MB, which also buys ~1.2 vCPU for the AVIF
-encoder; a 100 MP PNG at the pixel cap decodes to ~400 MB RGBA, so the worst input fits
-with room for the encoders. Timeout 120 s for a batch of 4 worst-case originals.
+encoder. A 100 MP PNG at the pixel cap is ~400 MB as RGBA, but its decode peaks at ~1.3 GB
+(the decoded image, the EXIF-rotated copy and the colour-converted one are alive together),
+which still fits. Timeout 360 s: the worst shape the caps allow (a 2048×16383 strip of noise)
+took 77.5 CPU s to render, ~65 s at this memory's CPU share, and a batch holds 4 originals;
+a timeout returns the whole batch to the queue, and every return spends one of its receives.
 """
 from __future__ import annotations
 
@@ -68,7 +71,7 @@ REJECTED_METRIC = "RejectedOriginals"
 SERVICE = "renditions"
 
 MEMORY_MB = 2048
-TIMEOUT = Duration.seconds(120)
+TIMEOUT = Duration.seconds(360)
 # AWS's guidance for SQS event sources: visibility >= 6 x the function timeout.
 VISIBILITY_TIMEOUT = Duration.seconds(6 * TIMEOUT.to_seconds())
 MAX_RECEIVE_COUNT = 5

@@ -457,3 +457,35 @@ def test_a_version_overwritten_while_it_renders_writes_no_manifest_over_the_newe
     outcome = pipeline.process_object(s3, ObjectVersion("bucket", KEY, "v1"), SMALL)
     assert (outcome.status, outcome.detail) == ("superseded", "current version is v2")
     assert keys.manifest_key(KEY) not in s3.objects and len(s3.puts) == written
+
+
+def _png_16bit_rgb_with_colour_key(width: int = 8, height: int = 8) -> bytes:
+    """A 16-bit RGB PNG (Pillow cannot write one): its left half is the tRNS colour key."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(
+            ">I", zlib.crc32(kind + data))
+
+    key, red = b"\x12\x34" * 3, b"\xff\xff\x00\x00\x00\x00"
+    row = b"\x00" + b"".join(key if x < width // 2 else red for x in range(width))
+    return (b"\x89PNG\r\n\x1a\n"
+            + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0))
+            + chunk(b"tRNS", key) + chunk(b"IDAT", zlib.compress(row * height))
+            + chunk(b"IEND", b""))
+
+
+def _png_16bit_grey_with_colour_key() -> bytes:
+    im = Image.new("I;16", (8, 8), 40000)
+    im.putpixel((6, 0), 1000)
+    out = io.BytesIO()
+    im.save(out, "PNG", transparency=40000)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("body", [_png_16bit_rgb_with_colour_key(),
+                                  _png_16bit_grey_with_colour_key()], ids=["rgb", "grey"])
+def test_a_16_bit_png_keeps_its_colour_key_transparency(body):
+    # Pillow reads 16-bit samples as 8-bit but keeps the tRNS key's 16 bits.
+    inspection, im = sniff.inspect(body, CAP)
+    decoded = imaging.decode(im, inspection, SMALL)
+    assert decoded.mode == "RGBA"
+    assert decoded.getpixel((0, 0))[3] == 0 and decoded.getpixel((6, 0))[3] == 255

@@ -137,9 +137,17 @@ def _has_alpha(im: Image.Image) -> bool:
 def to_srgb_8bit(im: Image.Image) -> Image.Image:
     """An RGB or RGBA image in sRGB with 8-bit samples, and no metadata."""
     icc = im.info.get("icc_profile")
+    key = im.info.get("transparency")
     if im.mode.startswith("I;16") or im.mode == "I":
-        # 16-bit greyscale: scale 0..65535 onto 0..255 (a plain convert would clip).
+        # 16-bit greyscale: scale 0..65535 onto 0..255 (a plain convert would clip), and its
+        # tRNS colour key the same way (point() truncates), or it never matches a sample
+        # again. The 8-bit key also covers the 256 neighbours that share its byte.
         im = im.convert("I").point(lambda v: v * (1 / 257)).convert("L")
+        if isinstance(key, int):
+            im.info["transparency"] = int(key * (1 / 257))
+    elif im.mode == "RGB" and isinstance(key, tuple) and max(key) > 255:
+        # A 16-bit RGB PNG: Pillow keeps each sample's high byte but the key's 16 bits.
+        im.info["transparency"] = tuple(v >> 8 for v in key)
     alpha = _has_alpha(im)
     if icc and _is_rgb_profile(icc) and (im.mode not in ("RGB", "RGBA", "CMYK")
                                          or "transparency" in im.info):

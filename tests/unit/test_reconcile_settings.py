@@ -2,10 +2,12 @@
 rendition set; the clients it builds point at the right Region (no AWS call is made)."""
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from infra.environments import ENVIRONMENTS
-from tools.reconcile import cli
+from tools.reconcile import cli, engine
 from tools.restore import batch
 
 
@@ -90,3 +92,14 @@ def test_an_environment_without_the_gate_has_no_batch_replication(monkeypatch):
     got = cli.Settings.from_args(cli.parser().parse_args(["--env", "dev", "--table", "dedup"]))
     assert got.gated_prefixes == () and got.batch_replication_role_arn is None
     assert cli.build_estate(got, "dedup").replication is None
+
+
+def test_a_twin_deleted_in_the_primary_since_is_left_alone(monkeypatch):
+    # The window's upload replicated back (same version id), then the primary deleted it
+    # (a delete marker is current): hashing or rendering it would bring it back.
+    item = engine.Written("brands/media/a.mp4", "v-west", 10, datetime.now(UTC))
+    monkeypatch.setattr(engine, "primary_versions", lambda estate, key: (
+        [{"Key": key, "VersionId": "v-west", "IsLatest": False}], True))
+    finding = engine.Finding(item.key, item.version_id)
+    assert engine._primary_twin(None, item, finding) is None
+    assert finding.detail == "deleted in the primary: not copied back"

@@ -403,11 +403,11 @@ def _after_copy(key: str, gated: bool) -> list[str]:
 def _primary_twin(estate: Estate, item: Written, finding: Finding) -> str | None:
     """The primary version holding ``item``'s bytes, or None when there is none yet."""
     versions, deleted = primary_versions(estate, item.key)
+    if deleted:  # deleted in the primary since: the later decision, even over its own twin
+        finding.detail = "deleted in the primary: not copied back"
+        return None  # nor hashed or rendered: the index and renditions would revive it
     if any(v["VersionId"] == item.version_id for v in versions):
         return item.version_id  # replication keeps the version id
-    if deleted:  # deleted in the primary since: a copy would bring it back
-        finding.detail = "deleted in the primary: not copied back"
-        return None
     current = next((v for v in versions if v.get("IsLatest")), None)
     if current is None:
         return None

@@ -82,10 +82,11 @@ ACCEPTED: dict[str, Accepted] = {
          # CDK's AwsCustomResource provider (the dedup index replica's deploy-time calls)
          "AWS679f53fac002430cb0da5b7982bd2287")),
     "CT.APIGATEWAY.PR.5": Accepted(
-        "GET /health is the write path's health probe for Route 53, whose checkers cannot sign "
-        "requests; it answers only ok or failing, takes no input, and has its own route "
-        "throttle (10 requests/s). Every other route requires IAM authorization.",
-        ("UploadApiGEThealth",)),
+        "The health route is the write path's probe for Route 53, whose checkers cannot sign "
+        "requests; its path ends in the stack's UUID (unknown outside the account), it "
+        "answers only ok or failing and takes no input. Every other route requires IAM "
+        "authorization.",
+        ("UploadApiHealthRoute",)),
     "CT.CLOUDWATCH.PR.1": Accepted(
         "The failover switch's alarm (us-west-2) is read by a Route 53 health check to route "
         "uploads, not by people: it has no action on purpose. The outcome it causes is "

@@ -5,11 +5,14 @@
     GET  /downloads         presigned GET of one object version
     POST /downloads/restore restore an object from an Intelligent-Tiering archive tier
 
-    GET  /health            (``add_write_health``) can this region take a write now?
+    GET  /health-<stack id> (``add_write_health``) can this region take a write now?
 
 Every upload/download route is authorized: IAM (SigV4) by default, a JWT authorizer when the
-config names an issuer. ``GET /health`` is the one route without an authorizer: Route 53
-health checks cannot sign requests. It takes no input, returns only a status, and its
+config names an issuer. The health route is the one without an authorizer: Route 53 health
+checks cannot sign requests. Its path ends in the stack's own id (the UUID CloudFormation gave
+the stack, which nobody outside the account knows): a route anyone could call would let a
+stranger use up its throttle or its function's reserved executions, fail Route 53's probes and
+so move every upload to the other Region. It takes no input, returns only a status, and its
 function may do one thing: a conditional PutObject under its region's probe prefix (one key
 per minute). The ``$default`` stage is throttled (rate
 and burst from config) and writes one JSON access-log line per request to a KMS-encrypted
@@ -38,7 +41,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Aws, Duration, Fn, Stack
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_apigatewayv2_integrations as integrations
@@ -65,12 +68,9 @@ from infra.nag import acknowledge
 HANDLER = "estate_handlers.presign.handler"
 HEALTH_HANDLER = "estate_handlers.write_health.handler"
 HEALTH_BUCKET_ENV = "WRITE_HEALTH_BUCKET"  # estate_handlers.write_health.BUCKET_ENV
-HEALTH_PATH = "/health"
+HEALTH_PATH_PREFIX = "/health-"
 # Route 53's checkers probe about 1.5 times a second in all; a few concurrent probes at most.
 HEALTH_RESERVED_CONCURRENCY = 5
-# The route anyone may call: its own throttle, far above Route 53's probing and far below the
-# stage's, so hammering it costs little and never eats into the upload routes' limits.
-HEALTH_THROTTLE_RATE, HEALTH_THROTTLE_BURST = 10, 20
 # Cold start is dominated by importing boto3/botocore; Lambda's CPU share scales with
 # memory, so 512 MB initializes markedly faster than 128 MB for a fraction of a cent. The
 # work itself (signing URLs, one HeadObject, one GetItem) is light.
@@ -211,8 +211,9 @@ class PresignApi(Construct):
 
     def add_write_health(self, *, function_name: str, bucket_name: str, bucket_key: kms.IKey,
                          log_retention_days: int) -> EstateFunction:
-        """``GET /health`` (no authorizer, see the module docstring): a conditional PutObject
-        of ``ops/write-health/<region>/<UTC minute>`` into ``bucket_name``
+        """``GET /health-<stack id>`` (no authorizer, see the module docstring), its path in
+        ``self.health_path``: a conditional PutObject of
+        ``ops/write-health/<region>/<UTC minute>`` into ``bucket_name``
         (estate_handlers.write_health)."""
         region = Stack.of(self).region
         probe = f"{bucket_arn(bucket_name)}/{WRITE_HEALTH_PREFIX}{region}/*"
@@ -242,23 +243,22 @@ class PresignApi(Construct):
                 "Invoked only synchronously by the HTTP API for Route 53's probes: a failure is "
                 "the answer (503); a function DLQ only applies to asynchronous invocations.",
         })
-        routes = self.api.add_routes(
-            path=HEALTH_PATH, methods=[apigwv2.HttpMethod.GET],
+        # The stack's UUID (the last part of its id): known when CloudFormation creates the
+        # stack, to the health check in the same template, and to nobody outside the account.
+        self.health_path = HEALTH_PATH_PREFIX + Fn.select(2, Fn.split("/", Aws.STACK_ID))
+        route = apigwv2.HttpRoute(
+            self, "HealthRoute", http_api=self.api,
+            route_key=apigwv2.HttpRouteKey.with_(self.health_path, apigwv2.HttpMethod.GET),
             integration=integrations.HttpLambdaIntegration("WriteHealth", self.health.function),
             authorizer=apigwv2.HttpNoneAuthorizer())
-        cfn_stage: apigwv2.CfnStage = self.stage.node.default_child  # type: ignore[assignment]
-        cfn_stage.route_settings = {f"GET {HEALTH_PATH}": {
-            "ThrottlingRateLimit": HEALTH_THROTTLE_RATE,
-            "ThrottlingBurstLimit": HEALTH_THROTTLE_BURST}}
-        for route in routes:
-            acknowledge(route, {
-                "AwsSolutions-APIG4":
-                    "Route 53 health checks cannot sign requests. The route takes no input, "
-                    "returns only ok/unavailable, and its function can only create probe "
-                    "objects under its region's ops/write-health/ prefix (a conditional write, "
-                    "at most one object a minute, expired after a day); it has its own "
-                    "throttle (10 requests/s).",
-            })
+        acknowledge(route, {
+            "AwsSolutions-APIG4":
+                "Route 53 health checks cannot sign requests. The route's path ends in the "
+                "stack's UUID, unknown outside the account; it takes no input, returns only "
+                "ok/unavailable, and its function can only create probe objects under its "
+                "region's ops/write-health/ prefix (a conditional write, at most one object a "
+                "minute, expired after a day).",
+        })
         return self.health
 
     def monitored_health(self) -> MonitoredFunction:

@@ -13,7 +13,7 @@ region), so only the primary's certificate writes it; the replica region's waits
 The primary record's health check is a CALCULATED one over two children, both of which must
 be healthy (``HealthThreshold`` 2):
 
-- the endpoint check: ``GET /health`` of the primary API, HTTPS;
+- the endpoint check: the primary API's health route (``GET /health-<stack id>``), HTTPS;
 - the switch: a Route 53 check on a CloudWatch alarm in the replica region
   (``WriteSwitchAlarm``, in the Replica stack) over a metric that ``make failover`` /
   ``make failback`` write there with PutMetricData (1 pinned, 0 released). Moving writes thus
@@ -43,7 +43,6 @@ from infra.config import (
     WRITE_SWITCH_PINNED,
     EnvironmentConfig,
 )
-from infra.constructs.presign_api import HEALTH_PATH
 from infra.nag import acknowledge
 
 # Route 53: 30 s (standard) or 10 s (fast) between probes of each checker; 3 failures in a
@@ -92,11 +91,11 @@ class WriteSwitchAlarm(Construct):
 
 
 class WriteHealthCheck(Construct):
-    """The endpoint check on ``GET /health``, the switch check on ``WriteSwitchAlarm``, and
-    the calculated check over both that the PRIMARY record uses."""
+    """The endpoint check on the API's health route (``health_path``), the switch check on
+    ``WriteSwitchAlarm``, and the calculated check over both that the PRIMARY record uses."""
 
     def __init__(self, scope: Construct, construct_id: str, *, api: apigwv2.HttpApi,
-                 name: str, cfg: EnvironmentConfig) -> None:
+                 health_path: str, name: str, cfg: EnvironmentConfig) -> None:
         super().__init__(scope, construct_id)
         region = Stack.of(self).region
         self.endpoint = route53.CfnHealthCheck(
@@ -104,7 +103,7 @@ class WriteHealthCheck(Construct):
             health_check_config=route53.CfnHealthCheck.HealthCheckConfigProperty(
                 type="HTTPS",
                 fully_qualified_domain_name=f"{api.api_id}.execute-api.{region}.amazonaws.com",
-                resource_path=HEALTH_PATH, port=443,
+                resource_path=health_path, port=443,
                 enable_sni=True,  # execute-api answers TLS only for the name it is asked for
                 request_interval=REQUEST_INTERVAL_SECONDS,
                 failure_threshold=FAILURE_THRESHOLD),

@@ -73,7 +73,7 @@ class UploadApiStack(Stack):
     def _upload_domain(self, cfg: EnvironmentConfig, *, primary: bool) -> None:
         if primary:
             self.health_check = WriteHealthCheck(
-                self, "WriteHealthCheck", api=self.api,
+                self, "WriteHealthCheck", api=self.api, health_path=self.presign.health_path,
                 name=f"{cfg.alarm_name_prefix}-writes-{cfg.primary_region}", cfg=cfg)
             CfnOutput(self, "WritesHealthCheckId", value=self.health_check.health_check_id,
                       description="The calculated health check of the PRIMARY upload record")

@@ -440,7 +440,7 @@ def test_prod_answers_one_upload_hostname_primary_first_then_the_replica_region(
                                           "Region": "us-west-2"},
                       "InsufficientDataHealthStatus": "LastKnownStatus"}
     assert (endpoint["Type"], endpoint["ResourcePath"], endpoint["Port"], endpoint["EnableSNI"]) \
-        == ("HTTPS", "/health", 443, True)
+        == ("HTTPS", {"Fn::Join": ["", ["/health-", STACK_UUID]]}, 443, True)
     api_id, _ = next(iter(resources(estate.template_json("prod", PRIMARY),
                                     "AWS::ApiGatewayV2::Api").items()))
     assert {"Ref": api_id} in endpoint["FullyQualifiedDomainName"]["Fn::Join"][1]
@@ -501,20 +501,21 @@ def test_dev_without_a_hosted_zone_gets_both_apis_but_no_dns_failover(estate):
 
 # --------------------------------------------------------------------------- the health route
 
+STACK_UUID = {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}
+
+
 @pytest.mark.parametrize("stack_id", [PRIMARY, SECONDARY])
-def test_get_health_is_the_only_route_without_an_authorizer(estate, env, stack_id):
+def test_the_health_route_is_the_only_one_without_an_authorizer_at_a_path_nobody_guesses(
+        estate, env, stack_id):
+    # At a public path, anyone could use up its throttle or its function's reserved
+    # executions, fail Route 53's probes and move every upload to the other Region. Its path
+    # ends in the stack's UUID, which CloudFormation makes and nobody outside the account sees.
     template = estate.template_json(env, stack_id)
-    routes = {r["Properties"]["RouteKey"]: r["Properties"]
-              for r in resources(template, "AWS::ApiGatewayV2::Route").values()}
-    open_routes = {k for k, r in routes.items() if r["AuthorizationType"] == "NONE"}
-    assert open_routes == {"GET /health"}
+    routes = [r["Properties"] for r in resources(template, "AWS::ApiGatewayV2::Route").values()]
+    [open_route] = [r for r in routes if r["AuthorizationType"] == "NONE"]
+    assert open_route["RouteKey"] == {"Fn::Join": ["", ["GET /health-", STACK_UUID]]}
     assert len(routes) == 5
-    # its own throttle, well under the stage's (the upload routes keep theirs)
-    [stage] = resources(template, "AWS::ApiGatewayV2::Stage").values()
-    health = stage["Properties"]["RouteSettings"]["GET /health"]
-    default = stage["Properties"]["DefaultRouteSettings"]
-    assert health == {"ThrottlingRateLimit": 10, "ThrottlingBurstLimit": 20}
-    assert health["ThrottlingRateLimit"] < default["ThrottlingRateLimit"]
+    assert "/health" not in json.dumps([r["RouteKey"] for r in routes if r is not open_route])
 
 
 @pytest.mark.parametrize("stack_id, bucket_attr", [(PRIMARY, "assets_bucket_name"),

@@ -23,7 +23,9 @@ POWERTOOLS_ENV = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"}
 
 ENVS = ("dev", "prod")
 HANDLER = "estate_handlers.presign.handler"
-HEALTH_ROUTE = "GET /health"
+# The health route's key ends in the stack's UUID (tests/infra/test_multi_region_writes.py).
+STACK_UUID = {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}
+HEALTH_ROUTE = {"Fn::Join": ["", ["GET /health-", STACK_UUID]]}
 ROUTE_KEYS = {"POST /uploads", "POST /uploads/complete", "GET /downloads",
               "POST /downloads/restore"}
 ISSUER = "https://auth.justkalm.example/"
@@ -75,7 +77,7 @@ def _function(template: dict) -> tuple[str, dict]:
 
 
 def _routes(template: dict) -> dict[str, dict]:
-    """The presign routes: every route but the unauthenticated GET /health."""
+    """The presign routes: every route but the unauthenticated health route."""
     return {r["Properties"]["RouteKey"]: r["Properties"]
             for r in resources(template, "AWS::ApiGatewayV2::Route").values()
             if r["Properties"]["RouteKey"] != HEALTH_ROUTE}

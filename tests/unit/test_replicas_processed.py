@@ -129,7 +129,7 @@ def test_the_renditions_entry_point_reads_a_replicas_manifest_like_any_version(m
     s3, settings = client("s3"), Settings()
     monkeypatch.setattr(renditions_entry, "_s3", s3)
     monkeypatch.setattr(renditions_entry, "_settings", settings)
-    manifest = {"original": {"version_id": "v1"},
+    manifest = {"schema": pipeline.MANIFEST_SCHEMA, "original": {"version_id": "v1"},
                 "settings_digest": pipeline.settings_digest(settings)}
     with Stubber(s3) as stub:
         stub.add_response("head_object", head("REPLICA"), {"Bucket": BUCKET, "Key": ORIGINAL})

@@ -4,7 +4,9 @@ Sends every current version under the environment's gated prefixes that has no s
 to GuardDuty's on-demand scan (``SendObjectMalwareScan``), then prints what it found and did.
 A rerun skips what has a verdict by then, so run it again once the scans have caught up
 (``--dry-run`` counts what is left) before the gate holds unscanned versions back. Needs AWS
-credentials with ``s3:ListBucketVersions``, ``s3:GetObjectVersionTagging`` and
+credentials with ``s3:ListBucketVersions``, ``s3:GetObjectVersionTagging``,
+``s3:GetObjectVersion`` (HeadObject of an Intelligent-Tiering version, for its archive status:
+allowed by the gate only while ``hold_unscanned`` is false, the window this tool is for) and
 ``guardduty:SendObjectMalwareScan``.
 
 Archived versions (Glacier Flexible Retrieval, Deep Archive, Intelligent-Tiering's archive

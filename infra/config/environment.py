@@ -244,7 +244,7 @@ class EnvironmentConfig:
         return f"/estate/apigateway/{self.upload_api_name_in(region)}"
 
     def write_health_name_in(self, region: str) -> str:
-        """The function behind ``GET /health`` of the write path in ``region``."""
+        """The function behind the health route of the write path in ``region``."""
         return f"{self.org}-{self.name}-write-health-{region}"
 
     @property

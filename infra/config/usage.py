@@ -64,7 +64,7 @@ class UsageConfig:
     # Share of a month the replica region serves writes (failover windows): its write path's
     # requests, functions and queues are priced at this share; health checks and keys always.
     secondary_write_share: float = 0.001
-    # Route 53 probes GET /health of the primary from about 15 checkers every 10 s: each probe
+    # Route 53 probes the health route of the primary from about 15 checkers every 10 s: each probe
     # is an API request, a Lambda invocation and a (conditional) S3 PUT.
     health_probes_per_minute: float = 90.0
     # Prepared once vs rendered per miss (tools/cost, "rendering compute"; figures from

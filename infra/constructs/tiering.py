@@ -6,7 +6,7 @@ Assets bucket:
 - the opt-in archive tiers (archive >= 90 d, deep archive >= 180 d) apply to originals,
   documents and uploads only: those tiers need an asynchronous restore, and brand media is
   served by the CDN, which cannot wait for one.
-- user-content/exports/ expires; so do ``GET /health``'s probe objects (ops/write-health/,
+- user-content/exports/ expires; so do the health route's probe objects (ops/write-health/,
   a day) and the restore and reconcile tools' job files (a year); noncurrent versions go to
   GLACIER_IR then expire;
   incomplete multipart uploads are aborted after 7 days; objects the upload hasher tagged as
@@ -71,7 +71,7 @@ def expiration_rules(expiry: ObjectExpiry) -> list[s3.LifecycleRule]:
             tag_filters={DUPLICATE_TAG[0]: DUPLICATE_TAG[1]},
             expiration=Duration.days(expiry.duplicates_days),
         ),
-        # GET /health's probe objects (one a minute per probed region, replicated like
+        # the health route's probe objects (one a minute per probed region, replicated like
         # everything else). In a versioned bucket the expiration only adds a delete marker
         # over the version; the version goes a day later as noncurrent, and the marker, then
         # alone, by the second rule (S3 takes ExpiredObjectDeleteMarker only in a rule

@@ -26,7 +26,7 @@ USER_CONTENT = "user-content/"
 USER_UPLOADS = "user-content/uploads/"
 USER_EXPORTS = "user-content/exports/"
 
-# Not an asset: the write-health probe objects of each region's GET /health (one a minute per
+# Not an asset: the write-health probe objects of each region's health route (one a minute per
 # region, ``write_health``); both buckets' lifecycles expire them after a day.
 WRITE_HEALTH_PREFIX = "ops/write-health/"
 WRITE_HEALTH_EXPIRY_DAYS = 1

@@ -92,10 +92,11 @@ def scan_verdict(store: Store, key: str,
     """(the GuardDuty verdict tag, or None while not scanned; the version it is of), or None
     when the key or version does not exist.
 
-    Read with GetObjectTagging, which the upload gate's bucket policy leaves open: its
-    ``DenyReadsUntilScannedClean`` denies s3:GetObject, and with it HeadObject, on a version
-    not scanned clean. So under a gated prefix the verdict comes first, and HeadObject only
-    for a clean version."""
+    Read with GetObjectTagging, which the upload gate's bucket policy leaves open: its read
+    deny covers s3:GetObject, and with it HeadObject, on a version not scanned clean (while
+    stored objects are scanned, ``hold_unscanned=False``, only on one tagged not clean). So
+    under a gated prefix the verdict comes first, and HeadObject only for a version the
+    verdict releases."""
     kwargs = {"Bucket": store.bucket, "Key": key}
     if version_id and version_id != "null":
         kwargs["VersionId"] = version_id

@@ -1,4 +1,5 @@
-"""``GET /health`` of a region's upload API: can this region take a write right now?
+"""The health route of a region's upload API (``GET /health-<stack id>``): can this region take
+a write right now?
 
 Route 53 health checks call it (they cannot sign requests, so the route is the API's only
 one without an authorizer; it reads nothing and returns nothing but a status). It asks S3 for

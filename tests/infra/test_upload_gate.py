@@ -298,12 +298,6 @@ def test_renditions_the_cdn_serves_are_outside_every_gated_prefix(prod):
         assert not any(served.startswith(g) for g in prod.upload_gate.prefixes)
 
 
-def test_the_cdn_serves_brand_assets_only_once_scanned(prod):
-    # Brand logos and media are public and gated: the CDN's reads wait for the verdict, which
-    # is why a gate over stored objects starts with hold_unscanned=False (docs/upload-gate.md).
-    gated_public = [p for p in PUBLIC_PREFIXES if p.startswith(prod.upload_gate.prefixes)]
-    assert gated_public and all(p.startswith(BRANDS) for p in gated_public)
-
 
 def test_the_bucket_keeps_eventbridge_delivery_guardduty_relies_on(assets, prod):
     _, bucket = bucket_named(assets, prod.assets_bucket_name)

@@ -436,16 +436,21 @@ def test_an_own_manifest_of_the_previous_schema_is_rendered_again():
 
 
 class OverwrittenDuringEncode(MemoryS3):
-    """A newer version of the original is uploaded after ``heads`` HeadObject answers."""
+    """A newer version of the original is uploaded (or, ``deleted``, a delete marker put)
+    after ``heads`` HeadObject answers."""
 
-    def __init__(self, body: bytes, heads: int):
+    def __init__(self, body: bytes, heads: int, deleted: bool = False):
         super().__init__(body)
-        self.heads = heads
+        self.heads, self.deleted = heads, deleted
 
     def head_object(self, Bucket, Key, **kwargs):
         answer = super().head_object(Bucket, Key, **kwargs)
         self.heads -= 1
-        return answer if self.heads >= 0 else {**answer, "VersionId": "v2"}
+        if self.heads >= 0 or Key != KEY:
+            return answer
+        if self.deleted:
+            raise ClientError({"Error": {"Code": "404"}}, "HeadObject")
+        return {**answer, "VersionId": "v2"}
 
 
 @pytest.mark.parametrize(("heads", "written"), [(1, 0), (2, 6)])  # SMALL: 6 renditions
@@ -457,15 +462,24 @@ def test_a_version_overwritten_while_it_renders_writes_no_manifest_over_the_newe
     outcome = pipeline.process_object(s3, ObjectVersion("bucket", KEY, "v1"), SMALL)
     assert (outcome.status, outcome.detail) == ("superseded", "current version is v2")
     assert keys.manifest_key(KEY) not in s3.objects and len(s3.puts) == written
+    assert outcome.written == written
 
 
-def _png_16bit_rgb_with_colour_key(width: int = 8, height: int = 8) -> bytes:
+def test_an_original_deleted_while_it_renders_gets_no_renditions():
+    s3 = OverwrittenDuringEncode(encoded(photo(), "JPEG"), heads=1, deleted=True)
+    outcome = pipeline.process_object(s3, ObjectVersion("bucket", KEY, "v1"), SMALL)
+    assert (outcome.status, outcome.detail, outcome.written) == ("skipped", "gone", 0)
+    assert s3.puts == []
+
+
+def _png_16bit_rgb_with_colour_key(key: bytes = b"\x12\x34" * 3, width: int = 8,
+                                   height: int = 8) -> bytes:
     """A 16-bit RGB PNG (Pillow cannot write one): its left half is the tRNS colour key."""
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(
             ">I", zlib.crc32(kind + data))
 
-    key, red = b"\x12\x34" * 3, b"\xff\xff\x00\x00\x00\x00"
+    red = b"\xff\xff\x00\x00\x00\x00"
     row = b"\x00" + b"".join(key if x < width // 2 else red for x in range(width))
     return (b"\x89PNG\r\n\x1a\n"
             + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0))
@@ -481,8 +495,11 @@ def _png_16bit_grey_with_colour_key() -> bytes:
     return out.getvalue()
 
 
-@pytest.mark.parametrize("body", [_png_16bit_rgb_with_colour_key(),
-                                  _png_16bit_grey_with_colour_key()], ids=["rgb", "grey"])
+@pytest.mark.parametrize("body", [
+    _png_16bit_rgb_with_colour_key(),
+    # a key whose samples all fit in a byte is still a 16-bit key: (0, 0, 200) reads as black
+    _png_16bit_rgb_with_colour_key(b"\x00\x00\x00\x00\x00\xc8"),
+    _png_16bit_grey_with_colour_key()], ids=["rgb", "rgb-small-key", "grey"])
 def test_a_16_bit_png_keeps_its_colour_key_transparency(body):
     # Pillow reads 16-bit samples as 8-bit but keeps the tRNS key's 16 bits.
     inspection, im = sniff.inspect(body, CAP)

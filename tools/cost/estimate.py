@@ -30,7 +30,7 @@ CLOUDFRONT_ADDITIONAL_METRICS = 8
 # OperationsPendingReplication in the destination bucket's Region, OperationsFailedReplication
 # in the source's; S3 bills them as CloudWatch custom metrics.
 REPLICATION_METRICS_AT_DESTINATION, REPLICATION_METRICS_AT_SOURCE = 3, 1
-# GET /health writes one new probe object a minute (estate_handlers.write_health); the
+# The health route writes one new probe object a minute (estate_handlers.write_health); the
 # whole-bucket replication rule copies each one. Standard-IA bills at least 128 KB for at least
 # 30 days per object, however small and however soon the lifecycle deletes it.
 PROBE_OBJECTS_PER_MONTH = 60 * 24 * MONTH_DAYS
@@ -567,7 +567,7 @@ def _health_check(ctx: _Context, stack: StackTemplate, lid: str, res: dict[str, 
     features = (config.get("Type") in ("HTTPS", "HTTPS_STR_MATCH")) \
         + (config.get("RequestInterval", 30) == 10) + bool(config.get("MeasureLatency"))
     ctx.add("route53.health_check_feature", "global", features)
-    if config.get("Type") in ("HTTPS", "HTTP", "HTTPS_STR_MATCH"):  # probes of GET /health
+    if config.get("Type") in ("HTTPS", "HTTP", "HTTPS_STR_MATCH"):  # probes of the health route
         probes, region = ctx.usage.health_probes_per_minute * 60 * 24 * MONTH_DAYS, \
             ctx.region(stack)
         ctx.add("apigw.http", region, probes)

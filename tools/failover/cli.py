@@ -6,11 +6,11 @@ nothing in us-east-1.
     python -m tools.failover --env prod --status
 
 The upload hostname's PRIMARY failover record uses a calculated Route 53 health check that
-needs both of its children healthy (``infra/constructs/write_failover.py``): the primary's
-``GET /health`` endpoint check, and the switch, a Route 53 check on a CloudWatch alarm in the
-replica region over a metric this tool writes there with PutMetricData: 1 pins writes to the
-replica region (the alarm goes to ALARM, the switch check and so the calculated check turn
-unhealthy), 0 releases them (the primary serves while its /health answers).
+needs both of its children healthy (``infra/constructs/write_failover.py``): the endpoint
+check on the primary's health route (``GET /health-<stack id>``), and the switch, a Route 53
+check on a CloudWatch alarm in the replica region over a metric this tool writes there with
+PutMetricData: 1 pins writes to the replica region (the alarm goes to ALARM, the switch check
+and so the calculated check turn unhealthy), 0 releases them (the primary serves while its health route answers).
 
 Only the replica region's CloudWatch is called to move writes: no Route 53 API and no
 CloudFormation lookup (the Route 53 control plane is in us-east-1, the region whose outage a

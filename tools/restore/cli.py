@@ -552,10 +552,10 @@ def _submit_batch(run: Run, target: batch_ops.BatchTarget, dest_s3, spool,
         # the first run's job back. The manifest's rows are part of it: a rerun after more keys
         # changed plans other copies, which the first job does not hold and this run leaves
         # to the job, so it needs a job of its own.
-        token = batch_ops.run_token(run.source_bucket, run.source_prefix,
-                                    run.args.at.isoformat(), run.dest_bucket, listed.hexdigest())
         # In UTC: the same moment typed with another offset is the same restore.
         moment_utc = run.args.at.astimezone(dt.UTC).isoformat()
+        token = batch_ops.run_token(run.source_bucket, run.source_prefix, moment_utc,
+                                    run.dest_bucket, listed.hexdigest())
         head = f"restore {run.source_bucket}/{run.source_prefix} to {moment_utc} ("
         try:
             s3control = boto3.client("s3control", region_name=target.region)

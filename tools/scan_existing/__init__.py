@@ -83,7 +83,8 @@ def scan_one(s3, guardduty, bucket: str, version: StoredVersion, *, dry_run: boo
         resend = rescan_failed and verdict in RESCANNABLE
         if verdict is not None and not resend:
             return (ALREADY_CLEAN if verdict == SCAN_CLEAN else ALREADY_NOT_CLEAN), verdict
-        if is_archived(s3, bucket, version):
+        # A failed version is sent again as it is: both read denies refuse its HeadObject.
+        if not resend and is_archived(s3, bucket, version):
             return ARCHIVED, version.storage_class
     except ClientError as exc:
         if is_missing(exc):

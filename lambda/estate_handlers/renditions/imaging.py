@@ -130,6 +130,17 @@ def shrink_on_load(im: Image.Image, largest_width: int) -> None:
     im.draft(im.mode if im.mode in ("RGB", "L", "CMYK") else None, requested)
 
 
+def _colour_key_of_16_bit_rgb(im: Image.Image) -> tuple[int, ...] | None:
+    """A 16-bit RGB PNG's tRNS colour key as 8-bit samples, read before the load: Pillow keeps
+    each sample's high byte but the key's 16 bits, which then never match (or match other
+    pixels). The PNG's bit depth shows in its tile's raw mode, not in the key's values."""
+    key = im.info.get("transparency")
+    if im.format != "PNG" or not isinstance(key, tuple) or not im.tile \
+            or im.tile[0].args != "RGB;16B":
+        return None
+    return tuple(v >> 8 for v in key)
+
+
 def _has_alpha(im: Image.Image) -> bool:
     return im.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in im.info
 
@@ -145,9 +156,6 @@ def to_srgb_8bit(im: Image.Image) -> Image.Image:
         im = im.convert("I").point(lambda v: v * (1 / 257)).convert("L")
         if isinstance(key, int):
             im.info["transparency"] = int(key * (1 / 257))
-    elif im.mode == "RGB" and isinstance(key, tuple) and max(key) > 255:
-        # A 16-bit RGB PNG: Pillow keeps each sample's high byte but the key's 16 bits.
-        im.info["transparency"] = tuple(v >> 8 for v in key)
     alpha = _has_alpha(im)
     if icc and _is_rgb_profile(icc) and (im.mode not in ("RGB", "RGBA", "CMYK")
                                          or "transparency" in im.info):
@@ -181,7 +189,10 @@ def decode(im: Image.Image, inspection: Inspection, settings: Settings) -> Image
         if inspection.frames > 1:
             im.seek(0)
         shrink_on_load(im, max(settings.widths))
+        key = _colour_key_of_16_bit_rgb(im)
         im.load()
+        if key is not None:
+            im.info["transparency"] = key
     except _LOAD_ERRORS as exc:
         if not decoding_works(inspection.format):
             raise  # the codec, not the upload: retried, and in the DLQ if it stays broken

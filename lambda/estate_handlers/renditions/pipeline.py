@@ -240,7 +240,7 @@ def render_and_store(s3, obj: ObjectVersion, settings: Settings) -> Outcome:
     # meanwhile, and these bodies would overwrite its renditions under the same keys.
     superseded = _superseded(s3, obj)
     if superseded is not None:
-        return Outcome("superseded", superseded)
+        return superseded
     entries = []
     while encoded:
         entry, body = encoded.pop(0)
@@ -252,9 +252,9 @@ def render_and_store(s3, obj: ObjectVersion, settings: Settings) -> Outcome:
                    "dominant_color": fingerprints.dominant_color(smallest)}
     manifest = build_manifest(obj, sha256, size, inspection, entries, placeholder,
                               fingerprints.phash(smallest), settings)
-    superseded = _superseded(s3, obj)  # the newer version's own render writes its manifest
-    if superseded is not None:
-        return Outcome("superseded", superseded, written=len(entries))
+    superseded = _superseded(s3, obj, written=len(entries))  # the newer version's render
+    if superseded is not None:                                 # writes its own manifest
+        return superseded
     _write_manifest(s3, obj.bucket, obj.key, manifest)
     return Outcome("rendered", f"{inspection.format} {inspection.width}x{inspection.height}",
                    written=len(entries) + 1)
@@ -265,36 +265,37 @@ def reject(s3, obj: ObjectVersion, error: sniff.Rejected) -> Outcome:
     return Outcome(REJECTED, error.reason if tagged else f"{error.reason} (untagged: 10 tags)")
 
 
-def _superseded(s3, obj: ObjectVersion) -> str | None:
-    """Why ``obj`` is no longer its key's current version (before its renditions are
-    written), or None while it is."""
+def _current_head(s3, obj: ObjectVersion) -> tuple[dict | None, Outcome | None]:
+    """The key's HeadObject while ``obj`` is its current version; else the outcome that says
+    why not (gone, or superseded by a newer version, released or not)."""
     try:
         head = s3.head_object(Bucket=obj.bucket, Key=obj.key)
     except ClientError as exc:
         if is_missing(exc):
-            return "gone"
+            return None, Outcome("skipped", "gone")
         if newer_version_unreleased(s3, obj.bucket, obj.key, obj.version_id, exc):
-            return "current version not released by the upload gate yet"
+            return None, Outcome("superseded",
+                                 "current version not released by the upload gate yet")
         raise
     if obj.version_id and head.get("VersionId") != obj.version_id:
-        return f"current version is {head.get('VersionId')}"
-    return None
+        return None, Outcome("superseded", f"current version is {head.get('VersionId')}")
+    return head, None
+
+
+def _superseded(s3, obj: ObjectVersion, written: int = 0) -> Outcome | None:
+    """The outcome when ``obj`` stopped being current during its render, ``written`` objects
+    in; None while it still is."""
+    _, outcome = _current_head(s3, obj)
+    return None if outcome is None else Outcome(outcome.status, outcome.detail, written)
 
 
 def process_object(s3, obj: ObjectVersion, settings: Settings) -> Outcome:
     """Render one original version (see the module docstring for the order of work)."""
     if not keys.is_original(obj.key):
         return Outcome("skipped", "not an original")
-    try:
-        head = s3.head_object(Bucket=obj.bucket, Key=obj.key)
-    except ClientError as exc:
-        if is_missing(exc):
-            return Outcome("skipped", "gone")
-        if newer_version_unreleased(s3, obj.bucket, obj.key, obj.version_id, exc):
-            return Outcome("superseded", "current version not released by the upload gate yet")
-        raise
-    if obj.version_id and head.get("VersionId") != obj.version_id:
-        return Outcome("superseded", f"current version is {head.get('VersionId')}")
+    head, outcome = _current_head(s3, obj)
+    if outcome is not None:
+        return outcome
     obj = ObjectVersion(obj.bucket, obj.key, head.get("VersionId") or obj.version_id)
     manifest = read_manifest(s3, obj.bucket, obj.key)
     if manifest is not None \

@@ -422,3 +422,64 @@ def test_without_an_operator_an_unknown_caller_stops_the_run_naming_the_flag(mon
     monkeypatch.setattr(cli.boto3, "client", lambda *a, **k: NoIdentity())
     with pytest.raises(cli.UsageError, match="pass --operator; nothing was erased"):
         cli._caller_arn()
+
+
+def _index(dynamodb_client, table: str, key: str) -> str:
+    sha256 = uuid.uuid4().hex * 2  # 64 hex digits, as the hasher writes
+    dynamodb_client.put_item(TableName=table, Item={
+        "sha256": {"S": sha256}, "key": {"S": key}, "version_id": {"S": "v1"},
+        "size": {"N": "2"}, "first_seen": {"S": "2026-12-01T00:00:00+00:00"}})
+    return sha256
+
+
+def test_the_dedup_index_forgets_the_users_keys_and_only_those(
+        s3_client, dynamodb_client, dedup_table, estate, tmp_path):
+    # The index names each canonical copy by key, and the key holds the file name.
+    primary, replica = estate
+    alice = [_index(dynamodb_client, dedup_table, f"user-content/{kind}/{ALICE}/tok/cv.pdf")
+             for kind in ("uploads", "exports")]
+    kept = [_index(dynamodb_client, dedup_table, key) for key in (
+        f"user-content/uploads/{BOB}/tok/cv.pdf", f"user-content/uploads/{ALICE}x/near.jpg",
+        "products/images/original/a.jpg")]
+    argv = ["--bucket", primary, "--replica-bucket", replica, "--replica-region", "us-east-1",
+            "--user", ALICE, "--audit-file", str(tmp_path / "audit"), "--operator", "ops",
+            "--dedup-table", dedup_table]
+
+    def present() -> set[str]:
+        items = dynamodb_client.scan(TableName=dedup_table)["Items"]
+        return {i["sha256"]["S"] for i in items}
+
+    code, out = erase(*argv, "--dry-run")
+    assert code == 0 and "would erase 2 dedup index entries" in out
+    assert present() == set(alice + kept)
+    code, out = erase(*argv, "--yes")
+    assert code == 0 and "erased 2 dedup index entries" in out
+    assert present() == set(kept)
+    record = json.loads((tmp_path / "audit").read_text().splitlines()[-1])
+    assert record["dedup_index"] == {"table": dedup_table, "entries": 2, "failed": False}
+
+
+def test_without_the_dedup_table_the_run_and_its_record_say_the_index_was_not_checked(
+        s3_client, estate, tmp_path):
+    primary, replica = estate
+    code, out = erase("--bucket", primary, "--replica-bucket", replica, "--replica-region",
+                      "us-east-1", "--user", ALICE, "--audit-file", str(tmp_path / "audit"),
+                      "--operator", "ops", "--yes")
+    assert code == 0 and "dedup index NOT checked" in out
+    record = json.loads((tmp_path / "audit").read_text())
+    assert record["dedup_index"].startswith("not checked")
+
+
+def test_a_listing_wider_than_the_prefix_is_a_failed_location_not_a_crash():
+    class Wide:
+        def get_paginator(self, _name):
+            class Pages:
+                def paginate(self, **_):
+                    yield {"Versions": [{"Key": "user-content/uploads/other/x", "VersionId": "v"}]}
+            return Pages()
+
+        def delete_objects(self, **_):
+            pytest.fail("deleted from a listing wider than the prefix")
+
+    tally = cli.erase_prefix(Wide(), "b", f"user-content/uploads/{ALICE}/", dry_run=False)
+    assert tally.failed == 1 and tally.errors[0].startswith("WiderListing")

@@ -1,7 +1,8 @@
 """CLI: erase one user's content — every version and delete marker — from primary and replica.
 
     python -m tools.erase --bucket B --user <caller segment> (--audit-bucket A | --audit-file F)
-        [--replica-bucket R] [--replica-region us-west-2] [--dry-run] [--report FILE] [--yes]
+        [--dedup-table T] [--replica-bucket R] [--replica-region us-west-2] [--dry-run]
+        [--report FILE] [--yes]
 
 This is the one place code deletes object versions, on purpose: a user's right to erasure.
 Versioning would otherwise keep every upload forever (a plain delete only adds a marker), and
@@ -11,6 +12,13 @@ Scope: ``user-content/uploads/<segment>/`` and ``user-content/exports/<segment>/
 else. The segment must be exactly what the upload API derives for a caller (slug + 16 hex
 digits); ``..``, ``/``, empty, wildcards or any other shape is refused before an AWS call, and
 every listed key is checked again against the exact prefix before it is deleted.
+
+The dedup index (``--dedup-table``, the Assets stack's table; its global replica follows)
+names the canonical copy of each hashed upload by key, and the key holds the file name: its
+items whose key lies under the user's folders are deleted too (conditionally: an item another
+upload took over meanwhile stays). Without ``--dedup-table`` the index is not touched, and the
+run and its audit record say so. Point-in-time recovery keeps the table's earlier states for
+35 days (docs/restore.md).
 
 The audit record says who erased which user when, and how many versions and markers went
 from where — never the keys (file names are user content). The user is recorded as the
@@ -89,6 +97,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--bucket", required=True, type=bucket, help="the assets (primary) bucket")
     p.add_argument("--user", required=True, type=_segment, metavar="SEGMENT",
                    help="the caller segment, the folder under user-content/uploads/")
+    p.add_argument("--dedup-table", metavar="TABLE",
+                   help="the dedup index (the Assets stack's UploadHasherDedupIndex table): its "
+                        "items naming the user's keys are deleted too")
     p.add_argument("--replica-bucket", type=bucket, help="default: <bucket>-replica")
     p.add_argument("--replica-region", type=region, default="us-west-2",
                    help="(default: us-west-2)")
@@ -129,13 +140,17 @@ class Tally:
     unconfirmed: list = field(default_factory=list)
 
 
+class WiderListing(RuntimeError):
+    """A listing named a key outside the prefix it was asked for: nothing of it is deleted."""
+
+
 def _pages(s3, bucket: str, prefix: str):
     for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
         items = [(v, False) for v in page.get("Versions", [])] + \
                 [(m, True) for m in page.get("DeleteMarkers", [])]
         for item, _ in items:
             if not item["Key"].startswith(prefix):  # never trust a listing with a wider scope
-                raise RuntimeError(f"listing of {prefix!r} returned a key outside it")
+                raise WiderListing(f"listing of {prefix!r} returned a key outside it")
         yield items
 
 
@@ -152,7 +167,8 @@ def erase_prefix(s3, bucket: str, prefix: str, *, dry_run: bool) -> Tally:
     tally = Tally(bucket, prefix)
     try:
         _erase_pages(s3, tally, dry_run=dry_run)
-    except (ClientError, BotoCoreError) as exc:  # e.g. the connection lost half-way
+    # e.g. the connection lost half-way; or a listing that named a key outside the prefix
+    except (ClientError, BotoCoreError, WiderListing) as exc:
         tally.failed += 1
         tally.errors.append(f"{_code(exc)}: stopped after {tally.versions} versions and "
                             f"{tally.delete_markers} markers (rerun)")
@@ -186,6 +202,52 @@ def _count(tally: Tally, items) -> None:
         else:
             tally.versions += 1
             tally.bytes += item.get("Size", 0)
+
+
+@dataclass
+class IndexTally:
+    table: str
+    entries: int = 0
+    failed: bool = False
+
+
+def erase_index_entries(dynamodb, table: str, prefixes: list[str], *,
+                        dry_run: bool) -> IndexTally:
+    """Delete (or count) the dedup index's items whose canonical key lies under ``prefixes``.
+    The index is keyed by content hash, so this is a Scan filtered on the key: rare, and
+    billed by the table's size. Each delete holds only if the item still names that key (an
+    identical upload may have taken it over since)."""
+    tally = IndexTally(table)
+    names = {"#k": "key"}
+    values = {f":p{i}": {"S": prefix} for i, prefix in enumerate(prefixes)}
+    scan = {"TableName": table, "ProjectionExpression": "sha256, #k",
+            "FilterExpression": " OR ".join(f"begins_with(#k, :p{i})"
+                                            for i in range(len(prefixes))),
+            "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}
+    try:
+        for page in dynamodb.get_paginator("scan").paginate(**scan):
+            for item in page.get("Items", []):
+                if not item["key"]["S"].startswith(tuple(prefixes)):  # never trust a filter
+                    continue
+                if not dry_run and not _delete_index_item(dynamodb, table, item):
+                    continue
+                tally.entries += 1
+    except (ClientError, BotoCoreError):
+        tally.failed = True  # a rerun finishes it; the record says the index is not done
+    return tally
+
+
+def _delete_index_item(dynamodb, table: str, item: dict) -> bool:
+    try:
+        dynamodb.delete_item(TableName=table, Key={"sha256": item["sha256"]},
+                             ConditionExpression="#k = :key",
+                             ExpressionAttributeNames={"#k": "key"},
+                             ExpressionAttributeValues={":key": item["key"]})
+    except ClientError as exc:
+        if error_code(exc) == "ConditionalCheckFailedException":
+            return False  # another upload's key now: not the user's any more
+        raise
+    return True
 
 
 def remaining(s3, bucket: str, prefix: str) -> set[tuple[str, str]]:
@@ -222,7 +284,8 @@ def audit_lock_mode(s3, bucket: str, retain_days: int) -> str | None:
     return config.get("Rule", {}).get("DefaultRetention", {}).get("Mode", "COMPLIANCE")
 
 
-def _audit_record(args, operator: str, tallies: list[Tally], started: dt.datetime) -> dict:
+def _audit_record(args, operator: str, tallies: list[Tally], started: dt.datetime,
+                  index: IndexTally | None = None) -> dict:
     return {
         "event": "user-content-erasure",
         "id": str(uuid.uuid4()),
@@ -234,6 +297,9 @@ def _audit_record(args, operator: str, tallies: list[Tally], started: dt.datetim
         "locations": [{"bucket": t.bucket, "prefix_kind": t.prefix.split("/")[1],
                        "versions": t.versions, "delete_markers": t.delete_markers,
                        "bytes": t.bytes, "failed": t.failed} for t in tallies],
+        "dedup_index": ("not checked (no --dedup-table)" if index is None else
+                        {"table": index.table, "entries": index.entries,
+                         "failed": index.failed}),
     }
 
 
@@ -312,13 +378,19 @@ def _main(args, stdout) -> int:
                          (audit, args.audit_bucket)):
         if client is not None:
             require_bucket(client, name, unchanged="nothing was erased")
+    dynamodb = None if args.dedup_table is None else boto3.client(
+        "dynamodb", config=Config(retries={"mode": "adaptive", "max_attempts": 10}))
+    if dynamodb is not None:
+        _require_table(dynamodb, args.dedup_table)
     lock_mode = None if audit is None else audit_lock_mode(audit, args.audit_bucket,
                                                            args.audit_retain_days)
     operator = args.operator or _caller_arn()
     with contextlib.ExitStack() as stack:
         audit_log, report = open_outputs(args, stack)
         tallies = _erase(args, primary, replica, replica_bucket)
-        record = _audit_record(args, operator, tallies, started)
+        index = None if dynamodb is None else erase_index_entries(
+            dynamodb, args.dedup_table, user_prefixes(args.user), dry_run=args.dry_run)
+        record = _audit_record(args, operator, tallies, started, index)
         # A dry run changed nothing: its record keeps only the bucket's default retention (the
         # check above still ran, so a dry run shows a real run would be refused).
         try:
@@ -334,6 +406,12 @@ def _main(args, stdout) -> int:
             print(f"{verb} s3://{t.bucket}/{t.prefix}: {t.versions} versions ({t.bytes} bytes), "
                   f"{t.delete_markers} delete markers" + (f", {t.failed} FAILED" if t.failed
                                                           else ""), file=stdout)
+        if index is None:
+            print("dedup index NOT checked (no --dedup-table): it may still name this user's "
+                  "keys", file=stdout)
+        else:
+            print(f"{verb} {index.entries} dedup index entries naming the user's keys"
+                  + (" (the scan FAILED: rerun)" if index.failed else ""), file=stdout)
         if where is None:
             print(f"audit record (NOT stored): {json.dumps(record, sort_keys=True)}", file=stdout)
         else:
@@ -341,7 +419,16 @@ def _main(args, stdout) -> int:
         if report is not None:
             json.dump({**record, "errors": {f"{t.bucket}/{t.prefix}": t.errors
                                             for t in tallies if t.errors}}, report, indent=2)
-    return SOME_FAILED if where is None or any(t.failed for t in tallies) else 0
+    return SOME_FAILED if where is None or any(t.failed for t in tallies) \
+        or (index is not None and index.failed) else 0
+
+
+def _require_table(dynamodb, table: str) -> None:
+    try:
+        dynamodb.describe_table(TableName=table)
+    except (ClientError, BotoCoreError) as exc:
+        raise UsageError(f"the dedup index {table!r} does not answer ({_code(exc)}): check its "
+                         "name (the Assets stack's table) and Region; nothing was erased") from None
 
 
 def _erase(args, primary, replica, replica_bucket: str) -> list[Tally]:
@@ -354,7 +441,7 @@ def _erase(args, primary, replica, replica_bucket: str) -> list[Tally]:
     for tally, client in zip(tallies, (primary, primary, replica, replica), strict=True):
         try:
             still = remaining(client, tally.bucket, tally.prefix)
-        except (ClientError, BotoCoreError) as exc:
+        except (ClientError, BotoCoreError, WiderListing) as exc:
             tally.failed += 1
             tally.errors.append(f"{_code(exc)}: could not check what remains (rerun)")
             continue

@@ -304,7 +304,7 @@ class PresignApi(Construct):
         for prefix in dict.fromkeys([*uploads, *downloads, *restores, *scan_gated_prefixes]):
             can = []
             if prefix in uploads:
-                can.append("upload (PutObject, multipart abort/list parts)")
+                can.append("upload (PutObject, multipart abort)")
             if prefix in downloads:
                 can.append("read (GetObject, GetObjectVersion)")
             if prefix in restores:

@@ -1,8 +1,8 @@
 """S3 plans of the upload API: the presigned POST/PUT/multipart/GET it hands out and the few
 calls it makes itself (HeadObject, GetObjectTagging, multipart completion, RestoreObject).
 
-The store enforces what we sign, so everything the server decides (key, type, size, hash,
-storage class, expiry) is bound into the signature or the POST policy:
+The store enforces what we sign, so everything the server decides (key, type, size, hash for a
+single PUT, storage class, expiry) is bound into the signature or the POST policy:
 
 * POST: ``content-length-range`` is exactly ``size..size`` (the declared size is what gets
   stored), plus Content-Type and storage class conditions.
@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 
@@ -98,7 +99,7 @@ def scan_verdict(store: Store, key: str,
     under a gated prefix the verdict comes first, and HeadObject only for a version the
     verdict releases."""
     kwargs = {"Bucket": store.bucket, "Key": key}
-    if version_id and version_id != "null":
+    if version_id:  # "null" too: the null version's verdict, not the current version's
         kwargs["VersionId"] = version_id
     try:
         tagging = store.s3.get_object_tagging(**kwargs)
@@ -304,12 +305,24 @@ def download_plan(store: Store, key: str, version_id: str | None) -> dict:
     if is_archived(found):
         raise ApiError(409, "archived", "The object is in an archive tier; request a restore "
                        "and retry when it has finished.", restore=restore_progress(found))
-    params = {"Bucket": store.bucket, "Key": key}
+    # The disposition is the server's, signed: an uploader can store a Content-Disposition of
+    # their own with a presigned PUT (S3 keeps standard headers the URL did not sign), and a
+    # reader must not get "cert.pdf" saved as "invoice.exe".
+    params = {"Bucket": store.bucket, "Key": key,
+              "ResponseContentDisposition": attachment_disposition(key)}
     if pinned:
         params["VersionId"] = pinned
     expires = store.policy.expiry_seconds
     url = store.s3.generate_presigned_url("get_object", Params=params, ExpiresIn=expires)
     return {"url": url, "expires_in": expires}
+
+
+def attachment_disposition(key: str) -> str:
+    """``attachment`` named after the key's last segment: an ASCII ``filename`` (anything
+    else replaced) and the exact name as RFC 6266's ``filename*``."""
+    name = key.rsplit("/", 1)[-1] or "download"
+    ascii_name = re.sub(r"[^A-Za-z0-9._-]", "_", name)
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 def request_restore(store: Store, key: str, version_id: str | None) -> tuple[int, dict]:

@@ -1,6 +1,7 @@
 """GET /downloads: presigned GETs for objects that exist and that the caller may read."""
 from __future__ import annotations
 
+import urllib.request
 from urllib.parse import quote
 
 from estate_handlers.keys import caller_segment
@@ -85,3 +86,16 @@ def test_key_outside_the_asset_prefixes_is_403(presign_api, s3_client):
     put(s3_client, presign_api.bucket, "internal/secrets.json", b"{}")
     status, resp = download(presign_api, "internal/secrets.json")
     assert (status, resp["error"]) == (403, "forbidden")
+
+
+def test_the_download_names_its_disposition_whatever_the_uploader_stored(presign_api, s3_client):
+    # A presigned PUT signs neither Content-Disposition nor Cache-Control, so an uploader can
+    # store their own; the download URL signs the server's, which S3 answers instead.
+    key = "products/documents/certificates/sku-1/cert.pdf"
+    s3_client.put_object(Bucket=presign_api.bucket, Key=key, Body=b"%PDF-1.7",
+                         ContentDisposition="attachment; filename=invoice.exe")
+    _, resp = download(presign_api, key)
+    with urllib.request.urlopen(resp["url"], timeout=30) as answer:
+        assert answer.read() == b"%PDF-1.7"
+        assert answer.headers["Content-Disposition"] == \
+            "attachment; filename=\"cert.pdf\"; filename*=UTF-8''cert.pdf"

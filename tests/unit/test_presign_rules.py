@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import boto3
 import pytest
 from botocore.config import Config
-from estate_handlers import keys, presign
+from estate_handlers import keys, presign, s3_plans
 from estate_handlers._http import ApiError, ConfigError
 from estate_handlers.dedup_index import CanonicalObject
 from estate_handlers.keys import caller_segment
@@ -302,3 +302,33 @@ def test_a_version_s_age_is_read_from_s3_s_clock():
     # no Date in the answer: this function's clock
     recent = {"LastModified": datetime.now(UTC) - timedelta(seconds=30)}
     assert 29 <= version_age_seconds(recent) <= 60
+
+
+@pytest.mark.parametrize(("key", "disposition"), [
+    ("products/documents/certificates/sku-1/cert.pdf",
+     "attachment; filename=\"cert.pdf\"; filename*=UTF-8''cert.pdf"),
+    # a key stored before the upload API cleaned names: no quote or header break survives
+    ('brands/media/acme/spring "look"\r\nX: y.mp4',
+     "attachment; filename=\"spring__look___X__y.mp4\"; "
+     "filename*=UTF-8''spring%20%22look%22%0D%0AX%3A%20y.mp4"),
+])
+def test_a_download_is_an_attachment_named_after_its_key(key, disposition):
+    assert s3_plans.attachment_disposition(key) == disposition
+
+
+def test_the_null_versions_verdict_is_the_one_read():
+    # version_id=null names the version written before versioning was on: its own verdict
+    # decides, not the current version's (the URL is signed for the null version).
+    asked = []
+
+    class Tags:
+        def get_object_tagging(self, **request):
+            asked.append(request)
+            return {"TagSet": [{"Key": "GuardDutyMalwareScanStatus", "Value": "THREATS_FOUND"}]}
+
+    store = s3_plans.Store(s3=Tags(), dynamodb=None, bucket="b", table="t", policy=None,
+                           scan_gated_prefixes=("user-content/uploads/",))
+    with pytest.raises(ApiError) as refused:
+        s3_plans.require_clean(store, "user-content/uploads/u/x.pdf", "null")
+    assert refused.value.status == 403
+    assert asked == [{"Bucket": "b", "Key": "user-content/uploads/u/x.pdf", "VersionId": "null"}]

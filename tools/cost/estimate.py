@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from estate_handlers.layout import EMF_METRICS, UPLOAD_KINDS
+from estate_handlers.keys import storage_class_for
+from estate_handlers.layout import EMF_METRICS, HASHED_PREFIXES, UPLOAD_KINDS
 
 from infra.config import DUPLICATE_TAG, EnvironmentConfig, UsageConfig
 from infra.constructs.image_urls import IMAGE_URL_PATH_PATTERN
@@ -309,12 +310,19 @@ def _assets_bucket(ctx: _Context, region: str, props: dict[str, Any]) -> None:
     if "s3.storage.glacier_ir" in mix:
         ctx.add("s3.transition.glacier_ir", region, noncurrent_objects)
     # Requests: every upload and rendition is a PUT; reads of originals, and CDN misses, GETs.
-    ctx.add("s3.requests.put", region, ctx.uploads + ctx.renditions)
+    # The hasher reads and writes each hashed upload's tags (GetObjectTagging, then
+    # PutObjectTagging with its content-sha256 and dedup status).
+    hashed, _ = ctx.uploads_under(HASHED_PREFIXES)
+    ctx.add("s3.requests.put", region, ctx.uploads + ctx.renditions + hashed)
     ctx.add("s3.requests.get", region, ctx.uploads * usage.s3_gets_per_upload
-            + ctx.cdn_requests * (1 - usage.cdn_cache_hit_ratio))
+            + ctx.cdn_requests * (1 - usage.cdn_cache_hit_ratio) + hashed)
     for rule in _rules(props):  # each uploaded object transitions once per rule it meets
         covered = _rule_prefix(rule)
         for t in rule.get("Transitions", []) if covered is not None else []:
+            # The upload API writes these prefixes' objects in Intelligent-Tiering already
+            # (keys.storage_class_for): a rule into that class never moves them.
+            if t["StorageClass"] == storage_class_for(covered + "x"):
+                continue
             if t["StorageClass"] in TRANSITION_PRICES:
                 objects, _ = ctx.uploads_under([covered])
                 ctx.add(TRANSITION_PRICES[t["StorageClass"]], region, objects)
@@ -557,6 +565,9 @@ def _malware_plan(ctx: _Context, stack: StackTemplate, lid: str, res: dict[str, 
     objects, gigabytes = ctx.uploads_under(bucket.get("ObjectPrefixes") or [""])
     ctx.add("guardduty.malware_s3.objects", ctx.region(stack), objects)
     ctx.add("guardduty.malware_s3.gb", ctx.region(stack), gigabytes)
+    actions = res.get("Properties", {}).get("Actions", {})
+    if actions.get("Tagging", {}).get("Status") == "ENABLED":  # one PutObjectTagging a scan
+        ctx.add("s3.requests.put", ctx.region(stack), objects)
 
 
 def _health_check(ctx: _Context, stack: StackTemplate, lid: str, res: dict[str, Any]) -> None:

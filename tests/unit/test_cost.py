@@ -306,3 +306,19 @@ def test_cli_a_manifest_that_is_not_json_is_one_line_and_exit_1(tmp_path, capsys
     assert main(["--assembly", str(root)]) == 1
     err = capsys.readouterr().err
     assert "Traceback" not in err and "manifest.json is not valid JSON" in err
+
+
+def test_guardduty_tagging_each_scanned_object_is_a_put_request():
+    def plan(tagging: str) -> dict:
+        return {"P": {"Type": "AWS::GuardDuty::MalwareProtectionPlan", "Properties": {
+            "ProtectedResource": {"S3Bucket": {"BucketName": "b",
+                                               "ObjectPrefixes": ["user-content/uploads/"]}},
+            "Actions": {"Tagging": {"Status": tagging}}}}}
+    usage = dataclasses.replace(QUIET, upload_mix={"user-upload": (1.0, 0.25)})
+    tagged, untagged = (estimate(prod(), _stack(plan(status)), usage).lines
+                        for status in ("ENABLED", "DISABLED"))
+    assert "s3.requests.put" not in {line.dimension for line in untagged}
+    quantity = {line.dimension: line.quantity for line in tagged}
+    # one PutObjectTagging (priced per 1,000) per scanned object (priced per 1,000 objects)
+    assert quantity["guardduty.malware_s3.objects"] > 0
+    assert quantity["s3.requests.put"] == pytest.approx(quantity["guardduty.malware_s3.objects"])

@@ -367,7 +367,7 @@ def test_the_check_of_what_remains_counts_a_refused_version_once():
     args = argparse.Namespace(dry_run=False, user=ALICE, bucket="b")
     uploads, *others = cli._erase(args, _two_uploads(), _RefusesOne(), "r")
     assert (uploads.versions, uploads.failed) == (1, 1)  # refused, then found again: once
-    assert uploads.errors == ["AccessDenied: no", "1 versions remain after erasure (rerun)"]
+    assert uploads.errors == ["AccessDenied", "1 versions remain after erasure (rerun)"]
     assert [t.failed for t in others] == [0, 0, 0]
 
 
@@ -483,3 +483,26 @@ def test_a_listing_wider_than_the_prefix_is_a_failed_location_not_a_crash():
 
     tally = cli.erase_prefix(Wide(), "b", f"user-content/uploads/{ALICE}/", dry_run=False)
     assert tally.failed == 1 and tally.errors[0].startswith("WiderListing")
+
+
+def test_the_report_locates_errors_without_the_users_segment(s3_client, estate, tmp_path,
+                                                             monkeypatch):
+    # The record keeps the user only as a hash; the report is the record plus errors.
+    primary, replica = estate
+    report = tmp_path / "report.json"
+    real = cli._erase_pages
+
+    def cut_off(s3, tally, *, dry_run):
+        if tally.bucket == replica and "/uploads/" in tally.prefix:
+            raise ClientError({"Error": {"Code": "SlowDown", "Message": f"{tally.prefix} x"}},
+                              "ListObjectVersions")
+        return real(s3, tally, dry_run=dry_run)
+
+    monkeypatch.setattr(cli, "_erase_pages", cut_off)
+    code, _ = erase("--bucket", primary, "--replica-bucket", replica, "--replica-region",
+                    "us-east-1", "--user", ALICE, "--audit-file", str(tmp_path / "audit"),
+                    "--operator", "ops", "--yes", "--report", str(report))
+    assert code == 1
+    written = report.read_text()
+    assert ALICE not in written
+    assert list(json.loads(written)["errors"]) == [f"{replica}/uploads"]

@@ -189,8 +189,8 @@ def _erase_pages(s3, tally: Tally, *, dry_run: bool) -> None:
             for error in response.get("Errors", []):
                 refused.add((error.get("Key"), error.get("VersionId")))
                 tally.failed += 1
-                if len(tally.errors) < 10:  # codes only: keys are user content
-                    tally.errors.append(f"{error.get('Code')}: {error.get('Message')}")
+                if len(tally.errors) < 10:  # codes only: keys are user content, and S3's
+                    tally.errors.append(str(error.get("Code")))  # messages may quote them
         tally.unconfirmed = []
         _count(tally, [(i, m) for i, m in items if (i["Key"], i["VersionId"]) not in refused])
 
@@ -284,6 +284,10 @@ def audit_lock_mode(s3, bucket: str, retain_days: int) -> str | None:
     return config.get("Rule", {}).get("DefaultRetention", {}).get("Mode", "COMPLIANCE")
 
 
+def _prefix_kind(tally: Tally) -> str:
+    return tally.prefix.split("/")[1]  # "uploads" or "exports"
+
+
 def _audit_record(args, operator: str, tallies: list[Tally], started: dt.datetime,
                   index: IndexTally | None = None) -> dict:
     return {
@@ -294,7 +298,7 @@ def _audit_record(args, operator: str, tallies: list[Tally], started: dt.datetim
         "started": started.isoformat(),
         "finished": dt.datetime.now(dt.UTC).isoformat(),
         "dry_run": args.dry_run,
-        "locations": [{"bucket": t.bucket, "prefix_kind": t.prefix.split("/")[1],
+        "locations": [{"bucket": t.bucket, "prefix_kind": _prefix_kind(t),
                        "versions": t.versions, "delete_markers": t.delete_markers,
                        "bytes": t.bytes, "failed": t.failed} for t in tallies],
         "dedup_index": ("not checked (no --dedup-table)" if index is None else
@@ -417,7 +421,9 @@ def _main(args, stdout) -> int:
         else:
             print(f"audit record: {where}", file=stdout)
         if report is not None:
-            json.dump({**record, "errors": {f"{t.bucket}/{t.prefix}": t.errors
+            # Located as the record locates them (bucket, kind of prefix): the prefix holds
+            # the user's segment, which the record keeps only as a hash.
+            json.dump({**record, "errors": {f"{t.bucket}/{_prefix_kind(t)}": t.errors
                                             for t in tallies if t.errors}}, report, indent=2)
     return SOME_FAILED if where is None or any(t.failed for t in tallies) \
         or (index is not None and index.failed) else 0

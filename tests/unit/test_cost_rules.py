@@ -123,15 +123,20 @@ def test_a_region_without_prices_in_the_table_is_an_error():
         _usd({"K": key}, QUIET, "eu-west-1")
 
 
-def test_each_upload_under_a_transition_rule_pays_one_transition_request():
+@pytest.mark.parametrize(("storage_class", "dimension", "usd"), [
+    # 15,000 product images a month x $0.05 per 1,000; user uploads are not under the rule
+    ("DEEP_ARCHIVE", "s3.transition.deep_archive", 0.75),
+    # the upload API writes originals in Intelligent-Tiering already: nothing moves
+    ("INTELLIGENT_TIERING", "s3.transition.it", None),
+])
+def test_each_upload_under_a_transition_rule_pays_one_transition_request(
+        storage_class, dimension, usd):
     usage = dataclasses.replace(PER_DAY, upload_mix={"product-image": (0.5, 2.0),
                                                       "user-upload": (0.5, 1.0)})
     bucket = _bucket("justkalm-assets-prod", [{"Status": "Enabled", "Prefix": ORIGINALS,
-                                               "Transitions": [{"StorageClass":
-                                                                "INTELLIGENT_TIERING",
+                                               "Transitions": [{"StorageClass": storage_class,
                                                                 "TransitionInDays": 0}]}])
-    # 15,000 product images a month x $0.01 per 1,000; user uploads are not under the rule
-    assert _usd({"B": bucket}, usage)["s3.transition.it"] == pytest.approx(0.15)
+    assert _usd({"B": bucket}, usage).get(dimension) == (usd and pytest.approx(usd))
 
 
 def test_rendering_compute_prices_prepared_originals_against_a_render_per_cdn_miss():

@@ -61,6 +61,9 @@ def test_every_version_and_marker_of_the_user_goes_from_primary_and_replica(
     for bucket in (primary, replica):
         assert _entries(s3_client, bucket, f"user-content/uploads/{ALICE}/") == 0
         assert _entries(s3_client, bucket, f"user-content/exports/{ALICE}/") == 0
+    # Without --dedup-table the run and its record say the index was not checked.
+    assert "dedup index NOT checked" in out
+    assert json.loads((tmp_path / "audit").read_text())["dedup_index"].startswith("not checked")
 
 
 def test_other_users_and_other_prefixes_are_untouched(s3_client, estate, tmp_path):
@@ -457,17 +460,6 @@ def test_the_dedup_index_forgets_the_users_keys_and_only_those(
     assert present() == set(kept)
     record = json.loads((tmp_path / "audit").read_text().splitlines()[-1])
     assert record["dedup_index"] == {"table": dedup_table, "entries": 2, "failed": False}
-
-
-def test_without_the_dedup_table_the_run_and_its_record_say_the_index_was_not_checked(
-        s3_client, estate, tmp_path):
-    primary, replica = estate
-    code, out = erase("--bucket", primary, "--replica-bucket", replica, "--replica-region",
-                      "us-east-1", "--user", ALICE, "--audit-file", str(tmp_path / "audit"),
-                      "--operator", "ops", "--yes")
-    assert code == 0 and "dedup index NOT checked" in out
-    record = json.loads((tmp_path / "audit").read_text())
-    assert record["dedup_index"].startswith("not checked")
 
 
 def test_a_listing_wider_than_the_prefix_is_a_failed_location_not_a_crash():

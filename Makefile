@@ -160,7 +160,8 @@ restore: install
 	@test -n "$(ARGS)" || { $(PY) -m tools.restore --help; exit 2; }
 	$(PY) -m tools.restore $(ARGS)
 
-## Erase one user's uploads and exports, every version, primary and replica: make erase ARGS="--bucket B --user SEG --audit-bucket A --yes"
+## Erase one user's uploads and exports, every version, primary and replica, and their dedup index
+## entries: make erase ARGS="--bucket B --user SEG --dedup-table T --audit-bucket A --yes"
 erase: install
 	@test -n "$(ARGS)" || { $(PY) -m tools.erase --help; exit 2; }
 	$(PY) -m tools.erase $(ARGS)

@@ -47,8 +47,13 @@ def estate(s3_client, fresh_bucket, replica):
 
 
 def erase(*argv) -> tuple[int, str]:
+    """The tool's run; a real one leaves the dedup index alone unless the test names a table
+    (test_the_dedup_index_forgets_the_users_keys_and_only_those)."""
     out = io.StringIO()
-    return cli.main(list(argv), stdout=out), out.getvalue()
+    index = [] if "--dedup-table" in argv or "--dry-run" in argv or "--no-index-flag" in argv \
+        else ["--skip-dedup-index"]
+    argv = [a for a in argv if a != "--no-index-flag"]
+    return cli.main([*argv, *index], stdout=out), out.getvalue()
 
 
 def test_every_version_and_marker_of_the_user_goes_from_primary_and_replica(
@@ -61,9 +66,10 @@ def test_every_version_and_marker_of_the_user_goes_from_primary_and_replica(
     for bucket in (primary, replica):
         assert _entries(s3_client, bucket, f"user-content/uploads/{ALICE}/") == 0
         assert _entries(s3_client, bucket, f"user-content/exports/{ALICE}/") == 0
-    # Without --dedup-table the run and its record say the index was not checked.
+    # With --skip-dedup-index the run and its record say the index was not checked.
     assert "dedup index NOT checked" in out
-    assert json.loads((tmp_path / "audit").read_text())["dedup_index"].startswith("not checked")
+    assert json.loads((tmp_path / "audit").read_text())["dedup_index"] == \
+        "not checked (--skip-dedup-index)"
 
 
 def test_other_users_and_other_prefixes_are_untouched(s3_client, estate, tmp_path):
@@ -498,3 +504,14 @@ def test_the_report_locates_errors_without_the_users_segment(s3_client, estate, 
     written = report.read_text()
     assert ALICE not in written
     assert list(json.loads(written)["errors"]) == [f"{replica}/uploads"]
+
+
+def test_a_real_erasure_must_name_the_dedup_index_or_skip_it_on_purpose(s3_client, estate,
+                                                                       tmp_path, capsys):
+    primary, replica = estate
+    code, _ = erase("--bucket", primary, "--replica-bucket", replica, "--replica-region",
+                    "us-east-1", "--user", ALICE, "--audit-file", str(tmp_path / "audit"),
+                    "--operator", "ops", "--yes", "--no-index-flag")
+    assert code == 2 and "--skip-dedup-index" in capsys.readouterr().err
+    assert _entries(s3_client, primary, f"user-content/uploads/{ALICE}/") > 0
+    assert not (tmp_path / "audit").exists()

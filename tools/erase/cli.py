@@ -1,8 +1,8 @@
 """CLI: erase one user's content — every version and delete marker — from primary and replica.
 
     python -m tools.erase --bucket B --user <caller segment> (--audit-bucket A | --audit-file F)
-        [--dedup-table T] [--replica-bucket R] [--replica-region us-west-2] [--dry-run]
-        [--report FILE] [--yes]
+        (--dedup-table T | --skip-dedup-index) [--replica-bucket R] [--replica-region us-west-2]
+        [--dry-run] [--report FILE] [--yes]
 
 This is the one place code deletes object versions, on purpose: a user's right to erasure.
 Versioning would otherwise keep every upload forever (a plain delete only adds a marker), and
@@ -16,8 +16,9 @@ every listed key is checked again against the exact prefix before it is deleted.
 The dedup index (``--dedup-table``, the Assets stack's table; its global replica follows)
 names the canonical copy of each hashed upload by key, and the key holds the file name: its
 items whose key lies under the user's folders are deleted too (conditionally: an item another
-upload took over meanwhile stays). Without ``--dedup-table`` the index is not touched, and the
-run and its audit record say so. Point-in-time recovery keeps the table's earlier states for
+upload took over meanwhile stays). The table is read in the default Region (the primary's).
+A real run needs ``--dedup-table`` or an explicit ``--skip-dedup-index``, and then the run and
+its audit record say the index was not checked. Point-in-time recovery keeps the table's earlier states for
 35 days (docs/restore.md).
 
 The audit record says who erased which user when, and how many versions and markers went
@@ -29,11 +30,11 @@ proved for as long as a claim about it can be raised) in the bucket's default Ob
 (COMPLIANCE in prod's backups bucket: nobody can alter or delete it until then). A bucket
 without Object Lock is refused before anything is erased, unless ``--audit-retain-days 0``.
 
-Exit codes: 0 erased (or nothing to erase), 1 some versions could not be deleted (the report
-says which prefix; the audit record is written all the same) or the audit record could not be
-stored (it is printed instead), 2 usage error, a bucket that
-does not answer or an audit file or report that cannot be written, all checked before anything
-is deleted (nothing was changed).
+Exit codes: 0 erased (or nothing to erase), 1 some versions or index entries could not be
+deleted (the report says where; the audit record is written all the same) or the audit record
+could not be stored (it is printed instead), 2 usage error, a bucket or dedup table that does
+not answer or an audit file or report that cannot be written, all checked before anything is
+deleted (nothing was changed).
 """
 from __future__ import annotations
 
@@ -97,9 +98,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--bucket", required=True, type=bucket, help="the assets (primary) bucket")
     p.add_argument("--user", required=True, type=_segment, metavar="SEGMENT",
                    help="the caller segment, the folder under user-content/uploads/")
-    p.add_argument("--dedup-table", metavar="TABLE",
-                   help="the dedup index (the Assets stack's UploadHasherDedupIndex table): its "
-                        "items naming the user's keys are deleted too")
+    index = p.add_mutually_exclusive_group()
+    index.add_argument("--dedup-table", metavar="TABLE",
+                       help="the dedup index (the Assets stack's UploadHasherDedupIndex table): "
+                            "its items naming the user's keys are deleted too")
+    index.add_argument("--skip-dedup-index", action="store_true",
+                       help="leave the dedup index alone (it may still name the user's keys)")
     p.add_argument("--replica-bucket", type=bucket, help="default: <bucket>-replica")
     p.add_argument("--replica-region", type=region, default="us-west-2",
                    help="(default: us-west-2)")
@@ -209,6 +213,7 @@ class IndexTally:
     table: str
     entries: int = 0
     failed: bool = False
+    errors: list[str] = field(default_factory=list)
 
 
 def erase_index_entries(dynamodb, table: str, prefixes: list[str], *,
@@ -232,8 +237,9 @@ def erase_index_entries(dynamodb, table: str, prefixes: list[str], *,
                 if not dry_run and not _delete_index_item(dynamodb, table, item):
                     continue
                 tally.entries += 1
-    except (ClientError, BotoCoreError):
+    except (ClientError, BotoCoreError) as exc:
         tally.failed = True  # a rerun finishes it; the record says the index is not done
+        tally.errors.append(f"{_code(exc)}: stopped after {tally.entries} entries (rerun)")
     return tally
 
 
@@ -284,6 +290,10 @@ def audit_lock_mode(s3, bucket: str, retain_days: int) -> str | None:
     return config.get("Rule", {}).get("DefaultRetention", {}).get("Mode", "COMPLIANCE")
 
 
+def _why_no_index(args) -> str:
+    return "--skip-dedup-index" if args.skip_dedup_index else "no --dedup-table"
+
+
 def _prefix_kind(tally: Tally) -> str:
     return tally.prefix.split("/")[1]  # "uploads" or "exports"
 
@@ -301,7 +311,7 @@ def _audit_record(args, operator: str, tallies: list[Tally], started: dt.datetim
         "locations": [{"bucket": t.bucket, "prefix_kind": _prefix_kind(t),
                        "versions": t.versions, "delete_markers": t.delete_markers,
                        "bytes": t.bytes, "failed": t.failed} for t in tallies],
-        "dedup_index": ("not checked (no --dedup-table)" if index is None else
+        "dedup_index": (f"not checked ({_why_no_index(args)})" if index is None else
                         {"table": index.table, "entries": index.entries,
                          "failed": index.failed}),
     }
@@ -372,6 +382,10 @@ def _main(args, stdout) -> int:
     if not args.dry_run and not args.yes:
         raise UsageError("erasure deletes every version for good; confirm with --yes "
                          "(or look first with --dry-run)")
+    if not args.dry_run and args.dedup_table is None and not args.skip_dedup_index:
+        raise UsageError("the dedup index names the user's uploads by key: pass --dedup-table "
+                         "(the Assets stack's table), or --skip-dedup-index to leave it; nothing "
+                         "was erased")
     started = dt.datetime.now(dt.UTC)
     config = Config(signature_version="s3v4", retries={"mode": "adaptive", "max_attempts": 10})
     primary = boto3.client("s3", config=config)
@@ -411,11 +425,11 @@ def _main(args, stdout) -> int:
                   f"{t.delete_markers} delete markers" + (f", {t.failed} FAILED" if t.failed
                                                           else ""), file=stdout)
         if index is None:
-            print("dedup index NOT checked (no --dedup-table): it may still name this user's "
-                  "keys", file=stdout)
+            print(f"dedup index NOT checked ({_why_no_index(args)}): it may still name this "
+                  "user's keys", file=stdout)
         else:
             print(f"{verb} {index.entries} dedup index entries naming the user's keys"
-                  + (" (the scan FAILED: rerun)" if index.failed else ""), file=stdout)
+                  + (" (FAILED: rerun)" if index.failed else ""), file=stdout)
         if where is None:
             print(f"audit record (NOT stored): {json.dumps(record, sort_keys=True)}", file=stdout)
         else:
@@ -423,8 +437,10 @@ def _main(args, stdout) -> int:
         if report is not None:
             # Located as the record locates them (bucket, kind of prefix): the prefix holds
             # the user's segment, which the record keeps only as a hash.
-            json.dump({**record, "errors": {f"{t.bucket}/{_prefix_kind(t)}": t.errors
-                                            for t in tallies if t.errors}}, report, indent=2)
+            errors = {f"{t.bucket}/{_prefix_kind(t)}": t.errors for t in tallies if t.errors}
+            if index is not None and index.errors:
+                errors["dedup-index"] = index.errors
+            json.dump({**record, "errors": errors}, report, indent=2)
     return SOME_FAILED if where is None or any(t.failed for t in tallies) \
         or (index is not None and index.failed) else 0
 

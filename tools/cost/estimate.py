@@ -310,12 +310,12 @@ def _assets_bucket(ctx: _Context, region: str, props: dict[str, Any]) -> None:
     if "s3.storage.glacier_ir" in mix:
         ctx.add("s3.transition.glacier_ir", region, noncurrent_objects)
     # Requests: every upload and rendition is a PUT; reads of originals, and CDN misses, GETs.
-    # The hasher reads and writes each hashed upload's tags (GetObjectTagging, then
-    # PutObjectTagging with its content-sha256 and dedup status).
+    # The hasher, per hashed upload: two HeadObjects (the version's checksum, the canonical's
+    # currency), GetObjectTagging, then PutObjectTagging with its content-sha256 and status.
     hashed, _ = ctx.uploads_under(HASHED_PREFIXES)
     ctx.add("s3.requests.put", region, ctx.uploads + ctx.renditions + hashed)
     ctx.add("s3.requests.get", region, ctx.uploads * usage.s3_gets_per_upload
-            + ctx.cdn_requests * (1 - usage.cdn_cache_hit_ratio) + hashed)
+            + ctx.cdn_requests * (1 - usage.cdn_cache_hit_ratio) + 3 * hashed)
     for rule in _rules(props):  # each uploaded object transitions once per rule it meets
         covered = _rule_prefix(rule)
         for t in rule.get("Transitions", []) if covered is not None else []:

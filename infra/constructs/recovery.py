@@ -26,7 +26,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from infra.constructs.arns import bucket_arn
-from infra.constructs.encryption import rotating_key
+from infra.constructs.encryption import guard_key_from_destruction, rotating_key
 from infra.nag import acknowledge
 
 BACKUP_BUCKET_ACTIONS = [
@@ -61,7 +61,8 @@ class Recovery(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, bucket_name: str,
                  bucket_key: kms.IKey, vault_name: str, vault_key_alias: str,
                  backup_role_name: str, batch_role_name: str, continuous_backup_days: int,
-                 vault_lock: bool, vault_lock_changeable_days: int) -> None:
+                 vault_lock: bool, vault_lock_changeable_days: int,
+                 break_glass_role_arn: str) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         self.bucket_name = bucket_name
@@ -72,22 +73,31 @@ class Recovery(Construct):
         self._via_s3 = {"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}}
         retention = Duration.days(continuous_backup_days)
         self._vault(vault_name=vault_name, vault_key_alias=vault_key_alias, retention=retention,
-                    vault_lock=vault_lock, vault_lock_changeable_days=vault_lock_changeable_days)
+                    vault_lock=vault_lock, vault_lock_changeable_days=vault_lock_changeable_days,
+                    break_glass_role_arn=break_glass_role_arn)
         self._backup_role(role_name=backup_role_name, bucket_key=bucket_key)
         self._plan(vault_name=vault_name, retention=retention)
         self._restore_batch_role(role_name=batch_role_name, bucket_key=bucket_key)
 
     def _vault(self, *, vault_name: str, vault_key_alias: str, retention: Duration,
-               vault_lock: bool, vault_lock_changeable_days: int) -> None:
+               vault_lock: bool, vault_lock_changeable_days: int,
+               break_glass_role_arn: str) -> None:
         bucket_name = self.bucket_name
         self.vault_key = rotating_key(
             self, "VaultKey", alias=vault_key_alias,
             description=f"Encrypts the backup vault {vault_name} (recovery points of "
                         f"{bucket_name})",
             removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE)
+        if vault_lock:
+            # A locked vault's recovery points are only as safe as the key they are encrypted
+            # with: deleting or disabling it would leave them unrestorable.
+            guard_key_from_destruction(self.vault_key, break_glass_role_arn=break_glass_role_arn)
         self.vault = backup.BackupVault(
             self, "Vault", backup_vault_name=vault_name, encryption_key=self.vault_key,
             removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
+            # An access policy denying DeleteRecoveryPoint and UpdateRecoveryPointLifecycle to
+            # everyone: the backstop for an unlocked vault (dev) and a lock's grace days.
+            block_recovery_point_deletion=True,
             lock_configuration=backup.LockConfiguration(
                 # A recovery point kept shorter than the plan's window would be refused.
                 min_retention=retention,

@@ -27,6 +27,7 @@ class RecoveryStack(Stack):
             continuous_backup_days=cfg.recovery.continuous_backup_days,
             vault_lock=cfg.recovery.vault_lock,
             vault_lock_changeable_days=cfg.recovery.vault_lock_changeable_days,
+            break_glass_role_arn=cfg.break_glass_role_arn,
         )
         CfnOutput(self, "BackupVaultName", value=self.recovery.vault.backup_vault_name)
         CfnOutput(self, "RestoreBatchRoleArn", value=self.recovery.batch_role.role_arn)

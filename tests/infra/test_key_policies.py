@@ -132,3 +132,25 @@ def test_no_resource_policy_names_an_iam_role_as_its_principal(estate, env):
                 assert not any(":role/" in json.dumps(p) for p in named), (
                     f"{stack_id}/{logical_id} {statement.get('Sid')}: {named}")
     assert checked > 20
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_a_locked_backup_vaults_key_is_guarded_like_the_data_it_protects(estate, env):
+    # Recovery points are encrypted with the vault's key: a locked vault whose key can be
+    # deleted or disabled protects nothing. An unlocked vault (dev) keeps an ordinary key.
+    cfg = estate.stages[env].cfg
+    template = estate.template_json(env, "Recovery")
+    [vault] = resources(template, "AWS::Backup::BackupVault").values()
+    key = template["Resources"][vault["Properties"]["EncryptionKeyArn"]["Fn::GetAtt"][0]]
+    denies = [s for s in _statements(key) if s["Effect"] == "Deny"
+              and "kms:ScheduleKeyDeletion" in as_list(s["Action"])]
+    if cfg.recovery.vault_lock:
+        assert [d["Condition"] for d in denies] == [
+            {"ArnNotEquals": {"aws:PrincipalArn": cfg.break_glass_role_arn}}]
+    else:
+        assert denies == []
+    # And nobody deletes a recovery point or shortens its lifecycle, locked or not.
+    [deny] = vault["Properties"]["AccessPolicy"]["Statement"]
+    assert deny["Effect"] == "Deny" and deny["Principal"] == {"AWS": "*"}
+    assert {"backup:DeleteRecoveryPoint", "backup:UpdateRecoveryPointLifecycle"} <= \
+        set(as_list(deny["Action"]))

@@ -9,7 +9,7 @@ The `delivery` stage holds each account's GitHub Actions trust (docs/delivery.md
 """
 from aws_cdk import App
 
-from infra.app_builder import configs_or_exit
+from infra.app_builder import configs_or_exit, every_config
 
 app = App(builtin_cloud_formation_validation=False)  # opt-in instead: see apply_template_validation
 configs = configs_or_exit(app)  # validated before any construct exists; bad: one line, exit 1
@@ -19,7 +19,8 @@ from infra.delivery_stage import DeliveryStage  # noqa: E402
 from infra.nag import apply_policy_packs, apply_template_validation  # noqa: E402
 from infra.stage import EstateStage  # noqa: E402
 
-DeliveryStage(app, configs)     # deployed once per account by an admin; trusted by the pipeline
+# deployed once per account by an admin; trusted by the pipeline
+DeliveryStage(app, configs, configs_or_exit(app, every_config))
 for cfg in configs:
     EstateStage(app, cfg)
 apply_policy_packs(app)

@@ -24,23 +24,36 @@ def configs_from_context(app: App) -> list[EnvironmentConfig]:
         raise ConfigError(f"context env={selected!r} must be one of: {', '.join(ENVIRONMENTS)}")
     if selected is not None and selected not in ENVIRONMENTS:
         raise ConfigError(f"context env='{selected}' is not one of: {', '.join(ENVIRONMENTS)}")
-    first_deploy = app.node.try_get_context("first_deploy")
-    if first_deploy not in (None, "true", "false", True, False):
-        raise ConfigError(f"context first_deploy={first_deploy!r} must be true or false")
-    configs = []
-    for name in [selected] if selected else list(ENVIRONMENTS):
-        account = app.node.try_get_context(f"account_{name}")
-        cfg = (ENVIRONMENTS[name](str(account)) if account is not None
-               else ENVIRONMENTS[name]())
-        if first_deploy in ("true", True):  # the assets bucket does not exist yet
-            cfg = dataclasses.replace(cfg, replicate_back=False)
-        configs.append(cfg)
-    return configs
+    for flag in FLAGS:  # a value that is neither would silently mean "no"
+        value = app.node.try_get_context(flag)
+        if value not in (None, "true", "false", True, False):
+            raise ConfigError(f"context {flag}={value!r} must be true or false")
+    return [_config(app, name) for name in ([selected] if selected else list(ENVIRONMENTS))]
+
+
+def every_config(app: App) -> list[EnvironmentConfig]:
+    """Every environment's config, whichever ``-c env=`` selected: what is shared between
+    environments (an account's trust of GitHub) must be grouped the same way every time."""
+    return [_config(app, name) for name in ENVIRONMENTS]
+
+
+def _config(app: App, name: str) -> EnvironmentConfig:
+    account = app.node.try_get_context(f"account_{name}")
+    cfg = ENVIRONMENTS[name](str(account)) if account is not None else ENVIRONMENTS[name]()
+    if app.node.try_get_context("first_deploy") in ("true", True):  # no assets bucket yet
+        cfg = dataclasses.replace(cfg, replicate_back=False)
+    return cfg
+
+
+# The estate's true/false context flags: ``validate-templates`` (infra/nag.py) and
+# ``first_deploy``.
+FLAGS = ("first_deploy", "validate-templates")
 
 
 def _refuse_unknown_account_keys(app: App) -> None:
     """An ``account_<name>`` key for no environment, or a misspelt one (``acount_dev``),
-    would leave the placeholder account in place without a word: refuse it.
+    would leave the placeholder account in place without a word: refuse it. So would a
+    misspelt flag (``first-deploy``) leave its default: refuse those too.
 
     CDK keeps its own keys in the same context (feature flags ``@aws-cdk/...``,
     ``aws:cdk:...``, lookups such as ``availability-zones:account=...``); they all contain
@@ -52,13 +65,18 @@ def _refuse_unknown_account_keys(app: App) -> None:
         if key.startswith("account_") or difflib.get_close_matches(key, accounts, cutoff=0.85):
             raise ConfigError(f"context {key} is not an environment's account: use one of "
                               f"{', '.join(accounts)}")
+        if key not in (*FLAGS, "env") and difflib.get_close_matches(key, [*FLAGS, "env"],
+                                                                     cutoff=0.8):
+            raise ConfigError(f"context {key} is not one of the estate's: "
+                              f"{', '.join(('env', *FLAGS))}")
 
 
-def configs_or_exit(app: App) -> list[EnvironmentConfig]:
-    """``configs_from_context``, but a bad ``-c env=``/``-c account_<env>=`` or config value
-    ends the app with one line naming the field (exit 1), not a traceback."""
+def configs_or_exit(app: App, read=configs_from_context) -> list[EnvironmentConfig]:
+    """``read`` (``configs_from_context``, or ``every_config``), but a bad ``-c env=``/``-c
+    account_<env>=`` or config value ends the app with one line naming the field (exit 1),
+    not a traceback."""
     try:
-        return configs_from_context(app)
+        return read(app)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(1) from None

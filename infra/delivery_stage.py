@@ -14,17 +14,20 @@ STAGE_ID = "delivery"
 class DeliveryStage(Stage):
     """`delivery/<env>` per account (`delivery/dev-prod` when environments share one: an
     account holds one OIDC provider for GitHub). Environments without ``delivery`` config
-    get nothing."""
+    get nothing. ``every_config`` groups the accounts, ``configs`` (what ``-c env=`` selected)
+    picks the groups to build: `-c env=dev` then names the same stack as a full synth."""
 
-    def __init__(self, scope: Construct, configs: list[EnvironmentConfig]) -> None:
+    def __init__(self, scope: Construct, configs: list[EnvironmentConfig],
+                 every_config: list[EnvironmentConfig] | None = None) -> None:
         super().__init__(scope, STAGE_ID)
         by_account: dict[str, list[EnvironmentConfig]] = {}
-        for cfg in configs:
+        for cfg in every_config or configs:
             if cfg.delivery is not None:
                 by_account.setdefault(cfg.account, []).append(cfg)
+        selected = {cfg.name for cfg in configs}
         self.stacks_by_id = {
             "-".join(cfg.name for cfg in group): DeliveryStack(
                 self, "-".join(cfg.name for cfg in group), configs=group)
-            for group in by_account.values()}
+            for group in by_account.values() if selected & {cfg.name for cfg in group}}
         Tags.of(self).add("project", "storage-estate")
         Tags.of(self).add("purpose", "delivery")

@@ -32,7 +32,7 @@ _REGION = re.compile(r"[a-z]{2}(-gov)?-[a-z]+-\d")
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _ORG = re.compile(r"[a-z0-9][a-z0-9-]{0,20}[a-z0-9]")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-_IAM_ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}")
+_IAM_ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)  # IAM: ASCII letters only
 
 
 def _fail(env: str, field_name: str, problem: str) -> None:

@@ -20,6 +20,7 @@ from aws_cdk import App
 from aws_cdk.assertions import Template
 from helpers import resources
 
+from infra.app_builder import configs_from_context, every_config
 from infra.config import BOOTSTRAP_ROLE_KINDS, MAX_SESSION_SECONDS, ConfigError, DeliveryConfig
 from infra.constructs.github_oidc import GITHUB_OIDC_HOST
 from infra.delivery_stage import DeliveryStage
@@ -349,3 +350,13 @@ def test_trust_conditions_refuse_anything_but_github_subjects(subjects):
 
     with pytest.raises(ValueError, match="repo:"):
         github_trust_conditions(subjects)
+
+
+def test_with_one_environment_selected_a_shared_account_keeps_its_one_stack():
+    # `cdk deploy -c env=dev 'delivery/*'` must name the stack a full synth names, or a second
+    # stack would try to create the account's one OIDC provider for GitHub again.
+    shared = {"account_dev": "333333333333", "account_prod": "333333333333"}
+    for selected in ({}, {"env": "dev"}, {"env": "prod"}):
+        app = App(context={**shared, **selected})
+        stage = DeliveryStage(app, configs_from_context(app), every_config(app))
+        assert list(stage.stacks_by_id) == ["dev-prod"], selected

@@ -154,3 +154,9 @@ def test_a_locked_backup_vaults_key_is_guarded_like_the_data_it_protects(estate,
     assert deny["Effect"] == "Deny" and deny["Principal"] == {"AWS": "*"}
     assert {"backup:DeleteRecoveryPoint", "backup:UpdateRecoveryPointLifecycle"} <= \
         set(as_list(deny["Action"]))
+
+
+def test_a_break_glass_role_name_with_non_ascii_letters_is_rejected():
+    # IAM names are ASCII; \w alone would accept "rôle".
+    with pytest.raises(ConfigError, match="break_glass_role_name"):
+        dataclasses.replace(ENVIRONMENTS["dev"](), break_glass_role_name="rôle-brisé")

@@ -612,3 +612,14 @@ def test_a_first_deploy_watches_no_reverse_rule_it_did_not_create(estate):
     every_deploy = [estate.template_json("dev", stack) for stack in
                     ("Monitoring", "ReplicationMonitoring")]
     assert len(_reverse_rule_alarm_names(every_deploy)) == 4
+
+
+@pytest.mark.parametrize(("context", "message"), [
+    ({"validate-templates": "yes"}, "validate-templates='yes' must be true or false"),
+    # a near miss would leave the flag's default without a word
+    ({"first-deploy": "true"}, "context first-deploy is not one of the estate's"),
+    ({"validate_templates": "true"}, "context validate_templates is not one of the estate's"),
+])
+def test_a_mistyped_context_flag_or_value_is_a_config_error(context, message):
+    with pytest.raises(ConfigError, match=message):
+        configs_from_context(App(context=context))

@@ -35,6 +35,10 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _IAM_ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)  # IAM: ASCII letters only
 
 
+# IAM role names, Lambda function names and EventBridge rule names: at most 64 characters.
+MAX_DERIVED_NAME = 64
+
+
 def _fail(env: str, field_name: str, problem: str) -> None:
     raise ConfigError(f"config '{env}': {field_name} {problem}")
 
@@ -143,6 +147,11 @@ class EnvironmentConfig:
         for name in (self.assets_bucket_name, self.replica_bucket_name, self.backups_bucket_name,
                      *map(self.access_log_bucket_name, self.regions)):
             _check_bucket_name(env, "org", name)
+        for what, name in self._derived_names():
+            if len(name) > MAX_DERIVED_NAME:
+                _fail(env, "org", f"'{self.org}' with name '{self.name}' makes the {what} "
+                      f"{name!r} {len(name)} characters long (IAM, Lambda and EventBridge "
+                      f"allow {MAX_DERIVED_NAME}): shorten org or name")
         url = self.chat_webhook_url
         if url is not None and (not isinstance(url, str) or not url.startswith("https://")
                                 or len(url) <= len("https://")):
@@ -159,6 +168,26 @@ class EnvironmentConfig:
                   "role name (1-64 letters, digits or +=,.@_-)")
 
     # Physical names: stable, derived, never typed twice.
+    def _derived_names(self) -> list[tuple[str, str]]:
+        """(what, name) of every role, function and rule name the estate derives from the
+        org and the environment's name."""
+        roles = ("replication_role_name", "reverse_replication_role_name",
+                 "reverse_batch_replication_role_name", "renditions_backfill_role_name",
+                 "malware_scan_role_name", "backup_role_name", "restore_batch_role_name",
+                 "github_deploy_role_name", "github_drift_role_name")
+        gate = self.upload_gate_names
+        return [
+            *((f"role name ({attr})", getattr(self, attr)) for attr in roles),
+            *(("function name", name) for name in (
+                self.upload_hasher_name, self.renditions_name, gate.verdict_function,
+                *(f(region) for region in (self.primary_region, self.replica_region)
+                  for f in (self.presign_name_in, self.write_health_name_in)),
+                self.dedup_replica_guard_name_in(self.replica_region))),
+            *(("rule name", name) for name in (
+                gate.uploads_rule, gate.not_clean_rule, gate.tagging_failed_rule,
+                *map(gate.release_rule, ("Hasher", "Renditions")))),
+        ]
+
     @property
     def assets_bucket_name(self) -> str:
         return f"{self.org}-assets-{self.name}"
@@ -242,6 +271,10 @@ class EnvironmentConfig:
 
     def upload_api_access_log_group_name_in(self, region: str) -> str:
         return f"/estate/apigateway/{self.upload_api_name_in(region)}"
+
+    def dedup_replica_guard_name_in(self, region: str) -> str:
+        """The function that keeps the dedup index's replica in ``region`` protected."""
+        return f"{self.org}-{self.name}-dedup-replica-guard-{region}"
 
     def write_health_name_in(self, region: str) -> str:
         """The function behind the health route of the write path in ``region``."""

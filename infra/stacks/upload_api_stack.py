@@ -44,7 +44,7 @@ class UploadApiStack(Stack):
                 log_group_name=function_log_group_name(
                     f"{cfg.org}-{cfg.name}-dedup-index-replica-{region}"),
                 log_retention_days=cfg.cdk_function_log_retention_days,
-                guard_name=f"{cfg.org}-{cfg.name}-dedup-replica-guard-{region}",
+                guard_name=cfg.dedup_replica_guard_name_in(region),
                 guard_log_retention_days=cfg.upload_api.log_retention_days)
             table, table_key = self.dedup.table, self.dedup.key
         if table is None or table_key is None:

@@ -178,3 +178,9 @@ def test_cdks_own_context_keys_are_not_taken_for_misspelt_accounts():
 def test_an_environment_that_is_not_a_string_is_rejected_naming_it(env):
     with pytest.raises(ConfigError, match=r"context env=.* must be one of: dev, prod"):
         configs_from_context(App(context={"env": env}))
+
+
+def test_an_org_and_name_too_long_for_a_derived_role_name_are_a_config_error():
+    # CDK would refuse the 65+ character role name at synth, with a traceback.
+    with pytest.raises(ConfigError, match=r"org .* makes the role name .* 66 characters long"):
+        dataclasses.replace(dev(), org="o" * 22, name="abcdefghij")

@@ -13,6 +13,7 @@ from aws_cdk import Environment, Stack
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
+from infra.constructs.backup_alerts import backup_job_failures
 from infra.constructs.monitoring import (
     EstateMonitoring,
     MonitoringTargets,
@@ -42,6 +43,10 @@ class MonitoringStack(Stack):
             thresholds=cfg.monitoring, targets=targets)
         self.topic = self.monitoring.topic
         self.dashboard = self.monitoring.dashboard
+        # The Recovery stack's vault is in this Region; its failed jobs reach this topic.
+        backup_job_failures(self, rule_name=f"{cfg.alarm_name_prefix}-backup-jobs-failed",
+                            vault_name=cfg.backup_vault_name, topic=self.topic,
+                            topic_key=self.monitoring.key)
 
 
 class ReplicationMonitoringStack(Stack):

@@ -327,7 +327,10 @@ def test_alarm_topic_accepts_tls_only_and_this_accounts_alarms(e, which):
     statements = policy["Properties"]["PolicyDocument"]["Statement"]
     insecure = {"Bool": {"aws:SecureTransport": "false"}}
     assert any(s["Effect"] == "Deny" and s["Condition"] == insecure for s in statements)
-    (publish,) = [s for s in statements if s["Effect"] == "Allow"]
+    # CloudWatch's alarms; in the primary region also the failed-backup-jobs rule, whose
+    # statement test_recovery.py checks
+    (publish,) = [s for s in statements if s["Effect"] == "Allow"
+                  and s["Principal"] != {"Service": "events.amazonaws.com"}]
     assert publish["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
     assert publish["Action"] == "sns:Publish"
     assert publish["Condition"]["StringEquals"] == {"aws:SourceAccount": e.cfg.account}

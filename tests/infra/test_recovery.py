@@ -215,3 +215,29 @@ def test_noncurrent_versions_must_reach_back_as_far_as_the_backups():
                           alarm_email="a@b.example", noncurrent_version_expiration_days=31,
                           noncurrent_glacier_ir_after_days=30,
                           recovery=RecoveryConfig(continuous_backup_days=35))
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_a_failed_backup_job_of_the_vault_reaches_the_alarm_topic_and_only_this_rule_may_publish(
+        estate, env):
+    cfg = estate.stages[env].cfg
+    template = estate.template_json(env, "Monitoring")
+    [(rule_id, rule)] = [(k, r["Properties"]) for k, r in
+                         resources_of(template, "AWS::Events::Rule").items()
+                         if r["Properties"].get("Name") == f"{cfg.alarm_name_prefix}-backup-jobs-failed"]
+    pattern = rule["EventPattern"]
+    assert (pattern["source"], pattern["detail-type"]) == (["aws.backup"],
+                                                           ["Backup Job State Change"])
+    assert pattern["detail"] == {"state": ["FAILED", "ABORTED", "EXPIRED"],
+                                 "backupVaultName": [cfg.backup_vault_name]}
+    [(topic_id, _)] = resources_of(template, "AWS::SNS::Topic").items()
+    assert [t["Arn"] for t in rule["Targets"]] == [{"Ref": topic_id}]
+    rule_arn = f"arn:aws:events:{cfg.primary_region}:{cfg.account}:rule/{rule['Name']}"
+    only_this_rule = {"ArnEquals": {"aws:SourceArn": rule_arn},
+                      "StringEquals": {"aws:SourceAccount": cfg.account}}
+    granted = [s for cfn_type, doc in (("AWS::SNS::TopicPolicy", "PolicyDocument"),
+                                       ("AWS::KMS::Key", "KeyPolicy"))
+               for r in resources_of(template, cfn_type).values()
+               for s in r["Properties"][doc]["Statement"]
+               if s.get("Principal") == {"Service": "events.amazonaws.com"}]
+    assert len(granted) == 2 and all(s["Condition"] == only_this_rule for s in granted)

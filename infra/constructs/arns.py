@@ -1,5 +1,6 @@
-"""S3 ARNs by physical name. Policies name the estate's buckets by literal ARN (not a token)
-so a queue, key or role policy can name a bucket without a dependency on its stack."""
+"""S3 and EventBridge ARNs by physical name. Policies name the estate's buckets and rules by
+literal ARN (not a token), so a queue, key or role policy can name them without a dependency
+on the stack or resource that creates them."""
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -7,6 +8,11 @@ from collections.abc import Iterable
 
 def bucket_arn(bucket_name: str) -> str:
     return f"arn:aws:s3:::{bucket_name}"
+
+
+def rule_arn(region: str, account: str, rule_name: str) -> str:
+    """An EventBridge rule on the default bus (``rule_name`` may end in ``*``)."""
+    return f"arn:aws:events:{region}:{account}:rule/{rule_name}"
 
 
 def object_arns(bucket_name: str, prefixes: Iterable[str]) -> list[str]:

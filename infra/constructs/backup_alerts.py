@@ -10,10 +10,12 @@ from __future__ import annotations
 import jsii
 from aws_cdk import Stack
 from aws_cdk import aws_events as events
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
+
+from infra.constructs.arns import rule_arn
+from infra.constructs.encryption import admit_delivery
 
 FAILED_STATES = ["FAILED", "ABORTED", "EXPIRED"]
 
@@ -50,16 +52,10 @@ def backup_job_failures(scope: Construct, *, rule_name: str, vault_name: str,
     # EventBridge may publish, and use the topic's key, for this rule only. Its ARN is written
     # from its name: a reference would make the key depend on the rule, which depends on the
     # topic, which depends on the key.
-    rule_arn = f"arn:aws:events:{stack.region}:{stack.account}:rule/{rule_name}"
     this_rule = {"StringEquals": {"aws:SourceAccount": stack.account},
-                 "ArnEquals": {"aws:SourceArn": rule_arn}}
-    topic.add_to_resource_policy(iam.PolicyStatement(
-        sid="BackupJobFailuresPublish", principals=[iam.ServicePrincipal("events.amazonaws.com")],
-        actions=["sns:Publish"], resources=[topic.topic_arn], conditions=this_rule))
-    topic_key.add_to_resource_policy(iam.PolicyStatement(
-        sid="BackupJobFailuresPublishToTheEncryptedTopic",
-        principals=[iam.ServicePrincipal("events.amazonaws.com")],
-        actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-        resources=["*"],  # in a key policy, "*" means this key
-        conditions=this_rule))
+                 "ArnEquals": {"aws:SourceArn": rule_arn(stack.region, stack.account, rule_name)}}
+    admit_delivery(topic_key, topic, target_arn=topic.topic_arn, action="sns:Publish",
+                   service="events.amazonaws.com", conditions=this_rule,
+                   sid="BackupJobFailuresPublish",
+                   key_sid="BackupJobFailuresPublishToTheEncryptedTopic")
     return rule

@@ -25,7 +25,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from infra.constructs.arns import bucket_arn
+from infra.constructs.arns import bucket_arn, rule_arn
 from infra.constructs.encryption import guard_key_from_destruction, rotating_key
 from infra.nag import acknowledge
 
@@ -111,7 +111,7 @@ class Recovery(Construct):
         stack = Stack.of(self)
         bucket_name, bucket_arn, objects_arn = self.bucket_name, self._bucket_arn, self._objects_arn
         via_s3 = self._via_s3
-        rules_arn = f"arn:aws:events:{stack.region}:{stack.account}:rule/AwsBackupManagedRule*"
+        rules_arn = rule_arn(stack.region, stack.account, "AwsBackupManagedRule*")
         recovery_points_arn = f"arn:aws:backup:{stack.region}:{stack.account}:recovery-point:*"
         self.backup_role = iam.Role(
             self, "BackupRole", role_name=role_name,

@@ -36,6 +36,7 @@ from estate_handlers.layout import (  # noqa: F401 (re-exported for the construc
     THUMBNAILS,
     USER_EXPORTS,
     USER_UPLOADS,
+    WRITE_HEALTH_BUCKET_ENV,
     WRITE_HEALTH_EXPIRY_DAYS,
     WRITE_HEALTH_PREFIX,
 )

@@ -55,6 +55,7 @@ from infra.config import (
     ASSET_PREFIXES,
     SCAN_GATED_PREFIXES_ENV,
     SCAN_HOLDS_UNSCANNED_ENV,
+    WRITE_HEALTH_BUCKET_ENV,
     WRITE_HEALTH_PREFIX,
     UploadApiConfig,
 )
@@ -67,7 +68,7 @@ from infra.nag import acknowledge
 
 HANDLER = "estate_handlers.presign.handler"
 HEALTH_HANDLER = "estate_handlers.write_health.handler"
-HEALTH_BUCKET_ENV = "WRITE_HEALTH_BUCKET"  # estate_handlers.write_health.BUCKET_ENV
+HEALTH_BUCKET_ENV = WRITE_HEALTH_BUCKET_ENV
 HEALTH_PATH_PREFIX = "/health-"
 # Route 53's checkers probe about 1.5 times a second in all; a few concurrent probes at most.
 HEALTH_RESERVED_CONCURRENCY = 5

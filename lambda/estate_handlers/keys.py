@@ -99,6 +99,12 @@ def is_owned_by(rest: str, per_caller: bool, caller: str) -> bool:
     return token is not None and secrets.compare_digest(token.group(1), owner_tag(caller))
 
 
+def is_tiered(key_or_prefix: str) -> bool:
+    """Under one of the prefixes the lifecycle rules tier (uploads there are written in
+    Intelligent-Tiering directly)."""
+    return key_or_prefix.startswith(_TIERED)
+
+
 def storage_class_for(key: str) -> str:
     """INTELLIGENT_TIERING under the prefixes the lifecycle rules tier; STANDARD elsewhere."""
-    return "INTELLIGENT_TIERING" if key.startswith(_TIERED) else "STANDARD"
+    return "INTELLIGENT_TIERING" if is_tiered(key) else "STANDARD"

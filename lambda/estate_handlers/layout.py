@@ -125,6 +125,8 @@ SCAN_GATED_PREFIXES_ENV = "SCAN_GATED_PREFIXES"
 # "false" while the gate lets versions without a verdict through (stored before it was on);
 # absent otherwise: a version without a verdict is held back.
 SCAN_HOLDS_UNSCANNED_ENV = "SCAN_HOLDS_UNSCANNED"
+# The bucket the write-health probe writes into (estate_handlers.write_health).
+WRITE_HEALTH_BUCKET_ENV = "WRITE_HEALTH_BUCKET"
 
 # In the replica bucket: the manifests ``tools.reconcile`` writes for its S3 Batch Replication
 # jobs and the jobs' completion reports (the Batch Replication role may read and write here only).

@@ -32,11 +32,11 @@ from typing import Any
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from estate_handlers.layout import WRITE_HEALTH_PREFIX
+from estate_handlers.layout import WRITE_HEALTH_BUCKET_ENV, WRITE_HEALTH_PREFIX
 from estate_handlers.runtime import client, logger, once, region, require_env
 from estate_handlers.s3_errors import error_code, http_status
 
-BUCKET_ENV = "WRITE_HEALTH_BUCKET"
+BUCKET_ENV = WRITE_HEALTH_BUCKET_ENV
 # One object per minute: the key's time bucket.
 MINUTE_FORMAT = "%Y-%m-%dT%H:%MZ"
 # S3's refusals that mean "the write path evaluated this write": the object exists (412

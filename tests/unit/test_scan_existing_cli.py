@@ -69,14 +69,18 @@ def _sent(stub, key: str, version_id: str) -> None:
         "Bucket": BUCKET, "Key": key, "VersionId": version_id}})
 
 
-def test_archived_versions_are_counted_not_sent():
+def test_archived_versions_are_counted_not_sent_unless_a_restored_copy_is_there():
     # GuardDuty does not scan archive tiers: a result it could not reach would lock the
-    # version for good. Intelligent-Tiering says so only in HeadObject's ArchiveStatus.
+    # version for good. Intelligent-Tiering says so only in HeadObject's ArchiveStatus; a
+    # restored Deep Archive copy can be read, so it is sent.
     versions = [StoredVersion("brands/a.mp4", "v1", "DEEP_ARCHIVE"),
                 StoredVersion("brands/b.mp4", "v2", "INTELLIGENT_TIERING"),
-                StoredVersion("brands/c.mp4", "v3", "INTELLIGENT_TIERING")]
+                StoredVersion("brands/c.mp4", "v3", "INTELLIGENT_TIERING"),
+                StoredVersion("brands/d.mp4", "v4", "DEEP_ARCHIVE")]
     with stubbed_client("s3") as (s3, s3_stub), stubbed_client("guardduty") as (gd, gd_stub):
         _tags(s3_stub, "brands/a.mp4", "v1")
+        s3_stub.add_response("head_object", {"StorageClass": "DEEP_ARCHIVE"},
+                             {"Bucket": BUCKET, "Key": "brands/a.mp4", "VersionId": "v1"})
         _tags(s3_stub, "brands/b.mp4", "v2")
         s3_stub.add_response("head_object", {"ArchiveStatus": "ARCHIVE_ACCESS"},
                              {"Bucket": BUCKET, "Key": "brands/b.mp4", "VersionId": "v2"})
@@ -84,8 +88,14 @@ def test_archived_versions_are_counted_not_sent():
         s3_stub.add_response("head_object", {},
                              {"Bucket": BUCKET, "Key": "brands/c.mp4", "VersionId": "v3"})
         _sent(gd_stub, "brands/c.mp4", "v3")
+        _tags(s3_stub, "brands/d.mp4", "v4")
+        s3_stub.add_response("head_object", {
+            "StorageClass": "DEEP_ARCHIVE", "Restore": 'ongoing-request="false", '
+            'expiry-date="Fri, 11 Dec 2026 00:00:00 GMT"'},
+            {"Bucket": BUCKET, "Key": "brands/d.mp4", "VersionId": "v4"})
+        _sent(gd_stub, "brands/d.mp4", "v4")
         outcomes = [scan_one(s3, gd, BUCKET, v, dry_run=False)[0] for v in versions]
-    assert outcomes == [ARCHIVED, ARCHIVED, SENT]
+    assert outcomes == [ARCHIVED, ARCHIVED, SENT, SENT]
 
 
 def test_a_failed_scan_is_sent_again_only_when_asked_and_a_threat_never():

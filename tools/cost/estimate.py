@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from estate_handlers.keys import storage_class_for
+from estate_handlers.keys import is_tiered
 from estate_handlers.layout import EMF_METRICS, HASHED_PREFIXES, UPLOAD_KINDS
 
 from infra.config import DUPLICATE_TAG, EnvironmentConfig, UsageConfig
@@ -321,7 +321,7 @@ def _assets_bucket(ctx: _Context, region: str, props: dict[str, Any]) -> None:
         for t in rule.get("Transitions", []) if covered is not None else []:
             # The upload API writes these prefixes' objects in Intelligent-Tiering already
             # (keys.storage_class_for): a rule into that class never moves them.
-            if t["StorageClass"] == storage_class_for(covered + "x"):
+            if t["StorageClass"] == "INTELLIGENT_TIERING" and is_tiered(covered):
                 continue
             if t["StorageClass"] in TRANSITION_PRICES:
                 objects, _ = ctx.uploads_under([covered])

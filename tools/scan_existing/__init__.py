@@ -28,6 +28,8 @@ from estate_handlers.layout import SCAN_CLEAN, SCAN_STATUS_TAG
 from estate_handlers.s3_errors import is_missing
 
 from tools.cli import aws_error
+from tools.restore.copier import is_archived as copier_is_archived
+from tools.restore.listing import ARCHIVE_CLASSES
 
 ALREADY_CLEAN = "already scanned clean"
 ALREADY_NOT_CLEAN = "already scanned, not clean"
@@ -38,7 +40,6 @@ GONE = "gone since the listing"
 FAILED = "failed"
 # Verdicts a new scan may change: the scan itself failed, or the plan's role could not read.
 RESCANNABLE = ("FAILED", "ACCESS_DENIED")
-ARCHIVE_CLASSES = ("GLACIER", "DEEP_ARCHIVE")
 
 
 @dataclass(frozen=True)
@@ -58,14 +59,13 @@ def current_versions(s3, bucket: str, prefix: str) -> Iterator[StoredVersion]:
 
 
 def is_archived(s3, bucket: str, version: StoredVersion) -> bool:
-    """In an archive tier GuardDuty cannot scan: the listing's storage class, or for
-    Intelligent-Tiering the version's ``ArchiveStatus`` (one HeadObject)."""
-    if version.storage_class in ARCHIVE_CLASSES:
-        return True
-    if version.storage_class != "INTELLIGENT_TIERING":
+    """In an archive tier GuardDuty cannot scan, with no restored copy: the restore tool's
+    rule (``copier.is_archived``) on one HeadObject, asked only of a version whose listed
+    storage class can be archived."""
+    if version.storage_class not in (*ARCHIVE_CLASSES, "INTELLIGENT_TIERING"):
         return False
-    head = s3.head_object(Bucket=bucket, Key=version.key, VersionId=version.version_id)
-    return bool(head.get("ArchiveStatus"))
+    return copier_is_archived(s3.head_object(Bucket=bucket, Key=version.key,
+                                             VersionId=version.version_id))
 
 
 def verdict_of(s3, bucket: str, version: StoredVersion) -> str | None:

@@ -10,7 +10,8 @@ allowed by the gate only while ``hold_unscanned`` is false, the window this tool
 ``guardduty:SendObjectMalwareScan``.
 
 Archived versions (Glacier Flexible Retrieval, Deep Archive, Intelligent-Tiering's archive
-tiers) are counted, not sent: GuardDuty does not scan archive tiers. ``--rescan-failed`` sends
+tiers) are counted, not sent, unless a restored copy is there: GuardDuty does not scan
+archive tiers. ``--rescan-failed`` sends
 versions whose scan failed (``FAILED``, ``ACCESS_DENIED``) again.
 
 Exit codes: 0 every version without a verdict was sent (or would be), 1 some failed (listed on

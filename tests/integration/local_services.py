@@ -60,10 +60,19 @@ class LocalServer:
             return "<no log>"
         return "\n".join(text[-lines:])
 
-    def freeze(self) -> None:
+    def freeze(self, timeout: float = 5.0) -> None:
         """SIGSTOP the server's process group: it stops answering (connections are accepted
-        by the kernel and then hang), as an unresponsive Region does; nothing is lost."""
+        by the kernel and then hang), as an unresponsive Region does; nothing is lost.
+
+        Returns once every thread of the group is stopped: kill() only queues the signal, and
+        a request sent before the last thread stops could still be answered."""
         os.killpg(self.process.pid, signal.SIGSTOP)
+        deadline = time.monotonic() + timeout
+        while (running := _running_threads(self.process.pid)):
+            if time.monotonic() > deadline:
+                raise LocalServiceError(f"{self.name}: threads {running} still running "
+                                        f"{timeout:.0f} s after SIGSTOP")
+            time.sleep(0.01)
 
     def thaw(self) -> None:
         """SIGCONT: the server answers again, with everything it held."""
@@ -201,6 +210,27 @@ def _check_owns_port(server: LocalServer, port: int) -> None:
         raise LocalServiceError(f"{server.name}: port {port} answered, but another process "
                                 f"holds it (taken between free_ports() and bind); log tail:\n"
                                 f"{server.log_tail()}")
+
+
+def _running_threads(pgid: int) -> list[str]:
+    """The threads of process group ``pgid`` not stopped by a signal ("pid/tid: state"),
+    from Linux /proc; a thread that exits meanwhile is not running."""
+    running = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            stat = (proc / "stat").read_text()
+            if int(stat[stat.rindex(")") + 2:].split()[2]) != pgid:
+                continue
+            for task in (proc / "task").iterdir():
+                task_stat = (task / "stat").read_text()
+                state = task_stat[task_stat.rindex(")") + 2]
+                if state not in "tT":
+                    running.append(f"{proc.name}/{task.name}: {state}")
+        except (OSError, ValueError):
+            continue
+    return running
 
 
 def _spawn(name: str, argv: list[str], workdir: Path, env: dict | None = None) -> tuple:

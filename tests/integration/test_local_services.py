@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import early_servers
@@ -87,3 +88,25 @@ def test_seaweedfs_runs_as_a_single_master_that_reports_nothing(s3_endpoint):
     # 5 s later: a single master leads at once. Nothing is sent to SeaweedFS's telemetry.
     args = _seaweedfs(s3_endpoint).process.args
     assert "-master.peers=none" in args and "-master.telemetry=false" in args
+
+
+def test_freeze_returns_once_every_thread_of_the_group_is_stopped(tmp_path):
+    # A server with several threads in its own process group, as SeaweedFS is: after freeze()
+    # none may still run (a request sent then would be answered), after thaw() all run again.
+    workers = "import threading,time; [threading.Thread(target=time.sleep, args=(60,)).start() " \
+              "for _ in range(4)]; time.sleep(60)"
+    process, log = local_services._spawn("threads", [sys.executable, "-c", workers], tmp_path)
+    server = local_services.LocalServer("threads", "http://127.0.0.1:1", process, log)
+    try:
+        deadline = time.monotonic() + 10
+        while len(list(Path(f"/proc/{process.pid}/task").iterdir())) < 5:
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.01)
+        assert local_services._running_threads(process.pid)  # sleeping threads are not stopped
+        server.freeze()
+        assert local_services._running_threads(process.pid) == []
+        server.thaw()
+        assert len(local_services._running_threads(process.pid)) == 5
+    finally:
+        process.kill()
+        process.wait()

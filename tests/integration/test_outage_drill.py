@@ -253,8 +253,9 @@ def test_uploads_survive_a_primary_outage_and_land_in_the_primary_after_failback
     #    gets a us-east-1 URL: that upload fails (no acknowledgement) and is not lost data.
     outage_s3_server.freeze()
     started = time.monotonic()
-    assert not client.upload(_document(3), attempts=1)
+    uploaded = client.upload(_document(3), attempts=1)
     assert client.issued[-1].url_host == primary_host and not client.issued[-1].failed_over
+    assert not uploaded, "the frozen primary's store acknowledged an upload"
 
     # 3. The health check fails; the record answers us-west-2 from now on.
     assert check.evaluate() is False

@@ -87,6 +87,13 @@ MAX_TAGS_PER_OBJECT = 10
 SCAN_STATUS_TAG = "GuardDutyMalwareScanStatus"
 SCAN_CLEAN = "NO_THREATS_FOUND"
 SCAN_THREATS = "THREATS_FOUND"
+
+
+def scan_status(tag_set: list[dict]) -> str | None:
+    """GuardDuty's verdict in an S3 ``TagSet`` (GetObjectTagging's answer); None if unscanned."""
+    return next((t.get("Value") for t in tag_set if t.get("Key") == SCAN_STATUS_TAG), None)
+
+
 # Written by the upload gate's verdict handler (scan_verdict): infected versions are tagged
 # QUARANTINE_TAG (a lifecycle rule expires them); every reported version ALERTED_TAG=<result>.
 QUARANTINE_TAG = ("quarantine", "true")

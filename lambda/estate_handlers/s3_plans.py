@@ -36,7 +36,7 @@ from botocore.exceptions import ClientError
 
 from estate_handlers import dedup_index, keys
 from estate_handlers._http import ApiError
-from estate_handlers.layout import SCAN_CLEAN, SCAN_STATUS_TAG, SCAN_THREATS, home_prefix
+from estate_handlers.layout import SCAN_CLEAN, SCAN_THREATS, home_prefix, scan_status
 from estate_handlers.s3_errors import error_code, http_status, is_missing
 from estate_handlers.upload_policy import (
     S3_MAX_SINGLE_UPLOAD_BYTES,
@@ -108,9 +108,7 @@ def scan_verdict(store: Store, key: str,
                 (version_id is not None and http_status(exc) in (400, 405)):
             return None
         raise
-    verdict = next((t["Value"] for t in tagging.get("TagSet", [])
-                    if t.get("Key") == SCAN_STATUS_TAG), None)
-    return verdict, version_id or tagging.get("VersionId")
+    return scan_status(tagging.get("TagSet", [])), version_id or tagging.get("VersionId")
 
 
 def require_clean(store: Store, key: str, version_id: str | None) -> str | None:

@@ -107,3 +107,12 @@ def test_a_post_scan_failure_without_actions_is_still_reported():
     event = post_scan_action_failed_event("assets", "brands/logos/x/l.png", "v1", "ACCESS_DENIED")
     del event["detail"]["postScanActions"]
     assert scan_verdict.verdict_in(json.dumps(event)).failures == ("unknown",)
+
+
+def test_the_scan_status_is_read_from_guarddutys_tag_alone():
+    from estate_handlers.layout import scan_status
+    assert scan_status([{"Key": "kind", "Value": "NO_THREATS_FOUND"},
+                        {"Key": "GuardDutyMalwareScanStatus", "Value": "THREATS_FOUND"}]) \
+        == "THREATS_FOUND"
+    assert scan_status([{"Key": "kind", "Value": "NO_THREATS_FOUND"}]) is None
+    assert scan_status([]) is None

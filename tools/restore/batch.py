@@ -27,9 +27,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from botocore.exceptions import BotoCoreError, ClientError
+from estate_handlers.layout import SCAN_CLEAN, scan_status
 from estate_handlers.s3_errors import is_missing
-
-from infra.config import CLEAN, SCAN_STATUS_TAG
 
 MANIFEST_FIELDS = ["Bucket", "Key", "VersionId"]
 BATCH_COPY_LIMIT = 5 * 1024 ** 3
@@ -70,7 +69,7 @@ def job_may_copy(s3, bucket: str, key: str, version_id: str,
         tags = s3.get_object_tagging(Bucket=bucket, Key=key, VersionId=version_id)["TagSet"]
     except (ClientError, BotoCoreError):
         return False
-    return {"Key": SCAN_STATUS_TAG, "Value": CLEAN} in tags
+    return scan_status(tags) == SCAN_CLEAN
 
 
 def run_token(*parts: str) -> str:

@@ -24,7 +24,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from botocore.exceptions import BotoCoreError, ClientError
-from estate_handlers.layout import SCAN_CLEAN, SCAN_STATUS_TAG
+from estate_handlers.layout import SCAN_CLEAN, scan_status
 from estate_handlers.s3_errors import is_missing
 
 from tools.cli import aws_error
@@ -71,7 +71,7 @@ def is_archived(s3, bucket: str, version: StoredVersion) -> bool:
 def verdict_of(s3, bucket: str, version: StoredVersion) -> str | None:
     tags = s3.get_object_tagging(Bucket=bucket, Key=version.key,
                                  VersionId=version.version_id)["TagSet"]
-    return next((t["Value"] for t in tags if t["Key"] == SCAN_STATUS_TAG), None)
+    return scan_status(tags)
 
 
 def scan_one(s3, guardduty, bucket: str, version: StoredVersion, *, dry_run: bool,

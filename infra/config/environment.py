@@ -171,10 +171,8 @@ class EnvironmentConfig:
     def _derived_names(self) -> list[tuple[str, str]]:
         """(what, name) of every role, function and rule name the estate derives from the
         org and the environment's name."""
-        roles = ("replication_role_name", "reverse_replication_role_name",
-                 "reverse_batch_replication_role_name", "renditions_backfill_role_name",
-                 "malware_scan_role_name", "backup_role_name", "restore_batch_role_name",
-                 "github_deploy_role_name", "github_drift_role_name")
+        roles = sorted({attr for klass in type(self).__mro__ for attr, value in vars(klass).items()
+                        if attr.endswith("_role_name") and isinstance(value, property)})
         gate = self.upload_gate_names
         return [
             *((f"role name ({attr})", getattr(self, attr)) for attr in roles),

@@ -184,3 +184,15 @@ def test_an_org_and_name_too_long_for_a_derived_role_name_are_a_config_error():
     # CDK would refuse the 65+ character role name at synth, with a traceback.
     with pytest.raises(ConfigError, match=r"org .* makes the role name .* 66 characters long"):
         dataclasses.replace(dev(), org="o" * 22, name="abcdefghij")
+
+
+def test_a_new_role_name_property_is_length_checked_without_being_listed():
+    # Every `*_role_name` property is checked, found by name: one added later cannot be missed.
+    @dataclasses.dataclass(frozen=True)
+    class WithAuditRole(EnvironmentConfig):
+        @property
+        def audit_role_name(self) -> str:
+            return f"{self.org}-{self.name}-" + "audit" * 13
+
+    with pytest.raises(ConfigError, match=r"role name \(audit_role_name\) .* characters long"):
+        WithAuditRole(**{f.name: getattr(dev(), f.name) for f in dataclasses.fields(dev())})

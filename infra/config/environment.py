@@ -183,7 +183,7 @@ class EnvironmentConfig:
                 self.dedup_replica_guard_name_in(self.replica_region))),
             *(("rule name", name) for name in (
                 gate.uploads_rule, gate.not_clean_rule, gate.tagging_failed_rule,
-                *map(gate.release_rule, ("Hasher", "Renditions")))),
+                *map(gate.release_rule, gate.RELEASE_CONSUMERS))),
         ]
 
     @property

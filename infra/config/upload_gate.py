@@ -89,5 +89,12 @@ class UploadGateNames:
     def verdict_function(self) -> str:
         return f"{self.prefix}-verdict"
 
+    # The queues a clean verdict releases an upload to: one rule each, named after the consumer
+    # (the config checks every derived name's length, so a new consumer is named here first).
+    RELEASE_CONSUMERS = ("Hasher", "Renditions")
+
     def release_rule(self, consumer: str) -> str:
+        if consumer not in self.RELEASE_CONSUMERS:
+            raise ValueError(f"{consumer!r} is not one of the gate's release consumers "
+                             f"{self.RELEASE_CONSUMERS}")
         return f"{self.prefix}-release-{consumer.lower()}"

@@ -196,3 +196,11 @@ def test_a_new_role_name_property_is_length_checked_without_being_listed():
 
     with pytest.raises(ConfigError, match=r"role name \(audit_role_name\) .* characters long"):
         WithAuditRole(**{f.name: getattr(dev(), f.name) for f in dataclasses.fields(dev())})
+
+
+def test_a_release_rule_is_named_only_for_a_consumer_the_length_check_knows():
+    gate = dev().upload_gate_names
+    assert [gate.release_rule(c) for c in gate.RELEASE_CONSUMERS] == [
+        f"{gate.prefix}-release-hasher", f"{gate.prefix}-release-renditions"]
+    with pytest.raises(ValueError, match="'Thumbnails' is not one of the gate's release"):
+        gate.release_rule("Thumbnails")

@@ -317,7 +317,7 @@ def test_quarantined_versions_expire_after_the_configured_days(assets, prod):
 # ------------------------------------------------------------------------ the two triggers
 
 def test_gate_on_clean_verdicts_release_the_hasher_queue(assets, prod):
-    rule = _rule(assets, prod.upload_gate_names.release_rule("hasher"))
+    rule = _rule(assets, prod.upload_gate_names.release_rule("Hasher"))
     assert rule["EventPattern"] == {
         "source": ["aws.guardduty"], "detail-type": [SCAN_RESULT],
         "detail": {"s3ObjectDetails": {"bucketName": [prod.assets_bucket_name],
@@ -334,7 +334,7 @@ def test_gate_on_only_the_release_rule_may_send_to_the_hasher_queue(assets, prod
     allows = [s for s in policy["Properties"]["PolicyDocument"]["Statement"]
               if s["Effect"] == "Allow"]
     rule_arn = (f"arn:aws:events:{prod.primary_region}:{prod.account}:rule/"
-                + prod.upload_gate_names.release_rule("hasher"))
+                + prod.upload_gate_names.release_rule("Hasher"))
     assert allows == [{"Sid": "EventBridgeRuleReleaseHasherSends", "Effect": "Allow",
                        "Principal": {"Service": "events.amazonaws.com"},
                        "Action": "sqs:SendMessage",
@@ -348,7 +348,7 @@ def test_gate_on_the_hasher_queue_key_lets_only_the_release_rule_encrypt(assets,
     services = [s for s in key["Properties"]["KeyPolicy"]["Statement"]
                 if "Service" in s.get("Principal", {})]
     rule_arn = (f"arn:aws:events:{prod.primary_region}:{prod.account}:rule/"
-                + prod.upload_gate_names.release_rule("hasher"))
+                + prod.upload_gate_names.release_rule("Hasher"))
     assert _normal(services) == _normal([{
         "Sid": "EventBridgeRuleReleaseHasherEncrypts", "Effect": "Allow",
         "Principal": {"Service": "events.amazonaws.com"},

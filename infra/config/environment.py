@@ -27,7 +27,10 @@ WRITE_SWITCH_METRIC = "WritesPinnedToReplicaRegion"
 WRITE_SWITCH_PINNED, WRITE_SWITCH_RELEASED = 1, 0
 
 _ACCOUNT = re.compile(r"\d{12}")
-_REGION = re.compile(r"[a-z]{2}(-gov)?-[a-z]+-\d")
+_REGION = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d")
+# The estate writes its ARNs in the commercial partition (arn:aws:...): GovCloud, China and
+# the ISO Regions have partitions of their own.
+_OTHER_PARTITION = re.compile(r"(cn|[a-z]{2}-gov|[a-z]{2}-iso[a-z]?)-.*")
 # S3 general purpose bucket naming rules, minus the forms S3 reserves.
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _ORG = re.compile(r"[a-z0-9][a-z0-9-]{0,20}[a-z0-9]")
@@ -118,6 +121,9 @@ class EnvironmentConfig:
             value = getattr(self, region_field)
             if not _REGION.fullmatch(value or ""):
                 _fail(env, region_field, f"'{value}' is not an AWS region name")
+            if _OTHER_PARTITION.fullmatch(value):
+                _fail(env, region_field, f"'{value}' is outside the commercial partition (aws), "
+                      "where every ARN the estate writes lives")
         if self.primary_region != "us-east-1":
             # CloudFront certificates, WAF (CLOUDFRONT scope) and their metrics live there.
             _fail(env, "primary_region", "must be us-east-1 (CloudFront, ACM and WAF scope)")

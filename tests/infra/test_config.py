@@ -105,6 +105,12 @@ def test_unknown_region_name_is_rejected():
         _dev(backups_region="west")
 
 
+@pytest.mark.parametrize("region", ["us-gov-west-1", "cn-north-1", "us-isob-east-1"])
+def test_a_region_of_another_partition_is_rejected(region):
+    with pytest.raises(ConfigError, match=rf"replica_region '{region}' is outside the commercial"):
+        _dev(replica_region=region)
+
+
 def test_bad_alarm_email_is_rejected():
     with pytest.raises(ConfigError, match=r"alarm_email 'ops' is not an email"):
         _dev(alarm_email="ops")

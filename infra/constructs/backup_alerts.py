@@ -8,14 +8,16 @@ without a metric filter, so an EventBridge rule sends the event itself to the to
 from __future__ import annotations
 
 import jsii
-from aws_cdk import Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from infra.config import MonitoringConfig
 from infra.constructs.arns import rule_arn
 from infra.constructs.encryption import admit_delivery
+from infra.constructs.monitoring import MetricAlarm, undelivered_events
 
 FAILED_STATES = ["FAILED", "ABORTED", "EXPIRED"]
 
@@ -59,3 +61,14 @@ def backup_job_failures(scope: Construct, *, rule_name: str, vault_name: str,
                    sid="BackupJobFailuresPublish",
                    key_sid="BackupJobFailuresPublishToTheEncryptedTopic")
     return rule
+
+
+def backup_alerts_undelivered(m: MonitoringConfig, rule_name: str) -> MetricAlarm:
+    """The alarm for the rule above failing to publish: a failed job's event is then lost,
+    and only this alarm (CloudWatch publishes with its own permissions) says so."""
+    return undelivered_events(
+        group="Backup", section="Backups (AWS Backup)", rule_names=[rule_name],
+        period=Duration.minutes(m.alarm_period_minutes),
+        what="EventBridge failed to deliver an AWS Backup job failure to the alarm topic.",
+        runbook="read the vault's jobs in the AWS Backup console (FAILED, ABORTED, EXPIRED); "
+                "check the topic's policy and key policy for events.amazonaws.com.")

@@ -129,16 +129,27 @@ class EncryptedLogGroup(Construct):
         cfn.retention_in_days = log_retention_days(retention_days)
 
 
+EVENTBRIDGE = "events.amazonaws.com"
+
+
 def admit_delivery(key: kms.IKey, target, *, target_arn: str, action: str, service: str,
                    conditions: dict, sid: str, key_sid: str | None = None) -> None:
     """Let ``service`` ``action`` on ``target`` (a queue or topic encrypted with ``key``) and
-    use ``key`` to do it, both only under ``conditions`` (who the source is)."""
+    use ``key`` to do it, both only under ``conditions`` (who the source is).
+
+    EventBridge is the exception on the key: its KMS requests for the target carry no
+    ``aws:SourceArn``/``aws:SourceAccount``, so a key statement conditioned on them refuses every
+    delivery, which the rule only counts as a failed invocation ("Adding the aws:SourceAccount,
+    aws:SourceArn, and aws:SourceOrgID to a AWS KMS policy is not supported for
+    EventBridge-to-encrypted topics", https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html;
+    queues are reached the same way). Its key statement is unconditioned: using the key sends
+    nothing, and the target's policy, which keeps ``conditions``, decides who may send."""
     principal = iam.ServicePrincipal(service)
     key.add_to_resource_policy(iam.PolicyStatement(
         sid=key_sid or sid, principals=[principal],
         actions=["kms:GenerateDataKey", "kms:Decrypt"],
         resources=["*"],  # in a key policy, "*" means this key
-        conditions=conditions))
+        conditions=None if service == EVENTBRIDGE else conditions))
     target.add_to_resource_policy(iam.PolicyStatement(
         sid=sid, principals=[principal], actions=[action], resources=[target_arn],
         conditions=conditions))

@@ -160,3 +160,21 @@ def test_a_break_glass_role_name_with_non_ascii_letters_is_rejected():
     # IAM names are ASCII; \w alone would accept "rôle".
     with pytest.raises(ConfigError, match="break_glass_role_name"):
         dataclasses.replace(ENVIRONMENTS["dev"](), break_glass_role_name="rôle-brisé")
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_no_key_conditions_eventbridge_on_its_source(estate, env):
+    # EventBridge's KMS requests for an encrypted target carry no aws:Source* keys: a key
+    # statement conditioned on them refuses every delivery (SNS developer guide, key
+    # management). The targets' own policies keep the source conditions.
+    found = []
+    for where, key in _all_keys(estate, env):
+        for statement in _statements(key):
+            if statement.get("Principal", {}).get("Service") == "events.amazonaws.com" \
+                    and statement["Effect"] == "Allow":
+                found.append(where)
+                used = {k for test in statement.get("Condition", {}).values() for k in test}
+                assert not {k for k in used if k.lower().startswith("aws:source")}, \
+                    (where, statement)
+    # prod: the gate's three queue keys and the alarm topic's key; dev (no gate): the topic's
+    assert len(found) >= (4 if env == "prod" else 1)

@@ -401,7 +401,9 @@ def test_a_contributed_metric_alarm_gets_the_estate_name_topic_and_dashboard_gra
     [topic_id] = resources(template, "AWS::SNS::Topic")
     assert props["AlarmActions"] == [{"Ref": topic_id}]
     assert "# Renditions" in _dashboard_text(template)
-    assert len(alarms(template)) == 1  # a target left empty gets no alarms
+    # A target left empty gets no alarms; the stack's own: its backup rule's deliveries.
+    assert sorted(alarms(template)) == [f"{dev().alarm_name_prefix}-Backup-Events-Undelivered-Critical",
+                                        f"{dev().alarm_name_prefix}-Renditions-Failed-Critical"]
 
 
 # Config --------------------------------------------------------------------------------------

@@ -27,6 +27,8 @@ EXPECTED_ALARMS = {
         "WriteHealth-Latency-P99", "WriteHealth-Fault-Count", "WriteHealth-Throttled-Count",
         # the rule back from the replica: its destination (the assets bucket) is here
         "ReplicationBack-Latency", "ReplicationBack-Pending-Growing", "ReplicationBack-Silent",
+        # the rule that sends AWS Backup's failed jobs to the alarm topic, failing to
+        "Backup-Events-Undelivered",
     },
     "ReplicationMonitoring": {
         "Replication-Latency", "Replication-Pending-Growing", "Replication-Silent",
@@ -52,6 +54,7 @@ UPLOAD_GATE_ALARMS = {
     "ScanVerdict-Latency-P99", "ScanVerdict-Fault-Count", "ScanVerdict-Throttled-Count",
     "VerdictQueue-Queue-Message-Age-Max", "VerdictQueue-DLQ-Queue-Message-Count-Max",
     "UploadGate-Threats-Found", "UploadGate-Scans-Failed", "UploadGate-Unscanned-Backlog",
+    "UploadGate-Events-Undelivered",
 }
 
 # Where AWS publishes each metric (CloudWatch alarms only read metrics of their own region).

@@ -235,9 +235,19 @@ def test_a_failed_backup_job_of_the_vault_reaches_the_alarm_topic_and_only_this_
     rule_arn = f"arn:aws:events:{cfg.primary_region}:{cfg.account}:rule/{rule['Name']}"
     only_this_rule = {"ArnEquals": {"aws:SourceArn": rule_arn},
                       "StringEquals": {"aws:SourceAccount": cfg.account}}
-    granted = [s for cfn_type, doc in (("AWS::SNS::TopicPolicy", "PolicyDocument"),
-                                       ("AWS::KMS::Key", "KeyPolicy"))
-               for r in resources_of(template, cfn_type).values()
-               for s in r["Properties"][doc]["Statement"]
-               if s.get("Principal") == {"Service": "events.amazonaws.com"}]
-    assert len(granted) == 2 and all(s["Condition"] == only_this_rule for s in granted)
+    publishers, key_users = ([s for r in resources_of(template, cfn_type).values()
+                              for s in r["Properties"][doc]["Statement"]
+                              if s.get("Principal") == {"Service": "events.amazonaws.com"}]
+                             for cfn_type, doc in (("AWS::SNS::TopicPolicy", "PolicyDocument"),
+                                                   ("AWS::KMS::Key", "KeyPolicy")))
+    assert [s["Condition"] for s in publishers] == [only_this_rule]
+    # The key's statement has no source conditions: EventBridge's KMS requests carry none
+    # (SNS developer guide), so with them every failed job would be lost on the way.
+    assert len(key_users) == 1 and "Condition" not in key_users[0]
+    [undelivered] = [a["Properties"] for a in resources_of(template, "AWS::CloudWatch::Alarm").values()
+                     if a["Properties"]["AlarmName"]
+                     == f"{cfg.alarm_name_prefix}-Backup-Events-Undelivered-Critical"]
+    assert undelivered["Metrics"][0]["MetricStat"]["Metric"] == {
+        "Namespace": "AWS/Events", "MetricName": "FailedInvocations",
+        "Dimensions": [{"Name": "RuleName", "Value": rule["Name"]}]}
+    assert (undelivered["Threshold"], undelivered["TreatMissingData"]) == (0, "notBreaching")

@@ -342,18 +342,17 @@ def test_gate_on_only_the_release_rule_may_send_to_the_hasher_queue(assets, prod
                        "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}}}]
 
 
-def test_gate_on_the_hasher_queue_key_lets_only_the_release_rule_encrypt(assets, prod):
+def test_gate_on_the_hasher_queue_key_lets_eventbridge_encrypt_for_the_queue(assets, prod):
+    # Without source conditions: EventBridge's KMS requests carry none (encryption.py); the
+    # queue policy above limits sending to the release rule.
     queue = assets["Resources"][_hasher_queue_id(assets)]
     key = assets["Resources"][queue["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0]]
     services = [s for s in key["Properties"]["KeyPolicy"]["Statement"]
                 if "Service" in s.get("Principal", {})]
-    rule_arn = (f"arn:aws:events:{prod.primary_region}:{prod.account}:rule/"
-                + prod.upload_gate_names.release_rule("Hasher"))
     assert _normal(services) == _normal([{
         "Sid": "EventBridgeRuleReleaseHasherEncrypts", "Effect": "Allow",
         "Principal": {"Service": "events.amazonaws.com"},
-        "Action": ["kms:GenerateDataKey", "kms:Decrypt"], "Resource": "*",
-        "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}}}])
+        "Action": ["kms:GenerateDataKey", "kms:Decrypt"], "Resource": "*"}])
 
 
 def test_gate_off_s3_notifies_the_hasher_queue_and_no_gate_exists(dev_assets):
@@ -421,10 +420,10 @@ def test_only_the_two_verdict_rules_may_send_to_the_verdict_queue_and_use_its_ke
     assert sorted(senders) == sorted(rules)
     queue = assets["Resources"][queue_id]
     key = assets["Resources"][queue["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0]]
-    encrypters = [s["Condition"]["ArnEquals"]["aws:SourceArn"]
-                  for s in key["Properties"]["KeyPolicy"]["Statement"]
+    # One key statement per rule, unconditioned: EventBridge's KMS requests carry no source.
+    encrypters = [s for s in key["Properties"]["KeyPolicy"]["Statement"]
                   if s.get("Principal", {}).get("Service") == "events.amazonaws.com"]
-    assert sorted(encrypters) == sorted(rules)
+    assert len(encrypters) == 2 and not any("Condition" in s for s in encrypters)
 
 
 def test_verdict_function_publishes_to_the_alarm_topic_by_its_derived_arn(assets, prod):
@@ -612,3 +611,23 @@ def test_while_stored_objects_are_scanned_only_versions_found_not_clean_are_held
 def test_hold_unscanned_must_be_a_boolean():
     with pytest.raises(ConfigError, match="upload_gate: hold_unscanned must be true or false"):
         UploadGateConfig(enabled=True, hold_unscanned="no")
+
+
+def test_every_rule_delivering_to_a_queue_is_watched_for_events_it_failed_to_deliver(
+        estate, assets, prod):
+    # A queue or key policy that refuses EventBridge drops every verdict silently: the rule
+    # only counts it as FailedInvocations.
+    delivering = sorted(r["Properties"]["Name"]
+                        for r in resources(assets, "AWS::Events::Rule").values()
+                        if r["Properties"].get("Targets"))
+    assert len(delivering) == 4  # not clean, tagging failed, release to hasher and renditions
+    alarm = _alarms(estate, "prod")[f"{prod.alarm_name_prefix}-UploadGate-Events-Undelivered-Critical"]
+    watched = sorted(m["MetricStat"]["Metric"]["Dimensions"][0]["Value"]
+                     for m in alarm["Metrics"] if "MetricStat" in m
+                     and m["MetricStat"]["Metric"]["MetricName"] == "FailedInvocations"
+                     and m["MetricStat"]["Metric"]["Namespace"] == "AWS/Events")
+    assert watched == delivering
+    (expression,) = [m["Expression"] for m in alarm["Metrics"] if "Expression" in m]
+    assert expression == " + ".join(f"FILL(f{i}, 0)" for i in range(4))
+    assert (alarm["Threshold"], alarm["ComparisonOperator"], alarm["TreatMissingData"]) == \
+        (0, "GreaterThanThreshold", "notBreaching")

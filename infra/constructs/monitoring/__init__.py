@@ -60,6 +60,7 @@ from infra.constructs.monitoring.targets import (
     MonitoredQueue,
     MonitoringTargets,
     WatchedReplication,
+    undelivered_events,
 )
 from infra.constructs.monitoring.topic import TopicNames
 
@@ -78,4 +79,5 @@ __all__ = [
     "TopicNames",
     "WatchedReplication",
     "replication_destination_alarms",
+    "undelivered_events",
 ]

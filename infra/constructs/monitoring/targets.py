@@ -56,6 +56,22 @@ class MetricAlarm:
     datapoints: int | None = None  # breaching datapoints of those periods; None: all of them
 
 
+def undelivered_events(*, group: str, section: str, rule_names: list[str], period: Duration,
+                       what: str, runbook: str) -> MetricAlarm:
+    """Any event an EventBridge rule of ``rule_names`` failed to deliver to its target: a
+    target policy or key policy that refuses EventBridge drops every event, and the rule only
+    counts it (``AWS/Events`` ``FailedInvocations``, per ``RuleName``)."""
+    failed = {f"f{i}": cw.Metric(namespace="AWS/Events", metric_name="FailedInvocations",
+                                 dimensions_map={"RuleName": name}, statistic="Sum",
+                                 period=period, label=name)
+              for i, name in enumerate(rule_names)}
+    metric = failed["f0"] if len(failed) == 1 else cw.MathExpression(
+        expression=" + ".join(f"FILL({m}, 0)" for m in failed), using_metrics=failed,
+        label="Events not delivered", period=period)
+    return MetricAlarm(group=group, name="Events-Undelivered", section=section, metric=metric,
+                       threshold=0, what=what, runbook=runbook)
+
+
 @dataclass(frozen=True)
 class WatchedReplication:
     """One replication rule, by the names S3 publishes its metrics under."""

@@ -62,11 +62,13 @@ IMMUTABLE_PREFIXES = (PROCESSED, THUMBNAILS, BRAND_LOGOS)
 
 IMMUTABLE_TTL = {"min": Duration.days(1), "default": Duration.days(365), "max": Duration.days(365)}
 MUTABLE_TTL = {"min": Duration.seconds(0), "default": Duration.days(1), "max": Duration.days(7)}
-# /i/ answers carry S3's week-long browser max-age (image_urls.CACHE_CONTROL); the minimum TTL
-# keeps the edge copy a year anyway (CloudFront caches for the minimum TTL when the origin's
-# max-age is lower, and still passes the origin's header on): its key is the stored key.
-IMAGE_URL_TTL = {"min": Duration.days(365), "default": Duration.days(365),
-                 "max": Duration.days(365)}
+# /i/ answers carry S3's week-long browser max-age (image_urls.CACHE_CONTROL) and CloudFront's
+# Age (time in its caches), which browsers subtract from that week (RFC 9111, 4.2.3): an edge
+# copy a year old would reach a browser already stale, and every view would revalidate. The
+# edge (and Origin Shield) keep a copy at most a day, then revalidate with S3 (a 304 for an
+# unchanged rendition), so a browser gets at least five of its seven days.
+IMAGE_URL_TTL = {"min": Duration.seconds(0), "default": Duration.days(1),
+                 "max": Duration.days(1)}
 
 # Fail over on what a regional S3 outage returns. Not on 403/404: the replica keeps objects
 # deleted from the primary (delete markers are not replicated), so failing over on 403/404
@@ -205,7 +207,7 @@ class AssetsCdn(Construct):
         # also keeps /i/ answers (a week for browsers) apart from the direct URLs' (a year).
         self.image_url_cache_policy = self._cache_policy(
             "ImageUrls", "Negotiated image URLs: the stored key and S3's response-cache-control, "
-            "a year", IMAGE_URL_TTL,
+            "a day", IMAGE_URL_TTL,
             query_strings=cloudfront.CacheQueryStringBehavior.allow_list(
                 ORIGIN_CACHE_CONTROL_PARAMETER))
         self.deny_function = cloudfront.Function(

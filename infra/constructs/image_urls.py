@@ -18,7 +18,8 @@ What a reviewer can check here:
   two would put the image logic on every denied path and the deny logic on every image;
 - its cache policy (``image_url_cache_policy`` in the CDN) keys on the rewritten URI and the
   one query parameter the function sets (no header or cookie), so the hit ratio is not split
-  by Accept, User-Agent or the hints, and keeps objects a year whatever max-age S3 answers;
+  by Accept, User-Agent or the hints, and keeps objects a day (``cdn.IMAGE_URL_TTL``: the
+  Age CloudFront adds eats into the browser's week);
 - the week-long ``Cache-Control`` a browser gets comes from S3 itself: the function asks for
   it with ``response-cache-control``, which S3 honours on a 200 only, so a 403 (rendition not
   written yet, not yet replicated) or a 5xx never carries it. The response headers policy adds

@@ -11,6 +11,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from infra.constructs.tiering import LONE_DELETE_MARKERS
 from infra.nag import acknowledge
 
 
@@ -42,7 +43,8 @@ class AccessLogBucket(Construct):
                     expiration=Duration.days(retention_days),
                     noncurrent_version_expiration=Duration.days(1),
                     abort_incomplete_multipart_upload_after=Duration.days(1),
-                )
+                ),
+                LONE_DELETE_MARKERS,  # what the expiry leaves behind each log object
             ],
             removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )

@@ -57,6 +57,16 @@ def _versions_rule(expiry: ObjectExpiry, *, glacier_ir: bool) -> s3.LifecycleRul
     )
 
 
+# In a versioned bucket an expiration (or a user's delete) only puts a delete marker over the
+# version; the version goes later as noncurrent, and the marker, then alone, stays forever
+# unless a rule removes it. S3 takes ExpiredObjectDeleteMarker only in a rule without
+# expiration days, and removes only markers with no version left behind them: nothing a
+# restore could still use. Whole-bucket, because tag-filtered expiries (duplicates,
+# quarantine) leave markers no prefix can find.
+LONE_DELETE_MARKERS = s3.LifecycleRule(id="expire-lone-delete-markers",
+                                       expired_object_delete_marker=True)
+
+
 def expiration_rules(expiry: ObjectExpiry) -> list[s3.LifecycleRule]:
     """Every rule that expires current objects of the assets bucket. The replica gets the
     same rules: the one place to add an expiry (e.g. a quarantine prefix) is here."""
@@ -72,21 +82,14 @@ def expiration_rules(expiry: ObjectExpiry) -> list[s3.LifecycleRule]:
             expiration=Duration.days(expiry.duplicates_days),
         ),
         # the health route's probe objects (one a minute per probed region, replicated like
-        # everything else). In a versioned bucket the expiration only adds a delete marker
-        # over the version; the version goes a day later as noncurrent, and the marker, then
-        # alone, by the second rule (S3 takes ExpiredObjectDeleteMarker only in a rule
-        # without expiration days).
+        # everything else).
         s3.LifecycleRule(
             id="expire-write-health-probes",
             prefix=WRITE_HEALTH_PREFIX,
             expiration=Duration.days(WRITE_HEALTH_EXPIRY_DAYS),
             noncurrent_version_expiration=Duration.days(WRITE_HEALTH_EXPIRY_DAYS),
         ),
-        s3.LifecycleRule(
-            id="expire-write-health-markers",
-            prefix=WRITE_HEALTH_PREFIX,
-            expired_object_delete_marker=True,
-        ),
+        LONE_DELETE_MARKERS,
         # The operator tools' Batch Operations manifests and completion reports.
         *(s3.LifecycleRule(
             id=f"expire-{prefix.rstrip('/')}",
@@ -153,5 +156,6 @@ def backups_lifecycle_rules(*, deep_archive_after_days: int,
             ],
             noncurrent_version_expiration=Duration.days(noncurrent_expiration_days),
             abort_incomplete_multipart_upload_after=Duration.days(ABORT_MULTIPART_AFTER_DAYS),
-        )
+        ),
+        LONE_DELETE_MARKERS,
     ]

@@ -168,8 +168,11 @@ def test_log_bucket_is_private_tls_only_and_retained(log_bucket):
 
 def test_log_bucket_expires_logs_after_the_configured_days(log_bucket):
     cfg, _, _, _, bucket = log_bucket
-    [rule] = bucket["Properties"]["LifecycleConfiguration"]["Rules"]
+    rule, markers = bucket["Properties"]["LifecycleConfiguration"]["Rules"]
     assert rule["ExpirationInDays"] == cfg.access_log_retention_days
+    # Each expired log leaves a delete marker (the bucket is versioned): removed once alone.
+    assert markers == {"Id": "expire-lone-delete-markers", "Status": "Enabled",
+                       "ExpiredObjectDeleteMarker": True}
 
 
 def test_log_bucket_accepts_logs_only_from_this_regions_estate_buckets(log_bucket):

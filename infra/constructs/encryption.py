@@ -96,6 +96,26 @@ def guard_key_from_destruction(key: kms.Key, *, break_glass_role_arn: str) -> No
     cfn.bypass_policy_lockout_safety_check = True
 
 
+ALIAS_MOVING_ACTIONS = ("kms:UpdateAlias", "kms:DeleteAlias")
+
+
+def guard_alias(key: kms.Key, *, break_glass_role_arn: str) -> None:
+    """Deny moving or deleting the key's alias to every principal except the break-glass role,
+    for a key other resources name by its alias (a replication rule's ``ReplicaKmsKeyID``, a
+    role's ``kms:ResourceAliases``): pointed at another key, replication would stop decrypting
+    and write with a key nothing else can read. KMS checks UpdateAlias and DeleteAlias against
+    the key the alias points to, so this key's policy decides. Its own policy stays updatable
+    (no lockout bypass), unlike a key guarded from destruction."""
+    key.add_to_resource_policy(iam.PolicyStatement(
+        sid="OnlyBreakGlassMayMoveTheAlias",
+        effect=iam.Effect.DENY,
+        principals=[iam.AnyPrincipal()],
+        actions=list(ALIAS_MOVING_ACTIONS),
+        resources=["*"],
+        conditions={"ArnNotEquals": {"aws:PrincipalArn": break_glass_role_arn}},
+    ))
+
+
 class EncryptedLogGroup(Construct):
     """A named log group, retained, encrypted with its own rotating key."""
 

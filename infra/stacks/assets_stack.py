@@ -11,6 +11,7 @@ from infra.config import ORIGINALS, EnvironmentConfig
 from infra.constructs.browser_uploads import cors_rule_specs
 from infra.constructs.cdn import grant_distribution_read
 from infra.constructs.encrypted_bucket import EncryptedBucket
+from infra.constructs.encryption import guard_alias
 from infra.constructs.malware_gate import MalwareGate, split_by_gate
 from infra.constructs.renditions import Renditions, fan_out_originals
 from infra.constructs.replication import ReplicationRole, SourceReplication
@@ -74,6 +75,8 @@ class AssetsStack(Stack):
             intelligent_tiering=assets_intelligent_tiering(),
             cors_rules=cors_rule_specs(cfg.assets_cors),
         )
+        # The replica's rule back here and the replication role name this key by its alias.
+        guard_alias(self.assets.key, break_glass_role_arn=cfg.break_glass_role_arn)
         # AWS Backup's continuous backup (the Recovery stack, every environment) follows the
         # bucket's changes through EventBridge and turns that delivery on itself; CloudFormation
         # owns the notification configuration and would turn it off on the next change to it,

@@ -178,3 +178,19 @@ def test_no_key_conditions_eventbridge_on_its_source(estate, env):
                     (where, statement)
     # prod: the gate's three queue keys and the alarm topic's key; dev (no gate): the topic's
     assert len(found) >= (4 if env == "prod" else 1)
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_only_the_break_glass_role_may_move_or_delete_the_assets_keys_alias(estate, env):
+    # The replica's rule back (ReplicaKmsKeyID) and the replication role (kms:ResourceAliases)
+    # name the assets key by its alias: moved to another key, replication breaks silently.
+    cfg = estate.stages[env].cfg
+    key = _bucket_key(estate, env, "Assets", cfg.assets_bucket_name)
+    assert {"Sid": "OnlyBreakGlassMayMoveTheAlias", "Effect": "Deny", "Principal": {"AWS": "*"},
+            "Action": ["kms:DeleteAlias", "kms:UpdateAlias"], "Resource": "*",
+            "Condition": {"ArnNotEquals": {"aws:PrincipalArn": cfg.break_glass_role_arn}}
+            } in _statements(key)
+    # Its policy stays updatable by deploys: no PutKeyPolicy deny, so no lockout bypass.
+    assert not any("kms:PutKeyPolicy" in as_list(s["Action"]) for s in _statements(key)
+                   if s["Effect"] == "Deny")
+    assert "BypassPolicyLockoutSafetyCheck" not in key["Properties"]

@@ -1,5 +1,6 @@
 """The accounts' trust of GitHub Actions, one stack per account, outside the environments'
-stages: the pipeline deploys `<env>/*` and so can never rewrite the trust it deploys with."""
+stages: the pipeline deploys `<env>/*` and so never targets the trust it deploys with (what
+keeps a merged change from altering it is review: docs/delivery.md, "The trust")."""
 from __future__ import annotations
 
 from aws_cdk import Stage, Tags

@@ -124,3 +124,29 @@ def test_a_template_that_is_not_json_is_one_line_and_exit_1(tmp_path, capsys):
     same = write_assembly(tmp_path / "a", STACK)
     assert main(["--base-dir", str(broken), "--head-dir", str(same)]) == 1
     assert f"{template.name} is not valid JSON" in capsys.readouterr().err
+
+
+def test_a_review_that_cannot_run_replaces_the_comment_with_a_failure(tmp_path):
+    # The comment job edits the pull request's comment in place: with no new comment, the last
+    # verdict (perhaps a pass) would stay up beside a failing check.
+    from tools.review.comment import MARKER
+    broken = write_assembly(tmp_path / "broken", STACK)
+    (template,) = broken.glob("assembly-dev/*.template.json")
+    template.write_text("{")
+    same = write_assembly(tmp_path / "a", STACK)
+    comment = tmp_path / "comment.md"
+    comment.write_text("an earlier verdict")
+    assert main(["--base-dir", str(broken), "--head-dir", str(same),
+                 "--comment", str(comment)]) == 1
+    body = comment.read_text()
+    assert body.startswith(MARKER + "\n### ⛔ The infrastructure review could not run")
+    assert f"{template.name} is not valid JSON" in body
+
+
+def test_a_failure_comment_shows_the_error_as_text_it_cannot_escape():
+    from tools.review.comment import FAILURE_DETAIL_CHARS, failure_body
+    fence = "`" * 3
+    body = failure_body(f"boom {fence}\n# injected heading\n" + "x" * 5000)
+    assert body.count(fence) == 2  # the comment's own fence, opened and closed
+    assert "# injected heading" not in body  # cut: only the error's last characters are kept
+    assert len(body) < FAILURE_DETAIL_CHARS + 500

@@ -215,7 +215,8 @@ def test_deploy_synthesizes_once_and_every_deploy_job_consumes_that_artifact():
 def test_drift_runs_on_a_schedule_for_every_environment_through_oidc():
     workflow = load("drift.yml")
     assert "schedule" in workflow["on"]
-    (job,) = workflow["jobs"].values()
+    assert list(workflow["jobs"]) == ["drift", "report"]  # the report: the next test
+    job = workflow["jobs"]["drift"]
     assert job["strategy"]["matrix"]["env"] == list(ENVIRONMENTS)
     assert job["strategy"]["fail-fast"] is False
     assert "python -m tools.drift" in runs(job) and "GITHUB_STEP_SUMMARY" in runs(job)
@@ -304,3 +305,77 @@ def test_the_review_compares_the_head_with_the_base_it_was_merged_onto():
     assert 'base="$(git rev-parse HEAD^1)"' in runs(job) and '--base "$base"' in runs(job)
     assert "pull_request.base.sha" not in (ROOT / ".github/workflows/pull-request.yml").read_text()
     assert 'head -c 900000 review/report.md >> "$GITHUB_STEP_SUMMARY"' in runs(job)
+
+
+def _run_step(script: str, tmp_path: Path, env: dict, gh: str) -> tuple[int, str, list[str]]:
+    """Run a step's script under bash with a fake `gh` (``gh``: its bash body; it logs its
+    arguments); the exit code, the output and the logged calls."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    log = tmp_path / "gh.log"
+    fake = bin_dir / "gh"
+    fake.write_text(f'#!/bin/bash\necho "$*" >> {log}\n{gh}\n')
+    fake.chmod(0o755)
+    done = subprocess.run(["bash", "-e", "-c", script], capture_output=True, text=True,
+                          env={"PATH": f"{bin_dir}:/usr/bin:/bin", **env})
+    calls = log.read_text().splitlines() if log.exists() else []
+    return done.returncode, done.stdout + done.stderr, calls
+
+
+@pytest.mark.parametrize("env", list(ENVIRONMENTS))
+def test_a_deploy_job_deploys_only_mains_newest_commit(env, tmp_path):
+    # A re-run of an older run (or an approval given after main moved on) would put an older
+    # assembly over a newer one: the guard stops the job before it gets credentials.
+    job = load("deploy.yml")["jobs"][f"deploy-{env}"]
+    steps = job["steps"]
+    (guard,) = [s for s in steps if "commits/main" in s.get("run", "")]
+    (creds,) = steps_using(job, "aws-actions/configure-aws-credentials")
+    assert steps.index(guard) < steps.index(creds)
+    assert guard["env"]["THIS_COMMIT"] == "${{ github.sha }}"
+    names = {"REPOSITORY": "acme/estate", "THIS_COMMIT": "a" * 40, "GH_TOKEN": "t"}
+    code, _, calls = _run_step(guard["run"], tmp_path, names, gh=f"echo {'a' * 40}")
+    assert code == 0 and calls == ["api repos/acme/estate/commits/main --jq .sha"]
+    code, out, _ = _run_step(guard["run"], tmp_path, names, gh=f"echo {'b' * 40}")
+    assert code == 1 and f"main is at {'b' * 40}" in out
+    code, out, _ = _run_step(guard["run"], tmp_path, names, gh="exit 1")  # API unreachable
+    assert code != 0
+
+
+def test_a_failed_drift_check_opens_an_issue_or_comments_on_the_open_one(tmp_path):
+    # GitHub notifies only the cron's last editor of a failed scheduled run.
+    jobs = load("drift.yml")["jobs"]
+    report = jobs["report"]
+    assert (report["needs"], report["if"]) == ("drift", "failure()")
+    assert report["permissions"] == {"issues": "write"}
+    assert "id-token" not in json.dumps(report)
+    (step,) = report["steps"]
+    env = {"GH_TOKEN": "t", "GH_REPO": "acme/estate", "RUN_URL": "https://run/1"}
+    listing = 'if [ "$1 $2" = "issue list" ]; then echo "{open}"; fi'
+    code, _, calls = _run_step(step["run"], tmp_path / "none", env, gh=listing.format(open=""))
+    assert code == 0 and calls[-1].startswith("issue create --title Drift check failed --body")
+    assert "https://run/1" in calls[-1]
+    code, _, calls = _run_step(step["run"], tmp_path / "open", env, gh=listing.format(open="42"))
+    assert code == 0 and calls[-1] == "issue comment 42 --body Failed again: https://run/1"
+
+
+def test_the_drift_job_installs_boto3_and_each_dependency_at_the_tested_pins():
+    # It can read prod: nothing may come from PyPI newer than what the suite ran.
+    from importlib.metadata import requires
+
+    def closure(name: str, seen: set[str]) -> set[str]:
+        for requirement in requires(name) or []:
+            if "extra ==" in requirement:
+                continue
+            dep = re.split(r"[ <>=!~;\[]", requirement, maxsplit=1)[0].lower()
+            if dep not in seen:
+                seen.add(dep)
+                closure(dep, seen)
+        return seen
+
+    job = load("drift.yml")["jobs"]["drift"]
+    (install,) = [s["run"] for s in job["steps"] if "pip install" in s.get("run", "")]
+    assert "--no-deps" in install and "--only-binary=:all:" in install
+    named = set(re.search(r"\^\((.*?)\)==", install).group(1).split("|"))
+    assert named == closure("boto3", {"boto3"})
+    pins = (ROOT / "requirements-dev.txt").read_text()
+    assert all(re.search(rf"^{re.escape(n)}==", pins, re.M) for n in named)

@@ -36,6 +36,7 @@ from tools.review.comment import (
     OVERRIDE_LABEL,
     TOOLCHAIN_LABEL,
     comment_body,
+    failure_body,
     gate,
     parse_labels,
 )
@@ -165,6 +166,11 @@ def main(argv: list[str] | None = None) -> int:
         toolchain = _toolchain_changes(args)
     except ReviewError as error:
         _progress(str(error))
+        if args.comment:  # the pull request's comment must not keep an earlier verdict
+            try:
+                args.comment.write_text(failure_body(str(error)), encoding="utf-8")
+            except OSError as write_error:
+                _progress(f"cannot write {args.comment}: {write_error.strerror or write_error}")
         return 1
     review = diff_assemblies(base_stacks, head_stacks)
     review.toolchain_changed = toolchain

@@ -173,6 +173,21 @@ def comment_body(review: Review, base_label: str, head_label: str, labels: list[
     return _cut(body, MAX_COMMENT_CHARS)
 
 
+FAILURE_DETAIL_CHARS = 3000
+
+
+def failure_body(error: str) -> str:
+    """The comment when the review could not run (a synthesis or assembly error): it replaces
+    the last verdict, which no longer describes the pull request. The error is shown as text
+    (backticks become apostrophes: nothing in it can close the fence), cut to its last
+    ``FAILURE_DETAIL_CHARS`` characters, where a traceback's cause is."""
+    detail = error.replace("`", "'")[-FAILURE_DETAIL_CHARS:]
+    return "\n".join([
+        MARKER, "### ⛔ The infrastructure review could not run", "",
+        "The check fails until it runs again: no earlier verdict applies to this pull request. "
+        "The whole output is in the workflow run's log.", "", "```text", detail, "```", ""])
+
+
 CUT_NOTE = ("… the report is cut here (GitHub's comment size limit); the whole report is "
             "the `review` artifact of this workflow run.")
 

@@ -58,8 +58,10 @@ def writes_failed_over_alarm(health_check_id: str, cfg: EnvironmentConfig) -> Me
                          statistic="Minimum", label="Primary writes healthy (1 = yes)",
                          period=period),
         threshold=1, comparison=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
-        # Silence is Route 53 or CloudWatch in us-east-1 failing: treat it as failed over.
-        missing=cw.TreatMissingData.BREACHING,
+        # Silence is Route 53 or CloudWatch in us-east-1 failing: treat it as failed over. Two
+        # minutes in a row: CloudWatch delivers a datapoint late now and then, and one late
+        # minute alone must not page "uploads are in the other region".
+        missing=cw.TreatMissingData.BREACHING, periods=2,
         what=f"Uploads are answered by {cfg.replica_region}: the primary write path's health "
              "check is unhealthy (or forced so by `make failover`).",
         runbook=RUNBOOKS["failed_over"])

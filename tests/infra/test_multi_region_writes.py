@@ -549,6 +549,8 @@ def test_an_alarm_says_when_writes_are_served_by_the_replica_region(estate):
     assert (output["StackName"], output["Region"]) == ("prod-UploadApi", "us-east-1")
     assert alarm["ComparisonOperator"] == "LessThanThreshold" and alarm["Threshold"] == 1
     assert alarm["TreatMissingData"] == "breaching"
+    # Two one-minute periods in a row: one late datapoint (missing, so breaching) never pages.
+    assert (alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (2, 2)
     assert estate.stack("prod", "Monitoring").region == "us-east-1"
 
 

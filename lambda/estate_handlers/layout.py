@@ -115,7 +115,8 @@ DEDUP_REPLICA_PROTECTED_METRIC = "DedupReplicaProtected"
 UPLOAD_KINDS = "<upload kind>"
 EMF_METRICS: dict[str, dict[str, tuple[str, ...]]] = {
     "estate_handlers.presign": {"UrlsIssued": (UPLOAD_KINDS, "download"),
-                                "DedupHits": (UPLOAD_KINDS,)},
+                                "DedupHits": (UPLOAD_KINDS,),
+                                "DedupLookupsFailed": (UPLOAD_KINDS,)},
     "estate_handlers.hasher": {"HashedObjects": (), "BytesHashed": (), "DuplicatesFound": (),
                                "ObjectsLeftUntagged": ()},
     "estate_handlers.renditions.handler": {"RejectedOriginals": ()},

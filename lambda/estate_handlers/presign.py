@@ -99,8 +99,14 @@ def make_s3_client(region_name: str):
     return client("s3", Config(signature_version="s3v4", s3=s3, **_TIMEOUTS), region_name)
 
 
+# The dedup lookup (a strongly consistent GetItem, milliseconds when DynamoDB is well) must give
+# up early enough to issue the upload anyway within the function's 10 s: at most ~4 s.
+_DEDUP_TIMEOUTS = {"connect_timeout": 1, "read_timeout": 1,
+                   "retries": {"mode": "standard", "total_max_attempts": 2}}
+
+
 def make_dynamodb_client(region_name: str):
-    return client("dynamodb", Config(**_TIMEOUTS), region_name)
+    return client("dynamodb", Config(**_DEDUP_TIMEOUTS), region_name)
 
 
 current_deps = once(Deps.from_env)
@@ -152,7 +158,16 @@ def issue_upload() -> dict:
     deps, caller, event = _request()
     req = parse_upload_request(json_body(event), deps.policy, caller)
     if req.sha256 is not None:
-        existing = s3_plans.dedup_hit(deps, caller.id, req)
+        try:
+            existing = s3_plans.dedup_hit(deps, caller.id, req)
+        except s3_plans.DedupIndexUnavailable:
+            # Deduplication saves storage; it is not part of the write. With DynamoDB impaired
+            # and S3 healthy the health route stays green (it probes S3), so failing here would
+            # stop uploads without a failover: issue the upload, and the hasher dedups later.
+            logger.warning("dedup index unavailable: upload issued without a lookup",
+                           exc_info=True)
+            count("DedupLookupsFailed", kind=req.kind.name)
+            existing = None
         if existing is not None:
             count("DedupHits", kind=req.kind.name)
             return {"deduplicated": True, "key": existing}

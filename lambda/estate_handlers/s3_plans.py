@@ -32,7 +32,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from estate_handlers import dedup_index, keys
 from estate_handlers._http import ApiError
@@ -178,8 +178,15 @@ def put_params(bucket: str, key: str, req: UploadRequest) -> tuple[dict, dict]:
     return params, headers
 
 
+class DedupIndexUnavailable(Exception):
+    """The dedup index did not answer (DynamoDB refused or timed out)."""
+
+
 def dedup_hit(store: Store, caller: str, req: UploadRequest) -> str | None:
-    canonical = dedup_index.get_canonical(store.dynamodb, store.table, req.sha256)
+    try:
+        canonical = dedup_index.get_canonical(store.dynamodb, store.table, req.sha256)
+    except (ClientError, BotoCoreError) as error:
+        raise DedupIndexUnavailable(str(error)) from error
     if canonical is None or canonical.size != req.size or not canonical.version_id:
         return None
     try:

@@ -21,6 +21,7 @@ def _cors_rules(estate, env, stack_id="Assets", attr="assets_bucket_name"):
 def test_only_configured_origins_may_call_the_bucket_from_a_browser(estate, env):
     cfg, rules = _cors_rules(estate, env)
     assert cfg.assets_cors.allowed_origins
+    assert sorted(rules) == ["browser-downloads", "browser-uploads"]  # none lost: the loop checks each
     for rule in rules.values():
         assert sorted(rule["AllowedOrigins"]) == sorted(cfg.assets_cors.allowed_origins)
         assert "*" not in rule["AllowedOrigins"]
@@ -46,6 +47,7 @@ def test_downloads_may_get_and_head_without_extra_headers(estate, env):
 @pytest.mark.parametrize("env", ENVS)
 def test_browsers_can_read_etag_and_version_id_for_multipart_completion(estate, env):
     _, rules = _cors_rules(estate, env)
+    assert sorted(rules) == ["browser-downloads", "browser-uploads"]
     for rule in rules.values():
         assert sorted(rule["ExposedHeaders"]) == ["ETag", "x-amz-version-id"]
 

@@ -237,9 +237,11 @@ def test_a_real_erasure_needs_yes(tmp_path, monkeypatch):
     assert code == 2
 
 
-def test_an_audit_destination_is_required():
+def test_an_audit_destination_is_required(monkeypatch, capsys):
+    monkeypatch.setattr(cli.boto3, "client", lambda *a, **k: pytest.fail("AWS was called"))
     code, _ = erase("--bucket", "justkalm-assets-dev", "--user", ALICE, "--yes")
     assert code == 2
+    assert "one of the arguments --audit-bucket --audit-file is required" in capsys.readouterr().err
 
 
 def test_a_replica_that_does_not_answer_stops_the_run_before_anything_is_erased(

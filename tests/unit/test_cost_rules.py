@@ -219,9 +219,10 @@ def test_each_handler_bills_its_emf_series_and_the_replica_write_path_its_share_
               StackTemplate("prod/UploadApi-us-west-2", "UploadApi-us-west-2",
                             {"Resources": replica}, "us-west-2")]
     costs = _usd_by_region(stacks, usage)
-    # presign: UrlsIssued per upload kind and for downloads, DedupHits per upload kind; the
+    # presign: UrlsIssued per upload kind and for downloads, DedupHits and DedupLookupsFailed
+    # per upload kind (the latter billed as if published every hour: an upper bound); the
     # health function publishes none; the guard publishes one series every hour.
-    presign_series = 2 * kinds + 1
+    presign_series = 3 * kinds + 1
     assert costs[("cw.metric.custom", "us-east-1")] == pytest.approx(presign_series * 0.30)
     assert costs[("cw.metric.custom", "us-west-2")] == pytest.approx(
         (presign_series * 0.01 + 1) * 0.30)

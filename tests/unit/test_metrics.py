@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError, ReadTimeoutError
 from estate_handlers import hasher, presign
 from estate_handlers.dedup_index import CanonicalObject
 from estate_handlers.hasher import Deps as HasherDeps
@@ -90,6 +91,30 @@ def test_dedup_hits_are_counted(capsys):
     assert "DedupHits" in line and "UrlsIssued" not in line
 
 
+@pytest.mark.parametrize("failure", [
+    ClientError({"Error": {"Code": "InternalServerError", "Message": "down"}}, "GetItem"),
+    ReadTimeoutError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com")])
+def test_an_unavailable_dedup_index_still_issues_the_upload_and_counts_it(failure, capsys):
+    # The health route probes S3 only: failing uploads on a DynamoDB outage would stop them
+    # without a failover. The upload is issued; the hasher dedups it later.
+    def get_item(**kw):
+        raise failure
+
+    deps = presign_deps(Answers(get_item=get_item))
+    ev_body = {"kind": "product-image", "filename": "b.png", "content_type": "image/png",
+               "size": len(BODY), "sha256": SHA}
+    assert presign_call(deps, ev_body) == 200
+    (line,) = emf_lines(capsys)
+    assert "DedupLookupsFailed" in line and "UrlsIssued" in line and "DedupHits" not in line
+
+
+def test_the_dedup_lookup_gives_up_within_the_functions_time():
+    # 10 s for the whole request: the lookup's worst case (attempts x (connect + read)) is 4 s.
+    config = presign.make_dynamodb_client("us-east-1").meta.config
+    attempts = config.retries["total_max_attempts"]
+    assert attempts * (config.connect_timeout + config.read_timeout) <= 4
+
+
 def test_refused_requests_count_nothing(capsys):
     deps = presign_deps(Answers())
     assert presign_call(deps, {"kind": "nope"}) == 400
@@ -107,7 +132,7 @@ def test_hasher_counts_bytes_hashed_and_duplicates(monkeypatch, capsys):
                           HasherDeps(s3=None, dynamodb=None, table_name="t"))
     (line,) = emf_lines(capsys)
     assert line["BytesHashed"] in (len(BODY), [float(len(BODY))])
-    assert "DuplicatesFound" in line and "HashedObjects" in line
+    assert line["DuplicatesFound"] in (1, 1.0, [1.0]) and line["HashedObjects"] in (1, 1.0, [1.0])
 
 
 

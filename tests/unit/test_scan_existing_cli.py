@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from stubbed_client import stubbed_client
 
 from infra.environments import ENVIRONMENTS
@@ -51,8 +52,18 @@ def test_the_environments_assets_bucket_is_scanned_under_the_prefix_given():
                                            "  sent for scanning: 1"]
 
 
-def test_workers_out_of_range_is_a_usage_error():
-    assert main(["--env", "prod", "--workers", "0"]) == 2
+class _NoCalls:
+    """A client no usage error may reach."""
+
+    def __getattr__(self, name):
+        pytest.fail(f"a usage error called AWS ({name})")
+
+
+@pytest.mark.parametrize("workers", ["0", "65"])
+def test_workers_out_of_range_is_a_usage_error(workers, capsys):
+    assert main(["--env", "prod", "--workers", workers], s3=_NoCalls(),
+                guardduty=_NoCalls()) == 2
+    assert "argument --workers" in capsys.readouterr().err
 
 
 BUCKET = "justkalm-assets-prod"

@@ -2,7 +2,8 @@
 rendition set; the clients it builds point at the right Region (no AWS call is made)."""
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import io
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -103,3 +104,21 @@ def test_a_twin_deleted_in_the_primary_since_is_left_alone(monkeypatch):
     finding = engine.Finding(item.key, item.version_id)
     assert engine._primary_twin(None, item, finding) is None
     assert finding.detail == "deleted in the primary: not copied back"
+
+
+def test_the_window_reaches_past_until_by_the_url_expiry_and_a_dns_margin(monkeypatch):
+    # A URL the secondary issued just before failback stays valid for the upload API's expiry,
+    # and clients keep the old DNS answer a while: those uploads land after --until.
+    cfg = ENVIRONMENTS["prod"]()
+    got = settings("--until", "2026-11-20T11:15:00Z")
+    assert got.late_write_seconds == cfg.upload_api.url_expiry_seconds + cli.DNS_MARGIN_SECONDS
+    windows = []
+    monkeypatch.setattr(cli, "reconcile", lambda estate, since, until, apply: windows.append(
+        (since, until)) or [])
+    args = cli.parser().parse_args(["--env", "prod", "--table", "dedup",
+                                    "--until", "2026-11-20T11:15:00Z"])
+    out = io.StringIO()
+    assert cli._run(args, got, engine.Estate.__new__(engine.Estate), None, out) == 0
+    until = datetime(2026, 11, 20, 11, 15, tzinfo=UTC)
+    assert windows == [(None, until + timedelta(seconds=got.late_write_seconds))]
+    assert f"--until plus {got.late_write_seconds} s" in out.getvalue()

@@ -77,6 +77,10 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+# The failover record's TTL is 60 s; resolvers and clients hold answers longer than they should.
+DNS_MARGIN_SECONDS = 300
+
+
 @dataclass(frozen=True)
 class Settings:
     """What the environment's config decides."""
@@ -89,6 +93,9 @@ class Settings:
     render_settings: object
     account: str = ""
     batch_replication_role_arn: str | None = None  # None: the env has no such role (no gate)
+    # How long after --until uploads can still land in the secondary: a URL it issued before
+    # failback stays valid for the upload API's expiry, and clients keep the old DNS answer.
+    late_write_seconds: int = 0
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Settings:
@@ -106,7 +113,8 @@ class Settings:
         # The Replica stack creates the role where the gate is on (and the rule back exists).
         role = cfg.reverse_batch_replication_role_arn if gated else None
         return cls(primary, secondary, cfg.primary_region, cfg.replica_region, gated,
-                   cfg.renditions.settings(), cfg.account, role)
+                   cfg.renditions.settings(), cfg.account, role,
+                   late_write_seconds=cfg.upload_api.url_expiry_seconds + DNS_MARGIN_SECONDS)
 
 
 def build_estate(settings: Settings, table: str) -> engine.Estate:
@@ -211,9 +219,15 @@ def _main(args, stdout, make_estate) -> int:
 def _run(args, settings: Settings, estate: engine.Estate, report, stdout) -> int:
     apply = bool(args.yes)
     started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    findings = reconcile(estate, args.since, args.until, apply=apply)
+    # Writes keep landing in the secondary after failback (URLs it issued, cached DNS): the
+    # window reaches past --until by that much, so none of them is missed. Reconciling a write
+    # that replicated back is a no-op.
+    until = args.until + dt.timedelta(seconds=settings.late_write_seconds) if args.until else None
+    findings = reconcile(estate, args.since, until, apply=apply)
     window = f"{args.since.isoformat() if args.since else 'the beginning'} to " \
-             f"{args.until.isoformat() if args.until else 'now'}"
+             f"{until.isoformat() if until else 'now'}" + (
+                 f" (--until plus {settings.late_write_seconds} s: URLs issued before failback "
+                 "and cached DNS answers still send uploads there)" if until else "")
     print(f"reconcile s3://{settings.secondary_bucket} ({settings.secondary_region}) into "
           f"s3://{settings.primary_bucket} ({settings.primary_region}), writes from {window}",
           file=stdout)
@@ -227,7 +241,7 @@ def _run(args, settings: Settings, estate: engine.Estate, report, stdout) -> int
                    "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                    "primary": f"s3://{settings.primary_bucket}",
                    "secondary": f"s3://{settings.secondary_bucket}",
-                   "since": args.since, "until": args.until,
+                   "since": args.since, "until": args.until, "window_end": until,
                    "batch_replication_jobs": job_ids,
                    "findings": [f.as_dict() for f in findings]},
                   report, indent=2, default=str)

@@ -69,6 +69,10 @@ class UploadApiStack(Stack):
             self._upload_domain(cfg, primary=primary)
         CfnOutput(self, "UploadApiUrl", value=self.presign.url,
                   description="Endpoint of the upload API ($default stage)")
+        # IAM callers need execute-api:Invoke on the API of each Region (docs/multi-region-writes.md).
+        CfnOutput(self, "UploadApiId", value=self.api.api_id,
+                  description=f"Id of the upload API in {self.region}, for callers' "
+                              "execute-api:Invoke grants")
 
     def _upload_domain(self, cfg: EnvironmentConfig, *, primary: bool) -> None:
         if primary:

@@ -625,3 +625,13 @@ def test_a_first_deploy_watches_no_reverse_rule_it_did_not_create(estate):
 def test_a_mistyped_context_flag_or_value_is_a_config_error(context, message):
     with pytest.raises(ConfigError, match=message):
         configs_from_context(App(context=context))
+
+
+def test_each_regions_upload_api_names_its_id_for_callers_invoke_grants(estate):
+    # An IAM caller signs for one Region; after a failover it needs Invoke on the other API too.
+    for stack_id, region in (("UploadApi", "us-east-1"), ("UploadApi-us-west-2", "us-west-2")):
+        template = estate.template_json("prod", stack_id)
+        output = template["Outputs"]["UploadApiId"]
+        (api_id,) = [k for k, r in template["Resources"].items()
+                     if r["Type"] == "AWS::ApiGatewayV2::Api"]
+        assert output["Value"] == {"Ref": api_id} and region in output["Description"]

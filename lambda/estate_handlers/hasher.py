@@ -61,7 +61,7 @@ from estate_handlers.layout import (
     USER_CONTENT,
     home_prefix,
 )
-from estate_handlers.object_events import ObjectVersion, objects_in_message
+from estate_handlers.object_events import ObjectVersion, objects_in_message, require_verdict_tag
 from estate_handlers.runtime import (
     IN_LAMBDA,
     ConfigError,
@@ -251,6 +251,7 @@ UNTAGGED = "untagged"  # an outcome, never a tag value: claimed, but its tags di
 def apply_tags(s3, obj: ObjectVersion, ours: dict[str, str]) -> bool:
     """Merge ``ours`` into the version's tag set; False when it already had them (no write)."""
     existing = s3.get_object_tagging(**_version_args(obj))["TagSet"]
+    require_verdict_tag(obj, existing)
     merged = merge_tags(existing, ours)
     if _as_dict(merged) == _as_dict(existing):
         return False

@@ -14,10 +14,10 @@ touching the code that reads the bytes. Two triggers exist:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import unquote_plus
 
-from estate_handlers.layout import SCAN_CLEAN
+from estate_handlers.layout import SCAN_CLEAN, SCAN_STATUS_TAG, scan_status
 
 # HeadObject's ``ReplicationStatus`` on a version that S3 replication wrote into this bucket.
 REPLICA = "REPLICA"
@@ -28,6 +28,22 @@ class ObjectVersion:
     bucket: str
     key: str
     version_id: str | None  # None: unversioned bucket (the estate's buckets are versioned)
+    # Announced by GuardDuty's clean verdict (a gated prefix): its verdict tag must be in any
+    # tag set a handler writes back, or the write would erase it (``require_verdict_tag``).
+    released_clean: bool = field(default=False, compare=False)
+
+
+class VerdictTagPending(RuntimeError):
+    """A clean verdict's object does not carry GuardDuty's tag yet: writing its tag set now
+    would erase the tag when it lands (S3 replaces the whole set). The record is retried."""
+
+
+def require_verdict_tag(obj: ObjectVersion, tag_set: list[dict]) -> None:
+    """Before a handler writes back the tag set it read: for a version a clean verdict
+    released, that set must already hold GuardDuty's clean tag."""
+    if obj.released_clean and scan_status(tag_set) != SCAN_CLEAN:
+        raise VerdictTagPending(f"{obj.key}: GuardDuty's {SCAN_STATUS_TAG} tag is not on the "
+                                "version yet; retried")
 
 
 SCAN_RESULT = "GuardDuty Malware Protection Object Scan Result"
@@ -84,10 +100,12 @@ def scan_result(message: dict) -> ScanResult:
     where = detail["s3ObjectDetails"]
     result = detail.get("scanResultDetails") or {}
     threats = result.get("threats") or []
+    status = str(result.get("scanResultStatus") or detail.get("scanStatus") or "UNKNOWN")
     return ScanResult(
         obj=ObjectVersion(bucket=where["bucketName"], key=where["objectKey"],
-                          version_id=where.get("versionId") or None),
-        status=str(result.get("scanResultStatus") or detail.get("scanStatus") or "UNKNOWN"),
+                          version_id=where.get("versionId") or None,
+                          released_clean=status == CLEAN),
+        status=status,
         scan_status=str(detail.get("scanStatus", "")),
         threats=tuple(str(t.get("name", "?")) for t in threats if isinstance(t, dict)),
         time=str(message.get("time", "")),
@@ -126,18 +144,25 @@ def objects_in_message(body: str) -> list[ObjectVersion]:
     """The object versions a queue message announces: an S3 notification's ObjectCreated
     records, or the version a GuardDuty scan result found clean.
 
-    The one-off ``s3:TestEvent``, non-ObjectCreated records and scan results other than
-    NO_THREATS_FOUND announce none. S3 notification keys arrive form-encoded (space as
-    ``+``, the rest percent-encoded UTF-8).
+    The one-off ``s3:TestEvent``, non-ObjectCreated records, GuardDuty's post-scan failures
+    and scan results other than NO_THREATS_FOUND announce none. S3 notification keys arrive form-encoded (space as
+    ``+``, the rest percent-encoded UTF-8). Any other shape (an SNS envelope because raw
+    delivery was turned off, an EventBridge "Object Created" event) raises ValueError: the
+    record fails and reaches the DLQ, instead of every upload being skipped without a word.
     """
     message = json.loads(body)
+    if not isinstance(message, dict):
+        raise ValueError(f"not an S3 notification or a scan result: a JSON {type(message).__name__}")
     if is_scan_result(message):
         verdict = scan_result(message)
         return [verdict.obj] if verdict.clean else []
-    if message.get("Event") == "s3:TestEvent":
-        return []
+    if message.get("Event") == "s3:TestEvent" or is_post_scan_failure(message):
+        return []  # the verdict handler reports post-scan failures; nothing to hash or render
+    if not isinstance(message.get("Records"), list):
+        raise ValueError("not an S3 notification or a scan result: no Records list (keys: "
+                         f"{', '.join(sorted(map(str, message))[:8])})")
     objects = []
-    for record in message.get("Records", []):
+    for record in message["Records"]:
         if not record.get("eventName", "").startswith("ObjectCreated:"):
             continue
         s3 = record["s3"]

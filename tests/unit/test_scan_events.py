@@ -116,3 +116,65 @@ def test_the_scan_status_is_read_from_guarddutys_tag_alone():
         == "THREATS_FOUND"
     assert scan_status([{"Key": "kind", "Value": "NO_THREATS_FOUND"}]) is None
     assert scan_status([]) is None
+
+
+@pytest.mark.parametrize("body", [
+    {"Type": "Notification", "Message": "{}", "TopicArn": "arn:aws:sns:us-east-1:1:t"},  # raw off
+    {"source": "aws.s3", "detail-type": "Object Created", "detail": {}},  # EventBridge's S3 event
+    ["not", "an", "object"],
+])
+def test_a_message_of_another_shape_fails_instead_of_announcing_nothing(body):
+    # Returning [] would let the record succeed: every upload skipped without a word.
+    with pytest.raises(ValueError, match="not an S3 notification or a scan result"):
+        objects_in_message(json.dumps(body))
+
+
+def test_only_a_clean_verdict_marks_its_version_as_released():
+    clean = scan_result_event("assets", "user-content/uploads/u/a.pdf", "v1")
+    (released,) = objects_in_message(json.dumps(clean))
+    assert released.released_clean
+    (notified,) = objects_in_message(json.dumps(
+        s3_notification("assets", "products/images/original/a.png", "v1", 10, "e")))
+    assert not notified.released_clean
+    assert released == ObjectVersion("assets", "user-content/uploads/u/a.pdf", "v1")  # same version
+
+
+def test_a_released_versions_tags_are_not_written_back_before_guardduty_s_tag_lands():
+    # S3 replaces the whole tag set: written from a set read before GuardDuty's tag, it would
+    # erase the verdict (a clean version unreadable for good once unscanned versions are held).
+    released = ObjectVersion("assets", "user-content/uploads/u/a.pdf", "v1", released_clean=True)
+    clean = [{"Key": "GuardDutyMalwareScanStatus", "Value": "NO_THREATS_FOUND"}]
+    object_events.require_verdict_tag(released, clean)
+    with pytest.raises(object_events.VerdictTagPending):
+        object_events.require_verdict_tag(released, [{"Key": "kind", "Value": "upload"}])
+    object_events.require_verdict_tag(ObjectVersion("assets", "products/x.png", "v1"), [])
+
+
+def test_the_hasher_retries_a_released_version_whose_verdict_tag_is_not_there_yet():
+    from estate_handlers import hasher
+
+    class S3:
+        written = []
+
+        def get_object_tagging(self, **kw):
+            return {"TagSet": []}
+
+        def put_object_tagging(self, **kw):
+            self.written.append(kw)
+
+    released = ObjectVersion("assets", "user-content/uploads/u/a.pdf", "v1", released_clean=True)
+    with pytest.raises(object_events.VerdictTagPending):
+        hasher.apply_tags(S3(), released, {"content-sha256": "ab" * 32})
+    assert S3.written == []
+
+
+def test_the_verdict_handler_s_calls_fit_its_function_timeout():
+    # 30 s for a batch of 10: one call may not take 30 s by itself.
+    config = scan_verdict.deps_from_env({"ALARM_TOPIC_ARN": "arn:aws:sns:us-east-1:1:t"}).s3.meta.config
+    attempts = config.retries["total_max_attempts"]
+    assert attempts * (config.connect_timeout + config.read_timeout) < 30
+
+
+def test_a_renditions_batch_that_fails_entirely_is_reported_not_raised():
+    from estate_handlers.renditions import handler
+    assert handler.processor.raise_on_entire_batch_failure is False

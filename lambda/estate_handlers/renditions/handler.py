@@ -41,7 +41,9 @@ MAX_ATTEMPTS = 5  # per S3 call, first try included (botocore "standard" retry m
 
 logger = Logger(service="renditions")
 metrics = Metrics(namespace=METRICS_NAMESPACE, service="renditions")
-processor = BatchProcessor(event_type=EventType.SQS)
+# A batch where every record failed is reported like any other (each record retried, then the
+# DLQ), not raised as a function error, as the hasher and the verdict handler do.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 _s3 = None
 _settings: Settings | None = None

@@ -42,7 +42,7 @@ from estate_handlers.layout import (
     DUPLICATE_OF_TAG,
     MAX_TAGS_PER_OBJECT,
 )
-from estate_handlers.object_events import ObjectVersion
+from estate_handlers.object_events import ObjectVersion, require_verdict_tag
 from estate_handlers.renditions import fingerprints, imaging, keys, sniff
 from estate_handlers.renditions.settings import Settings
 from estate_handlers.s3_errors import is_missing, newer_version_unreleased
@@ -98,6 +98,7 @@ def tag(s3, obj: ObjectVersion, ours: dict[str, str]) -> bool:
     render runs, and a set read before the render (seconds old) would drop its tags. S3 has no
     conditional tagging; this narrows the window to the time between two requests."""
     existing = s3.get_object_tagging(Bucket=obj.bucket, Key=obj.key, **_version(obj))["TagSet"]
+    require_verdict_tag(obj, existing)
     kept = [t for t in existing if t["Key"] not in ours]
     merged = kept + [{"Key": k, "Value": v} for k, v in ours.items()]
     if len(merged) > MAX_TAGS_PER_OBJECT:  # the reason goes first: the status alone is what counts

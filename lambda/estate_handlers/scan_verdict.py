@@ -145,6 +145,11 @@ def handle_verdict(verdict: ScanResult, deps: Deps) -> str:
     if tags.get(ALERTED_TAG) == verdict.status:
         return "already-reported"
     ours = {ALERTED_TAG: verdict.status}
+    if verdict.status != TAGGING_FAILED:
+        # S3 replaces the whole tag set: read before GuardDuty's tag landed, the set written
+        # back would erase the verdict (and, while unscanned versions are readable, make an
+        # infected one readable). The verdict goes in with ours; the policy refuses only CLEAN.
+        ours[SCAN_STATUS_TAG] = verdict.status
     if verdict.status == THREATS_FOUND:
         ours[QUARANTINE_TAG[0]] = QUARANTINE_TAG[1]
     merged = [t for t in tag_set if t["Key"] not in ours] + [

@@ -178,3 +178,28 @@ def test_the_verdict_handler_s_calls_fit_its_function_timeout():
 def test_a_renditions_batch_that_fails_entirely_is_reported_not_raised():
     from estate_handlers.renditions import handler
     assert handler.processor.raise_on_entire_batch_failure is False
+
+
+def test_the_verdict_handler_writes_the_verdict_back_with_its_own_tags():
+    # Read before GuardDuty's tag landed, the tag set written back would erase the verdict.
+    class S3:
+        written: list = []
+
+        def get_object_tagging(self, **kw):
+            return {"TagSet": [{"Key": "kind", "Value": "upload"}]}
+
+        def put_object_tagging(self, **kw):
+            self.written.append(kw["Tagging"]["TagSet"])
+
+    class Sns:
+        def publish(self, **kw):
+            return {}
+
+    event = scan_result_event("assets", "user-content/uploads/u/a.pdf", "v1", "THREATS_FOUND")
+    verdict = object_events.scan_result(event)
+    deps = scan_verdict.Deps(s3=S3(), sns=Sns(), topic_arn="arn:aws:sns:us-east-1:1:t")
+    assert scan_verdict.handle_verdict(verdict, deps) == "quarantined"
+    (written,) = S3.written
+    assert {t["Key"]: t["Value"] for t in written} == {
+        "kind": "upload", "GuardDutyMalwareScanStatus": "THREATS_FOUND",
+        "scan-alerted": "THREATS_FOUND", "quarantine": "true"}

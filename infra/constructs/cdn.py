@@ -65,8 +65,8 @@ MUTABLE_TTL = {"min": Duration.seconds(0), "default": Duration.days(1), "max": D
 # /i/ answers carry S3's week-long browser max-age (image_urls.CACHE_CONTROL) and CloudFront's
 # Age (time in its caches), which browsers subtract from that week (RFC 9111, 4.2.3): an edge
 # copy a year old would reach a browser already stale, and every view would revalidate. The
-# edge (and Origin Shield) keep a copy at most a day, then revalidate with S3 (a 304 for an
-# unchanged rendition), so a browser gets at least five of its seven days.
+# edge, the regional edge cache and Origin Shield keep a copy at most a day each, then revalidate
+# with S3 (a 304 for an unchanged rendition), so a browser gets at least four of its seven days.
 IMAGE_URL_TTL = {"min": Duration.seconds(0), "default": Duration.days(1),
                  "max": Duration.days(1)}
 

@@ -100,7 +100,8 @@ def make_s3_client(region_name: str):
 
 
 # The dedup lookup (a strongly consistent GetItem, milliseconds when DynamoDB is well) must give
-# up early enough to issue the upload anyway within the function's 10 s: at most ~4 s.
+# up early enough to issue the upload anyway within the function's 10 s: two attempts of 1 s to
+# connect and 1 s per read, and standard mode's backoff (up to 1 s) between them: ~5 s.
 _DEDUP_TIMEOUTS = {"connect_timeout": 1, "read_timeout": 1,
                    "retries": {"mode": "standard", "total_max_attempts": 2}}
 

@@ -179,13 +179,25 @@ def put_params(bucket: str, key: str, req: UploadRequest) -> tuple[dict, dict]:
 
 
 class DedupIndexUnavailable(Exception):
-    """The dedup index did not answer (DynamoDB refused or timed out)."""
+    """The dedup index did not answer: DynamoDB timed out, throttled or failed (5xx)."""
+
+
+def _unavailable(error: Exception) -> bool:
+    """An outage or overload, not a mistake: a denied call or a missing table stays an error
+    (a 500 the Fault alarm sees) instead of switching dedup off without a word."""
+    if isinstance(error, ClientError):
+        return http_status(error) >= 500 or error_code(error) in (
+            "ProvisionedThroughputExceededException", "ThrottlingException",
+            "RequestLimitExceeded")
+    return isinstance(error, BotoCoreError)  # timeouts, refused connections, DNS
 
 
 def dedup_hit(store: Store, caller: str, req: UploadRequest) -> str | None:
     try:
         canonical = dedup_index.get_canonical(store.dynamodb, store.table, req.sha256)
     except (ClientError, BotoCoreError) as error:
+        if not _unavailable(error):
+            raise
         raise DedupIndexUnavailable(str(error)) from error
     if canonical is None or canonical.size != req.size or not canonical.version_id:
         return None

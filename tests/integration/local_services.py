@@ -226,7 +226,7 @@ def _running_threads(pgid: int) -> list[str]:
             for task in (proc / "task").iterdir():
                 task_stat = (task / "stat").read_text()
                 state = task_stat[task_stat.rindex(")") + 2]
-                if state not in "tT":
+                if state not in "tTZX":  # stopped, or exited (a zombie serves nothing)
                     running.append(f"{proc.name}/{task.name}: {state}")
         except (OSError, ValueError):
             continue

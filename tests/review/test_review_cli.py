@@ -150,3 +150,19 @@ def test_a_failure_comment_shows_the_error_as_text_it_cannot_escape():
     assert body.count(fence) == 2  # the comment's own fence, opened and closed
     assert "# injected heading" not in body  # cut: only the error's last characters are kept
     assert len(body) < FAILURE_DETAIL_CHARS + 500
+
+
+def test_a_review_that_breaks_after_synthesis_also_replaces_the_comment(tmp_path, monkeypatch):
+    from tools.review import __main__ as review_main
+    from tools.review.comment import MARKER
+
+    def broken(*args):
+        raise KeyError("Resources")
+
+    monkeypatch.setattr(review_main, "diff_assemblies", broken)
+    same = write_assembly(tmp_path / "a", STACK)
+    comment = tmp_path / "comment.md"
+    comment.write_text("an earlier verdict")
+    with pytest.raises(KeyError):
+        main(["--base-dir", str(same), "--head-dir", str(same), "--comment", str(comment)])
+    assert comment.read_text().startswith(MARKER) and "KeyError" in comment.read_text()

@@ -92,7 +92,10 @@ def test_dedup_hits_are_counted(capsys):
 
 
 @pytest.mark.parametrize("failure", [
-    ClientError({"Error": {"Code": "InternalServerError", "Message": "down"}}, "GetItem"),
+    ClientError({"Error": {"Code": "InternalServerError", "Message": "down"},
+                 "ResponseMetadata": {"HTTPStatusCode": 500}}, "GetItem"),
+    ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"},
+                 "ResponseMetadata": {"HTTPStatusCode": 400}}, "GetItem"),
     ReadTimeoutError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com")])
 def test_an_unavailable_dedup_index_still_issues_the_upload_and_counts_it(failure, capsys):
     # The health route probes S3 only: failing uploads on a DynamoDB outage would stop them
@@ -109,10 +112,23 @@ def test_an_unavailable_dedup_index_still_issues_the_upload_and_counts_it(failur
 
 
 def test_the_dedup_lookup_gives_up_within_the_functions_time():
-    # 10 s for the whole request: the lookup's worst case (attempts x (connect + read)) is 4 s.
+    # 10 s for the whole request: the lookup's worst case is its attempts' connect and read
+    # timeouts plus standard mode's backoff between them (at most 1 s for the first retry).
     config = presign.make_dynamodb_client("us-east-1").meta.config
     attempts = config.retries["total_max_attempts"]
-    assert attempts * (config.connect_timeout + config.read_timeout) <= 4
+    assert attempts * (config.connect_timeout + config.read_timeout) + (attempts - 1) * 1 <= 5
+
+
+def test_a_denied_dedup_lookup_is_an_error_not_a_silent_miss(capsys):
+    # A wrong table or a lost permission must reach the Fault alarm (a 500), not turn dedup off.
+    def get_item(**kw):
+        raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"},
+                           "ResponseMetadata": {"HTTPStatusCode": 400}}, "GetItem")
+
+    deps = presign_deps(Answers(get_item=get_item))
+    assert presign_call(deps, {"kind": "product-image", "filename": "b.png",
+                               "content_type": "image/png", "size": len(BODY),
+                               "sha256": SHA}) == 500
 
 
 def test_refused_requests_count_nothing(capsys):

@@ -113,12 +113,43 @@ def test_the_window_reaches_past_until_by_the_url_expiry_and_a_dns_margin(monkey
     got = settings("--until", "2026-11-20T11:15:00Z")
     assert got.late_write_seconds == cfg.upload_api.url_expiry_seconds + cli.DNS_MARGIN_SECONDS
     windows = []
-    monkeypatch.setattr(cli, "reconcile", lambda estate, since, until, apply: windows.append(
-        (since, until)) or [])
+    monkeypatch.setattr(cli, "reconcile", lambda estate, since, until, apply, originals_from:
+                        windows.append((since, until, originals_from)) or [])
     args = cli.parser().parse_args(["--env", "prod", "--table", "dedup",
                                     "--until", "2026-11-20T11:15:00Z"])
     out = io.StringIO()
     assert cli._run(args, got, engine.Estate.__new__(engine.Estate), None, out) == 0
     until = datetime(2026, 11, 20, 11, 15, tzinfo=UTC)
-    assert windows == [(None, until + timedelta(seconds=got.late_write_seconds))]
+    # Past --until only versions written in the secondary: the primary's new uploads
+    # replicate there too, and are its pipeline's to process.
+    assert windows == [(None, until + timedelta(seconds=got.late_write_seconds), until)]
     assert f"--until plus {got.late_write_seconds} s" in out.getvalue()
+
+
+def test_past_until_only_versions_written_in_the_secondary_are_reconciled():
+    # After failback the primary takes uploads again and replication copies them into the
+    # secondary (ReplicationStatus REPLICA): reconciling them would race the primary pipeline.
+    from estate_handlers.layout import ORIGINALS
+    until = datetime(2026, 11, 20, 11, 15, tzinfo=UTC)
+    versions = {f"{ORIGINALS}outage.png": (until - timedelta(minutes=5), "COMPLETED"),
+                f"{ORIGINALS}late-window-upload.png": (until + timedelta(minutes=5), "PENDING"),
+                f"{ORIGINALS}primary-upload.png": (until + timedelta(minutes=6), "REPLICA")}
+
+    class S3:
+        def get_paginator(self, name):
+            assert name == "list_object_versions"
+            return self
+
+        def paginate(self, Bucket, Prefix):
+            yield {"Versions": [{"Key": k, "VersionId": "v", "Size": 1, "LastModified": when,
+                                 "IsLatest": True}
+                                for k, (when, _) in versions.items() if k.startswith(Prefix)]}
+
+        def head_object(self, Bucket, Key, **kw):
+            return {"ReplicationStatus": versions[Key][1]}
+
+    estate = engine.Estate.__new__(engine.Estate)
+    object.__setattr__(estate, "secondary", engine.Region(S3(), "replica"))
+    found = [w.key for w in engine.written_in_secondary(
+        estate, None, until + timedelta(minutes=20), originals_from=until)]
+    assert found == [f"{ORIGINALS}outage.png", f"{ORIGINALS}late-window-upload.png"]

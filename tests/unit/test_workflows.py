@@ -328,16 +328,20 @@ def test_a_deploy_job_deploys_only_mains_newest_commit(env, tmp_path):
     # assembly over a newer one: the guard stops the job before it gets credentials.
     job = load("deploy.yml")["jobs"][f"deploy-{env}"]
     steps = job["steps"]
-    (guard,) = [s for s in steps if "commits/main" in s.get("run", "")]
+    (guard,) = [s for s in steps if "/compare/" in s.get("run", "")]
     (creds,) = steps_using(job, "aws-actions/configure-aws-credentials")
     assert steps.index(guard) < steps.index(creds)
     assert guard["env"]["THIS_COMMIT"] == "${{ github.sha }}"
-    names = {"REPOSITORY": "acme/estate", "THIS_COMMIT": "a" * 40, "GH_TOKEN": "t"}
-    code, _, calls = _run_step(guard["run"], tmp_path, names, gh=f"echo {'a' * 40}")
-    assert code == 0 and calls == ["api repos/acme/estate/commits/main --jq .sha"]
-    code, out, _ = _run_step(guard["run"], tmp_path, names, gh=f"echo {'b' * 40}")
-    assert code == 1 and f"main is at {'b' * 40}" in out
-    code, out, _ = _run_step(guard["run"], tmp_path, names, gh="exit 1")  # API unreachable
+    sha = "a" * 40
+    names = {"REPOSITORY": "acme/estate", "THIS_COMMIT": sha, "GH_TOKEN": "t"}
+    # identical: the newest commit; behind: GitHub's API has not caught up with the merge yet
+    for status in ("identical", "behind"):
+        code, _, calls = _run_step(guard["run"], tmp_path / status, names, gh=f"echo {status}")
+        assert code == 0 and calls == [f"api repos/acme/estate/compare/{sha}...main --jq .status"]
+    for status in ("ahead", "diverged"):  # main moved on: an older assembly must not deploy
+        code, out, _ = _run_step(guard["run"], tmp_path / status, names, gh=f"echo {status}")
+        assert code == 1 and f"main is {status} relative to {sha}" in out
+    code, _, _ = _run_step(guard["run"], tmp_path / "down", names, gh="exit 1")  # API down
     assert code != 0
 
 

@@ -172,9 +172,11 @@ def open_report(path: str):
                          "changed") from None
 
 
-def reconcile(estate: engine.Estate, since, until, *, apply: bool) -> list[engine.Finding]:
+def reconcile(estate: engine.Estate, since, until, *, apply: bool,
+              originals_from=None) -> list[engine.Finding]:
     findings = [engine.examine(estate, item, apply)
-                for item in engine.written_in_secondary(estate, since, until)]
+                for item in engine.written_in_secondary(estate, since, until,
+                                                        originals_from=originals_from)]
     engine.request_replication(estate, findings, apply)
     return findings
 
@@ -220,10 +222,10 @@ def _run(args, settings: Settings, estate: engine.Estate, report, stdout) -> int
     apply = bool(args.yes)
     started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     # Writes keep landing in the secondary after failback (URLs it issued, cached DNS): the
-    # window reaches past --until by that much, so none of them is missed. Reconciling a write
-    # that replicated back is a no-op.
+    # window reaches past --until by that much, so none of them is missed; past --until it
+    # takes only versions written there, not the primary's new uploads replicated to it.
     until = args.until + dt.timedelta(seconds=settings.late_write_seconds) if args.until else None
-    findings = reconcile(estate, args.since, until, apply=apply)
+    findings = reconcile(estate, args.since, until, apply=apply, originals_from=args.until)
     window = f"{args.since.isoformat() if args.since else 'the beginning'} to " \
              f"{until.isoformat() if until else 'now'}" + (
                  f" (--until plus {settings.late_write_seconds} s: URLs issued before failback "

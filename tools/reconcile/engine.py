@@ -149,9 +149,12 @@ class Finding:
 
 # --------------------------------------------------------------------------- listing
 
-def written_in_secondary(estate: Estate, since: datetime | None,
-                         until: datetime | None) -> Iterator[Written]:
-    """Current versions under the upload prefixes, last written in [since, until)."""
+def written_in_secondary(estate: Estate, since: datetime | None, until: datetime | None,
+                         *, originals_from: datetime | None = None) -> Iterator[Written]:
+    """Current versions under the upload prefixes, last written in [since, until); from
+    ``originals_from`` on, only the ones written in the secondary itself: after failback the
+    primary takes uploads again and replication copies them here, and those are the primary
+    pipeline's to process (a reconcile would race it)."""
     side = estate.secondary
     paginator = side.s3.get_paginator("list_object_versions")
     for prefix in HASHED_PREFIXES:
@@ -162,6 +165,10 @@ def written_in_secondary(estate: Estate, since: datetime | None,
                     continue
                 if (since and when < since) or (until and when >= until):
                     continue
+                if originals_from and when >= originals_from:
+                    found = head(side, version["Key"], version["VersionId"])
+                    if found is None or is_replica(found):
+                        continue
                 yield Written(version["Key"], version["VersionId"], version["Size"], when)
 
 

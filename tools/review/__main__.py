@@ -138,6 +138,17 @@ def _toolchain_changes(args: argparse.Namespace) -> list[str]:
     return changed
 
 
+def _failed(comment: Path | None, error: str) -> None:
+    """Replace the pull request's comment with the failure: an earlier verdict must not stay
+    up beside a check that failed."""
+    if comment is None:
+        return
+    try:
+        comment.write_text(failure_body(error), encoding="utf-8")
+    except OSError as write_error:
+        _progress(f"cannot write {comment}: {write_error.strerror or write_error}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -166,18 +177,18 @@ def main(argv: list[str] | None = None) -> int:
         toolchain = _toolchain_changes(args)
     except ReviewError as error:
         _progress(str(error))
-        if args.comment:  # the pull request's comment must not keep an earlier verdict
-            try:
-                args.comment.write_text(failure_body(str(error)), encoding="utf-8")
-            except OSError as write_error:
-                _progress(f"cannot write {args.comment}: {write_error.strerror or write_error}")
+        _failed(args.comment, str(error))
         return 1
-    review = diff_assemblies(base_stacks, head_stacks)
-    review.toolchain_changed = toolchain
-    cost, over_threshold = cost_section(base_stacks, head_stacks, args.cost_threshold)
-    # The comment's verdict and the exit code come from the same gate, cost included.
-    cost_over = args.cost_threshold if over_threshold else None
-    text = render_markdown(review, base[0], head[0], cost)
+    try:
+        review = diff_assemblies(base_stacks, head_stacks)
+        review.toolchain_changed = toolchain
+        cost, over_threshold = cost_section(base_stacks, head_stacks, args.cost_threshold)
+        # The comment's verdict and the exit code come from the same gate, cost included.
+        cost_over = args.cost_threshold if over_threshold else None
+        text = render_markdown(review, base[0], head[0], cost)
+    except Exception as error:  # a bug here: the traceback follows, and exit 1
+        _failed(args.comment, f"{type(error).__name__}: {error}")
+        raise
     try:  # both files were checked before the work; this catches what only writing shows
         if args.output:
             args.output.write_text(text, encoding="utf-8")

@@ -84,14 +84,8 @@ def guard_key_from_destruction(key: kms.Key, *, break_glass_role_arn: str) -> No
     KMS's lockout safety check would refuse a policy that denies PutKeyPolicy to the caller
     creating it, so this key skips that check: the break-glass role is the way back in.
     """
-    key.add_to_resource_policy(iam.PolicyStatement(
-        sid="OnlyBreakGlassMayDisableDeleteOrRepolicy",
-        effect=iam.Effect.DENY,
-        principals=[iam.AnyPrincipal()],
-        actions=list(KEY_DESTROYING_ACTIONS),
-        resources=["*"],
-        conditions={"ArnNotEquals": {"aws:PrincipalArn": break_glass_role_arn}},
-    ))
+    _deny_all_but_break_glass(key, "OnlyBreakGlassMayDisableDeleteOrRepolicy",
+                              KEY_DESTROYING_ACTIONS, break_glass_role_arn)
     cfn: kms.CfnKey = key.node.default_child  # type: ignore[assignment]
     cfn.bypass_policy_lockout_safety_check = True
 
@@ -106,12 +100,18 @@ def guard_alias(key: kms.Key, *, break_glass_role_arn: str) -> None:
     and write with a key nothing else can read. KMS checks UpdateAlias and DeleteAlias against
     the key the alias points to, so this key's policy decides. Its own policy stays updatable
     (no lockout bypass), unlike a key guarded from destruction."""
+    _deny_all_but_break_glass(key, "OnlyBreakGlassMayMoveTheAlias", ALIAS_MOVING_ACTIONS,
+                              break_glass_role_arn)
+
+
+def _deny_all_but_break_glass(key: kms.Key, sid: str, actions: tuple[str, ...],
+                              break_glass_role_arn: str) -> None:
     key.add_to_resource_policy(iam.PolicyStatement(
-        sid="OnlyBreakGlassMayMoveTheAlias",
+        sid=sid,
         effect=iam.Effect.DENY,
         principals=[iam.AnyPrincipal()],
-        actions=list(ALIAS_MOVING_ACTIONS),
-        resources=["*"],
+        actions=list(actions),
+        resources=["*"],  # in a key policy, "*" means this key
         conditions={"ArnNotEquals": {"aws:PrincipalArn": break_glass_role_arn}},
     ))
 

@@ -125,6 +125,7 @@ class EstateStage(Stage):
             functions=[self.upload_api.presign.monitored_function(),
                        self.upload_api.presign.monitored_health(), hasher.monitored_function()],
             queues=[hasher.monitored_queue()],
+            metric_alarms=self.upload_api.presign.metric_alarms(cfg.monitoring),
             distribution_id=self.cdn.distribution_id,
             web_acl_metric_name=self.cdn.edge.web_acl_metric_name,
         )
@@ -158,7 +159,8 @@ class EstateStage(Stage):
             http_api=api.api,
             functions=[api.presign.monitored_function(), api.presign.monitored_health(),
                        guard.monitored_function()],
-            metric_alarms=[replica_region_serving_alarm(api.api, cfg), *guard.metric_alarms()])
+            metric_alarms=[replica_region_serving_alarm(api.api, cfg), *guard.metric_alarms(),
+                           *api.presign.metric_alarms(cfg.monitoring)])
 
     def _monitoring(self, cfg: EnvironmentConfig) -> None:
         self.monitoring = MonitoringStack(self, "Monitoring", cfg=cfg,

@@ -12,6 +12,7 @@ from estate_handlers.layout import (  # noqa: F401 (re-exported for the construc
     BRAND_MEDIA,
     BRANDS,
     CERTIFICATES,
+    DEDUP_FAILED_METRIC,
     DEDUP_PARTITION_KEY,
     DEDUP_REPLICA_PROTECTED_METRIC,
     DOCUMENTS,

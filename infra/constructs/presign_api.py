@@ -45,6 +45,7 @@ from aws_cdk import Aws, Duration, Fn, Stack
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_apigatewayv2_integrations as integrations
+from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -53,16 +54,19 @@ from constructs import Construct
 from infra.config import (
     ARCHIVE_TIER_PREFIXES,
     ASSET_PREFIXES,
+    DEDUP_FAILED_METRIC,
+    METRICS_NAMESPACE,
     SCAN_GATED_PREFIXES_ENV,
     SCAN_HOLDS_UNSCANNED_ENV,
     WRITE_HEALTH_BUCKET_ENV,
     WRITE_HEALTH_PREFIX,
+    MonitoringConfig,
     UploadApiConfig,
 )
 from infra.constructs.arns import bucket_arn, object_arns
 from infra.constructs.encryption import EncryptedLogGroup
 from infra.constructs.function import EstateFunction
-from infra.constructs.monitoring import MonitoredFunction
+from infra.constructs.monitoring import MetricAlarm, MonitoredFunction
 from infra.constructs.upload_hasher import TABLE_ENV
 from infra.nag import acknowledge
 
@@ -186,6 +190,7 @@ class PresignApi(Construct):
         (empty: the gate is off); ``scan_holds_unscanned=False``: there, a version without a
         verdict is released too (objects stored before the gate, while they are scanned)."""
         super().__init__(scope, construct_id)
+        self._service, self._kinds = function_name, tuple(upload_api.kinds)
         self.function = self._presign_function(
             function_name, upload_api, bucket_name=bucket_name, bucket_key=bucket_key,
             table=table, table_key=table_key, scan_gated_prefixes=scan_gated_prefixes,
@@ -209,6 +214,26 @@ class PresignApi(Construct):
 
     def monitored_function(self) -> MonitoredFunction:
         return MonitoredFunction("Presign", self.function.function, self.function.timeout)
+
+    def metric_alarms(self, m: MonitoringConfig) -> list[MetricAlarm]:
+        """The dedup index not answering the upload API for ``sustained_periods``: uploads go
+        on without deduplication, so nothing else fails (the function's EMF series, one per
+        upload kind, dimensions Powertools' ``service`` and ``kind``)."""
+        period = Duration.minutes(m.alarm_period_minutes)
+        failed = {f"k{i}": cw.Metric(namespace=METRICS_NAMESPACE, metric_name=DEDUP_FAILED_METRIC,
+                                     dimensions_map={"service": self._service, "kind": kind},
+                                     statistic="Sum", period=period, label=kind)
+                  for i, kind in enumerate(self._kinds)}
+        return [MetricAlarm(
+            group="Presign", name="Dedup-Unavailable", section="Uploads (HTTP API)",
+            metric=cw.MathExpression(
+                expression=" + ".join(f"FILL({k}, 0)" for k in failed), using_metrics=failed,
+                label="Dedup lookups that failed", period=period),
+            threshold=0, periods=m.sustained_periods,
+            what=f"The dedup index did not answer the upload API for {m.sustained_periods} "
+                 "periods: uploads are issued without deduplication.",
+            runbook="Check DynamoDB's health in this Region and the table's throttling; the "
+                    "hasher deduplicates what was uploaded meanwhile once it answers.")]
 
     def add_write_health(self, *, function_name: str, bucket_name: str, bucket_key: kms.IKey,
                          log_retention_days: int) -> EstateFunction:

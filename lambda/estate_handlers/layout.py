@@ -108,6 +108,8 @@ METRICS_NAMESPACE = "StorageEstate"
 # 1 when the dedup index's replica has deletion protection and point-in-time recovery
 # (replica_guard.py), 0 otherwise; an alarm in the replica region watches it.
 DEDUP_REPLICA_PROTECTED_METRIC = "DedupReplicaProtected"
+# The upload API's dedup lookups that DynamoDB did not answer (the upload went on without one).
+DEDUP_FAILED_METRIC = "DedupLookupsFailed"
 # Every EMF metric each handler module publishes, with the values of its one dimension besides
 # Powertools' ``service``: ``UPLOAD_KINDS`` stands for each configured upload kind. CloudWatch
 # bills each (name, dimensions) series as a custom metric, so `make cost` counts them from here;
@@ -116,7 +118,7 @@ UPLOAD_KINDS = "<upload kind>"
 EMF_METRICS: dict[str, dict[str, tuple[str, ...]]] = {
     "estate_handlers.presign": {"UrlsIssued": (UPLOAD_KINDS, "download"),
                                 "DedupHits": (UPLOAD_KINDS,),
-                                "DedupLookupsFailed": (UPLOAD_KINDS,)},
+                                DEDUP_FAILED_METRIC: (UPLOAD_KINDS,)},
     "estate_handlers.hasher": {"HashedObjects": (), "BytesHashed": (), "DuplicatesFound": (),
                                "ObjectsLeftUntagged": ()},
     "estate_handlers.renditions.handler": {"RejectedOriginals": ()},

@@ -32,6 +32,7 @@ from estate_handlers._http import ApiError, dig, json_body, query_params
 from estate_handlers.emf import log_metrics
 from estate_handlers.layout import (
     ASSETS_BUCKET_ENV,
+    DEDUP_FAILED_METRIC,
     SCAN_GATED_PREFIXES_ENV,
     SCAN_HOLDS_UNSCANNED_ENV,
     TABLE_ENV,
@@ -167,7 +168,7 @@ def issue_upload() -> dict:
             # stop uploads without a failover: issue the upload, and the hasher dedups later.
             logger.warning("dedup index unavailable: upload issued without a lookup",
                            exc_info=True)
-            count("DedupLookupsFailed", kind=req.kind.name)
+            count(DEDUP_FAILED_METRIC, kind=req.kind.name)
             existing = None
         if existing is not None:
             count("DedupHits", kind=req.kind.name)

@@ -18,6 +18,7 @@ EXPECTED_ALARMS = {
         "Replication-Failed",
         "UploadApi-Latency-P99", "UploadApi-Fault-Rate",
         "Presign-Latency-P99", "Presign-Fault-Count", "Presign-Throttled-Count",
+        "Presign-Dedup-Unavailable",
         "Hasher-Latency-P99", "Hasher-Fault-Count", "Hasher-Throttled-Count",
         "HashQueue-Queue-Message-Age-Max", "HashQueue-DLQ-Queue-Message-Count-Max",
         "Renditions-Latency-P99", "Renditions-Fault-Count", "Renditions-Throttled-Count",
@@ -36,6 +37,7 @@ EXPECTED_ALARMS = {
         # the replica region's write path
         "UploadApi-Latency-P99", "UploadApi-Fault-Rate",
         "Presign-Latency-P99", "Presign-Fault-Count", "Presign-Throttled-Count",
+        "Presign-Dedup-Unavailable",
         "WriteHealth-Latency-P99", "WriteHealth-Fault-Count", "WriteHealth-Throttled-Count",
         "Writes-Taking-Uploads-us-west-2",
         # the guard of the dedup index replica
@@ -99,6 +101,10 @@ def published_region(cfg, namespace: str, metric: str, dimensions: list | None =
     if rule == "primary":
         regions = {v["Fn::GetStackOutput"]["Region"] for v in dims.values()
                    if isinstance(v, dict) and "Fn::GetStackOutput" in v}
+        # An EMF metric's `service` is its function's name; the replica region's functions
+        # carry their region in it (presign-us-west-2).
+        if str(dims.get("service", "")).endswith(f"-{cfg.replica_region}"):
+            regions.add(cfg.replica_region)
         return regions.pop() if regions else cfg.primary_region
     return rule
 

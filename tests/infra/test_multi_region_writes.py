@@ -635,3 +635,27 @@ def test_each_regions_upload_api_names_its_id_for_callers_invoke_grants(estate):
         (api_id,) = [k for k, r in template["Resources"].items()
                      if r["Type"] == "AWS::ApiGatewayV2::Api"]
         assert output["Value"] == {"Ref": api_id} and region in output["Description"]
+
+
+@pytest.mark.parametrize("stack_id", ["Monitoring", "ReplicationMonitoring"])
+def test_each_region_alarms_when_its_dedup_index_stops_answering_the_upload_api(estate, stack_id):
+    # Uploads go on without deduplication then, so no other alarm fires.
+    cfg = estate.stages["prod"].cfg
+    template = estate.template_json("prod", stack_id)
+    [alarm] = [a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()
+               if a["Properties"]["AlarmName"].endswith("Presign-Dedup-Unavailable-Critical")]
+    metrics = [m["MetricStat"]["Metric"] for m in alarm["Metrics"] if "MetricStat" in m]
+    presign = cfg.presign_name_in(estate.stack("prod", stack_id).region)
+    dimensions = [{d["Name"]: d["Value"] for d in m["Dimensions"]} for m in metrics]
+    # Powertools adds `service` (the function's POWERTOOLS_SERVICE_NAME) to the handler's `kind`.
+    assert sorted(d["kind"] for d in dimensions) == sorted(cfg.upload_api.kinds)
+    assert all(d == {"kind": d["kind"], "service": presign} for d in dimensions)
+    api_stack = "UploadApi" if stack_id == "Monitoring" else "UploadApi-us-west-2"
+    [function] = [f["Properties"] for f in resources(estate.template_json("prod", api_stack),
+                                                      "AWS::Lambda::Function").values()
+                  if f["Properties"].get("Handler") == "estate_handlers.presign.handler"]
+    assert function["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"] == presign
+    assert {(m["Namespace"], m["MetricName"]) for m in metrics} == {
+        ("StorageEstate", "DedupLookupsFailed")}
+    assert alarm["EvaluationPeriods"] == cfg.monitoring.sustained_periods
+    assert alarm["TreatMissingData"] == "notBreaching"

@@ -68,6 +68,9 @@ class UploadKind:
 NOBODY = KindAccess()  # a restricted kind that no caller was granted yet
 
 
+MAX_UPLOAD_KINDS = 10
+
+
 def default_upload_kinds(brand_access: KindAccess = NOBODY) -> dict[str, UploadKind]:
     """The shipped kinds. Brand kinds publish to the public CDN for a year, so they are
     restricted: only ``brand_access`` (by default nobody) may upload them."""
@@ -119,6 +122,10 @@ class UploadApiConfig:
         def fail(name: str, problem: str) -> None:
             raise ConfigError(f"upload_api: {name} {problem}")
 
+        if len(self.kinds) > MAX_UPLOAD_KINDS:
+            # The dedup alarm sums one metric per kind; a CloudWatch alarm reads at most 10.
+            fail("kinds", f"has {len(self.kinds)} kinds; at most {MAX_UPLOAD_KINDS} (one "
+                 "alarm watches a metric per kind, and CloudWatch allows 10 in an alarm)")
         for name, kind in self.kinds.items():
             refused = sorted(REFUSED_CONTENT_TYPES & {t.lower() for t in kind.content_types})
             if refused:

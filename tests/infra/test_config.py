@@ -210,3 +210,11 @@ def test_a_release_rule_is_named_only_for_a_consumer_the_length_check_knows():
         f"{gate.prefix}-release-hasher", f"{gate.prefix}-release-renditions"]
     with pytest.raises(ValueError, match="'Thumbnails' is not one of the gate's release"):
         gate.release_rule("Thumbnails")
+
+
+def test_more_upload_kinds_than_one_alarm_can_watch_are_a_config_error():
+    kinds = dict(UploadApiConfig().kinds)
+    template = next(iter(kinds.values()))
+    many = {**kinds, **{f"extra-{i}": template for i in range(11 - len(kinds))}}
+    with pytest.raises(ConfigError, match="has 11 kinds; at most 10"):
+        UploadApiConfig(kinds=many)

@@ -27,10 +27,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import hashlib
 import logging
 import os
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -145,12 +147,30 @@ def head_version(s3, obj: ObjectVersion) -> dict:
     return s3.head_object(**_version_args(obj), ChecksumMode="ENABLED")
 
 
-def hash_version(s3, obj: ObjectVersion, chunk_bytes: int) -> tuple[str, int, str]:
-    """(hex SHA-256, size, source) of exactly the version in the event; source says how."""
+# A version is streamed only if the invocation has time left for it at half the throughput
+# the timeout was sized for (~100 MB/s), plus a margin for the claim and the tags: otherwise it
+# returns to the queue for a fresh invocation, instead of the timeout failing the whole batch
+# (a 5 GB object needs 120 s: the first record of an invocation always has them).
+STREAM_BYTES_PER_SECOND = 50 * 1024 * 1024
+STREAM_MARGIN_SECONDS = 20
+
+
+class NotEnoughTime(RuntimeError):
+    """This invocation cannot finish streaming the version: the record is retried."""
+
+
+def hash_version(s3, obj: ObjectVersion, chunk_bytes: int,
+                 seconds_left: Callable[[], float] | None = None) -> tuple[str, int, str]:
+    """(hex SHA-256, size, source) of exactly the version in the event; source says how.
+    ``seconds_left``: the invocation's remaining time, checked before a version is streamed."""
     head = head_version(s3, obj)
     stored = full_object_sha256(head)
     if stored is not None:
         return stored, head["ContentLength"], "stored-checksum"
+    needed = head["ContentLength"] / STREAM_BYTES_PER_SECOND + STREAM_MARGIN_SECONDS
+    if seconds_left is not None and seconds_left() < needed:
+        raise NotEnoughTime(f"{obj.key}: {head['ContentLength']} bytes need ~{needed:.0f} s, "
+                            f"{seconds_left():.0f} s left; retried in another invocation")
     body = s3.get_object(**_version_args(obj))["Body"]
     try:
         digest, size = sha256_stream(body, chunk_bytes)
@@ -277,6 +297,7 @@ class Deps:
     dynamodb: object
     table_name: str
     chunk_bytes: int = DEFAULT_CHUNK_BYTES
+    seconds_left: Callable[[], float] | None = None  # the invocation's (Lambda's context)
 
 
 def process_object(obj: ObjectVersion, deps: Deps) -> str:
@@ -287,7 +308,7 @@ def process_object(obj: ObjectVersion, deps: Deps) -> str:
         log(logging.INFO, "skipped: not an upload prefix", **where)
         return "skipped"
     try:
-        sha256, size, source = hash_version(deps.s3, obj, deps.chunk_bytes)
+        sha256, size, source = hash_version(deps.s3, obj, deps.chunk_bytes, deps.seconds_left)
         candidate = CanonicalObject(
             sha256=sha256, key=obj.key, version_id=obj.version_id or "null", size=size,
             first_seen=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -332,6 +353,10 @@ def process_record(record: SQSRecord, deps: Deps) -> None:
     try:
         for obj in objects_in_message(record.body):
             process_object(obj, deps)
+    except NotEnoughTime as exc:  # deferred, not broken: a later invocation streams it
+        log(logging.WARNING, "record deferred: not enough time left to stream it",
+            message_id=record.message_id, detail=str(exc))
+        raise
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code")
         level, message = ((logging.WARNING, "record failed: throttled after retries")
@@ -380,7 +405,9 @@ current_deps = once(deps_from_env)
 @logger.inject_lambda_context
 @log_metrics(metrics)
 def handler(event, context):
-    return process_batch(event, current_deps())
+    deps = dataclasses.replace(
+        current_deps(), seconds_left=lambda: context.get_remaining_time_in_millis() / 1000)
+    return process_batch(event, deps)
 
 
 if IN_LAMBDA:

@@ -512,3 +512,14 @@ def test_hasher_concurrency_outside_the_event_source_range_is_rejected_naming_th
 def test_log_retention_below_one_day_is_rejected_naming_the_field():
     with pytest.raises(ConfigError, match="upload_api: log_retention_days"):
         UploadApiConfig(log_retention_days=0)
+
+
+def test_the_largest_upload_fits_a_fresh_invocation_of_the_hasher():
+    # Never deferred for ever: the first record of an invocation has the whole timeout.
+    from estate_handlers import hasher
+
+    from infra.config import GB
+    from infra.constructs.upload_hasher import TIMEOUT
+    largest = 5 * GB
+    assert largest / hasher.STREAM_BYTES_PER_SECOND + hasher.STREAM_MARGIN_SECONDS \
+        < TIMEOUT.to_seconds()

@@ -179,6 +179,28 @@ def test_object_without_checksum_is_streamed_from_the_events_version():
     assert result == (SHA_OF_HELLO, 5, "streamed")
 
 
+@pytest.mark.parametrize("seconds_left, streamed", [(60, False), (200, True)])
+def test_a_version_is_streamed_only_with_time_left_to_finish_it(seconds_left, streamed):
+    # 5 GB at the 50 MB/s allowed for needs ~122 s: with 60 s left the record goes back to the
+    # queue (a later invocation has the time) rather than the timeout failing the whole batch.
+    size = 5 * 1024 ** 3
+    s3 = boto3.client("s3", region_name="eu-west-1", aws_access_key_id="k", aws_secret_access_key="s")
+    with Stubber(s3) as stub:  # an unexpected GetObject raises UnStubbedResponseError
+        stub.add_response("head_object", {"ContentLength": size},
+                          {"Bucket": "assets", "Key": KEY, "VersionId": "v1", "ChecksumMode": "ENABLED"})
+        if streamed:
+            stub.add_response("get_object", {"Body": io.BytesIO(b"hello")},
+                              {"Bucket": "assets", "Key": KEY, "VersionId": "v1"})
+            result = hasher.hash_version(s3, ObjectVersion("assets", KEY, "v1"), 4096,
+                                         lambda: seconds_left)
+            assert result[2] == "streamed"
+        else:
+            with pytest.raises(hasher.NotEnoughTime, match="retried in another invocation"):
+                hasher.hash_version(s3, ObjectVersion("assets", KEY, "v1"), 4096,
+                                    lambda: seconds_left)
+        stub.assert_no_pending_responses()
+
+
 @pytest.mark.parametrize("raw,expected", [(None, 1024 * 1024), ("262144", 262144)])
 def test_chunk_size_comes_from_env_with_a_default(raw, expected):
     assert hasher.chunk_bytes_from_env({} if raw is None else {"HASH_CHUNK_BYTES": raw}) == expected

@@ -372,5 +372,21 @@ def test_entry_point_builds_its_clients_from_the_environment(s3, dynamodb, bucke
     monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # its cached credentials die with the test
     data = unique("entry")
     obj = upload(s3, bucket, "products/images/original/entry.jpg", data)
-    assert hasher.handler(event_for(bucket, obj), LambdaContext()) == {"batchItemFailures": []}
+    fresh = LambdaContext(remaining_millis=300_000)  # the hasher's timeout
+    assert hasher.handler(event_for(bucket, obj), fresh) == {"batchItemFailures": []}
     assert index_item(dynamodb, table, data)["key"]["S"] == obj["key"]
+
+
+def test_the_entry_point_defers_a_version_it_has_no_time_left_to_stream(
+        s3, dynamodb, bucket, table, monkeypatch):
+    # The remaining time comes from Lambda's context: with a few seconds left, the record goes
+    # back to the queue untouched (no index entry, no tags) for an invocation with the time.
+    monkeypatch.setenv("DEDUP_TABLE_NAME", table)
+    monkeypatch.setattr(hasher, "current_deps", once(hasher.deps_from_env))
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+    data = unique("late")
+    obj = upload(s3, bucket, "products/images/original/late.jpg", data)
+    event = event_for(bucket, obj)
+    answer = hasher.handler(event, LambdaContext(remaining_millis=5_000))
+    assert answer == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
+    assert index_item(dynamodb, table, data) is None

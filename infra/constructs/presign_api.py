@@ -66,7 +66,7 @@ from infra.config import (
 from infra.constructs.arns import bucket_arn, object_arns
 from infra.constructs.encryption import EncryptedLogGroup
 from infra.constructs.function import EstateFunction
-from infra.constructs.monitoring import MetricAlarm, MonitoredFunction
+from infra.constructs.monitoring import MetricAlarm, MonitoredFunction, summed
 from infra.constructs.upload_hasher import TABLE_ENV
 from infra.nag import acknowledge
 
@@ -220,15 +220,12 @@ class PresignApi(Construct):
         on without deduplication, so nothing else fails (the function's EMF series, one per
         upload kind, dimensions Powertools' ``service`` and ``kind``)."""
         period = Duration.minutes(m.alarm_period_minutes)
-        failed = {f"k{i}": cw.Metric(namespace=METRICS_NAMESPACE, metric_name=DEDUP_FAILED_METRIC,
-                                     dimensions_map={"service": self._service, "kind": kind},
-                                     statistic="Sum", period=period, label=kind)
-                  for i, kind in enumerate(self._kinds)}
+        failed = [cw.Metric(namespace=METRICS_NAMESPACE, metric_name=DEDUP_FAILED_METRIC,
+                            dimensions_map={"service": self._service, "kind": kind},
+                            statistic="Sum", period=period, label=kind) for kind in self._kinds]
         return [MetricAlarm(
             group="Presign", name="Dedup-Unavailable", section="Uploads (HTTP API)",
-            metric=cw.MathExpression(
-                expression=" + ".join(f"FILL({k}, 0)" for k in failed), using_metrics=failed,
-                label="Dedup lookups that failed", period=period),
+            metric=summed(failed, label="Dedup lookups that failed", period=period),
             threshold=0, periods=m.sustained_periods,
             what=f"The dedup index did not answer the upload API for {m.sustained_periods} "
                  "periods: uploads are issued without deduplication.",

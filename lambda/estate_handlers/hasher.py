@@ -73,7 +73,7 @@ from estate_handlers.runtime import (
     once,
     require_env,
 )
-from estate_handlers.s3_errors import is_missing, newer_version_unreleased
+from estate_handlers.s3_errors import is_missing, is_throttling, newer_version_unreleased
 
 CHUNK_ENV = "HASH_CHUNK_BYTES"
 DEFAULT_CHUNK_BYTES = 1024 * 1024
@@ -85,11 +85,6 @@ MAX_TAG_VALUE_CHARS = 256
 # pattern ^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$).
 _TAG_PUNCTUATION = frozenset("_.:/=+-@")
 
-THROTTLING_CODES = frozenset({
-    "SlowDown", "503", "ServiceUnavailable", "Throttling", "ThrottlingException",
-    "ProvisionedThroughputExceededException", "RequestLimitExceeded", "RequestThrottled",
-    "TooManyRequestsException",
-})
 
 
 def log(level: int, message: str, **fields) -> None:
@@ -150,7 +145,7 @@ def head_version(s3, obj: ObjectVersion) -> dict:
 # A version is streamed only if the invocation has time left for it at half the throughput
 # the timeout was sized for (~100 MB/s), plus a margin for the claim and the tags: otherwise it
 # returns to the queue for a fresh invocation, instead of the timeout failing the whole batch
-# (a 5 GB object needs 120 s: the first record of an invocation always has them).
+# (a 5 GB object needs ~122 s: the first record of an invocation always has them).
 STREAM_BYTES_PER_SECOND = 50 * 1024 * 1024
 STREAM_MARGIN_SECONDS = 20
 
@@ -286,10 +281,6 @@ def _as_dict(tags: list[dict]) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------------------- one object
-
-def is_throttling(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") in THROTTLING_CODES
-
 
 @dataclass(frozen=True)
 class Deps:

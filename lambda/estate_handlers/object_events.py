@@ -145,8 +145,8 @@ def objects_in_message(body: str) -> list[ObjectVersion]:
     records, or the version a GuardDuty scan result found clean.
 
     The one-off ``s3:TestEvent``, non-ObjectCreated records, GuardDuty's post-scan failures
-    and scan results other than NO_THREATS_FOUND announce none. S3 notification keys arrive form-encoded (space as
-    ``+``, the rest percent-encoded UTF-8). Any other shape (an SNS envelope because raw
+    and scan results other than NO_THREATS_FOUND announce none. S3 notification keys arrive
+    form-encoded (space as ``+``, the rest percent-encoded UTF-8). Any other shape (an SNS envelope because raw
     delivery was turned off, an EventBridge "Object Created" event) raises ValueError: the
     record fails and reaches the DLQ, instead of every upload being skipped without a word.
     """

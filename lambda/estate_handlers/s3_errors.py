@@ -8,8 +8,20 @@ from botocore.exceptions import ClientError
 MISSING_CODES = frozenset({"NoSuchKey", "NoSuchVersion", "404", "NotFound"})
 
 
+# S3's and DynamoDB's answers to a caller going too fast (or a service too busy to answer).
+THROTTLING_CODES = frozenset({
+    "SlowDown", "503", "ServiceUnavailable", "Throttling", "ThrottlingException",
+    "ProvisionedThroughputExceededException", "RequestLimitExceeded", "RequestThrottled",
+    "TooManyRequestsException",
+})
+
+
 def error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code") or "")
+
+
+def is_throttling(exc: ClientError) -> bool:
+    return error_code(exc) in THROTTLING_CODES
 
 
 def http_status(exc: ClientError) -> int:

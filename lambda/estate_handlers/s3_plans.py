@@ -37,7 +37,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from estate_handlers import dedup_index, keys
 from estate_handlers._http import ApiError
 from estate_handlers.layout import SCAN_CLEAN, SCAN_THREATS, home_prefix, scan_status
-from estate_handlers.s3_errors import error_code, http_status, is_missing
+from estate_handlers.s3_errors import error_code, http_status, is_missing, is_throttling
 from estate_handlers.upload_policy import (
     S3_MAX_SINGLE_UPLOAD_BYTES,
     Completion,
@@ -186,9 +186,7 @@ def _unavailable(error: Exception) -> bool:
     """An outage or overload, not a mistake: a denied call or a missing table stays an error
     (a 500 the Fault alarm sees) instead of switching dedup off without a word."""
     if isinstance(error, ClientError):
-        return http_status(error) >= 500 or error_code(error) in (
-            "ProvisionedThroughputExceededException", "ThrottlingException",
-            "RequestLimitExceeded")
+        return http_status(error) >= 500 or is_throttling(error)
     return isinstance(error, BotoCoreError)  # timeouts, refused connections, DNS
 
 

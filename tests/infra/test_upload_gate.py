@@ -630,6 +630,6 @@ def test_every_rule_delivering_to_a_queue_is_watched_for_events_it_failed_to_del
                      and m["MetricStat"]["Metric"]["Namespace"] == "AWS/Events")
     assert watched == delivering
     (expression,) = [m["Expression"] for m in alarm["Metrics"] if "Expression" in m]
-    assert expression == " + ".join(f"FILL(f{i}, 0)" for i in range(4))
+    assert expression == " + ".join(f"FILL(m{i}, 0)" for i in range(4))
     assert (alarm["Threshold"], alarm["ComparisonOperator"], alarm["TreatMissingData"]) == \
         (0, "GreaterThanThreshold", "notBreaching")

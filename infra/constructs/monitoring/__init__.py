@@ -60,6 +60,7 @@ from infra.constructs.monitoring.targets import (
     MonitoredQueue,
     MonitoringTargets,
     WatchedReplication,
+    summed,
     undelivered_events,
 )
 from infra.constructs.monitoring.topic import TopicNames
@@ -79,5 +80,6 @@ __all__ = [
     "TopicNames",
     "WatchedReplication",
     "replication_destination_alarms",
+    "summed",
     "undelivered_events",
 ]

@@ -61,15 +61,22 @@ def undelivered_events(*, group: str, section: str, rule_names: list[str], perio
     """Any event an EventBridge rule of ``rule_names`` failed to deliver to its target: a
     target policy or key policy that refuses EventBridge drops every event, and the rule only
     counts it (``AWS/Events`` ``FailedInvocations``, per ``RuleName``)."""
-    failed = {f"f{i}": cw.Metric(namespace="AWS/Events", metric_name="FailedInvocations",
-                                 dimensions_map={"RuleName": name}, statistic="Sum",
-                                 period=period, label=name)
-              for i, name in enumerate(rule_names)}
-    metric = failed["f0"] if len(failed) == 1 else cw.MathExpression(
-        expression=" + ".join(f"FILL({m}, 0)" for m in failed), using_metrics=failed,
-        label="Events not delivered", period=period)
+    metric = summed([cw.Metric(namespace="AWS/Events", metric_name="FailedInvocations",
+                               dimensions_map={"RuleName": name}, statistic="Sum",
+                               period=period, label=name) for name in rule_names],
+                    label="Events not delivered", period=period)
     return MetricAlarm(group=group, name="Events-Undelivered", section=section, metric=metric,
                        threshold=0, what=what, runbook=runbook)
+
+
+def summed(metrics: list[cw.Metric], *, label: str, period: Duration) -> cw.IMetric:
+    """The sum of ``metrics`` (each a count, missing as 0), as one alarm can read it: the
+    metric itself when there is one (a CloudWatch alarm reads at most 10)."""
+    if len(metrics) == 1:
+        return metrics[0]
+    named = {f"m{i}": metric for i, metric in enumerate(metrics)}
+    return cw.MathExpression(expression=" + ".join(f"FILL({m}, 0)" for m in named),
+                             using_metrics=named, label=label, period=period)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ class LambdaContext:
     aws_request_id: str = "00000000-0000-0000-0000-000000000000"
     log_group_name: str = "/estate/lambda/estate-test"
     log_stream_name: str = "test"
-    remaining_millis: int = 10_000  # a fresh invocation of the function under test: its timeout
+    remaining_millis: int = 10_000  # what get_remaining_time_in_millis() answers
 
     def get_remaining_time_in_millis(self) -> int:
         return self.remaining_millis

@@ -63,7 +63,12 @@ from estate_handlers.layout import (
     USER_CONTENT,
     home_prefix,
 )
-from estate_handlers.object_events import ObjectVersion, objects_in_message, require_verdict_tag
+from estate_handlers.object_events import (
+    ObjectVersion,
+    RetryLater,
+    objects_in_message,
+    require_verdict_tag,
+)
 from estate_handlers.runtime import (
     IN_LAMBDA,
     ConfigError,
@@ -150,7 +155,7 @@ STREAM_BYTES_PER_SECOND = 50 * 1024 * 1024
 STREAM_MARGIN_SECONDS = 20
 
 
-class NotEnoughTime(RuntimeError):
+class NotEnoughTime(RetryLater):
     """This invocation cannot finish streaming the version: the record is retried."""
 
 
@@ -344,9 +349,9 @@ def process_record(record: SQSRecord, deps: Deps) -> None:
     try:
         for obj in objects_in_message(record.body):
             process_object(obj, deps)
-    except NotEnoughTime as exc:  # deferred, not broken: a later invocation streams it
-        log(logging.WARNING, "record deferred: not enough time left to stream it",
-            message_id=record.message_id, detail=str(exc))
+    except RetryLater as exc:  # deferred, not broken: a later delivery does it
+        log(logging.WARNING, "record deferred", message_id=record.message_id,
+            reason=type(exc).__name__, detail=str(exc))
         raise
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code")

@@ -33,7 +33,12 @@ class ObjectVersion:
     released_clean: bool = field(default=False, compare=False)
 
 
-class VerdictTagPending(RuntimeError):
+class RetryLater(RuntimeError):
+    """Nothing is broken, but this record cannot be done now: it fails, SQS delivers it again
+    after its visibility timeout, and the handler logs a warning, not an error."""
+
+
+class VerdictTagPending(RetryLater):
     """A clean verdict's object does not carry GuardDuty's tag yet: writing its tag set now
     would erase the tag when it lands (S3 replaces the whole set). The record is retried."""
 

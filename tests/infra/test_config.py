@@ -218,3 +218,16 @@ def test_more_upload_kinds_than_one_alarm_can_watch_are_a_config_error():
     many = {**kinds, **{f"extra-{i}": template for i in range(11 - len(kinds))}}
     with pytest.raises(ConfigError, match="has 11 kinds; at most 10"):
         UploadApiConfig(kinds=many)
+    ten = dict(list(many.items())[:10])
+    assert len(UploadApiConfig(kinds=ten).kinds) == 10  # the limit itself is allowed
+
+
+def test_an_alarm_never_sums_more_metrics_than_cloudwatch_reads():
+    from aws_cdk import Duration
+    from aws_cdk import aws_cloudwatch as cw
+
+    from infra.constructs.monitoring import summed
+    metrics = [cw.Metric(namespace="N", metric_name=f"m{i}") for i in range(11)]
+    with pytest.raises(ValueError, match="11 metrics, a CloudWatch alarm reads at most 10"):
+        summed(metrics, label="too many", period=Duration.minutes(5))
+    assert summed(metrics[:10], label="ten", period=Duration.minutes(5)) is not None

@@ -378,7 +378,7 @@ def test_entry_point_builds_its_clients_from_the_environment(s3, dynamodb, bucke
 
 
 def test_the_entry_point_defers_a_version_it_has_no_time_left_to_stream(
-        s3, dynamodb, bucket, table, monkeypatch):
+        s3, dynamodb, bucket, table, monkeypatch, caplog):
     # The remaining time comes from Lambda's context: with a few seconds left, the record goes
     # back to the queue untouched (no index entry, no tags) for an invocation with the time.
     monkeypatch.setenv("DEDUP_TABLE_NAME", table)
@@ -390,3 +390,7 @@ def test_the_entry_point_defers_a_version_it_has_no_time_left_to_stream(
     answer = hasher.handler(event, LambdaContext(remaining_millis=5_000))
     assert answer == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
     assert index_item(dynamodb, table, data) is None
+    # A deferral is a warning, not an error with a traceback: nothing is broken.
+    [deferred] = [r for r in caplog.records if r.getMessage() == "record deferred"]
+    assert deferred.levelname == "WARNING" and deferred.reason == "NotEnoughTime"
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]

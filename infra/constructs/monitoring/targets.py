@@ -69,9 +69,15 @@ def undelivered_events(*, group: str, section: str, rule_names: list[str], perio
                        threshold=0, what=what, runbook=runbook)
 
 
+MAX_ALARM_METRICS = 10
+
+
 def summed(metrics: list[cw.Metric], *, label: str, period: Duration) -> cw.IMetric:
     """The sum of ``metrics`` (each a count, missing as 0), as one alarm can read it: the
     metric itself when there is one (a CloudWatch alarm reads at most 10)."""
+    if len(metrics) > MAX_ALARM_METRICS:
+        raise ValueError(f"{label}: {len(metrics)} metrics, a CloudWatch alarm reads at most "
+                         f"{MAX_ALARM_METRICS}")
     if len(metrics) == 1:
         return metrics[0]
     named = {f"m{i}": metric for i, metric in enumerate(metrics)}

@@ -55,7 +55,8 @@ HANDLER = "estate_handlers.hasher.handler"
 # and Lambda's CPU share scales with memory: 1024 MB buys ~0.6 vCPU, enough that S3's
 # per-connection throughput (~100 MB/s), not the hash, is the bottleneck. The largest
 # object the upload API admits is 5 GB (brand media): ~50 s to stream. A batch of 4 such
-# objects is ~200 s, under the 300 s timeout with room for retries of the S3/DynamoDB calls.
+# objects is ~200 s, under the 300 s timeout with room for retries of the S3/DynamoDB calls;
+# below 50 MB/s the hasher defers the versions it has no time left for (hasher.NotEnoughTime).
 MEMORY_MB = 1024
 TIMEOUT = Duration.seconds(300)
 BATCH_SIZE = 4

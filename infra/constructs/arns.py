@@ -1,6 +1,6 @@
-"""S3 and EventBridge ARNs by physical name. Policies name the estate's buckets and rules by
-literal ARN (not a token), so a queue, key or role policy can name them without a dependency
-on the stack or resource that creates them."""
+"""S3 and EventBridge ARNs by physical name, and the conditions policies repeat. Policies name
+the estate's buckets and rules by literal ARN (not a token), so a queue, key or role policy can
+name them without a dependency on the stack or resource that creates them."""
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -18,6 +18,23 @@ def rule_arn(region: str, account: str, rule_name: str) -> str:
 def object_arns(bucket_name: str, prefixes: Iterable[str]) -> list[str]:
     """Every object under each prefix (one ARN per prefix, ``<prefix>*``)."""
     return [f"{bucket_arn(bucket_name)}/{prefix}*" for prefix in prefixes]
+
+
+def via(service: str, region: str) -> dict[str, str]:
+    """``kms:ViaService`` for a key used only through ``service`` in ``region`` (a role's key
+    statements: the key works for that service's requests, never for a direct KMS call)."""
+    return {"kms:ViaService": f"{service}.{region}.amazonaws.com"}
+
+
+def only_via(service: str, region: str) -> dict[str, dict[str, str]]:
+    """Conditions of a key statement that needs nothing but :func:`via`."""
+    return {"StringEquals": via(service, region)}
+
+
+def for_account(account: str) -> dict[str, dict[str, str]]:
+    """A service principal acting for this account only (the trust of the S3 Batch
+    Operations roles: jobs are created by this account's tools)."""
+    return {"StringEquals": {"aws:SourceAccount": account}}
 
 
 def from_bucket(bucket_name: str, account: str) -> dict:

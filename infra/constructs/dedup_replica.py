@@ -34,6 +34,7 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from infra.config import DEDUP_REPLICA_PROTECTED_METRIC, METRICS_NAMESPACE, TABLE_ENV
+from infra.constructs.arns import only_via
 from infra.constructs.encryption import EncryptedLogGroup, rotating_key
 from infra.constructs.function import LOG_ACTIONS, NO_VPC_REASON, EstateFunction
 from infra.constructs.monitoring import MetricAlarm, MonitoredFunction
@@ -114,8 +115,7 @@ class DedupIndexReplica(Construct):
                 iam.PolicyStatement(
                     actions=KEY_ACTIONS,
                     resources=[f"arn:aws:kms:{primary_region}:{account}:key/*"],
-                    conditions={"StringEquals": {
-                        "kms:ViaService": f"dynamodb.{primary_region}.amazonaws.com"}}),
+                    conditions=only_via("dynamodb", primary_region)),
                 iam.PolicyStatement(
                     actions=["iam:CreateServiceLinkedRole"],
                     resources=[f"arn:aws:iam::{account}:role/aws-service-role/"

@@ -63,7 +63,7 @@ from infra.config import (
     MonitoringConfig,
     UploadApiConfig,
 )
-from infra.constructs.arns import bucket_arn, object_arns
+from infra.constructs.arns import bucket_arn, object_arns, only_via
 from infra.constructs.encryption import EncryptedLogGroup
 from infra.constructs.function import EstateFunction
 from infra.constructs.monitoring import MetricAlarm, MonitoredFunction, summed
@@ -159,7 +159,7 @@ def presign_statements(*, region: str, bucket_name: str, bucket_key: kms.IKey,
             sid="UseAssetsKeyViaS3",
             actions=["kms:GenerateDataKey", "kms:Decrypt"],
             resources=[bucket_key.key_arn],
-            conditions={"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
+            conditions=only_via("s3", region),
         ),
         iam.PolicyStatement(
             sid="ReadDedupIndex",
@@ -170,8 +170,7 @@ def presign_statements(*, region: str, bucket_name: str, bucket_key: kms.IKey,
             sid="DecryptDedupIndexViaDynamoDB",
             actions=["kms:Decrypt"],
             resources=[table_key.key_arn],
-            conditions={"StringEquals": {
-                "kms:ViaService": f"dynamodb.{region}.amazonaws.com"}},
+            conditions=only_via("dynamodb", region),
         ),
     ]
 
@@ -253,7 +252,7 @@ class PresignApi(Construct):
                 iam.PolicyStatement(
                     sid="EncryptTheProbeViaS3", actions=["kms:GenerateDataKey"],
                     resources=[bucket_key.key_arn],
-                    conditions={"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}}),
+                    conditions=only_via("s3", region)),
             ])
         acknowledge(self.health.policy, {
             f"AwsSolutions-IAM5[Resource::{probe}]":

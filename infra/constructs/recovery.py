@@ -25,7 +25,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from infra.constructs.arns import bucket_arn, rule_arn
+from infra.constructs.arns import bucket_arn, for_account, only_via, rule_arn
 from infra.constructs.encryption import guard_key_from_destruction, rotating_key
 from infra.nag import acknowledge
 
@@ -70,7 +70,7 @@ class Recovery(Construct):
         # the same strings, so they match with or without the CLI's context.
         self._bucket_arn = bucket_arn(bucket_name)
         self._objects_arn = f"{self._bucket_arn}/*"
-        self._via_s3 = {"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}}
+        self._via_s3 = only_via("s3", stack.region)
         retention = Duration.days(continuous_backup_days)
         self._vault(vault_name=vault_name, vault_key_alias=vault_key_alias, retention=retention,
                     vault_lock=vault_lock, vault_lock_changeable_days=vault_lock_changeable_days,
@@ -184,8 +184,7 @@ class Recovery(Construct):
         self.batch_role = iam.Role(
             self, "RestoreBatchRole", role_name=role_name,
             assumed_by=iam.ServicePrincipal(
-                "batchoperations.s3.amazonaws.com",
-                conditions={"StringEquals": {"aws:SourceAccount": stack.account}}),
+                "batchoperations.s3.amazonaws.com", conditions=for_account(stack.account)),
             description=f"S3 Batch Operations copy jobs of the restore tool, {bucket_name} only")
         self.batch_policy = iam.ManagedPolicy(self, "RestoreBatchPolicy", roles=[self.batch_role],
                                               statements=[

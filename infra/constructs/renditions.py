@@ -49,7 +49,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import ORIGINALS, PROCESSED, RENDITION_BATCH_SIZE, THUMBNAILS, MonitoringConfig
-from infra.constructs.arns import bucket_arn, from_bucket, object_arns
+from infra.constructs.arns import bucket_arn, for_account, from_bucket, object_arns, only_via
 from infra.constructs.encryption import admit_delivery, rotating_key
 from infra.constructs.function import ASSET_ROOT, EstateFunction
 from infra.constructs.monitoring import MetricAlarm, MonitoredFunction, MonitoredQueue
@@ -87,7 +87,7 @@ LICENSE = ("Pillow: MIT-CMU; bundled libjpeg-turbo, libwebp, libavif, aom, dav1d
 def renditions_statements(*, region: str, bucket_name: str, bucket_key: kms.IKey,
                           queue: sqs.IQueue, queue_key: kms.IKey) -> list[iam.PolicyStatement]:
     """Everything the renditions function may do, besides its own logs and X-Ray."""
-    via_s3 = {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}}
+    via_s3 = only_via("s3", region)
     return [
         iam.PolicyStatement(
             sid="ReadAndTagOriginals",
@@ -134,8 +134,7 @@ def backfill_statements(*, region: str, bucket_name: str, bucket_key: kms.IKey,
         iam.PolicyStatement(sid="UseAssetsKeyViaS3",
                             actions=["kms:Decrypt", "kms:GenerateDataKey"],
                             resources=[bucket_key.key_arn],
-                            conditions={"StringEquals": {
-                                "kms:ViaService": f"s3.{region}.amazonaws.com"}}),
+                            conditions=only_via("s3", region)),
     ]
 
 
@@ -221,8 +220,7 @@ class Renditions(Construct):
             role_name=role_name,
             description="S3 Batch Operations: backfill renditions of existing originals",
             assumed_by=iam.ServicePrincipal(
-                "batchoperations.s3.amazonaws.com",
-                conditions={"StringEquals": {"aws:SourceAccount": stack.account}}),
+                "batchoperations.s3.amazonaws.com", conditions=for_account(stack.account)),
         )
         self.backfill_policy = iam.ManagedPolicy(
             self, "BackfillPolicy",

@@ -48,7 +48,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from infra.constructs.arns import bucket_arn, object_arns
+from infra.constructs.arns import bucket_arn, for_account, object_arns, via
 from infra.nag import acknowledge
 
 RTC_MINUTES = 15
@@ -61,7 +61,7 @@ REVERSE_RULE_ID = "replica-to-assets"
 def _through_s3_for(bucket_name: str, region: str) -> dict[str, dict]:
     """KMS conditions: only S3 in ``region`` calling, only for ``bucket_name``'s objects (with
     S3 Bucket Keys the encryption context is the bucket ARN; without, the object ARN)."""
-    return {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"},
+    return {"StringEquals": via("s3", region),
             "StringLike": {"kms:EncryptionContext:aws:s3:arn": [
                 bucket_arn(bucket_name), f"{bucket_arn(bucket_name)}/*"]}}
 
@@ -280,8 +280,7 @@ class BatchReplicationRole(Construct):
             self, "Role", role_name=role_name,
             description=f"S3 Batch Replication of failed uploads of {source_bucket_name}",
             assumed_by=iam.ServicePrincipal(
-                "batchoperations.s3.amazonaws.com",
-                conditions={"StringEquals": {"aws:SourceAccount": stack.account}}),
+                "batchoperations.s3.amazonaws.com", conditions=for_account(stack.account)),
         )
         self.policy = iam.ManagedPolicy(
             self, "Policy", roles=[self.role],

@@ -41,7 +41,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import DEDUP_PARTITION_KEY, HASHED_PREFIXES, TABLE_ENV
-from infra.constructs.arns import bucket_arn, from_bucket, object_arns
+from infra.constructs.arns import bucket_arn, from_bucket, object_arns, only_via
 from infra.constructs.encryption import admit_delivery, rotating_key
 from infra.constructs.function import EstateFunction
 from infra.constructs.monitoring import MonitoredFunction, MonitoredQueue
@@ -96,7 +96,7 @@ def hasher_statements(*, region: str, bucket_name: str, bucket_key: kms.IKey,
             sid="DecryptUploadsViaS3",
             actions=["kms:Decrypt"],
             resources=[bucket_key.key_arn],
-            conditions={"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
+            conditions=only_via("s3", region),
         ),
         iam.PolicyStatement(
             sid="WriteDedupIndex",
@@ -107,8 +107,7 @@ def hasher_statements(*, region: str, bucket_name: str, bucket_key: kms.IKey,
             sid="UseDedupIndexKeyViaDynamoDB",
             actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
             resources=[table_key.key_arn],
-            conditions={"StringEquals": {
-                "kms:ViaService": f"dynamodb.{region}.amazonaws.com"}},
+            conditions=only_via("dynamodb", region),
         ),
         *consume_statements("Hash", queue=queue, queue_key=queue_key, region=region),
     ]

@@ -15,6 +15,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.constructs.arns import only_via
 from infra.constructs.encryption import rotating_key
 
 CONSUME_ACTIONS = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
@@ -51,5 +52,5 @@ def consume_statements(name: str, *, queue: sqs.IQueue, queue_key: kms.IKey,
         iam.PolicyStatement(
             sid=f"Decrypt{name}QueueViaSqs", actions=["kms:Decrypt"],
             resources=[queue_key.key_arn],
-            conditions={"StringEquals": {"kms:ViaService": f"sqs.{region}.amazonaws.com"}}),
+            conditions=only_via("sqs", region)),
     ]

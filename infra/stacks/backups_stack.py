@@ -7,6 +7,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
+from infra.constructs.arns import via
 from infra.constructs.encrypted_bucket import EncryptedBucket
 from infra.constructs.encryption import guard_key_from_destruction
 from infra.constructs.tiering import backups_lifecycle_rules
@@ -76,7 +77,7 @@ def backups_writer_policy(scope: Construct, backups: EncryptedBucket, *, bucket_
                 actions=["kms:GenerateDataKey", "kms:Decrypt"],
                 resources=[backups.key.key_arn],
                 conditions={
-                    "StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com",
+                    "StringEquals": {**via("s3", region),
                                      "kms:EncryptionContext:aws:s3:arn": backups.bucket.bucket_arn},
                 },
             ),

@@ -189,7 +189,8 @@ class EnvironmentConfig:
                 self.dedup_replica_guard_name_in(self.replica_region))),
             *(("rule name", name) for name in (
                 gate.uploads_rule, gate.not_clean_rule, gate.tagging_failed_rule,
-                *map(gate.release_rule, gate.RELEASE_CONSUMERS))),
+                *map(gate.release_rule, gate.RELEASE_CONSUMERS),
+                self.backup_jobs_failed_rule, self.backup_points_stopped_rule)),
         ]
 
     @property
@@ -363,6 +364,15 @@ class EnvironmentConfig:
     def alarm_name_prefix(self) -> str:
         """Every alarm, alarm topic and topic key alias of the environment starts with it."""
         return f"{self.org}-{self.name}"
+
+    # The EventBridge rules that send AWS Backup's holes to the alarm topic.
+    @property
+    def backup_jobs_failed_rule(self) -> str:
+        return f"{self.alarm_name_prefix}-backup-jobs-failed"
+
+    @property
+    def backup_points_stopped_rule(self) -> str:
+        return f"{self.alarm_name_prefix}-backup-points-stopped"
 
     @property
     def alarm_topic_name(self) -> str:

@@ -1,9 +1,16 @@
-"""Failed AWS Backup jobs of the estate's vault, to the alarm topic.
+"""AWS Backup's holes in the estate's vault, to the alarm topic.
 
-AWS Backup publishes "Backup Job State Change" events on the default bus of the vault's
-Region; a job that ends FAILED, ABORTED or EXPIRED means the point-in-time backstop has a hole
-(continuous backup stopped, the role or the key refused). No CloudWatch alarm covers this
-without a metric filter, so an EventBridge rule sends the event itself to the topic.
+AWS Backup publishes its events on the default bus of the vault's Region. Two of them mean the
+point-in-time backstop has a hole, and no CloudWatch alarm covers either without a metric
+filter, so an EventBridge rule sends each event itself to the topic:
+
+- a "Backup Job State Change" that ends FAILED, ABORTED or EXPIRED (the role or the key
+  refused, the bucket could not be read);
+- a "Recovery Point State Change" to STOPPED: a continuous backup that stopped after its job
+  had completed, which no job event reports. AWS Backup's guide: STOPPED "occurs on a
+  continuous backup where a user has taken some action that causes the continuous backup to be
+  disabled" (permissions removed, versioning or the bucket's EventBridge notifications turned
+  off, Backup's own rules disabled) and, for S3, when the rule's retention period changes.
 """
 from __future__ import annotations
 
@@ -20,6 +27,8 @@ from infra.constructs.encryption import admit_delivery
 from infra.constructs.monitoring import MetricAlarm, undelivered_events
 
 FAILED_STATES = ["FAILED", "ABORTED", "EXPIRED"]
+STOPPED_STATUSES = ["STOPPED"]
+_CHECK = "Check the backup role, the bucket's versioning and EventBridge setting, and the assets key."
 
 
 @jsii.implements(events.IRuleTarget)
@@ -35,40 +44,57 @@ class _Topic:
         return events.RuleTargetConfig(arn=self.topic.topic_arn, input=self.message)
 
 
-def backup_job_failures(scope: Construct, *, rule_name: str, vault_name: str,
-                        topic: sns.ITopic, topic_key: kms.Key) -> events.Rule:
-    """The rule ``rule_name``: this vault's failed backup jobs, published to ``topic``."""
+def backup_alerts(scope: Construct, *, jobs_rule_name: str, stopped_rule_name: str,
+                  vault_name: str, topic: sns.ITopic, topic_key: kms.Key) -> list[events.Rule]:
+    """The rules ``jobs_rule_name`` (this vault's failed backup jobs) and ``stopped_rule_name``
+    (its continuous recovery points that stopped), each publishing to ``topic``."""
     stack = Stack.of(scope)
-    rule = events.Rule(
-        scope, "BackupJobFailures", rule_name=rule_name,
+    jobs = events.Rule(
+        scope, "BackupJobFailures", rule_name=jobs_rule_name,
         description=f"Backup jobs of {vault_name} that failed, were aborted or expired",
         event_pattern=events.EventPattern(
             source=["aws.backup"], detail_type=["Backup Job State Change"],
             detail={"state": FAILED_STATES, "backupVaultName": [vault_name]}))
-    rule.add_target(_Topic(topic, events.RuleTargetInput.from_text(
+    jobs.add_target(_Topic(topic, events.RuleTargetInput.from_text(
         f"AWS Backup job {events.EventField.from_path('$.detail.backupJobId')} of "
         f"{vault_name} ended {events.EventField.from_path('$.detail.state')}: "
         f"{events.EventField.from_path('$.detail.statusMessage')} (resource "
-        f"{events.EventField.from_path('$.detail.resourceArn')}). Check the backup role, "
-        "the bucket's versioning and EventBridge setting, and the assets key.")))
-    # EventBridge may publish, and use the topic's key, for this rule only. Its ARN is written
-    # from its name: a reference would make the key depend on the rule, which depends on the
-    # topic, which depends on the key.
-    this_rule = {"StringEquals": {"aws:SourceAccount": stack.account},
-                 "ArnEquals": {"aws:SourceArn": rule_arn(stack.region, stack.account, rule_name)}}
+        f"{events.EventField.from_path('$.detail.resourceArn')}). {_CHECK}")))
+    stopped = events.Rule(
+        scope, "StoppedContinuousBackups", rule_name=stopped_rule_name,
+        description=f"Continuous backups in {vault_name} that stopped",
+        event_pattern=events.EventPattern(
+            source=["aws.backup"], detail_type=["Recovery Point State Change"],
+            detail={"status": STOPPED_STATUSES, "backupVaultName": [vault_name]}))
+    stopped.add_target(_Topic(topic, events.RuleTargetInput.from_text(
+        f"The continuous backup {events.EventField.from_path('$.resources[0]')} of "
+        f"{events.EventField.from_path('$.detail.resourceArn')} in {vault_name} is "
+        f"{events.EventField.from_path('$.detail.status')}: point-in-time "
+        f"restore no longer reaches forward from it. {_CHECK} Once they are right, the "
+        "plan's next run starts a new continuous recovery point (or start an on-demand "
+        "backup of the bucket now).")))
+    # EventBridge may publish, and use the topic's key, for these rules only. Their ARNs are
+    # written from their names: a reference would make the key depend on the rules, which
+    # depend on the topic, which depends on the key.
+    these_rules = {"StringEquals": {"aws:SourceAccount": stack.account},
+                   "ArnEquals": {"aws:SourceArn": [rule_arn(stack.region, stack.account, name)
+                                                   for name in (jobs_rule_name,
+                                                                stopped_rule_name)]}}
     admit_delivery(topic_key, topic, target_arn=topic.topic_arn, action="sns:Publish",
-                   service="events.amazonaws.com", conditions=this_rule,
+                   service="events.amazonaws.com", conditions=these_rules,
                    sid="BackupJobFailuresPublish",
                    key_sid="BackupJobFailuresPublishToTheEncryptedTopic")
-    return rule
+    return [jobs, stopped]
 
 
-def backup_alerts_undelivered(m: MonitoringConfig, rule_name: str) -> MetricAlarm:
-    """The alarm for the rule above failing to publish: a failed job's event is then lost,
-    and only this alarm (CloudWatch publishes with its own permissions) says so."""
+def backup_alerts_undelivered(m: MonitoringConfig, rule_names: list[str]) -> MetricAlarm:
+    """The alarm for the rules above failing to publish: the event is then lost, and only
+    this alarm (CloudWatch publishes with its own permissions) says so."""
     return undelivered_events(
-        group="Backup", section="Backups (AWS Backup)", rule_names=[rule_name],
+        group="Backup", section="Backups (AWS Backup)", rule_names=rule_names,
         period=Duration.minutes(m.alarm_period_minutes),
-        what="EventBridge failed to deliver an AWS Backup job failure to the alarm topic.",
-        runbook="read the vault's jobs in the AWS Backup console (FAILED, ABORTED, EXPIRED); "
-                "check the topic's policy and key policy for events.amazonaws.com.")
+        what="EventBridge failed to deliver an AWS Backup job failure or stopped continuous "
+             "backup to the alarm topic.",
+        runbook="read the vault's jobs (FAILED, ABORTED, EXPIRED) and recovery points "
+                "(STOPPED) in the AWS Backup console; check the topic's policy and key policy "
+                "for events.amazonaws.com.")

@@ -13,7 +13,7 @@ from aws_cdk import Environment, Stack
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
-from infra.constructs.backup_alerts import backup_alerts_undelivered, backup_job_failures
+from infra.constructs.backup_alerts import backup_alerts, backup_alerts_undelivered
 from infra.constructs.monitoring import (
     EstateMonitoring,
     MonitoringTargets,
@@ -35,8 +35,8 @@ class MonitoringStack(Stack):
                          env=Environment(account=cfg.account, region=cfg.primary_region),
                          description=f"Alarms and dashboard of the {cfg.name} storage estate",
                          termination_protection=False)
-        backup_rule_name = f"{cfg.alarm_name_prefix}-backup-jobs-failed"
-        targets.metric_alarms.append(backup_alerts_undelivered(cfg.monitoring, backup_rule_name))
+        backup_rules = [cfg.backup_jobs_failed_rule, cfg.backup_points_stopped_rule]
+        targets.metric_alarms.append(backup_alerts_undelivered(cfg.monitoring, backup_rules))
         self.monitoring = EstateMonitoring(
             self, "Monitoring",
             alarm_name_prefix=cfg.alarm_name_prefix, topic_names=_topic_names(cfg),
@@ -45,10 +45,11 @@ class MonitoringStack(Stack):
             thresholds=cfg.monitoring, targets=targets)
         self.topic = self.monitoring.topic
         self.dashboard = self.monitoring.dashboard
-        # The Recovery stack's vault is in this Region; its failed jobs reach this topic.
-        backup_job_failures(self, rule_name=backup_rule_name,
-                            vault_name=cfg.backup_vault_name, topic=self.topic,
-                            topic_key=self.monitoring.key)
+        # The Recovery stack's vault is in this Region; its holes reach this topic.
+        backup_alerts(self, jobs_rule_name=cfg.backup_jobs_failed_rule,
+                      stopped_rule_name=cfg.backup_points_stopped_rule,
+                      vault_name=cfg.backup_vault_name, topic=self.topic,
+                      topic_key=self.monitoring.key)
 
 
 class ReplicationMonitoringStack(Stack):

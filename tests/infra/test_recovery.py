@@ -218,36 +218,54 @@ def test_noncurrent_versions_must_reach_back_as_far_as_the_backups():
 
 
 @pytest.mark.parametrize("env", ENVS)
-def test_a_failed_backup_job_of_the_vault_reaches_the_alarm_topic_and_only_this_rule_may_publish(
+def test_failed_jobs_and_stopped_continuous_backups_reach_the_alarm_topic_and_only_these_rules_publish(
         estate, env):
     cfg = estate.stages[env].cfg
     template = estate.template_json(env, "Monitoring")
-    [(rule_id, rule)] = [(k, r["Properties"]) for k, r in
-                         resources_of(template, "AWS::Events::Rule").items()
-                         if r["Properties"].get("Name") == f"{cfg.alarm_name_prefix}-backup-jobs-failed"]
-    pattern = rule["EventPattern"]
-    assert (pattern["source"], pattern["detail-type"]) == (["aws.backup"],
-                                                           ["Backup Job State Change"])
-    assert pattern["detail"] == {"state": ["FAILED", "ABORTED", "EXPIRED"],
-                                 "backupVaultName": [cfg.backup_vault_name]}
+    rules = {r["Properties"]["Name"]: r["Properties"]
+             for r in resources_of(template, "AWS::Events::Rule").values()
+             if r["Properties"].get("Name", "").startswith(f"{cfg.alarm_name_prefix}-backup-")}
+    assert sorted(rules) == [f"{cfg.alarm_name_prefix}-backup-jobs-failed",
+                             f"{cfg.alarm_name_prefix}-backup-points-stopped"]
+    jobs, stopped = (rules[f"{cfg.alarm_name_prefix}-backup-{name}"]
+                     for name in ("jobs-failed", "points-stopped"))
+    assert jobs["EventPattern"] == {
+        "source": ["aws.backup"], "detail-type": ["Backup Job State Change"],
+        "detail": {"state": ["FAILED", "ABORTED", "EXPIRED"],
+                   "backupVaultName": [cfg.backup_vault_name]}}
+    # A continuous backup that stops after its job completed sends no job event: only its
+    # recovery point's status says so (AWS Backup's "Recovery point status").
+    assert stopped["EventPattern"] == {
+        "source": ["aws.backup"], "detail-type": ["Recovery Point State Change"],
+        "detail": {"status": ["STOPPED"], "backupVaultName": [cfg.backup_vault_name]}}
     [(topic_id, _)] = resources_of(template, "AWS::SNS::Topic").items()
-    assert [t["Arn"] for t in rule["Targets"]] == [{"Ref": topic_id}]
-    rule_arn = f"arn:aws:events:{cfg.primary_region}:{cfg.account}:rule/{rule['Name']}"
-    only_this_rule = {"ArnEquals": {"aws:SourceArn": rule_arn},
-                      "StringEquals": {"aws:SourceAccount": cfg.account}}
+    for rule in (jobs, stopped):
+        [target] = rule["Targets"]
+        assert target["Arn"] == {"Ref": topic_id}
+        # Every path the message reads is one the rule's event has.
+        paths = set(target["InputTransformer"]["InputPathsMap"].values())
+        assert paths <= {"$.detail.backupJobId", "$.detail.state", "$.detail.statusMessage",
+                         "$.detail.resourceArn"} if rule is jobs else \
+            paths <= {"$.resources[0]", "$.detail.resourceArn", "$.detail.status"}
+    only_these_rules = {
+        "ArnEquals": {"aws:SourceArn": [
+            f"arn:aws:events:{cfg.primary_region}:{cfg.account}:rule/{rule['Name']}"
+            for rule in (jobs, stopped)]},
+        "StringEquals": {"aws:SourceAccount": cfg.account}}
     publishers, key_users = ([s for r in resources_of(template, cfn_type).values()
                               for s in r["Properties"][doc]["Statement"]
                               if s.get("Principal") == {"Service": "events.amazonaws.com"}]
                              for cfn_type, doc in (("AWS::SNS::TopicPolicy", "PolicyDocument"),
                                                    ("AWS::KMS::Key", "KeyPolicy")))
-    assert [s["Condition"] for s in publishers] == [only_this_rule]
+    assert [s["Condition"] for s in publishers] == [only_these_rules]
     # The key's statement has no source conditions: EventBridge's KMS requests carry none
     # (SNS developer guide), so with them every failed job would be lost on the way.
     assert len(key_users) == 1 and "Condition" not in key_users[0]
     [undelivered] = [a["Properties"] for a in resources_of(template, "AWS::CloudWatch::Alarm").values()
                      if a["Properties"]["AlarmName"]
                      == f"{cfg.alarm_name_prefix}-Backup-Events-Undelivered-Critical"]
-    assert undelivered["Metrics"][0]["MetricStat"]["Metric"] == {
-        "Namespace": "AWS/Events", "MetricName": "FailedInvocations",
-        "Dimensions": [{"Name": "RuleName", "Value": rule["Name"]}]}
+    assert sorted(m["MetricStat"]["Metric"]["Dimensions"][0]["Value"]
+                  for m in undelivered["Metrics"] if "MetricStat" in m) == sorted(rules)
+    assert {m["MetricStat"]["Metric"]["MetricName"] for m in undelivered["Metrics"]
+            if "MetricStat" in m} == {"FailedInvocations"}
     assert (undelivered["Threshold"], undelivered["TreatMissingData"]) == (0, "notBreaching")

@@ -8,6 +8,9 @@ GB = 1024 * MB
 MAX_LOG_RETENTION_DAYS = 3653
 # S3 Object Lock's longest default retention (100 years).
 MAX_OBJECT_LOCK_DAYS = 36500
+# Where the erase tool stores its audit records in the backups bucket (the one prefix this app
+# writes there, with a lock of its own).
+ERASURE_AUDIT_PREFIX = "audit/erasure/"
 
 
 class ConfigError(ValueError):

@@ -408,6 +408,10 @@ class EnvironmentConfig:
     def backups_writer_policy_name(self) -> str:
         return f"{self.backups_bucket_name}-writer"
 
+    @property
+    def erasure_audit_policy_name(self) -> str:
+        return f"{self.backups_bucket_name}-erasure-audit"
+
     def cdk_function_log_group_name(self, stack_id: str, function: str) -> str:
         return function_log_group_name(f"{self.org}-{self.name}-{stack_id.lower()}-{function}")
 

@@ -7,6 +7,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
+from infra.config.common import ERASURE_AUDIT_PREFIX
 from infra.constructs.arns import via
 from infra.constructs.encrypted_bucket import EncryptedBucket
 from infra.constructs.encryption import guard_key_from_destruction
@@ -42,6 +43,9 @@ class BackupsStack(Stack):
         self.writer_policy = backups_writer_policy(self, self.backups,
                                                    bucket_name=cfg.backups_bucket_name,
                                                    policy_name=cfg.backups_writer_policy_name)
+        self.erasure_audit_policy = erasure_audit_policy(
+            self, self.backups, bucket_name=cfg.backups_bucket_name,
+            policy_name=cfg.erasure_audit_policy_name)
         acknowledge(self.backups.bucket, {
             "NIST.800.53.R5-S3BucketReplicationEnabled":
                 "Backups are already the second copy, in a second region from the assets; "
@@ -49,6 +53,8 @@ class BackupsStack(Stack):
         })
         CfnOutput(self, "BackupsBucketName", value=self.backups.bucket.bucket_name)
         CfnOutput(self, "BackupsWriterPolicyArn", value=self.writer_policy.managed_policy_arn)
+        CfnOutput(self, "ErasureAuditPolicyArn",
+                  value=self.erasure_audit_policy.managed_policy_arn)
 
 
 def backups_writer_policy(scope: Construct, backups: EncryptedBucket, *, bucket_name: str,
@@ -88,5 +94,50 @@ def backups_writer_policy(scope: Construct, backups: EncryptedBucket, *, bucket_
         ".Arn>/*]":
             "Backup jobs choose their own object keys anywhere in the backups bucket; the "
             "the only action is PutObject (no read, delete, retention of its own or bypass).",
+    })
+    return policy
+
+
+def erasure_audit_policy(scope: Construct, backups: EncryptedBucket, *, bucket_name: str,
+                         policy_name: str) -> iam.ManagedPolicy:
+    """What the erase tool's operator attaches to store the erasure's audit record: read the
+    bucket's Object Lock setting (checked before anything is erased), then write one object
+    under the audit prefix with a lock of its own (``--audit-retain-days``, six years by
+    default, longer than the bucket's default). Only there: the writer policy's reason for
+    withholding ``s3:PutObjectRetention`` holds for every other key."""
+    policy = iam.ManagedPolicy(
+        scope, "ErasureAudit",
+        managed_policy_name=policy_name,
+        description=f"Erasure audit records into {bucket_name}/{ERASURE_AUDIT_PREFIX}",
+        statements=[
+            iam.PolicyStatement(
+                sid="ReadTheObjectLockSetting",
+                actions=["s3:GetBucketObjectLockConfiguration"],
+                resources=[backups.bucket.bucket_arn],
+            ),
+            iam.PolicyStatement(
+                sid="WriteLockedAuditRecords",
+                # PutObjectRetention: S3 accepts a new object's x-amz-object-lock-* headers
+                # only with it.
+                actions=["s3:PutObject", "s3:PutObjectRetention"],
+                resources=[backups.bucket.arn_for_objects(f"{ERASURE_AUDIT_PREFIX}*")],
+            ),
+            iam.PolicyStatement(
+                sid="EncryptWithTheBackupsKeyThroughS3",
+                # One small PutObject per record: no multipart upload, so no kms:Decrypt.
+                actions=["kms:GenerateDataKey"],
+                resources=[backups.key.key_arn],
+                conditions={
+                    "StringEquals": {**via("s3", Stack.of(scope).region),
+                                     "kms:EncryptionContext:aws:s3:arn": backups.bucket.bucket_arn},
+                },
+            ),
+        ],
+    )
+    acknowledge(policy, {
+        f"AwsSolutions-IAM5[Resource::<{Stack.of(scope).get_logical_id(backups.cfn_bucket)}"
+        f".Arn>/{ERASURE_AUDIT_PREFIX}*]":
+            "Each erasure's record has a key of its own (date and run id) under this one "
+            "prefix; the actions are PutObject and its lock, nothing that reads or deletes.",
     })
     return policy

@@ -4,6 +4,8 @@ from __future__ import annotations
 import pytest
 from helpers import as_list, bucket_named, key_of_bucket, resources
 
+from infra.config.common import ERASURE_AUDIT_PREFIX
+
 ENVS = ["dev", "prod"]
 
 
@@ -44,3 +46,36 @@ def test_writer_uses_the_backups_key_only_through_s3_for_that_bucket(writer):
     assert kms["Condition"]["StringEquals"] == {
         "kms:ViaService": f"s3.{cfg.backups_region}.amazonaws.com",
         "kms:EncryptionContext:aws:s3:arn": {"Fn::GetAtt": [bucket_id, "Arn"]}}
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_erasure_audit_policy_locks_records_under_the_audit_prefix_only(estate, env):
+    # The erase tool reads the bucket's Object Lock setting before erasing, then writes one
+    # record under ERASURE_AUDIT_PREFIX with lock headers of its own, which S3 accepts only
+    # with s3:PutObjectRetention: granted there and nowhere else in the bucket.
+    cfg = estate.stages[env].cfg
+    template = estate.template_json(env, "Backups")
+    [policy] = [p for p in resources(template, "AWS::IAM::ManagedPolicy").values()
+                if p["Properties"].get("ManagedPolicyName") == cfg.erasure_audit_policy_name]
+    bucket_id, bucket = bucket_named(template, cfg.backups_bucket_name)
+    key_id, _ = key_of_bucket(template, bucket)
+    statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    assert sorted(statements) == ["EncryptWithTheBackupsKeyThroughS3",
+                                  "ReadTheObjectLockSetting", "WriteLockedAuditRecords"]
+    read = statements["ReadTheObjectLockSetting"]
+    assert (as_list(read["Action"]), read["Resource"]) == (
+        ["s3:GetBucketObjectLockConfiguration"], {"Fn::GetAtt": [bucket_id, "Arn"]})
+    write = statements["WriteLockedAuditRecords"]
+    assert sorted(as_list(write["Action"])) == ["s3:PutObject", "s3:PutObjectRetention"]
+    assert write["Resource"] == {"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]},
+                                                   f"/{ERASURE_AUDIT_PREFIX}*"]]}
+    kms = statements["EncryptWithTheBackupsKeyThroughS3"]
+    assert (as_list(kms["Action"]), kms["Resource"]) == (["kms:GenerateDataKey"],
+                                                         {"Fn::GetAtt": [key_id, "Arn"]})
+    assert kms["Condition"] == {"StringEquals": {
+        "kms:ViaService": f"s3.{cfg.backups_region}.amazonaws.com",
+        "kms:EncryptionContext:aws:s3:arn": {"Fn::GetAtt": [bucket_id, "Arn"]}}}
+    outputs = template["Outputs"]
+    assert [o["Value"] for name, o in outputs.items() if name.startswith("ErasureAuditPolicyArn")] \
+        == [{"Ref": next(k for k, p in resources(template, "AWS::IAM::ManagedPolicy").items()
+                         if p is policy)}]

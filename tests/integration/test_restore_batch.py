@@ -75,7 +75,7 @@ STAGED = {
     "above-threshold-to-prefix": (_put(*KEYS[:3]), _put(*KEYS[:3], body=b"bad")),
     "under-the-gate": (_put(*VERDICTS, tags=VERDICTS), _put(*VERDICTS, body=b"bad")),
     **{name: _A_OVERWRITTEN for name in ("rerun", "overlap", "refused-job", "another-bucket",
-                                          "unversioned-destination", "manifest-bucket-missing",
+                                          "unversioned-destination",
                                           "botocore-failure")},
 }
 
@@ -298,22 +298,6 @@ def _no_control(real_client):
 def _uploaded(s3_client, bucket: str) -> list[str]:
     listing = s3_client.list_objects_v2(Bucket=bucket, Prefix="restore-jobs/")
     return [item["Key"] for item in listing.get("Contents", [])]
-
-
-def test_a_manifest_bucket_that_does_not_answer_is_a_usage_error_before_any_upload(
-        s3_client, moment, monkeypatch, capsys):
-    monkeypatch.setattr(cli.boto3, "client", _no_control(cli.boto3.client))
-    bucket, at = _staged(moment, "manifest-bucket-missing")
-    missing = f"missing-{uuid.uuid4().hex[:16]}"
-    code = cli.main(["--bucket", bucket, "--prefix", PREFIX, "--at", at, "--yes",
-                     "--batch-operations", "--batch-role-arn", ROLE,
-                     "--account-id", "123456789012", "--manifest-bucket", missing],
-                    stdout=io.StringIO())
-    err = capsys.readouterr().err
-    assert code == 2 and f"s3://{missing} does not answer" in err and "Traceback" not in err
-    # Nothing was restored from this machine either.
-    assert s3_client.get_object(Bucket=bucket, Key=PREFIX + "a.mp4")["Body"].read() \
-        == b"bad"
 
 
 def test_a_job_that_fails_inside_botocore_is_one_line_with_exit_code_1(moment, monkeypatch,

@@ -55,6 +55,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from estate_handlers.s3_errors import error_code
 
 from infra.config import USER_EXPORTS, USER_UPLOADS
+from infra.config.common import ERASURE_AUDIT_PREFIX
 from infra.config.common import MAX_OBJECT_LOCK_DAYS as MAX_RETAIN_DAYS
 from tools.cli import (
     Parser,
@@ -363,7 +364,7 @@ def write_audit(args, record: dict, audit, lock_mode: str | None = None, log=Non
         log.write(json.dumps(record, sort_keys=True) + "\n")
         log.flush()
         return args.audit_file
-    key = f"audit/erasure/{record['finished'][:10]}/{record['id']}.json"
+    key = f"{ERASURE_AUDIT_PREFIX}{record['finished'][:10]}/{record['id']}.json"
     lock = {} if lock_mode is None else {
         "ObjectLockMode": lock_mode,
         "ObjectLockRetainUntilDate": dt.datetime.fromisoformat(record["finished"])

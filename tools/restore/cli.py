@@ -152,8 +152,6 @@ def parser() -> argparse.ArgumentParser:
                    help="the restore role (Recovery stack output RestoreBatchRoleArn)")
     p.add_argument("--account-id", type=_account_id,
                    help="for Batch Operations (default: from STS)")
-    p.add_argument("--manifest-bucket", type=bucket,
-                   help="where manifests and job reports go (default: the destination bucket)")
     p.add_argument("--multipart-threshold-mb", type=_positive,
                    default=COPY_OBJECT_LIMIT // MB, help=argparse.SUPPRESS)
     p.add_argument("--part-size-mb", type=_positive, default=512, help=argparse.SUPPRESS)
@@ -425,10 +423,9 @@ def _batch_target(run: Run, dest_s3) -> batch_ops.BatchTarget:
         raise UsageError(f"cannot find the AWS account for Batch Operations "
                          f"({aws_error(exc)}): pass --account-id; nothing was changed") from None
     region = dest_s3.meta.region_name
-    manifest_bucket = args.manifest_bucket or run.dest_bucket
-    if manifest_bucket != run.dest_bucket:
-        require_bucket(dest_s3, manifest_bucket)
-    return batch_ops.BatchTarget(account, region, args.batch_role_arn, manifest_bucket,
+    # Manifests and job reports go into the restored bucket itself: the Recovery stack's
+    # Batch role may read and write that bucket only, and its lifecycle expires the prefix.
+    return batch_ops.BatchTarget(account, region, args.batch_role_arn, run.dest_bucket,
                                  RESTORE_JOBS_PREFIX)
 
 

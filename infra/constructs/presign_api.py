@@ -134,12 +134,12 @@ def presign_statements(*, region: str, bucket_name: str, bucket_key: kms.IKey,
         actions=["s3:GetObjectTagging", "s3:GetObjectVersionTagging"],
         resources=object_arns(bucket_name, scan_gated_prefixes),
     )] if scan_gated_prefixes else []
-    return [*gate,
-        iam.PolicyStatement(
-            sid="RestoreFromArchiveTiers",
-            actions=["s3:RestoreObject"],
-            resources=object_arns(bucket_name, restore_prefixes),
-        ),
+    restore = [iam.PolicyStatement(
+        sid="RestoreFromArchiveTiers",
+        actions=["s3:RestoreObject"],
+        resources=object_arns(bucket_name, restore_prefixes),
+    )] if restore_prefixes else []
+    return [*gate, *restore,
         iam.PolicyStatement(
             sid="UploadUnderUploadKindPrefixes",
             actions=["s3:PutObject", "s3:AbortMultipartUpload"],
@@ -180,20 +180,22 @@ class PresignApi(Construct):
                  api_name: str, access_log_group_name: str, upload_api: UploadApiConfig,
                  bucket_name: str, bucket_key: kms.IKey, table: dynamodb.ITable,
                  table_key: kms.IKey, scan_gated_prefixes: Sequence[str] = (),
-                 scan_holds_unscanned: bool = True) -> None:
+                 scan_holds_unscanned: bool = True, archive_tiers: bool = True) -> None:
         """``function_name``, ``api_name`` and ``access_log_group_name`` are physical names
         from the config; ``upload_api`` is the API's own settings (kinds, throttle,
         authorizer); ``bucket_name`` is the assets bucket's physical name (ARNs are written
         from it); ``bucket_key``, ``table`` and ``table_key`` come from the Assets stack;
         ``scan_gated_prefixes``: where only a clean malware verdict releases an object
         (empty: the gate is off); ``scan_holds_unscanned=False``: there, a version without a
-        verdict is released too (objects stored before the gate, while they are scanned)."""
+        verdict is released too (objects stored before the gate, while they are scanned);
+        ``archive_tiers``: whether the bucket moves objects into Intelligent-Tiering's archive
+        tiers (only then may the function ask S3 to restore one: the replica bucket has none)."""
         super().__init__(scope, construct_id)
         self._service, self._kinds = function_name, tuple(upload_api.kinds)
         self.function = self._presign_function(
             function_name, upload_api, bucket_name=bucket_name, bucket_key=bucket_key,
             table=table, table_key=table_key, scan_gated_prefixes=scan_gated_prefixes,
-            scan_holds_unscanned=scan_holds_unscanned)
+            scan_holds_unscanned=scan_holds_unscanned, archive_tiers=archive_tiers)
         self.authorizer = self._authorizer(function_name, upload_api)
         self.api = apigwv2.HttpApi(
             self,
@@ -289,10 +291,10 @@ class PresignApi(Construct):
     def _presign_function(self, name: str, upload_api: UploadApiConfig, *, bucket_name: str,
                           bucket_key: kms.IKey, table: dynamodb.ITable, table_key: kms.IKey,
                           scan_gated_prefixes: Sequence[str],
-                          scan_holds_unscanned: bool) -> EstateFunction:
+                          scan_holds_unscanned: bool, archive_tiers: bool) -> EstateFunction:
         uploads = upload_prefixes(upload_api)
         downloads = list(ASSET_PREFIXES)
-        restores = list(ARCHIVE_TIER_PREFIXES.values())
+        restores = list(ARCHIVE_TIER_PREFIXES.values()) if archive_tiers else []
         function = EstateFunction(
             self,
             "Presign",

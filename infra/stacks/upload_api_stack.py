@@ -58,7 +58,10 @@ class UploadApiStack(Stack):
                                   bucket_name=bucket_name, bucket_key=bucket_key,
                                   table=table, table_key=table_key,
                                   scan_gated_prefixes=scan_gated_prefixes,
-                                  scan_holds_unscanned=cfg.upload_gate.hold_unscanned)
+                                  scan_holds_unscanned=cfg.upload_gate.hold_unscanned,
+                                  # Only the assets bucket tiers into archives; replication
+                                  # writes the replica's copies as STANDARD_IA.
+                                  archive_tiers=primary)
         self.presign.add_write_health(function_name=cfg.write_health_name_in(region),
                                       bucket_name=bucket_name, bucket_key=bucket_key,
                                       log_retention_days=cfg.upload_api.log_retention_days)

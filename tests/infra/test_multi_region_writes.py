@@ -96,8 +96,32 @@ def test_both_regions_grant_their_functions_the_same_permissions(estate, env, ha
                                      (SECONDARY, cfg.replica_bucket_name, cfg.replica_region)):
         template = estate.template_json(env, stack_id)
         _, function = _function(template, handler)
-        sides.append(_normalized(_policy_of(template, function), cfg, bucket, region))
+        statements = _policy_of(template, function)
+        if stack_id == PRIMARY and handler == "estate_handlers.presign.handler":
+            # Restores from archive tiers: only the assets bucket has them (below).
+            [restore] = [st for st in statements if st["Sid"] == "RestoreFromArchiveTiers"]
+            statements = [st for st in statements if st is not restore]
+        sides.append(_normalized(statements, cfg, bucket, region))
     assert sides[0] == sides[1]
+
+
+def test_only_the_bucket_with_archive_tiers_lets_its_presign_function_restore(estate, env):
+    # The presign function asks S3 to restore a version in an Intelligent-Tiering archive
+    # tier. The replica bucket tiers nothing (replication writes STANDARD_IA), so its
+    # function may not; should the replica ever get archive tiers, this says so.
+    cfg = _cfg(estate, env)
+    for stack_id, bucket_stack, bucket_name, restores in (
+            (PRIMARY, "Assets", cfg.assets_bucket_name, True),
+            (SECONDARY, "Replica", cfg.replica_bucket_name, False)):
+        _, bucket = bucket_named(estate.template_json(env, bucket_stack), bucket_name)
+        archive_tiers = [tier for c in bucket["Properties"].get(
+            "IntelligentTieringConfigurations", []) for tier in c.get("Tierings", [])]
+        assert bool(archive_tiers) == restores, bucket_name
+        template = estate.template_json(env, stack_id)
+        _, function = _function(template, "estate_handlers.presign.handler")
+        actions = {a for st in _policy_of(template, function)
+                   for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])}
+        assert ("s3:RestoreObject" in actions) == restores, stack_id
 
 
 def test_both_regions_configure_their_functions_the_same_way(estate, env):

@@ -43,7 +43,13 @@ import pytest
 import renditions_images as images
 from botocore.exceptions import ClientError
 from estate_handlers import dedup_index, hasher
-from estate_handlers.layout import CONTENT_SHA256_TAG, SCAN_CLEAN, SCAN_STATUS_TAG, SCAN_THREATS
+from estate_handlers.layout import (
+    CONTENT_SHA256_TAG,
+    HASHED_PREFIXES,
+    SCAN_CLEAN,
+    SCAN_STATUS_TAG,
+    SCAN_THREATS,
+)
 from estate_handlers.renditions import keys, pipeline
 from estate_handlers.renditions.settings import Settings
 from two_regions import (
@@ -335,6 +341,102 @@ def test_without_a_job_the_versions_are_failed_and_say_why(estate):
     (finding,) = cli.reconcile(denied, None, None, apply=True)
     assert finding.state == "failed" and finding.job_id is None
     assert "job was not created (AccessDenied" in finding.detail
+
+
+class SaysReplica:
+    """A client whose HeadObject says REPLICA for ``keys`` (the local store never replicates)."""
+
+    def __init__(self, s3, keys: set[str]):
+        self._s3, self._keys = s3, keys
+
+    def __getattr__(self, name):
+        return getattr(self._s3, name)
+
+    def head_object(self, **kwargs):
+        found = self._s3.head_object(**kwargs)
+        return {**found, "ReplicationStatus": "REPLICA"} if kwargs["Key"] in self._keys else found
+
+
+def test_after_failback_only_uploads_taken_in_the_secondary_are_reconciled(estate):
+    # Past --until the secondary also holds the primary's new uploads, replicated to it: those
+    # are the primary pipeline's. An upload taken here after failback (a URL issued before it)
+    # is not, even under a gated prefix where this bucket refuses to read it (it denies reads
+    # before a clean verdict like the primary, and nothing scans here): the version id, which
+    # replication keeps, says whether the primary wrote it.
+    s3, secondary = estate.primary.s3.unguarded, estate.secondary.bucket
+    taken_here = "user-content/uploads/alice-0123456789abcdef/f6/late.pdf"
+    gated_replica = "user-content/uploads/alice-0123456789abcdef/f7/theirs.pdf"
+    ungated_replica = "brands/acme/g8/logo.png"
+    gated = tuple(prefix for prefix in GATED if prefix != "brands/")  # brands/ ungated here
+    until = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    s3.put_object(Bucket=secondary, Key=taken_here, Body=b"%PDF late")
+    replicated = s3.put_object(Bucket=secondary, Key=gated_replica, Body=b"%PDF theirs")
+    s3.put_object(Bucket=secondary, Key=ungated_replica, Body=b"png")
+    # The primary lists the replicated version's id as its own (replication keeps ids).
+    primary = estate.primary.s3
+
+    class ListsTheirs:
+        def __getattr__(self, name):
+            return getattr(primary, name)
+
+        def get_paginator(self, name):
+            paginator = primary.get_paginator(name)
+
+            class Pages:
+                def paginate(self, **kwargs):
+                    for page in paginator.paginate(**kwargs):
+                        if kwargs.get("Prefix") == gated_replica:
+                            page = {**page, "Versions": [{
+                                "Key": gated_replica, "VersionId": replicated["VersionId"],
+                                "IsLatest": True}]}
+                        yield page
+            return Pages()
+
+    late = engine.Estate(
+        primary=engine.Region(ListsTheirs(), estate.primary.bucket, estate.primary.guardduty),
+        secondary=engine.Region(SaysReplica(GateEnforcingS3(s3, secondary, gated),
+                                            {ungated_replica}),
+                                secondary, estate.secondary.guardduty),
+        hasher=estate.hasher, render_settings=SMALL, gated_prefixes=gated,
+        replication=estate.replication)
+    findings = cli.reconcile(late, None, until + dt.timedelta(minutes=20), apply=False,
+                             originals_from=until)
+    assert [(f.key, f.state) for f in findings] == [(taken_here, engine.PLANNED)]
+    assert findings[0].actions[0] == engine.REPLICATE
+
+
+def test_a_listing_that_stops_half_way_is_a_failed_finding_not_a_traceback(estate, capsys):
+    s3 = estate.secondary.s3
+    s3.put_object(Bucket=estate.secondary.bucket, Key=KEYS["unreplicated"], Body=b"x")
+
+    class StopsListing:
+        def __getattr__(self, name):
+            return getattr(s3, name)
+
+        def get_paginator(self, name):
+            if name != "list_object_versions":
+                return s3.get_paginator(name)
+
+            class Pages:
+                def paginate(self, **kwargs):
+                    if kwargs["Prefix"] != HASHED_PREFIXES[0]:
+                        raise ClientError({"Error": {"Code": "SlowDown", "Message": "Reduce"}},
+                                          "ListObjectVersions")
+                    yield from s3.get_paginator(name).paginate(**kwargs)
+            return Pages()
+
+    stopping = engine.Estate(
+        primary=estate.primary,
+        secondary=engine.Region(StopsListing(), estate.secondary.bucket,
+                                estate.secondary.guardduty),
+        hasher=estate.hasher, render_settings=SMALL, gated_prefixes=GATED,
+        replication=estate.replication)
+    findings = cli.reconcile(stopping, None, None, apply=False)
+    assert [f.key for f in findings] == [KEYS["unreplicated"], cli.LISTING]
+    stopped = findings[-1]
+    assert stopped.state == engine.FAILED and "SlowDown" in stopped.detail
+    assert "after the 1 above were not checked" in stopped.detail
+    assert engine.FAILED in engine.NEEDS_RERUN  # so the command exits 1: run it again
 
 
 def test_a_job_that_finished_without_the_versions_is_tried_again_then_left_failed(

@@ -172,11 +172,24 @@ def open_report(path: str):
                          "changed") from None
 
 
+LISTING = "(the listing)"
+
+
 def reconcile(estate: engine.Estate, since, until, *, apply: bool,
               originals_from=None) -> list[engine.Finding]:
-    findings = [engine.examine(estate, item, apply)
-                for item in engine.written_in_secondary(estate, since, until,
-                                                        originals_from=originals_from)]
+    """Every version of the window examined (and, with ``apply``, reconciled). A listing that
+    stops half-way is one more failed finding: what was done is still summarized and reported,
+    and the run asks for a rerun."""
+    findings = []
+    try:
+        for item in engine.written_in_secondary(estate, since, until,
+                                                originals_from=originals_from):
+            findings.append(engine.examine(estate, item, apply))
+    except (ClientError, BotoCoreError) as exc:
+        findings.append(engine.Finding(
+            LISTING, "", state=engine.FAILED,
+            detail=f"listing the secondary stopped ({aws_error(exc)}): the versions after "
+                   f"the {len(findings)} above were not checked"))
     engine.request_replication(estate, findings, apply)
     return findings
 

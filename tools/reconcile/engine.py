@@ -165,11 +165,28 @@ def written_in_secondary(estate: Estate, since: datetime | None, until: datetime
                     continue
                 if (since and when < since) or (until and when >= until):
                     continue
-                if originals_from and when >= originals_from:
-                    found = head(side, version["Key"], version["VersionId"])
-                    if found is None or is_replica(found):
-                        continue
+                if originals_from and when >= originals_from \
+                        and not written_here(estate, version["Key"], version["VersionId"]):
+                    continue
                 yield Written(version["Key"], version["VersionId"], version["Size"], when)
+
+
+def written_here(estate: Estate, key: str, version_id: str) -> bool:
+    """Whether the secondary's version was written there, not replicated from the primary: its
+    ``ReplicationStatus``. Under a gated prefix the secondary refuses to read a version without
+    a clean verdict, and nothing scans there: HeadObject is denied, and the version is a replica
+    exactly when the primary lists its version id (replication keeps it)."""
+    side = estate.secondary
+    try:
+        found = side.s3.head_object(Bucket=side.bucket, Key=key, VersionId=version_id)
+    except ClientError as exc:
+        if is_missing(exc) or error_code(exc) == "400":
+            return False
+        if not (estate.gated(key) and error_code(exc) in ("403", "AccessDenied")):
+            raise
+        versions, _ = primary_versions(estate, key)
+        return all(v["VersionId"] != version_id for v in versions)
+    return not is_replica(found)
 
 
 # --------------------------------------------------------------------------- reads

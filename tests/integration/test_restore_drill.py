@@ -19,13 +19,16 @@ import datetime as dt
 import io
 import json
 import time
+import urllib.parse
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from botocore.exceptions import ClientError
+from estate_handlers.layout import ALERTED_TAG, SCAN_CLEAN, SCAN_STATUS_TAG
 
 from tools.restore import cli, copier
+from tools.restore.plan import COPY, Decision
 
 PREFIX = "products/images/original/"
 
@@ -426,6 +429,89 @@ def test_objects_above_the_multipart_threshold_are_copied_in_ranged_parts(drill,
     assert (got["ContentType"], got["Metadata"]) == ("video/mp4", {"cut": "final"})
     tags = s3_client.get_object_tagging(Bucket=drill.bucket, Key="big/video.mp4")["TagSet"]
     assert tags == [{"Key": "kind", "Value": "media"}]
+
+
+GATED_KEY = "user-content/uploads/alice-0123456789abcdef/a1/film.mp4"
+
+
+class UnderTheGate:
+    """The destination as the upload gate's bucket policy makes it: an upload naming a scan
+    verdict tag is refused (DenyUploadsCarryingAScanVerdict), and a gated version without a
+    clean verdict cannot be read (DenyReadsUntilScannedClean)."""
+
+    def __init__(self, s3):
+        self._s3 = s3
+
+    def __getattr__(self, name):
+        return getattr(self._s3, name)
+
+    def create_multipart_upload(self, **kwargs):
+        if SCAN_STATUS_TAG in dict(urllib.parse.parse_qsl(kwargs.get("Tagging", ""))):
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "verdict named"}},
+                              "CreateMultipartUpload")
+        return self._s3.create_multipart_upload(**kwargs)
+
+    def head_object(self, **kwargs):
+        self._readable(kwargs)
+        return self._s3.head_object(**kwargs)
+
+    def get_object(self, **kwargs):
+        self._readable(kwargs)
+        return self._s3.get_object(**kwargs)
+
+    def _readable(self, kwargs) -> None:
+        version = {"VersionId": kwargs["VersionId"]} if kwargs.get("VersionId") else {}
+        tags = self._s3.get_object_tagging(Bucket=kwargs["Bucket"], Key=kwargs["Key"],
+                                           **version)["TagSet"]
+        if {t["Key"]: t["Value"] for t in tags}.get(SCAN_STATUS_TAG) != SCAN_CLEAN:
+            raise ClientError({"Error": {"Code": "403", "Message": "Forbidden"}}, "HeadObject")
+
+
+def test_a_gated_version_above_the_multipart_threshold_waits_for_its_scan_then_verifies(
+        s3_client, fresh_bucket):
+    # CopyObject names no tags (it copies them), but CreateMultipartUpload must name them:
+    # GuardDuty's verdict stays behind, and the new version gets its own from its scan.
+    clean = f"{SCAN_STATUS_TAG}={SCAN_CLEAN}&{ALERTED_TAG}=x&kind=media"
+    old = s3_client.put_object(Bucket=fresh_bucket, Key=GATED_KEY, Body=BIG,
+                               ContentType="video/mp4", Tagging=clean)["VersionId"]
+    broken = s3_client.put_object(Bucket=fresh_bucket, Key=GATED_KEY, Body=b"broken",
+                                  Tagging=f"{SCAN_STATUS_TAG}={SCAN_CLEAN}")["VersionId"]
+    options = copier.CopyOptions(multipart_threshold=5 * copier.MB, part_size=5 * copier.MB,
+                                 gated_prefixes=("user-content/uploads/",))
+    restorer = copier.Restorer(copier.Location(s3_client, fresh_bucket),
+                               copier.Location(UnderTheGate(s3_client), fresh_bucket), options)
+
+    def restore_over(current: str) -> dict:
+        return restorer.carry_out(Decision(COPY, GATED_KEY, GATED_KEY, version_id=old,
+                                           size=len(BIG), storage_class="STANDARD",
+                                           dest_version_id=current))
+
+    entry = restore_over(broken)
+    assert entry["outcome"] == copier.RESTORED_PENDING_SCAN, entry
+    new = entry["new_version_id"]
+    tags = s3_client.get_object_tagging(Bucket=fresh_bucket, Key=GATED_KEY,
+                                        VersionId=new)["TagSet"]
+    assert tags == [{"Key": "kind", "Value": "media"}]
+    assert s3_client.get_object(Bucket=fresh_bucket, Key=GATED_KEY)["Body"].read() == BIG
+    # GuardDuty scans the new version as an upload; the rerun then verifies it, copying nothing.
+    s3_client.put_object_tagging(Bucket=fresh_bucket, Key=GATED_KEY, VersionId=new, Tagging={
+        "TagSet": [*tags, {"Key": SCAN_STATUS_TAG, "Value": SCAN_CLEAN}]})
+    again = restore_over(new)
+    assert (again["outcome"], again["new_version_id"]) == (copier.ALREADY_CURRENT, new)
+
+
+def test_a_run_with_versions_waiting_for_their_scan_exits_1_and_says_to_rerun(
+        drill, other_bucket, monkeypatch):
+    gated = []
+    monkeypatch.setattr(cli.batch_ops, "gated_prefixes_of",
+                        lambda bucket: gated.append(bucket) or ("big/",))
+    code, out = restore("--bucket", drill.bucket, "--prefix", "big/", "--at", drill.at(0),
+                        "--to-bucket", other_bucket, "--yes",
+                        "--multipart-threshold-mb", "5", "--part-size-mb", "5")
+    assert other_bucket in gated  # the destination's gate decides
+    assert code == 1, out
+    assert "restored-pending-scan=1" in out
+    assert "1 keys were copied in parts under the upload gate" in out and "rerun" in out
 
 
 # ------------------------------------------------------------------ disaster mode

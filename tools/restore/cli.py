@@ -58,6 +58,7 @@ from tools.restore.copier import (
     MB,
     RESTORE_IN_PROGRESS,
     RESTORE_REQUESTED,
+    RESTORED_PENDING_SCAN,
     CopyOptions,
     Location,
     Restorer,
@@ -441,7 +442,9 @@ def _main(args: argparse.Namespace, stdout) -> int:
                         CopyOptions(multipart_threshold=args.multipart_threshold_mb * MB,
                                     part_size=args.part_size_mb * MB,
                                     request_archive_restore=args.request_archive_restore,
-                                    archive_restore_tier=args.archive_restore_tier),
+                                    archive_restore_tier=args.archive_restore_tier,
+                                    gated_prefixes=tuple(
+                                        batch_ops.gated_prefixes_of(run.dest_bucket))),
                         readers=args.workers)
     require_bucket(source_s3, run.source_bucket)
     if run.dest_bucket != run.source_bucket:
@@ -483,13 +486,17 @@ def _main(args: argparse.Namespace, stdout) -> int:
               + ("" if args.request_archive_restore else
                  " (rerun with --request-archive-restore, then again once restored)"),
               file=stdout)
+    if outcomes[RESTORED_PENDING_SCAN]:
+        print(f"{outcomes[RESTORED_PENDING_SCAN]} keys were copied in parts under the upload "
+              "gate: GuardDuty scans each new version as an upload; rerun once they are "
+              "scanned to verify them", file=stdout)
     if job_id:
         print(f"S3 Batch Operations job {job_id} copies the rest; follow it with:\n  "
               + batch_ops.follow_hint(target, job_id), file=stdout)
     if outcomes[FAILED]:
         print(f"{outcomes[FAILED]} keys failed; see the report", file=sys.stderr)
         return KEYS_FAILED
-    return 0
+    return KEYS_FAILED if outcomes[RESTORED_PENDING_SCAN] else 0
 
 
 def batch_can_copy(decision: Decision) -> bool:

@@ -19,7 +19,10 @@ local test server) costs a streamed read of the new version, never a weaker chec
 Copies are ``CopyObject`` (up to ``multipart_threshold``) or ``UploadPartCopy`` with byte ranges
 above it (``CopyObject`` stops at 5 GB). Both request a stored SHA-256 checksum, keep content
 type, metadata and tags, and send no encryption headers, so the destination bucket's default
-key encrypts the new version. Nothing here deletes a version: the only removal is
+key encrypts the new version. A multipart copy names its tags in the request, and the upload
+gate refuses an upload that names a scan verdict: it leaves GuardDuty's tags behind, and under
+the gate's prefixes the new version waits for its own scan before a rerun verifies it.
+Nothing here deletes a version: the only removal is
 ``DeleteObject`` without a version id, which adds a delete marker.
 """
 from __future__ import annotations
@@ -31,6 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
+from estate_handlers.layout import ALERTED_TAG, SCAN_STATUS_TAG
 
 from tools.restore.plan import ARCHIVED, COPY, DELETE_MARKER, Decision
 
@@ -44,8 +48,14 @@ SMALL_OBJECT = 8 * MB  # read in one GET (headers and body) instead of a HEAD, t
 _CARRIED = ("ContentType", "CacheControl", "ContentDisposition", "ContentEncoding",
             "ContentLanguage", "Expires", "WebsiteRedirectLocation")
 
+# The upload gate's tags: GuardDuty's verdict and the alert it sent. An upload must not name
+# them (the gate's bucket policy refuses it), and a new version gets its own from its scan.
+_SCANNER_TAGS = (SCAN_STATUS_TAG, ALERTED_TAG)
+
 # Outcomes, as they appear in the report.
 RESTORED, ALREADY_CURRENT, MARKER_ADDED = "restored", "already-current", "delete-marker-added"
+# A multipart copy under the gate: written, unreadable until its scan, verified by a rerun.
+RESTORED_PENDING_SCAN = "restored-pending-scan"
 ARCHIVE_REPORTED, RESTORE_REQUESTED, RESTORE_IN_PROGRESS = (
     "archived", "archive-restore-requested", "archive-restore-in-progress")
 FAILED = "failed"
@@ -64,6 +74,7 @@ class CopyOptions:
     request_archive_restore: bool = False
     archive_restore_days: int = 7
     archive_restore_tier: str = "Standard"
+    gated_prefixes: tuple[str, ...] = ()  # the upload gate's, in the destination bucket
 
 
 class ChecksumMismatch(RuntimeError):
@@ -224,8 +235,9 @@ class Restorer:
                     decision.dest_version_id, dst_head) == src_sha:
                 return {"outcome": ALREADY_CURRENT, "sha256": src_sha,
                         "new_version_id": decision.dest_version_id}
+        multipart = src_head["ContentLength"] > self.options.multipart_threshold
         try:
-            if src_head["ContentLength"] > self.options.multipart_threshold:
+            if multipart:
                 new_version, copy_sha = self._multipart_copy(decision, src_head), None
             else:
                 new_version, copy_sha = self._copy(decision)
@@ -233,6 +245,12 @@ class Restorer:
             if exc.response.get("Error", {}).get("Code") == "InvalidObjectState":
                 return self._archived(decision, src_head)
             raise
+        if multipart and decision.dest_key.startswith(self.options.gated_prefixes):
+            # Written without the source's verdict (below): the gate holds the new version
+            # until GuardDuty scans it as an upload, so it cannot be read back yet. A rerun
+            # compares it with the source (size, type, metadata, SHA-256) once it is released.
+            return {"outcome": RESTORED_PENDING_SCAN, "new_version_id": new_version,
+                    "sha256": src_sha, "bytes": src_head["ContentLength"]}
         return self._verified(decision, new_version, copy_sha, src_head, src_sha)
 
     def _fresh_copy(self, decision: Decision) -> dict:
@@ -294,8 +312,9 @@ class Restorer:
 
     def _multipart_copy(self, decision: Decision, src_head: dict) -> str:
         src, dst = self.source, self.dest
-        tags = src.client.get_object_tagging(Bucket=src.bucket, Key=decision.source_key,
-                                             VersionId=decision.version_id)["TagSet"]
+        tags = [t for t in src.client.get_object_tagging(
+                    Bucket=src.bucket, Key=decision.source_key,
+                    VersionId=decision.version_id)["TagSet"] if t["Key"] not in _SCANNER_TAGS]
         carried = {name: src_head[name] for name in _CARRIED if src_head.get(name)}
         if tags:
             carried["Tagging"] = urllib.parse.urlencode([(t["Key"], t["Value"]) for t in tags])

@@ -17,6 +17,7 @@ from estate_handlers.layout import (  # noqa: F401 (re-exported for the construc
     DEDUP_REPLICA_PROTECTED_METRIC,
     DOCUMENTS,
     DUPLICATE_TAG,
+    HANDLED_FAULTS_METRIC,
     HASHED_PREFIXES,
     INTELLIGENT_TIERING_PREFIXES,
     JOB_FILES_EXPIRY_DAYS,

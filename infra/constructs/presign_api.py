@@ -214,7 +214,8 @@ class PresignApi(Construct):
         self.url = self.stage.url
 
     def monitored_function(self) -> MonitoredFunction:
-        return MonitoredFunction("Presign", self.function.function, self.function.timeout)
+        return MonitoredFunction("Presign", self.function.function, self.function.timeout,
+                                 handled_faults=(METRICS_NAMESPACE, self._service))
 
     def metric_alarms(self, m: MonitoringConfig) -> list[MetricAlarm]:
         """The dedup index not answering the upload API for ``sustained_periods``: uploads go

@@ -241,7 +241,9 @@ class Renditions(Construct):
 
     # ------------------------------------------------------------------ monitoring
     def monitored_function(self) -> MonitoredFunction:
-        return MonitoredFunction("Renditions", self.function.function, self.function.timeout)
+        # The handler's own namespace and service (estate_handlers.renditions.handler).
+        return MonitoredFunction("Renditions", self.function.function, self.function.timeout,
+                                 handled_faults=(METRICS_NAMESPACE, "renditions"))
 
     def monitored_queue(self) -> MonitoredQueue:
         return MonitoredQueue("RenditionsQueue", "Renditions queue", self.queue, self.dlq)

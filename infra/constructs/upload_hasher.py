@@ -40,7 +40,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.config import DEDUP_PARTITION_KEY, HASHED_PREFIXES, TABLE_ENV
+from infra.config import DEDUP_PARTITION_KEY, HASHED_PREFIXES, METRICS_NAMESPACE, TABLE_ENV
 from infra.constructs.arns import bucket_arn, from_bucket, object_arns, only_via
 from infra.constructs.encryption import admit_delivery, rotating_key
 from infra.constructs.function import EstateFunction
@@ -242,7 +242,8 @@ class UploadHasher(Construct):
 
     # ------------------------------------------------------------------ monitoring
     def monitored_function(self) -> MonitoredFunction:
-        return MonitoredFunction("Hasher", self.function.function, self.function.timeout)
+        return MonitoredFunction("Hasher", self.function.function, self.function.timeout,
+                                 handled_faults=(METRICS_NAMESPACE, self.function.name))
 
     def monitored_queue(self) -> MonitoredQueue:
         return MonitoredQueue("HashQueue", "Hashing queue", self.queue, self.dlq)

@@ -38,11 +38,7 @@ from datetime import UTC, datetime
 from functools import partial
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
+from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -72,6 +68,7 @@ from estate_handlers.object_events import (
 from estate_handlers.runtime import (
     IN_LAMBDA,
     ConfigError,
+    SqsBatch,
     client,
     logger,
     metrics,
@@ -368,8 +365,7 @@ def process_record(record: SQSRecord, deps: Deps) -> None:
 def process_batch(event: dict, deps: Deps) -> dict:
     """SQS batch → partial batch response. A failing record never stops the others, and a
     batch whose every record failed is reported the same way (SQS retries each, then DLQ)."""
-    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    return process_partial_response(event=event, processor=processor,
+    return process_partial_response(event=event, processor=SqsBatch(),
                                     record_handler=partial(process_record, deps=deps))
 
 

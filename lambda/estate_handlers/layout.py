@@ -110,6 +110,9 @@ METRICS_NAMESPACE = "StorageEstate"
 DEDUP_REPLICA_PROTECTED_METRIC = "DedupReplicaProtected"
 # The upload API's dedup lookups that DynamoDB did not answer (the upload went on without one).
 DEDUP_FAILED_METRIC = "DedupLookupsFailed"
+# Failures a function caught and answered for (a 500 response, a queue record handed back),
+# which Lambda's Errors metric does not count: dimension ``service`` only (runtime.count_fault).
+HANDLED_FAULTS_METRIC = "HandledFaults"
 # Every EMF metric each handler module publishes, with the values of its one dimension besides
 # Powertools' ``service``: ``UPLOAD_KINDS`` stands for each configured upload kind. CloudWatch
 # bills each (name, dimensions) series as a custom metric, so `make cost` counts them from here;
@@ -118,12 +121,13 @@ UPLOAD_KINDS = "<upload kind>"
 EMF_METRICS: dict[str, dict[str, tuple[str, ...]]] = {
     "estate_handlers.presign": {"UrlsIssued": (UPLOAD_KINDS, "download"),
                                 "DedupHits": (UPLOAD_KINDS,),
-                                DEDUP_FAILED_METRIC: (UPLOAD_KINDS,)},
+                                DEDUP_FAILED_METRIC: (UPLOAD_KINDS,),
+                                HANDLED_FAULTS_METRIC: ()},
     "estate_handlers.hasher": {"HashedObjects": (), "BytesHashed": (), "DuplicatesFound": (),
-                               "ObjectsLeftUntagged": ()},
-    "estate_handlers.renditions.handler": {"RejectedOriginals": ()},
+                               "ObjectsLeftUntagged": (), HANDLED_FAULTS_METRIC: ()},
+    "estate_handlers.renditions.handler": {"RejectedOriginals": (), HANDLED_FAULTS_METRIC: ()},
     "estate_handlers.scan_verdict": {"UploadsQuarantined": (), "UnreleasableUploadsReported": (),
-                                     "UnscannableUploadsReported": ()},
+                                     "UnscannableUploadsReported": (), HANDLED_FAULTS_METRIC: ()},
     "estate_handlers.replica_guard": {DEDUP_REPLICA_PROTECTED_METRIC: ()},
 }
 

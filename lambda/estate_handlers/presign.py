@@ -43,6 +43,7 @@ from estate_handlers.runtime import (
     ConfigError,
     client,
     count,
+    count_fault,
     logger,
     metrics,
     once,
@@ -243,6 +244,7 @@ def _server_fault(_: Exception) -> Response:
     # A server fault (AWS down, misconfiguration), never bad input: nothing about the cause
     # goes to the client; the traceback goes to the log.
     logger.exception("request failed")
+    count_fault()
     return _json(500, {"error": "internal_error", "message": "The server failed; retry later."})
 
 

@@ -18,11 +18,13 @@ from typing import TypeVar
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from botocore.config import Config
 
 from estate_handlers._http import ConfigError  # noqa: F401 (the handlers import it from here)
-from estate_handlers.layout import METRICS_NAMESPACE
+from estate_handlers.layout import HANDLED_FAULTS_METRIC, METRICS_NAMESPACE
+from estate_handlers.object_events import RetryLater
 
 T = TypeVar("T")
 
@@ -53,6 +55,32 @@ def count(name: str, value: float = 1, unit: str = MetricUnit.Count, **dimension
     for dimension, dimension_value in dimensions.items():
         metrics.add_dimension(name=dimension, value=dimension_value)
     metrics.add_metric(name=name, unit=unit, value=value)
+
+
+def count_fault(on: Metrics = metrics) -> None:
+    """One failure this invocation caught and answered for (a 500 response, a queue record
+    handed back), which Lambda's ``Errors`` metric does not count: its alarm reads this. In an
+    EMF document of its own with ``service`` alone, because the invocation's other metrics may
+    carry a request's upload kind, and the alarm reads one series."""
+    with single_metric(name=HANDLED_FAULTS_METRIC, unit=MetricUnit.Count, value=1,
+                       namespace=on.namespace, default_dimensions={"service": on.service}):
+        pass
+
+
+class SqsBatch(BatchProcessor):
+    """An SQS batch processor that reports failed records (``batchItemFailures``: each is
+    retried, then dead-lettered), an all-failed batch included, and counts each with
+    :func:`count_fault`: the invocation succeeds, so Lambda's ``Errors`` never sees them. A
+    record deferred on purpose (``RetryLater``) is not a fault."""
+
+    def __init__(self, on: Metrics = metrics) -> None:
+        super().__init__(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+        self._metrics = on
+
+    def failure_handler(self, record, exception):
+        if not isinstance(exception[1], RetryLater):
+            count_fault(self._metrics)
+        return super().failure_handler(record, exception)
 
 
 def once(factory: Callable[[], T]) -> Callable[[], T]:

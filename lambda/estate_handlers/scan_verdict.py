@@ -34,11 +34,7 @@ import os
 from dataclasses import dataclass
 from functools import partial
 
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
+from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -60,7 +56,16 @@ from estate_handlers.object_events import (
     post_scan_failure,
     scan_result,
 )
-from estate_handlers.runtime import IN_LAMBDA, client, count, logger, metrics, once, require_env
+from estate_handlers.runtime import (
+    IN_LAMBDA,
+    SqsBatch,
+    client,
+    count,
+    logger,
+    metrics,
+    once,
+    require_env,
+)
 from estate_handlers.s3_errors import is_missing
 
 TOPIC_ENV = "ALARM_TOPIC_ARN"
@@ -192,8 +197,7 @@ def process_record(record: SQSRecord, deps: Deps) -> str:
 
 def process_batch(event: dict, deps: Deps) -> dict:
     """SQS batch -> partial batch response; one failing record never fails the others."""
-    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    return process_partial_response(event=event, processor=processor,
+    return process_partial_response(event=event, processor=SqsBatch(),
                                     record_handler=partial(process_record, deps=deps))
 
 

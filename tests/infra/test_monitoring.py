@@ -158,7 +158,7 @@ def test_replica_region_alarms_are_the_ones_published_there(e):
         "ReplicationBack-Failed",
         "UploadApi-Fault-Rate", "UploadApi-Latency-P99",
         "Presign-Fault-Count", "Presign-Throttled-Count", "Presign-Latency-P99",
-        "Presign-Dedup-Unavailable",
+        "Presign-Dedup-Unavailable", "Presign-Handled-Faults",
         "WriteHealth-Fault-Count", "WriteHealth-Throttled-Count", "WriteHealth-Latency-P99",
         f"Writes-Taking-Uploads-{region}",
         "DedupReplicaGuard-Fault-Count", "DedupReplicaGuard-Throttled-Count",

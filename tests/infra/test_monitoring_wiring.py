@@ -18,17 +18,19 @@ EXPECTED_ALARMS = {
         "Replication-Failed",
         "UploadApi-Latency-P99", "UploadApi-Fault-Rate",
         "Presign-Latency-P99", "Presign-Fault-Count", "Presign-Throttled-Count",
-        "Presign-Dedup-Unavailable",
+        "Presign-Dedup-Unavailable", "Presign-Handled-Faults",
         "Hasher-Latency-P99", "Hasher-Fault-Count", "Hasher-Throttled-Count",
+        "Hasher-Handled-Faults",
         "HashQueue-Queue-Message-Age-Max", "HashQueue-DLQ-Queue-Message-Count-Max",
         "Renditions-Latency-P99", "Renditions-Fault-Count", "Renditions-Throttled-Count",
+        "Renditions-Handled-Faults",
         "RenditionsQueue-Queue-Message-Age-Max", "RenditionsQueue-DLQ-Queue-Message-Count-Max",
         "Renditions-Rejected",
         "Cdn-Error-Rate", "Cdn-Fault-Rate", "Cdn-Origin-Latency", "Waf-Blocked",
         "WriteHealth-Latency-P99", "WriteHealth-Fault-Count", "WriteHealth-Throttled-Count",
         # the rule back from the replica: its destination (the assets bucket) is here
         "ReplicationBack-Latency", "ReplicationBack-Pending-Growing", "ReplicationBack-Silent",
-        # the rule that sends AWS Backup's failed jobs to the alarm topic, failing to
+        # the rules that send AWS Backup's holes to the alarm topic, failing to
         "Backup-Events-Undelivered",
     },
     "ReplicationMonitoring": {
@@ -37,7 +39,7 @@ EXPECTED_ALARMS = {
         # the replica region's write path
         "UploadApi-Latency-P99", "UploadApi-Fault-Rate",
         "Presign-Latency-P99", "Presign-Fault-Count", "Presign-Throttled-Count",
-        "Presign-Dedup-Unavailable",
+        "Presign-Dedup-Unavailable", "Presign-Handled-Faults",
         "WriteHealth-Latency-P99", "WriteHealth-Fault-Count", "WriteHealth-Throttled-Count",
         "Writes-Taking-Uploads-us-west-2",
         # the guard of the dedup index replica
@@ -54,6 +56,7 @@ SWITCH_ALARMS = {"Replica": {"Writes-Pinned-To-us-west-2"}}
 # Where the upload gate is on: its verdict function and queue, and GuardDuty's scan alarms.
 UPLOAD_GATE_ALARMS = {
     "ScanVerdict-Latency-P99", "ScanVerdict-Fault-Count", "ScanVerdict-Throttled-Count",
+    "ScanVerdict-Handled-Faults",
     "VerdictQueue-Queue-Message-Age-Max", "VerdictQueue-DLQ-Queue-Message-Count-Max",
     "UploadGate-Threats-Found", "UploadGate-Scans-Failed", "UploadGate-Unscanned-Backlog",
     "UploadGate-Events-Undelivered",
@@ -226,6 +229,44 @@ def test_function_alarms_watch_the_functions_of_this_environment(estate, env, al
     props = _alarms(estate, env, "Monitoring")[alarm_name]
     assert _exported_by(estate, env, stack_id, _dimension(props, "FunctionName")) == \
         {"Ref": function_id}
+
+
+# The handlers that catch their own failures (a 500 response, a record handed back to its
+# queue) and count them with runtime.count_fault: Lambda's Errors never sees those.
+CATCHING_HANDLERS = ("estate_handlers.presign.", "estate_handlers.hasher.",
+                     "estate_handlers.scan_verdict.", "estate_handlers.renditions.handler.")
+
+
+def _service_of(function: dict) -> str:
+    """The ``service`` dimension its EMF carries: Powertools' from the environment, except
+    the renditions handler, which names its own."""
+    from estate_handlers.renditions import handler as renditions
+    if function["Properties"]["Handler"].startswith("estate_handlers.renditions.handler."):
+        return renditions.metrics.service
+    return function["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
+
+
+def test_each_function_that_catches_its_failures_has_an_alarm_on_what_it_counts(estate, env):
+    cfg = estate.stages[env].cfg
+    for region, monitoring in ((cfg.primary_region, "Monitoring"),
+                               (cfg.replica_region, "ReplicationMonitoring")):
+        catching = {_service_of(f): f for stack_id in estate.stack_ids(env)
+                    if estate.stack(env, stack_id).region == region
+                    for f in resources(estate.template_json(env, stack_id),
+                                       "AWS::Lambda::Function").values()
+                    if f["Properties"].get("Handler", "").startswith(CATCHING_HANDLERS)}
+        watched = {}
+        for name, props in _alarms(estate, env, monitoring).items():
+            if name.endswith("-Handled-Faults"):
+                [metric] = _metrics(props)
+                assert (metric["MetricName"], [d["Name"] for d in metric["Dimensions"]]) == (
+                    "HandledFaults", ["service"]), name
+                watched[metric["Dimensions"][0]["Value"]] = metric["Namespace"]
+        assert set(watched) == set(catching), region
+        for service, function in catching.items():
+            expected = "StorageEstate/Renditions" if service == "renditions" else \
+                function["Properties"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
+            assert watched[service] == expected, service
 
 
 def test_monitoring_deploys_after_what_it_watches(estate, env):

@@ -220,9 +220,9 @@ def test_each_handler_bills_its_emf_series_and_the_replica_write_path_its_share_
                             {"Resources": replica}, "us-west-2")]
     costs = _usd_by_region(stacks, usage)
     # presign: UrlsIssued per upload kind and for downloads, DedupHits and DedupLookupsFailed
-    # per upload kind (the latter billed as if published every hour: an upper bound); the
-    # health function publishes none; the guard publishes one series every hour.
-    presign_series = 3 * kinds + 1
+    # per upload kind, HandledFaults (the last two billed as if published every hour: an upper
+    # bound); the health function publishes none; the guard publishes one series every hour.
+    presign_series = 3 * kinds + 1 + 1
     assert costs[("cw.metric.custom", "us-east-1")] == pytest.approx(presign_series * 0.30)
     assert costs[("cw.metric.custom", "us-west-2")] == pytest.approx(
         (presign_series * 0.01 + 1) * 0.30)

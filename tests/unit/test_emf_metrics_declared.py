@@ -13,6 +13,8 @@ from estate_handlers.layout import EMF_METRICS, UPLOAD_KINDS
 HANDLERS = Path(layout.__file__).parent
 # runtime.count is the helper every handler calls: its own add_metric has no name of its own.
 HELPER = "estate_handlers.runtime"
+# runtime's other publishers: each failure caught, with no dimension but ``service``.
+FAULT_COUNTERS = {"count_fault", "SqsBatch"}
 NOT_DIMENSIONS = {"name", "value", "unit"}
 
 
@@ -70,6 +72,9 @@ def published(source: str) -> dict[str, tuple[str, ...]]:
         called = func.id if isinstance(func, ast.Name) else \
             func.attr if isinstance(func, ast.Attribute) else ""
         assert called not in UNDECLARABLE, f"{called} outside runtime.count: {ast.unparse(call)!r}"
+        if called in FAULT_COUNTERS:
+            found.setdefault(layout.HANDLED_FAULTS_METRIC, set())
+            continue
         if called not in counts and called != "add_metric":
             continue
         name = _metric_name(call)

@@ -38,6 +38,7 @@ from infra.constructs.monitoring.targets import (
     MonitoredQueue,
     MonitoringTargets,
     WatchedReplication,
+    handled_faults_alarm,
 )
 from infra.constructs.monitoring.topic import TopicNames, alarm_topic
 
@@ -45,6 +46,7 @@ from infra.constructs.monitoring.topic import TopicNames, alarm_topic
 SECTION_REPLICATION = "Replication (two-way: assets <-> replica)"
 SECTION_UPLOADS = "Uploads (HTTP API)"
 SECTION_FUNCTIONS = "Functions"
+SECTION_CAUGHT = "Functions: failures caught (500 responses, queue records handed back)"
 SECTION_QUEUES = "Queues and dead-letter queues"
 SECTION_EDGE = "CDN and WAF"
 
@@ -81,6 +83,9 @@ class EstateMonitoring(Construct):
             self.facade.add_large_header(SECTION_FUNCTIONS)
             for fn in targets.functions:
                 self._add_function(fn)
+        caught = [handled_faults_alarm(fn, errors=self._errors_of(fn), period=self.period,
+                                       section=SECTION_CAUGHT)
+                  for fn in targets.functions if fn.handled_faults is not None]
         if targets.queues:
             self.facade.add_large_header(SECTION_QUEUES)
             for queue in targets.queues:
@@ -91,7 +96,7 @@ class EstateMonitoring(Construct):
             self._add_distribution(targets.distribution_id)
         if targets.web_acl_metric_name is not None:
             self._add_waf(targets.web_acl_metric_name)
-        add_metric_alarms(self.facade, targets.metric_alarms)
+        add_metric_alarms(self.facade, [*caught, *targets.metric_alarms])
         self.dashboard = dashboards.dashboard
 
     def _add_replication(self, watch: WatchedReplication) -> None:
@@ -145,12 +150,15 @@ class EstateMonitoring(Construct):
                             missing=NOT_BREACHING))},
         )
 
+    def _errors_of(self, fn: MonitoredFunction) -> int:
+        return self.thresholds.function_errors_per_period if fn.errors_per_period is None \
+            else fn.errors_per_period
+
     def _add_function(self, fn: MonitoredFunction) -> None:
         m = self.thresholds
         near_timeout = Duration.millis(int(fn.timeout.to_milliseconds()
                                            * m.duration_near_timeout_ratio))
-        errors = m.function_errors_per_period if fn.errors_per_period is None \
-            else fn.errors_per_period
+        errors = self._errors_of(fn)
         self.facade.monitor_lambda_function(
             lambda_function=fn.function,
             alarm_friendly_name=fn.name,

@@ -11,6 +11,8 @@ from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 
+from infra.config import HANDLED_FAULTS_METRIC
+
 GT = cw.ComparisonOperator.GREATER_THAN_THRESHOLD
 NOT_BREACHING = cw.TreatMissingData.NOT_BREACHING
 
@@ -26,6 +28,26 @@ class MonitoredFunction:
     # Errors tolerated per period; None: MonitoringConfig's. A function that runs a few times
     # an hour never reaches a count meant for one that runs per request: it sets its own.
     errors_per_period: int | None = None
+    # (EMF namespace, service) of the failures it catches and answers for (a 500 response, a
+    # queue record handed back): Lambda's Errors never counts those (runtime.count_fault).
+    handled_faults: tuple[str, str] | None = None
+
+
+def handled_faults_alarm(fn: MonitoredFunction, *, errors: int, period: Duration,
+                         section: str) -> MetricAlarm:
+    """More than ``errors`` failures ``fn`` caught in a period: a presign that answers 500 to
+    every request, or a consumer whose every record fails, ends each invocation successfully,
+    so its Fault-Count alarm (Lambda's ``Errors``) stays silent."""
+    namespace, service = fn.handled_faults
+    metric = cw.Metric(namespace=namespace, metric_name=HANDLED_FAULTS_METRIC,
+                       dimensions_map={"service": service}, statistic="Sum", period=period,
+                       label="Failures caught")
+    return MetricAlarm(
+        group=fn.name, name="Handled-Faults", section=section, metric=metric, threshold=errors,
+        what=f"{fn.name}: more than {errors} failures it caught in a period (500 responses, "
+             "queue records handed back).",
+        runbook="read the function's log group for the stack traces (\"request failed\", "
+                "\"record failed\"); roll back the last deploy if they started with it.")
 
 
 @dataclass(frozen=True)

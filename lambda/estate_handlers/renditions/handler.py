@@ -21,11 +21,7 @@ from urllib.parse import unquote_plus
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
+from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -33,6 +29,7 @@ from estate_handlers.emf import log_metrics
 from estate_handlers.object_events import ObjectVersion, objects_in_message
 from estate_handlers.renditions.pipeline import REJECTED, Outcome, process_object
 from estate_handlers.renditions.settings import CONFIG_ENV, Settings
+from estate_handlers.runtime import SqsBatch
 from estate_handlers.s3_errors import error_code, http_status
 
 METRICS_NAMESPACE = "StorageEstate/Renditions"
@@ -42,8 +39,9 @@ MAX_ATTEMPTS = 5  # per S3 call, first try included (botocore "standard" retry m
 logger = Logger(service="renditions")
 metrics = Metrics(namespace=METRICS_NAMESPACE, service="renditions")
 # A batch where every record failed is reported like any other (each record retried, then the
-# DLQ), not raised as a function error, as the hasher and the verdict handler do.
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+# DLQ), not raised as a function error, as the hasher and the verdict handler do; each failed
+# record is counted in this function's namespace.
+processor = SqsBatch(metrics)
 
 _s3 = None
 _settings: Settings | None = None

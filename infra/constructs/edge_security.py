@@ -59,11 +59,19 @@ class EdgeSecurity(Construct):
         self.web_acl_metric_name = names.web_acl  # WAF publishes the web ACL's metrics under it
         self.web_acl = self._web_acl(names, rate_limit_per_5min)
         self._waf_logging(names.waf_log_group, log_retention_days_min)
+        # Vary: Origin wherever CORS is on. The allowed origin echoed back depends on the
+        # request's Origin (two storefront origins), and a response to a plain <img> request
+        # has no CORS headers at all: without Vary, a browser may reuse either for a CORS
+        # request from the other case and refuse it (Fetch, "CORS protocol and HTTP caches").
+        # S3 cannot add it: the cache policy forwards no Origin.
         self.response_headers = self._response_headers(
-            "ResponseHeaders", names.headers_policy, storefront_origins)
+            "ResponseHeaders", names.headers_policy, storefront_origins,
+            custom={"Vary": {"value": "Origin", "override": True}} if storefront_origins
+            else None, purpose="for CORS")
         self.image_response_headers = self._response_headers(
             "ImageUrlResponseHeaders", names.image_headers_policy, storefront_origins,
-            custom=image_url_headers(cors=bool(storefront_origins)))
+            custom=image_url_headers(cors=bool(storefront_origins)),
+            purpose="for negotiated images")
 
     def _web_acl(self, names: CdnNames, rate_limit_per_5min: int) -> wafv2.CfnWebACL:
         """IP reputation first, then the per-IP rate limit, then the AWS managed rule groups;
@@ -138,13 +146,13 @@ class EdgeSecurity(Construct):
 
     def _response_headers(self, policy_id: str, policy_name: str,
                           storefront_origins: Sequence[str], custom: dict[str, dict] | None = None,
-                          ) -> cloudfront.ResponseHeadersPolicy:
+                          purpose: str = "") -> cloudfront.ResponseHeadersPolicy:
         comment = "HSTS preload, nosniff, no framing, strict referrer; CORS for the storefront"
         return cloudfront.ResponseHeadersPolicy(
             self,
             policy_id,
             response_headers_policy_name=policy_name,
-            comment=comment + ("; " + ", ".join(custom) + " for negotiated images" if custom else ""),
+            comment=comment + (f"; {', '.join(custom)} {purpose}" if custom else ""),
             custom_headers_behavior=cloudfront.ResponseCustomHeadersBehavior(custom_headers=[
                 cloudfront.ResponseCustomHeader(header=name, value=header["value"],
                                                 override=header["override"])

@@ -411,7 +411,15 @@ def test_every_behaviour_uses_the_security_headers_policy(estate, env):
     _, config = _distribution(estate, env)
     direct = [b for b in _behaviours(config) if b.get("PathPattern") != IMAGE_URL_PATH_PATTERN]
     assert len({json.dumps(b["ResponseHeadersPolicyId"]) for b in direct}) == 1
-    assert "CustomHeadersConfig" not in _headers_policy(estate, env)
+
+
+def test_cors_answers_vary_on_origin_and_nothing_else_is_added(estate, env):
+    # The allowed origin echoed back depends on the request's Origin, and a plain <img>
+    # request gets no CORS headers: a browser must not reuse one answer for the other.
+    cfg = estate.stages[env].cfg
+    custom = _headers_policy(estate, env).get("CustomHeadersConfig", {"Items": []})["Items"]
+    assert custom == ([{"Header": "Vary", "Value": "Origin", "Override": True}]
+                      if cfg.cdn.storefront_origins else [])
 
 
 def test_headers_policy_sets_hsts_preload_nosniff_frame_deny_and_strict_referrer(estate, env):

@@ -116,7 +116,10 @@ def grant_distribution_read(
 
     Bucket policy: ``s3:GetObject`` on ``<bucket>/<prefix>*`` for each public prefix, to the
     CloudFront service principal, only when the request comes from a distribution of this
-    account (``AWS:SourceArn``, ``AWS:SourceAccount``). No ``s3:ListBucket``: a missing key
+    account (``AWS:SourceArn``: its ARN names the account). No ``aws:SourceAccount``: AWS's
+    OAC policies for S3 and for SSE-KMS keys condition on the source ARN alone, and nothing
+    documents that CloudFront's origin requests carry the account key; were it absent, every
+    origin fetch would be refused. No ``s3:ListBucket``: a missing key
     is a 403, never a listing. Key policy: ``kms:Decrypt`` to the same principal on the same
     condition, and only for objects of this bucket (its encryption context). Called by the
     Assets and Replica stacks, which deploy before the distribution exists.
@@ -129,8 +132,7 @@ def grant_distribution_read(
     bucket_arn = f"arn:aws:s3:::{bucket_name}"
     account = Stack.of(bucket).account
     principal = iam.ServicePrincipal("cloudfront.amazonaws.com")
-    condition = {"StringEquals": {"AWS:SourceAccount": account},
-                 "ArnLike": {"AWS:SourceArn": distributions_of(account)}}
+    condition = {"ArnLike": {"AWS:SourceArn": distributions_of(account)}}
     bucket.add_to_resource_policy(
         iam.PolicyStatement(
             sid="CloudFrontReadsPublicPrefixes",

@@ -64,8 +64,8 @@ def _cloudfront_statements(statements: list[dict]) -> list[dict]:
 
 
 def _grant_condition(cfg) -> dict:
-    return {"StringEquals": {"AWS:SourceAccount": cfg.account},
-            "ArnLike": {"AWS:SourceArn": f"arn:aws:cloudfront::{cfg.account}:distribution/*"}}
+    # The source ARN alone, as AWS's OAC policies have it: it names the account.
+    return {"ArnLike": {"AWS:SourceArn": f"arn:aws:cloudfront::{cfg.account}:distribution/*"}}
 
 
 def _data_bucket(estate, env, stack_id) -> tuple[dict, str, dict]:

@@ -261,6 +261,22 @@ def test_dry_run_changes_nothing_and_prints_the_plan(drill, s3_client, prefix):
     assert f"{prefix}a.jpg" in out
 
 
+def test_a_dry_run_reports_every_key_it_would_restore(drill, s3_client, prefix, tmp_path):
+    report = tmp_path / "plan.json"
+    versions = all_versions(s3_client, drill.bucket, prefix)
+    code, _ = restore("--bucket", drill.bucket, "--prefix", prefix, "--at", drill.at(0),
+                      "--remove-newer", "--dry-run", "--report", str(report))
+    assert code == 0 and all_versions(s3_client, drill.bucket, prefix) == versions
+    written = json.loads(report.read_text())
+    assert {e["key"]: (e["action"], e["outcome"]) for e in written["keys"]} == {
+        prefix + "a.jpg": ("copy", "dry-run"), prefix + "b.jpg": ("copy", "dry-run"),
+        prefix + "c.jpg": ("copy", "dry-run"), prefix + "dir/d.jpg": ("unchanged", "dry-run"),
+        prefix + "e.jpg": ("delete-marker", "dry-run"),
+        prefix + "f.jpg": ("delete-marker", "dry-run")}
+    assert written["summary"]["dry_run"] is True and written["summary"]["outcomes"] == {}
+    assert written["summary"]["plan"] == {"copy": 3, "delete-marker": 2, "unchanged": 1}
+
+
 def test_report_lists_every_key_with_its_outcome(drill, prefix, tmp_path):
     report = tmp_path / "report.json"
     code, _ = restore("--bucket", drill.bucket, "--prefix", prefix, "--at", drill.at(0),

@@ -67,6 +67,7 @@ from tools.restore.listing import key_states
 from tools.restore.plan import ACTIONS, COPY, DELETE_MARKER, Decision, plan
 
 KEYS_FAILED = 1
+DRY_RUN = "dry-run"  # a report entry's outcome when nothing was done
 IN_BATCH_JOB = "copied-by-batch-job"
 SAMPLE_KEYS = 10
 # Default above which the copies go to S3 Batch Operations (RecoveryConfig documents it too).
@@ -461,6 +462,15 @@ def _main(args: argparse.Namespace, stdout) -> int:
         if args.dry_run:
             if use_batch:
                 print("  (the copies would run as an S3 Batch Operations job)", file=stdout)
+            # The whole plan, key by key (the console shows a sample): what a --yes run does.
+            planned = ReportWriter(args.report)
+            for decision in _decisions(spool):
+                planned.add({"key": decision.dest_key, "source_key": decision.source_key,
+                             "action": decision.action, "outcome": DRY_RUN,
+                             "version_id": decision.version_id})
+            planned.close({"outcomes": {}, "plan": dict(summary.counts),
+                           "at": args.at.isoformat(), "dry_run": True,
+                           "batch_operations": use_batch})
             return 0
         target = _batch_target(run, dest_s3) if use_batch else None
         _confirm(run, summary)

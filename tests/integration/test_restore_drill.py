@@ -109,7 +109,7 @@ class Timeline:
         return self.moments[phase].isoformat().replace("+00:00", "Z")
 
 
-DRILL_PREFIXES = 18  # one per test that takes `prefix`
+DRILL_PREFIXES = 19  # one per test (and parameter) that takes `prefix`
 KILL_KEYS = [f"k{i:03d}.jpg" for i in range(60)]
 HOSTILE = ["with space.jpg", "ünïcødé/ß 東京.jpg", "a+b=c&d.jpg", "100%25 real.jpg",
            "plus+ and space +.jpg", "quote'\"semi;colon.jpg", "emoji 🎉/x.jpg"]
@@ -159,6 +159,7 @@ class Drill:
         t.phase(drills, puts={"b.jpg": b"b3", "f.jpg": b"f3"}, deletes=("a.jpg",))
 
     def prefix(self) -> str:
+        assert self._free, "every drill prefix is taken: raise DRILL_PREFIXES"
         return self._free.pop()
 
     def at(self, phase: int) -> str:

@@ -237,8 +237,8 @@ class PresignApi(Construct):
     def add_write_health(self, *, function_name: str, bucket_name: str, bucket_key: kms.IKey,
                          log_retention_days: int) -> EstateFunction:
         """``GET /health-<stack id>`` (no authorizer, see the module docstring), its path in
-        ``self.health_path``: a conditional PutObject of
-        ``ops/write-health/<region>/<UTC minute>`` into ``bucket_name``
+        ``self.health_path``: a PutObject of a new key per probe,
+        ``ops/write-health/<region>/<UTC minute>/<random>``, into ``bucket_name``
         (estate_handlers.write_health)."""
         region = Stack.of(self).region
         probe = f"{bucket_arn(bucket_name)}/{WRITE_HEALTH_PREFIX}{region}/*"
@@ -259,7 +259,7 @@ class PresignApi(Construct):
             ])
         acknowledge(self.health.policy, {
             f"AwsSolutions-IAM5[Resource::{probe}]":
-                "The probe key is named after the current UTC minute, so each minute's probe "
+                "Every probe writes a key of its own (its UTC minute and a random name), so each "
                 "is a real write, as an upload's; only s3:PutObject, only under this region's "
                 "ops/write-health/ prefix, which both buckets expire after a day.",
         })

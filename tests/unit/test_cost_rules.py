@@ -184,25 +184,27 @@ def test_replication_metrics_bill_three_series_at_the_destination_and_one_at_the
     assert costs[("cw.metric.custom", "us-east-1")] == pytest.approx(0.30)
 
 
-def test_each_minutes_write_health_probe_object_is_billed_again_where_it_replicates():
+def test_each_write_health_probe_object_is_billed_again_where_it_replicates():
     rule = {"Status": "Enabled", "Destination": {"StorageClass": "STANDARD_IA"}}
     assets = _bucket("justkalm-assets-prod", ReplicationConfiguration={"Rules": [rule]})
     check = {"Type": "AWS::Route53::HealthCheck", "Properties": {"HealthCheckConfig": {
         "Type": "HTTPS", "RequestInterval": 10}}}
-    quiet = dataclasses.replace(QUIET, health_probes_per_minute=0)
+    probing = dataclasses.replace(QUIET, health_probes_per_minute=2)
     stacks = [StackTemplate("prod/Assets", "Assets", {"Resources": {"A": assets}}, "us-east-1"),
               StackTemplate("prod/UploadApi", "UploadApi", {"Resources": {"H": check}},
                             "us-east-1")]
-    costs = _usd_by_region(stacks, quiet)
-    # 43,200 objects a month (one a minute) PUT into Standard-IA at $0.01 per 1,000, each
-    # billed as 128 KB for 30 days although it lives a day: 5.27 GB-month at $0.0125.
-    assert costs[("s3.requests.put_ia", "us-west-2")] == pytest.approx(0.432)
+    costs = _usd_by_region(stacks, probing)
+    # Every probe writes an object of its own: 86,400 a month at two a minute, each PUT in the
+    # primary and again into Standard-IA in the replica at $0.01 per 1,000, each billed there
+    # as 128 KB for 30 days although it lives a day.
+    objects = 2 * 60 * 24 * 30
+    assert costs[("s3.requests.put_ia", "us-west-2")] == pytest.approx(objects / 1000 * 0.01)
     assert costs[("s3.storage.standard_ia", "us-west-2")] == pytest.approx(
-        43_200 * 128 / 1024 / 1024 * 0.0125, abs=1e-6)
+        objects * 128 / 1024 / 1024 * 0.0125, abs=1e-6)
     # Without a replication rule nothing is copied.
     alone = [StackTemplate("prod/UploadApi", "UploadApi", {"Resources": {"H": check}},
                            "us-east-1")]
-    assert not any(region == "us-west-2" for _, region in _usd_by_region(alone, quiet))
+    assert not any(region == "us-west-2" for _, region in _usd_by_region(alone, probing))
 
 
 def test_each_handler_bills_its_emf_series_and_the_replica_write_path_its_share_of_hours():

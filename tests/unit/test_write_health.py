@@ -1,5 +1,5 @@
 """GET /health (estate_handlers.write_health) against a stubbed S3 client: what Route 53 sees
-for each answer S3 can give to the conditional probe write."""
+for each answer S3 can give to the probe write."""
 from __future__ import annotations
 
 import json
@@ -16,17 +16,18 @@ from estate_handlers.write_health import Deps, handler, response, write_accepted
 BUCKET = "justkalm-assets-dev-replica"
 PREFIX = "ops/write-health/us-west-2/"
 NOW = datetime(2026, 12, 3, 14, 7, 59, tzinfo=UTC)
-KEY = "ops/write-health/us-west-2/2026-12-03T14:07Z"
-PROBE = {"Bucket": BUCKET, "Key": KEY, "Body": b"ok", "IfNoneMatch": "*"}
+KEY = "ops/write-health/us-west-2/2026-12-03T14:07Z/t0"
+PROBE = {"Bucket": BUCKET, "Key": KEY, "Body": b"ok"}
 
 
 def _deps(now=lambda: NOW):
     s3 = boto3.client("s3", region_name="us-west-2", aws_access_key_id="x",
                       aws_secret_access_key="x")
-    return Deps(s3=s3, bucket=BUCKET, prefix=PREFIX, now=now)
+    tokens = iter(f"t{i}" for i in range(100))
+    return Deps(s3=s3, bucket=BUCKET, prefix=PREFIX, now=now, token=lambda: next(tokens))
 
 
-def test_the_first_probe_creates_the_object_and_is_healthy():
+def test_a_probe_that_s3_stores_is_healthy():
     deps = _deps()
     with Stubber(deps.s3) as s3:
         s3.add_response("put_object", {"ETag": '"e"'}, PROBE)
@@ -34,40 +35,27 @@ def test_the_first_probe_creates_the_object_and_is_healthy():
         s3.assert_no_pending_responses()
 
 
-def test_the_probe_key_is_this_utc_minutes():
-    # Every minute has its own key, so the first probe of each minute is a real write
-    # (through SSE-KMS); a fixed key would be a 412 forever after the first call.
+def test_every_probe_writes_a_key_of_its_own_under_its_utc_minute():
+    # One key per minute let the minute's first write answer for all the others (412s that
+    # store nothing): a Region refusing most writes stayed healthy. Each probe is a write.
+    deps = _deps()
+    assert [deps.key(), deps.key()] == [KEY, "ops/write-health/us-west-2/2026-12-03T14:07Z/t1"]
     later = NOW + timedelta(seconds=1)
-    assert _deps().key() == KEY
-    assert _deps(lambda: later).key() == "ops/write-health/us-west-2/2026-12-03T14:08Z"
+    assert _deps(lambda: later).key() == "ops/write-health/us-west-2/2026-12-03T14:08Z/t0"
     west_coast = datetime(2026, 12, 3, 6, 7, 1, tzinfo=timezone(timedelta(hours=-8)))
     assert _deps(lambda: west_coast).key() == KEY, "the minute is UTC's"
-
-
-def test_a_412_on_this_minutes_probe_is_healthy_and_adds_no_version():
-    deps = _deps()
-    with Stubber(deps.s3) as s3:
-        s3.add_client_error("put_object", "PreconditionFailed", "At least one precondition",
-                            http_status_code=412, expected_params=PROBE)
-        assert write_accepted(deps) is True
-
-
-def test_a_409_from_a_concurrent_write_of_the_same_key_is_healthy():
-    # Two Route 53 checkers probing in the same instant: S3 evaluated the second write and
-    # answers 409 ConditionalRequestConflict while the first one stores the object.
-    deps = _deps()
-    with Stubber(deps.s3) as s3:
-        s3.add_client_error("put_object", "ConditionalRequestConflict",
-                            "A conflicting operation occurred", http_status_code=409,
-                            expected_params=PROBE)
-        assert write_accepted(deps) is True
+    real = Deps(s3=None, bucket=BUCKET, prefix=PREFIX, now=lambda: NOW)
+    assert len({real.key() for _ in range(100)}) == 100
 
 
 @pytest.mark.parametrize("code, status", [("AccessDenied", 403), ("InternalError", 500),
                                           ("ServiceUnavailable", 503), ("KMS.DisabledException",
                                                                         400),
+                                          ("PreconditionFailed", 412),
+                                          ("ConditionalRequestConflict", 409),
                                           ("OperationAborted", 409)])
-def test_any_other_refusal_is_unhealthy(code, status):
+def test_any_refusal_is_unhealthy(code, status):
+    # 412 and 409 included: S3 stored nothing, whatever the reason.
     deps = _deps()
     with Stubber(deps.s3) as s3:
         s3.add_client_error("put_object", code, "no", http_status_code=status)

@@ -31,10 +31,9 @@ CLOUDFRONT_ADDITIONAL_METRICS = 8
 # OperationsPendingReplication in the destination bucket's Region, OperationsFailedReplication
 # in the source's; S3 bills them as CloudWatch custom metrics.
 REPLICATION_METRICS_AT_DESTINATION, REPLICATION_METRICS_AT_SOURCE = 3, 1
-# The health route writes one new probe object a minute (estate_handlers.write_health); the
-# whole-bucket replication rule copies each one. Standard-IA bills at least 128 KB for at least
-# 30 days per object, however small and however soon the lifecycle deletes it.
-PROBE_OBJECTS_PER_MONTH = 60 * 24 * MONTH_DAYS
+# Each probe of the health route writes an object of its own (estate_handlers.write_health);
+# the whole-bucket replication rule copies each one. Standard-IA bills at least 128 KB for at
+# least 30 days per object, however small and however soon the lifecycle deletes it.
 IA_MIN_BILLED_GB, IA_MIN_BILLED_DAYS = 128 / 1024 / 1024, 30
 # Edge location groups each CloudFront price class serves (None: all of them).
 PRICE_CLASSES = {"PriceClass_All": None, "PriceClass_100": {"na", "eu"},
@@ -584,13 +583,13 @@ def _health_check(ctx: _Context, stack: StackTemplate, lid: str, res: dict[str, 
         ctx.add("apigw.http", region, probes)
         ctx.add("lambda.requests", region, probes)
         ctx.add("s3.requests.put", region, probes)
-        _replicated_probe_objects(ctx, region)
+        _replicated_probe_objects(ctx, region, probes)
 
 
-def _replicated_probe_objects(ctx: _Context, region: str) -> None:
-    """The minute's probe object in the primary's bucket replicates into the replica: a PUT
-    there, and in Standard-IA the class's minimum charge. Transfer and RTC are billed by the
-    GB: nothing at 2 bytes an object."""
+def _replicated_probe_objects(ctx: _Context, region: str, objects: float) -> None:
+    """Every probe object in the primary's bucket replicates into the replica: a PUT there,
+    and in Standard-IA the class's minimum charge. Transfer and RTC are billed by the GB:
+    nothing at 2 bytes an object."""
     if region != ctx.cfg.primary_region:
         return
     rules = [r for r in (ctx.assets or {}).get("ReplicationConfiguration", {}).get("Rules", [])
@@ -600,11 +599,11 @@ def _replicated_probe_objects(ctx: _Context, region: str) -> None:
     klass = rules[0].get("Destination", {}).get("StorageClass", "STANDARD")
     replica = ctx.cfg.replica_region
     if klass == "STANDARD_IA":
-        ctx.add("s3.requests.put_ia", replica, PROBE_OBJECTS_PER_MONTH)
+        ctx.add("s3.requests.put_ia", replica, objects)
         ctx.add("s3.storage.standard_ia", replica,
-                PROBE_OBJECTS_PER_MONTH * IA_MIN_BILLED_GB * IA_MIN_BILLED_DAYS / MONTH_DAYS)
+                objects * IA_MIN_BILLED_GB * IA_MIN_BILLED_DAYS / MONTH_DAYS)
     else:
-        ctx.add("s3.requests.put", replica, PROBE_OBJECTS_PER_MONTH)
+        ctx.add("s3.requests.put", replica, objects)
 
 
 def _sdk_call(ctx: _Context, stack: StackTemplate, lid: str, res: dict[str, Any]) -> None:

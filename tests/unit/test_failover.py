@@ -127,15 +127,32 @@ def test_an_alarm_that_never_follows_exits_1_after_the_wait(capsys):
         expect_state(cw, "OK")  # at 0 s
         expect_state(cw, "OK")  # at 15 s
         expect_state(cw, "OK")  # at 30 s: the wait is over
+        # The value is written either way, and Route 53 reads the metric: it is held.
+        expect_write(cw, 1, HOLD)
         clock = Clock()
         code, out, _ = run(["--env", "prod", "--region", "us-west-2", "--yes", "--wait", "30"],
                            client, clock=clock)
         cw.assert_no_pending_responses()
     assert code == 1
-    assert "Written: WritesPinnedToReplicaRegion = 1" in out
-    # It gave up because the wait was over, not because an AWS call failed.
-    assert clock.slept == [15, 15]
-    assert "is still OK after 30 s (not ALARM)" in capsys.readouterr().err
+    assert "Written: WritesPinnedToReplicaRegion = 1" in out and "The alarm lags" in out
+    # It gave up waiting because the wait was over, not because an AWS call failed.
+    assert clock.slept == [15, 15, 60, 60, 60]
+    err = capsys.readouterr().err
+    assert "written and held, but alarm" in err and "is still OK after 30 s (not ALARM)" in err
+
+
+def test_no_wait_still_holds_the_value_and_says_it_is_not_confirmed(capsys):
+    client = cloudwatch()
+    with Stubber(client) as cw:
+        expect_state(cw, "OK")
+        expect_write(cw, 1)
+        expect_state(cw, "OK")  # at 0 s: the wait (none) is over
+        expect_write(cw, 1, HOLD)
+        code, _, _ = run(["--env", "prod", "--region", "us-west-2", "--yes", "--wait", "0"],
+                         client)
+        cw.assert_no_pending_responses()
+    assert code == 1
+    assert "still OK after 0 s (not ALARM)" in capsys.readouterr().err
 
 
 def test_nothing_is_written_after_a_no():

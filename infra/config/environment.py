@@ -82,7 +82,12 @@ class EnvironmentConfig:
     backups_retention_days: int = 35
     backups_deep_archive_after_days: int = 30
     backups_compliance_mode: bool = False
-    duplicate_expiration_days: int = 30
+    # Off (None) unless every client can find a duplicate's bytes by another key. The hasher
+    # tags a duplicate only after the upload API has handed its key to a client (no dedup
+    # answer yet, no sha256 given, or a copy too young to name), and a client keeps that key:
+    # expiring it turns the client's stored key into a 404 and leaves its renditions without an
+    # original to render from. Tagging goes on either way (what could be reclaimed).
+    duplicate_expiration_days: int | None = None
     termination_protection: bool = True
     upload_api: UploadApiConfig = field(default_factory=UploadApiConfig)
     cdn: CdnConfig = field(default_factory=CdnConfig)
@@ -134,7 +139,10 @@ class EnvironmentConfig:
         _check_whole(f"config '{env}'", self, (
             "noncurrent_version_expiration_days", "noncurrent_glacier_ir_after_days",
             "exports_expiration_days", "access_log_retention_days",
-            "backups_deep_archive_after_days", "duplicate_expiration_days"), 1, unit="of days ")
+            "backups_deep_archive_after_days"), 1, unit="of days ")
+        if self.duplicate_expiration_days is not None:
+            _check_whole(f"config '{env}'", self, ("duplicate_expiration_days",), 1,
+                         unit="of days ")
         _check_whole(f"config '{env}'", self, ("backups_retention_days",), 1,
                      MAX_OBJECT_LOCK_DAYS, unit="of days ")
         _check_whole(f"config '{env}'", self, ("cdk_function_log_retention_days",), 1,

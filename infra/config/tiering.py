@@ -10,7 +10,7 @@ class ObjectExpiry:
     mirrors the expirations. ``quarantine_days`` is None when the upload gate is off."""
 
     exports_days: int
-    duplicates_days: int
+    duplicates_days: int | None  # None: duplicates are tagged, never expired
     quarantine_days: int | None
     noncurrent_glacier_ir_after_days: int
     noncurrent_expiration_days: int

@@ -9,9 +9,10 @@ Assets bucket:
 - user-content/exports/ expires; so do the health route's probe objects (ops/write-health/,
   a day) and the restore and reconcile tools' job files (a year); noncurrent versions go to
   GLACIER_IR then expire;
-  incomplete multipart uploads are aborted after 7 days; objects the upload hasher tagged as
-  duplicates expire after the configured days, and so do versions the upload gate
-  quarantined (no code path deletes data).
+  incomplete multipart uploads are aborted after 7 days; versions the upload gate quarantined
+  expire, and so do objects the upload hasher tagged as duplicates where an environment
+  configures it (off by default: a client holds every duplicate's key). No code path deletes
+  data.
 
 Replica bucket: lifecycle actions and delete markers are not replicated, so every expiration
 of the primary is mirrored on the replica, built by the same function
@@ -76,11 +77,11 @@ def expiration_rules(expiry: ObjectExpiry) -> list[s3.LifecycleRule]:
             prefix=USER_EXPORTS,
             expiration=Duration.days(expiry.exports_days),
         ),
-        s3.LifecycleRule(
+        *([s3.LifecycleRule(  # only where configured: see duplicate_expiration_days
             id="expire-duplicates",
             tag_filters={DUPLICATE_TAG[0]: DUPLICATE_TAG[1]},
             expiration=Duration.days(expiry.duplicates_days),
-        ),
+        )] if expiry.duplicates_days is not None else []),
         # the health route's probe objects (one a minute per probed region, replicated like
         # everything else).
         s3.LifecycleRule(

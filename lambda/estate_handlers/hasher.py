@@ -10,8 +10,8 @@ ObjectCreated notifications for the upload prefixes. Per object version named in
    canonical version is gone or no longer current, the new canonical (conditional update on
    the old key+version, so only one taker wins).
 3. Tag the version (merging existing tags): ``content-sha256`` and ``dedup-status``, plus
-   ``duplicate-of`` for duplicates. Nothing here deletes data: a lifecycle rule expires
-   versions tagged ``dedup-status=duplicate``.
+   ``duplicate-of`` for duplicates. Nothing here deletes data: only a lifecycle rule could
+   expire versions tagged ``dedup-status=duplicate``, where an environment turns it on.
 
 A version that no longer exists is skipped (success). Throttling is retried by botocore's
 "standard" retry mode; a record still failing is reported in ``batchItemFailures`` (Powertools'
@@ -239,7 +239,7 @@ def dedup_tags(sha256: str, canonical: CanonicalObject, obj: ObjectVersion) -> d
         return {CONTENT_SHA256_TAG: sha256, DEDUP_STATUS_TAG: CANONICAL}
     if caller_folder(obj.key) != caller_folder(canonical.key):
         # Another caller's identical upload: this caller may not read it, so this copy is
-        # theirs to keep (a duplicate expires).
+        # theirs to keep (a duplicate may be expired where configured).
         return {CONTENT_SHA256_TAG: sha256, DEDUP_STATUS_TAG: KEPT}
     if home_prefix(obj.key) != home_prefix(canonical.key):
         # The same bytes stored as another kind (a brand film identical to a product original):

@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 from helpers import bucket_named, lifecycle_rules
 
-from infra.config import DUPLICATE_TAG
+from infra.config import DUPLICATE_TAG, ObjectExpiry
+from infra.constructs.tiering import expiration_rules
 
 ENVS = ["dev", "prod"]
 
@@ -82,12 +83,24 @@ def test_incomplete_multipart_uploads_are_aborted_after_7_days(assets):
     assert rule["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 7}
 
 
-def test_duplicates_tagged_by_the_hasher_expire_after_the_configured_days(assets):
+def test_duplicates_are_tagged_but_never_expired_unless_configured(assets):
+    # Every duplicate's key was handed to a client, which keeps it: expiring one is a 404.
     cfg, bucket = assets
-    rule = lifecycle_rules(bucket)["expire-duplicates"]
-    assert rule["TagFilters"] == [{"Key": DUPLICATE_TAG[0], "Value": DUPLICATE_TAG[1]}]
-    assert rule["ExpirationInDays"] == cfg.duplicate_expiration_days
-    assert "Prefix" not in rule
+    assert cfg.duplicate_expiration_days is None
+    assert "expire-duplicates" not in lifecycle_rules(bucket)
+
+
+def test_a_configured_duplicate_expiry_expires_by_the_hashers_tag_in_the_whole_bucket():
+    configured = {r.id: r for r in expiration_rules(ObjectExpiry(
+        exports_days=7, duplicates_days=30, quarantine_days=None,
+        noncurrent_glacier_ir_after_days=30, noncurrent_expiration_days=90))}
+    rule = configured["expire-duplicates"]
+    assert rule.tag_filters == {DUPLICATE_TAG[0]: DUPLICATE_TAG[1]} and rule.prefix is None
+    assert rule.expiration.to_days() == 30
+    off = [r.id for r in expiration_rules(ObjectExpiry(
+        exports_days=7, duplicates_days=None, quarantine_days=None,
+        noncurrent_glacier_ir_after_days=30, noncurrent_expiration_days=90))]
+    assert "expire-duplicates" not in off and "expire-exports" in off
 
 
 def test_prod_keeps_noncurrent_versions_longer_than_dev(estate):
@@ -145,14 +158,6 @@ def test_replica_expires_exports_after_the_configured_days(estate, env):
     rule = _replica_rules(estate, env)["expire-exports"]
     assert (rule["Prefix"], rule["ExpirationInDays"]) == (
         "user-content/exports/", cfg.exports_expiration_days)
-
-
-@pytest.mark.parametrize("env", ENVS)
-def test_replica_expires_replicated_duplicates_by_their_replicated_tag(estate, env):
-    cfg = estate.stages[env].cfg
-    rule = _replica_rules(estate, env)["expire-duplicates"]
-    assert rule["TagFilters"] == [{"Key": DUPLICATE_TAG[0], "Value": DUPLICATE_TAG[1]}]
-    assert rule["ExpirationInDays"] == cfg.duplicate_expiration_days
 
 
 @pytest.mark.parametrize("env", ENVS)

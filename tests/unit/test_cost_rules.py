@@ -62,6 +62,23 @@ def test_replicas_are_priced_in_the_storage_class_the_replication_rule_names():
     assert costs["s3.storage.standard"] == pytest.approx(1000 * 0.023)  # the source itself
 
 
+@pytest.mark.parametrize("rules, days", [([], 365), ([{
+    "Status": "Enabled", "ExpirationInDays": 30,
+    "TagFilters": [{"Key": "dedup-status", "Value": "duplicate"}]}], 30)])
+def test_duplicates_are_stored_as_long_as_a_rule_keeps_them_in_both_buckets(rules, days):
+    # 1,000 uploads of 2 MB a day, a quarter of them duplicates: 0.49 GB a day. Without a
+    # duplicate rule (the default) they accumulate: priced as a year of them.
+    usage = dataclasses.replace(PER_DAY, duplicate_share=0.25)
+    rule = {"Status": "Enabled", "Destination": {"StorageClass": "STANDARD_IA"}}
+    resources = {"A": _bucket("justkalm-assets-prod", rules,
+                              ReplicationConfiguration={"Rules": [rule]}),
+                 "R": _bucket("justkalm-assets-prod-replica", rules)}
+    daily = 1000 * 2 / 1024 * 0.25
+    costs = _usd(resources, usage)
+    assert costs["s3.storage.it_frequent"] == pytest.approx(daily * days * 0.023, rel=1e-4)
+    assert costs["s3.storage.standard_ia"] == pytest.approx(daily * days * 0.0125, rel=1e-4)
+
+
 def test_access_logs_hold_their_daily_volume_until_they_expire():
     usage = dataclasses.replace(QUIET, access_log_gb_per_month={"us-west-2": 60})
     bucket = _bucket("justkalm-access-logs-prod-us-west-2",

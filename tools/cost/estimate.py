@@ -293,12 +293,9 @@ def _assets_bucket(ctx: _Context, region: str, props: dict[str, Any]) -> None:
             ctx.add(dim, region, gb)
             it_gb += gb if dim.startswith("s3.storage.it_") else 0.0
     ctx.add("s3.it_monitoring", region, it_gb * 1024 / usage.avg_object_mb)
-    duplicate_days = [r["ExpirationInDays"] for r in _rules(props) if "ExpirationInDays" in r
-                      and {"Key": DUPLICATE_TAG[0], "Value": DUPLICATE_TAG[1]}
-                      in r.get("TagFilters", [])]
-    if duplicate_days:
-        ctx.add("s3.storage.it_frequent", region,
-                usage.upload_gb_per_day * usage.duplicate_share * min(duplicate_days))
+    duplicates = _duplicates_gb(ctx, props)
+    if duplicates:
+        ctx.add("s3.storage.it_frequent", region, duplicates)
     mix, expires = _noncurrent_mix(props, usage.noncurrent_gb_per_day)
     if not expires and usage.noncurrent_gb_per_day:
         ctx.notes.append(f"{ctx.cfg.assets_bucket_name}: noncurrent versions never expire; "
@@ -334,6 +331,22 @@ def _assets_bucket(ctx: _Context, region: str, props: dict[str, Any]) -> None:
         break
 
 
+def _duplicates_gb(ctx: _Context, assets: dict[str, Any]) -> float:
+    """The hasher's duplicates the assets bucket holds (and the replica, which mirrors its
+    expirations): as many days of them as the duplicate rule keeps; without one (the default,
+    docs/dedup.md) they accumulate, priced as a year of them (an upper bound: all of it in the
+    class they were written in)."""
+    days = [r["ExpirationInDays"] for r in _rules(assets) if "ExpirationInDays" in r
+            and {"Key": DUPLICATE_TAG[0], "Value": DUPLICATE_TAG[1]} in r.get("TagFilters", [])]
+    daily = ctx.usage.upload_gb_per_day * ctx.usage.duplicate_share
+    if not days and daily:
+        note = (f"{ctx.cfg.assets_bucket_name}: duplicates never expire; priced as "
+                f"{UNBOUNDED_DAYS} days of them")
+        if note not in ctx.notes:
+            ctx.notes.append(note)
+    return daily * (min(days) if days else UNBOUNDED_DAYS)
+
+
 def _replica_bucket(ctx: _Context, region: str, props: dict[str, Any]) -> None:
     rules = [r for r in (ctx.assets or {}).get("ReplicationConfiguration", {}).get("Rules", [])
              if r.get("Status") == "Enabled"]
@@ -346,7 +359,7 @@ def _replica_bucket(ctx: _Context, region: str, props: dict[str, Any]) -> None:
     # Replicas keep the class the replication rule gives them (the replica's own lifecycle
     # only expires noncurrent versions); it holds every current object of the assets bucket.
     current = sum(g.gb or g.gb_per_day * (_expiration_days(ctx.assets or {}, p) or 0)
-                  for p, g in ctx.usage.stored.items())
+                  for p, g in ctx.usage.stored.items()) + _duplicates_gb(ctx, ctx.assets or {})
     ctx.add(f"s3.storage.{STORAGE_CLASSES[klass]}", region, current)
     mix, _ = _noncurrent_mix(props, ctx.usage.noncurrent_gb_per_day, klass)
     for dim, gb in mix.items():

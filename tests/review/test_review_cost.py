@@ -125,12 +125,14 @@ def test_the_second_write_path_shows_its_monthly_cost_in_the_review(tmp_path):
     # dedup index replica: 36 M replicated writes x $0.625/M = $22.50; 60 GB x $0.25 = $15.00
     # health checks: HTTPS + fast interval $0.50 + $1 + $1; calculated $0.50 = $3.00
     # Route 53's probes of GET /health: 90 a minute x 43,200 minutes = 3,888,000, each an API
-    # request ($3.888), a Lambda request ($0.7776) and a conditional S3 PUT ($19.44); one of
-    # them a minute creates an object that replicates into Standard-IA: 43,200 PUTs ($0.432),
-    # each billed 128 KB for 30 days (5.27 GB-month x $0.0125 = $0.0659)
+    # request ($3.888), a Lambda request ($0.7776) and an S3 PUT ($19.44) of an object of its
+    # own, which replicates into Standard-IA: 3,888,000 PUTs ($38.88), each billed 128 KB for
+    # 30 days (474.6 GB-month x $0.0125 = $5.93)
     sign, amount = re.search(r"([+−])\$([\d,.]+)", row).groups()
+    probes = 90 * 60 * 24 * 30
     assert (code, sign, float(amount)) == (0, "+", pytest.approx(
-        0.054 + 22.50 + 15.00 + 3.00 + 3.888 + 0.7776 + 19.44 + 0.432 + 0.0659, abs=0.01))
+        0.054 + 22.50 + 15.00 + 3.00 + 3.888 + 0.7776 + 19.44 + probes / 1000 * 0.01
+        + probes * 128 / 1024 / 1024 * 0.0125, abs=0.01))
     for item in ("DynamoDB global tables replicated write request units",
                  "Route 53 health checks (AWS endpoints; calculated)",
                  "Route 53 health check optional features"):

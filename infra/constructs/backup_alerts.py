@@ -82,8 +82,8 @@ def backup_alerts(scope: Construct, *, jobs_rule_name: str, stopped_rule_name: s
                                                                 stopped_rule_name)]}}
     admit_delivery(topic_key, topic, target_arn=topic.topic_arn, action="sns:Publish",
                    service="events.amazonaws.com", conditions=these_rules,
-                   sid="BackupJobFailuresPublish",
-                   key_sid="BackupJobFailuresPublishToTheEncryptedTopic")
+                   sid="BackupAlertsPublish",
+                   key_sid="BackupAlertsPublishToTheEncryptedTopic")
     return [jobs, stopped]
 
 

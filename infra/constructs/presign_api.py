@@ -13,8 +13,8 @@ checks cannot sign requests. Its path ends in the stack's own id (the UUID Cloud
 the stack, which nobody outside the account knows): a route anyone could call would let a
 stranger use up its throttle or its function's reserved executions, fail Route 53's probes and
 so move every upload to the other Region. It takes no input, returns only a status, and its
-function may do one thing: a conditional PutObject under its region's probe prefix (one key
-per minute). The ``$default`` stage is throttled (rate
+function may do one thing: a PutObject of a new key under its region's probe prefix (at most
+one a second per execution, 5 executions). The ``$default`` stage is throttled (rate
 and burst from config) and writes one JSON access-log line per request to a KMS-encrypted
 log group. HTTP APIs cannot be associated with AWS WAF (only REST APIs, ALBs, AppSync,
 CloudFront can); the throttle and the authorizer are the edge controls here.
@@ -32,7 +32,8 @@ URL it issues:
 - kms:GenerateDataKey/Decrypt with the assets key, through S3 only (SSE-KMS uploads,
   multipart completion, downloads);
 - dynamodb:GetItem on the dedup index, and kms:Decrypt with its key through DynamoDB only;
-- s3:RestoreObject under the prefixes with archive tiers (``ARCHIVE_TIER_PREFIXES``) only;
+- s3:RestoreObject under the prefixes with archive tiers (``ARCHIVE_TIER_PREFIXES``) only, and
+  only in the primary Region (the replica bucket has no archive tiers);
 - s3:GetObjectTagging/GetObjectVersionTagging under the scan-gated prefixes only (the malware
   verdict tag decides whether a download or a dedup hit is released); none when the gate is off.
 """
@@ -281,8 +282,8 @@ class PresignApi(Construct):
                 "Route 53 health checks cannot sign requests. The route's path ends in the "
                 "stack's UUID, unknown outside the account; it takes no input, returns only "
                 "ok/unavailable, and its function can only create probe objects under its "
-                "region's ops/write-health/ prefix (a conditional write, at most one object a "
-                "minute, expired after a day).",
+                "region's ops/write-health/ prefix (at most one a second per execution, 5 "
+                "executions, expired after a day).",
         })
         return self.health
 

@@ -82,8 +82,7 @@ def expiration_rules(expiry: ObjectExpiry) -> list[s3.LifecycleRule]:
             tag_filters={DUPLICATE_TAG[0]: DUPLICATE_TAG[1]},
             expiration=Duration.days(expiry.duplicates_days),
         )] if expiry.duplicates_days is not None else []),
-        # the health route's probe objects (one a minute per probed region, replicated like
-        # everything else).
+        # the health route's probe objects (one per probe, replicated like everything else).
         s3.LifecycleRule(
             id="expire-write-health-probes",
             prefix=WRITE_HEALTH_PREFIX,

@@ -26,8 +26,8 @@ USER_CONTENT = "user-content/"
 USER_UPLOADS = "user-content/uploads/"
 USER_EXPORTS = "user-content/exports/"
 
-# Not an asset: the write-health probe objects of each region's health route (one a minute per
-# region, ``write_health``); both buckets' lifecycles expire them after a day.
+# Not an asset: the write-health probe objects of each region's health route (one per probe,
+# ``write_health``); both buckets' lifecycles expire them after a day.
 WRITE_HEALTH_PREFIX = "ops/write-health/"
 WRITE_HEALTH_EXPIRY_DAYS = 1
 

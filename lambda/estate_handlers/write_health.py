@@ -11,12 +11,18 @@ a 412, and Route 53 (healthy while more than 18 % of its checkers say so) stayed
 refusing nine writes in ten. A lifecycle rule expires the probe objects after a day
 (``infra/constructs/tiering.py``).
 
+A container writes at most once a second (``MIN_WRITE_INTERVAL``): a probe within a second of
+its container's last write gets that write's answer. Route 53 sends one or two a second, so its
+probes are writes; a caller who learned the path cannot make more than the function's reserved
+executions a second (each object is replicated and billed in Standard-IA for 30 days).
+
 200 ``{"status": "ok"}``: S3 stored the probe. 503: anything else (error, timeout).
 """
 from __future__ import annotations
 
 import json
 import os
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +39,7 @@ from estate_handlers.s3_errors import error_code, http_status
 BUCKET_ENV = WRITE_HEALTH_BUCKET_ENV
 # The probes of one minute share a folder (for reading them back), each a key of its own.
 MINUTE_FORMAT = "%Y-%m-%dT%H:%MZ"
+MIN_WRITE_INTERVAL = 1.0  # seconds between one container's probe writes
 # A Route 53 checker wants the response within 2 s of connecting: a slower S3 is an unhealthy one.
 # One attempt in all (botocore's "max_attempts" counts retries, "total_max_attempts" attempts).
 _CONFIG = Config(connect_timeout=1, read_timeout=1,
@@ -82,6 +89,26 @@ def write_accepted(deps: Deps) -> bool:
         return False
 
 
+@dataclass
+class _LastWrite:
+    at: float = float("-inf")  # time.monotonic() of the container's last probe write
+    healthy: bool = False
+
+
+_last = _LastWrite()
+
+
+def probe(deps: Deps, clock: Callable[[], float] = time.monotonic,
+          last: _LastWrite | None = None) -> bool:
+    """This container's answer: a new write, unless it wrote less than a second ago."""
+    last = _last if last is None else last
+    now = clock()
+    if now - last.at < MIN_WRITE_INTERVAL:
+        return last.healthy
+    last.at, last.healthy = now, write_accepted(deps)
+    return last.healthy
+
+
 def response(healthy: bool) -> dict:
     return {"statusCode": 200 if healthy else 503,
             "headers": {"content-type": "application/json", "cache-control": "no-store"},
@@ -89,4 +116,4 @@ def response(healthy: bool) -> dict:
 
 
 def handler(event: dict, context: Any) -> dict:
-    return response(write_accepted(current_deps()))
+    return response(probe(current_deps()))

@@ -554,7 +554,7 @@ def test_the_health_function_may_only_write_its_probe_keys(estate, env, stack_id
     statements = {s["Sid"]: s for s in _policy_of(template, function)}
     assert statements["WriteTheProbeObject"]["Action"] == "s3:PutObject"
     assert statements["WriteTheProbeObject"]["Resource"] == \
-        f"arn:aws:s3:::{bucket}/ops/write-health/{region}/*"  # one key per UTC minute
+        f"arn:aws:s3:::{bucket}/ops/write-health/{region}/*"  # a new key per probe
     assert statements["EncryptTheProbeViaS3"]["Condition"] == {
         "StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}}
     assert set(statements) == {"WriteTheProbeObject", "EncryptTheProbeViaS3", "WriteOwnLogs"}

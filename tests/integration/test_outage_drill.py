@@ -17,9 +17,9 @@ What each local piece stands in for in AWS:
   each evaluation invokes the real handler (``write_health.handler``) with the primary
   Lambda's environment and client settings (its own Region and bucket, one attempt, 1 s
   timeouts), and reads its status code as Route 53 does (200 healthy, anything else not).
-  So the drill's health signal is a conditional write into the primary's bucket, this UTC
-  minute's probe key. Its clock moves a minute per evaluation (Route 53 probes for minutes
-  between the drill's moments), so each evaluation is a real write, not a 412. Route 53
+  So the drill's health signal is a write into the primary's bucket, a probe key of its own.
+  Its clock moves a minute per evaluation (Route 53 probes for minutes between the drill's
+  moments). Route 53
   checks every 10 s and turns unhealthy after 3 failures (about 30 s, plus DNS TTL 60 s);
   the drill evaluates it at the moments it names, so the phases are deterministic. It probes
   the write path, not presigning: the primary's API keeps presigning happily for a dead
@@ -115,6 +115,8 @@ class HealthCheck:
         self.minute += timedelta(minutes=1)
         with pytest.MonkeyPatch.context() as mp:
             mp.setattr(write_health, "current_deps", lambda: self.deps)
+            # Real probes are a minute apart here: none answers from an earlier one's write.
+            mp.setattr(write_health, "_last", write_health._LastWrite())
             status = write_health.handler({"rawPath": "/health", "requestContext": {
                 "http": {"method": "GET"}}}, None)["statusCode"]
         self.answers.append(status)

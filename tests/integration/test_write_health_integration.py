@@ -20,6 +20,7 @@ def test_each_probe_stores_an_object_of_its_own(s3_client, fresh_bucket, monkeyp
     minute = datetime(2026, 12, 3, 14, 7, 5, tzinfo=UTC)
     deps = Deps(s3=s3_client, bucket=fresh_bucket, prefix=PREFIX, now=lambda: minute)
     monkeypatch.setattr(write_health, "current_deps", lambda: deps)
+    monkeypatch.setattr(write_health, "_last", write_health._LastWrite())  # a fresh container
     assert handler({"rawPath": "/health"}, None)["statusCode"] == 200
     for _ in range(3):
         assert write_accepted(deps) is True
@@ -36,5 +37,6 @@ def test_a_write_the_store_refuses_is_unhealthy_and_stores_nothing(
                            aws_secret_access_key="not-the-secret")
     deps = Deps(s3=refused, bucket=fresh_bucket, prefix=PREFIX)
     monkeypatch.setattr(write_health, "current_deps", lambda: deps)
+    monkeypatch.setattr(write_health, "_last", write_health._LastWrite())  # a fresh container
     assert handler({"rawPath": "/health"}, None)["statusCode"] == 503
     assert _versions(s3_client, fresh_bucket) == []

@@ -81,6 +81,7 @@ def test_route_53_reads_200_for_healthy_and_503_for_not():
 def test_the_handler_answers_from_the_probe(monkeypatch):
     deps = _deps()
     monkeypatch.setattr(write_health, "current_deps", lambda: deps)
+    monkeypatch.setattr(write_health, "_last", write_health._LastWrite())  # a fresh container
     with Stubber(deps.s3) as s3:
         s3.add_client_error("put_object", "AccessDenied", "no", http_status_code=403)
         assert handler({"rawPath": "/health"}, None)["statusCode"] == 503
@@ -119,3 +120,26 @@ def test_a_slow_down_is_answered_after_one_attempt_within_route_53s_budget(monke
     assert len(sent) == 1
     config = deps.s3.meta.config
     assert config.connect_timeout + config.read_timeout <= 2  # a checker waits 2 s at most
+
+
+def test_a_container_writes_at_most_once_a_second_and_answers_in_between_from_that_write():
+    # Route 53 sends one or two probes a second, so each is a write; a caller who learned the
+    # path cannot make more than one object a second per execution.
+    writes, now = [], [100.0]
+
+    class S3:
+        def put_object(self, **kwargs):
+            writes.append(kwargs["Key"])
+
+    deps = Deps(s3=S3(), bucket=BUCKET, prefix=PREFIX, now=lambda: NOW)
+    last = write_health._LastWrite()
+
+    def probe():
+        return write_health.probe(deps, clock=lambda: now[0], last=last)
+
+    assert probe() is True and len(writes) == 1
+    now[0] += 0.5
+    assert probe() is True and len(writes) == 1  # within the second: that write's answer
+    now[0] += 0.5
+    assert probe() is True and len(writes) == 2  # a second later: a write again
+    assert len(set(writes)) == 2

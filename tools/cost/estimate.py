@@ -25,7 +25,7 @@ from tools.review.assembly import StackTemplate
 MONTH_DAYS = 30
 IT_INFREQUENT_AFTER, IT_ARCHIVE_INSTANT_AFTER = 30, 90  # Intelligent-Tiering's own clock
 ROTATED_VERSIONS_BILLED = 2  # KMS bills the first and second rotation of a key, not later ones
-UNBOUNDED_DAYS = 365  # what "never expires" is priced as (one year of accumulation)
+UNBOUNDED_DAYS = 365  # what "never expires" is priced as: one year of accumulation (it grows)
 CLOUDFRONT_ADDITIONAL_METRICS = 8
 # A replication rule with metrics on publishes ReplicationLatency, BytesPendingReplication and
 # OperationsPendingReplication in the destination bucket's Region, OperationsFailedReplication
@@ -334,8 +334,8 @@ def _assets_bucket(ctx: _Context, region: str, props: dict[str, Any]) -> None:
 def _duplicates_gb(ctx: _Context, assets: dict[str, Any]) -> float:
     """The hasher's duplicates the assets bucket holds (and the replica, which mirrors its
     expirations): as many days of them as the duplicate rule keeps; without one (the default,
-    docs/dedup.md) they accumulate, priced as a year of them (an upper bound: all of it in the
-    class they were written in)."""
+    docs/dedup.md) they accumulate: priced as a year of them, all in the class they were
+    written in (the level after a year; it grows every year)."""
     days = [r["ExpirationInDays"] for r in _rules(assets) if "ExpirationInDays" in r
             and {"Key": DUPLICATE_TAG[0], "Value": DUPLICATE_TAG[1]} in r.get("TagFilters", [])]
     daily = ctx.usage.upload_gb_per_day * ctx.usage.duplicate_share

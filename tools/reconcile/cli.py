@@ -188,8 +188,8 @@ def reconcile(estate: engine.Estate, since, until, *, apply: bool,
     except (ClientError, BotoCoreError) as exc:
         findings.append(engine.Finding(
             LISTING, "", state=engine.FAILED,
-            detail=f"listing the secondary stopped ({aws_error(exc)}): the versions after "
-                   f"the {len(findings)} above were not checked"))
+            detail=f"finding the secondary's versions stopped ({aws_error(exc)}): the "
+                   f"versions after the {len(findings)} above were not checked"))
     engine.request_replication(estate, findings, apply)
     return findings
 

@@ -176,17 +176,14 @@ def written_here(estate: Estate, key: str, version_id: str) -> bool:
     ``ReplicationStatus``. Under a gated prefix the secondary refuses to read a version without
     a clean verdict, and nothing scans there: HeadObject is denied, and the version is a replica
     exactly when the primary lists its version id (replication keeps it)."""
-    side = estate.secondary
     try:
-        found = side.s3.head_object(Bucket=side.bucket, Key=key, VersionId=version_id)
+        found = head(estate.secondary, key, version_id)
     except ClientError as exc:
-        if is_missing(exc) or error_code(exc) == "400":
-            return False
         if not (estate.gated(key) and error_code(exc) in ("403", "AccessDenied")):
             raise
         versions, _ = primary_versions(estate, key)
         return all(v["VersionId"] != version_id for v in versions)
-    return not is_replica(found)
+    return found is not None and not is_replica(found)
 
 
 # --------------------------------------------------------------------------- reads

@@ -49,30 +49,32 @@ def backup_alerts(scope: Construct, *, jobs_rule_name: str, stopped_rule_name: s
     """The rules ``jobs_rule_name`` (this vault's failed backup jobs) and ``stopped_rule_name``
     (its continuous recovery points that stopped), each publishing to ``topic``."""
     stack = Stack.of(scope)
-    jobs = events.Rule(
-        scope, "BackupJobFailures", rule_name=jobs_rule_name,
-        description=f"Backup jobs of {vault_name} that failed, were aborted or expired",
-        event_pattern=events.EventPattern(
-            source=["aws.backup"], detail_type=["Backup Job State Change"],
-            detail={"state": FAILED_STATES, "backupVaultName": [vault_name]}))
-    jobs.add_target(_Topic(topic, events.RuleTargetInput.from_text(
-        f"AWS Backup job {events.EventField.from_path('$.detail.backupJobId')} of "
-        f"{vault_name} ended {events.EventField.from_path('$.detail.state')}: "
-        f"{events.EventField.from_path('$.detail.statusMessage')} (resource "
-        f"{events.EventField.from_path('$.detail.resourceArn')}). {_CHECK}")))
-    stopped = events.Rule(
-        scope, "StoppedContinuousBackups", rule_name=stopped_rule_name,
-        description=f"Continuous backups in {vault_name} that stopped",
-        event_pattern=events.EventPattern(
-            source=["aws.backup"], detail_type=["Recovery Point State Change"],
-            detail={"status": STOPPED_STATUSES, "backupVaultName": [vault_name]}))
-    stopped.add_target(_Topic(topic, events.RuleTargetInput.from_text(
-        f"The continuous backup {events.EventField.from_path('$.resources[0]')} of "
-        f"{events.EventField.from_path('$.detail.resourceArn')} in {vault_name} is "
-        f"{events.EventField.from_path('$.detail.status')}: point-in-time "
-        f"restore no longer reaches forward from it. {_CHECK} Once they are right, the "
-        "plan's next run starts a new continuous recovery point (or start an on-demand "
-        "backup of the bucket now).")))
+
+    def alert(construct_id: str, name: str, description: str, detail_type: str, detail: dict,
+              message: str) -> events.Rule:
+        rule = events.Rule(scope, construct_id, rule_name=name, description=description,
+                           event_pattern=events.EventPattern(
+                               source=["aws.backup"], detail_type=[detail_type],
+                               detail={**detail, "backupVaultName": [vault_name]}))
+        rule.add_target(_Topic(topic, events.RuleTargetInput.from_text(message)))
+        return rule
+
+    field = events.EventField.from_path
+    jobs = alert(
+        "BackupJobFailures", jobs_rule_name,
+        f"Backup jobs of {vault_name} that failed, were aborted or expired",
+        "Backup Job State Change", {"state": FAILED_STATES},
+        f"AWS Backup job {field('$.detail.backupJobId')} of {vault_name} ended "
+        f"{field('$.detail.state')}: {field('$.detail.statusMessage')} (resource "
+        f"{field('$.detail.resourceArn')}). {_CHECK}")
+    stopped = alert(
+        "StoppedContinuousBackups", stopped_rule_name,
+        f"Continuous backups in {vault_name} that stopped",
+        "Recovery Point State Change", {"status": STOPPED_STATUSES},
+        f"The continuous backup {field('$.resources[0]')} of {field('$.detail.resourceArn')} "
+        f"in {vault_name} is {field('$.detail.status')}: point-in-time restore no longer "
+        f"reaches forward from it. {_CHECK} Once they are right, the plan's next run starts a "
+        "new continuous recovery point (or start an on-demand backup of the bucket now).")
     # EventBridge may publish, and use the topic's key, for these rules only. Their ARNs are
     # written from their names: a reference would make the key depend on the rules, which
     # depend on the topic, which depends on the key.

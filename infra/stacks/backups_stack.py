@@ -57,6 +57,15 @@ class BackupsStack(Stack):
                   value=self.erasure_audit_policy.managed_policy_arn)
 
 
+def _through_s3(backups: EncryptedBucket, region: str, actions: list[str]) -> iam.PolicyStatement:
+    """The backups key, only as S3 uses it in this region for this bucket's objects."""
+    return iam.PolicyStatement(
+        sid="EncryptWithTheBackupsKeyThroughS3", actions=actions,
+        resources=[backups.key.key_arn],
+        conditions={"StringEquals": {**via("s3", region),
+                                     "kms:EncryptionContext:aws:s3:arn": backups.bucket.bucket_arn}})
+
+
 def backups_writer_policy(scope: Construct, backups: EncryptedBucket, *, bucket_name: str,
                           policy_name: str) -> iam.ManagedPolicy:
     """What a backup job attaches to its role: write new objects, each locked with the bucket's
@@ -77,22 +86,14 @@ def backups_writer_policy(scope: Construct, backups: EncryptedBucket, *, bucket_
                 actions=["s3:PutObject"],
                 resources=[backups.bucket.arn_for_objects("*")],
             ),
-            iam.PolicyStatement(
-                sid="EncryptWithTheBackupsKeyThroughS3",
-                # Decrypt: S3 needs it to complete a multipart upload under SSE-KMS.
-                actions=["kms:GenerateDataKey", "kms:Decrypt"],
-                resources=[backups.key.key_arn],
-                conditions={
-                    "StringEquals": {**via("s3", region),
-                                     "kms:EncryptionContext:aws:s3:arn": backups.bucket.bucket_arn},
-                },
-            ),
+            # Decrypt: S3 needs it to complete a multipart upload under SSE-KMS.
+            _through_s3(backups, region, ["kms:GenerateDataKey", "kms:Decrypt"]),
         ],
     )
     acknowledge(policy, {
         f"AwsSolutions-IAM5[Resource::<{Stack.of(scope).get_logical_id(backups.cfn_bucket)}"
         ".Arn>/*]":
-            "Backup jobs choose their own object keys anywhere in the backups bucket; the "
+            "Backup jobs choose their own object keys anywhere in the backups bucket; "
             "the only action is PutObject (no read, delete, retention of its own or bypass).",
     })
     return policy
@@ -122,16 +123,8 @@ def erasure_audit_policy(scope: Construct, backups: EncryptedBucket, *, bucket_n
                 actions=["s3:PutObject", "s3:PutObjectRetention"],
                 resources=[backups.bucket.arn_for_objects(f"{ERASURE_AUDIT_PREFIX}*")],
             ),
-            iam.PolicyStatement(
-                sid="EncryptWithTheBackupsKeyThroughS3",
-                # One small PutObject per record: no multipart upload, so no kms:Decrypt.
-                actions=["kms:GenerateDataKey"],
-                resources=[backups.key.key_arn],
-                conditions={
-                    "StringEquals": {**via("s3", Stack.of(scope).region),
-                                     "kms:EncryptionContext:aws:s3:arn": backups.bucket.bucket_arn},
-                },
-            ),
+            # One small PutObject per record: no multipart upload, so no kms:Decrypt.
+            _through_s3(backups, Stack.of(scope).region, ["kms:GenerateDataKey"]),
         ],
     )
     acknowledge(policy, {

@@ -9,17 +9,22 @@ from infra.config.common import ERASURE_AUDIT_PREFIX
 ENVS = ["dev", "prod"]
 
 
-@pytest.fixture(params=ENVS)
-def writer(request, estate):
-    env = request.param
+def _policy(estate, env: str, name_of) -> tuple:
+    """(config, statements by sid, bucket id, key id) of the Backups stack's managed policy
+    ``name_of(config)`` names."""
     cfg = estate.stages[env].cfg
     template = estate.template_json(env, "Backups")
     [policy] = [p for p in resources(template, "AWS::IAM::ManagedPolicy").values()
-                if p["Properties"].get("ManagedPolicyName") == cfg.backups_writer_policy_name]
+                if p["Properties"].get("ManagedPolicyName") == name_of(cfg)]
     bucket_id, bucket = bucket_named(template, cfg.backups_bucket_name)
     key_id, _ = key_of_bucket(template, bucket)
     statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
     return cfg, statements, bucket_id, key_id
+
+
+@pytest.fixture(params=ENVS)
+def writer(request, estate):
+    return _policy(estate, request.param, lambda cfg: cfg.backups_writer_policy_name)
 
 
 def test_writer_may_only_put_objects_under_the_default_retention(writer):
@@ -53,13 +58,9 @@ def test_the_erasure_audit_policy_locks_records_under_the_audit_prefix_only(esta
     # The erase tool reads the bucket's Object Lock setting before erasing, then writes one
     # record under ERASURE_AUDIT_PREFIX with lock headers of its own, which S3 accepts only
     # with s3:PutObjectRetention: granted there and nowhere else in the bucket.
-    cfg = estate.stages[env].cfg
+    cfg, statements, bucket_id, key_id = _policy(estate, env,
+                                                 lambda cfg: cfg.erasure_audit_policy_name)
     template = estate.template_json(env, "Backups")
-    [policy] = [p for p in resources(template, "AWS::IAM::ManagedPolicy").values()
-                if p["Properties"].get("ManagedPolicyName") == cfg.erasure_audit_policy_name]
-    bucket_id, bucket = bucket_named(template, cfg.backups_bucket_name)
-    key_id, _ = key_of_bucket(template, bucket)
-    statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
     assert sorted(statements) == ["EncryptWithTheBackupsKeyThroughS3",
                                   "ReadTheObjectLockSetting", "WriteLockedAuditRecords"]
     read = statements["ReadTheObjectLockSetting"]
@@ -78,4 +79,5 @@ def test_the_erasure_audit_policy_locks_records_under_the_audit_prefix_only(esta
     outputs = template["Outputs"]
     assert [o["Value"] for name, o in outputs.items() if name.startswith("ErasureAuditPolicyArn")] \
         == [{"Ref": next(k for k, p in resources(template, "AWS::IAM::ManagedPolicy").items()
-                         if p is policy)}]
+                         if p["Properties"].get("ManagedPolicyName")
+                         == cfg.erasure_audit_policy_name)}]

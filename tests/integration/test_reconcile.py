@@ -52,6 +52,7 @@ from estate_handlers.layout import (
 )
 from estate_handlers.renditions import keys, pipeline
 from estate_handlers.renditions.settings import Settings
+from gate_enforcing import GateEnforcingS3
 from two_regions import (
     StubbedBatchOperations,
     StubbedGuardDuty,
@@ -76,40 +77,6 @@ KEYS = {
     "unscanned": "products/documents/reports/d4/report.pdf",
     "infected": "user-content/uploads/bob-0123456789abcdef/e5/invoice.pdf",
 }
-
-
-class GateEnforcingS3:
-    """The tool's client of the primary bucket: GetObject and HeadObject of a gated version
-    not tagged clean are 403, as DenyReadsUntilScannedClean makes them (tagging and listing
-    stay open). ``unguarded``: the plain client, for the test's own set-up and checks."""
-
-    def __init__(self, s3, bucket: str, gated: tuple[str, ...]):
-        self._s3, self._bucket, self._gated = s3, bucket, gated
-        self.unguarded = s3
-
-    def __getattr__(self, name):
-        return getattr(self._s3, name)
-
-    def head_object(self, **kwargs):
-        self._deny_unless_clean(kwargs)
-        return self._s3.head_object(**kwargs)
-
-    def get_object(self, **kwargs):
-        self._deny_unless_clean(kwargs)
-        return self._s3.get_object(**kwargs)
-
-    def _deny_unless_clean(self, kwargs) -> None:
-        if kwargs["Bucket"] != self._bucket or not kwargs["Key"].startswith(self._gated):
-            return
-        version = {"VersionId": kwargs["VersionId"]} if kwargs.get("VersionId") else {}
-        try:
-            tag_set = self._s3.get_object_tagging(Bucket=kwargs["Bucket"], Key=kwargs["Key"],
-                                                  **version)["TagSet"]
-        except ClientError:
-            return  # missing: S3 answers as it would
-        if {t["Key"]: t["Value"] for t in tag_set}.get(SCAN_STATUS_TAG) != "NO_THREATS_FOUND":
-            raise ClientError({"Error": {"Code": "403", "Message": "Forbidden"},
-                               "ResponseMetadata": {"HTTPStatusCode": 403}}, "HeadObject")
 
 
 PROD = ENVIRONMENTS["prod"]()

@@ -19,13 +19,13 @@ import datetime as dt
 import io
 import json
 import time
-import urllib.parse
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from botocore.exceptions import ClientError
 from estate_handlers.layout import ALERTED_TAG, SCAN_CLEAN, SCAN_STATUS_TAG
+from gate_enforcing import GateEnforcingS3
 
 from tools.restore import cli, copier
 from tools.restore.plan import COPY, Decision
@@ -451,39 +451,6 @@ def test_objects_above_the_multipart_threshold_are_copied_in_ranged_parts(drill,
 GATED_KEY = "user-content/uploads/alice-0123456789abcdef/a1/film.mp4"
 
 
-class UnderTheGate:
-    """The destination as the upload gate's bucket policy makes it: an upload naming a scan
-    verdict tag is refused (DenyUploadsCarryingAScanVerdict), and a gated version without a
-    clean verdict cannot be read (DenyReadsUntilScannedClean)."""
-
-    def __init__(self, s3):
-        self._s3 = s3
-
-    def __getattr__(self, name):
-        return getattr(self._s3, name)
-
-    def create_multipart_upload(self, **kwargs):
-        if SCAN_STATUS_TAG in dict(urllib.parse.parse_qsl(kwargs.get("Tagging", ""))):
-            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "verdict named"}},
-                              "CreateMultipartUpload")
-        return self._s3.create_multipart_upload(**kwargs)
-
-    def head_object(self, **kwargs):
-        self._readable(kwargs)
-        return self._s3.head_object(**kwargs)
-
-    def get_object(self, **kwargs):
-        self._readable(kwargs)
-        return self._s3.get_object(**kwargs)
-
-    def _readable(self, kwargs) -> None:
-        version = {"VersionId": kwargs["VersionId"]} if kwargs.get("VersionId") else {}
-        tags = self._s3.get_object_tagging(Bucket=kwargs["Bucket"], Key=kwargs["Key"],
-                                           **version)["TagSet"]
-        if {t["Key"]: t["Value"] for t in tags}.get(SCAN_STATUS_TAG) != SCAN_CLEAN:
-            raise ClientError({"Error": {"Code": "403", "Message": "Forbidden"}}, "HeadObject")
-
-
 def test_a_gated_version_above_the_multipart_threshold_waits_for_its_scan_then_verifies(
         s3_client, fresh_bucket):
     # CopyObject names no tags (it copies them), but CreateMultipartUpload must name them:
@@ -496,7 +463,8 @@ def test_a_gated_version_above_the_multipart_threshold_waits_for_its_scan_then_v
     options = copier.CopyOptions(multipart_threshold=5 * copier.MB, part_size=5 * copier.MB,
                                  gated_prefixes=("user-content/uploads/",))
     restorer = copier.Restorer(copier.Location(s3_client, fresh_bucket),
-                               copier.Location(UnderTheGate(s3_client), fresh_bucket), options)
+                               copier.Location(GateEnforcingS3(s3_client, fresh_bucket, options.gated_prefixes),
+                                              fresh_bucket), options)
 
     def restore_over(current: str) -> dict:
         return restorer.carry_out(Decision(COPY, GATED_KEY, GATED_KEY, version_id=old,

@@ -72,6 +72,21 @@ def test_every_version_and_marker_of_the_user_goes_from_primary_and_replica(
         "not checked (--skip-dedup-index)"
 
 
+def test_the_replica_is_erased_before_the_primary(estate, tmp_path, monkeypatch):
+    # Stopped half-way, a run leaves the primary's versions, never a replica-only one that a
+    # reconciliation after a failback could take for an upload and send back.
+    primary, replica = estate
+    order = []
+    real = cli.erase_prefix
+    monkeypatch.setattr(cli, "erase_prefix", lambda client, bucket, prefix, **kw:
+                        order.append(bucket) or real(client, bucket, prefix, **kw))
+    code, out = erase("--bucket", primary, "--replica-bucket", replica, "--replica-region",
+                      "us-east-1", "--user", ALICE, "--audit-file", str(tmp_path / "audit"),
+                      "--operator", "ops@example", "--yes")
+    assert code == 0, out
+    assert order == [replica, replica, primary, primary]
+
+
 def test_other_users_and_other_prefixes_are_untouched(s3_client, estate, tmp_path):
     primary, replica = estate
     before = {b: (_entries(s3_client, b, f"user-content/uploads/{BOB}/"),

@@ -455,10 +455,15 @@ def _require_table(dynamodb, table: str) -> None:
 
 
 def _erase(args, primary, replica, replica_bucket: str) -> list[Tally]:
-    """Erase (or count) every location, then count what is left of each."""
-    tallies = [erase_prefix(client, bucket, prefix, dry_run=args.dry_run)
-               for client, bucket in ((primary, args.bucket), (replica, replica_bucket))
-               for prefix in user_prefixes(args.user)]
+    """Erase (or count) every location, then count what is left of each. The replica first:
+    a run that stops half-way then leaves versions the primary still holds, never one only
+    the replica does, which the reconcile tool (past a failback's --until) could take for an
+    upload written there and send back to the primary."""
+    locations = ((primary, args.bucket), (replica, replica_bucket))
+    erased = {bucket: [erase_prefix(client, bucket, prefix, dry_run=args.dry_run)
+                       for prefix in user_prefixes(args.user)]
+              for client, bucket in reversed(locations)}
+    tallies = [tally for _, bucket in locations for tally in erased[bucket]]
     if args.dry_run:
         return tallies
     for tally, client in zip(tallies, (primary, primary, replica, replica), strict=True):

@@ -175,7 +175,9 @@ def written_here(estate: Estate, key: str, version_id: str) -> bool:
     """Whether the secondary's version was written there, not replicated from the primary: its
     ``ReplicationStatus``. Under a gated prefix the secondary refuses to read a version without
     a clean verdict, and nothing scans there: HeadObject is denied, and the version is a replica
-    exactly when the primary lists its version id (replication keeps it)."""
+    exactly when the primary lists its version id (replication keeps it). A replica whose
+    primary version was deleted since would pass for an upload taken here: the erase tool,
+    the one path that deletes versions, empties the replica before the primary for that."""
     try:
         found = head(estate.secondary, key, version_id)
     except ClientError as exc:

@@ -66,15 +66,25 @@ def _through_s3(backups: EncryptedBucket, region: str, actions: list[str]) -> ia
                                      "kms:EncryptionContext:aws:s3:arn": backups.bucket.bucket_arn}})
 
 
+def _objects_policy(scope: Construct, backups: EncryptedBucket, construct_id: str, *,
+                    policy_name: str, description: str, statements: list[iam.PolicyStatement],
+                    objects: str, reason: str) -> iam.ManagedPolicy:
+    """A managed policy for the backups bucket whose object statements name
+    ``<bucket>/<objects>``: that wildcard acknowledged with ``reason``."""
+    policy = iam.ManagedPolicy(scope, construct_id, managed_policy_name=policy_name,
+                               description=description, statements=statements)
+    bucket_id = Stack.of(scope).get_logical_id(backups.cfn_bucket)
+    acknowledge(policy, {f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{objects}]": reason})
+    return policy
+
+
 def backups_writer_policy(scope: Construct, backups: EncryptedBucket, *, bucket_name: str,
                           policy_name: str) -> iam.ManagedPolicy:
     """What a backup job attaches to its role: write new objects, each locked with the bucket's
     default retention, encrypted with the backups key through S3. No read, no delete, no
     retention of its own, no BypassGovernanceRetention, no lock removal."""
-    region = Stack.of(scope).region
-    policy = iam.ManagedPolicy(
-        scope, "BackupsWriter",
-        managed_policy_name=policy_name,
+    return _objects_policy(
+        scope, backups, "BackupsWriter", policy_name=policy_name,
         description=f"Write-only access to {bucket_name} for backup jobs",
         statements=[
             iam.PolicyStatement(
@@ -87,16 +97,11 @@ def backups_writer_policy(scope: Construct, backups: EncryptedBucket, *, bucket_
                 resources=[backups.bucket.arn_for_objects("*")],
             ),
             # Decrypt: S3 needs it to complete a multipart upload under SSE-KMS.
-            _through_s3(backups, region, ["kms:GenerateDataKey", "kms:Decrypt"]),
+            _through_s3(backups, Stack.of(scope).region, ["kms:GenerateDataKey", "kms:Decrypt"]),
         ],
-    )
-    acknowledge(policy, {
-        f"AwsSolutions-IAM5[Resource::<{Stack.of(scope).get_logical_id(backups.cfn_bucket)}"
-        ".Arn>/*]":
-            "Backup jobs choose their own object keys anywhere in the backups bucket; "
-            "the only action is PutObject (no read, delete, retention of its own or bypass).",
-    })
-    return policy
+        objects="*",
+        reason="Backup jobs choose their own object keys anywhere in the backups bucket; "
+               "the only action is PutObject (no read, delete, retention of its own or bypass).")
 
 
 def erasure_audit_policy(scope: Construct, backups: EncryptedBucket, *, bucket_name: str,
@@ -106,9 +111,8 @@ def erasure_audit_policy(scope: Construct, backups: EncryptedBucket, *, bucket_n
     under the audit prefix with a lock of its own (``--audit-retain-days``, six years by
     default, longer than the bucket's default). Only there: the writer policy's reason for
     withholding ``s3:PutObjectRetention`` holds for every other key."""
-    policy = iam.ManagedPolicy(
-        scope, "ErasureAudit",
-        managed_policy_name=policy_name,
+    return _objects_policy(
+        scope, backups, "ErasureAudit", policy_name=policy_name,
         description=f"Erasure audit records into {bucket_name}/{ERASURE_AUDIT_PREFIX}",
         statements=[
             iam.PolicyStatement(
@@ -126,11 +130,6 @@ def erasure_audit_policy(scope: Construct, backups: EncryptedBucket, *, bucket_n
             # One small PutObject per record: no multipart upload, so no kms:Decrypt.
             _through_s3(backups, Stack.of(scope).region, ["kms:GenerateDataKey"]),
         ],
-    )
-    acknowledge(policy, {
-        f"AwsSolutions-IAM5[Resource::<{Stack.of(scope).get_logical_id(backups.cfn_bucket)}"
-        f".Arn>/{ERASURE_AUDIT_PREFIX}*]":
-            "Each erasure's record has a key of its own (date and run id) under this one "
-            "prefix; the actions are PutObject and its lock, nothing that reads or deletes.",
-    })
-    return policy
+        objects=f"{ERASURE_AUDIT_PREFIX}*",
+        reason="Each erasure's record has a key of its own (date and run id) under this one "
+               "prefix; the actions are PutObject and its lock, nothing that reads or deletes.")

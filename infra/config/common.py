@@ -6,6 +6,8 @@ MB = 1024 * 1024
 GB = 1024 * MB
 # CloudWatch Logs' longest retention (ten years): a longer setting would be cut to it silently.
 MAX_LOG_RETENTION_DAYS = 3653
+# CloudWatch: an alarm reads at most 10 metrics (one per upload kind in the dedup alarm).
+MAX_ALARM_METRICS = 10
 # S3 Object Lock's longest default retention (100 years).
 MAX_OBJECT_LOCK_DAYS = 36500
 # Where the erase tool stores its audit records in the backups bucket (the one prefix this app

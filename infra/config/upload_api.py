@@ -14,7 +14,7 @@ from estate_handlers.upload_policy import (
     UploadPolicy,
 )
 
-from .common import GB, MAX_LOG_RETENTION_DAYS, MB, ConfigError, _check_whole
+from .common import GB, MAX_ALARM_METRICS, MAX_LOG_RETENTION_DAYS, MB, ConfigError, _check_whole
 from .layout import (
     BRAND_LOGOS,
     BRAND_MEDIA,
@@ -68,7 +68,7 @@ class UploadKind:
 NOBODY = KindAccess()  # a restricted kind that no caller was granted yet
 
 
-MAX_UPLOAD_KINDS = 10
+MAX_UPLOAD_KINDS = MAX_ALARM_METRICS  # one alarm reads a metric per kind
 
 
 def default_upload_kinds(brand_access: KindAccess = NOBODY) -> dict[str, UploadKind]:

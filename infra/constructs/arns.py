@@ -32,8 +32,8 @@ def only_via(service: str, region: str) -> dict[str, dict[str, str]]:
 
 
 def for_account(account: str) -> dict[str, dict[str, str]]:
-    """A service principal acting for this account only (the trust of the S3 Batch
-    Operations roles: jobs are created by this account's tools)."""
+    """A service principal acting for this account only (the trusts of the AWS Backup and
+    S3 Batch Operations roles)."""
     return {"StringEquals": {"aws:SourceAccount": account}}
 
 

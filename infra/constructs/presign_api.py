@@ -192,7 +192,7 @@ class PresignApi(Construct):
         ``archive_tiers``: whether the bucket moves objects into Intelligent-Tiering's archive
         tiers (only then may the function ask S3 to restore one: the replica bucket has none)."""
         super().__init__(scope, construct_id)
-        self._service, self._kinds = function_name, tuple(upload_api.kinds)
+        self._kinds = tuple(upload_api.kinds)
         self.function = self._presign_function(
             function_name, upload_api, bucket_name=bucket_name, bucket_key=bucket_key,
             table=table, table_key=table_key, scan_gated_prefixes=scan_gated_prefixes,
@@ -216,7 +216,7 @@ class PresignApi(Construct):
 
     def monitored_function(self) -> MonitoredFunction:
         return MonitoredFunction("Presign", self.function.function, self.function.timeout,
-                                 handled_faults=(METRICS_NAMESPACE, self._service))
+                                 handled_faults=(METRICS_NAMESPACE, self.function.name))
 
     def metric_alarms(self, m: MonitoringConfig) -> list[MetricAlarm]:
         """The dedup index not answering the upload API for ``sustained_periods``: uploads go
@@ -224,7 +224,7 @@ class PresignApi(Construct):
         upload kind, dimensions Powertools' ``service`` and ``kind``)."""
         period = Duration.minutes(m.alarm_period_minutes)
         failed = [cw.Metric(namespace=METRICS_NAMESPACE, metric_name=DEDUP_FAILED_METRIC,
-                            dimensions_map={"service": self._service, "kind": kind},
+                            dimensions_map={"service": self.function.name, "kind": kind},
                             statistic="Sum", period=period, label=kind) for kind in self._kinds]
         return [MetricAlarm(
             group="Presign", name="Dedup-Unavailable", section="Uploads (HTTP API)",

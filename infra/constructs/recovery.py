@@ -116,8 +116,7 @@ class Recovery(Construct):
         self.backup_role = iam.Role(
             self, "BackupRole", role_name=role_name,
             assumed_by=iam.ServicePrincipal(
-                "backup.amazonaws.com",
-                conditions={"StringEquals": {"aws:SourceAccount": stack.account}}),
+                "backup.amazonaws.com", conditions=for_account(stack.account)),
             description=f"AWS Backup: continuous backup and restore of {bucket_name} only")
         statements = [
             iam.PolicyStatement(sid="S3BucketBackupPermissions", actions=BACKUP_BUCKET_ACTIONS,

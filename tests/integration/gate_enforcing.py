@@ -7,7 +7,7 @@ from __future__ import annotations
 import urllib.parse
 
 from botocore.exceptions import ClientError
-from estate_handlers.layout import SCAN_CLEAN, SCAN_STATUS_TAG
+from estate_handlers.layout import SCAN_CLEAN, SCAN_STATUS_TAG, scan_status
 
 
 class GateEnforcingS3:
@@ -22,11 +22,11 @@ class GateEnforcingS3:
         return getattr(self._s3, name)
 
     def head_object(self, **kwargs):
-        self._deny_unless_clean(kwargs)
+        self._deny_unless_clean(kwargs, "HeadObject")
         return self._s3.head_object(**kwargs)
 
     def get_object(self, **kwargs):
-        self._deny_unless_clean(kwargs)
+        self._deny_unless_clean(kwargs, "GetObject")
         return self._s3.get_object(**kwargs)
 
     def put_object(self, **kwargs):
@@ -43,7 +43,7 @@ class GateEnforcingS3:
             raise ClientError({"Error": {"Code": "AccessDenied", "Message": "verdict named"},
                                "ResponseMetadata": {"HTTPStatusCode": 403}}, operation)
 
-    def _deny_unless_clean(self, kwargs) -> None:
+    def _deny_unless_clean(self, kwargs, operation: str) -> None:
         if kwargs["Bucket"] != self._bucket or not kwargs["Key"].startswith(self._gated):
             return
         version = {"VersionId": kwargs["VersionId"]} if kwargs.get("VersionId") else {}
@@ -52,6 +52,6 @@ class GateEnforcingS3:
                                                   **version)["TagSet"]
         except ClientError:
             return  # missing: S3 answers as it would
-        if {t["Key"]: t["Value"] for t in tag_set}.get(SCAN_STATUS_TAG) != SCAN_CLEAN:
+        if scan_status(tag_set) != SCAN_CLEAN:
             raise ClientError({"Error": {"Code": "403", "Message": "Forbidden"},
-                               "ResponseMetadata": {"HTTPStatusCode": 403}}, "HeadObject")
+                               "ResponseMetadata": {"HTTPStatusCode": 403}}, operation)

@@ -195,8 +195,9 @@ def test_same_bytes_under_another_key_are_tagged_duplicate_of_the_canonical(s3, 
 ])
 def test_identical_bytes_in_another_callers_folder_are_kept_not_duplicates(
         s3, dynamodb, bucket, table, deps, first_key, second_key):
-    # A duplicate expires; the caller could not read the canonical in another caller's
-    # folder (nor may a shared object lean on a caller's own upload, which they can erase).
+    # A duplicate may be expired (where configured); the caller could not read the canonical
+    # in another caller's folder (nor may a shared object lean on a caller's own upload, which
+    # they can erase).
     data = unique("own")
     first = upload(s3, bucket, first_key, data)
     second = upload(s3, bucket, second_key, data)

@@ -4,12 +4,14 @@
         [--to-bucket B2] [--to-prefix P2] [--from-replica] [--dry-run] [--remove-newer]
         [--workers N] [--report FILE] [--yes] [--batch-operations ...]
 
-Exit codes: 0 restored (or nothing to do), 1 some keys failed (the report says which) or the
-Batch Operations job was not created, 2 usage error (nothing was changed).
+Exit codes: 0 restored (or nothing to do), 1 some keys failed (the report says which), wait for
+their scan (``restored-pending-scan``: rerun once scanned) or the Batch Operations job was not
+created, 2 usage error (nothing was changed).
 
 Two phases. The plan streams the listing(s) into decisions spooled to a temporary file (memory
-flat in the number of versions; the dry run stops here). Then N workers carry the decisions
-out, each idempotent and verified (``copier``), with at most a few per worker in flight.
+flat in the number of versions; the dry run stops here, writing the whole plan to --report).
+Then N workers carry the decisions out, each idempotent and verified (``copier``), with at most
+a few per worker in flight.
 """
 from __future__ import annotations
 

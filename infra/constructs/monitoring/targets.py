@@ -12,6 +12,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 
 from infra.config import HANDLED_FAULTS_METRIC
+from infra.config.common import MAX_ALARM_METRICS
 
 GT = cw.ComparisonOperator.GREATER_THAN_THRESHOLD
 NOT_BREACHING = cw.TreatMissingData.NOT_BREACHING
@@ -91,7 +92,6 @@ def undelivered_events(*, group: str, section: str, rule_names: list[str], perio
                        threshold=0, what=what, runbook=runbook)
 
 
-MAX_ALARM_METRICS = 10
 
 
 def summed(metrics: list[cw.Metric], *, label: str, period: Duration) -> cw.IMetric:
